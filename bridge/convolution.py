@@ -1,0 +1,180 @@
+"""conv, conv2 and convn with MATLAB's answers: sizes, offsets, orientation, classes and errors.
+
+Inputs are read as MATLAB arrays (:func:`bridge.semantics.as_matlab`): a 1-D numpy array is a row
+vector, trailing singleton dimensions mean nothing. Results are numpy arrays of MATLAB's size
+(at least 2-D, trailing singletons beyond the second dropped) and class (float64, float32,
+complex128, complex64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bridge import kernels
+from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
+from bridge.semantics import (
+    as_matlab,
+    conv_orientation_is_row,
+    float_class,
+    is_vector,
+    matlab_dims,
+    pad_dims,
+    parse_shape,
+    result_dtype,
+    result_size,
+    window,
+)
+
+__all__ = ["conv", "conv2", "convn"]
+
+
+def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method: str) -> np.ndarray:
+    """N-D convolution of two MATLAB arrays (any numbers of dimensions) as MATLAB shapes it."""
+    ndim = max(A.ndim, B.ndim)
+    a_dims = pad_dims(A.shape, ndim)
+    b_dims = pad_dims(B.shape, ndim)
+    A = A.reshape(a_dims)
+    B = B.reshape(b_dims)
+    sizes = tuple(result_size(shape, a, b) for a, b in zip(a_dims, b_dims, strict=True))
+    if A.size == 0 or B.size == 0 or 0 in sizes:
+        # MATLAB returns zeros of the formula's size, never [] (spec section 1).
+        return np.zeros(matlab_dims(sizes), dtype)
+    win = [window(shape, a, b) for a, b in zip(a_dims, b_dims, strict=True)]
+    starts = [s for s, _ in win]
+    out = kernels.convolve(A, B, starts, sizes, dtype, method)
+    return out.reshape(matlab_dims(sizes))
+
+
+def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
+    """N-D convolution, as MATLAB's ``convn(A, B, shape)``.
+
+    Parameters
+    ----------
+    A, B : array_like
+        Numeric or logical arrays of any numbers of dimensions; the shorter size vector is padded
+        with ones.
+    shape : {'full', 'same', 'valid'}, case-insensitive
+    method : {'auto', 'direct', 'fft'}
+        'auto' picks the fastest method that gives the defining sum's answer.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per dimension k, with ``a = size(A,k)`` and ``b = size(B,k)``: ``full`` has ``a+b-1``
+        (``a+b`` if either is 0); ``same`` has ``a``, starting at ``floor(b/2)`` of ``full``;
+        ``valid`` has ``max(a-max(b-1,0), 0)``, starting at ``b-1``.
+
+    Examples
+    --------
+    >>> convn(np.ones((3, 3)), np.ones((2, 2, 2))).shape
+    (4, 4, 2)
+    """
+    shape = parse_shape(shape)
+    A = as_matlab(A, 1)
+    B = as_matlab(B, 2)
+    return _convolve(A, B, shape, result_dtype(A, B), method)
+
+
+def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
+    """2-D convolution, as MATLAB's ``conv2(A, B, shape)`` or ``conv2(u, v, A, shape)``.
+
+    The shape may be given positionally, as in MATLAB (``conv2(A, B, 'same')``), or by keyword.
+    ``conv2(u, v, A)`` convolves each column of A with ``u(:)`` and then each row of that with
+    ``v(:)``; sizes and the ``same`` offset are measured against A with ``b = [numel(u) numel(v)]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sizes as :func:`convn` for two dimensions; ``same`` is always the size of A.
+
+    Examples
+    --------
+    >>> conv2([[1, 2, 3]], [[1], [1]]).tolist()
+    [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    """
+    args = list(args)
+    if args and isinstance(args[-1], str) and len(args) in (3, 4):
+        if shape is not None:
+            raise TypeError("conv2() got the shape both positionally and by keyword")
+        shape = args.pop()
+    shape = parse_shape("full" if shape is None else shape)
+    if len(args) == 2:
+        A = _matrix(as_matlab(args[0], 1), 1)
+        B = _matrix(as_matlab(args[1], 2), 2)
+        return _convolve(A, B, shape, result_dtype(A, B), method)
+    if len(args) == 3:
+        return _conv2_separable(*args, shape=shape, method=method)
+    if len(args) == 4:
+        # conv2(u, v, A, X) with a non-text X: MATLAB says the shape is wrong.
+        raise ShapeParameterError("SHAPE must be 'full', 'same', or 'valid'.", argument=4)
+    raise TypeError(f"conv2() takes 2 or 3 arrays and an optional shape, got {len(args)} arguments")
+
+
+def _matrix(x: np.ndarray, argument: int) -> np.ndarray:
+    if x.ndim > 2:
+        raise DimensionError(
+            f"N-D arrays are not supported. Got a {'x'.join(map(str, x.shape))} array; "
+            "use convn for more than two dimensions.",
+            argument=argument,
+        )
+    return x
+
+
+def _conv2_separable(u, v, A, *, shape: str, method: str) -> np.ndarray:
+    u = as_matlab(u, 1, separable=True)
+    v = as_matlab(v, 2, separable=True)
+    A = _matrix(as_matlab(A, 3, separable=True), 3)
+    for arg, h in ((1, u), (2, v)):
+        # HCOL and HROW may be any vector, or empty (MATLAB accepts [] there).
+        if not (is_vector(h) or h.size == 0) or h.ndim > 2:
+            raise NotVectorError(
+                f"HCOL and HROW must be vectors. Got a {'x'.join(map(str, h.shape))} array.",
+                identifier="MATLAB:conv2:firstTwoInputsNotVectors",
+                argument=arg,
+            )
+    dtype = result_dtype(u, v, A)
+    if u.size == 0 or v.size == 0 or A.size == 0:
+        # Zeros of the formula's size, with b = [numel(u) numel(v)]; two passes would not do:
+        # an empty pass yields a non-empty zero array that the second pass could fill.
+        sizes = [result_size(shape, a, b) for a, b in zip(A.shape, (u.size, v.size))]
+        return np.zeros(sizes, dtype)
+    # Two passes, as MATLAB computes it: columns with u(:), then rows with v(:). A dimension of
+    # size 1 in the kernel takes the identity window for every shape, so each pass only crops its
+    # own dimension and the second pass works on the cropped result of the first.
+    # The intermediate is complex only if A or u is (a real intermediate meets a complex v part
+    # by part), in the precision of the whole call.
+    cols_dtype = float_class(
+        dtype in (np.float32, np.complex64), A.dtype.kind == "c" or u.dtype.kind == "c"
+    )
+    cols = _convolve(A, u.reshape(-1, 1), shape, cols_dtype, method)
+    return _convolve(cols, v.reshape(1, -1), shape, dtype, method)
+
+
+def conv(u, v, shape: str = "full", *, method: str = "auto") -> np.ndarray:
+    """Convolution of two vectors, as MATLAB's ``conv(u, v, shape)``.
+
+    Computed as ``conv2(u(:), v(:), shape)`` and then oriented as conv.m does: in ``full`` the
+    longer input decides (the second on a tie), otherwise the first; a row iff that input is a row.
+
+    Returns
+    -------
+    numpy.ndarray
+        A 1xN or Nx1 array: ``full`` has ``numel(u)+numel(v)-1`` elements, ``same`` ``numel(u)``
+        (starting at ``floor(numel(v)/2)`` of ``full``), ``valid`` ``max(numel(u)-numel(v)+1, 0)``.
+
+    Examples
+    --------
+    >>> conv([-1, 2, 3, -2, 0, 1, 2], [2, 4, -1, 1], 'same').tolist()
+    [[15.0, 5.0, -9.0, 7.0, 6.0, 7.0, -1.0]]
+    """
+    U = as_matlab(u, 1)
+    V = as_matlab(v, 2)
+    for arg, x in ((1, U), (2, V)):
+        if not is_vector(x):
+            raise NotVectorError(
+                f"A and B must be vectors. Got a {'x'.join(map(str, x.shape))} array.",
+                argument=arg,
+            )
+    shape = parse_shape(shape)
+    col = _convolve(U.reshape(-1, 1), V.reshape(-1, 1), shape, result_dtype(U, V), method)
+    return col.reshape(1, -1) if conv_orientation_is_row(shape, U, V) else col
