@@ -1,0 +1,93 @@
+"""bridge against the defining sum, on generated cases, and the properties the spec states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bridge
+from tests.reference import assert_matlab_equal, mdims, offset, reference, size_formula
+from tests.strategies import cases
+
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(cases())
+def test_matches_the_defining_sum(case):
+    want, bound, dtype = reference(case.op, case.arrays, case.shape)
+    assert_matlab_equal(case.run(), want, bound, dtype)
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(["direct", "auto"]))
+def test_every_method_matches_the_defining_sum(case, method):
+    want, bound, dtype = reference(case.op, case.arrays, case.shape)
+    assert_matlab_equal(case.run(method), want, bound, dtype)
+
+
+@SETTINGS
+@given(cases(ops=("conv2", "convn"), allow_empty=False))
+def test_same_and_valid_are_slices_of_full_at_the_documented_offsets(case):
+    A, B = case.arrays
+    full = bridge.convn(A, B)
+    n = max(len(mdims(A.shape)), len(mdims(B.shape)), full.ndim)
+    ad = mdims(A.shape) + (1,) * (n - len(mdims(A.shape)))
+    bd = mdims(B.shape) + (1,) * (n - len(mdims(B.shape)))
+    full = full.reshape(tuple(a + b - 1 for a, b in zip(ad, bd)))
+    for shape in ("same", "valid"):
+        sl = tuple(
+            slice(offset(shape, b), offset(shape, b) + size_formula(shape, a, b))
+            for a, b in zip(ad, bd)
+        )
+        part = bridge.convn(A, B, shape)
+        np.testing.assert_array_equal(part, full[sl].reshape(part.shape))
+
+
+@SETTINGS
+@given(cases(ops=("conv2", "convn"), allow_nonfinite=False))
+def test_full_is_commutative_up_to_round_off(case):
+    A, B = case.arrays
+    fn = bridge.conv2 if case.op == "conv2" else bridge.convn
+    ab, ba = fn(A, B), fn(B, A)
+    want, bound, dtype = reference(case.op, [A, B], "full")
+    assert_matlab_equal(ab, want, bound, dtype)
+    assert_matlab_equal(ba, ab, bound, dtype)
+
+
+@SETTINGS
+@given(cases())
+def test_sizes_follow_the_formulas(case):
+    got = case.run()
+    shape = case.shape.lower()
+    if case.op == "conv":
+        u, v = case.arrays
+        n = size_formula(shape, u.size, v.size)
+        assert got.size == n and got.ndim == 2 and 1 in got.shape
+        return
+    if case.op == "conv2sep":
+        u, v, A = case.arrays
+        ad, bd = mdims(A.shape), (u.size, v.size)
+    else:
+        ad, bd = mdims(case.arrays[0].shape), mdims(case.arrays[1].shape)
+    n = max(len(ad), len(bd))
+    ad, bd = ad + (1,) * (n - len(ad)), bd + (1,) * (n - len(bd))
+    assert got.shape == mdims([size_formula(shape, a, b) for a, b in zip(ad, bd)])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint8, np.int64])
+@pytest.mark.parametrize(
+    "dims", [((2000,), (300,)), ((60, 70), (20, 25)), ((20, 20, 20), (6, 6, 6))]
+)
+def test_large_integer_valued_data_are_exact_whatever_method_is_chosen(dtype, dims):
+    rng = np.random.default_rng(0)
+    hi = 100 if dtype != np.uint8 else 255
+    A = rng.integers(-hi if dtype != np.uint8 else 0, hi, dims[0]).astype(dtype)
+    B = rng.integers(-hi if dtype != np.uint8 else 0, hi, dims[1]).astype(dtype)
+    want, _, klass = reference("convn", [A, B], "same")
+    got = bridge.convn(A, B, "same")
+    assert got.dtype == klass
+    np.testing.assert_array_equal(got, want)
+    assert not np.any(np.signbit(got) & (got == 0)), "outputs start from +0"
