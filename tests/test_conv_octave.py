@@ -44,7 +44,7 @@ CALLS = {
     "convn": "C = convn(x1, x2, shape);",
 }
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
