@@ -119,7 +119,7 @@ class OctaveSession:
         src = self.dir / f"in{self.calls}.mat"
         dst = self.dir / f"out{self.calls}.mat"
         scipy.io.savemat(src, inputs, format="5", do_compression=False)
-        wanted = " ".join(f"'{name}'" for name in outputs)
+        wanted = ", ".join(f"'{name}'" for name in outputs)
         self._run(
             "clear -x; bridge_err_msg__ = ''; bridge_err_id__ = '';"
             f"load('{src}');"
