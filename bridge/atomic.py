@@ -1,0 +1,66 @@
+"""Atomic file output: a result file is either complete or absent, never half-written.
+
+MATLAB reads the output as soon as the bridge process exits; a crash, a full disk or an error
+mid-write must not leave a truncated file that ``load`` would half-read, nor destroy the output of
+an earlier run. So every writer writes a temporary file in the destination folder (same file
+system, so the final rename is atomic), flushes it to disk, and only then renames it over the
+destination with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bridge.errors import BridgeError, OutputError
+
+
+def _mode_for(path: Path) -> int:
+    """Permissions the output should get: those of the file it replaces, else 0o666 minus umask.
+
+    mkstemp creates 0o600 files; without this a result would be unreadable to the user's group
+    where a plain open() would have made it readable.
+    """
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path to write; on success it replaces ``path`` atomically.
+
+    On any exception the temporary file is removed, ``path`` is left as it was, and OS errors are
+    re-raised as OutputError naming the file.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"the folder '{folder}' does not exist").where(file=str(path))
+    if path.is_dir():
+        raise OutputError("is a folder, not a file name").where(file=str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        msg = f"cannot create a file in the folder '{folder}': {e.strerror or e}"
+        raise OutputError(msg).where(file=str(path)) from e
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(e, OSError) and not isinstance(e, BridgeError):
+            msg = f"cannot be written: {e.strerror or e}"
+            raise OutputError(msg).where(file=str(path)) from e
+        raise
