@@ -1,0 +1,185 @@
+"""MATLAB classes, sizes and the :class:`Variable` every reader returns.
+
+Readers differ in how a file stores a class (MATLAB keeps integer-valued doubles as uint8 in v5
+files, logical as uint8 in v7.3, complex as a compound in HDF5), but they all end here: a
+:class:`Variable` whose ``matlab_class`` is what MATLAB's ``class()`` would say and whose values
+are already in the numpy dtype of that class.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from math import prod
+
+import numpy as np
+
+from bridge.errors import InputTypeError, JobError, OutputError, UsageError
+
+# MATLAB class -> numpy dtype of a real array of that class.
+NUMERIC_DTYPES: dict[str, np.dtype] = {
+    name: np.dtype(dtype)
+    for name, dtype in [
+        ("double", np.float64),
+        ("single", np.float32),
+        ("int8", np.int8),
+        ("uint8", np.uint8),
+        ("int16", np.int16),
+        ("uint16", np.uint16),
+        ("int32", np.int32),
+        ("uint32", np.uint32),
+        ("int64", np.int64),
+        ("uint64", np.uint64),
+        ("logical", np.bool_),
+    ]
+}
+# numpy has no complex integers; MATLAB's complex intN arrays (rare) become complex128, which the
+# core converts to double anyway (semantics section 5: integers are converted first).
+COMPLEX_DTYPES = {"single": np.dtype(np.complex64)}
+DEFAULT_COMPLEX = np.dtype(np.complex128)
+
+SUPPORTED_CLASSES = "double, single, int8..uint64, logical (real or complex)"
+
+# MATLAB's rule for variable names (`isvarname`): MATLAB's load rejects anything else.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+
+# Classes readers give to things that are not MATLAB variables at all.
+_NOT_MATLAB = {
+    "unknown": "an HDF5 object without a MATLAB_class attribute (not a MATLAB variable)",
+    "group": "an HDF5 group, not a dataset",
+}
+
+# Request fields travel beside the operands; they are never operands themselves.
+REQUEST_FIELDS = ("op", "shape")
+
+
+def class_dtype(matlab_class: str, is_complex: bool = False) -> np.dtype:
+    """The numpy dtype that holds a numeric or logical MATLAB class."""
+    if is_complex:
+        return COMPLEX_DTYPES.get(matlab_class, DEFAULT_COMPLEX)
+    return NUMERIC_DTYPES[matlab_class]
+
+
+def class_of(array: np.ndarray) -> tuple[str, bool]:
+    """MATLAB class and complexity of a numpy array to be written; OutputError if none fits."""
+    dtype = array.dtype
+    if dtype == np.complex128:
+        return "double", True
+    if dtype == np.complex64:
+        return "single", True
+    for name, candidate in NUMERIC_DTYPES.items():
+        if dtype == candidate:
+            return name, False
+    msg = f"cannot write a numpy {dtype} array: no MATLAB class holds it ({SUPPORTED_CLASSES})"
+    raise OutputError(msg)
+
+
+def matlab_size(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A numpy shape as MATLAB's size(): at least 2 entries, trailing singletons beyond 2 dropped.
+
+    A 0-D array is 1x1; a 1-D array of n elements is taken as a 1xn row (numpy's atleast_2d).
+    """
+    size = tuple(int(n) for n in shape)
+    if len(size) == 0:
+        size = (1, 1)
+    elif len(size) == 1:
+        size = (1, *size)
+    while len(size) > 2 and size[-1] == 1:
+        size = size[:-1]
+    return size
+
+
+def as_matlab_array(array: np.ndarray) -> np.ndarray:
+    """View ``array`` with its MATLAB size (see :func:`matlab_size`)."""
+    array = np.asarray(array)
+    return array.reshape(matlab_size(array.shape))
+
+
+def to_class(values: np.ndarray, matlab_class: str, is_complex: bool) -> np.ndarray:
+    """Cast stored values to the dtype of their MATLAB class, keeping complex data.
+
+    MATLAB v5 files store integer-valued doubles in the smallest integer type that holds them and
+    logical as uint8; MATLAB reads them back as double and logical, so must we.
+    """
+    values = np.asarray(values)
+    if matlab_class == "logical":
+        return values != 0
+    return values.astype(class_dtype(matlab_class, is_complex), copy=False)
+
+
+def check_name(name: str) -> None:
+    """UsageError unless MATLAB's load accepts ``name`` and it is not a request field."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        msg = (
+            f"'{name}' is not a valid MATLAB variable name (a letter, then up to 62 letters, "
+            "digits or underscores)"
+        )
+        raise UsageError(msg)
+    if name in REQUEST_FIELDS:
+        raise UsageError(f"'{name}' is reserved for the request; name the array differently")
+
+
+def is_identifier(name: str) -> bool:
+    return bool(_IDENTIFIER.match(name))
+
+
+def size_text(size: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in size)
+
+
+@dataclass
+class Variable:
+    """One variable of a job file, described as MATLAB's ``whos`` would describe it.
+
+    ``data`` holds the values in the dtype of the class (numeric, logical) or the character codes
+    (char); it is ``None`` for classes bridge does not compute with (cell, struct, objects).
+    """
+
+    name: str
+    matlab_class: str
+    size: tuple[int, ...]
+    complex: bool = False
+    data: np.ndarray | None = field(default=None, repr=False, compare=False)
+    file: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.matlab_class in NUMERIC_DTYPES and self.data is not None
+
+    def describe(self) -> str:
+        """What this variable is, in words, for error messages."""
+        cls = self.matlab_class
+        if cls in NUMERIC_DTYPES or cls in ("char", "cell", "struct"):
+            kind = f"complex {cls}" if self.complex else cls
+            return f"a {size_text(self.size)} {kind} array"
+        if cls in _NOT_MATLAB:
+            return _NOT_MATLAB[cls]
+        if cls.startswith("HDF5 "):
+            return f"an HDF5 dataset of type {cls[5:]}, which no MATLAB class holds"
+        return f"a MATLAB {cls} object"
+
+    def array(self) -> np.ndarray:
+        """The values with their MATLAB size and the numpy dtype of their class.
+
+        Raises InputTypeError (MATLAB:conv2:inputType) for char, cell, struct and objects.
+        """
+        if not self.is_numeric:
+            msg = (
+                f"Invalid data type: {self.describe()}; operands must be numeric or logical "
+                f"({SUPPORTED_CLASSES})"
+            )
+            raise InputTypeError(msg).where(file=self.file, variable=self.name)
+        return self.data
+
+    def text(self) -> str:
+        """The text of a char row vector (a request field); JobError for anything else."""
+        if self.matlab_class != "char" or self.data is None:
+            msg = (
+                f"is {self.describe()}; request fields must be char, e.g. "
+                f"{self.name} = '...' (a MATLAB string \"...\" must be saved as char(...))"
+            )
+            raise JobError(msg).where(file=self.file, variable=self.name)
+        if len(self.size) > 2 or (self.size[0] > 1 and prod(self.size) > 0):
+            msg = f"is {self.describe()}; a request field must be one row of text"
+            raise JobError(msg).where(file=self.file, variable=self.name)
+        return "".join(chr(int(c)) for c in np.ravel(self.data, order="F"))
