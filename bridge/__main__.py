@@ -1,0 +1,15 @@
+"""``python -m bridge``: the command line of :mod:`bridge.cli`."""
+
+import sys
+
+if __name__ == "__main__":
+    try:
+        from bridge.cli import main
+    except ImportError as err:
+        # Typer missing from this interpreter: say so in one line, with the environment status.
+        sys.stderr.write(
+            f"bridge: error: cannot import {err.name or err} in the Python at {sys.executable}; "
+            "install bridge's dependencies there (bridge:pythonEnv)\n"
+        )
+        raise SystemExit(5) from None
+    raise SystemExit(main())
