@@ -1,0 +1,49 @@
+function info = bridge_diagnose(varargin)
+%BRIDGE_DIAGNOSE  Show which Python the bridge wrappers run and whether it can do the job.
+%   BRIDGE_DIAGNOSE prints the interpreter the wrappers would use, where that choice came from,
+%   the command line, its Python version and whether numpy, scipy, h5py, typer and bridge import.
+%   BRIDGE_DIAGNOSE('Python', PYTHON) checks the interpreter PYTHON instead.
+%   INFO = BRIDGE_DIAGNOSE(...) returns the same as a struct (fields python, source, command,
+%   status, output and ok) and prints nothing.
+%
+%   The interpreter is, in this order: the 'Python' option, the environment variable
+%   BRIDGE_PYTHON, getpref('bridge', 'python'), then python3 (python on Windows).
+%
+%   Errors: bridge:badOption (the 'Python' option is not text), MATLAB:maxrhs.
+%
+%   See also BRIDGE_CONV, BRIDGE_CONV2, BRIDGE_CONVN.
+[args, option] = bridge_options(varargin);
+bridge_nargs(args, 0, 0);
+[python, source, problem] = bridge_python('bridge_diagnose', option);
+command = bridge_command(python, {'--diagnose'});
+if isempty(problem)
+  [status, output] = system(command);
+else
+  status = 127;
+  output = sprintf('%s does not exist.', python);
+end
+% Exit status 0: everything imports; 5: something does not; anything else: Python did not run.
+result = struct('python', python, 'source', source, 'command', command, 'status', status, ...
+  'output', strtrim(output), 'ok', status == 0);
+if nargout > 0
+  info = result;
+  return
+end
+if exist('OCTAVE_VERSION', 'builtin') ~= 0
+  host = ['Octave ' OCTAVE_VERSION];
+else
+  host = ['MATLAB ' version];
+end
+fprintf('bridge_diagnose (%s, %s)\n', host, computer);
+fprintf('Python:  %s (from %s)\n', python, source);
+fprintf('command: %s\n', command);
+fprintf('status:  %d\n', status);
+fprintf('%s\n', result.output);
+if status == 0
+  fprintf('OK: the wrappers can run this Python.\n');
+elseif status == 5
+  fprintf('PROBLEM: this Python lacks a package above; install bridge there (pip install -e .).\n');
+else
+  fprintf('PROBLEM: this Python cannot be started. %s\n', bridge_python_advice());
+end
+end

@@ -1,0 +1,69 @@
+"""Entry point of the Python worker for the MATLAB wrappers (bridge_conv.m and the others).
+
+The wrappers run ``python bridge_worker.py IN OUT --error-file ERR`` instead of
+``python -m bridge IN OUT`` so that the wrappers and the worker always come from the same place:
+when this file sits in a checkout (``<root>/matlab/private/`` next to ``<root>/bridge/``), that
+``bridge`` is imported ahead of any installed one; otherwise the installed package is used. No
+environment variable has to be set for the child, which keeps the command line identical on
+Linux, macOS and Windows.
+
+``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
+bridge_diagnose.m) and needs none of them to run.
+"""
+
+import os
+import sys
+
+PACKAGES = ("numpy", "scipy", "h5py", "typer", "bridge")
+EXIT_ENVIRONMENT = 5  # bridge.errors.EXIT_ENVIRONMENT, which may be what cannot be imported
+
+
+def use_checkout() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    # sys.path[0] is this folder, which holds only .m files: put the checkout there, if any.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == here:
+        del sys.path[0]
+    if os.path.isfile(os.path.join(root, "bridge", "__init__.py")):
+        sys.path.insert(0, root)
+
+
+def diagnose() -> int:
+    print(f"python: {sys.executable}")
+    print(f"version: {sys.version.split()[0]}")
+    status = 0
+    for name in PACKAGES:
+        try:
+            module = __import__(name)
+        except Exception as err:  # a broken package fails in many ways, not only ImportError
+            print(f"{name}: cannot import ({type(err).__name__}: {' '.join(str(err).split())})")
+            status = EXIT_ENVIRONMENT
+        else:
+            where = os.path.dirname(getattr(module, "__file__", "") or "")
+            print(f"{name}: {getattr(module, '__version__', '?')} ({where})")
+    return status
+
+
+def fail(err: ImportError) -> int:
+    line = (
+        f"bridge: error: cannot import {err.name or err} in the Python at {sys.executable}; "
+        "install bridge and its dependencies there or choose another Python (bridge:pythonEnv)\n"
+    )
+    argv = sys.argv[1:]
+    if "--error-file" in argv[:-1]:
+        with open(argv[argv.index("--error-file") + 1], "w", encoding="utf-8") as f:
+            f.write(line)
+    else:
+        sys.stderr.write(line)
+    return EXIT_ENVIRONMENT
+
+
+if __name__ == "__main__":
+    use_checkout()
+    if sys.argv[1:] == ["--diagnose"]:
+        raise SystemExit(diagnose())
+    try:
+        from bridge.cli import main
+    except ImportError as err:
+        raise SystemExit(fail(err)) from None
+    raise SystemExit(main())
