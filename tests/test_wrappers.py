@@ -1,0 +1,422 @@
+"""The MATLAB wrappers (matlab/bridge_conv*.m) driven through octave-cli.
+
+Each wrapper call starts the Python worker once, so the generated cases are few; the numeric core
+has its own, much larger, differential tests (test_conv_octave.py). What is checked here is the
+round trip: classes and sizes survive MATLAB -> file -> Python -> file -> MATLAB, the result is
+bit for bit what bridge computes in-process, and it agrees with Octave's own function. The
+Octave-vs-MATLAB differences excluded are those of test_conv_octave.py (spec section 7).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.octave import OctaveError, octave_cli
+from tests.reference import assert_matlab_equal, expected_class, reference
+from tests.strategies import Case, cases
+
+pytestmark = pytest.mark.octave
+
+ROOT = Path(__file__).resolve().parents[1]
+MATLAB = ROOT / "matlab"
+
+WRAPPED = {
+    "conv": "W = bridge_conv(x1, x2, wshape); R = conv(x1, x2, shape);",
+    "conv2": "W = bridge_conv2(x1, x2, wshape); R = conv2(x1, x2, shape);",
+    "conv2sep": "W = bridge_conv2(x1, x2, x3, wshape); R = conv2(x1, x2, x3, shape);",
+    # Octave 7.3 mishandles complex separable calls; the spec defines the form to equal this.
+    "conv2sep-complex": (
+        "W = bridge_conv2(x1, x2, x3, wshape);"
+        "p = double(x1(:)); q = double(x2(:)); if isa(x1, 'single') || isa(x2, 'single'),"
+        " p = single(p); q = single(q); end; R = conv2(x3, p * q.', shape);"
+    ),
+    "convn": "W = bridge_convn(x1, x2, wshape); R = convn(x1, x2, shape);",
+}
+SETTINGS = settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def m_string(text: str) -> str:
+    """An Octave single-quoted string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@pytest.fixture(scope="module")
+def matlab(octave, tmp_path_factory):
+    """The shared Octave session with the wrappers on its path, this Python, a private TMPDIR."""
+    tmp = tmp_path_factory.mktemp("wrapper-tmp")
+    octave._run(
+        f"addpath({m_string(MATLAB)}); setenv('BRIDGE_PYTHON', {m_string(sys.executable)});"
+        f"setenv('TMPDIR', {m_string(tmp)});"
+    )
+    octave.tmpdir = tmp
+    yield octave
+    # The session inherited this process's environment; call() clears Octave variables.
+    octave._run(
+        f"setenv('TMPDIR', {m_string(os.environ.get('TMPDIR', ''))}); setenv('BRIDGE_PYTHON', '');"
+    )
+
+
+@pytest.fixture
+def clean_tmp(matlab):
+    """Asserts that a test leaves no temporary folder behind."""
+    yield matlab.tmpdir
+    assert list(matlab.tmpdir.iterdir()) == []
+
+
+def call(matlab, code: str, inputs: dict, outputs: list[str]) -> dict[str, np.ndarray]:
+    """OctaveSession.call for several outputs, packed in one struct (its save list takes one)."""
+    pack = " ".join(f"O__.{name} = {name};" for name in outputs)
+    got = matlab.call(f"{code}\nO__ = struct(); {pack}", inputs, ["O__"])["O__"]
+    return {name: got[name][0, 0] for name in outputs}
+
+
+def round_trip(matlab, case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """(wrapper's result, Octave's own result) of one case."""
+    inputs = {
+        f"x{i + 1}": a if a.ndim >= 2 else a.reshape(1, -1) for i, a in enumerate(case.arrays)
+    }
+    inputs["wshape"] = case.shape  # any case: MATLAB's shapes are case-insensitive
+    inputs["shape"] = case.shape.lower()  # Octave's are not (spec 7.5)
+    kind = case.op
+    if kind == "conv2sep" and any(a.dtype.kind == "c" for a in case.arrays):
+        kind = "conv2sep-complex"
+    got = call(matlab, WRAPPED[kind], inputs, ["W", "R"])
+    return got["W"], got["R"]
+
+
+def check(case: Case, wrapped: np.ndarray, octave_own: np.ndarray) -> None:
+    dtype = expected_class(*case.arrays)
+    direct = case.run()
+    if wrapped.dtype != dtype:
+        # Octave narrows a complex result whose imaginary part is all zero (spec 7.3).
+        assert dtype.kind == "c" and wrapped.dtype.kind == "f" and not np.any(direct.imag)
+        wrapped = wrapped.astype(dtype)
+    # The files must not change a bit of what bridge computes.
+    assert wrapped.shape == direct.shape
+    np.testing.assert_array_equal(wrapped, direct)
+    _, bound, _ = reference(case.op, case.arrays, case.shape)
+    assert_matlab_equal(wrapped, octave_own.astype(dtype), bound, dtype, ulps=16)
+
+
+@SETTINGS
+@given(case=cases(ops=("conv", "conv2", "convn"), allow_empty=False, nonfinite_zeros=False))
+def test_wrappers_agree_with_octave(matlab, case):
+    check(case, *round_trip(matlab, case))
+
+
+@SETTINGS
+@given(case=cases(ops=("conv2sep",), allow_empty=False, allow_nonfinite=False))
+def test_separable_wrapper_agrees_with_octave(matlab, case):
+    check(case, *round_trip(matlab, case))
+
+
+def _case(op, shape, *arrays):
+    return Case(op, shape, [np.asarray(a) for a in arrays], nonfinite=False)
+
+
+RNG = np.random.default_rng(2024)
+CLASS_CASES = {
+    "conv-single-row-col": _case(
+        "conv", "same", RNG.standard_normal((1, 7)).astype(np.float32), RNG.standard_normal((3, 1))
+    ),
+    "conv-complex": _case(
+        "conv",
+        "full",
+        RNG.standard_normal((1, 5)) + 1j * RNG.standard_normal((1, 5)),
+        np.array([[1.0, -2.0, 0.5]]),
+    ),
+    "conv2-logical": _case(
+        "conv2", "valid", RNG.integers(0, 2, (5, 6)).astype(bool), np.ones((2, 3), bool)
+    ),
+    "conv2-int16-single": _case(
+        "conv2",
+        "full",
+        RNG.integers(-50, 50, (4, 4)).astype(np.int16),
+        RNG.standard_normal((2, 2)).astype(np.float32),
+    ),
+    "conv2-separable-single": _case(
+        "conv2sep",
+        "same",
+        np.array([[1.0, 2.0, 1.0]], np.float32),
+        np.array([[1.0], [-1.0]]),
+        RNG.standard_normal((6, 5)).astype(np.float32),
+    ),
+    "conv2-separable-complex": _case(
+        "conv2sep",
+        "full",
+        np.array([[1.0, 1j]]),
+        np.array([[2.0, -1.0]]),
+        RNG.standard_normal((3, 4)),
+    ),
+    "convn-complex-single-3d": _case(
+        "convn",
+        "same",
+        (RNG.standard_normal((3, 4, 2)) + 1j * RNG.standard_normal((3, 4, 2))).astype(np.complex64),
+        RNG.standard_normal((2, 2, 2)).astype(np.float32),
+    ),
+    "convn-4d-uint8": _case(
+        "convn", "valid", RNG.integers(0, 9, (3, 3, 3, 2)).astype(np.uint8), np.ones((2, 1, 2))
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CLASS_CASES), ids=list(CLASS_CASES))
+def test_classes_survive_the_round_trip(matlab, clean_tmp, name):
+    case = CLASS_CASES[name]
+    wrapped, own = round_trip(matlab, case)
+    assert wrapped.dtype == expected_class(*case.arrays)  # single stays single, complex complex
+    check(case, wrapped, own)
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def raised(matlab, code: str, **inputs) -> OctaveError:
+    with pytest.raises(OctaveError) as info:
+        matlab.call(code, inputs, ["W"])
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "code, inputs, identifier",
+    [
+        (
+            "W = bridge_conv2(x, x, 'middle');",
+            {"x": np.ones((2, 2))},
+            "MATLAB:conv2:unknownShapeParameter",
+        ),
+        (
+            "W = bridge_conv(x, [1 2], 'Same ');",
+            {"x": np.ones((1, 2))},
+            "MATLAB:conv2:unknownShapeParameter",
+        ),
+        (
+            "W = bridge_convn(x, x, 'middle');",
+            {"x": np.ones((2, 2, 2))},
+            "MATLAB:conv2:unknownShapeParameter",
+        ),
+        ("W = bridge_conv(x, [1 2]);", {"x": np.ones((3, 3))}, "MATLAB:conv:AorBNotVector"),
+        (
+            "W = bridge_conv(x, [1 2], 3);",
+            {"x": np.ones((1, 3))},
+            "MATLAB:conv:unknownShapeParameter",
+        ),
+        (
+            "W = bridge_conv2(x, x, x);",
+            {"x": np.ones((2, 2))},
+            "MATLAB:conv2:firstTwoInputsNotVectors",
+        ),
+        ("W = bridge_conv2(x, [1 2]);", {"x": np.ones((2, 2, 2))}, "bridge:conv2:notMatrix"),
+        ("W = bridge_conv2({1, 2}, [1 2]);", {}, "MATLAB:conv2:inputType"),
+        ("W = bridge_convn('abc', [1 2]);", {}, "MATLAB:conv2:inputType"),
+        ("W = bridge_conv2(containers.Map(), [1 2]);", {}, "MATLAB:conv2:inputType"),
+        ("W = bridge_conv2(1, containers.Map(), 1);", {}, "MATLAB:conv2:inputTypeSeparable"),
+        ("W = bridge_conv([1 2]);", {}, "MATLAB:minrhs"),
+        ("W = bridge_conv(1, 2, 'full', 4);", {}, "MATLAB:maxrhs"),
+        ("W = bridge_conv(1, 2, 'Python', 3);", {}, "bridge:badOption"),
+    ],
+    ids=[
+        "bad-shape",
+        "shape-with-space",
+        "convn-bad-shape",
+        "conv-of-matrix",
+        "shape-not-text",
+        "separable-not-vectors",
+        "conv2-of-3d",
+        "cell",
+        "char",
+        "object",
+        "object-separable",
+        "too-few",
+        "too-many",
+        "python-not-text",
+    ],
+)
+def test_errors_carry_matlab_identifiers(matlab, clean_tmp, code, inputs, identifier):
+    assert raised(matlab, code, **inputs).identifier == identifier
+
+
+def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
+    err = raised(matlab, "W = bridge_conv(ones(3), [1 2]);")
+    assert err.message.startswith("bridge_conv: variable 'u': A and B must be vectors.")
+    assert f"Python {sys.executable}" in err.message and "exit status 3" in err.message
+    assert str(matlab.tmpdir) not in err.message  # the request file is ours, not the user's
+
+
+def test_missing_python_path(matlab, clean_tmp):
+    err = raised(matlab, "W = bridge_conv(1, 2, 'Python', '/nonexistent/bin/python3');")
+    assert err.identifier == "bridge:pythonNotFound"
+    assert "/nonexistent/bin/python3" in err.message and "does not exist" in err.message
+    assert "BRIDGE_PYTHON" in err.message  # says how to choose another
+
+
+def test_python_not_on_path(tmp_path):
+    # In a fresh Octave: the shell's "not found" goes to stderr, which the shared session's
+    # reader must not see mixed with its own output.
+    done = octave_eval(
+        "try, bridge_conv(1, 2, 'Python', 'bridge-no-such-python'); catch e,"
+        " printf('%s\\n%s\\n', e.identifier, e.message); end",
+        tmp_path,
+    )
+    identifier, message = done.stdout.splitlines()[:2]
+    assert identifier == "bridge:pythonNotFound"
+    assert "bridge-no-such-python" in message and "exit status 127" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def python_without_numpy(tmp_path_factory) -> Path:
+    """An interpreter whose numpy cannot be imported: the real one, with a broken numpy first."""
+    folder = tmp_path_factory.mktemp("no-numpy")
+    (folder / "numpy").mkdir()
+    (folder / "numpy" / "__init__.py").write_text("raise ImportError('numpy is broken here')\n")
+    script = folder / "python"
+    script.write_text(f"#!/bin/sh\nPYTHONPATH='{folder}' exec '{sys.executable}' \"$@\"\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture(scope="module")
+def bare_venv(tmp_path_factory) -> Path:
+    """A virtual environment without pip, numpy, scipy, h5py or typer."""
+    import venv
+
+    folder = tmp_path_factory.mktemp("bare-venv")
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(folder)
+    return folder / "bin" / "python"
+
+
+@pytest.mark.parametrize("which", ["python_without_numpy", "bare_venv"])
+def test_python_without_numpy_is_a_python_environment_error(matlab, clean_tmp, request, which):
+    python = request.getfixturevalue(which)
+    err = raised(matlab, f"W = bridge_conv(1, 2, 'Python', {m_string(python)});")
+    assert err.identifier == "bridge:pythonEnv"
+    assert "cannot import" in err.message and "exit status 5" in err.message
+    diagnosis = call(
+        matlab,
+        f"d = bridge_diagnose('Python', {m_string(python)}); W = d.status; O = d.output;",
+        {},
+        ["W", "O"],
+    )
+    assert int(diagnosis["W"][0, 0]) == 5
+    assert "cannot import" in "".join(np.ravel(diagnosis["O"]))
+
+
+# --- the call's machinery ----------------------------------------------------------------
+
+
+def test_python_option_beats_the_environment(matlab, clean_tmp):
+    got = matlab.call(
+        "setenv('BRIDGE_PYTHON', '/nonexistent/python'); "
+        f"W = bridge_conv([1 2], [1 1], 'Python', {m_string(sys.executable)}); "
+        f"setenv('BRIDGE_PYTHON', {m_string(sys.executable)});",
+        {},
+        ["W"],
+    )
+    np.testing.assert_array_equal(got["W"], [[1.0, 3.0, 2.0]])
+
+
+def test_paths_with_quotes_and_spaces(matlab, tmp_path):
+    odd = tmp_path / "it's a dir"
+    odd.mkdir()
+    (odd / "py thon").write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
+    (odd / "py thon").chmod(0o755)
+    got = matlab.call(
+        f"old = getenv('TMPDIR'); setenv('TMPDIR', {m_string(odd)});"
+        f"W = bridge_conv2([1 2; 3 4], 1, 'Python', {m_string(odd / 'py thon')});"
+        "setenv('TMPDIR', old);",
+        {},
+        ["W"],
+    )
+    np.testing.assert_array_equal(got["W"], [[1.0, 2.0], [3.0, 4.0]])
+    assert sorted(p.name for p in odd.iterdir()) == ["py thon"]
+
+
+def octave_eval(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run code in a fresh octave-cli (for what must not touch the shared session: printing to
+    stderr, preferences) with the wrappers on the path and TMPDIR in ``tmp_path``."""
+    environ = {**os.environ, "TMPDIR": str(tmp_path), "BRIDGE_PYTHON": sys.executable, **env}
+    return subprocess.run(
+        [
+            octave_cli(),
+            "--norc",
+            "--quiet",
+            "--no-history",
+            "--eval",
+            f"addpath({m_string(MATLAB)}); {code}",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def test_keep_temp_keeps_the_request_and_the_result(tmp_path):
+    done = octave_eval("w = bridge_conv(1, 2);", tmp_path, BRIDGE_KEEP_TEMP="1")
+    assert done.returncode == 0, done.stderr
+    (kept,) = list(tmp_path.iterdir())
+    assert sorted(p.name for p in kept.iterdir()) == ["in.mat", "out.mat"]
+    assert f"kept the temporary folder {kept}" in done.stderr
+
+
+def test_interpreter_resolution_order(tmp_path):
+    """The 'Python' option, then BRIDGE_PYTHON, then getpref('bridge', 'python'), then python3."""
+    code = (
+        "setpref('bridge', 'python', '/pref/python');"
+        "a = bridge_diagnose('Python', '/option/python'); b = bridge_diagnose();"
+        "setenv('BRIDGE_PYTHON', ''); c = bridge_diagnose(); rmpref('bridge');"
+        "d = bridge_diagnose();"
+        "printf('%s|%s\\n', a.python, a.source, b.python, b.source, c.python, c.source,"
+        " d.python, d.source);"
+    )
+    # HOME: Octave keeps preferences under it; never touch the real ones.
+    done = octave_eval(code, tmp_path, BRIDGE_PYTHON="/env/python", HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|") for line in done.stdout.splitlines() if "|" in line]
+    assert rows == [
+        ["/option/python", "the 'Python' option"],
+        ["/env/python", "the environment variable BRIDGE_PYTHON"],
+        ["/pref/python", "getpref('bridge', 'python')"],
+        ["python3", "the default"],
+    ]
+
+
+def test_command_for_matlab_clears_the_library_path(matlab):
+    """Under MATLAB on Linux the child runs under env -u LD_LIBRARY_PATH; the command must work."""
+    code = (
+        f"old = pwd; cd({m_string(MATLAB / 'private')});"
+        "linux = struct('matlab', true, 'windows', false, 'mac', false);"
+        "mac = struct('matlab', true, 'windows', false, 'mac', true);"
+        "octave = struct('matlab', false, 'windows', false, 'mac', false);"
+        f"L = bridge_command({m_string(sys.executable)}, {{'--diagnose'}}, linux);"
+        f"M = bridge_command('python3', {{}}, mac);"
+        f"O = bridge_command('python3', {{'a''b'}}, octave);"
+        "cd(old); [S, out] = system(L);"
+    )
+    got = call(matlab, code, {}, ["L", "M", "O", "S"])
+    text = {k: "".join(np.ravel(got[k])) for k in "LMO"}
+    assert text["L"].startswith(f"env -u LD_LIBRARY_PATH '{sys.executable}' ")
+    assert text["M"].startswith("env -u DYLD_LIBRARY_PATH 'python3' ")
+    assert text["O"].startswith("'python3' ") and text["O"].endswith(" 'a'\\''b'")
+    assert int(got["S"][0, 0]) == 0
+
+
+def test_diagnose_reports_interpreter_and_packages(matlab):
+    printed = "".join(np.ravel(call(matlab, "T = evalc('bridge_diagnose');", {}, ["T"])["T"]))
+    assert sys.executable in printed and "BRIDGE_PYTHON" in printed
+    for package in ("numpy", "scipy", "h5py", "typer", "bridge"):
+        assert f"\n{package}: " in printed
+    assert "OK" in printed
