@@ -63,7 +63,6 @@ class OctaveSession:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            bufsize=1,
             cwd=self.dir,
         )
         self.calls = 0
@@ -89,22 +88,29 @@ class OctaveSession:
             raise RuntimeError(f"octave-cli exited with status {self.proc.returncode}")
         self.proc.stdin.write(f"{code}\nfflush(stdout); disp('{SENTINEL}'); fflush(stdout);\n")
         self.proc.stdin.flush()
-        lines = []
+        # Read the raw pipe: a buffered readline() could hold the sentinel in its buffer while
+        # select() waits on an empty pipe.
+        fd = self.proc.stdout.fileno()
+        received = b""
         selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         deadline = time.monotonic() + self.timeout
+        marker = SENTINEL.encode()
         try:
             while True:
+                lines = received.split(b"\n")
+                if any(line.strip() == marker for line in lines[:-1]):
+                    head = received[: received.index(marker)]
+                    return head.decode(errors="replace")
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(timeout=left):
                     self.proc.kill()
                     raise TimeoutError(f"octave-cli did not answer within {self.timeout} s")
-                line = self.proc.stdout.readline()
-                if line == "":
-                    raise RuntimeError("octave-cli closed its output:\n" + "".join(lines))
-                if line.strip() == SENTINEL:
-                    return "".join(lines)
-                lines.append(line)
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    text = received.decode(errors="replace")
+                    raise RuntimeError("octave-cli closed its output:\n" + text)
+                received += chunk
         finally:
             selector.close()
 
