@@ -54,8 +54,11 @@ def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
         Numeric or logical arrays of any numbers of dimensions; the shorter size vector is padded
         with ones.
     shape : {'full', 'same', 'valid'}, case-insensitive
-    method : {'auto', 'direct', 'fft'}
-        'auto' picks the fastest method that gives the defining sum's answer.
+    method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
+        'auto' picks the fastest method that keeps MATLAB's answers: 'direct' is the defining
+        sum; 'gemm' the same products in BLAS matrix products; 'fft' is exact FFT for integer
+        data (ValueError otherwise); 'fft-float' FFT within the documented FFT error bound.
+        See :mod:`bridge.kernels`.
 
     Returns
     -------
