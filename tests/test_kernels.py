@@ -1,0 +1,306 @@
+"""The methods of bridge.kernels against the defining sum: each method forced, the automatic
+choice on integer, single and non-finite data, the patching of NaN/Inf around the fast methods,
+block boundaries, the FFT accuracy contract, memory and lazy imports. No timings are asserted."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bridge
+from bridge import kernels
+from tests.kernel_bounds import contract, fft_bound
+from tests.reference import assert_matlab_equal, defining_sum, reference
+from tests.strategies import cases
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST_METHODS = [m for m in kernels.METHODS if m not in ("auto", "direct")]
+
+
+def check(case, method):
+    want, bound, dtype = reference(case.op, case.arrays, case.shape)
+    try:
+        got = case.run(method)
+    except ValueError:
+        assert method in kernels.STRICT_METHODS
+        return
+    if method in kernels.FFT_ACCURACY_METHODS:
+        bound = bound + fft_bound(case) / (8 * np.finfo(dtype).eps)
+    assert_matlab_equal(got, want, bound, dtype)
+
+
+@pytest.fixture
+def tiny_blocks(monkeypatch):
+    """Every output through the blocked BLAS path, in blocks of a few elements, and every 1-D
+    FFT through overlap-add with short segments: block boundaries on small cases."""
+    monkeypatch.setattr(kernels, "_SMALL_OUTPUT", 0)
+    monkeypatch.setattr(kernels, "_DIRECT_BLOCK", 7)
+    monkeypatch.setattr(kernels, "_GEMM_BLOCK_BYTES", 3 * 32 * 8)
+    monkeypatch.setattr(kernels, "_oa_block", lambda q: max(2 * q, 4))
+
+
+# ---- every method, on generated cases --------------------------------------------------------
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(kernels.METHODS))
+def test_each_method_matches_the_defining_sum(case, method):
+    check(case, method)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=cases(), method=st.sampled_from(kernels.METHODS))
+def test_each_method_matches_the_defining_sum_across_block_boundaries(tiny_blocks, case, method):
+    check(case, method)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.integers(1, 300),
+    q=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(kernels.METHODS),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    cls=st.sampled_from([np.float64, np.float32, np.complex128, np.int16]),
+)
+def test_long_vectors_through_every_path(tiny_blocks, n, q, seed, method, shape, cls):
+    """Vectors long enough for overlap-add's segments, with NaN/Inf and zero taps."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(-9, 10, n).astype(cls)
+    v = rng.integers(-9, 10, q).astype(cls)
+    if np.dtype(cls).kind in "fc" and rng.random() < 0.5:
+        u[rng.integers(n, size=rng.integers(1, 4))] = rng.choice([np.nan, np.inf, -np.inf])
+    if np.dtype(cls).kind in "fc" and rng.random() < 0.2:
+        v[rng.integers(q)] = np.inf
+    want = defining_sum(u.reshape(-1, 1), v.reshape(-1, 1), shape).reshape(1, -1)
+    try:
+        got = bridge.conv(u, v, shape, method=method)
+    except ValueError:
+        assert method in kernels.STRICT_METHODS
+        return
+    # Integer-valued data: every method is exact (the FFTs round within their proven bound).
+    np.testing.assert_array_equal(got, want)
+
+
+# ---- the automatic choice --------------------------------------------------------------------
+
+CHOICE_SIZES = [
+    ((20000,), (5,)),  # direct
+    ((20000,), (60,)),  # banded products or FFT
+    ((30000,), (900,)),  # overlap-add FFT
+    ((120, 130), (3, 3)),
+    ((120, 130), (25, 21)),
+    ((24, 20, 22), (3, 3, 3)),
+    ((24, 20, 22), (9, 8, 9)),
+]
+
+
+def _data(rng, dims, dtype, integer: bool):
+    x = rng.integers(-50, 51, dims) if integer else rng.standard_normal(dims)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dims", CHOICE_SIZES, ids=lambda d: f"{d[0]}*{d[1]}")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint8, np.int64])
+def test_auto_is_exact_on_integer_data(dims, dtype):
+    rng = np.random.default_rng(3)
+    A = _data(rng, dims[0], dtype, True)
+    B = _data(rng, dims[1], dtype, True)
+    if np.dtype(dtype).kind == "u":
+        A, B = np.abs(A.astype(int)).astype(dtype), np.abs(B.astype(int)).astype(dtype)
+    for shape in ("full", "same", "valid"):
+        got = bridge.convn(A, B, shape)
+        want = defining_sum(A, B, shape)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        assert not np.any(np.signbit(got) & (got == 0)), "outputs start from +0"
+
+
+@pytest.mark.parametrize("dims", CHOICE_SIZES, ids=lambda d: f"{d[0]}*{d[1]}")
+def test_auto_on_single_data_is_single_and_within_its_contract(dims):
+    rng = np.random.default_rng(4)
+    A = _data(rng, dims[0], np.float32, False)
+    B = _data(rng, dims[1], np.float32, False)
+    got = bridge.convn(A, B, "same")
+    want, bound, dtype = reference("convn", [A, B], "same")
+    assert dtype == np.float32
+    method = _chosen(A, B)
+    if method in kernels.FFT_ACCURACY_METHODS:
+        bound = bound + contract(A, B) / (8 * np.finfo(dtype).eps)
+    assert_matlab_equal(got, want, bound, dtype)
+
+
+@pytest.mark.parametrize("dims", CHOICE_SIZES, ids=lambda d: f"{d[0]}*{d[1]}")
+@pytest.mark.parametrize("integer", [True, False], ids=["integer", "real"])
+def test_auto_puts_nan_and_inf_where_the_defining_sum_does(dims, integer):
+    rng = np.random.default_rng(5)
+    A = _data(rng, dims[0], np.float64, integer)
+    B = _data(rng, dims[1], np.float64, integer)
+    for k, special in enumerate([np.nan, np.inf, -np.inf, np.inf]):
+        A.flat[rng.integers(A.size)] = special if k < 3 else A.flat[0]
+    A.flat[-1] = np.inf
+    B.flat[rng.integers(B.size)] = 0.0  # Inf * 0 -> NaN in the literal sum
+    got = bridge.convn(A, B, "full")
+    want, bound, dtype = reference("convn", [A, B], "full")
+    if _chosen(A, B) in kernels.FFT_ACCURACY_METHODS and not integer:
+        bound = bound + contract(A, B) / (8 * np.finfo(dtype).eps)
+    assert_matlab_equal(got, want, bound, dtype)
+
+
+def _chosen(A, B) -> str:
+    lengths = [p + q - 1 for p, q in zip(A.shape, B.shape)]
+    a = A.astype(np.result_type(A, B, np.float32))
+    b = B.astype(a.dtype)
+    return kernels.choose_method(a, b, lengths)
+
+
+def test_the_choice_uses_each_method_somewhere():
+    """The cost model is not degenerate: small kernels direct, large ones FFT."""
+    rng = np.random.default_rng(0)
+    small = kernels.choose_method(rng.random(10**6), rng.random(3), [10**6 + 2])
+    large = kernels.choose_method(rng.random((512, 512)), rng.random((64, 64)), [575, 575])
+    assert small == "direct"
+    assert large == "fft-float"
+    tiny = kernels.choose_method(rng.random((6, 6)), rng.random((6, 6)), [11, 11])
+    assert tiny == "direct", "small problems never pay for scipy.fft"
+
+
+def test_integer_data_beyond_the_exact_bound_are_not_given_to_the_fft():
+    rng = np.random.default_rng(1)
+    A = rng.integers(-(2**40), 2**40, (256, 256)).astype(np.float64)
+    B = rng.integers(-(2**40), 2**40, (48, 48)).astype(np.float64)
+    lengths = [303, 303]
+    assert not kernels.fft_is_exact(A, B)
+    assert kernels.choose_method(A, B, lengths) in ("direct", "gemm")
+    B_small = rng.integers(-100, 100, (48, 48)).astype(np.float64)
+    A_small = rng.integers(-100, 100, (256, 256)).astype(np.float64)
+    assert kernels.choose_method(A_small, B_small, lengths) == "fft-float"
+    assert kernels.fft_is_exact(A_small, B_small)
+
+
+# ---- patching, overflow, contract --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", [*FAST_METHODS, "direct"])
+def test_nan_and_inf_are_patched_exactly_around_the_fast_methods(method):
+    rng = np.random.default_rng(7)
+    A = rng.integers(-9, 10, (70, 80)).astype(np.float64)
+    B = rng.integers(-9, 10, (9, 7)).astype(np.float64)
+    A[3, 5], A[40, 79], A[69, 0] = np.nan, np.inf, -np.inf
+    B[4, 3] = 0.0  # meets the Inf: NaN there
+    for shape in ("full", "same", "valid"):
+        want = defining_sum(A, B, shape)
+        if method in kernels.STRICT_METHODS:
+            with pytest.raises(ValueError, match="only exact"):
+                bridge.conv2(A, B, shape, method=method)
+            continue
+        got = bridge.conv2(A, B, shape, method=method)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(got, want)  # integer data: exact, NaN == NaN positions
+
+
+@pytest.mark.parametrize("method", ["gemm", "fft-float"])
+def test_a_non_finite_kernel_tap_reaches_only_the_real_terms(method):
+    u = np.arange(1.0, 2001.0)
+    v = np.ones(40)
+    v[0] = np.inf
+    want = defining_sum(u, v)
+    got = bridge.conv(u, v, method=method)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_many_non_finite_inputs_fall_back_to_the_direct_sum():
+    rng = np.random.default_rng(8)
+    A = rng.integers(-9, 10, (100, 100)).astype(np.float64)
+    A[rng.random(A.shape) < 0.05] = np.nan
+    B = rng.integers(-9, 10, (20, 20)).astype(np.float64)
+    for method in ("gemm", "fft-float"):
+        np.testing.assert_array_equal(bridge.conv2(A, B, method=method), defining_sum(A, B, "full"))
+
+
+@pytest.mark.parametrize("method", ["gemm", "fft-float"])
+def test_products_that_overflow_are_computed_by_the_direct_sum(method):
+    u = np.full(3000, 1e300)
+    u[::2] = -1e300
+    v = np.full(50, 1e10)
+    want = defining_sum(u, v)
+    got = bridge.conv(u, v, method=method)
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.integers(1, 3000),
+    q=st.integers(1, 200),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-8, 1.0, 1e8]),
+    cplx=st.booleans(),
+)
+def test_fft_float_is_within_its_documented_bound(n, q, seed, scale, cplx):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(n) * scale
+    v = rng.standard_normal(q) * 10.0 ** rng.integers(-3, 4)
+    if cplx:
+        u = u + 1j * rng.standard_normal(n) * scale
+    got = bridge.conv(u, v, method="fft-float")
+    want = defining_sum(u, v)
+    err = np.abs(got - want)
+    assert np.all(err <= contract(u, v) + 4 * np.finfo(float).eps * np.abs(want))
+
+
+# ---- memory and imports ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dims, method",
+    [(((400, 400), (64, 64)), "fft-float"), (((200_000,), (700,)), "fft-float")],
+    ids=["2-D FFT", "1-D overlap-add"],
+)
+def test_fft_peak_memory_is_at_most_three_times_inputs_and_output(dims, method):
+    rng = np.random.default_rng(0)
+    A, B = rng.random(dims[0]), rng.random(dims[1])
+    out_bytes = math.prod(p + q - 1 for p, q in zip(A.shape, B.shape)) * 8
+    bridge.convn(A, B, method=method)  # warm-up: imports and plans
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        bridge.convn(A, B, method=method)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak <= 3.0 * (A.nbytes + B.nbytes + out_bytes), peak / (A.nbytes + out_bytes)
+
+
+def test_importing_and_small_jobs_do_not_import_scipy():
+    code = (
+        "import sys, numpy as np, bridge.convolution as c;"
+        "c.conv2(np.ones((50, 50)), np.ones((3, 3)));"
+        "c.conv(np.ones(1000), np.ones(5));"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("taps", [3, 40, 300])
+def test_separable_passes_are_exact_on_integer_data_whatever_the_path(taps):
+    """conv2(u, v, A): each pass goes by its own fastest path (1-D FFTs for long u and v)."""
+    rng = np.random.default_rng(taps)
+    A = rng.integers(-9, 10, (120, 150)).astype(np.float64)
+    A[7, 9] = np.nan
+    A[100, 3] = -np.inf
+    u = rng.integers(-9, 10, taps).astype(np.float64)
+    v = rng.integers(-9, 10, taps + 1).astype(np.float64)
+    v[1] = 0.0
+    for shape in ("full", "same", "valid"):
+        want, _, dtype = reference("conv2sep", [u, v, A], shape)
+        got = bridge.conv2(u, v, A, shape)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
