@@ -8,11 +8,14 @@ start-up time on every call):
 ========  ==========================  ==============================================
 format    extensions                  module
 ========  ==========================  ==============================================
-mat       .mat (v4, v6, v7)           :mod:`bridge.formats.mat` (scipy.io)
+mat       .mat (v4, v6, v7)           :mod:`bridge.formats.mat` (numpy; scipy.io)
 mat73     .mat (v7.3)                 :mod:`bridge.formats.mat73` (h5py)
 hdf5      .h5, .hdf5                  :mod:`bridge.formats.hdf5` (h5py)
 text      .txt                        :mod:`bridge.formats.text`
 ========  ==========================  ==============================================
+
+Common MAT v6/v7 files (full numeric, logical and char arrays) are read and written with numpy
+alone (:mod:`bridge.formats._mat5`); scipy.io only reads and writes the others.
 """
 
 from __future__ import annotations

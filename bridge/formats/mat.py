@@ -12,6 +12,11 @@ Reading keeps MATLAB's classes, not scipy's storage types:
 
 Writing uses ``savemat(format='5')``, which is what MATLAB's -v6 and -v7 read (v7 only adds
 compression); arrays arrive at least 2-D, so ``oned_as`` never applies.
+
+scipy.io costs about 0.2 s to import, on every MATLAB call: the common files (full numeric,
+logical and char arrays, little-endian, compressed or not) are read and written by the numpy-only
+:mod:`bridge.formats._mat5`, which writes what savemat writes and leaves everything else to
+scipy.io (imported only then), so odd files and their errors behave exactly as with scipy.
 """
 
 from __future__ import annotations
@@ -19,11 +24,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.io
-import scipy.sparse
-from scipy.io.matlab import MatlabObject, MatlabOpaque
 
 from bridge.errors import FileFormatError
+from bridge.formats import _mat5
 from bridge.formats.classes import NUMERIC_DTYPES, Variable, matlab_size, to_class
 
 # scipy's names for classes that are not arrays of numbers
@@ -32,6 +35,11 @@ _OTHER_CLASSES = {"function": "function_handle"}
 
 def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
     """Variables of a v4/v5/v6/v7 MAT-file; request fields stay char variables here."""
+    fast = _mat5.read(path)
+    if fast is not None:
+        return [_fast_variable(path, *found) for found in fast], {}
+    import scipy.io
+
     with open(path, "rb") as f:
         try:
             # scipy warns about oddities (duplicate names, odd headers) that do not change the
@@ -60,7 +68,14 @@ def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
     return variables, {}
 
 
+def _fast_variable(path: str, name: str, cls: str, is_complex: bool, data) -> Variable:
+    size = matlab_size(data.shape)
+    return Variable(name, cls, size, is_complex, data.reshape(size), path)
+
+
 def _variable(name: str, shape, scipy_class: str, value, path: str) -> Variable:
+    import scipy.sparse
+
     if scipy.sparse.issparse(value):
         value = value.toarray()
     if scipy_class == "sparse":  # whosmat does not say sparse of what: the values do
@@ -89,6 +104,8 @@ def _char(name: str, value: np.ndarray, path: str) -> Variable:
 
 def _class_name(scipy_class: str, value) -> str:
     """MATLAB's class() of a non-array variable, as far as the file says it."""
+    from scipy.io.matlab import MatlabObject, MatlabOpaque
+
     if isinstance(value, MatlabObject) and getattr(value, "classname", None):
         return str(value.classname)
     if isinstance(value, MatlabOpaque):
@@ -110,7 +127,14 @@ def write(
     **_options,
 ) -> None:
     """A v6/v7 MAT-file (uncompressed unless ``compress``): arrays, then request fields as char."""
-    contents: dict[str, np.ndarray] = dict(arrays)
+    contents: dict[str, np.ndarray | str] = dict(arrays)
+    contents.update(request)
+    if _mat5.can_write(contents):
+        with open(path, "wb") as f:
+            _mat5.write(f, contents, compress=compress)
+        return
+    import scipy.io
+
     for key, text in request.items():
         contents[key] = np.array(text)
     with open(path, "wb") as f:
