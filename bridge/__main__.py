@@ -3,6 +3,12 @@
 import sys
 
 if __name__ == "__main__":
+    from bridge import jobcli
+
+    # A plain job runs without importing Typer (bridge.jobcli); anything else goes to Typer.
+    status = jobcli.main(sys.argv[1:])
+    if status is not None:
+        raise SystemExit(status)
     try:
         from bridge.cli import main
     except ImportError as err:

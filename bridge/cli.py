@@ -13,18 +13,14 @@ it through ``system()`` and reads what it prints, so:
 :func:`main` takes an argument list and returns the exit status, so tests call it in-process.
 """
 
-import contextlib
-import os
-import re
 import sys
-import traceback
-from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated
 
 import typer
 
 import bridge
+from bridge import jobcli
 from bridge.errors import (
     EXIT_DATA,
     EXIT_ENVIRONMENT,
@@ -34,14 +30,21 @@ from bridge.errors import (
     EXIT_USAGE,
     BridgeError,
     FileFormatError,
-    OutputError,
-    UsageError,
 )
 
-PROG = "bridge"
-
-# Packages whose absence or breakage is the interpreter's fault, not bridge's (exit 5).
-NUMERIC_STACK = ("numpy", "scipy", "h5py")
+# The job's checks, error reporting and fast path live in bridge.jobcli (no Typer there).
+from bridge.jobcli import (  # noqa: F401 (re-exported for the other commands)
+    NUMERIC_STACK,
+    PROG,
+    _check_identifier,
+    _check_paths,
+    _import_numeric_stack,
+    _numeric_stack_module,
+    _one_line,
+    _option_value,
+    _phase,
+    _report,
+)
 
 # Click's exception base, wherever this Typer version takes click from (it vendors it since 0.2x).
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -195,33 +198,23 @@ def job(
         ),
     ] = False,
 ) -> None:
-    names = {role: name for role, name in (("A", a), ("B", b), ("u", u), ("v", v)) if name}
-    for name in (*names.values(), out_var):
-        _check_identifier(name)
-    _check_paths(infile, outfile)
-    _import_numeric_stack()
-    from bridge import jobs
-
-    order = hdf5_order.value if hdf5_order else None
-    with _phase(FileFormatError, infile):
-        loaded = jobs.load_job(
-            infile,
-            op=op.value if op else None,
-            shape=shape.value if shape else None,
-            names=names or None,
-            hdf5_order=order,
-        )
-    result = jobs.run_job(loaded)
-    with _phase(OutputError, outfile):
-        jobs.save_result(
-            outfile,
-            result,
-            out_var=out_var,
-            fmt=fmt,
-            mat_version=mat_version.value,
-            compress=compress,
-            hdf5_order=order or "matlab",
-        )
+    # A plain job never gets here from main(): bridge.jobcli runs it without building this
+    # command. Both parse into the same parameters (tests/test_jobcli.py) and run this:
+    jobcli.run_job(
+        infile,
+        outfile,
+        op=op.value if op else None,
+        shape=shape.value if shape else None,
+        a=a,
+        b=b,
+        u=u,
+        v=v,
+        out_var=out_var,
+        mat_version=mat_version.value,
+        compress=compress,
+        hdf5_order=hdf5_order.value if hdf5_order else None,
+        fmt=fmt,
+    )
 
 
 @vars_app.command(help=VARS_HELP, epilog=EXIT_CODES_HELP)
@@ -263,57 +256,69 @@ def _whos(variables: dict, request: dict) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+SERVE_HELP = """Run a warm worker: jobs of the MATLAB wrappers (and of bridge_worker.py) go
+to it instead of starting a new Python, with the same results, exit statuses and error lines.
+
+\b
+One per user, local only: a Unix socket, by default $XDG_RUNTIME_DIR/bridge/serve.sock or
+/tmp/bridge-<uid>/serve.sock in a folder of mode 0700; BRIDGE_SOCKET or --socket choose
+another. Other users are refused (SO_PEERCRED), and so is a client of another bridge
+version or checkout, or whose code changed since the server started: such jobs run cold.
+Jobs run one at a time; a failing job never stops the server. BRIDGE_NO_SERVER=1 makes the
+worker ignore it. Stop it with Ctrl-C, SIGTERM or 'bridge serve --stop'.
+"""
+
+SERVE_EXIT_HELP = """\b
+Exit status:
+  0   stopped (Ctrl-C, SIGTERM, --stop, --idle-timeout); --status/--stop: a server answered
+  1   another server already runs on the socket; --status/--stop: no server answered
+  2   bad command line
+  4   the socket cannot be created (unsafe folder, missing folder, path too long)
+"""
+
+serve_app = _app()
 
 
-def _check_identifier(name: str) -> None:
-    # MATLAB's load() rejects names that are not identifiers or are longer than 63 characters.
-    if not _IDENTIFIER.match(name):
-        msg = f"'{name}' is not a MATLAB variable name (a letter, then letters, digits or _)"
-        raise UsageError(msg)
+@serve_app.command(help=SERVE_HELP, epilog=SERVE_EXIT_HELP)
+def serve(
+    socket_path: Annotated[
+        str | None,
+        typer.Option("--socket", metavar="PATH", help="Socket path (default: see above)."),
+    ] = None,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--idle-timeout", metavar="SECONDS", min=0, help="Exit after this long without a job."
+        ),
+    ] = 0.0,
+    status: Annotated[
+        bool, typer.Option("--status", help="Say whether a server runs, and its job count.")
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the running server.")] = False,
+    error_file: ErrorFileOption = None,
+    debug: DebugOption = False,
+) -> None:
+    from bridge import serve as server
 
-
-def _check_paths(infile: str, outfile: str) -> None:
-    """Fail before any computation on what the file system already tells."""
-    if not os.path.isfile(infile):
-        what = "is a folder, not a file" if os.path.isdir(infile) else "does not exist"
-        raise FileFormatError(f"the input file {what}", file=infile, identifier="bridge:noInput")
-    if os.path.isdir(outfile):
-        raise OutputError("the output is a folder; give a file name", file=outfile)
-    folder = os.path.dirname(os.path.abspath(outfile))
-    if not os.path.isdir(folder):
-        raise OutputError(f"the output folder {folder} does not exist", file=outfile)
-    if os.path.exists(outfile) and os.path.samefile(infile, outfile):
-        raise UsageError("OUT is the same file as IN; IN is never overwritten", file=outfile)
-
-
-def _import_numeric_stack() -> None:
-    # numpy is needed by every job; importing it here turns a missing or broken numpy into exit 5
-    # before anything else (scipy and h5py are imported where used, classified by main()).
-    import numpy  # noqa: F401
-
-
-@contextlib.contextmanager
-def _phase(error: type[BridgeError], path: str) -> Iterator[None]:
-    """Name ``path`` in errors of one phase (reading IN, writing OUT); a stray OSError becomes
-    that phase's error, so that its exit status says which side failed."""
-    try:
-        yield
-    except BridgeError as err:
-        err.where(file=path)
-        raise
-    except OSError as err:
-        raise error(err.strerror or str(err), file=path) from err
+    if status or stop:
+        code, line = server.query("stop" if stop else "status", socket_path)
+        typer.echo(line)
+        raise typer.Exit(code)
+    raise typer.Exit(server.serve(socket_path, idle_timeout))
 
 
 # --- the dispatcher ---------------------------------------------------------------------------
 
-SUBCOMMANDS = {"vars": vars_app}
+SUBCOMMANDS = {"vars": vars_app, "serve": serve_app}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not (argv and argv[0] in SUBCOMMANDS):
+        status = jobcli.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
+        if status is not None:
+            return status
     debug = "--debug" in argv
     error_file = _option_value(argv, "--error-file")
     if argv and argv[0] in SUBCOMMANDS:
@@ -349,46 +354,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         _report(text, error_file, debug)
         return EXIT_INTERNAL
-
-
-def _option_value(argv: list[str], option: str) -> str | None:
-    for k, arg in enumerate(argv):
-        if arg == option and k + 1 < len(argv):
-            return argv[k + 1]
-        if arg.startswith(option + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def _numeric_stack_module(err: BaseException) -> str | None:
-    """The numpy/scipy/h5py module that failed to import, if that is what ``err`` is."""
-    if not isinstance(err, ImportError):
-        return None
-    top = (err.name or "").split(".")[0]
-    if top in NUMERIC_STACK:
-        return top
-    # A broken install fails inside the package (a missing shared library, a bad build).
-    for frame, _ in traceback.walk_tb(err.__traceback__):
-        top = str(frame.f_globals.get("__name__", "")).split(".")[0]
-        if top in NUMERIC_STACK:
-            return top
-    return None
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
-def _report(text: str, error_file: str | None, debug: bool) -> None:
-    line = f"{PROG}: error: {' '.join(text.split())}\n"
-    if debug:
-        traceback.print_exc(file=sys.stderr)
-    if error_file:
-        try:
-            with open(error_file, "w", encoding="utf-8") as f:
-                f.write(line)
-            return
-        except OSError:
-            pass  # fall back to stderr: the message must reach someone
-    sys.stderr.write(line)
-    sys.stderr.flush()

@@ -1,7 +1,9 @@
 function cmd = bridge_command(python, args, host)
 %BRIDGE_COMMAND  The shell command that runs the worker script with ARGS (a cell of char).
 %   CMD = BRIDGE_COMMAND(PYTHON, ARGS) is for system(). The worker is bridge_worker.py next to this
-%   file: it imports the bridge of the checkout it sits in, if any, else the installed one.
+%   file: it imports the bridge of the checkout it sits in, if any, else the installed one. It
+%   runs under python -S, so that a job taken by a running `bridge serve` does not pay for
+%   site-packages; the worker sets them up itself before it runs a job (see bridge_worker.py).
 %
 %   Every word is quoted for the shell system() uses: POSIX single quotes on Unix, where a quote
 %   inside becomes '\'' (this holds for csh too, which MATLAB may use); double quotes on Windows,
@@ -19,7 +21,7 @@ if nargin < 3
   host = struct('matlab', exist('OCTAVE_VERSION', 'builtin') == 0, 'windows', ispc, 'mac', ismac);
 end
 worker = fullfile(fileparts(mfilename('fullpath')), 'bridge_worker.py');
-words = [{python, worker}, args(:)'];
+words = [{python, '-S', worker}, args(:)'];
 for k = 1:numel(words)
   if host.windows
     words{k} = ['"' words{k} '"'];

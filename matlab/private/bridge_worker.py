@@ -9,6 +9,11 @@ Linux, macOS and Windows.
 
 ``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
 bridge_diagnose.m) and needs none of them to run.
+
+When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job goes to it before
+anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
+BRIDGE_NO_SERVER=1 skips the server. The wrappers run this file with ``python -S``: site-packages
+(and the .pth files, which can cost tens of milliseconds) are set up only when the job runs here.
 """
 
 import os
@@ -16,9 +21,10 @@ import sys
 
 PACKAGES = ("numpy", "scipy", "h5py", "typer", "bridge")
 EXIT_ENVIRONMENT = 5  # bridge.errors.EXIT_ENVIRONMENT, which may be what cannot be imported
+SITE_DONE = False
 
 
-def use_checkout() -> None:
+def use_checkout() -> bool:
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(os.path.dirname(here))
     # sys.path[0] is this folder, which holds only .m files: put the checkout there, if any.
@@ -26,6 +32,20 @@ def use_checkout() -> None:
         del sys.path[0]
     if os.path.isfile(os.path.join(root, "bridge", "__init__.py")):
         sys.path.insert(0, root)
+        return True
+    return False
+
+
+def use_site() -> None:
+    """Do what Python's start-up skipped under ``-S`` (the wrappers pass it): site-packages, .pth
+    files, sitecustomize. Deferred so that a job the warm server takes does not pay for it; the
+    cold path then starts exactly as without ``-S``."""
+    global SITE_DONE
+    if sys.flags.no_site and not SITE_DONE:
+        SITE_DONE = True
+        import site
+
+        site.main()
 
 
 def diagnose() -> int:
@@ -44,6 +64,15 @@ def diagnose() -> int:
     return status
 
 
+def warm(argv: list[str]) -> int | None:
+    """The job's exit status from a running ``bridge serve``, or None: run it here (cold)."""
+    try:
+        from bridge.client import run_warm
+    except Exception:  # no bridge, or one without the client: the cold path reports it
+        return None
+    return run_warm(argv)
+
+
 def fail(err: ImportError) -> int:
     line = (
         f"bridge: error: cannot import {err.name or err} in the Python at {sys.executable}; "
@@ -59,10 +88,22 @@ def fail(err: ImportError) -> int:
 
 
 if __name__ == "__main__":
-    use_checkout()
+    if not use_checkout():
+        use_site()  # an installed bridge is in site-packages
     if sys.argv[1:] == ["--diagnose"]:
+        use_site()
         raise SystemExit(diagnose())
+    status = warm(sys.argv[1:])
+    if status is not None:
+        raise SystemExit(status)
+    use_site()
     try:
+        # A plain job runs without Typer (bridge.jobcli); anything else goes to the Typer CLI.
+        from bridge import jobcli
+
+        status = jobcli.main(sys.argv[1:])
+        if status is not None:
+            raise SystemExit(status)
         from bridge.cli import main
     except ImportError as err:
         raise SystemExit(fail(err)) from None

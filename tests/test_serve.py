@@ -1,0 +1,569 @@
+"""``bridge serve``, the warm worker: same answers as the cold path, robust, private to its user.
+
+A server runs as a subprocess on a socket in a private temporary folder (BRIDGE_SOCKET); jobs run
+through matlab/private/bridge_worker.py exactly as the wrappers run it (``python -S``), once cold
+(BRIDGE_NO_SERVER=1) and once warm, in the same folder with the same relative paths, and must give
+the same exit status, stdout, stderr line, error file and result. The server's job counter proves
+that the warm run was served (a silent fallback to the cold path would not count). No timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from bridge import client, serve
+from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from tests.octave import octave_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = ROOT / "matlab" / "private" / "bridge_worker.py"
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (client.SOCKET_ENV, "BRIDGE_NO_SERVER")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def short_dir():
+    """A folder with a short path: a Unix socket path must stay under about 100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="bs-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Running:
+    def __init__(self, sock: Path, *args: str, env: dict | None = None) -> None:
+        self.path = sock
+        self.env = env or base_env(BRIDGE_SOCKET=str(sock))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "serve", *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                if client.request("status", str(sock))["ok"]:
+                    break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                out, err = self.proc.communicate(timeout=10)
+                pytest.fail(f"bridge serve did not start: {out}{err}")
+            time.sleep(0.05)
+
+    def status(self) -> dict:
+        answer = client.request("status", str(self.path), timeout=30)
+        assert answer["ok"], answer
+        return answer
+
+    def stop(self) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def server(short_dir):
+    running = Running(short_dir / "serve.sock")
+    yield running
+    status, err = running.stop()
+    assert status == 0, err
+    assert not running.path.exists()  # SIGTERM removes the socket
+
+
+def worker(*args, env, cwd, umask: int | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-S", str(WORKER), *map(str, args)],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+    )
+
+
+# --- jobs: the same answers warm and cold ----------------------------------------------------
+
+
+def make_files(folder: Path) -> None:
+    rng = np.random.default_rng(5)
+    scipy.io.savemat(folder / "in.mat", {"A": rng.random((8, 8)), "B": rng.random((3, 3))})
+    scipy.io.savemat(
+        folder / "vec.mat",
+        {"u": rng.random((1, 9)), "v": np.array([[1.0, 2, 1]]), "shape": "same"},
+    )
+    scipy.io.savemat(
+        folder / "ints.mat",
+        {"A": np.arange(12, dtype=np.int16).reshape(3, 4), "B": np.ones((2, 2), dtype=np.int16)},
+    )
+    scipy.io.savemat(
+        folder / "notvec.mat", {"u": np.ones((3, 3)), "v": np.ones((2, 2)), "op": "conv"}
+    )
+    scipy.io.savemat(
+        folder / "badshape.mat", {"A": np.ones((3, 3)), "B": np.ones(2), "shape": "middle"}
+    )
+    scipy.io.savemat(folder / "onlyu.mat", {"u": np.ones((1, 3))})
+    (folder / "garbage.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 3)
+    (folder / "in.txt").write_text("% op conv\n% u double 1 3\n1 2 3\n% v double 1 2\n1 -1\n")
+    (folder / "sub").mkdir()
+
+
+JOBS = {
+    "conv2": ["in.mat", "out.mat"],
+    "conv-same-error-file": ["vec.mat", "out.mat", "--error-file", "err.txt"],
+    "int16-valid": ["ints.mat", "out.mat", "--shape", "valid"],
+    "text": ["in.txt", "out.txt"],
+    "hdf5-out": ["in.mat", "sub/out.h5"],
+    "options": ["vec.mat", "out.mat", "--op", "convn", "--a", "u", "--b", "v", "--out-var", "R"],
+    "missing-file": ["none.mat", "out.mat"],
+    "missing-file-error-file": ["none.mat", "out.mat", "--error-file", "err.txt"],
+    "not-vector": ["notvec.mat", "out.mat", "--error-file", "err.txt"],
+    "bad-shape-in-file": ["badshape.mat", "out.mat"],
+    "missing-variable": ["onlyu.mat", "out.mat"],
+    "malformed-file": ["garbage.mat", "out.mat"],
+    "missing-output-folder": ["in.mat", "nowhere/out.mat"],
+    "output-is-folder": ["in.mat", "sub"],
+    "bad-option": ["in.mat", "out.mat", "--bogus"],
+    "bad-shape-option": ["in.mat", "out.mat", "--shape", "middle", "--error-file", "err.txt"],
+    "out-same-as-in": ["in.mat", "in.mat"],
+    "debug": ["notvec.mat", "out.mat", "--debug"],
+}
+STATUS = {
+    "missing-file": EXIT_DATA,
+    "missing-file-error-file": EXIT_DATA,
+    "not-vector": EXIT_DATA,
+    "bad-shape-in-file": EXIT_DATA,
+    "missing-variable": EXIT_DATA,
+    "malformed-file": EXIT_DATA,
+    "missing-output-folder": EXIT_OUTPUT,
+    "output-is-folder": EXIT_OUTPUT,
+    "bad-option": EXIT_USAGE,
+    "bad-shape-option": EXIT_USAGE,
+    "out-same-as-in": EXIT_USAGE,
+    "debug": EXIT_DATA,
+}
+OUTPUTS = ("out.mat", "out.txt", "sub/out.h5", "err.txt")
+
+
+def outcome(done: subprocess.CompletedProcess, folder: Path) -> dict:
+    """Everything a caller sees of a run; output files are read, then removed."""
+    seen = {"status": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    for name in OUTPUTS:
+        path = folder / name
+        if not path.exists():
+            continue
+        if name.endswith(".mat"):
+            seen[name] = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+        elif name.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                seen[name] = {k: f[k][()] for k in f}
+        else:
+            seen[name] = path.read_text()
+        path.unlink()
+    return seen
+
+
+def assert_same(cold: dict, warm: dict) -> None:
+    assert cold.keys() == warm.keys()
+    for key, value in cold.items():
+        if isinstance(value, dict):
+            assert value.keys() == warm[key].keys()
+            for name, array in value.items():
+                assert array.dtype == warm[key][name].dtype
+                np.testing.assert_array_equal(array, warm[key][name])
+        else:
+            assert value == warm[key], key
+
+
+@pytest.mark.parametrize("name", list(JOBS))
+def test_warm_job_is_the_cold_job(server, short_dir, name):
+    folder = short_dir / "work"
+    folder.mkdir()
+    make_files(folder)
+    cold = outcome(
+        worker(*JOBS[name], env=dict(server.env, BRIDGE_NO_SERVER="1"), cwd=folder), folder
+    )
+    before = server.status()["jobs"]
+    warm = outcome(worker(*JOBS[name], env=server.env, cwd=folder), folder)
+    assert server.status()["jobs"] == before + 1  # served warm, not a silent fallback
+    assert cold["status"] == STATUS.get(name, EXIT_OK), cold
+    assert_same(cold, warm)
+    if cold["status"] and "--error-file" not in JOBS[name]:
+        last = cold["stderr"].splitlines()[-1]
+        assert last.startswith("bridge: error: ")
+        if "--debug" in JOBS[name]:
+            assert cold["stderr"].startswith("Traceback")
+        else:
+            assert cold["stderr"].count("\n") == 1
+    # The server survives every bad job: the next job works, warm.
+    again = outcome(worker("in.mat", "out.mat", env=server.env, cwd=folder), folder)
+    assert again["status"] == EXIT_OK and "out.mat" in again
+    assert server.status()["jobs"] == before + 2
+    assert server.proc.poll() is None
+
+
+def test_results_keep_the_callers_umask(server, short_dir):
+    make_files(short_dir)
+    modes = []
+    for env in (dict(server.env, BRIDGE_NO_SERVER="1"), server.env):
+        done = worker("in.mat", "new.mat", env=env, cwd=short_dir, umask=0o027)
+        assert done.returncode == 0, done.stderr
+        modes.append((short_dir / "new.mat").stat().st_mode & 0o777)
+        (short_dir / "new.mat").unlink()
+    assert modes == [0o640, 0o640]
+
+
+def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
+    from bridge import cli
+
+    def boom(argv):
+        raise KeyError("unexpected")
+
+    monkeypatch.setattr(cli, "main", boom)
+    status, out, err = serve.run_job(["in.mat", "out.mat"])
+    assert status == EXIT_INTERNAL and out == ""
+    assert err.startswith("bridge: error: internal error: KeyError") and err.count("\n") == 1
+
+    def leaves(argv):
+        raise SystemExit(3)
+
+    monkeypatch.setattr(cli, "main", leaves)
+    assert serve.run_job([])[0] == 3
+
+
+def test_a_job_raising_inside_main_does_not_stop_the_server(server, short_dir, tmp_path):
+    # A request the server cannot even parse, then a client that sends half a message and leaves.
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(server.path))
+        sock.sendall((10).to_bytes(8, "big") + b"\x00\x00\x00\x09garbage!!")
+        answer = client.receive(sock)
+    assert answer[0] == "refused"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(server.path))
+        sock.sendall((1000).to_bytes(8, "big") + b"abc")
+    make_files(short_dir)
+    done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
+    assert done.returncode == 0 and server.status()["jobs"] == 1
+
+
+# --- refusals: the client goes cold ----------------------------------------------------------
+
+
+def other_checkout(folder: Path) -> Path:
+    """A copy of the package and the worker: same version, another package folder."""
+    shutil.copytree(
+        ROOT / "bridge", folder / "bridge", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (folder / "matlab" / "private").mkdir(parents=True)
+    shutil.copy(WORKER, folder / "matlab" / "private")
+    return folder / "matlab" / "private" / "bridge_worker.py"
+
+
+def test_another_checkout_is_refused_and_runs_cold(server, short_dir):
+    copy = other_checkout(short_dir / "other")
+    make_files(short_dir)
+    done = subprocess.run(
+        [sys.executable, "-S", str(copy), "in.mat", "out.mat"],
+        env=server.env,
+        cwd=short_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (short_dir / "out.mat").exists()
+    status = server.status()
+    assert status["jobs"] == 0 and status["refused"] == 1
+    assert "package" in status["last_refusal"]
+
+
+def test_identity_rules(short_dir):
+    server = serve.Server(str(short_dir / "s.sock"))
+    good = [client.MAGIC, "job", *server.identity, str(short_dir), "18"]
+    for k, key in ((2, "version"), (3, "package"), (4, "fingerprint")):
+        fields = list(good)
+        fields[k] += "x"
+        assert server.answer([*fields, "in.mat", "out.mat"])[0] == "refused"
+        assert key in server.last_refusal
+    assert server.answer(["something else", "job", "", "", "", "", ""])[0] == "refused"
+    missing = [*good[:5], str(short_dir / "gone"), "18", "in.mat", "out.mat"]
+    assert server.answer(missing)[0] == "refused"
+    assert server.jobs == 0 and server.refused == 5
+
+
+def test_fingerprint_follows_the_code(short_dir):
+    shutil.copytree(ROOT / "bridge", short_dir / "bridge")
+    before = client.fingerprint(str(short_dir / "bridge"))
+    path = short_dir / "bridge" / "errors.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert client.fingerprint(str(short_dir / "bridge")) != before
+
+
+def test_another_user_is_refused(short_dir):
+    """SO_PEERCRED: a server for another uid (as if the client were another user) refuses."""
+    server = serve.Server(str(short_dir / "s.sock"), uid=os.getuid() + 1)
+    server.open()
+
+    def serve_one():
+        conn, _ = server.sock.accept()
+        with conn:
+            server.handle(conn)
+
+    thread = threading.Thread(target=serve_one)
+    thread.start()
+    try:
+        answer = client.request("status", str(short_dir / "s.sock"), timeout=30)
+    finally:
+        thread.join(30)
+        server.close()
+    assert not answer["ok"] and "own user" in answer["reason"]
+    assert not (short_dir / "s.sock").exists()
+
+
+def test_peer_uid_is_this_process_uid():
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        assert client.peer_uid(a) == os.getuid()
+
+
+def test_no_server_and_disabled_go_cold(short_dir, monkeypatch):
+    monkeypatch.setenv(client.SOCKET_ENV, str(short_dir / "none.sock"))
+    assert client.run_warm(["in.mat", "out.mat"]) is None
+    monkeypatch.setenv("BRIDGE_NO_SERVER", "1")
+    assert client.disabled()
+    assert not client.is_job(["vars", "x.mat"]) and not client.is_job(["in.mat", "--help"])
+    assert client.is_job(["in.mat", "out.mat", "--debug"])
+
+
+def test_codec_round_trip():
+    fields = ["", "a b", "é", "\udcff name", "x" * 70000]
+    assert client.decode(client.encode(fields)[8:]) == fields
+
+
+# --- one server per user, stale sockets, folders ----------------------------------------------
+
+
+def test_a_second_server_is_refused(server):
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == serve.EXIT_RUNNING
+    assert done.stderr == (
+        f"bridge: error: a server is already running on {server.path} (bridge:serveRunning)\n"
+    )
+    assert server.status()["pid"] == server.proc.pid
+
+
+def test_status_and_stop(short_dir):
+    env = base_env(BRIDGE_SOCKET=str(short_dir / "s.sock"))
+    query = [sys.executable, "-m", "bridge", "serve"]
+    done = subprocess.run([*query, "--status"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout.startswith("no server on ")
+    running = Running(short_dir / "s.sock", env=env)
+    done = subprocess.run([*query, "--status"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and f"pid={running.proc.pid} jobs=0" in done.stdout
+    done = subprocess.run([*query, "--stop"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("stopping on ")
+    running.proc.communicate(timeout=30)
+    assert running.proc.returncode == 0
+    assert not (short_dir / "s.sock").exists()
+
+
+def test_idle_timeout_ends_the_server(short_dir):
+    running = Running(short_dir / "s.sock", "--idle-timeout", "0.5")
+    running.proc.communicate(timeout=60)
+    assert running.proc.returncode == 0
+    assert not (short_dir / "s.sock").exists()
+
+
+def test_stale_socket_runs_cold_then_is_replaced(short_dir):
+    path = short_dir / "serve.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: what a killed server leaves
+    make_files(short_dir)
+    env = base_env(BRIDGE_SOCKET=str(path))
+    done = worker("in.mat", "out.mat", env=env, cwd=short_dir)
+    assert done.returncode == 0 and (short_dir / "out.mat").exists(), done.stderr
+    running = Running(path, env=env)
+    try:
+        done = worker("in.mat", "out.mat", env=env, cwd=short_dir)
+        assert done.returncode == 0 and running.status()["jobs"] == 1
+    finally:
+        assert running.stop()[0] == 0
+
+
+def test_a_file_in_the_way_is_not_replaced(short_dir):
+    path = short_dir / "serve.sock"
+    path.write_text("mine")
+    env = base_env(BRIDGE_SOCKET=str(path))
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == EXIT_OUTPUT and "not a socket" in done.stderr
+    assert path.read_text() == "mine"
+
+
+def test_default_folder_is_private(short_dir):
+    env = base_env(XDG_RUNTIME_DIR=str(short_dir))
+    running = Running(short_dir / "bridge" / "serve.sock", env=env)
+    try:
+        assert (short_dir / "bridge").stat().st_mode & 0o777 == 0o700
+        assert (short_dir / "bridge" / "serve.sock").stat().st_mode & 0o077 == 0
+    finally:
+        assert running.stop()[0] == 0
+
+
+def test_an_open_folder_is_refused(short_dir):
+    (short_dir / "bridge").mkdir(mode=0o755)
+    os.chmod(short_dir / "bridge", 0o755)
+    env = base_env(XDG_RUNTIME_DIR=str(short_dir))
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == EXIT_OUTPUT and "unsafe socket folder" in done.stderr
+    assert done.stderr.count("\n") == 1
+    # And a client does not trust a socket there.
+    assert client.folder_problem(str(short_dir / "bridge"))
+
+
+def test_folder_problems(short_dir):
+    assert client.folder_problem(str(short_dir)) is None  # mkdtemp makes 0700
+    os.chmod(short_dir, 0o750)
+    assert "accessible" in client.folder_problem(str(short_dir))
+    (short_dir / "f").write_text("")
+    assert "not a folder" in client.folder_problem(str(short_dir / "f"))
+    assert client.folder_problem(str(short_dir / "none"))
+
+
+def test_default_socket_path(monkeypatch):
+    monkeypatch.delenv(client.SOCKET_ENV, raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert client.socket_path() == "/run/user/1000/bridge/serve.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert client.socket_path() == f"/tmp/bridge-{os.getuid()}/serve.sock"
+
+
+# --- the wrappers in Octave -------------------------------------------------------------------
+
+WRAPPER_SCRIPT = """
+addpath('{matlab}');
+rand('seed', 3);
+A = rand(8, 8); B = rand(3, 3);
+W = bridge_conv2(A, B, 'same'); R = conv2(A, B, 'same');
+printf('equal=%d\\n', isequal(size(W), size(R)) && max(abs(W(:) - R(:))) < 1e-12);
+S = single(A(1:5, :));
+W = bridge_convn(S, B, 'valid'); R = convn(S, B, 'valid');
+printf('single=%d\\n', strcmp(class(W), 'single') && max(abs(W(:) - R(:))) < 1e-5);
+try
+  bridge_conv(ones(3), ones(2));
+catch err
+  printf('id=%s\\nmessage=%s\\n', err.identifier, err.message);
+end
+"""
+
+
+def run_octave(script: str, env: dict, cwd: Path) -> str:
+    done = subprocess.run(
+        [octave_cli(), "--norc", "--quiet", "--no-history", "--eval", script],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.octave
+def test_wrappers_use_the_server(server, short_dir):
+    octave_cli()
+    script = WRAPPER_SCRIPT.format(matlab=ROOT / "matlab")
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    cold = run_octave(script, dict(env, BRIDGE_NO_SERVER="1"), short_dir)
+    assert server.status()["jobs"] == 0
+    warm = run_octave(script, env, short_dir)
+    assert server.status()["jobs"] == 3
+    assert warm == cold
+    assert "equal=1\nsingle=1\nid=MATLAB:conv:AorBNotVector\n" in warm
+
+
+@pytest.mark.octave
+@pytest.mark.slow
+def test_four_octave_processes_share_one_server(server, short_dir):
+    from tests.test_wrappers_parallel import CALLS, PROCESSES, SCRIPT
+
+    octave = octave_cli()
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    procs = [
+        subprocess.Popen(
+            [
+                octave,
+                "--norc",
+                "--quiet",
+                "--no-history",
+                "--eval",
+                SCRIPT.format(matlab=ROOT / "matlab", seed=seed, calls=CALLS),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=short_dir,
+        )
+        for seed in range(1, PROCESSES + 1)
+    ]
+    for seed, proc in enumerate(procs, start=1):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out + err
+        assert f"process {seed}: {CALLS} calls correct" in out
+    assert server.status()["jobs"] == PROCESSES * CALLS
+    assert server.proc.poll() is None
+
+
+def test_ctrl_c_stops_the_server_and_removes_the_socket(short_dir):
+    running = Running(short_dir / "s.sock")
+    running.proc.send_signal(signal.SIGINT)
+    running.proc.communicate(timeout=30)
+    assert running.proc.returncode == 0
+    assert not (short_dir / "s.sock").exists()
+
+
+def test_a_missing_socket_folder_is_one_line(short_dir):
+    env = base_env(BRIDGE_SOCKET=str(short_dir / "none" / "s.sock"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == EXIT_OUTPUT and "does not exist" in done.stderr
+    assert done.stderr.count("\n") == 1
