@@ -17,7 +17,9 @@ bridge's computation (tracemalloc: numpy reports its buffers) is printed as a mu
 inputs + output.
 
 The tiny-job case times ``python -m bridge in.mat out.mat`` against an ``octave-cli`` job doing
-load/conv2/save of the same file, end to end (process start included).
+load/conv2/save of the same file, end to end (process start included), and the same job warm:
+``python -S matlab/private/bridge_worker.py in.mat out.mat`` (what the wrappers run) with a
+``bridge serve`` started for the measurement and stopped after it.
 
 Nothing here is a test: no time is asserted.
 """
@@ -208,7 +210,50 @@ def tiny_job(reps: int) -> dict[str, float] | None:
                 )
 
             res["octave"] = timeit(run_octave, reps, 10.0)
+        warm = tiny_job_warm(src, dst, reps)
+        if warm is not None:
+            res["warm"] = warm
         return res
+
+
+def tiny_job_warm(src: Path, dst: Path, reps: int) -> float | None:
+    """The same job through the MATLAB wrappers' worker (``python -S bridge_worker.py``) with a
+    ``bridge serve`` running for the measurement: the warm path. None if it did not serve."""
+    from bridge import client
+
+    worker = ROOT / "matlab" / "private" / "bridge_worker.py"
+    folder = tempfile.mkdtemp(prefix="bridge-bench-", dir="/tmp")  # socket paths must be short
+    sock = os.path.join(folder, "serve.sock")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BRIDGE_SOCKET=sock)
+    env.pop("BRIDGE_NO_SERVER", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--idle-timeout", "600"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            try:
+                if client.request("status", sock)["ok"]:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        cmd = [sys.executable, "-S", str(worker), str(src), str(dst)]
+
+        def run_warm():
+            subprocess.run(cmd, env=env, capture_output=True, check=True)
+
+        t = timeit(run_warm, reps, 10.0)
+        served = client.request("status", sock).get("jobs", 0)
+        return t if served >= reps + 1 else None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def machine() -> str:
@@ -326,6 +371,13 @@ def main(argv=None) -> int:
                 f", octave-cli {tiny['octave']:.3f} s, ratio {tiny['bridge'] / tiny['octave']:.2f}"
             )
         print(line)
+        if "warm" in tiny:
+            line = f"tiny job warm (bridge serve, python -S bridge_worker.py): {tiny['warm']:.3f} s"
+            if "octave" in tiny:
+                line += f", ratio to octave-cli {tiny['warm'] / tiny['octave']:.2f}"
+            print(line)
+        else:
+            print("tiny job warm: `bridge serve` did not serve the job")
     else:
         print("tiny job: `python -m bridge in.mat out.mat` did not run")
     if args.json:
