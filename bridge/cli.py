@@ -28,7 +28,6 @@ from bridge.errors import (
     EXIT_OK,
     EXIT_OUTPUT,
     EXIT_USAGE,
-    BridgeError,
     FileFormatError,
 )
 
@@ -329,9 +328,6 @@ def main(argv: list[str] | None = None) -> int:
         command = typer.main.get_command(app)
         status = command.main(args=args, prog_name=prog, standalone_mode=False)
         return status if isinstance(status, int) else EXIT_OK
-    except BridgeError as err:
-        _report(str(err), error_file, debug)
-        return err.exit_code
     except _ClickException as err:
         text = f"{err.format_message().rstrip('.')}; see '{prog} --help' (bridge:usage)"
         _report(text, error_file, debug)
@@ -339,18 +335,5 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         _report("interrupted (bridge:interrupted)", error_file, debug)
         return 130
-    except Exception as err:
-        module = _numeric_stack_module(err)
-        if module:
-            text = (
-                f"cannot import {module} ({_one_line(err)}) in the Python at {sys.executable}; "
-                f"install numpy, scipy and h5py there or choose another Python (bridge:pythonEnv)"
-            )
-            _report(text, error_file, debug)
-            return EXIT_ENVIRONMENT
-        text = (
-            f"internal error: {type(err).__name__}: {_one_line(err)}; "
-            "run with --debug for the traceback (bridge:internal)"
-        )
-        _report(text, error_file, debug)
-        return EXIT_INTERNAL
+    except Exception as err:  # BridgeError, a broken numeric stack, or a bug: as a plain job
+        return jobcli.report_error(err, error_file, debug)
