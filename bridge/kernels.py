@@ -710,16 +710,6 @@ def fft_patched(
     return out
 
 
-def fft_exact(
-    a: np.ndarray, b: np.ndarray, starts: Sequence[int], lengths: Sequence[int], dtype: np.dtype
-) -> np.ndarray:
-    """FFT convolution in double precision, rounded to the exact integer result.
-
-    Callers must have checked :func:`fft_is_exact`.
-    """
-    return _fft_window(a, b, starts, lengths, dtype, True)
-
-
 def _oa_block(q: int) -> int:
     """FFT length per overlap-add segment for a kernel of ``q`` taps (measured)."""
     return max(1024, 1 << (8 * q - 1).bit_length())
