@@ -32,18 +32,7 @@ from bridge.errors import (
 )
 
 # The job's checks, error reporting and fast path live in bridge.jobcli (no Typer there).
-from bridge.jobcli import (  # noqa: F401 (re-exported for the other commands)
-    NUMERIC_STACK,
-    PROG,
-    _check_identifier,
-    _check_paths,
-    _import_numeric_stack,
-    _numeric_stack_module,
-    _one_line,
-    _option_value,
-    _phase,
-    _report,
-)
+from bridge.jobcli import PROG, _import_numeric_stack, _option_value, _phase, _report
 
 # Click's exception base, wherever this Typer version takes click from (it vendors it since 0.2x).
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
