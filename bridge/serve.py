@@ -27,10 +27,9 @@ import stat
 import sys
 import tempfile
 import time
-import traceback
 
 from bridge import client
-from bridge.errors import EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, BridgeError
+from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
 READ_TIMEOUT = 10.0  # a client that connects and sends nothing must not block the others
@@ -222,7 +221,7 @@ class Server:
 def run_job(argv: list[str]) -> tuple[int, str, str]:
     """Run ``bridge.cli.main(argv)`` with stdout and stderr captured: (status, stdout, stderr).
     Whatever escapes main() (it should not) becomes the cold path's internal-error line."""
-    from bridge import cli
+    from bridge import cli, jobcli
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -233,14 +232,8 @@ def run_job(argv: list[str]) -> tuple[int, str, str]:
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
         except BaseException as exc:
-            if "--debug" in argv:
-                traceback.print_exc()
-            text = " ".join(str(exc).split()) or type(exc).__name__
-            err.write(
-                f"bridge: error: internal error: {type(exc).__name__}: {text}; "
-                "run with --debug for the traceback (bridge:internal)\n"
-            )
-            status = EXIT_INTERNAL
+            error_file = jobcli._option_value(argv, "--error-file")
+            status = jobcli.report_error(exc, error_file, "--debug" in argv)
     return status, out.getvalue(), err.getvalue()
 
 
