@@ -174,25 +174,45 @@ def run_job(
         )
 
 
+def run_one(params: dict) -> tuple[int, str]:
+    """Run one job (the parameters of :func:`parse`) for a caller that runs many (bridge batch):
+    its exit status and the one-line error main() would report ('' on success). Thread-safe: the
+    line is returned, not printed; with ``debug`` the traceback goes to stderr."""
+    try:
+        run_job(**params)
+    except Exception as err:
+        if params.get("debug"):
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        status, text = _error_status(err)
+        return status, _error_line(text)
+    return EXIT_OK, ""
+
+
 def report_error(err: Exception, error_file: str | None, debug: bool) -> int:
     """Report a job's error in one line; its exit status (BridgeError, environment, internal)."""
+    status, text = _error_status(err)
+    _report(text, error_file, debug)
+    return status
+
+
+def _error_status(err: Exception) -> tuple[int, str]:
+    """The exit status of a job's error and the text of its line."""
     if isinstance(err, BridgeError):
-        _report(str(err), error_file, debug)
-        return err.exit_code
+        return err.exit_code, str(err)
     module = _numeric_stack_module(err)
     if module:
         text = (
             f"cannot import {module} ({_one_line(err)}) in the Python at {sys.executable}; "
             f"install numpy, scipy and h5py there or choose another Python (bridge:pythonEnv)"
         )
-        _report(text, error_file, debug)
-        return EXIT_ENVIRONMENT
+        return EXIT_ENVIRONMENT, text
     text = (
         f"internal error: {type(err).__name__}: {_one_line(err)}; "
         "run with --debug for the traceback (bridge:internal)"
     )
-    _report(text, error_file, debug)
-    return EXIT_INTERNAL
+    return EXIT_INTERNAL, text
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
@@ -268,8 +288,12 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def _error_line(text: str) -> str:
+    return f"{PROG}: error: {' '.join(text.split())}"
+
+
 def _report(text: str, error_file: str | None, debug: bool) -> None:
-    line = f"{PROG}: error: {' '.join(text.split())}\n"
+    line = _error_line(text) + "\n"
     if debug:
         import traceback
 
