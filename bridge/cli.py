@@ -13,6 +13,7 @@ it through ``system()`` and reads what it prints, so:
 :func:`main` takes an argument list and returns the exit status, so tests call it in-process.
 """
 
+import inspect
 import sys
 from enum import Enum
 from typing import Annotated
@@ -295,9 +296,114 @@ def serve(
     raise typer.Exit(server.serve(socket_path, idle_timeout))
 
 
+BATCH_HELP = """Run many jobs in one call: the job files JOB... (files, folders, glob
+patterns), each written to DIR under its own name, on long-lived worker processes (--jobs) or on
+a Dask cluster (--scheduler).
+
+\b
+Each output holds exactly what 'bridge IN OUT' with the same options writes, written
+atomically; the job options below apply to every job. A failed job fails alone, with the
+exit status and error line 'bridge IN OUT' gives it (printed, and in the report). A folder
+gives its .mat/.h5/.hdf5/.txt files (not its subfolders' unless --recursive); a pattern
+('data/*.mat', quoted) is expanded by bridge. Two inputs that would write one output are a
+usage error before anything runs. Progress goes to stderr; the last line sums up:
+  bridge: 997 ok, 3 failed, 0 skipped in 12.4 s; report: FILE
+"""
+
+BATCH_EXIT_HELP = """\b
+Exit status:
+  0   every job ok or skipped
+  2   bad command line (also: a missing JOB, outputs that collide, a --scheduler that
+      does not answer); nothing ran
+  3   a job failed (the report says which, with its own exit status and error line)
+  4   DIR or the report cannot be written
+  5   numpy, scipy, h5py or (with --scheduler) dask.distributed cannot be imported
+  130 interrupted (Ctrl-C, SIGTERM): no partial output; the report lists what was done
+"""
+
+
+class To(str, Enum):
+    mat = "mat"
+    h5 = "h5"
+    txt = "txt"
+
+
+def _batch_declared(
+    job_files: Annotated[
+        list[str],
+        typer.Argument(metavar="JOB", help="Job files, folders, patterns.", show_default=False),
+    ],
+    out_dir: Annotated[
+        str, typer.Option("--out-dir", metavar="DIR", help="Folder of the results (created).")
+    ],
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", metavar="N", min=1, help="Worker processes. Default: the cores."),
+    ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Write a .csv or .json report: input, output, status (ok, failed, skipped), "
+            "exit, message, seconds, worker.",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip jobs whose output exists; failed jobs rerun.")
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Run the jobs on this Dask scheduler (tcp://host:8786); needs bridge[dask].",
+        ),
+    ] = None,
+    to: Annotated[
+        To | None,
+        typer.Option("--to", case_sensitive=False, help="Output format: the extension it gets."),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", help="Take the job files of subfolders too.")
+    ] = False,
+) -> None:
+    """The batch's own parameters; batch() below also takes every option of the job command."""
+
+
+def batch(**params) -> None:
+    from bridge import batch as batch_jobs
+
+    own = inspect.signature(_batch_declared).parameters
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in params.items()}
+    job_options = {k: v for k, v in values.items() if k not in own}
+    batch_options = {k: v for k, v in values.items() if k in own}
+    raise typer.Exit(batch_jobs.run(**batch_options, job_options=job_options))
+
+
+def _batch_signature() -> inspect.Signature:
+    """The batch's parameters, then the job command's options (all but IN, OUT and --version),
+    so that an option added to the job command applies to batches too."""
+    own = list(inspect.signature(_batch_declared).parameters.values())
+    job_params = [
+        p
+        for name, p in inspect.signature(job).parameters.items()
+        if name not in ("infile", "outfile", "version")
+    ]
+    return inspect.Signature(
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own + job_params]
+    )
+
+
+batch.__signature__ = _batch_signature()
+batch.__annotations__ = {name: p.annotation for name, p in batch.__signature__.parameters.items()}
+batch_app = _app()
+batch_app.command(name="batch", help=BATCH_HELP, epilog=BATCH_EXIT_HELP)(batch)
+
+
 # --- the dispatcher ---------------------------------------------------------------------------
 
-SUBCOMMANDS = {"vars": vars_app, "serve": serve_app}
+SUBCOMMANDS = {"vars": vars_app, "serve": serve_app, "batch": batch_app}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,610 @@
+"""``bridge batch JOB... --out-dir DIR``: many job files in one call, with progress, a report and
+resume, on long-lived local worker processes or as tasks on a Dask distributed cluster.
+
+Each job is the single-job command's: :func:`bridge.jobcli.run_one` runs it with the same code,
+so its output (written atomically by the formats) and its exit status and error line are exactly
+those of ``bridge IN OUT`` with the same options. What this module adds:
+
+* the job list: files, folders (their job files; recursive with ``--recursive``) and glob
+  patterns expanded here, so that a quoted pattern works from MATLAB's ``system()``; the output
+  of IN is ``DIR/<IN's name>`` (extension changed by ``--to``), and two inputs writing one output,
+  or an output that is an input, is a usage error before anything runs;
+* the workers: ``--jobs N`` processes (default: the cores this process may use), forked on Linux
+  after numpy and bridge are imported once, each running many jobs; a job costs its own work plus
+  a pipe round trip. A worker that dies fails only its job and is replaced;
+* ``--scheduler ADDRESS``: the jobs as tasks on an existing Dask cluster (dask is imported only
+  then; files on storage every worker sees);
+* progress on stderr (a rich bar on a terminal, else a plain line every few seconds), every failed
+  job's line, the report (``.csv`` or ``.json``) and a last summary line;
+* Ctrl-C (SIGINT) or SIGTERM: workers abandon their job (atomic writes leave no partial file), the
+  report lists what was done, exit status 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+from bridge.errors import (
+    EXIT_DATA,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    BridgeError,
+    OutputError,
+    UsageError,
+)
+from bridge.jobcli import _EXTENSIONS, PROG
+
+# --to: the output's new extension.
+TARGETS = {"mat": ".mat", "h5": ".h5", "txt": ".txt"}
+REPORT_KINDS = (".csv", ".json")
+REPORT_COLUMNS = ("input", "output", "status", "exit", "message", "seconds", "worker")
+EXIT_INTERRUPTED = 130
+PROGRESS_EVERY = 5.0  # seconds between plain progress lines (stderr not a terminal)
+BAR_EVERY = 0.1  # seconds between refreshes of the bar
+IN_FLIGHT = 2  # tasks queued per local worker, so that it never waits for the parent
+CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
+_GLOB = re.compile(r"[*?[]")
+
+
+class SchedulerError(BridgeError):
+    """The Dask scheduler cannot be reached (a bad --scheduler address, or a cluster that is
+    down): nothing ran."""
+
+    default_identifier = "bridge:scheduler"
+    exit_code = EXIT_USAGE
+
+
+class EnvironmentProblem(BridgeError):
+    """dask[distributed] is missing from this Python (exit status 5, as numpy missing is)."""
+
+    default_identifier = "bridge:pythonEnv"
+    exit_code = EXIT_ENVIRONMENT
+
+
+@dataclass
+class Row:
+    """One line of the report."""
+
+    input: str
+    output: str
+    status: str = ""  # ok, failed, skipped; '' not run (yet)
+    exit: int = 0
+    message: str = ""
+    seconds: float = 0.0
+    worker: str = ""
+
+
+def run(
+    job_files: list[str],
+    *,
+    out_dir: str,
+    jobs: int | None = None,
+    report: str | None = None,
+    resume: bool = False,
+    scheduler: str | None = None,
+    to: str | None = None,
+    recursive: bool = False,
+    job_options: dict,
+) -> int:
+    """Run the batch; its exit status. Usage problems raise before anything runs or is created."""
+    started = time.monotonic()
+    # --error-file is the batch's own (usage errors); a job's line goes to the report.
+    options = {k: v for k, v in job_options.items() if k != "error_file"}
+    _check_options(options)
+    if report is not None and os.path.splitext(report)[1].lower() not in REPORT_KINDS:
+        raise UsageError("the report must be a .csv or a .json file", file=report)
+    rows = plan(expand(job_files, recursive=recursive, out_dir=out_dir), out_dir, to, report)
+    if report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(report))):
+        raise OutputError("the report's folder does not exist", file=report)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the output folder: {err.strerror or err}"
+        raise OutputError(msg, file=out_dir) from err
+    if resume:
+        for row in rows:
+            if os.path.exists(row.output):
+                row.status = "skipped"
+    todo = [row for row in rows if not row.status]
+    progress = Progress(len(rows), len(rows) - len(todo))
+    interrupted = False
+    restore = _stop_on_sigterm()
+    try:
+        if todo and scheduler:
+            _run_dask(scheduler, todo, options, progress)
+        elif todo:
+            _run_local(todo, options, jobs or cores(), progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        restore()
+        progress.close()
+    done = [row for row in rows if row.status]
+    if report is not None:
+        write_report(report, done if interrupted else rows)
+    counts = {s: sum(row.status == s for row in rows) for s in ("ok", "failed", "skipped")}
+    summary = f"{PROG}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
+    if interrupted:
+        summary += f", {len(rows) - len(done)} not run (interrupted)"
+    summary += f" in {time.monotonic() - started:.1f} s"
+    if report is not None:
+        summary += f"; report: {report}"
+    sys.stderr.write(summary + "\n")
+    sys.stderr.flush()
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_DATA if counts["failed"] else EXIT_OK
+
+
+# --- the job list --------------------------------------------------------------------------
+
+
+def expand(job_args: list[str], *, recursive: bool = False, out_dir: str | None = None) -> list:
+    """The job files of JOB arguments, in order, each once: a file as given, a folder's job files
+    (sorted; recursive with ``recursive``; hidden files and folders and the output folder left
+    out), and a glob pattern's matches as if the shell had expanded it (``**`` spans folders)."""
+    import glob
+
+    found: list[str] = []
+    seen: set[str] = set()
+    skip = os.path.realpath(out_dir) if out_dir else None
+
+    def add(path: str) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+
+    def take(path: str) -> None:
+        if os.path.isdir(path):
+            for name in _folder(path, recursive, skip):
+                add(name)
+        else:
+            add(path)
+
+    for arg in job_args:
+        if os.path.exists(arg):
+            take(arg)
+        elif _GLOB.search(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                msg = "no file matches this pattern"
+                raise UsageError(msg, file=arg, identifier="bridge:noInput")
+            for match in matches:
+                take(match)
+        else:
+            raise UsageError("no such file or folder", file=arg, identifier="bridge:noInput")
+    return found
+
+
+def _folder(folder: str, recursive: bool, skip: str | None):
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != skip
+        )
+        for name in sorted(files):
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in _EXTENSIONS:
+                yield os.path.join(root, name)
+        if not recursive:
+            break
+
+
+def plan(inputs: list[str], out_dir: str, to: str | None, report: str | None = None) -> list[Row]:
+    """A row per input with its output ``DIR/<name>``; usage errors for outputs that collide."""
+    inputs_by_key = {os.path.realpath(path): path for path in inputs}
+    writers: dict[str, str] = {}
+    rows = []
+    for infile in inputs:
+        name = os.path.basename(infile)
+        if to is not None:
+            name = os.path.splitext(name)[0] + TARGETS[to]
+        outfile = os.path.join(out_dir, name)
+        key = os.path.realpath(outfile)
+        if key in writers:
+            msg = (
+                f"{writers[key]} and {infile} would both write {outfile}; "
+                "rename one or run them in two batches"
+            )
+            raise UsageError(msg)
+        if key in inputs_by_key:
+            other = inputs_by_key[key]
+            what = "is this job's input" if other == infile else f"is the input {other}"
+            msg = f"the output {outfile} {what}; choose another --out-dir or --to"
+            raise UsageError(msg, file=infile)
+        writers[key] = infile
+        rows.append(Row(infile, outfile))
+    if report is not None:
+        key = os.path.realpath(report)
+        if key in writers or key in inputs_by_key:
+            raise UsageError("the report would overwrite a job's input or output", file=report)
+    return rows
+
+
+def _check_options(options: dict) -> None:
+    """The options every job would reject alike: a usage error before anything runs."""
+    from bridge import jobcli
+
+    for name in ("a", "b", "u", "v", "out_var"):
+        if options.get(name):
+            jobcli._check_identifier(options[name])
+    fmt = options.get("fmt")
+    if fmt:
+        from bridge.formats import FORMATS
+
+        known = sorted(set(FORMATS.values()))
+        if fmt not in known:
+            raise UsageError(f"format '{fmt}' is not supported; must be one of {known}")
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# --- the report and the progress -------------------------------------------------------------
+
+
+def write_report(path: str, rows: list[Row]) -> None:
+    """The report, atomically: CSV with a header line, or JSON (a list of objects)."""
+    from bridge.atomic import atomic_path
+
+    records = [asdict(row) for row in rows]
+    for record in records:
+        record["seconds"] = round(record["seconds"], 6)
+    with atomic_path(path) as tmp:
+        if path.lower().endswith(".json"):
+            import json
+
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(records, f, indent=1)
+                f.write("\n")
+        else:
+            import csv
+
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(records)
+
+
+class Progress:
+    """Progress on stderr: a rich bar on a terminal (no thread, no redirection of the streams),
+    else a plain line every PROGRESS_EVERY seconds; failed jobs' lines as they come."""
+
+    def __init__(self, total: int, skipped: int) -> None:
+        self.total = total
+        self.counts = {"ok": 0, "failed": 0, "skipped": skipped}
+        self.started = self.shown = time.monotonic()
+        self.bar = self.task = None
+        stream = sys.stderr
+        if stream.isatty() and os.environ.get("TERM") != "dumb" and total:
+            try:
+                self._start_bar()
+            except ImportError:  # no rich: plain lines
+                self.bar = None
+        self.interval = BAR_EVERY if self.bar else PROGRESS_EVERY
+
+    def _start_bar(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            TextColumn(f"{PROG} batch"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(self._counts(), total=self.total, completed=self.done)
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    def _counts(self) -> str:
+        c = self.counts
+        return f"{c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped"
+
+    def finished(self, row: Row) -> None:
+        self.counts[row.status] += 1
+        if row.status == "failed":
+            self.say(row.message)
+        self.tick()
+
+    def say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.shown < self.interval:
+            return
+        self.shown = now
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, description=self._counts())
+            self.bar.refresh()
+        else:
+            done = f"{self.done} of {self.total} jobs done ({self._counts()})"
+            self.say(f"{PROG}: {done} in {now - self.started:.0f} s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, description=self._counts())
+            self.bar.refresh()
+            self.bar.stop()
+            self.bar = None
+
+
+def _stop_on_sigterm():
+    """SIGTERM stops the batch as Ctrl-C does (in the main thread); returns the undo."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+# --- local workers ---------------------------------------------------------------------------
+
+
+def _preload() -> None:
+    """Import what every job needs once, before the workers are forked (exit 5 if numpy is
+    missing, as for a single job)."""
+    from bridge import jobcli
+
+    jobcli._import_numeric_stack()
+    import bridge.convolution
+    import bridge.formats._mat5
+    import bridge.jobs  # noqa: F401
+
+
+def _worker_main(conn, options: dict) -> None:
+    """A worker: run (index, IN, OUT) tasks from ``conn`` until None, answering (index, exit
+    status, error line, seconds) for each. A first SIGINT or SIGTERM abandons the job (its
+    output is written atomically, so nothing partial is left) and ends the worker."""
+    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
+    from bridge import jobcli
+
+    try:
+        while True:
+            task = conn.recv()
+            if task is None:
+                return
+            index, infile, outfile = task
+            start = time.perf_counter()
+            status, line = jobcli.run_one({**options, "infile": infile, "outfile": outfile})
+            conn.send((index, status, line, time.perf_counter() - start))
+    except (KeyboardInterrupt, EOFError, OSError):
+        return
+
+
+def _interrupt_once(signum, frame):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+class _Worker:
+    def __init__(self, context, options: dict) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, options), daemon=True)
+        self.process.start()
+        child.close()
+        self.queued: deque[int] = deque()  # tasks sent, oldest (running) first
+
+    def send(self, index: int, row: Row) -> None:
+        self.conn.send((index, row.input, row.output))
+        self.queued.append(index)
+
+    def died(self) -> tuple[int, str]:
+        """The exit status and error text of the job that was running when the worker died:
+        128 + N for signal N, as a shell reports a killed command."""
+        self.process.join(5)
+        code = self.process.exitcode
+        self.conn.close()
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return 128 - code, f"the worker process running this job was killed by {name}"
+        return EXIT_INTERNAL, f"the worker process running this job exited with status {code}"
+
+    def stop(self, interrupt: bool) -> None:
+        if self.process.is_alive():
+            if interrupt:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.process.pid, signal.SIGINT)
+            else:
+                with contextlib.suppress(OSError):
+                    self.conn.send(None)
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress) -> None:
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("fork")
+        _preload()  # once, shared by the forked workers
+    else:
+        context = multiprocessing.get_context("spawn")
+    pending = deque(range(len(todo)))
+    pool = [_Worker(context, options) for _ in range(min(workers, len(todo)))]
+    interrupted = False
+
+    def record(worker: _Worker, index: int, status: int, line: str, seconds: float) -> None:
+        worker.queued.remove(index)
+        row = todo[index]
+        row.status, row.exit, row.message = ("ok" if status == EXIT_OK else "failed"), status, line
+        row.seconds, row.worker = seconds, "local"
+        progress.finished(row)
+
+    try:
+        while pending or any(w.queued for w in pool):
+            for worker in pool:
+                while pending and len(worker.queued) < IN_FLIGHT:
+                    worker.send(pending[0], todo[pending[0]])
+                    pending.popleft()
+            busy = {w.conn: w for w in pool if w.queued}
+            for conn in wait(list(busy), timeout=progress.interval):
+                worker = busy[conn]
+                try:
+                    record(worker, *conn.recv())
+                except (EOFError, OSError):
+                    _replace(worker, pool, todo, pending, context, options, progress)
+            progress.tick()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        restore = _ignore_sigint() if interrupted else (lambda: None)
+        try:
+            for worker in pool:
+                if interrupted:
+                    _drain(worker, record)
+                worker.stop(interrupted)
+        finally:
+            restore()
+
+
+def _ignore_sigint():
+    """A second Ctrl-C must not cut the clean-up short; returns the undo."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return lambda: None
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _replace(worker, pool, todo, pending, context, options, progress) -> None:
+    """A worker died: its running job failed, its queued ones go back; a new worker if needed."""
+    status, text = worker.died()
+    index = worker.queued.popleft()
+    pending.extendleft(reversed(worker.queued))
+    worker.queued.clear()
+    from bridge import jobcli
+
+    row = todo[index]
+    row.status, row.exit, row.worker = "failed", status, "local"
+    row.message = jobcli._error_line(f"{row.input}: {text} (bridge:workerDied)")
+    progress.finished(row)
+    pool.remove(worker)
+    if pending:
+        pool.append(_Worker(context, options))
+
+
+def _drain(worker: _Worker, record) -> None:
+    """On interruption: record the results a worker sent before it stopped."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(worker.process.pid, signal.SIGINT)
+    deadline = time.monotonic() + 10
+    try:
+        while worker.queued and time.monotonic() < deadline:
+            if worker.conn.poll(0.05):
+                record(worker, *worker.conn.recv())
+            elif not worker.process.is_alive() and not worker.conn.poll():
+                break
+    except (EOFError, OSError, ValueError):
+        pass
+
+
+# --- Dask ----------------------------------------------------------------------------------
+
+
+def _dask_job(infile: str, outfile: str, options: dict) -> tuple[int, str, float, str]:
+    """The task run on a Dask worker: (exit status, error line, seconds, worker address)."""
+    from distributed import get_worker
+
+    from bridge import jobcli
+
+    start = time.perf_counter()
+    status, line = jobcli.run_one({**options, "infile": infile, "outfile": outfile})
+    return status, line, time.perf_counter() - start, get_worker().address
+
+
+def _run_dask(address: str, todo: list[Row], options: dict, progress: Progress) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as err:
+        msg = (
+            f"--scheduler needs dask[distributed], which cannot be imported in the Python at "
+            f"{sys.executable} ({err}); install it with pip install 'bridge[dask]'"
+        )
+        raise EnvironmentProblem(msg) from err
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        msg = f"cannot reach the Dask scheduler at {address}: {' '.join(str(err).split())}"
+        raise SchedulerError(msg) from err
+    from bridge import jobcli
+
+    token = f"{os.getpid()}-{time.time_ns()}"
+    try:
+        futures = client.map(
+            _dask_job,
+            [os.path.abspath(row.input) for row in todo],
+            [os.path.abspath(row.output) for row in todo],
+            options=options,
+            key=[f"bridge-batch-{token}-{k}" for k in range(len(todo))],
+            pure=False,
+        )
+        index = {future.key: k for k, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                row = todo[index[future.key]]
+                if future.status == "finished":
+                    status, line, seconds, worker = future.result()
+                else:
+                    err = future.exception()
+                    text = f"{row.input}: the Dask task failed: {type(err).__name__}: {err}"
+                    line = jobcli._error_line(f"{text} (bridge:dask)")
+                    status, seconds, worker = EXIT_INTERNAL, 0.0, ""
+                row.status = "ok" if status == EXIT_OK else "failed"
+                row.exit, row.message, row.seconds, row.worker = status, line, seconds, worker
+                progress.finished(row)
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
