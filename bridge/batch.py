@@ -591,7 +591,7 @@ def _run_dask(address: str, todo: list[Row], options: dict, progress: Progress) 
         )
         index = {future.key: k for k, future in enumerate(futures)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 row = todo[index[future.key]]
                 if future.status == "finished":
                     status, line, seconds, worker = future.result()
