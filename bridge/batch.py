@@ -394,8 +394,9 @@ def _preload() -> None:
 
 def _worker_main(conn, options: dict) -> None:
     """A worker: run (index, IN, OUT) tasks from ``conn`` until None, answering (index, exit
-    status, error line, seconds) for each. A first SIGINT or SIGTERM abandons the job (its
-    output is written atomically, so nothing partial is left) and ends the worker."""
+    status, error line, seconds) for each. A first SIGINT or SIGTERM abandons the running job
+    (its output is written atomically, so nothing partial is left) and ends the worker; one that
+    comes while a finished job's answer is on its way ends the worker after the answer."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
     from bridge import jobcli
@@ -408,14 +409,24 @@ def _worker_main(conn, options: dict) -> None:
             index, infile, outfile = task
             start = time.perf_counter()
             status, line = jobcli.run_one({**options, "infile": infile, "outfile": outfile})
+            _STATE["answering"] = True
             conn.send((index, status, line, time.perf_counter() - start))
+            _STATE["answering"] = False
+            if _STATE["stop"]:
+                return
     except (KeyboardInterrupt, EOFError, OSError):
         return
+
+
+_STATE = {"answering": False, "stop": False}  # a worker's: see _worker_main
 
 
 def _interrupt_once(signum, frame):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _STATE["answering"]:
+        _STATE["stop"] = True
+        return
     raise KeyboardInterrupt
 
 
