@@ -611,6 +611,10 @@ def _run_dask(address: str, todo: list[Row], options: dict, progress: Progress) 
                     text = f"{row.input}: the Dask task failed: {type(err).__name__}: {err}"
                     line = jobcli._error_line(f"{text} (bridge:dask)")
                     status, seconds, worker = EXIT_INTERNAL, 0.0, ""
+                # The task got absolute paths (the workers' folder is not ours): name the files
+                # as the single job run here would.
+                for given in (row.input, row.output):
+                    line = line.replace(os.path.abspath(given), given)
                 row.status = "ok" if status == EXIT_OK else "failed"
                 row.exit, row.message, row.seconds, row.worker = status, line, seconds, worker
                 progress.finished(row)
