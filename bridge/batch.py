@@ -105,9 +105,12 @@ def run(
     rows = plan(expand(job_files, recursive=recursive, out_dir=out_dir), out_dir, to, report)
     if report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(report))):
         raise OutputError("the report's folder does not exist", file=report)
+    client = _connect(scheduler) if scheduler else None  # before anything is created
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as err:
+        if client is not None:
+            client.close()
         msg = f"cannot create the output folder: {err.strerror or err}"
         raise OutputError(msg, file=out_dir) from err
     if resume:
@@ -119,8 +122,8 @@ def run(
     interrupted = False
     restore = _stop_on_sigterm()
     try:
-        if todo and scheduler:
-            _run_dask(scheduler, todo, options, progress)
+        if client is not None:
+            _run_dask(client, todo, options, progress)
         elif todo:
             _run_local(todo, options, jobs or cores(), progress)
     except KeyboardInterrupt:
@@ -574,9 +577,10 @@ def _dask_job(infile: str, outfile: str, options: dict) -> tuple[int, str, float
     return status, line, time.perf_counter() - start, get_worker().address
 
 
-def _run_dask(address: str, todo: list[Row], options: dict, progress: Progress) -> None:
+def _connect(address: str):
+    """A Dask client of the scheduler at ``address`` (dask is imported here only)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError as err:
         msg = (
             f"--scheduler needs dask[distributed], which cannot be imported in the Python at "
@@ -584,14 +588,22 @@ def _run_dask(address: str, todo: list[Row], options: dict, progress: Progress) 
         )
         raise EnvironmentProblem(msg) from err
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:
         msg = f"cannot reach the Dask scheduler at {address}: {' '.join(str(err).split())}"
         raise SchedulerError(msg) from err
+
+
+def _run_dask(client, todo: list[Row], options: dict, progress: Progress) -> None:
+    """Each job a task on the cluster; the client is closed at the end."""
+    from distributed import as_completed
+
     from bridge import jobcli
 
     token = f"{os.getpid()}-{time.time_ns()}"
     try:
+        if not todo:
+            return
         futures = client.map(
             _dask_job,
             [os.path.abspath(row.input) for row in todo],

@@ -605,3 +605,4 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(tmp_path, monkeypatch
     assert status == EXIT_USAGE
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in err.getvalue()
     assert "(bridge:scheduler)" in err.getvalue()
+    assert not (tmp_path / "out").exists()  # nothing created
