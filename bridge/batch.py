@@ -55,6 +55,95 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
 _GLOB = re.compile(r"[*?[]")
 
 
+# The batch's own options in jobcli's table format (option -> parameter, choices, case-insensitive);
+# the job options come from jobcli.JOB_OPTIONS/JOB_FLAGS. bridge.cli declares the same for Typer
+# (tests/test_batch_parse.py checks that both parse alike).
+BATCH_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
+    "--out-dir": ("out_dir", None, False),
+    "--jobs": ("jobs", None, False),
+    "--report": ("report", None, False),
+    "--scheduler": ("scheduler", None, False),
+    "--to": ("to", tuple(TARGETS), True),
+}
+BATCH_FLAGS = {"--resume": "resume", "--recursive": "recursive"}
+BATCH_DEFAULTS = {
+    "out_dir": None,
+    "jobs": None,
+    "report": None,
+    "resume": False,
+    "scheduler": None,
+    "to": None,
+    "recursive": False,
+}
+
+
+def parse(argv: list[str]) -> dict | None:
+    """The parameters of ``bridge batch`` + ``argv`` (:func:`run`'s), or None: ask Typer (help,
+    usage errors, anything it might read differently). The fast path: no Typer to build."""
+    from bridge import jobcli
+
+    options = {**jobcli.JOB_OPTIONS, **BATCH_OPTIONS}
+    flags = {**jobcli.JOB_FLAGS, **BATCH_FLAGS}
+    params = {**jobcli.JOB_DEFAULTS, **BATCH_DEFAULTS}
+    job_files = []
+    k = 0
+    while k < len(argv):
+        arg = argv[k]
+        k += 1
+        if not arg:
+            return None
+        if not arg.startswith("-"):
+            job_files.append(arg)
+            continue
+        option, has_value, value = arg.partition("=")
+        if option in flags and not has_value:
+            params[flags[option]] = True
+            continue
+        if option not in options:
+            return None  # --help, unknown options, "-", "--", short options
+        if not has_value:
+            if k >= len(argv):
+                return None
+            value = argv[k]
+            k += 1
+        if not value or value.startswith("-"):
+            return None
+        name, choices, case_insensitive = options[option]
+        if choices is not None:
+            if not value.isascii():
+                return None
+            value = value.lower() if case_insensitive else value
+            if value not in choices:
+                return None
+        if name == "jobs":
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
+                return None
+            value = int(value)
+        params[name] = value
+    if not job_files or params["out_dir"] is None:
+        return None
+    own = {name: params.pop(name) for name in BATCH_DEFAULTS}
+    return {"job_files": job_files, **own, "job_options": params}
+
+
+def main(argv: list[str]) -> int | None:
+    """Run ``bridge batch`` + ``argv`` without Typer; its exit status, or None: ask Typer."""
+    params = parse(argv)
+    if params is None:
+        return None
+    from bridge import jobcli
+
+    job_options = params["job_options"]
+    try:
+        return run(**params)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        jobcli._report("interrupted (bridge:interrupted)", job_options["error_file"], False)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        return jobcli.report_error(err, job_options["error_file"], job_options["debug"])
+
+
 class SchedulerError(BridgeError):
     """The Dask scheduler cannot be reached (a bad --scheduler address, or a cluster that is
     down): nothing ran."""

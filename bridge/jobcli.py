@@ -116,6 +116,10 @@ def parse(argv: list[str]) -> dict | None:
 
 def main(argv: list[str]) -> int | None:
     """Run a plain job invocation and return its exit status; None if Typer must parse ``argv``."""
+    if argv[:1] == ["batch"]:  # bridge batch: its own fast path, as plain as a job's
+        from bridge import batch
+
+        return batch.main(argv[1:])
     params = parse(argv)
     if params is None:
         return None
