@@ -60,10 +60,15 @@ cleanup = onCleanup(@() remove_folder(folder)); %#ok<NASGU> removes the folder h
 reportfile = fullfile(folder, 'report.json');
 errfile = fullfile(folder, 'error.txt');
 args = [args, {'--report', reportfile, '--error-file', errfile}];
+command = bridge_command(python, args);
+if ~ispc
+  % A batch has its own workers: a running 'bridge serve' (Linux only) must not take it.
+  command = ['env BRIDGE_NO_SERVER=1 ' command];
+end
 if exist('OCTAVE_VERSION', 'builtin') ~= 0
-  [status, output] = system(bridge_command(python, args));  % stderr (progress) reaches the user
+  [status, output] = system(command);  % stderr (progress) reaches the user
 else
-  [status, output] = system(bridge_command(python, args), '-echo');
+  [status, output] = system(command, '-echo');
 end
 if status ~= 0 && status ~= 3  % 3: some jobs failed, which the report says
   fail(caller, python, source, status, worker_message(errfile, output));

@@ -173,3 +173,38 @@ def test_python_without_numpy_is_a_python_environment_error(tmp_path):
     res = run_octave(code, tmp_path)
     assert field(res, "id") == "bridge:pythonEnv"
     assert "cannot import numpy" in field(res, "msg") and "exit status 5" in field(res, "msg")
+
+
+def test_a_running_server_does_not_take_the_batch(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    from tests.test_batch import environment
+
+    sock = tmp_path / "serve.sock"
+    env = {**environment(), "BRIDGE_SOCKET": str(sock)}
+    env.pop("BRIDGE_NO_SERVER")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--idle-timeout", "120"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        write_jobs(tmp_path / "work" / "jobs")
+        res = run_octave(
+            "R = bridge_batch('jobs', 'out'); res = struct('n', numel(R));", tmp_path,
+            BRIDGE_SOCKET=str(sock), BRIDGE_NO_SERVER="",
+        )
+        assert field(res, "n") == 13
+        status = subprocess.run(
+            [sys.executable, "-m", "bridge", "serve", "--status"],
+            capture_output=True, text=True, env=env, timeout=30,
+        )
+        assert " jobs=0 " in status.stdout, status.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        assert not os.path.exists(sock)
