@@ -142,3 +142,37 @@ def test_resume_on_the_cluster(cluster, tmp_path):
     rows = {Path(r["input"]).name: r for r in read_report(tmp_path / "b.json")}
     assert rows.pop("a_conv2.mat")["worker"] in workers
     assert {r["status"] for r in rows.values()} == {"skipped"}
+
+
+def test_ctrl_c_cancels_the_queued_tasks(cluster, tmp_path):
+    import signal
+
+    from tests.test_batch import many_jobs, outputs_are_complete
+
+    address, _ = cluster
+    many_jobs(tmp_path / "in", 300)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--scheduler",
+         address, "--report", "r.json"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=environment(), cwd=tmp_path,
+    )
+    out = tmp_path / "out"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.is_dir() and len(list(out.iterdir())) >= 10:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == EXIT_OK:
+        pytest.skip("the batch finished before the signal (machine too fast)")
+    assert proc.returncode == 130, err
+    rows = read_report(tmp_path / "r.json")
+    assert 1 <= len(rows) < 300
+    assert f"{len(rows)} ok, 0 failed, 0 skipped, {300 - len(rows)} not run (interrupted)" in (
+        last_line(err)
+    )
+    time.sleep(2)  # tasks that were running when it stopped finish on the workers
+    outputs_are_complete(out, rows)
+    assert len(list(out.iterdir())) < 300  # the queued ones were cancelled
