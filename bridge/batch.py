@@ -629,12 +629,24 @@ def _replace(worker, pool, todo, pending, context, options, progress) -> None:
     from bridge import jobcli
 
     row = todo[index]
+    _remove_temporary(row.output)
     row.status, row.exit, row.worker = "failed", status, "local"
     row.message = jobcli._error_line(f"{row.input}: {text} (bridge:workerDied)")
     progress.finished(row)
     pool.remove(worker)
     if pending:
         pool.append(_Worker(context, options))
+
+
+def _remove_temporary(output: str) -> None:
+    """The temporary file a killed job may have left beside its output (bridge.atomic names it
+    .NAME.*.tmp); no other job writes NAME, so it can only be that job's."""
+    import glob
+
+    folder, name = os.path.split(output)
+    for path in glob.glob(os.path.join(glob.escape(folder), glob.escape(f".{name}.") + "*.tmp")):
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _drain(worker: _Worker, record) -> None:

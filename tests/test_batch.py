@@ -563,6 +563,9 @@ def test_a_worker_that_dies_fails_its_job_alone(tmp_path):
         "SIGKILL (bridge:workerDied)"
     )
     assert sum(r["status"] == "ok" for r in rows) == 299
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        Path(r["output"]).name for r in rows if r["status"] == "ok"
+    )  # nothing partial, no temporary file of the killed job
     assert last_line(err).startswith("bridge: 299 ok, 1 failed, 0 skipped")
 
 
