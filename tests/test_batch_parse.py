@@ -109,3 +109,23 @@ def test_a_batch_process_imports_no_typer(tmp_path):
                           env=environment(), cwd=tmp_path, timeout=60)
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "none: no such file or folder" in (tmp_path / "e.txt").read_text()
+
+
+def test_the_typer_command_runs_the_same_batch(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import scipy.io
+
+    for name in ("a", "b"):
+        scipy.io.savemat(tmp_path / f"{name}.mat", {"A": np.eye(3), "B": np.ones((2, 2))})
+    monkeypatch.chdir(tmp_path)
+    argv = ["a.mat", "b.mat", "--shape", "same", "--report", "r.json"]
+    fast = batch.main([*argv, "--out-dir", "fast"])
+    try:
+        typer_status = COMMAND.main([*argv, "--out-dir", "typer"], standalone_mode=False)
+    except SystemExit as exit:  # typer.Exit, as click reports it
+        typer_status = exit.code
+    assert fast == typer_status == 0
+    for name in ("a.mat", "b.mat"):
+        got = scipy.io.loadmat(tmp_path / "typer" / name)["C"]
+        assert np.array_equal(got, scipy.io.loadmat(tmp_path / "fast" / name)["C"])
+        assert got.shape == (3, 3)
