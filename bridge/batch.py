@@ -583,24 +583,35 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
         row.seconds, row.worker = seconds, "local"
         progress.finished(row)
 
+    # Ctrl-C and SIGTERM only set a flag, seen between two messages: an interruption in the middle
+    # of one would leave a pipe half-written or half-read.
+    stop = []
+    restore_signals = _on_signals(lambda signum, frame: stop.append(signum))
     try:
         while pending or any(w.queued for w in pool):
             for worker in pool:
                 while pending and len(worker.queued) < IN_FLIGHT:
                     worker.send(pending[0], todo[pending[0]])
                     pending.popleft()
+            if stop:
+                raise KeyboardInterrupt
             busy = {w.conn: w for w in pool if w.queued}
-            for conn in wait(list(busy), timeout=progress.interval):
+            for conn in wait(list(busy), timeout=min(progress.interval, 0.2)):
                 worker = busy[conn]
                 try:
                     record(worker, *conn.recv())
                 except (EOFError, OSError):
+                    worker.process.join(5)
+                    if stop or worker.process.exitcode == 0:
+                        # a worker ends by itself only on Ctrl-C (the terminal's reaches all)
+                        raise KeyboardInterrupt from None
                     _replace(worker, pool, todo, pending, context, options, progress)
             progress.tick()
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
+        restore_signals()
         restore = _ignore_sigint() if interrupted else (lambda: None)
         try:
             for worker in pool:
@@ -609,6 +620,15 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
                 worker.stop(interrupted)
         finally:
             restore()
+
+
+def _on_signals(handler):
+    """``handler`` for SIGINT and SIGTERM (in the main thread); returns the undo."""
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        return lambda: None
+    return lambda: [signal.signal(sig, old) for sig, old in previous.items()]
 
 
 def _ignore_sigint():
