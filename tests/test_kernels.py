@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge import kernels
+from bridge.kernels import method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
 from tests.strategies import cases
@@ -38,12 +39,13 @@ def check(case, method):
 
 @pytest.fixture
 def tiny_blocks(monkeypatch):
-    """Every output through the blocked BLAS path, in blocks of a few elements, and every 1-D
+    """Every output through the blocked paths, in blocks of a few elements, and every 1-D
     FFT through overlap-add with short segments: block boundaries on small cases."""
-    monkeypatch.setattr(kernels, "_SMALL_OUTPUT", 0)
-    monkeypatch.setattr(kernels, "_DIRECT_BLOCK", 7)
-    monkeypatch.setattr(kernels, "_GEMM_BLOCK_BYTES", 3 * 32 * 8)
-    monkeypatch.setattr(kernels, "_oa_block", lambda q: max(2 * q, 4))
+    monkeypatch.setattr(method_direct, "SMALL_WORK", 0)
+    monkeypatch.setattr(method_direct, "BLOCK", 7)
+    monkeypatch.setattr(method_direct, "NUMBA_SHARE", 5)
+    monkeypatch.setattr(method_gemm, "BLOCK_BYTES", 3 * 32 * 8)
+    monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
 
 
 # ---- every method, on generated cases --------------------------------------------------------
