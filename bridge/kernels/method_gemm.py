@@ -42,6 +42,7 @@ def gemm(
     consecutive outputs need ``R + q - 1`` consecutive inputs; each line of the kernel (all
     indices but the last) is then one matrix product of strided views of that layout, summed into
     the result. Non-finite inputs are zeroed and their neighbourhoods recomputed directly.
+    ``'same'`` and ``'valid'`` are cut from the ``'full'`` result.
     """
     big, small = (a, b) if a.size >= b.size else (b, a)
     nd = big.ndim
@@ -59,7 +60,13 @@ def gemm(
         return np.ascontiguousarray(np.moveaxis(out, -1, ax))
     fa, bad_big = finite_part(big, memo)
     fb, bad_small = finite_part(small, memo)
-    out = _gemm_finite(fa, fb, tuple(starts), tuple(lengths), dtype)
+    # The whole 'full' result, then the window: BLAS may add a product's terms in an order that
+    # depends on the matrix sizes and on the output's place in its block, so 'same' and 'valid'
+    # are bit-identical slices of 'full' only if they are computed as 'full' is.
+    full = tuple(p + q - 1 for p, q in zip(big.shape, small.shape))
+    out = _gemm_finite(fa, fb, (0,) * nd, full, dtype)
+    if tuple(lengths) != full:
+        out = np.ascontiguousarray(out[tuple(slice(s, s + n) for s, n in zip(starts, lengths))])
     patch(out, big, small, starts, lengths, bad_big, bad_small, dtype)
     return out
 
