@@ -121,6 +121,8 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
 
 def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=None) -> str:
     """Pick the fastest method that keeps MATLAB's answers (within the documented contract)."""
+    if math.prod(lengths) * min(a.size, b.size) <= method_direct.SMALL_WORK:
+        return "direct"  # the lean path of small calls: nothing else comes close
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     costs = estimate_costs(a.shape, b.shape, lengths, cplx)
     best = min(costs, key=costs.get)

@@ -63,20 +63,21 @@ def direct(
     if big.ndim == 0:
         out[...] = big * small + 0.0
         return out
-    finite_taps = all_finite(small, memo)
-    skip_zero = all_finite(big, memo)
     work = out.size * small.size
+    # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN).
+    skip_zero = bool((small == 0).any()) and all_finite(big, memo)
+    kernel = None
+    if big.ndim <= 3 and dtype.kind == "f":
+        kernel = _NUMBA[0] if _NUMBA else numba_kernel(work, dtype)
     with np.errstate(invalid="ignore", over="ignore"):
-        if work <= SMALL_WORK and finite_taps:
-            _strided(out, big, small, starts)
-            return out
-        kernel = numba_kernel(work, dtype) if big.ndim <= 3 else None
         if kernel is not None:
             _compiled(kernel, out, big, small, starts, skip_zero)
-            return out
-        t0 = time.perf_counter()
-        _blocked(out, big, small, starts, skip_zero)
-        _SPENT[0] += time.perf_counter() - t0
+        elif work <= SMALL_WORK and bool(np.isfinite(small).all()):
+            _strided(out, big, small, starts)
+        else:
+            t0 = time.perf_counter()
+            _blocked(out, big, small, starts, skip_zero)
+            _SPENT[0] += time.perf_counter() - t0
     return out
 
 
@@ -162,10 +163,10 @@ def numba_kernel(work: int, dtype: np.dtype):
     call would take that long), then numba is loaded: never more than twice the better choice,
     and a one-off small job never pays for it.
     """
-    if np.dtype(dtype).kind != "f":
-        return None
     if _NUMBA:
         return _NUMBA[0]
+    if np.dtype(dtype).kind != "f":
+        return None
     if os.environ.get("BRIDGE_NUMBA", "1") == "0":
         return None
     from bridge.kernels import choice
@@ -196,6 +197,9 @@ def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
     s = [0] * (3 - nd) + [int(v) for v in starts]
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]
+    if out.size * small.size < 4 * NUMBA_SHARE:  # small: one call, this thread
+        kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, skip_zero)
+        return
     if lines == 1:  # a vector: shares of the columns
         step = max(NUMBA_SHARE, -(-L2 // (4 * pool.THREADS)))
         shares = [(0, 1, c, min(c + step, L2)) for c in range(0, L2, step)]
@@ -208,7 +212,7 @@ def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
         for l0, l1, c0, c1 in part:
             kernel(o3, x3, w3, s[0], s[1], s[2], l0, l1, c0, c1, skip_zero)
 
-    if out.size * small.size < 4 * NUMBA_SHARE or len(shares) == 1:
+    if len(shares) == 1:
         run(shares)
     else:
         pool.in_threads(run, shares)
