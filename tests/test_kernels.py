@@ -44,6 +44,7 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(method_direct, "SMALL_WORK", 0)
     monkeypatch.setattr(method_direct, "BLOCK", 7)
     monkeypatch.setattr(method_direct, "NUMBA_SHARE", 5)
+    monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
     monkeypatch.setattr(method_gemm, "BLOCK_BYTES", 3 * 32 * 8)
     monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
 
@@ -122,9 +123,35 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
         m.setattr(method_direct, "SMALL_WORK", 0)
         m.setattr(method_direct, "_NUMBA", [direct3])
         m.setattr(method_direct, "NUMBA_SHARE", 3)
+        m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
         second = case.run("direct")
     np.testing.assert_array_equal(first, second)
     assert first.dtype == second.dtype
+
+
+@pytest.mark.parametrize(
+    "a_dims, b_dims, starts_of",
+    [((10007,), (31,), "full"), ((3, 5000), (2, 9), "same"), ((2, 3, 4500), (2, 2, 3), "valid")],
+)
+def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
+    monkeypatch, a_dims, b_dims, starts_of
+):
+    """Lines longer than the compiled loop's pieces, with NaN/Inf and zero taps."""
+    pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
+    from bridge.kernels._direct_numba import direct3
+
+    rng = np.random.default_rng(len(a_dims))
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    A.reshape(-1)[[7, 2100, -5]] = [np.nan, np.inf, -np.inf]
+    B.reshape(-1)[1] = 0.0
+    results = []
+    for kernel in (None, direct3):
+        with monkeypatch.context() as m:
+            m.setattr(method_direct, "_NUMBA", [kernel])
+            m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+            results.append(bridge.convn(A, B, starts_of, method="direct"))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, starts_of)))
 
 
 # ---- the automatic choice --------------------------------------------------------------------

@@ -36,8 +36,10 @@ NAME = "direct"
 SMALL_WORK = 1 << 16
 # Outputs per block of the numpy path (512 KB of doubles: output, products and input in L2).
 BLOCK = 1 << 16
-# Outputs per share of the compiled loop.
+# Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
+# calling thread only (waking a thread costs 0.05 ms quiet, milliseconds on a busy machine).
 NUMBA_SHARE = 1 << 15
+NUMBA_THREADED_WORK = 1 << 21
 # Seconds it costs a process to load numba and the cached loop (measured: 0.3-0.4 s).
 NUMBA_LOAD_SECONDS = 0.4
 # The compiled loop once tried: [kernel] or [None] (numba missing, or BRIDGE_NUMBA=0).
@@ -197,7 +199,7 @@ def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
     s = [0] * (3 - nd) + [int(v) for v in starts]
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]
-    if out.size * small.size < 4 * NUMBA_SHARE:  # small: one call, this thread
+    if out.size * small.size < NUMBA_THREADED_WORK:  # small: one call, this thread
         kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, skip_zero)
         return
     if lines == 1:  # a vector: shares of the columns
