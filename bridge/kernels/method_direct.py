@@ -34,8 +34,9 @@ NAME = "direct"
 
 # Outputs * taps of at most this go through the one strided product (measured: BENCHMARKS.md).
 SMALL_WORK = 1 << 16
-# Outputs per block of the numpy path (512 KB of doubles: output, products and input in L2).
-BLOCK = 1 << 16
+# Outputs per block of the numpy path (256 KB of doubles; measured 8K-128K on a busy machine,
+# 32K at or near the best in each case).
+BLOCK = 1 << 15
 # Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
 # calling thread only (waking a thread costs 0.05 ms quiet, milliseconds on a busy machine).
 NUMBA_SHARE = 1 << 15
@@ -179,7 +180,7 @@ def numba_kernel(work: int, dtype: np.dtype):
         if not _NUMBA:
             try:
                 from bridge.kernels._direct_numba import direct3
-            except ImportError:
+            except Exception:  # not installed, or broken (e.g. built for another numpy)
                 direct3 = None
             _NUMBA.append(direct3)
     return _NUMBA[0]
