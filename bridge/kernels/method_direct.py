@@ -67,15 +67,17 @@ def direct(
         out[...] = big * small + 0.0
         return out
     work = out.size * small.size
-    # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN).
-    skip_zero = bool((small == 0).any()) and all_finite(big, memo)
+    # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
+    # always right, so small calls do not look.
+    skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
     kernel = None
     if big.ndim <= 3 and dtype.kind == "f":
         kernel = _NUMBA[0] if _NUMBA else numba_kernel(work, dtype)
+    if kernel is not None:  # compiled: no floating-point warnings to silence
+        _compiled(kernel, out, big, small, starts, skip_zero)
+        return out
     with np.errstate(invalid="ignore", over="ignore"):
-        if kernel is not None:
-            _compiled(kernel, out, big, small, starts, skip_zero)
-        elif work <= SMALL_WORK and bool(np.isfinite(small).all()):
+        if work <= SMALL_WORK and bool(np.isfinite(small).all()):
             _strided(out, big, small, starts)
         else:
             t0 = time.perf_counter()
