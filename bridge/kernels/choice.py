@@ -28,7 +28,7 @@ from bridge.kernels.nonfinite import finite_part
 # banded products (band zeros included), per point * log2(points) of the FFTs, and per output
 # for the copies around each method.
 DIRECT_PER_MAC = 0.25e-9  # numpy path
-DIRECT_NUMBA_PER_MAC = 0.1e-9  # compiled loop
+DIRECT_NUMBA_PER_MAC = 0.13e-9  # compiled loop (2 threads)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
