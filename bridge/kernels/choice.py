@@ -27,7 +27,7 @@ from bridge.kernels.nonfinite import finite_part
 # (BENCHMARKS.md, "Cost model"): per multiply-add of the defining sum, per multiply-add of the
 # banded products (band zeros included), per point * log2(points) of the FFTs, and per output
 # for the copies around each method.
-DIRECT_PER_MAC = 0.25e-9  # numpy path
+DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
 DIRECT_NUMBA_PER_MAC = 0.13e-9  # compiled loop (2 threads)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
