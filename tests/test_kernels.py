@@ -343,12 +343,12 @@ def test_fft_peak_memory_is_at_most_three_times_inputs_and_output(dims, method):
     assert peak <= 3.0 * (A.nbytes + B.nbytes + out_bytes), peak / (A.nbytes + out_bytes)
 
 
-def test_importing_and_small_jobs_do_not_import_scipy():
+def test_importing_and_small_jobs_do_not_import_scipy_numba_or_threadpoolctl():
     code = (
         "import sys, numpy as np, bridge.convolution as c;"
         "c.conv2(np.ones((50, 50)), np.ones((3, 3)));"
         "c.conv(np.ones(1000), np.ones(5));"
-        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+        "print(sorted(m for m in sys.modules if m.startswith(('scipy', 'numba', 'threadpoolctl'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
