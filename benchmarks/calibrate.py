@@ -5,7 +5,7 @@
 Times every method (forced) on a grid of 1-D, 2-D and 3-D cases with random data and prints,
 per case, the seconds, the method ``auto`` picks, and the per-unit constant each time implies
 (seconds per multiply-add for ``direct``, per banded flop for ``gemm``, per point*log2(points)
-for the FFT). The constants in bridge/kernels.py come from such a run (BENCHMARKS.md).
+for the FFT). The constants in bridge/kernels/choice.py come from such a run (BENCHMARKS.md).
 """
 
 from __future__ import annotations

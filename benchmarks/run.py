@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # a reduced set, under a minute
     python benchmarks/run.py --rounds 2 --json out.json   # best of two rounds per case
     python benchmarks/run.py --no-octave
+    python benchmarks/run.py --sweep [--quick]   # every size in-process (benchmarks/sweep.py)
 
 For each case it times bridge (``method='auto'``, and the method it chose), Octave's own
 conv/conv2/convn on random data of the same sizes (``octave-cli``, tic/toc, median), and the
@@ -294,7 +295,14 @@ def fmt(t) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--sweep" in argv:  # the in-process sweep of issue 8: benchmarks/sweep.py
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import sweep
+
+        return sweep.main([x for x in argv if x != "--sweep"])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sweep", action="store_true", help="the in-process sweep (sweep.py)")
     p.add_argument("--quick", action="store_true", help="reduced set, under a minute")
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--no-scipy", action="store_true")

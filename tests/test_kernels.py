@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge import kernels
+from bridge.kernels import method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
 from tests.strategies import cases
@@ -38,12 +39,27 @@ def check(case, method):
 
 @pytest.fixture
 def tiny_blocks(monkeypatch):
-    """Every output through the blocked BLAS path, in blocks of a few elements, and every 1-D
+    """Every output through the blocked paths, in blocks of a few elements, and every 1-D
     FFT through overlap-add with short segments: block boundaries on small cases."""
-    monkeypatch.setattr(kernels, "_SMALL_OUTPUT", 0)
-    monkeypatch.setattr(kernels, "_DIRECT_BLOCK", 7)
-    monkeypatch.setattr(kernels, "_GEMM_BLOCK_BYTES", 3 * 32 * 8)
-    monkeypatch.setattr(kernels, "_oa_block", lambda q: max(2 * q, 4))
+    monkeypatch.setattr(method_direct, "SMALL_WORK", 0)
+    monkeypatch.setattr(method_direct, "BLOCK", 7)
+    monkeypatch.setattr(method_direct, "NUMBA_SHARE", 5)
+    monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+    monkeypatch.setattr(method_gemm, "BLOCK_BYTES", 3 * 32 * 8)
+    monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def direct_path(request, monkeypatch):
+    """The direct sum by its numpy path, or by the compiled loop (numba, the [fast] extra)."""
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
+        from bridge.kernels._direct_numba import direct3
+
+        monkeypatch.setattr(method_direct, "_NUMBA", [direct3])
+    else:
+        monkeypatch.setattr(method_direct, "_NUMBA", [None])
+    return request.param
 
 
 # ---- every method, on generated cases --------------------------------------------------------
@@ -57,7 +73,9 @@ def test_each_method_matches_the_defining_sum(case, method):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=cases(), method=st.sampled_from(kernels.METHODS))
-def test_each_method_matches_the_defining_sum_across_block_boundaries(tiny_blocks, case, method):
+def test_each_method_matches_the_defining_sum_across_block_boundaries(
+    tiny_blocks, direct_path, case, method
+):
     check(case, method)
 
 
@@ -70,7 +88,7 @@ def test_each_method_matches_the_defining_sum_across_block_boundaries(tiny_block
     shape=st.sampled_from(["full", "same", "valid"]),
     cls=st.sampled_from([np.float64, np.float32, np.complex128, np.int16]),
 )
-def test_long_vectors_through_every_path(tiny_blocks, n, q, seed, method, shape, cls):
+def test_long_vectors_through_every_path(tiny_blocks, direct_path, n, q, seed, method, shape, cls):
     """Vectors long enough for overlap-add's segments, with NaN/Inf and zero taps."""
     rng = np.random.default_rng(seed)
     u = rng.integers(-9, 10, n).astype(cls)
@@ -87,6 +105,53 @@ def test_long_vectors_through_every_path(tiny_blocks, n, q, seed, method, shape,
         return
     # Integer-valued data: every method is exact (the FFTs round within their proven bound).
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=cases(allow_empty=False), small=st.booleans())
+def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small):
+    """numpy blocks, the compiled loop and the strided product of small outputs: one sum."""
+    pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
+    from bridge.kernels._direct_numba import direct3
+
+    with monkeypatch.context() as m:
+        m.setattr(method_direct, "SMALL_WORK", 1 << 30 if small else 0)
+        m.setattr(method_direct, "_NUMBA", [None])
+        m.setattr(method_direct, "BLOCK", 5)
+        first = case.run("direct")
+    with monkeypatch.context() as m:
+        m.setattr(method_direct, "SMALL_WORK", 0)
+        m.setattr(method_direct, "_NUMBA", [direct3])
+        m.setattr(method_direct, "NUMBA_SHARE", 3)
+        m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+        second = case.run("direct")
+    np.testing.assert_array_equal(first, second)
+    assert first.dtype == second.dtype
+
+
+@pytest.mark.parametrize(
+    "a_dims, b_dims, starts_of",
+    [((10007,), (31,), "full"), ((3, 5000), (2, 9), "same"), ((2, 3, 4500), (2, 2, 3), "valid")],
+)
+def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
+    monkeypatch, a_dims, b_dims, starts_of
+):
+    """Lines longer than the compiled loop's pieces, with NaN/Inf and zero taps."""
+    pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
+    from bridge.kernels._direct_numba import direct3
+
+    rng = np.random.default_rng(len(a_dims))
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    A.reshape(-1)[[7, 2100, -5]] = [np.nan, np.inf, -np.inf]
+    B.reshape(-1)[1] = 0.0
+    results = []
+    for kernel in (None, direct3):
+        with monkeypatch.context() as m:
+            m.setattr(method_direct, "_NUMBA", [kernel])
+            m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+            results.append(bridge.convn(A, B, starts_of, method="direct"))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, starts_of)))
 
 
 # ---- the automatic choice --------------------------------------------------------------------
@@ -278,12 +343,12 @@ def test_fft_peak_memory_is_at_most_three_times_inputs_and_output(dims, method):
     assert peak <= 3.0 * (A.nbytes + B.nbytes + out_bytes), peak / (A.nbytes + out_bytes)
 
 
-def test_importing_and_small_jobs_do_not_import_scipy():
+def test_importing_and_small_jobs_do_not_import_scipy_numba_or_threadpoolctl():
     code = (
         "import sys, numpy as np, bridge.convolution as c;"
         "c.conv2(np.ones((50, 50)), np.ones((3, 3)));"
         "c.conv(np.ones(1000), np.ones(5));"
-        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+        "print(sorted(m for m in sys.modules if m.startswith(('scipy', 'numba', 'threadpoolctl'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -304,3 +369,108 @@ def test_separable_passes_are_exact_on_integer_data_whatever_the_path(taps):
         got = bridge.conv2(u, v, A, shape)
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
+
+
+# ---- both sides of the exact-FFT bound, and the overflow guard (found by mutating the code) ----
+
+
+def _readme_exact_bound(a, b) -> float:
+    """README: an FFT is exact for integer data with 8*eps*log2(L)*sum|a|*sum|b| < 0.5."""
+    points = len(a) + len(b) - 1
+    s = 8 * np.finfo(np.float64).eps * math.log2(points)
+    return s * float(np.sum(np.abs(a))) * float(np.sum(np.abs(b)))
+
+
+def _exact(a, b) -> np.ndarray:
+    """The exact integer convolution (Python integers: no rounding anywhere)."""
+    a, b = [int(x) for x in a], [int(x) for x in b]
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            out[i + j] += x * y
+    return np.array(out, dtype=object)
+
+
+def test_an_integer_case_just_beyond_exactness_is_refused_by_fft():
+    u = [-27382648, -36869100, 43334093]
+    v = [48188163, -23928716, -7527800]
+    assert _readme_exact_bound(u, v) > 0.5  # about 35
+    with pytest.raises(ValueError, match="only exact"):
+        bridge.conv(u, v, method="fft")
+    want = _exact(u, v)
+    for method in ("auto", "direct", "gemm"):
+        got = bridge.conv(u, v, method=method).ravel()
+        # The exact value needs more than 53 bits: compare with it rounded to double.
+        np.testing.assert_array_equal(got, want.astype(np.float64))
+
+
+def _at_the_bound(side: float, n: int = 20000, q: int = 1000, seed: int = 5):
+    """Integer vectors whose README bound is 0.5 * (1 + side), to a relative 1e-6 (sizes at
+    which the cost model takes an FFT, whatever this process has loaded)."""
+    rng = np.random.default_rng(seed)
+    s = 8 * np.finfo(np.float64).eps * math.log2(n + q - 1)
+    k = int(0.9 * math.sqrt((1 + side) * 2.0 / (s * n * q)))  # sum|a| * sum|b| ~ n * q * k**2 / 4
+    a = rng.integers(-k, k + 1, n)
+    b = rng.integers(-k, k + 1, q)
+    target = 0.5 * (1 + side) / (s * np.sum(np.abs(b)))  # the sum|a| that puts it there
+    a[0] = 0
+    a[0] = round(float(target - np.sum(np.abs(a))))
+    assert a[0] > 0
+    bound = _readme_exact_bound(a, b)
+    assert (bound < 0.5) if side < 0 else (bound > 0.5), bound
+    assert abs(bound / 0.5 - 1 - side) < 1e-6
+    return a, b
+
+
+@pytest.mark.parametrize("side", [-1e-4, -0.5])
+def test_fft_just_inside_the_exact_bound_is_exact(side):
+    a, b = _at_the_bound(side)
+    want = np.convolve(a.astype(np.int64), b.astype(np.int64))  # integers: exact
+    assert np.max(np.abs(want)) < 2**53
+    A, B = a.astype(np.float64), b.astype(np.float64)
+    assert kernels.fft_is_exact(A, B)
+    for method in ("fft", "fft-float", "auto"):
+        got = bridge.conv(A, B, method=method).ravel()
+        np.testing.assert_array_equal(got, want.astype(np.float64))
+
+
+def test_fft_just_outside_the_exact_bound_refuses_and_auto_goes_direct():
+    a, b = _at_the_bound(+1e-4)
+    A, B = a.astype(np.float64), b.astype(np.float64)
+    assert not kernels.fft_is_exact(A, B)
+    with pytest.raises(ValueError, match="only exact"):
+        bridge.conv(A, B, method="fft")
+    # The cost model would take an FFT for these sizes (inside the bound it does, above) ...
+    inside = _at_the_bound(-1e-4)
+    lengths = [len(a) + len(b) - 1]
+    assert kernels.choose_method(*(x.astype(np.float64) for x in inside), lengths) == "fft-float"
+    # ... but beyond it integer data go by the defining sum, exactly.
+    assert kernels.choose_method(A, B, lengths) in ("direct", "gemm")
+    want = np.convolve(a.astype(np.int64), b.astype(np.int64)).astype(np.float64)
+    np.testing.assert_array_equal(bridge.conv(A, B).ravel(), want)
+
+
+@pytest.mark.parametrize("method", ["auto", "gemm", "fft-float"])
+def test_products_near_the_top_of_the_range_stay_finite(method):
+    """Each product is below 1e306, but sums of them and FFT spectra would overflow."""
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((256, 256)) * 1e152
+    B = rng.standard_normal((48, 48)) * 1e152
+    got = bridge.conv2(A, B, method=method)
+    assert np.all(np.isfinite(got))
+    assert np.max(np.abs(got)) > 1e305  # large, and still finite
+    # The same numbers as the defining sum (a few ulp of conv(|A|,|B|)), checked on a corner.
+    want = defining_sum(A[:40, :40], B, "full")[:40, :40]
+    np.testing.assert_allclose(got[:40, :40], want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
+
+
+def test_fft_float_with_products_near_the_top_of_the_range_is_not_nan():
+    rng = np.random.default_rng(12)
+    u = rng.standard_normal(3000) * 1e153
+    v = rng.standard_normal(50) * 1e153
+    got = bridge.conv(u, v, method="fft-float").ravel()
+    want = bridge.conv(u, v, method="direct").ravel()
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+    assert np.isfinite(want).sum() > 0.9 * want.size
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=1e-12 * np.max(np.abs(want[ok])))

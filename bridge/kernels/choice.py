@@ -1,0 +1,139 @@
+"""``auto``: the fastest method that keeps MATLAB's answers, by a cost model.
+
+The constants were measured on a 2-core AVX2 machine (``benchmarks/calibrate.py``,
+BENCHMARKS.md): ``direct`` for small kernels, ``gemm`` for medium 1-D kernels, FFT for large
+ones -- an FFT only where it is exact (integer-valued data within the bound) or where the data
+are non-integer floating point (the FFT contract). Imports are costs too: scipy.fft (0.25 s) is
+counted where it is not loaded yet, against numpy.fft's single-threaded transforms and the
+direct sum, so a small job never pays for it.
+
+The choice depends on the operands and the *full* result, not on the window, so ``'same'`` and
+``'valid'`` take the method of ``'full'`` and are bit-identical slices of it.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from bridge.kernels import method_direct, method_fft, method_gemm
+from bridge.kernels.method_fft import _exact_bound_holds, _is_integer_valued
+from bridge.kernels.nonfinite import finite_part
+
+# Cost model (seconds), measured on the benchmark machine with benchmarks/calibrate.py
+# (BENCHMARKS.md, "Cost model"): per multiply-add of the defining sum, per multiply-add of the
+# banded products (band zeros included), per point * log2(points) of the FFTs, and per output
+# for the copies around each method.
+DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
+DIRECT_NUMBA_PER_MAC = 0.13e-9  # compiled loop (2 threads)
+DIRECT_PER_OUT = 4e-9
+DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
+DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
+GEMM_PER_MAC = 0.05e-9
+GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
+GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
+GEMM_PER_OUT = 6e-9
+FFT_PER_POINT = 1.3e-9  # scipy.fft, two threads
+FFT_NUMPY_FACTOR = 1.8  # numpy.fft: one thread
+FFT_PER_OUT = 4e-9
+FFT_FIXED = 1e-4
+SCIPY_FFT_IMPORT = 0.25  # seconds to import scipy.fft (cold)
+GEMM_FIXED = 5e-4
+COMPLEX_FACTOR = 4.0  # complex multiply-adds cost about four real ones (FFT: two)
+
+
+def _big_small(a_shape, b_shape):
+    if math.prod(a_shape) >= math.prod(b_shape):
+        return tuple(a_shape), tuple(b_shape)
+    return tuple(b_shape), tuple(a_shape)
+
+
+def direct_seconds(work: int) -> float:
+    """Predicted seconds of the numpy path of ``direct`` for ``work`` multiply-adds."""
+    return DIRECT_PER_MAC * work
+
+
+def _fft_points(big, small) -> tuple[float, float]:
+    if method_fft._use_overlap_add(big, small):
+        L = method_fft._oa_block(small[0])
+        return -(-big[0] // (L - small[0] + 1)) * L, math.log2(L)
+    full = method_fft._fft_size(big, small)
+    axes = method_fft._fft_axes(big, small)
+    per = max(math.log2(max(math.prod(full[k] for k in axes), 2)), 1.0)
+    return math.prod(full), per
+
+
+def _fft_transform_seconds(big, small, cplx: bool) -> float:
+    points, per = _fft_points(big, small)
+    return (2.0 if cplx else 1.0) * FFT_PER_POINT * points * per
+
+
+def fft_pays_for_scipy(a_shape, b_shape, cplx: bool = False) -> bool:
+    """Whether importing scipy.fft (threaded) beats numpy.fft's one thread for these shapes."""
+    t = _fft_transform_seconds(*_big_small(a_shape, b_shape), cplx)
+    return t + SCIPY_FFT_IMPORT < FFT_NUMPY_FACTOR * t
+
+
+def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
+    """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes,
+    imports this process has not paid yet included."""
+    big, small = _big_small(a_shape, b_shape)
+    taps = math.prod(small)
+    outs = math.prod(lengths)
+    k = COMPLEX_FACTOR if cplx else 1.0
+    work = outs * taps
+    if work <= method_direct.SMALL_WORK:
+        direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
+    elif method_direct.numba_loaded() and not cplx and len(big) <= 3:
+        direct = DIRECT_NUMBA_PER_MAC * work + DIRECT_PER_OUT * outs
+    else:
+        blocks = -(-outs // method_direct.BLOCK)
+        direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
+        direct += DIRECT_PER_BLOCK_TAP * blocks * taps
+    costs = {"direct": direct}
+    q = max(small)
+    if q >= 2 and q == taps:
+        # Offered for kernels of one line (vectors) only: with several lines the gathering of
+        # each row's inputs costs more than the products save (measured: BENCHMARKS.md).
+        R = method_gemm.block_columns(q)
+        lines = taps // q
+        W = R + q - 1
+        rows = outs * (1 + R / max(lengths[-1], 1)) / R  # rows of R outputs, with padding
+        blocks = rows * lines * W * 8 / method_gemm.BLOCK_BYTES
+        costs["gemm"] = (
+            k * GEMM_PER_MAC * rows * R * lines * W
+            + GEMM_PER_COPY * rows * lines * W
+            + GEMM_PER_BLOCK_LINE * blocks * lines
+            + GEMM_PER_OUT * outs
+            + GEMM_FIXED
+        )
+        if small[-1] != q:  # the operands are transposed first, and the result back
+            costs["gemm"] += 2 * GEMM_PER_OUT * outs
+    t = _fft_transform_seconds(big, small, cplx)
+    if "scipy.fft" not in sys.modules:
+        t = min(t + SCIPY_FFT_IMPORT, FFT_NUMPY_FACTOR * t)
+    costs["fft"] = t + FFT_PER_OUT * outs + FFT_FIXED
+    return costs
+
+
+def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=None) -> str:
+    """Pick the fastest method that keeps MATLAB's answers (within the documented contract)."""
+    if math.prod(lengths) * min(a.size, b.size) <= method_direct.SMALL_WORK:
+        return "direct"  # the lean path of small calls: nothing else comes close
+    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    costs = estimate_costs(a.shape, b.shape, lengths, cplx)
+    best = min(costs, key=costs.get)
+    if best != "fft":
+        return best
+    fa, _ = finite_part(a, memo)
+    fb, _ = finite_part(b, memo)
+    if _is_integer_valued(fa, memo) and _is_integer_valued(fb, memo):
+        if _exact_bound_holds(fa, fb):
+            return "fft-float"  # rounds to the exact integers
+        # Integer data beyond the exact bound: FFT would round them wrongly.
+        del costs["fft"]
+        return min(costs, key=costs.get)
+    return "fft-float"

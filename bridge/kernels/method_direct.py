@@ -1,0 +1,223 @@
+"""``direct``: the defining sum, as MATLAB computes it; the other methods are measured against it.
+
+Every output is ``0 + x[o - j0] * w[j0] + x[o - j1] * w[j1] + ...`` over the taps of the smaller
+operand ``w`` in index order, only where ``o - j`` lies inside the larger operand ``x``: each
+product rounded, then added (no fused multiply-add). Three paths compute exactly that, so they
+give the same bits, and every output is computed the same way whatever the window: ``'same'``
+and ``'valid'`` are bit-identical slices of ``'full'``.
+
+- small outputs: one product of a strided view of the zero-padded operand (taps x outputs) with
+  the taps, summed tap after tap (the padding only adds exact zeros);
+- the compiled loop (numba, optional: ``pip install bridge[fast]``), on shares of the output in
+  the kernels' threads, once the process has spent as long in the numpy path as loading numba
+  costs (so a cold tiny job never imports it);
+- otherwise numpy: per block of output (in cache) and tap, one multiply and one add on slices.
+
+Zero taps are skipped where the larger operand is finite (they add exact zeros); where it holds
+NaN/Inf every term is formed (``Inf * 0`` is NaN, spec section 8). A non-finite tap reaches only
+real terms, never padding.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from bridge.kernels import pool
+from bridge.kernels.nonfinite import all_finite
+
+NAME = "direct"
+
+# Outputs * taps of at most this go through the one strided product (measured: BENCHMARKS.md).
+SMALL_WORK = 1 << 16
+# Outputs per block of the numpy path (256 KB of doubles; measured 8K-128K on a busy machine,
+# 32K at or near the best in each case).
+BLOCK = 1 << 15
+# Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
+# calling thread only (waking a thread costs 0.05 ms quiet, milliseconds on a busy machine).
+NUMBA_SHARE = 1 << 15
+NUMBA_THREADED_WORK = 1 << 21
+# Seconds it costs a process to load numba and the cached loop (measured: 0.3-0.4 s).
+NUMBA_LOAD_SECONDS = 0.4
+# The compiled loop once tried: [kernel] or [None] (numba missing, or BRIDGE_NUMBA=0).
+_NUMBA: list = []
+_SPENT = [0.0]  # seconds spent in the numpy path of this process (the "rent" paid so far)
+_NUMBA_LOCK = threading.Lock()
+
+
+def direct(
+    a: np.ndarray,
+    b: np.ndarray,
+    starts: Sequence[int],
+    lengths: Sequence[int],
+    dtype: np.dtype,
+    memo: dict | None = None,
+) -> np.ndarray:
+    """The window ``starts``/``lengths`` of the defining sum of ``a`` and ``b`` (both ``dtype``)."""
+    out = np.zeros(tuple(lengths), dtype)
+    if out.size == 0:
+        return out
+    # Convolution is commutative: loop over the operand with fewer elements.
+    big, small = (a, b) if a.size >= b.size else (b, a)
+    if big.ndim == 0:
+        out[...] = big * small + 0.0
+        return out
+    work = out.size * small.size
+    # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
+    # always right, so small calls do not look.
+    skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
+    kernel = None
+    if big.ndim <= 3 and dtype.kind == "f":
+        kernel = _NUMBA[0] if _NUMBA else numba_kernel(work, dtype)
+    if kernel is not None:  # compiled: no floating-point warnings to silence
+        _compiled(kernel, out, big, small, starts, skip_zero)
+        return out
+    with np.errstate(invalid="ignore", over="ignore"):
+        if work <= SMALL_WORK and bool(np.isfinite(small).all()):
+            _strided(out, big, small, starts)
+        else:
+            t0 = time.perf_counter()
+            _blocked(out, big, small, starts, skip_zero)
+            _SPENT[0] += time.perf_counter() - t0
+    return out
+
+
+def _strided(out, big, small, starts) -> None:
+    """Small outputs: every product at once from a strided view of the padded operand."""
+    nd = big.ndim
+    q, L = small.shape, out.shape
+    P = [L[d] + q[d] - 1 for d in range(nd)]
+    padded = np.zeros(P, big.dtype)
+    dst, src = [], []
+    for d in range(nd):
+        first = starts[d] - (q[d] - 1)  # input index at padded position 0
+        lo, hi = max(first, 0), min(first + P[d], big.shape[d])
+        if lo >= hi:
+            return
+        src.append(slice(lo, hi))
+        dst.append(slice(lo - first, hi - first))
+    padded[tuple(dst)] = big[tuple(src)]
+    st = padded.strides
+    # view[j, o] = padded[o + q - 1 - j]: tap j reads the input o - j of the window's output o.
+    view = np.ndarray(
+        q + L,
+        big.dtype,
+        buffer=padded,
+        offset=sum((q[d] - 1) * st[d] for d in range(nd)),
+        strides=tuple(-s for s in st) + st,
+    )
+    prod = (view * small.reshape(q + (1,) * nd)).reshape(small.size, -1)
+    acc = out.reshape(-1)
+    for t in range(small.size):  # tap after tap, as the other paths add them
+        acc += prod[t]
+
+
+def _blocked(out, big, small, starts, skip_zero) -> None:
+    """numpy: per block of outputs along the first dimension, one multiply and add per tap."""
+    taps = [j for j in np.ndindex(small.shape) if not (skip_zero and small[j] == 0)]
+    L0 = out.shape[0]
+    per_row = out.size // L0
+    rows = max(1, BLOCK // per_row)
+    blocks = list(range(0, L0, rows))
+
+    def run(share):
+        tmp = np.empty((min(rows, L0), *out.shape[1:]), out.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for r0 in share:
+                r1 = min(r0 + rows, L0)
+                st = [starts[0] + r0, *starts[1:]]
+                ln = [r1 - r0, *out.shape[1:]]
+                shift_add(out[r0:r1], tmp[: r1 - r0], big, small, st, ln, taps)
+
+    if len(blocks) == 1 or out.size <= BLOCK:
+        run(blocks)
+    else:
+        pool.in_threads(run, blocks)
+
+
+def shift_add(out, tmp, big, small, starts, lengths, taps=None) -> None:
+    """out += the terms of ``taps`` (default: every element of ``small``), on the real terms."""
+    for j in np.ndindex(small.shape) if taps is None else taps:
+        dst, src = [], []
+        for d, jd in enumerate(j):
+            lo = max(starts[d], jd)
+            hi = min(starts[d] + lengths[d], jd + big.shape[d])
+            if lo >= hi:
+                break
+            dst.append(slice(lo - starts[d], hi - starts[d]))
+            src.append(slice(lo - jd, hi - jd))
+        else:
+            dst_t = tuple(dst)
+            part = tmp[dst_t]
+            np.multiply(big[tuple(src)], small[j], out=part)
+            out[dst_t] += part
+
+
+# ---- the compiled loop -----------------------------------------------------------------------
+
+
+def numba_kernel(work: int, dtype: np.dtype):
+    """The compiled loop, if numba is installed and loading it pays (else None).
+
+    Loading costs about :data:`NUMBA_LOAD_SECONDS` once per process. Like renting before
+    buying, the numpy path is used until the process has spent that long in it (or this one
+    call would take that long), then numba is loaded: never more than twice the better choice,
+    and a one-off small job never pays for it.
+    """
+    if _NUMBA:
+        return _NUMBA[0]
+    if np.dtype(dtype).kind != "f":
+        return None
+    if os.environ.get("BRIDGE_NUMBA", "1") == "0":
+        return None
+    from bridge.kernels import choice
+
+    if _SPENT[0] + choice.direct_seconds(work) < NUMBA_LOAD_SECONDS:
+        return None
+    with _NUMBA_LOCK:
+        if not _NUMBA:
+            try:
+                from bridge.kernels._direct_numba import direct3
+            except Exception:  # not installed, or broken (e.g. built for another numpy)
+                direct3 = None
+            _NUMBA.append(direct3)
+    return _NUMBA[0]
+
+
+def numba_loaded() -> bool:
+    """Whether the compiled loop is loaded in this process."""
+    return bool(_NUMBA) and _NUMBA[0] is not None
+
+
+def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
+    nd = big.ndim
+    pad = (1,) * (3 - nd)
+    o3 = out.reshape(pad + out.shape)
+    x3 = big.reshape(pad + big.shape)
+    w3 = small.reshape(pad + small.shape)
+    s = [0] * (3 - nd) + [int(v) for v in starts]
+    lines = o3.shape[0] * o3.shape[1]
+    L2 = o3.shape[2]
+    if out.size * small.size < NUMBA_THREADED_WORK:  # small: one call, this thread
+        kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, skip_zero)
+        return
+    if lines == 1:  # a vector: shares of the columns
+        step = max(NUMBA_SHARE, -(-L2 // (4 * pool.THREADS)))
+        shares = [(0, 1, c, min(c + step, L2)) for c in range(0, L2, step)]
+    else:
+        per = max(1, NUMBA_SHARE // L2)
+        per = min(per, max(1, -(-lines // (4 * pool.THREADS))))
+        shares = [(m, min(m + per, lines), 0, L2) for m in range(0, lines, per)]
+
+    def run(part):
+        for l0, l1, c0, c1 in part:
+            kernel(o3, x3, w3, s[0], s[1], s[2], l0, l1, c0, c1, skip_zero)
+
+    if len(shares) == 1:
+        run(shares)
+    else:
+        pool.in_threads(run, shares)

@@ -1,0 +1,249 @@
+"""``fft`` and ``fft-float``: FFT convolution of the finite parts, NaN/Inf patched.
+
+``fft``
+    Only where it is *exact*: finite, real, integer-valued data whose error bound
+    ``8 * eps * log2(L) * sum|a| * sum|b| < 0.5`` proves that rounding recovers the exact
+    integers. Anything else raises ValueError.
+``fft-float``
+    Any data, within the FFT accuracy contract (:func:`fft_error_bound`): every finite output
+    within ``8 * eps * log2(L) * (||a||_1 ||b||_2 + ||a||_2 ||b||_1)`` (eps of double, norms over
+    the finite elements; then rounded to the result class) of the defining sum. Computed in
+    double (complex double) precision for every class; integer-valued data (real or complex)
+    within the exact bound are rounded to the exact result. Long vectors with much shorter
+    kernels go by overlap-add (segments FFT'd as one batch); only the dimensions where both
+    operands extend are transformed (the separable passes are 1-D FFTs).
+
+The full result is transformed and the window cut from it, so ``'same'`` and ``'valid'`` are
+bit-identical slices of ``'full'``. The transforms are scipy.fft's (threaded) where scipy.fft is
+already imported or the transform is large enough to pay for importing it (0.25 s), else
+numpy.fft's (the same pocketfft, one thread, imported with numpy in a few ms).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from bridge.kernels import pool
+from bridge.kernels.nonfinite import finite_part, memoized, patch
+
+NAMES = ("fft", "fft-float")
+
+# FFT error bound safety factor: above the constants of published analyses of FFT convolution.
+FFT_BOUND_FACTOR = 8.0
+
+
+def _abs_sum(x: np.ndarray) -> float:
+    return float(np.sum(np.abs(x), dtype=np.float64))
+
+
+def _norm2(x: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(np.abs(x).astype(np.float64) ** 2)))
+
+
+def _fft_size(a_shape, b_shape) -> list[int]:
+    return [p + q - 1 for p, q in zip(a_shape, b_shape, strict=True)]
+
+
+def _fft_axes(a_shape, b_shape) -> list[int]:
+    """The dimensions an FFT must transform: those where both operands extend."""
+    return [k for k, (p, q) in enumerate(zip(a_shape, b_shape)) if p > 1 and q > 1]
+
+
+def _log2_points(a_shape, b_shape) -> float:
+    return max(math.log2(math.prod(_fft_size(a_shape, b_shape))), 1.0)
+
+
+@memoized
+def _is_integer_valued(x: np.ndarray) -> bool:
+    if x.dtype.kind == "c":
+        return _is_integer_valued(x.real) and _is_integer_valued(x.imag)
+    head = x.reshape(-1)[:256]  # real-valued data usually show it at once
+    if not np.array_equal(head, np.rint(head)):
+        return False
+    return bool(np.array_equal(x, np.rint(x)))
+
+
+def _exact_bound_holds(a: np.ndarray, b: np.ndarray) -> bool:
+    bound = FFT_BOUND_FACTOR * np.finfo(np.float64).eps * _log2_points(a.shape, b.shape)
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        bound *= 2.0  # complex: real and imaginary parts each carry the error of a real FFT
+    return bound * _abs_sum(a) * _abs_sum(b) < 0.5
+
+
+def fft_is_exact(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether rounding an FFT convolution of ``a`` and ``b`` is guaranteed to be the exact sum.
+
+    Needs real, finite, integer-valued data and ``C * eps * log2(L) * sum|a| * sum|b| < 0.5``
+    (which also keeps every partial sum below 2**53, so the direct sum is exact too).
+    """
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return False
+    for x in (a, b):
+        if not np.all(np.isfinite(x)) or not _is_integer_valued(x):
+            return False
+    return _exact_bound_holds(a, b)
+
+
+def fft_error_bound(a: np.ndarray, b: np.ndarray) -> float:
+    """The FFT accuracy contract: max error of a finite output of ``fft-float`` (before the
+    rounding to the result class), for the finite parts of ``a`` and ``b``."""
+    fa, _ = finite_part(np.asarray(a))
+    fb, _ = finite_part(np.asarray(b))
+    eps = np.finfo(np.float64).eps
+    scale = _abs_sum(fa) * _norm2(fb) + _norm2(fa) * _abs_sum(fb)
+    return FFT_BOUND_FACTOR * eps * _log2_points(fa.shape, fb.shape) * scale
+
+
+def fft_patched(
+    a: np.ndarray,
+    b: np.ndarray,
+    starts: Sequence[int],
+    lengths: Sequence[int],
+    dtype: np.dtype,
+    memo: dict | None = None,
+) -> np.ndarray:
+    """FFT convolution in double precision of the finite parts, non-finite outputs patched.
+
+    Integer-valued data within the exact bound are rounded to the exact integers.
+    """
+    fa, bad_a = finite_part(a, memo)
+    fb, bad_b = finite_part(b, memo)
+    exact = (
+        _is_integer_valued(fa, memo) and _is_integer_valued(fb, memo) and _exact_bound_holds(fa, fb)
+    )
+    out = _fft_window(fa, fb, starts, lengths, dtype, exact)
+    patch(out, a, b, starts, lengths, bad_a, bad_b, dtype)
+    return out
+
+
+def _oa_block(q: int) -> int:
+    """FFT length per overlap-add segment for a kernel of ``q`` taps (measured)."""
+    return max(1024, 1 << (8 * q - 1).bit_length())
+
+
+def _use_overlap_add(a_shape, b_shape) -> bool:
+    """1-D signals much longer than the kernel: overlap-add beats one long FFT."""
+    return len(a_shape) == 1 and max(a_shape) >= 4 * _oa_block(min(a_shape[0], b_shape[0]))
+
+
+def next_fast_len(n: int) -> int:
+    """The smallest 2-3-5-7-smooth length >= n (numpy.fft's fast sizes)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p7 = 1
+    while p7 < best:
+        p5 = p7
+        while p5 < best:
+            p3 = p5
+            while p3 < best:
+                m = p3 * (1 << max(0, math.ceil(math.log2(n / p3)))) if p3 < n else p3
+                best = min(best, m)
+                p3 *= 3
+            p5 *= 5
+        p7 *= 7
+    return best
+
+
+class _Backend:
+    """The transforms: scipy.fft (threaded) or numpy.fft, with the same call signatures."""
+
+    def __init__(self, use_scipy: bool):
+        if use_scipy:
+            import scipy.fft  # only here: it costs start-up time that small jobs should not pay
+
+            self.fft = scipy.fft
+            self.kw = {"workers": pool.THREADS}
+            self.kw_over = {"workers": pool.THREADS, "overwrite_x": True}
+            self.next_fast_len = lambda n, real: scipy.fft.next_fast_len(n, real=real)
+        else:
+            self.fft = np.fft
+            self.kw = self.kw_over = {}
+            self.next_fast_len = lambda n, real: next_fast_len(n)
+
+
+def _backend(a_shape, b_shape) -> _Backend:
+    from bridge.kernels import choice
+
+    return _Backend("scipy.fft" in sys.modules or choice.fft_pays_for_scipy(a_shape, b_shape))
+
+
+def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
+    be = _backend(a.shape, b.shape)
+    if _use_overlap_add(a.shape, b.shape):
+        c = _overlap_add(a, b, be)
+        sl = slice(starts[0], starts[0] + lengths[0])
+        c = np.rint(c[sl]) if exact else c[sl]
+        out = np.empty(c.shape, dtype)
+        np.add(c, 0.0, out=out, casting="same_kind")
+        return out
+    full = _fft_size(a.shape, b.shape)
+    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    work = np.complex128 if cplx else np.float64
+    # Transform only the dimensions where both operands extend: along the others the
+    # convolution is a product, broadcast (the passes of the separable conv2 are 1-D FFTs).
+    axes = _fft_axes(a.shape, b.shape)
+    if not axes:
+        c = a.astype(work) * b.astype(work)
+    else:
+        fshape = [be.next_fast_len(full[k], not cplx) for k in axes]
+        fx = be.fft
+        fwd, inv = (fx.fftn, fx.ifftn) if cplx else (fx.rfftn, fx.irfftn)
+        fa = fwd(a.astype(work, copy=False), fshape, axes=axes, **be.kw)
+        fb = fwd(b.astype(work, copy=False), fshape, axes=axes, **be.kw)
+        if fa.shape == np.broadcast_shapes(fa.shape, fb.shape):
+            fa *= fb
+        else:
+            fa = fa * fb
+        del fb
+        if cplx:
+            c = inv(fa, fshape, axes=axes, **be.kw_over)
+        else:
+            c = inv(fa, fshape, axes=axes, **be.kw)
+        del fa
+    sl = tuple(slice(s, s + n) for s, n in zip(starts, lengths, strict=True))
+    c = c[sl]
+    if exact:
+        c = np.rint(c, out=c)
+    c += 0.0  # no -0.0 (rint keeps it): outputs start from +0 (spec section 8)
+    mostly_used = c.base is None or 2 * c.size >= c.base.size
+    if c.dtype == dtype and mostly_used:
+        return c  # a view of most of the transform's output: no copy
+    return c.astype(dtype)  # a copy: the class, or not to keep a large transform alive
+
+
+def _overlap_add(a: np.ndarray, b: np.ndarray, be: _Backend) -> np.ndarray:
+    """Full 1-D convolution by overlap-add: segments of the long signal, FFT'd as one batch."""
+    fx = be.fft
+    if a.size < b.size:
+        a, b = b, a
+    n, q = a.size, b.size
+    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    work = np.complex128 if cplx else np.float64
+    L = be.next_fast_len(_oa_block(q), not cplx)
+    step = L - q + 1
+    nseg = -(-n // step)
+    segs = np.zeros((nseg, L), work)
+    flat_in = segs[:, :step]
+    whole, rest = divmod(n, step)
+    flat_in[:whole] = a[: whole * step].reshape(whole, step)
+    if rest:
+        flat_in[whole, :rest] = a[whole * step :]
+    if cplx:
+        fb = fx.fft(b.astype(work, copy=False), L)
+        f = fx.fft(segs, axis=1, **be.kw_over)
+        f *= fb
+        y = fx.ifft(f, axis=1, **be.kw_over)
+    else:
+        fb = fx.rfft(b.astype(work, copy=False), L)
+        f = fx.rfft(segs, axis=1, **be.kw)
+        del segs
+        f *= fb
+        y = fx.irfft(f, L, axis=1, **be.kw)
+    del f
+    out = np.zeros((nseg + 1) * step, work)
+    out[: nseg * step] = y[:, :step].reshape(-1)
+    out[step:].reshape(nseg, step)[:, : q - 1] += y[:, step:]
+    return out[: n + q - 1]
