@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from tests.octave import OctaveError, octave_cli
 from tests.reference import assert_matlab_equal, expected_class, reference
@@ -28,7 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MATLAB = ROOT / "matlab"
 
 WRAPPED = {
-    "conv": "W = bridge_conv(x1, x2, wshape); R = conv(x1, x2, shape);",
+    # Octave's conv.m computes through filter(), whose complex arithmetic with Inf differs from
+    # conv2's (conv(ones(1,6,'logical'), complex(Inf,0)) is real Inf there, Inf+NaNi by conv2, as
+    # by MATLAB's conv.m, which is conv2(u(:), v(:)) oriented): Octave's conv gives the size and
+    # orientation, its conv2 of the columns the values (as in test_conv_octave.py).
+    "conv": (
+        "W = bridge_conv(x1, x2, wshape); R = conv(x1, x2, shape);"
+        "R = reshape(conv2(c1, c2, shape), size(R));"
+    ),
     "conv2": "W = bridge_conv2(x1, x2, wshape); R = conv2(x1, x2, shape);",
     "conv2sep": "W = bridge_conv2(x1, x2, x3, wshape); R = conv2(x1, x2, x3, shape);",
     # Octave 7.3 mishandles complex separable calls; the spec defines the form to equal this.
@@ -57,13 +64,14 @@ def matlab(octave, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wrapper-tmp")
     octave._run(
         f"addpath({m_string(MATLAB)}); setenv('BRIDGE_PYTHON', {m_string(sys.executable)});"
-        f"setenv('TMPDIR', {m_string(tmp)});"
+        f"setenv('TMPDIR', {m_string(tmp)}); setenv('BRIDGE_TEMP', {m_string(tmp)});"
     )
     octave.tmpdir = tmp
     yield octave
     # The session inherited this process's environment; call() clears Octave variables.
     octave._run(
         f"setenv('TMPDIR', {m_string(os.environ.get('TMPDIR', ''))}); setenv('BRIDGE_PYTHON', '');"
+        "setenv('BRIDGE_TEMP', '');"
     )
 
 
@@ -83,15 +91,25 @@ def call(matlab, code: str, inputs: dict, outputs: list[str]) -> dict[str, np.nd
 
 def round_trip(matlab, case: Case) -> tuple[np.ndarray, np.ndarray]:
     """(wrapper's result, Octave's own result) of one case."""
-    inputs = {
-        f"x{i + 1}": a if a.ndim >= 2 else a.reshape(1, -1) for i, a in enumerate(case.arrays)
-    }
+    inputs, setup = {}, ""
+    for i, a in enumerate(case.arrays):
+        name = f"x{i + 1}"
+        a = a if a.ndim >= 2 else a.reshape(1, -1)
+        if a.dtype.kind == "c":
+            # Octave narrows a complex array whose imaginary part is zero when it loads it, and
+            # again on x(:): complex() keeps it complex, as a MATLAB user's array would be.
+            inputs[f"{name}_re"], inputs[f"{name}_im"] = a.real, a.imag
+            setup += f"{name} = complex({name}_re, {name}_im);"
+            setup += f"c{i + 1} = complex({name}_re(:), {name}_im(:));"
+        else:
+            inputs[name] = a
+            setup += f"c{i + 1} = {name}(:);"
     inputs["wshape"] = case.shape  # any case: MATLAB's shapes are case-insensitive
     inputs["shape"] = case.shape.lower()  # Octave's are not (spec 7.5)
     kind = case.op
     if kind == "conv2sep" and any(a.dtype.kind == "c" for a in case.arrays):
         kind = "conv2sep-complex"
-    got = call(matlab, WRAPPED[kind], inputs, ["W", "R"])
+    got = call(matlab, setup + WRAPPED[kind], inputs, ["W", "R"])
     return got["W"], got["R"]
 
 
@@ -109,8 +127,15 @@ def check(case: Case, wrapped: np.ndarray, octave_own: np.ndarray) -> None:
     assert_matlab_equal(wrapped, octave_own.astype(dtype), bound, dtype, ulps=16)
 
 
+# Found failing once (Octave's conv, through filter(), gives a real Inf): always run it.
+FILTER_CASE = Case(
+    "conv", "full", [np.ones((1, 6), bool), np.array([[complex(np.inf, 0)]])], nonfinite=True
+)
+
+
 @SETTINGS
 @given(case=cases(ops=("conv", "conv2", "convn"), allow_empty=False, nonfinite_zeros=False))
+@example(case=FILTER_CASE)
 def test_wrappers_agree_with_octave(matlab, case):
     check(case, *round_trip(matlab, case))
 
@@ -333,9 +358,9 @@ def test_paths_with_quotes_and_spaces(matlab, tmp_path):
     (odd / "py thon").write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
     (odd / "py thon").chmod(0o755)
     got = matlab.call(
-        f"old = getenv('TMPDIR'); setenv('TMPDIR', {m_string(odd)});"
+        f"old = getenv('BRIDGE_TEMP'); setenv('BRIDGE_TEMP', {m_string(odd)});"
         f"W = bridge_conv2([1 2; 3 4], 1, 'Python', {m_string(odd / 'py thon')});"
-        "setenv('TMPDIR', old);",
+        "setenv('BRIDGE_TEMP', old);",
         {},
         ["W"],
     )
@@ -346,7 +371,13 @@ def test_paths_with_quotes_and_spaces(matlab, tmp_path):
 def octave_eval(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     """Run code in a fresh octave-cli (for what must not touch the shared session: printing to
     stderr, preferences) with the wrappers on the path and TMPDIR in ``tmp_path``."""
-    environ = {**os.environ, "TMPDIR": str(tmp_path), "BRIDGE_PYTHON": sys.executable, **env}
+    environ = {
+        **os.environ,
+        "TMPDIR": str(tmp_path),
+        "BRIDGE_TEMP": str(tmp_path),
+        "BRIDGE_PYTHON": sys.executable,
+        **env,
+    }
     return subprocess.run(
         [
             octave_cli(),
