@@ -579,5 +579,9 @@ def query(op: str, path: str | None = None) -> tuple[int, str]:
     text = " ".join(f"{k}={answer.get(k)}" for k in fields)
     if answer.get("last_refusal"):
         text += f" last_refusal={answer['last_refusal']!r}"
+    mine = dict(zip(IDENTITY, client.package_identity(), strict=True))
+    differs = [key for key in IDENTITY if answer.get(key) != mine[key]]
+    if differs and op == "status":
+        text += f"; it refuses this bridge's jobs ({', '.join(differs)} differ), which run cold"
     verb = "stopping" if op == "stop" else "running"
     return EXIT_OK, f"{verb} on {where}: {text}"

@@ -9,9 +9,11 @@ Octave-vs-MATLAB differences excluded are those of test_conv_octave.py (spec sec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -451,3 +453,115 @@ def test_diagnose_reports_interpreter_and_packages(matlab):
     for package in ("numpy", "scipy", "h5py", "typer", "bridge"):
         assert f"\n{package}: " in printed
     assert "OK" in printed
+
+
+# --- where the files go, and how -----------------------------------------------------------
+
+
+def test_operands_go_uncompressed_to_ram(tmp_path):
+    """Without BRIDGE_TEMP the per-call folder is in /dev/shm (when there is one); the request is
+    MAT v6: no compressed element (miCOMPRESSED, type 15) in it."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        pytest.skip("no writable /dev/shm here")
+    done = octave_eval(
+        "bridge_conv2(rand(20), single([1 2; 3 4]));",
+        tmp_path,
+        BRIDGE_TEMP="",
+        BRIDGE_KEEP_TEMP="1",
+    )
+    assert done.returncode == 0, done.stderr
+    kept = Path(done.stderr.split("kept the temporary folder ")[1].split(" (")[0])
+    assert kept.parent == shm
+    try:
+        data = (kept / "in.mat").read_bytes()
+        assert data[:6] == b"MATLAB" and data[126:128] == b"IM"
+        k, types = 128, []
+        while k < len(data):
+            kind, size = (int.from_bytes(data[k + i : k + i + 4], "little") for i in (0, 4))
+            types.append(kind)
+            k += 8 + size + (-size % 8)
+        assert types and 15 not in types and set(types) == {14}  # miMATRIX only
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        import shutil
+
+        shutil.rmtree(kept)
+
+
+def test_a_place_that_fails_gives_way_to_the_next(tmp_path):
+    done = octave_eval(
+        "w = bridge_conv([1 2], [1 1]); printf('%g ', w);",
+        tmp_path,
+        BRIDGE_TEMP=os.pathsep.join(["/nonexistent-bridge-temp", str(tmp_path)]),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 3 2"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the warm server from MATLAB -------------------------------------------------------------
+
+
+def server_status(sock: Path) -> dict:
+    from bridge import client
+
+    return client.request("status", str(sock), timeout=30)
+
+
+def stop_server(sock: Path) -> None:
+    from bridge import client
+
+    with contextlib.suppress(OSError):
+        client.request("stop", str(sock), timeout=30)
+
+
+def test_bridge_serve_start_status_stop(tmp_path):
+    sock = tmp_path / "s.sock"
+    code = (
+        "[r0, l0] = bridge_serve('status');"
+        "[r1, l1] = bridge_serve('start', 'IdleTimeout', 120);"
+        "w = bridge_conv([1 2], [1 1]);"
+        "[r2, l2] = bridge_serve('status'); d = bridge_diagnose();"
+        "[r3, l3] = bridge_serve('stop'); pause(0.5); [r4, l4] = bridge_serve('status');"
+        "printf('%d|%s\\n', r0, l0, r1, l1, r2, l2, d.server, d.server_status, r3, l3, r4, l4);"
+        "try, bridge_serve('restart'); catch e, printf('%s\\n', e.identifier); end"
+    )
+    try:
+        done = octave_eval(code, tmp_path, BRIDGE_SOCKET=str(sock))
+    finally:
+        stop_server(sock)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|", 1) for line in done.stdout.splitlines() if "|" in line]
+    assert [r[0] for r in rows] == ["0", "1", "1", "1", "0", "0"], rows
+    assert rows[0][1].startswith("no server on") and rows[1][1].startswith("started on")
+    assert "jobs=1" in rows[2][1] and "jobs=1" in rows[3][1]  # the call went to the server
+    assert rows[4][1].startswith("stopping on") and rows[5][1].startswith("no server on")
+    assert done.stdout.splitlines()[-1] == "bridge:badOption"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sock.lock", "s.sock.log"]
+
+
+@pytest.mark.parametrize("how", ["preference", "environment"])
+def test_autostart_starts_a_server_on_the_first_call(tmp_path, how):
+    sock = tmp_path / "s.sock"
+    env = {"BRIDGE_SOCKET": str(sock), "HOME": str(tmp_path)}
+    code = "w = bridge_conv([1 2], [1 1]); printf('%g ', w);"
+    if how == "preference":
+        code = "setpref('bridge', 'autostart', true); setpref('bridge', 'idletimeout', 60);" + code
+    else:
+        env["BRIDGE_AUTOSTART"] = "1"
+    try:
+        done = octave_eval(code, tmp_path, **env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith("1 3 2")
+        deadline = time.monotonic() + 60
+        while not sock.exists():  # started in the background, while the call ran cold
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        status = server_status(sock)
+        assert status["ok"] and status["jobs"] == 0
+        again = octave_eval(code, tmp_path, **env)
+        assert again.stdout == done.stdout
+        assert server_status(sock)["jobs"] == 1  # the next call went to it
+    finally:
+        stop_server(sock)

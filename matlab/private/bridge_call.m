@@ -7,8 +7,9 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %
 %   The operands go uncompressed (-v6; in MATLAB, -v7.3 -nocompression for a variable beyond
 %   v6's 2 GB) to a folder in RAM where there is one (/dev/shm on Linux), else in tempdir;
-%   BRIDGE_TEMP (environment) or getpref('bridge', 'tempdir') choose the place. A call that runs
-%   out of room in /dev/shm is run again in tempdir. With getpref('bridge', 'autostart') true (or
+%   BRIDGE_TEMP (environment; several folders separated by pathsep are tried in order) or
+%   getpref('bridge', 'tempdir') choose the place. A call that cannot create its folder, save, or
+%   write its result in one place (out of room in /dev/shm) is run again in the next. With getpref('bridge', 'autostart') true (or
 %   BRIDGE_AUTOSTART=1), a call that finds no warm server starts one (see BRIDGE_SERVE).
 [python, source, problem] = bridge_python(caller, option);
 if ~isempty(problem)
@@ -87,7 +88,8 @@ if isempty(chosen) && ispref('bridge', 'tempdir')
   chosen = char(getpref('bridge', 'tempdir'));
 end
 if ~isempty(chosen)
-  places = {chosen};
+  places = regexp(chosen, pathsep, 'split');  % several: tried in this order
+  places = places(~cellfun(@isempty, places));
 elseif isunix && ~ismac && exist('/dev/shm', 'dir') == 7
   places = {'/dev/shm', tempdir};
 else
