@@ -45,8 +45,8 @@ MAX_REQUEST = 1 << 20
 NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
 MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
 IDENTITY = ("version", "package", "fingerprint")
-# What a .mat or text job imports; scipy and h5py stay out (other files), and so does any module
-# that would start threads: the server forks.
+# What jobs import (a job process that imports it itself pays 0.3 s for scipy.fft alone). None of
+# these may start a thread on import: the server forks.
 WARM_MODULES = (
     "bridge.jobs",
     "bridge.convolution",
@@ -54,6 +54,11 @@ WARM_MODULES = (
     "bridge.kernels",
     "bridge.formats.mat",
     "bridge.formats.text",
+    "bridge.formats.hdf5",
+    "bridge.formats.mat73",
+    "scipy.fft",
+    "scipy.io",
+    "h5py",
 )
 
 

@@ -901,3 +901,33 @@ def test_status_from_a_folder_holding_bridge(server, short_dir):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def module(*args, env, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *map(str, args)],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["conv2", "conv-same-error-file", "text", "missing-file", "not-vector", "debug"]
+)
+def test_python_m_bridge_uses_the_server(server, short_dir, name):
+    """``python -m bridge IN OUT`` from a shell: warm when a server runs, with the cold answers."""
+    folder = short_dir / "work"
+    folder.mkdir()
+    make_files(folder)
+    cold = outcome(
+        module(*JOBS[name], env=dict(server.env, BRIDGE_NO_SERVER="1"), cwd=folder), folder
+    )
+    before = server.status()["jobs"]
+    warm = outcome(module(*JOBS[name], env=server.env, cwd=folder), folder)
+    assert server.status()["jobs"] == before + 1
+    assert cold["status"] == STATUS.get(name, EXIT_OK)
+    assert_same(cold, warm)
