@@ -40,10 +40,11 @@ from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
 REQUEST_DEADLINE = 3.0  # a whole request must arrive within this long after connecting
-GO_DEADLINE = 10.0  # a job process waits this long for its client's "go"
+GO_DEADLINE = 5.0  # a job process waits this long for its client's "go"
 MAX_REQUEST = 1 << 20
 NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
 MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
+MAX_QUEUE = 512  # jobs waiting for a slot; beyond, refused (they run cold)
 IDENTITY = ("version", "package", "fingerprint")
 # What jobs import (a job process that imports it itself pays 0.3 s for scipy.fft alone). None of
 # these may start a thread on import: the server forks.
@@ -217,6 +218,7 @@ class Server:
 
     def serve_forever(self) -> None:
         assert self.sock is not None
+        self.last_activity = time.monotonic()  # idle from now, not from before the warm-up
         while not self.stopping:
             self.reap()
             self.start_queued()
@@ -227,12 +229,19 @@ class Server:
             timeout = 0.2 if self.running else 1.0
             if self.pending:
                 timeout = min(timeout, max(0.0, min(p.deadline for p in self.pending) - now))
-            readable = [self.sock, *(p.conn for p in self.pending), *(c for c, _ in self.queue)]
+            # poll, not select: no limit on descriptor numbers.
+            conns = {self.sock.fileno(): self.sock}
+            conns.update((p.conn.fileno(), p.conn) for p in self.pending)
+            conns.update((c.fileno(), c) for c, _ in self.queue)
+            poller = select.poll()
+            for fd in conns:
+                poller.register(fd, select.POLLIN)
             try:
-                ready, _, _ = select.select(readable, [], [], timeout)
+                events = poller.poll(timeout * 1000)
             except InterruptedError:
                 continue
-            for sock in ready:
+            for fd, _ in events:
+                sock = conns[fd]
                 if sock is self.sock:
                     self.accept()
                 else:
@@ -246,7 +255,8 @@ class Server:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                return  # e.g. too many open files: the client waits in the queue or goes cold
+                time.sleep(0.05)  # e.g. too many open files: the client waits or goes cold
+                return
             self.last_activity = time.monotonic()
             conn.setblocking(False)
             refusal = self.check_peer(conn)
@@ -304,11 +314,16 @@ class Server:
             self.refuse(conn, f"internal error: {type(err).__name__}: {err}")
 
     def drop_queued(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            if conn.recv(1, socket.MSG_PEEK):
-                return  # data where none is due: ignore it, the client may still wait
+        """A queued client hung up, or sent something where nothing is due: drop it."""
         self.queue = [(c, f) for c, f in self.queue if c is not conn]
-        conn.close()
+        try:
+            hung_up = not conn.recv(1, socket.MSG_PEEK)
+        except OSError:
+            hung_up = True
+        if hung_up:
+            conn.close()
+        else:
+            self.refuse(conn, "the client spoke out of turn while queued")
 
     def expire(self) -> None:
         now = time.monotonic()
@@ -356,6 +371,8 @@ class Server:
             return
         if len(self.running) < self.slots and not self.queue:
             self.start(conn, fields[5], umask, argv)
+        elif len(self.queue) >= MAX_QUEUE:
+            self.refuse(conn, f"{MAX_QUEUE} jobs are queued already")
         else:
             with contextlib.suppress(OSError):
                 conn.sendall(client.encode(["queued"]))

@@ -645,10 +645,10 @@ def test_a_missing_socket_folder_is_one_line(short_dir):
 
 # --- no client blocks another; a frozen server or job costs seconds, never a double run ------
 
-# A server whose jobs sleep SLOW seconds first when their input's name starts with "slow": a long
-# job without depending on how fast the kernels are. The sleep is inherited by the forked job
-# processes; the package files are unchanged, so the identity check passes. Cold runs (another
-# process) do not sleep.
+# A server whose jobs sleep SLOW seconds first when their input's name starts with "slow" (and say
+# so in a file IN.started): a long job without depending on how fast the kernels are. The sleep is
+# inherited by the forked job processes; the package files are unchanged, so the identity check
+# passes. Cold runs (another process) do not sleep.
 SLOW = 7.0
 SLOW_SERVER = """
 import os, sys, time
@@ -656,6 +656,7 @@ from bridge import jobcli, serve
 run = jobcli.run_job
 def slow(infile, outfile, **kw):
     if os.path.basename(infile).startswith("slow"):
+        open(infile + ".started", "w").close()
         time.sleep({slow})
     return run(infile, outfile, **kw)
 jobcli.run_job = slow
@@ -702,6 +703,9 @@ def slow_server(short_dir):
 
     yield start
     for running in made:
+        with contextlib.suppress(OSError):
+            for pid in running.job_processes():  # one a test stopped holds the server's pipes
+                os.kill(pid, signal.SIGKILL)
         status, err = running.stop()
         assert status == 0, err
 
@@ -838,6 +842,7 @@ def test_a_stopped_job_process_is_killed_and_the_job_runs_cold(slow_server, shor
     start = time.monotonic()
     proc = background_worker("slow.mat", "out.mat", env=running.env, cwd=short_dir)
     wait_for(lambda: running.status()["running"] == 1)
+    wait_for(lambda: (short_dir / "slow.mat.started").exists())  # past the handshake
     (pid,) = running.job_processes()
     os.kill(pid, signal.SIGSTOP)
     _, err = proc.communicate(timeout=120)
@@ -854,6 +859,7 @@ def test_a_crashed_job_process_leaves_the_job_to_the_cold_path(slow_server, shor
     shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
     proc = background_worker("slow.mat", "out.mat", env=running.env, cwd=short_dir)
     wait_for(lambda: running.status()["running"] == 1)
+    wait_for(lambda: (short_dir / "slow.mat.started").exists())  # past the handshake
     (pid,) = running.job_processes()
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
