@@ -937,3 +937,21 @@ def test_python_m_bridge_uses_the_server(server, short_dir, name):
     assert server.status()["jobs"] == before + 1
     assert cold["status"] == STATUS.get(name, EXIT_OK)
     assert_same(cold, warm)
+
+
+def test_detach_starts_a_background_server(short_dir):
+    env = base_env(BRIDGE_SOCKET=str(short_dir / "d.sock"))
+    cmd = [sys.executable, "-m", "bridge", "serve"]
+    try:
+        done = subprocess.run(
+            [*cmd, "--detach", "--idle-timeout", "60"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and done.stdout.startswith("started on "), done
+        again = subprocess.run([*cmd, "--detach"], env=env, capture_output=True, text=True)
+        assert again.returncode == 0 and again.stdout.startswith("already running on ")
+        assert client.request("status", str(short_dir / "d.sock"), timeout=30)["ok"]
+    finally:
+        subprocess.run([*cmd, "--stop"], env=env, capture_output=True, timeout=60)
+    missing = base_env(BRIDGE_SOCKET=str(short_dir / "none" / "d.sock"))
+    done = subprocess.run([*cmd, "--detach"], env=missing, capture_output=True, text=True)
+    assert done.returncode == serve.EXIT_RUNNING and "does not exist" in done.stdout
