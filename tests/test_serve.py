@@ -955,3 +955,24 @@ def test_detach_starts_a_background_server(short_dir):
     missing = base_env(BRIDGE_SOCKET=str(short_dir / "none" / "d.sock"))
     done = subprocess.run([*cmd, "--detach"], env=missing, capture_output=True, text=True)
     assert done.returncode == serve.EXIT_RUNNING and "does not exist" in done.stdout
+
+
+def test_worker_autostart_replaces_a_dead_servers_socket(short_dir):
+    path = short_dir / "a.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(path))
+    dead.close()  # what a killed server leaves
+    make_files(short_dir)
+    env = base_env(BRIDGE_SOCKET=str(path))
+    try:
+        done = worker("--autostart", "30", "in.mat", "out.mat", env=env, cwd=short_dir)
+        assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done
+        check_result(short_dir)
+        wait_for(lambda: serve.query("status", str(path))[0] == 0)
+        assert client.request("status", str(path), timeout=30)["jobs"] == 0  # this job ran cold
+        done = worker("--autostart", "30", "in.mat", "out.mat", env=env, cwd=short_dir)
+        assert done.returncode == 0
+        assert client.request("status", str(path), timeout=30)["jobs"] == 1
+    finally:
+        with contextlib.suppress(OSError):
+            client.request("stop", str(path), timeout=30)

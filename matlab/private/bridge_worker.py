@@ -96,8 +96,18 @@ def autostart(idle_timeout: str) -> None:
         from bridge import client
 
         path = client.socket_path()
-        if client.disabled() or os.path.exists(path):
-            return  # one answers, or refused this job, or a stale socket a new server replaces
+        if client.disabled():
+            return
+        if os.path.exists(path):
+            try:
+                client.connect(path, 0.5).close()
+                return  # a server answers (busy, frozen, or of another checkout): leave it
+            except ConnectionRefusedError as err:
+                if "another user" in str(err):
+                    return
+            except OSError:
+                return
+            # nobody listens: a dead server's socket, which a new server replaces
         pid = os.fork()
         if pid == 0:
             try:
