@@ -9,8 +9,9 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %   v6's 2 GB) to a folder in RAM where there is one (/dev/shm on Linux), else in tempdir;
 %   BRIDGE_TEMP (environment; several folders separated by pathsep are tried in order) or
 %   getpref('bridge', 'tempdir') choose the place. A call that cannot create its folder, save, or
-%   write its result in one place (out of room in /dev/shm) is run again in the next. With getpref('bridge', 'autostart') true (or
-%   BRIDGE_AUTOSTART=1), a call that finds no warm server starts one (see BRIDGE_SERVE).
+%   write its result in one place (out of room in /dev/shm) is run again in the next. With
+%   getpref('bridge', 'autostart') true (or BRIDGE_AUTOSTART=1), a call that finds no warm
+%   server starts one (see BRIDGE_SERVE).
 [python, source, problem] = bridge_python(caller, option);
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
@@ -49,9 +50,9 @@ outfile = fullfile(folder, 'out.mat');
 errfile = fullfile(folder, 'error.txt');
 % An explicit format: Octave's default is its own text format and MATLAB's is a preference.
 % Uncompressed: compression costs more than the copy it saves (0.26 s for 8 MB in Octave).
-format = save_format(S);
+how = save_format(S);
 try
-  save(infile, '-struct', 'S', format{:});
+  save(infile, '-struct', 'S', how{:});
 catch err
   if ~last
     return
