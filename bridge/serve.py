@@ -136,8 +136,8 @@ class Server:
 
     # --- setting up ---------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Take the lock, replace a stale socket, bind and listen."""
+    def open(self, listen: bool = True) -> None:
+        """Take the lock, remove a stale socket, and (``listen``) bind and listen."""
         folder = os.path.dirname(self.path)
         if folder == client.default_folder():
             try:
@@ -170,6 +170,11 @@ class Server:
             if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 raise ServeError(f"{self.path} exists and is not a socket; not replacing it")
             os.unlink(self.path)  # stale: its server no longer holds the lock
+        if listen:
+            self.listen()
+
+    def listen(self) -> None:
+        """Create the socket: from now on clients wait for this server, so it is ready first."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
@@ -496,11 +501,12 @@ def serve(path: str | None = None, idle_timeout: float = 0.0, slots: int | None 
     os.chdir("/")  # hold no folder; every job enters its client's
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.open()
+        server.open(listen=False)  # no socket while importing: callers run cold meanwhile
         try:
             server.warm_up()
         except Exception as err:
             sys.stderr.write(f"bridge serve: warning: warm-up failed: {err}\n")
+        server.listen()
         sys.stderr.write(
             f"bridge serve: listening on {server.path} (pid {os.getpid()}, "
             f"{server.slots} jobs at once)\n"
