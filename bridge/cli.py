@@ -252,7 +252,7 @@ One per user, local only: a Unix socket, by default $XDG_RUNTIME_DIR/bridge/serv
 /tmp/bridge-<uid>/serve.sock in a folder of mode 0700; BRIDGE_SOCKET or --socket choose
 another. Other users are refused (SO_PEERCRED), and so is a client of another bridge
 version or checkout, or whose code changed since the server started: such jobs run cold.
-Jobs run at once up to the number of cores (more wait in a queue), each in its own
+Jobs run at once up to the number of cores, at least two (more wait in a queue), each in its own
 process forked from the warm server; a failing job never stops the server. Clients of other
 groups are refused too. BRIDGE_NO_SERVER=1 makes the worker ignore it; --detach starts it
 in the background and returns once it answers. Stop it with Ctrl-C, SIGTERM or

@@ -8,8 +8,8 @@ a second server exits with status 1; a socket left by a dead server is replaced.
 
 The listening process imports what a job needs once, then never runs a job itself: it reads
 requests from all connections at once (select, one deadline per whole request, so a silent or
-trickling client delays nobody), checks them, and forks one process per job, at most
-``os.cpu_count()`` at a time, queueing the rest. A job process inherits the warm imports
+trickling client delays nobody), checks them, and forks one process per job, at most one per
+core (at least two) at a time, queueing the rest. A job process inherits the warm imports
 (copy-on-write), enters the client's folder with its umask, runs :func:`bridge.jobcli.main` with
 the client's arguments and stdout/stderr captured, answers on the connection and exits: results,
 exit statuses and error lines are the cold path's, and a crash ends only that job (its client then
@@ -80,10 +80,12 @@ class _Stop(BaseException):
 
 
 def job_slots() -> int:
+    """Jobs at once: one per core this process may use, and at least two, so that even on one
+    core a tiny job shares the time with a long one instead of waiting for its end."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return max(2, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        return max(2, os.cpu_count() or 1)
 
 
 def peer_groups(pid: int) -> frozenset[int] | None:
