@@ -3,6 +3,12 @@
 import sys
 
 if __name__ == "__main__":
+    from bridge import client
+
+    # A job goes to a running ``bridge serve`` first (nothing heavy imported yet); None: run here.
+    status = client.run_warm(sys.argv[1:])
+    if status is not None:
+        raise SystemExit(status)
     from bridge import jobcli
 
     # A plain job runs without importing Typer (bridge.jobcli); anything else goes to Typer.

@@ -253,8 +253,11 @@ One per user, local only: a Unix socket, by default $XDG_RUNTIME_DIR/bridge/serv
 /tmp/bridge-<uid>/serve.sock in a folder of mode 0700; BRIDGE_SOCKET or --socket choose
 another. Other users are refused (SO_PEERCRED), and so is a client of another bridge
 version or checkout, or whose code changed since the server started: such jobs run cold.
-Jobs run one at a time; a failing job never stops the server. BRIDGE_NO_SERVER=1 makes the
-worker ignore it. Stop it with Ctrl-C, SIGTERM or 'bridge serve --stop'.
+Jobs run at once up to the number of cores, at least two (more wait in a queue), each in its own
+process forked from the warm server; a failing job never stops the server. Clients of other
+groups are refused too. BRIDGE_NO_SERVER=1 makes the worker ignore it; --detach starts it
+in the background and returns once it answers. Stop it with Ctrl-C, SIGTERM or
+'bridge serve --stop'.
 """
 
 SERVE_EXIT_HELP = """\b
@@ -284,6 +287,9 @@ def serve(
         bool, typer.Option("--status", help="Say whether a server runs, and its job count.")
     ] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the running server.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Start it in the background; return once it answers.")
+    ] = False,
     error_file: ErrorFileOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -293,6 +299,8 @@ def serve(
         code, line = server.query("stop" if stop else "status", socket_path)
         typer.echo(line)
         raise typer.Exit(code)
+    if detach:
+        raise typer.Exit(server.start_detached(socket_path, idle_timeout))
     raise typer.Exit(server.serve(socket_path, idle_timeout))
 
 

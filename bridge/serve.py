@@ -6,13 +6,20 @@ to others is refused); ``BRIDGE_SOCKET`` or ``--socket`` choose another path. A 
 the socket (``serve.sock.lock``, held with flock while the server lives) makes it one per socket:
 a second server exits with status 1; a socket left by a dead server is replaced.
 
-Each job runs exactly as the cold command line does, through :func:`bridge.cli.main` with the
-client's arguments, working folder and umask, and its stdout/stderr captured and sent back, so
-results, exit statuses and error lines are the cold path's. Jobs run one at a time (connections
-are served in order; the others wait in the listen queue). Any failure inside a job, even an
-internal error, is that job's answer and never stops the server. The server refuses (and the
-client then runs cold) a peer of another uid, a client of another bridge version or package
-folder, or one whose code changed since the server started.
+The listening process imports what a job needs once, then never runs a job itself: it reads
+requests from all connections at once (select, one deadline per whole request, so a silent or
+trickling client delays nobody), checks them, and forks one process per job, at most one per
+core (at least two) at a time, queueing the rest. A job process inherits the warm imports
+(copy-on-write), enters the client's folder with its umask, runs :func:`bridge.jobcli.main` with
+the client's arguments and stdout/stderr captured, answers on the connection and exits: results,
+exit statuses and error lines are the cold path's, and a crash ends only that job (its client then
+runs the job cold). The handshake that makes a job run at most once is in :mod:`bridge.client`.
+
+Refused (the client then runs cold): a peer of another uid, or of other groups (its
+``/proc/PID/status`` gid and supplementary groups must be the server's, so the server never uses
+rights its client lacks), a client of another bridge version or package folder, or one whose code
+changed since the server started, and any request that is not a plain job (``bridge IN OUT
+[options]`` as :func:`bridge.jobcli.parse` accepts it: no subcommands, no help, no usage errors).
 """
 
 from __future__ import annotations
@@ -21,20 +28,39 @@ import contextlib
 import io
 import json
 import os
+import select
 import signal
 import socket
 import stat
 import sys
-import tempfile
 import time
 
-from bridge import client
+from bridge import client, jobcli
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
-READ_TIMEOUT = 10.0  # a client that connects and sends nothing must not block the others
+REQUEST_DEADLINE = 3.0  # a whole request must arrive within this long after connecting
+GO_DEADLINE = 5.0  # a job process waits this long for its client's "go"
 MAX_REQUEST = 1 << 20
+NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
+MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
+MAX_QUEUE = 512  # jobs waiting for a slot; beyond, refused (they run cold)
 IDENTITY = ("version", "package", "fingerprint")
+# What jobs import (a job process that imports it itself pays 0.3 s for scipy.fft alone). None of
+# these may start a thread on import: the server forks.
+WARM_MODULES = (
+    "bridge.jobs",
+    "bridge.convolution",
+    "bridge.semantics",
+    "bridge.kernels",
+    "bridge.formats.mat",
+    "bridge.formats.text",
+    "bridge.formats.hdf5",
+    "bridge.formats.mat73",
+    "scipy.fft",
+    "scipy.io",
+    "h5py",
+)
 
 
 class ServeError(BridgeError):
@@ -50,30 +76,70 @@ class AlreadyRunning(BridgeError):
 
 
 class _Stop(BaseException):
-    """Raised by the SIGTERM and SIGINT handlers: leave the loop, clean up. A BaseException, so
-    that a job interrupted by it is not reported as its own error (cli.main catches Exception,
-    and click turns KeyboardInterrupt into an "interrupted" answer): its client gets no answer
-    and runs the job cold."""
+    """Raised by the SIGTERM and SIGINT handlers: leave the loop, clean up."""
+
+
+def job_slots() -> int:
+    """Jobs at once: one per core this process may use, and at least two, so that even on one
+    core a tiny job shares the time with a long one instead of waiting for its end."""
+    try:
+        return max(2, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(2, os.cpu_count() or 1)
+
+
+def peer_groups(pid: int) -> frozenset[int] | None:
+    """The effective gid and supplementary groups of process ``pid`` (/proc), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            lines = dict(line.partition(":")[::2] for line in f)
+        return frozenset([int(lines["Gid"].split()[1]), *map(int, lines["Groups"].split())])
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
+def own_groups() -> frozenset[int]:
+    return frozenset([os.getegid(), *os.getgroups()])
+
+
+class Pending:
+    """A connection whose request is still arriving."""
+
+    def __init__(self, conn: socket.socket, deadline: float) -> None:
+        self.conn, self.deadline, self.data = conn, deadline, b""
 
 
 class Server:
-    def __init__(self, path: str, idle_timeout: float = 0.0, uid: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        idle_timeout: float = 0.0,
+        uid: int | None = None,
+        groups: frozenset[int] | None = None,
+        slots: int | None = None,
+    ) -> None:
         self.path = path
         self.idle_timeout = idle_timeout
         self.uid = os.getuid() if uid is None else uid
+        self.groups = own_groups() if groups is None else groups
+        self.slots = slots or job_slots()
         self.identity = client.package_identity()
-        self.jobs = self.refused = 0
+        self.jobs = self.refused = self.abandoned = 0
         self.started = time.time()
         self.sock: socket.socket | None = None
         self.lock_fd: int | None = None
         self.inode: tuple[int, int] | None = None
         self.stopping = False
         self.last_refusal = ""
+        self.pending: list[Pending] = []
+        self.queue: list[tuple[socket.socket, list[str]]] = []
+        self.running: dict[int, float] = {}  # job process pid -> start time
+        self.last_activity = time.monotonic()
 
     # --- setting up ---------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Take the lock, replace a stale socket, bind and listen."""
+    def open(self, listen: bool = True) -> None:
+        """Take the lock, remove a stale socket, and (``listen``) bind and listen."""
         folder = os.path.dirname(self.path)
         if folder == client.default_folder():
             try:
@@ -106,6 +172,11 @@ class Server:
             if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 raise ServeError(f"{self.path} exists and is not a socket; not replacing it")
             os.unlink(self.path)  # stale: its server no longer holds the lock
+        if listen:
+            self.listen()
+
+    def listen(self) -> None:
+        """Create the socket: from now on clients wait for this server, so it is ready first."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
@@ -115,25 +186,30 @@ class Server:
             raise ServeError(f"cannot create the socket {self.path}: {err.strerror}") from err
         finally:
             os.umask(old)
-        sock.listen(64)
+        sock.listen(128)
+        sock.setblocking(False)
         st = os.stat(self.path)
         self.inode = (st.st_dev, st.st_ino)
         self.sock = sock
 
     def warm_up(self) -> None:
-        """Import what a .mat job needs by running two small jobs (text in, .mat in and out)."""
-        from bridge import cli
+        """Import what jobs need, so that every job process starts with them (copy-on-write).
+        Only imports: no job runs here, so that no thread pool or BLAS state exists in this
+        process when it forks."""
+        import importlib
 
-        with tempfile.TemporaryDirectory(prefix="bridge-serve-") as tmp:
-            txt, mat, out = (os.path.join(tmp, n) for n in ("in.txt", "in.mat", "out.mat"))
-            with open(txt, "w") as f:
-                f.write("% op conv2\n% A double 2 2\n1 2\n3 4\n% B double 1 1\n2\n")
-            sink = io.StringIO()
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                cli.main([txt, mat])
-                cli.main([mat, out, "--a", "C", "--b", "C", "--op", "conv2"])
+        import numpy  # noqa: F401
+
+        for name in WARM_MODULES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
 
     def close(self) -> None:
+        for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
+            with contextlib.suppress(OSError):
+                conn.sendall(client.encode(["refused", "the server is stopping"]))
+            conn.close()
+        self.pending, self.queue = [], []
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -149,86 +225,263 @@ class Server:
 
     def serve_forever(self) -> None:
         assert self.sock is not None
-        self.sock.settimeout(self.idle_timeout or None)
+        self.last_activity = time.monotonic()  # idle from now, not from before the warm-up
         while not self.stopping:
+            self.reap()
+            self.start_queued()
+            now = time.monotonic()
+            busy = self.pending or self.queue or self.running
+            if self.idle_timeout and not busy and now - self.last_activity >= self.idle_timeout:
+                return
+            timeout = 0.2 if self.running else 1.0
+            if self.pending:
+                timeout = min(timeout, max(0.0, min(p.deadline for p in self.pending) - now))
+            # poll, not select: no limit on descriptor numbers.
+            conns = {self.sock.fileno(): self.sock}
+            conns.update((p.conn.fileno(), p.conn) for p in self.pending)
+            conns.update((c.fileno(), c) for c, _ in self.queue)
+            poller = select.poll()
+            for fd in conns:
+                poller.register(fd, select.POLLIN)
+            try:
+                events = poller.poll(timeout * 1000)
+            except InterruptedError:
+                continue
+            for fd, _ in events:
+                sock = conns[fd]
+                if sock is self.sock:
+                    self.accept()
+                else:
+                    self.read(sock)
+            self.expire()
+
+    def accept(self) -> None:
+        for _ in range(64):
             try:
                 conn, _ = self.sock.accept()
-            except TimeoutError:
-                return  # idle for idle_timeout seconds
-            with conn:
-                self.handle(conn)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                time.sleep(0.05)  # e.g. too many open files: the client waits or goes cold
+                return
+            self.last_activity = time.monotonic()
+            conn.setblocking(False)
+            refusal = self.check_peer(conn)
+            if refusal:
+                self.refuse(conn, refusal)
+                continue
+            if len(self.pending) >= MAX_CONNECTIONS:
+                self.refuse(self.pending.pop(0).conn, "too many connections")
+            self.pending.append(Pending(conn, time.monotonic() + REQUEST_DEADLINE))
 
-    def handle(self, conn: socket.socket) -> None:
+    def check_peer(self, conn: socket.socket) -> str | None:
         try:
-            conn.settimeout(READ_TIMEOUT)
-            if client.peer_uid(conn) != self.uid:
-                answer = self._refuse("this server serves its own user only")
-            else:
-                fields = client.receive(conn, MAX_REQUEST)
-                conn.settimeout(None)
-                answer = self.answer(fields)
-        except (_Stop, KeyboardInterrupt):
-            raise
-        except Exception as err:  # a bad request or a vanished client: answer if possible, go on
-            answer = self._refuse(f"bad request: {type(err).__name__}: {err}")
-        with contextlib.suppress(OSError):
-            conn.sendall(client.encode(answer))
-
-    def answer(self, fields: list[str]) -> list[str]:
-        if len(fields) < 7 or fields[0] != client.MAGIC:
-            return self._refuse(f"not a {client.MAGIC} request")
-        op, identity, cwd, umask, argv = fields[1], fields[2:5], fields[5], fields[6], fields[7:]
-        if op == "status":
-            return ["ok", json.dumps(self.status())]
-        if op == "stop":
-            self.stopping = True
-            return ["ok", json.dumps(self.status())]
-        if op != "job":
-            return self._refuse(f"unknown request {op!r}")
-        for key, mine, theirs in zip(IDENTITY, self.identity, identity, strict=True):
-            if mine != theirs:
-                return self._refuse(f"{key} {theirs!r} differs from the server's {mine!r}")
-        try:
-            os.chdir(cwd)
+            pid, uid, _ = client.peer_creds(conn)
         except OSError as err:
-            return self._refuse(f"cannot enter {cwd}: {err.strerror}")
-        old_umask = os.umask(int(umask) & 0o777)
-        try:
-            status, out, err = run_job(argv)
-        finally:
-            os.umask(old_umask)
-            os.chdir("/")
-        self.jobs += 1
-        return ["ok", str(status), out, err]
+            return f"cannot identify the client: {err.strerror}"
+        if uid != self.uid:
+            return "this server serves its own user only"
+        groups = peer_groups(pid)
+        if groups is None:
+            return "the client is gone"
+        if groups != self.groups:
+            return "the client's groups differ from the server's; start a server of your own"
+        return None
 
-    def _refuse(self, reason: str) -> list[str]:
+    def read(self, conn: socket.socket) -> None:
+        entry = next((p for p in self.pending if p.conn is conn), None)
+        if entry is None:  # a queued client: it may only hang up
+            self.drop_queued(conn)
+            return
+        try:
+            chunk = conn.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.pending.remove(entry)
+            conn.close()
+            return
+        entry.data += chunk
+        try:
+            total = client.message_length(entry.data, MAX_REQUEST)
+            if total is None or len(entry.data) < total:
+                return
+            self.pending.remove(entry)
+            fields = client.decode(entry.data[8:total])
+        except ValueError as err:
+            if entry in self.pending:
+                self.pending.remove(entry)
+            self.refuse(conn, f"bad request: {err}")
+            return
+        try:
+            self.request(conn, fields)
+        except Exception as err:  # a bug must not stop the server: this client runs cold
+            self.refuse(conn, f"internal error: {type(err).__name__}: {err}")
+
+    def drop_queued(self, conn: socket.socket) -> None:
+        """A queued client hung up, or sent something where nothing is due: drop it."""
+        self.queue = [(c, f) for c, f in self.queue if c is not conn]
+        try:
+            hung_up = not conn.recv(1, socket.MSG_PEEK)
+        except OSError:
+            hung_up = True
+        if hung_up:
+            conn.close()
+        else:
+            self.refuse(conn, "the client spoke out of turn while queued")
+
+    def expire(self) -> None:
+        now = time.monotonic()
+        for entry in [p for p in self.pending if p.deadline <= now]:
+            self.pending.remove(entry)
+            self.refuse(entry.conn, f"the request did not arrive within {REQUEST_DEADLINE} s")
+
+    def refuse(self, conn: socket.socket, reason: str) -> None:
         self.refused += 1
         self.last_refusal = reason
-        return ["refused", reason]
+        self.reply(conn, ["refused", reason])
+
+    def reply(self, conn: socket.socket, fields: list[str]) -> None:
+        """Send a short answer and close (the socket buffer holds it: no waiting)."""
+        with contextlib.suppress(OSError):
+            conn.setblocking(True)
+            conn.settimeout(1.0)
+            conn.sendall(client.encode(fields))
+        conn.close()
+
+    def request(self, conn: socket.socket, fields: list[str]) -> None:
+        if len(fields) < 7 or fields[0] != client.MAGIC:
+            self.refuse(conn, f"not a {client.MAGIC} request")
+            return
+        op, identity, argv = fields[1], fields[2:5], fields[7:]
+        if op in ("status", "stop"):
+            if op == "stop":
+                self.stopping = True
+            self.reply(conn, ["ok", json.dumps(self.status())])
+            return
+        if op != "job":
+            self.refuse(conn, f"unknown request {op!r}")
+            return
+        for key, mine, theirs in zip(IDENTITY, self.identity, identity, strict=True):
+            if mine != theirs:
+                self.refuse(conn, f"{key} {theirs!r} differs from the server's {mine!r}")
+                return
+        if jobcli.parse(argv) is None:
+            self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
+            return
+        try:
+            umask = int(fields[6]) & 0o777
+        except ValueError:
+            self.refuse(conn, f"bad umask {fields[6]!r}")
+            return
+        if len(self.running) < self.slots and not self.queue:
+            self.start(conn, fields[5], umask, argv)
+        elif len(self.queue) >= MAX_QUEUE:
+            self.refuse(conn, f"{MAX_QUEUE} jobs are queued already")
+        else:
+            with contextlib.suppress(OSError):
+                conn.sendall(client.encode(["queued"]))
+            self.queue.append((conn, fields))
+
+    def start_queued(self) -> None:
+        while self.queue and len(self.running) < self.slots:
+            conn, fields = self.queue.pop(0)
+            self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
+
+    def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
+        try:
+            pid = os.fork()
+        except OSError as err:
+            self.refuse(conn, f"cannot start a job process: {err.strerror}")
+            return
+        if pid == 0:  # the job's process: never returns
+            code = 70
+            try:
+                self.forget()
+                code = job_process(conn, cwd, umask, argv)
+            finally:
+                os._exit(code)
+        conn.close()
+        self.jobs += 1
+        self.running[pid] = time.monotonic()
+
+    def forget(self) -> None:
+        """In a job process: let go of everything that is the server's."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal is not the job's
+        for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
+            conn.close()
+        if self.sock is not None:
+            self.sock.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+
+    def reap(self) -> None:
+        while self.running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.running.clear()
+                return
+            if pid == 0:
+                return
+            if self.running.pop(pid, None) is not None:
+                self.last_activity = time.monotonic()
+                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NOT_STARTED:
+                    self.abandoned += 1
 
     def status(self) -> dict:
+        self.reap()
         return {
             "pid": os.getpid(),
             "socket": self.path,
             "jobs": self.jobs,
+            "running": len(self.running),
+            "queued": len(self.queue),
+            "slots": self.slots,
             "refused": self.refused,
+            "abandoned": self.abandoned,
             "last_refusal": self.last_refusal,
             "uptime": round(time.time() - self.started, 3),
             **dict(zip(IDENTITY, self.identity, strict=True)),
         }
 
 
-def run_job(argv: list[str]) -> tuple[int, str, str]:
-    """Run ``bridge.cli.main(argv)`` with stdout and stderr captured: (status, stdout, stderr).
-    Whatever escapes main() (it should not) becomes the cold path's internal-error line."""
-    from bridge import cli, jobcli
+def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> int:
+    """The body of a forked job process: announce, wait for "go", run, answer. Its exit status."""
+    conn.setblocking(True)
+    st = client.proc_stat(os.getpid())
+    client.send(conn, ["ready", str(os.getpid()), str(st[2] if st else 0)])
+    try:
+        go = client.Reader(conn, 1024).next(GO_DEADLINE)
+    except (OSError, ValueError):
+        return NOT_STARTED
+    if go != ["go"]:
+        return NOT_STARTED  # the client gave up (it runs the job cold) or sent nonsense
+    try:
+        os.chdir(cwd)
+    except OSError as err:
+        client.send(conn, ["refused", f"cannot enter {cwd}: {err.strerror}"])
+        return NOT_STARTED
+    os.umask(umask)
+    status, out, err = run_job(argv)
+    conn.settimeout(None)
+    client.send(conn, ["ok", str(status), out, err])
+    return 0
 
+
+def run_job(argv: list[str]) -> tuple[int, str, str]:
+    """Run the plain job ``argv`` as the cold command line does, with stdout and stderr
+    captured: (status, stdout, stderr). Whatever escapes (it should not) becomes the cold path's
+    internal-error line."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = cli.main(argv)
-        except (_Stop, KeyboardInterrupt):
-            raise
+            status = jobcli.main(argv)
+            if status is None:  # request() lets only plain jobs through
+                raise BridgeError("not a plain job")
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
         except BaseException as exc:
@@ -241,18 +494,25 @@ def _on_signal(signum, frame):
     raise _Stop()
 
 
-def serve(path: str | None = None, idle_timeout: float = 0.0) -> int:
-    """Run a server until stopped (SIGTERM, Ctrl-C, ``--stop``) or idle; the exit status."""
-    server = Server(os.path.abspath(path) if path else client.socket_path(), idle_timeout)
+def serve(path: str | None = None, idle_timeout: float = 0.0, slots: int | None = None) -> int:
+    """Run a server until stopped (SIGTERM, Ctrl-C, ``--stop``) or idle; the exit status.
+    ``slots``: jobs at once (default: the cores this process may use)."""
+    server = Server(
+        os.path.abspath(path) if path else client.socket_path(), idle_timeout, slots=slots
+    )
     os.chdir("/")  # hold no folder; every job enters its client's
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.open()
+        server.open(listen=False)  # no socket while importing: callers run cold meanwhile
         try:
             server.warm_up()
         except Exception as err:
             sys.stderr.write(f"bridge serve: warning: warm-up failed: {err}\n")
-        sys.stderr.write(f"bridge serve: listening on {server.path} (pid {os.getpid()})\n")
+        server.listen()
+        sys.stderr.write(
+            f"bridge serve: listening on {server.path} (pid {os.getpid()}, "
+            f"{server.slots} jobs at once)\n"
+        )
         sys.stderr.flush()
         server.serve_forever()
     except (_Stop, KeyboardInterrupt):
@@ -262,6 +522,76 @@ def serve(path: str | None = None, idle_timeout: float = 0.0) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return EXIT_OK
+
+
+def start_detached(path: str | None = None, idle_timeout: float = 0.0, wait: float = 30.0) -> int:
+    """Start a server in the background, detached from this process's terminal and output (for
+    ``system()`` callers such as bridge_serve.m, which wait for their child's output to end), and
+    wait until it answers. The exit status: 0 it answers (it was started, or was running), 1 it
+    did not start (its error line is printed)."""
+    where = os.path.abspath(path) if path else client.socket_path()
+    code, line = query("status", where)
+    if code == EXIT_OK:
+        print(line.replace("running on", "already running on", 1))
+        return EXIT_OK
+    log = where + ".log"
+    folder = os.path.dirname(where)
+    if not os.path.isdir(folder) and folder != client.default_folder():
+        print(f"no server started on {where}: the socket folder does not exist")
+        return EXIT_RUNNING
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the server: a new session, no terminal; stdout null, stderr to the log
+        code = 70
+        try:
+            os.close(read_end)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            for fd in os.listdir("/proc/self/fd"):  # nothing of the caller's (its pipes) stays
+                if int(fd) > 2 and int(fd) != write_end:
+                    with contextlib.suppress(OSError):
+                        os.close(int(fd))
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except OSError:
+                out = null
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            os.dup2(out, 2)
+            try:
+                code = serve(where, idle_timeout)
+            except BridgeError as err:
+                sys.stderr.write(f"bridge: error: {err}\n")
+                sys.stderr.flush()
+                code = err.exit_code
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    os.set_blocking(read_end, False)
+    deadline = time.monotonic() + wait
+    try:
+        while time.monotonic() < deadline:
+            code, line = query("status", where)
+            if code == EXIT_OK:
+                print(line.replace("running on", "started on", 1))
+                return EXIT_OK
+            with contextlib.suppress(BlockingIOError):
+                if not os.read(read_end, 1):  # the server ended without answering
+                    break
+            time.sleep(0.05)
+    finally:
+        os.close(read_end)
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        lines = []
+    reason = lines[-1] if lines else f"no answer within {wait:g} s"
+    print(f"no server started on {where}: {reason}")
+    return EXIT_RUNNING
 
 
 def query(op: str, path: str | None = None) -> tuple[int, str]:
@@ -274,9 +604,14 @@ def query(op: str, path: str | None = None) -> tuple[int, str]:
         return EXIT_RUNNING, f"no server on {where} ({reason})"
     if not answer.get("ok"):
         return EXIT_RUNNING, f"the server on {where} refused: {answer.get('reason')}"
-    fields = ("pid", "jobs", "refused", "uptime", "version", "package")
+    fields = ("pid", "jobs", "running", "queued", "refused", "abandoned", "uptime", "version")
+    fields += ("package",)
     text = " ".join(f"{k}={answer.get(k)}" for k in fields)
     if answer.get("last_refusal"):
         text += f" last_refusal={answer['last_refusal']!r}"
+    mine = dict(zip(IDENTITY, client.package_identity(), strict=True))
+    differs = [key for key in IDENTITY if answer.get(key) != mine[key]]
+    if differs and op == "status":
+        text += f"; it refuses this bridge's jobs ({', '.join(differs)} differ), which run cold"
     verb = "stopping" if op == "stop" else "running"
     return EXIT_OK, f"{verb} on {where}: {text}"

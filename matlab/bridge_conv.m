@@ -12,8 +12,9 @@ function w = bridge_conv(varargin)
 %   BRIDGE_PYTHON, getpref('bridge', 'python'), then python3 (python on Windows). It must be able
 %   to import numpy, scipy, h5py and typer, and bridge unless these files sit in a bridge checkout
 %   (then that checkout's bridge is used). Each call runs Python once, in a private temporary
-%   folder that is removed afterwards (kept when the environment variable BRIDGE_KEEP_TEMP is set).
-%   BRIDGE_DIAGNOSE shows which Python is used and what it can import.
+%   folder (in /dev/shm where there is one; BRIDGE_TEMP chooses) that is removed afterwards (kept
+%   when the environment variable BRIDGE_KEEP_TEMP is set); a warm server started by BRIDGE_SERVE
+%   takes the job when one runs. BRIDGE_DIAGNOSE shows which Python is used and what it can import.
 %
 %   Errors (identifiers), as MATLAB's conv where MATLAB has one:
 %     MATLAB:conv:AorBNotVector           U or V is not a vector
@@ -31,7 +32,7 @@ function w = bridge_conv(varargin)
 %   Example:
 %     w = bridge_conv([-1 2 3 -2 0 1 2], [2 4 -1 1], 'same')   % [15 5 -9 7 6 7 -1]
 %
-%   See also CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_DIAGNOSE.
+%   See also CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_SERVE, BRIDGE_DIAGNOSE.
 [args, python] = bridge_options(varargin);
 bridge_nargs(args, 2, 3);
 shape = bridge_shape(args, 3, 'MATLAB:conv:unknownShapeParameter');

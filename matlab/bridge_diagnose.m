@@ -3,8 +3,10 @@ function info = bridge_diagnose(varargin)
 %   BRIDGE_DIAGNOSE prints the interpreter the wrappers would use, where that choice came from,
 %   the command line, its Python version and whether numpy, scipy, h5py, typer and bridge import.
 %   BRIDGE_DIAGNOSE('Python', PYTHON) checks the interpreter PYTHON instead.
+%   It also says whether a warm server (BRIDGE_SERVE) runs and answers this Python's bridge.
 %   INFO = BRIDGE_DIAGNOSE(...) returns the same as a struct (fields python, source, command,
-%   status, output and ok) and prints nothing.
+%   status, output, ok, server (logical) and server_status (its one-line report)) and prints
+%   nothing.
 %
 %   The interpreter is, in this order: the 'Python' option, the environment variable
 %   BRIDGE_PYTHON, getpref('bridge', 'python'), then python3 (python on Windows).
@@ -24,7 +26,13 @@ else
 end
 % Exit status 0: everything imports; 5: something does not; anything else: Python did not run.
 result = struct('python', python, 'source', source, 'command', command, 'status', status, ...
-  'output', strtrim(output), 'ok', status == 0);
+  'output', strtrim(output), 'ok', status == 0, 'server', false, 'server_status', '');
+if status == 0
+  [server_status, server_output] = system(bridge_command(python, {'--serve', 'status'}));
+  lines = regexp(strtrim(server_output), '[\r\n]+', 'split');
+  result.server = server_status == 0;
+  result.server_status = strtrim(lines{end});
+end
 if nargout > 0
   info = result;
   return
@@ -40,6 +48,11 @@ fprintf('command: %s\n', command);
 fprintf('status:  %d\n', status);
 fprintf('%s\n', result.output);
 if status == 0
+  if result.server
+    fprintf('server:  %s\n', result.server_status);
+  else
+    fprintf('server:  none (%s); bridge_serve(''start'') starts one\n', result.server_status);
+  end
   fprintf('OK: the wrappers can run this Python.\n');
 elseif status == 5
   fprintf('PROBLEM: this Python lacks a package above; install bridge there (pip install -e .).\n');

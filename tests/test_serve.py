@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+import scipy.signal
 
-from bridge import client, serve
+from bridge import client, jobcli, serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.octave import octave_cli
 
@@ -207,9 +208,13 @@ def test_warm_job_is_the_cold_job(server, short_dir, name):
     cold = outcome(
         worker(*JOBS[name], env=dict(server.env, BRIDGE_NO_SERVER="1"), cwd=folder), folder
     )
-    before = server.status()["jobs"]
+    before = server.status()
     warm = outcome(worker(*JOBS[name], env=server.env, cwd=folder), folder)
-    assert server.status()["jobs"] == before + 1  # served warm, not a silent fallback
+    after = server.status()
+    if jobcli.parse(JOBS[name]) is not None:
+        assert after["jobs"] == before["jobs"] + 1  # served warm, not a silent fallback
+    else:  # not a plain job (a usage error): refused, and the cold path answers
+        assert after["jobs"] == before["jobs"] and after["refused"] == before["refused"] + 1
     assert cold["status"] == STATUS.get(name, EXIT_OK), cold
     assert_same(cold, warm)
     if cold["status"] and "--error-file" not in JOBS[name]:
@@ -222,7 +227,7 @@ def test_warm_job_is_the_cold_job(server, short_dir, name):
     # The server survives every bad job: the next job works, warm.
     again = outcome(worker("in.mat", "out.mat", env=server.env, cwd=folder), folder)
     assert again["status"] == EXIT_OK and "out.mat" in again
-    assert server.status()["jobs"] == before + 2
+    assert server.status()["jobs"] == after["jobs"] + 1
     assert server.proc.poll() is None
 
 
@@ -238,12 +243,10 @@ def test_results_keep_the_callers_umask(server, short_dir):
 
 
 def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
-    from bridge import cli
-
     def boom(argv):
         raise KeyError("unexpected")
 
-    monkeypatch.setattr(cli, "main", boom)
+    monkeypatch.setattr(jobcli, "main", boom)
     status, out, err = serve.run_job(["in.mat", "out.mat"])
     assert status == EXIT_INTERNAL and out == ""
     assert err.startswith("bridge: error: internal error: KeyError") and err.count("\n") == 1
@@ -251,8 +254,27 @@ def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
     def leaves(argv):
         raise SystemExit(3)
 
-    monkeypatch.setattr(cli, "main", leaves)
+    monkeypatch.setattr(jobcli, "main", leaves)
     assert serve.run_job([])[0] == 3
+
+
+def test_an_error_text_with_a_lone_surrogate_is_sent(monkeypatch):
+    """Error texts that UTF-8 cannot hold are escaped as Python's stderr escapes them."""
+
+    def odd(argv):
+        sys.stderr.write("bridge: error: bad \ud800 and \udcff (x)\n")
+        return EXIT_DATA
+
+    monkeypatch.setattr(jobcli, "main", odd)
+    status, out, err = serve.run_job(["in.mat", "out.mat"])
+    fields = client.decode(client.encode(["ok", str(status), out, err])[8:])
+    assert fields[3] == "bridge: error: bad \\ud800 and \\udcff (x)\n"
+    cold = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.stderr.write('bad \\ud800 and \\udcff')"],
+        capture_output=True,
+    )
+    assert cold.stderr == b"bad \\ud800 and \\udcff"  # what the cold path prints
+    assert client.run_warm(["in\ud800.mat", "out.mat"]) is None  # no such file name: cold
 
 
 def test_a_job_raising_inside_main_does_not_stop_the_server(server, short_dir, tmp_path):
@@ -301,18 +323,91 @@ def test_another_checkout_is_refused_and_runs_cold(server, short_dir):
     assert "package" in status["last_refusal"]
 
 
-def test_identity_rules(short_dir):
-    server = serve.Server(str(short_dir / "s.sock"))
+class InThread:
+    """A Server's loop in a thread of the test process (only refusals and status: no job forks)."""
+
+    def __init__(self, path: Path, **options) -> None:
+        self.server = serve.Server(str(path), **options)
+        self.server.open()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def ask(self, fields: list[str]) -> list[str]:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(30)
+            sock.connect(self.server.path)
+            client.send(sock, fields)
+            return client.receive(sock)
+
+    def close(self) -> None:
+        self.server.stopping = True
+        self.thread.join(30)
+        self.server.close()
+
+
+@pytest.fixture
+def in_thread(short_dir):
+    running = []
+
+    def start(**options):
+        running.append(InThread(short_dir / "t.sock", **options))
+        return running[-1]
+
+    yield start
+    for each in running:
+        each.close()
+
+
+def test_identity_rules(in_thread, short_dir):
+    running = in_thread()
+    server = running.server
     good = [client.MAGIC, "job", *server.identity, str(short_dir), "18"]
     for k, key in ((2, "version"), (3, "package"), (4, "fingerprint")):
         fields = list(good)
         fields[k] += "x"
-        assert server.answer([*fields, "in.mat", "out.mat"])[0] == "refused"
+        assert running.ask([*fields, "in.mat", "out.mat"])[0] == "refused"
         assert key in server.last_refusal
-    assert server.answer(["something else", "job", "", "", "", "", ""])[0] == "refused"
-    missing = [*good[:5], str(short_dir / "gone"), "18", "in.mat", "out.mat"]
-    assert server.answer(missing)[0] == "refused"
+    assert running.ask(["something else", "job", "", "", "", "", ""])[0] == "refused"
+    assert running.ask(["bridge-serve/1", "job", *good[2:], "in.mat", "out.mat"])[0] == "refused"
     assert server.jobs == 0 and server.refused == 5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--stop"],
+        ["serve", "--socket", "/tmp/x.sock"],
+        ["vars", "in.mat"],
+        ["in.mat", "out.mat", "--help"],
+        ["--version"],
+        ["in.mat"],
+        ["in.mat", "out.mat", "--bogus"],
+    ],
+)
+def test_requests_are_limited_to_the_job_command(in_thread, short_dir, argv):
+    running = in_thread()
+    fields = [client.MAGIC, "job", *running.server.identity, str(short_dir), "18", *argv]
+    answer = running.ask(fields)
+    assert answer[0] == "refused" and "not a plain job" in answer[1]
+    assert running.ask([client.MAGIC, "status", *running.server.identity, "/", "18"])[0] == "ok"
+    assert not running.server.stopping and running.server.jobs == 0
+
+
+def test_another_user_is_refused(in_thread, short_dir):
+    """SO_PEERCRED: a server for another uid (as if the client were another user) refuses."""
+    running = in_thread(uid=os.getuid() + 1)
+    answer = client.request("status", running.server.path, timeout=30)
+    assert not answer["ok"] and "own user" in answer["reason"]
+    assert running.server.refused == 1
+
+
+def test_other_groups_are_refused(in_thread, short_dir):
+    """Same uid, other groups: the server would read files its client cannot; refused."""
+    running = in_thread(groups=frozenset({os.getegid() + 12345}))
+    answer = client.request("status", running.server.path, timeout=30)
+    assert not answer["ok"] and "groups differ" in answer["reason"]
+    assert serve.peer_groups(os.getpid()) == serve.own_groups()
+    assert serve.peer_groups(2**22 + 7) is None
 
 
 def test_fingerprint_follows_the_code(short_dir):
@@ -321,27 +416,6 @@ def test_fingerprint_follows_the_code(short_dir):
     path = short_dir / "bridge" / "errors.py"
     path.write_text(path.read_text() + "\n# edited\n")
     assert client.fingerprint(str(short_dir / "bridge")) != before
-
-
-def test_another_user_is_refused(short_dir):
-    """SO_PEERCRED: a server for another uid (as if the client were another user) refuses."""
-    server = serve.Server(str(short_dir / "s.sock"), uid=os.getuid() + 1)
-    server.open()
-
-    def serve_one():
-        conn, _ = server.sock.accept()
-        with conn:
-            server.handle(conn)
-
-    thread = threading.Thread(target=serve_one)
-    thread.start()
-    try:
-        answer = client.request("status", str(short_dir / "s.sock"), timeout=30)
-    finally:
-        thread.join(30)
-        server.close()
-    assert not answer["ok"] and "own user" in answer["reason"]
-    assert not (short_dir / "s.sock").exists()
 
 
 def test_peer_uid_is_this_process_uid():
@@ -567,3 +641,338 @@ def test_a_missing_socket_folder_is_one_line(short_dir):
     )
     assert done.returncode == EXIT_OUTPUT and "does not exist" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+# --- no client blocks another; a frozen server or job costs seconds, never a double run ------
+
+# A server whose jobs sleep SLOW seconds first when their input's name starts with "slow" (and say
+# so in a file IN.started): a long job without depending on how fast the kernels are. The sleep is
+# inherited by the forked job processes; the package files are unchanged, so the identity check
+# passes. Cold runs (another process) do not sleep.
+SLOW = 7.0
+SLOW_SERVER = """
+import os, sys, time
+from bridge import jobcli, serve
+run = jobcli.run_job
+def slow(infile, outfile, **kw):
+    if os.path.basename(infile).startswith("slow"):
+        open(infile + ".started", "w").close()
+        time.sleep({slow})
+    return run(infile, outfile, **kw)
+jobcli.run_job = slow
+sys.stderr.write("slow server\\n")
+raise SystemExit(serve.serve(None, 0, slots={slots}))
+"""
+
+
+class SlowServer(Running):
+    def __init__(self, sock: Path, slots: int = 2) -> None:
+        self.path = sock
+        self.env = base_env(BRIDGE_SOCKET=str(sock))
+        code = SLOW_SERVER.format(slow=SLOW, slots=slots)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                if client.request("status", str(sock))["ok"]:
+                    break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                out, err = self.proc.communicate(timeout=10)
+                pytest.fail(f"the server did not start: {out}{err}")
+            time.sleep(0.05)
+
+    def job_processes(self) -> list[int]:
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in path.read_text().split()]
+
+
+@pytest.fixture
+def slow_server(short_dir):
+    made = []
+
+    def start(slots: int = 2) -> SlowServer:
+        made.append(SlowServer(short_dir / "slow.sock", slots))
+        return made[-1]
+
+    yield start
+    for running in made:
+        with contextlib.suppress(OSError):
+            for pid in running.job_processes():  # one a test stopped holds the server's pipes
+                os.kill(pid, signal.SIGKILL)
+        status, err = running.stop()
+        assert status == 0, err
+
+
+def background_worker(*args, env, cwd) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-S", str(WORKER), *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def check_result(folder: Path, name: str = "out.mat") -> None:
+    got = scipy.io.loadmat(folder / name)["C"]
+    data = scipy.io.loadmat(folder / "in.mat")
+    expected = scipy.signal.convolve2d(data["A"], data["B"])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_silent_and_trickling_clients_do_not_delay_a_job(server, short_dir):
+    make_files(short_dir)
+    silent = []
+    for _ in range(6):
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(str(server.path))
+        silent.append(sock)
+    stop = threading.Event()
+
+    def trickle():
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(server.path))
+            with contextlib.suppress(OSError):
+                for byte in client.encode(["x" * 100]):
+                    if stop.wait(0.5):
+                        return
+                    sock.send(bytes([byte]))
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        start = time.monotonic()
+        done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
+        took = time.monotonic() - start
+        # The silent and trickling connections are dropped at their deadline.
+        wait_for(lambda: server.status()["refused"] >= 7, timeout=30)
+    finally:
+        stop.set()
+        thread.join(30)
+        for sock in silent:
+            sock.close()
+    assert done.returncode == 0, done.stderr
+    check_result(short_dir)
+    assert took < 3.0
+    status = server.status()
+    assert status["jobs"] == 1  # served warm, not after the others gave up
+
+
+def test_a_tiny_job_does_not_wait_behind_a_long_one(slow_server, short_dir):
+    running = slow_server(slots=2)
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    long = background_worker("slow.mat", "slow-out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["running"] == 1)
+    start = time.monotonic()
+    done = worker("in.mat", "out.mat", env=running.env, cwd=short_dir)
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert took < 3.0
+    assert long.poll() is None  # the long job still runs
+    _, err = long.communicate(timeout=120)
+    assert long.returncode == 0, err
+    check_result(short_dir)
+    check_result(short_dir, "slow-out.mat")
+    status = running.status()
+    # Both ran warm, once each: the long job's client waited for its live job process.
+    assert status["jobs"] == 2 and status["abandoned"] == 0 and status["refused"] == 0
+
+
+def test_jobs_beyond_the_slots_queue_and_run_warm(slow_server, short_dir):
+    running = slow_server(slots=1)
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    long = background_worker("slow.mat", "slow-out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["running"] == 1)
+    queued = background_worker("in.mat", "out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["queued"] == 1)
+    for proc in (long, queued):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    check_result(short_dir)
+    status = running.status()
+    assert status["jobs"] == 2 and status["queued"] == 0 and status["refused"] == 0
+
+
+def test_a_frozen_server_costs_seconds_and_never_runs_the_job(server, short_dir):
+    make_files(short_dir)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
+        took = time.monotonic() - start
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    assert done.returncode == 0, done.stderr
+    assert took < 8.0
+    check_result(short_dir)
+    before = (short_dir / "out.mat").stat().st_mtime_ns
+    # Resumed, the server finds the request of a client that left: it never runs it.
+    wait_for(lambda: server.status()["abandoned"] + server.status()["refused"] >= 1)
+    time.sleep(0.5)
+    assert (short_dir / "out.mat").stat().st_mtime_ns == before
+    status = server.status()
+    assert status["jobs"] == status["abandoned"]
+    done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
+    assert done.returncode == 0 and server.status()["jobs"] == status["jobs"] + 1
+
+
+def test_a_stopped_job_process_is_killed_and_the_job_runs_cold(slow_server, short_dir):
+    running = slow_server()
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    start = time.monotonic()
+    proc = background_worker("slow.mat", "out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["running"] == 1)
+    wait_for(lambda: (short_dir / "slow.mat.started").exists())  # past the handshake
+    (pid,) = running.job_processes()
+    os.kill(pid, signal.SIGSTOP)
+    _, err = proc.communicate(timeout=120)
+    took = time.monotonic() - start
+    assert proc.returncode == 0, err
+    assert took < SLOW  # cold, not after the warm job's sleep
+    check_result(short_dir, "out.mat")
+    wait_for(lambda: client.proc_stat(pid) is None or client.proc_stat(pid)[0] == "Z")
+
+
+def test_a_crashed_job_process_leaves_the_job_to_the_cold_path(slow_server, short_dir):
+    running = slow_server()
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    proc = background_worker("slow.mat", "out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["running"] == 1)
+    wait_for(lambda: (short_dir / "slow.mat.started").exists())  # past the handshake
+    (pid,) = running.job_processes()
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    check_result(short_dir, "out.mat")
+    assert running.proc.poll() is None and running.status()["jobs"] == 1
+
+
+def test_identity_does_not_follow_a_shadowing_bridge_folder(monkeypatch):
+    """A folder named bridge in the working directory can be what ``import bridge`` finds:
+    ``bridge serve --status`` exited 70 there. The identity comes from the client's own folder."""
+    import types
+
+    import bridge
+
+    expected = client.package_identity()
+    assert expected[0] == bridge.__version__
+    monkeypatch.setitem(sys.modules, "bridge", types.ModuleType("bridge"))
+    assert client.package_identity() == expected
+
+
+def test_serve_does_not_import_the_cli():
+    """No import circle: serve runs jobs through jobcli; only cli imports serve."""
+    import ast
+
+    tree = ast.parse((ROOT / "bridge" / "serve.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {f"{node.module}.{a.name}" for a in node.names} | {node.module or ""}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    assert not any(n == "bridge.cli" or n.startswith("bridge.cli.") for n in names), names
+    assert "bridge.jobcli" in names
+
+
+def test_status_from_a_folder_holding_bridge(server, short_dir):
+    (short_dir / "bridge").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve", "--status"],
+        env=server.env,
+        cwd=short_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def module(*args, env, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *map(str, args)],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["conv2", "conv-same-error-file", "text", "missing-file", "not-vector", "debug"]
+)
+def test_python_m_bridge_uses_the_server(server, short_dir, name):
+    """``python -m bridge IN OUT`` from a shell: warm when a server runs, with the cold answers."""
+    folder = short_dir / "work"
+    folder.mkdir()
+    make_files(folder)
+    cold = outcome(
+        module(*JOBS[name], env=dict(server.env, BRIDGE_NO_SERVER="1"), cwd=folder), folder
+    )
+    before = server.status()["jobs"]
+    warm = outcome(module(*JOBS[name], env=server.env, cwd=folder), folder)
+    assert server.status()["jobs"] == before + 1
+    assert cold["status"] == STATUS.get(name, EXIT_OK)
+    assert_same(cold, warm)
+
+
+def test_detach_starts_a_background_server(short_dir):
+    env = base_env(BRIDGE_SOCKET=str(short_dir / "d.sock"))
+    cmd = [sys.executable, "-m", "bridge", "serve"]
+    try:
+        done = subprocess.run(
+            [*cmd, "--detach", "--idle-timeout", "60"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and done.stdout.startswith("started on "), done
+        again = subprocess.run([*cmd, "--detach"], env=env, capture_output=True, text=True)
+        assert again.returncode == 0 and again.stdout.startswith("already running on ")
+        assert client.request("status", str(short_dir / "d.sock"), timeout=30)["ok"]
+    finally:
+        subprocess.run([*cmd, "--stop"], env=env, capture_output=True, timeout=60)
+    missing = base_env(BRIDGE_SOCKET=str(short_dir / "none" / "d.sock"))
+    done = subprocess.run([*cmd, "--detach"], env=missing, capture_output=True, text=True)
+    assert done.returncode == serve.EXIT_RUNNING and "does not exist" in done.stdout
+
+
+def test_worker_autostart_replaces_a_dead_servers_socket(short_dir):
+    path = short_dir / "a.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(path))
+    dead.close()  # what a killed server leaves
+    make_files(short_dir)
+    env = base_env(BRIDGE_SOCKET=str(path))
+    try:
+        done = worker("--autostart", "30", "in.mat", "out.mat", env=env, cwd=short_dir)
+        assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done
+        check_result(short_dir)
+        wait_for(lambda: serve.query("status", str(path))[0] == 0)
+        assert client.request("status", str(path), timeout=30)["jobs"] == 0  # this job ran cold
+        done = worker("--autostart", "30", "in.mat", "out.mat", env=env, cwd=short_dir)
+        assert done.returncode == 0
+        assert client.request("status", str(path), timeout=30)["jobs"] == 1
+    finally:
+        with contextlib.suppress(OSError):
+            client.request("stop", str(path), timeout=30)

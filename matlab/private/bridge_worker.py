@@ -14,6 +14,11 @@ When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job g
 anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
 BRIDGE_NO_SERVER=1 skips the server. The wrappers run this file with ``python -S``: site-packages
 (and the .pth files, which can cost tens of milliseconds) are set up only when the job runs here.
+
+``--serve start|stop|status [SECONDS]`` (for bridge_serve.m) starts a server in the background with
+an idle timeout of SECONDS (0: none), stops it or reports on it, in one line. ``--autostart
+SECONDS`` before a job's arguments (the wrappers pass it when the preference is set) starts such a
+server, detached, when none answers, and runs this job cold meanwhile.
 """
 
 import os
@@ -73,6 +78,53 @@ def warm(argv: list[str]) -> int | None:
     return run_warm(argv)
 
 
+def serve_command(action: str, idle_timeout: float) -> int:
+    """``--serve ACTION``: start (detached), stop or status of the server; one line printed."""
+    use_site()
+    from bridge import serve
+
+    if action == "start":
+        return serve.start_detached(None, idle_timeout)
+    code, line = serve.query(action)
+    print(line)
+    return code
+
+
+def autostart(idle_timeout: str) -> None:
+    """Start a detached server for the next calls when none runs (this job runs cold)."""
+    try:
+        from bridge import client
+
+        path = client.socket_path()
+        if client.disabled():
+            return
+        if os.path.exists(path):
+            try:
+                client.connect(path, 0.5).close()
+                return  # a server answers (busy, frozen, or of another checkout): leave it
+            except ConnectionRefusedError as err:
+                if "another user" in str(err):
+                    return
+            except OSError:
+                return
+            # nobody listens: a dead server's socket, which a new server replaces
+        pid = os.fork()
+        if pid == 0:
+            try:
+                use_site()
+                from bridge import serve
+
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                serve.start_detached(None, float(idle_timeout), wait=0)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    except Exception:  # an optional start: the job runs cold whatever happens
+        pass
+
+
 def fail(err: ImportError) -> int:
     line = (
         f"bridge: error: cannot import {err.name or err} in the Python at {sys.executable}; "
@@ -93,7 +145,15 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--diagnose"]:
         use_site()
         raise SystemExit(diagnose())
+    if sys.argv[1:2] == ["--serve"] and len(sys.argv) in (3, 4):
+        raise SystemExit(serve_command(sys.argv[2], float((sys.argv[3:4] and sys.argv[3]) or 0)))
+    start_after = None
+    if sys.argv[1:2] == ["--autostart"] and len(sys.argv) > 3:
+        start_after = sys.argv[2]
+        del sys.argv[1:3]
     status = warm(sys.argv[1:])
+    if status is None and start_after is not None:
+        autostart(start_after)
     if status is not None:
         raise SystemExit(status)
     use_site()
