@@ -173,7 +173,8 @@ def report_interrupt(err: KeyboardInterrupt, error_file: str | None, debug: bool
     """Report Ctrl-C (130), SIGTERM (143) or SIGHUP (129) in one line; the exit status."""
     signum = getattr(err, "signum", None)
     if signum is None:
-        sys.stderr.write("\n")  # what click does before its Abort
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # after the terminal's ^C, as click does; a pipe gets one line
         _report("interrupted (bridge:interrupted)", error_file, debug)
         return EXIT_SIGINT
     import signal
