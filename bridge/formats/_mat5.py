@@ -88,6 +88,7 @@ _TAG = struct.Struct("<II")
 # and, for objects, the class name. A header larger than this is refused.
 _HEAD_BYTES = 1 << 16
 _CHUNK = 1 << 20  # inflation step: memory per step of a compressed variable's check
+MAX_DIMS = 32  # numpy's limit (numpy 1.x; 64 in numpy 2)
 
 
 class Malformed(Exception):
@@ -384,6 +385,8 @@ class _Header:
         dims = tuple(int(d) for d in np.frombuffer(dims, order + "i4"))
         if min(dims) < 0:  # (as int32: some writers tag them uint32)
             raise Malformed(f"the {where} has a negative dimension {min(dims)}")
+        if len(dims) > MAX_DIMS and mxclass in (*_CLASSES, mxCHAR):
+            raise Malformed(f"the {where} has {len(dims)} dimensions; at most {MAX_DIMS} are read")
         mdtype, data, pos = _element(head, pos, end, order, f"the name of the {where}")
         name = _string(mdtype, data, f"the name of the {where}")
         where = f"variable '{name}'" if name else where

@@ -56,9 +56,11 @@ _CHUNK_ROWS = 4096  # rows formatted per write: bounded memory for large results
 # float() and int() would take.
 _FLOAT = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff])"
 _INTEGER = r"[+-]?[0-9]+"
-_NUMBERS = {
-    kind: re.compile(rf"(?:{pattern})(?: (?:{pattern}))*", re.ASCII)
-    for kind, pattern in (("float", _FLOAT), ("integer", _INTEGER))
+# Fast check of a whole block: with only these characters, what float() and int() accept is
+# exactly the syntax above (underscores, Unicode digits, 'infinity' need other characters).
+_ALPHABET = {
+    "float": re.compile(r"[^0-9+\-.eEnNaAiIfF ]", re.ASCII),
+    "integer": re.compile(r"[^0-9+\- ]", re.ASCII),
 }
 _ONE = {
     kind: re.compile(pattern, re.ASCII)
@@ -178,7 +180,7 @@ class _Parser:
         tokens = [t for _, row in block.rows for t in row]
         cls = block.matlab_class
         kind = "float" if cls in ("double", "single") else "integer"
-        if not tokens or _NUMBERS[kind].fullmatch(" ".join(tokens)):
+        if not _ALPHABET[kind].search(" ".join(tokens)):
             try:
                 return _convert(tokens, cls)
             except (ValueError, OverflowError):
