@@ -324,3 +324,45 @@ def mutated_cases(count: int, seed: int, *, hdf5: bool | None = None) -> list[Ca
                 break
         cases.append(Case(f"{base.name}#{seed}.{k}:{'+'.join(steps)}", base.ext, data))
     return cases
+
+
+# --- in-process: the library API ------------------------------------------------------------------
+
+
+def in_process(paths: list[str]) -> list[tuple[str, str]]:
+    """Read each job file with bridge's library API (``jobs.load_job``) in a child process under
+    the address-space cap; (path, exception type) of every exception that is neither a
+    BridgeError nor a MemoryError. The child exits 0 however its cases end."""
+    import json
+
+    code = (
+        "import json, sys\n"
+        "from tests.fuzzing import _classify\n"
+        "print(json.dumps([_classify(p) for p in sys.argv[1:]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *paths],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=environment(),
+        timeout=TIMEOUT * 4,
+        preexec_fn=_limits,
+    )
+    if done.returncode != 0:
+        return [("(the child)", f"exit {done.returncode}: {done.stderr[-800:]!r}")]
+    kinds = json.loads(done.stdout)
+    return [(p, k) for p, k in zip(paths, kinds, strict=True) if k not in ("ok", "BridgeError")]
+
+
+def _classify(path: str) -> str:
+    from bridge import jobs
+    from bridge.errors import BridgeError
+
+    try:
+        jobs.load_job(path)
+        return "ok"
+    except (BridgeError, MemoryError):
+        return "BridgeError"
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"[:300]

@@ -89,6 +89,24 @@ def test_mutated_hdf5_files(cases):
     _assert_all_pass(cases)
 
 
+@settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(_mutated(BINARY_AND_TEXT), min_size=25, max_size=25))
+def test_mutated_files_in_process_raise_only_bridge_errors(tmp_path_factory, batches):
+    # The library API (jobs.load_job) on 100 files per example, in one capped child process.
+    folder = tmp_path_factory.mktemp("inprocess")
+    paths = []
+    for k, case in enumerate(c for batch in batches for c in batch):
+        path = folder / f"{k}{case.ext}"
+        path.write_bytes(case.data)
+        paths.append(str(path))
+    assert fuzzing.in_process(paths) == []
+
+
 def test_the_seeds_are_valid_jobs():
     outcomes = [fuzzing.run(seed) for seed in SEEDS]
     assert [o.kind for o in outcomes] == ["ok"] * len(SEEDS), [o.stderr for o in outcomes]
