@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 
 from bridge.errors import (
@@ -126,7 +127,7 @@ def main(argv: list[str]) -> int | None:
         return None
     debug = "--debug" in argv
     error_file = _option_value(argv, "--error-file")
-    _paths["in"], _paths["out"] = params["infile"], params["outfile"]
+    _job.paths = (params["infile"], params["outfile"])
     try:
         with _signals_raise():
             run_job(**params)
@@ -136,11 +137,12 @@ def main(argv: list[str]) -> int | None:
     except Exception as err:
         return report_error(err, error_file, debug)
     finally:
-        _paths.clear()
+        _job.paths = ()
 
 
-# IN and OUT of the job being run: the error file never replaces them.
-_paths: dict[str, str] = {}
+# IN and OUT of the job this thread runs (a warm server may run several): the error file never
+# replaces them.
+_job = threading.local()
 _SIGNALS = {"SIGTERM": EXIT_SIGTERM, "SIGHUP": EXIT_SIGHUP}
 
 
@@ -154,7 +156,6 @@ def _signals_raise() -> Iterator[None]:
     that cleanup code runs: the temporary output file is removed. Only signals nobody handles
     yet are taken (a warm server keeps its own), and only in the main thread."""
     import signal
-    import threading
 
     taken = {}
     if threading.current_thread() is threading.main_thread():
@@ -381,7 +382,7 @@ def _write_error_file(path: str, line: str) -> bool:
     file (one that starts with 'bridge: error:'), and never IN or OUT, whatever the name.
     """
     try:
-        for other in _paths.values():
+        for other in getattr(_job, "paths", ()):
             if os.path.abspath(other) == os.path.abspath(path) or (
                 os.path.exists(other) and os.path.exists(path) and os.path.samefile(other, path)
             ):
