@@ -477,3 +477,41 @@ def test_zlib_streams_are_whole(tmp_path):
     kind, nbytes = struct.unpack_from("<II", data, 128)
     assert kind == _mat5.miCOMPRESSED and len(data) == 136 + nbytes
     assert zlib.decompress(data[136:])[:4] == struct.pack("<I", _mat5.miMATRIX)
+
+
+def test_a_matlab_string_request_in_a_v7_file_says_to_save_char(tmp_path):
+    # What MATLAB -v7 writes for op = "conv2": an opaque (MCOS) object of class 'string'.
+    body = (
+        hostile.element(hostile.miUINT32, struct.pack("<II", 17, 0))
+        + hostile.element(hostile.miINT8, b"op")
+        + hostile.element(hostile.miINT8, b"MCOS")
+        + hostile.element(hostile.miINT8, b"string")
+        + hostile.matrix(
+            hostile.array_head("", 13, (6, 1))
+            + hostile.element(
+                hostile.miUINT32, np.array([3707764736, 2, 1, 1, 1, 1], "<u4").tobytes()
+            )
+        )
+    )
+    path = tmp_path / "job.mat"
+    path.write_bytes(hostile.mat5(hostile.operands(), hostile.matrix(body)))
+    with pytest.raises(
+        formats.classes.JobError, match=r"variable 'op'.*MATLAB string object.*char\("
+    ):
+        formats.read(path)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_values_are_views_of_the_buffer_read_no_extra_copy(tmp_path, compress):
+    # Uncompressed: one readinto per variable, and numpy views that buffer (issue 8).
+    A = np.random.default_rng(0).standard_normal((300, 200))
+    path = tmp_path / "job.mat"
+    formats.write(path, {"A": A, "B": np.ones((2, 2), np.int16)}, compress=compress)
+    variables, _ = formats.read(path)
+    data = variables["A"].data
+    assert not data.flags.owndata and data.flags.writeable and data.flags.aligned
+    buffer = data
+    while isinstance(buffer.base, np.ndarray):
+        buffer = buffer.base
+    assert buffer.dtype == np.uint8 and A.nbytes <= buffer.nbytes < A.nbytes + 256
+    np.testing.assert_array_equal(data, A)
