@@ -510,8 +510,10 @@ def test_values_are_views_of_the_buffer_read_no_extra_copy(tmp_path, compress):
     variables, _ = formats.read(path)
     data = variables["A"].data
     assert not data.flags.owndata and data.flags.writeable and data.flags.aligned
-    buffer = data
-    while isinstance(buffer.base, np.ndarray):
-        buffer = buffer.base
-    assert buffer.dtype == np.uint8 and A.nbytes <= buffer.nbytes < A.nbytes + 256
+    buffer, parent = data, data.base
+    while parent is not None:  # through views and memoryviews to the buffer read into
+        buffer = parent
+        parent = parent.base if isinstance(parent, np.ndarray) else getattr(parent, "obj", None)
+    assert isinstance(buffer, np.ndarray) and buffer.dtype == np.uint8
+    assert A.nbytes <= buffer.nbytes < A.nbytes + 256
     np.testing.assert_array_equal(data, A)

@@ -85,7 +85,7 @@ def _header(head: bytes) -> tuple[int, ...]:
 
 def _full(name: str, real: np.ndarray, imag: np.ndarray | None) -> Found:
     if imag is None:
-        return Found(name, "double", real.shape, False, real.astype(np.float64))
+        return Found(name, "double", real.shape, False, real.astype(np.float64, copy=False))
     values = np.empty(real.shape, np.complex128, order="F")
     values.real, values.imag = real, imag
     return Found(name, "double", real.shape, True, values)

@@ -533,7 +533,7 @@ class _Header:
 def _converted(values: np.ndarray, matlab_class: str) -> np.ndarray:
     """Stored values in the class's dtype, by MATLAB's conversion; writable and aligned."""
     out = to_class(values, matlab_class, False)
-    if out.dtype.byteorder not in ("=", "|"):
+    if not out.dtype.isnative:
         out = out.astype(out.dtype.newbyteorder("="))
     if not (out.flags.writeable and out.flags.aligned):
         out = out.copy()
