@@ -233,6 +233,40 @@ def hand_built() -> list[Case]:
     ]
     for name, content in text:
         cases.append(Case(name, ".txt", content.encode("utf-8", "surrogateescape")))
+    text_op = hostile.matrix(
+        hostile.array_head("op", hostile.mxCHAR, (1, 5)) + hostile.element(hostile.miUTF8, b"convn")
+    )
+    cases.append(
+        Case(
+            "mat-empty-operand-huge-result",  # (0x2147483647) * (2x1): a 1 x 2^31-1 result
+            ".mat",
+            hostile.mat5(
+                hostile.double("A", [], dims=(0, 2**31 - 1)),
+                hostile.double("B", [1.0, 2.0], (2, 1)),
+                text_op,
+            ),
+        )
+    )
+    int64 = hostile.matrix(
+        hostile.array_head("u", 14, (1, 2))
+        + hostile.element(hostile.miINT64, np.array([-(2**63), 2**63 - 1], "<i8").tobytes())
+    )
+    cases.append(
+        Case("mat-int64-extremes", ".mat", hostile.mat5(int64, hostile.double("v", [1.0, -1.0])))
+    )
+    cases.append(
+        Case(
+            "mat-op-is-a-number",
+            ".mat",
+            hostile.mat5(hostile.operands(), hostile.double("op", [3.0])),
+        )
+    )
+    for out_ext in (".txt", ".h5"):
+        cases.append(
+            Case(
+                f"mat-valid-to{out_ext}", ".mat", hostile.mat5(hostile.operands()), out_ext=out_ext
+            )
+        )
     cases.append(Case("empty", ".mat", b""))
     cases.append(Case("header-only", ".mat", hostile.header()))
     cases.append(Case("v4-as-text-name", ".txt", hostile.mat4("u", [1.0, 2.0])))
@@ -322,7 +356,10 @@ def mutated_cases(count: int, seed: int, *, hdf5: bool | None = None) -> list[Ca
             steps.append(what)
             if not data:
                 break
-        cases.append(Case(f"{base.name}#{seed}.{k}:{'+'.join(steps)}", base.ext, data))
+        out_ext = rng.choice([".mat", ".mat", ".txt", ".h5"])
+        cases.append(
+            Case(f"{base.name}#{seed}.{k}:{'+'.join(steps)}", base.ext, data, out_ext=out_ext)
+        )
     return cases
 
 

@@ -56,7 +56,9 @@ def _mutated(pool: list[fuzzing.Case]):
                 steps.append(what)
                 if not data:
                     break
-            out.append(fuzzing.Case(f"{base.name}#{k}:{'+'.join(steps)}", base.ext, data))
+            out_ext = draw(st.sampled_from([".mat", ".txt", ".h5"]))
+            name = f"{base.name}#{k}:{'+'.join(steps)}"
+            out.append(fuzzing.Case(name, base.ext, data, out_ext=out_ext))
         return out
 
     return cases()
