@@ -221,3 +221,72 @@ def all_mat_cases() -> dict[str, bytes]:
         "cell-bomb": cell_bomb(1 << 28),
         "mat4-huge-dims": mat4_huge_dims(),
     }
+
+
+# --- HDF5 and v7.3 (built with h5py) ---------------------------------------------------------
+
+
+def hdf5_cases() -> dict[str, tuple[str, bytes]]:
+    """Hostile HDF5 and v7.3 files of issue 11: name -> (extension, bytes)."""
+    import os
+    import tempfile
+
+    import h5py
+
+    from bridge import formats
+
+    def built(ext: str, edit) -> tuple[str, bytes]:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, f"job{ext}")
+            options = {"mat_version": "7.3"} if ext == ".mat" else {}
+            arrays = {"u": np.array([[1.0, 2.0, 3.0]]), "v": np.array([[1.0, 1.0]])}
+            formats.write(path, arrays, **options)
+            with h5py.File(path, "r+") as f:
+                edit(f)
+            with open(path, "rb") as f:
+                return ext, f.read()
+
+    def dangling(f):
+        f["A"] = h5py.SoftLink("/nowhere")
+
+    def external(f):
+        f["A"] = h5py.ExternalLink("elsewhere.h5", "/x")
+
+    def empty_2_40(f):
+        del f["v"]
+        f["v"] = np.array([2**40, 1], np.uint64)
+        f["v"].attrs["MATLAB_class"] = np.bytes_(b"double")
+        f["v"].attrs["MATLAB_empty"] = np.uint8(1)
+
+    def char_2_31(f):
+        f["op"] = np.array([[2**31], [99]], np.uint32)
+        f["op"].attrs["MATLAB_class"] = np.bytes_(b"char")
+
+    def vlen_op(f):
+        f.create_dataset("op", data=["conv"], dtype=h5py.string_dtype())
+        f["op"].attrs["MATLAB_class"] = np.bytes_(b"char")
+
+    def reference(f):
+        f.create_dataset("A", data=[f["u"].ref], dtype=h5py.ref_dtype)
+
+    def bad_name(f):
+        f[b"\xff\xfe"] = np.ones((1, 1))
+
+    def self_link(f):
+        f["g"] = h5py.SoftLink("/g")
+
+    cases = {}
+    for ext in (".mat", ".h5"):
+        tag = "v73" if ext == ".mat" else "hdf5"
+        for name, edit in [
+            ("dangling-soft-link", dangling),
+            ("external-link", external),
+            ("empty-2^40", empty_2_40),
+            ("char-code-2^31", char_2_31),
+            ("vlen-string-op", vlen_op),
+            ("reference-dataset", reference),
+            ("non-utf8-name", bad_name),
+            ("soft-link-to-itself", self_link),
+        ]:
+            cases[f"{tag}-{name}"] = built(ext, edit)
+    return cases
