@@ -17,6 +17,12 @@ The format is made for MATLAB's ``fprintf`` on the way in and ``load``/``sscanf`
 * CLASS is double, single, int8..uint64 or logical; numbers as fprintf writes them: %.17g for
   double and %.9g for single (both round-trip exactly), %d/%u for integers, 0/1 for logical,
   and NaN, Inf, -Inf. An empty array (a 0 in its size) has no rows.
+* Numbers are separated by spaces or tabs, or by commas as dlmwrite writes them (one number
+  between each two commas). Only the number syntax MATLAB writes is read: digits with an optional
+  point and exponent, NaN, Inf (Python's float() would also take '1_0', '１' or 'infinity').
+* A UTF-8 byte order mark at the start is ignored. Sizes are checked against the rows the file
+  holds before anything is allocated, and names are looked up in a dict: reading takes time
+  linear in the file.
 * A file without headers is an error: bridge cannot know names, classes or N-D sizes.
 
 matlab/bridge_write_text.m and matlab/bridge_read_text.m write and read it from MATLAB and Octave.
