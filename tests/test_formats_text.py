@@ -110,7 +110,7 @@ def test_a_file_of_comments_only_is_refused(tmp_path):
     ("text", "fragments"),
     [
         ("% A double 2 2\n1 2\n", ["'A'", "announces 2 rows of 2 numbers", "found 1 rows"]),
-        ("% A double 2 2\n1 2\n3 4\n5 6\n", ["'A'", "found 3 rows"]),
+        ("% A double 2 2\n1 2\n3 4\n5 6\n", ["'A'", "found more (line 4 is one too many)"]),
         ("% A double 1 3\n1 2\n", ["line 2", "expected 3 numbers, found 2"]),
         ("% A double 1 2\n1 x\n", ["line 2", "'x' is not a number as MATLAB writes it"]),
         ("% A uint8 1 2\n1 256\n", ["line 2", "'256' does not fit uint8 (0..255)"]),

@@ -107,7 +107,17 @@ class _Parser:
             if self.last is None:
                 msg = f"numbers before any array header; {FORMAT_HELP}"
                 raise self.fail(msg, number)
-            self.last.rows.append((number, self._fields(number, stripped)))
+            block = self.last
+            fields = self._fields(number, stripped)
+            rows, cols = block.size[0], prod(block.size[1:])
+            # Checked as the rows come: a block never holds more than its header announces.
+            if len(fields) != cols:
+                msg = f"expected {cols} numbers, found {len(fields)}"
+                raise self.fail(msg, number, block.name)
+            if len(block.rows) >= rows * (2 if block.is_complex else 1) * (cols > 0):
+                msg = self._row_count(block, f"more (line {number} is one too many)")
+                raise self.fail(msg, variable=block.name)
+            block.rows.append((number, fields))
             return
         tokens = stripped[1:].split()
         if tokens and tokens[0] in REQUEST_FIELDS:
@@ -156,16 +166,22 @@ class _Parser:
             raise self.fail(msg, number)
         return _Block(name, cls, is_complex, size, number)
 
+    @staticmethod
+    def _row_count(block: _Block, found: str) -> str:
+        rows, cols = block.size[0], prod(block.size[1:])
+        expected = rows * (2 if block.is_complex else 1) if rows * cols else 0
+        return (
+            f"the header on line {block.line} announces {expected} rows of {cols} numbers "
+            f"({'x'.join(map(str, block.size))}{' complex' if block.is_complex else ''}), "
+            f"found {found}"
+        )
+
     def variable(self, block: _Block) -> Variable:
         # Sizes are checked against the rows the file holds before anything is allocated.
         rows, cols = block.size[0], prod(block.size[1:])
         expected = rows * (2 if block.is_complex else 1) if rows * cols else 0
         if len(block.rows) != expected:
-            msg = (
-                f"the header on line {block.line} announces {expected} rows of {cols} numbers "
-                f"({'x'.join(map(str, block.size))}{' complex' if block.is_complex else ''}), "
-                f"found {len(block.rows)} rows"
-            )
+            msg = self._row_count(block, f"{len(block.rows)} rows")
             raise self.fail(msg, variable=block.name)
         for number, row in block.rows:
             if len(row) != cols:
