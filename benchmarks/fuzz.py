@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_hand_built:
         record(fuzzing.hand_built())
+        if not args.no_hdf5:
+            from tests import hostile
+
+            built = hostile.hdf5_cases()
+            record([fuzzing.Case(f"hdf5-hand-built#{n}", e, d) for n, (e, d) in built.items()])
     batch_number = 0
     done = 0
     while True:
