@@ -128,12 +128,6 @@ class OutputError(BridgeError, OSError):
     exit_code = EXIT_OUTPUT
 
 
-class OutOfMemoryError(BridgeError, MemoryError):
-    """The job needs more memory than the machine (or its limits) allow: exit 3, like bad input."""
-
-    default_identifier = "bridge:outOfMemory"
-
-
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that every ``finally`` and
     cleanup (the temporary output file) runs before the CLI exits with 128 + the signal."""
