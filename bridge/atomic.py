@@ -4,13 +4,16 @@ MATLAB reads the output as soon as the bridge process exits; a crash, a full dis
 mid-write must not leave a truncated file that ``load`` would half-read, nor destroy the output of
 an earlier run. So every writer writes a temporary file in the destination folder (same file
 system, so the final rename is atomic), flushes it to disk, and only then renames it over the
-destination with ``os.replace``.
+destination with ``os.replace``. On any exception, including KeyboardInterrupt and the
+:class:`bridge.errors.Interrupted` that SIGTERM and SIGHUP raise in the CLI, the temporary file is
+removed. A read-only destination is refused, as MATLAB's ``save`` refuses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +35,16 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def _read_only(path: Path) -> bool:
+    """An existing file without write permission (0444): refused even where the folder would
+    allow replacing it (and even for root), as MATLAB's save refuses it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
@@ -45,12 +58,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         raise OutputError(f"the folder '{folder}' does not exist").where(file=str(path))
     if path.is_dir():
         raise OutputError("is a folder, not a file name").where(file=str(path))
+    if _read_only(path):
+        msg = "is read-only; make it writable or choose another name (MATLAB's save refuses too)"
+        raise OutputError(msg).where(file=str(path))
+    tmp = None
     try:
+        # (inside the try: a signal raised as an exception right after mkstemp removes it too)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
+        os.close(fd)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+        if not isinstance(e, OSError):
+            raise
         msg = f"cannot create a file in the folder '{folder}': {e.strerror or e}"
         raise OutputError(msg).where(file=str(path)) from e
-    os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as f:

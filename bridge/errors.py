@@ -26,6 +26,10 @@ EXIT_DATA = 3  # bad input: unreadable file, missing or non-numeric variable, MA
 EXIT_OUTPUT = 4  # the result could not be written (missing folder, permissions, disk full)
 EXIT_ENVIRONMENT = 5  # numpy/scipy/h5py missing or broken in the interpreter that was started
 EXIT_INTERNAL = 70  # a bug in bridge: an unexpected exception (EX_SOFTWARE of sysexits.h)
+# Stopped by a signal: 128 + its number, as a shell reports it. Temporary files are removed first.
+EXIT_SIGHUP = 129
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 class BridgeError(Exception):
@@ -122,3 +126,12 @@ class OutputError(BridgeError, OSError):
 
     default_identifier = "bridge:output"
     exit_code = EXIT_OUTPUT
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that every ``finally`` and
+    cleanup (the temporary output file) runs before the CLI exits with 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

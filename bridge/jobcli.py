@@ -19,14 +19,20 @@ import contextlib
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 
 from bridge.errors import (
+    EXIT_DATA,
     EXIT_ENVIRONMENT,
     EXIT_INTERNAL,
     EXIT_OK,
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
     BridgeError,
     FileFormatError,
+    Interrupted,
     OutputError,
     UsageError,
 )
@@ -125,15 +131,62 @@ def main(argv: list[str]) -> int | None:
         return None
     debug = "--debug" in argv
     error_file = _option_value(argv, "--error-file")
+    _job.paths = (params["infile"], params["outfile"])
     try:
-        run_job(**params)
+        with _signals_raise():
+            run_job(**params)
         return EXIT_OK
-    except KeyboardInterrupt:
-        sys.stderr.write("\n")  # what click does before its Abort
-        _report("interrupted (bridge:interrupted)", error_file, debug)
-        return 130
+    except KeyboardInterrupt as err:
+        return report_interrupt(err, error_file, debug)
     except Exception as err:
         return report_error(err, error_file, debug)
+    finally:
+        _job.paths = ()
+
+
+# IN and OUT of the job this thread runs (a warm server may run several): the error file never
+# replaces them.
+_job = threading.local()
+_SIGNALS = {"SIGTERM": EXIT_SIGTERM, "SIGHUP": EXIT_SIGHUP}
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Interrupted` (SIGINT already raises KeyboardInterrupt), so
+    that cleanup code runs: the temporary output file is removed. Only signals nobody handles
+    yet are taken (a warm server keeps its own), and only in the main thread."""
+    import signal
+
+    taken = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in _SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+                taken[sig] = signal.signal(sig, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for sig, previous in taken.items():
+            signal.signal(sig, previous)
+
+
+def report_interrupt(err: KeyboardInterrupt, error_file: str | None, debug: bool) -> int:
+    """Report Ctrl-C (130), SIGTERM (143) or SIGHUP (129) in one line; the exit status."""
+    signum = getattr(err, "signum", None)
+    if signum is None:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # after the terminal's ^C, as click does; a pipe gets one line
+        _report("interrupted (bridge:interrupted)", error_file, debug)
+        return EXIT_SIGINT
+    import signal
+
+    name = signal.Signals(signum).name
+    _report(f"stopped by {name}; no output was written (bridge:interrupted)", error_file, debug)
+    return {"SIGTERM": EXIT_SIGTERM, "SIGHUP": EXIT_SIGHUP}.get(name, 128 + signum)
 
 
 def run_job(
@@ -205,6 +258,12 @@ def _error_status(err: Exception) -> tuple[int, str]:
     """The exit status of a job's error and the text of its line."""
     if isinstance(err, BridgeError):
         return err.exit_code, str(err)
+    if isinstance(err, MemoryError):
+        text = (
+            "out of memory: the operands or the result are too large for the memory this "
+            "process may use (bridge:outOfMemory)"
+        )
+        return EXIT_DATA, text
     module = _numeric_stack_module(err)
     if module:
         text = (
@@ -232,15 +291,33 @@ def _check_identifier(name: str) -> None:
 def _check_paths(infile: str, outfile: str) -> None:
     """Fail before any computation on what the file system already tells."""
     if not os.path.isfile(infile):
-        what = "is a folder, not a file" if os.path.isdir(infile) else "does not exist"
+        if os.path.isdir(infile):
+            what = "is a folder, not a file"
+        elif os.path.exists(infile):
+            what = "is not a regular file (a device, FIFO or socket)"
+        else:
+            what = "does not exist"
         raise FileFormatError(f"the input file {what}", file=infile, identifier="bridge:noInput")
     if os.path.isdir(outfile):
         raise OutputError("the output is a folder; give a file name", file=outfile)
     folder = os.path.dirname(os.path.abspath(outfile))
     if not os.path.isdir(folder):
         raise OutputError(f"the output folder {folder} does not exist", file=outfile)
+    # The same file through another name, a symbolic or a hard link: never overwrite IN.
     if os.path.exists(outfile) and os.path.samefile(infile, outfile):
         raise UsageError("OUT is the same file as IN; IN is never overwritten", file=outfile)
+    if os.path.exists(outfile) and _read_only(outfile):
+        msg = "the output file is read-only; make it writable or choose another name"
+        raise OutputError(msg, file=outfile)
+
+
+def _read_only(path: str) -> bool:
+    """A file without write permission (0444), even for root, who may write anything: MATLAB's
+    save refuses to replace one, and so does bridge."""
+    import stat
+
+    mode = os.stat(path).st_mode
+    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _import_numeric_stack() -> None:
@@ -293,7 +370,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def _error_line(text: str) -> str:
-    return f"{PROG}: error: {' '.join(text.split())}"
+    return printable(f"{PROG}: error: {' '.join(text.split())}")
 
 
 def _report(text: str, error_file: str | None, debug: bool) -> None:
@@ -302,12 +379,56 @@ def _report(text: str, error_file: str | None, debug: bool) -> None:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    if error_file:
-        try:
-            with open(error_file, "w", encoding="utf-8") as f:
-                f.write(line)
-            return
-        except OSError:
-            pass  # fall back to stderr: the message must reach someone
-    sys.stderr.write(line)
+    if error_file and _write_error_file(error_file, line):
+        return
+    sys.stderr.write(line)  # fall back to stderr: the message must reach someone
     sys.stderr.flush()
+
+
+def printable(text: str) -> str:
+    """``text`` encodable as UTF-8: bytes that were undecodable (a file name that is not UTF-8,
+    kept by Python as lone surrogates) are written as escapes such as \\xff."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+ERROR_FILE_MARK = f"{PROG}: error:".encode()
+
+
+def _write_error_file(path: str, line: str) -> bool:
+    """Write the error line to ``path``; False (the caller prints it) where it must not.
+
+    The rule: the error file is created new, or replaces only an empty file or an earlier error
+    file (one that starts with 'bridge: error:'), and never IN or OUT, whatever the name.
+    """
+    try:
+        for other in getattr(_job, "paths", ()):
+            if os.path.abspath(other) == os.path.abspath(path) or (
+                os.path.exists(other) and os.path.exists(path) and os.path.samefile(other, path)
+            ):
+                return False
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+            import stat
+
+            head = os.read(fd, len(ERROR_FILE_MARK))
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or head not in (b"", ERROR_FILE_MARK):
+                os.close(fd)
+                return False
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(line)
+        return True
+    except OSError:
+        return False

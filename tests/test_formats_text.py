@@ -110,12 +110,12 @@ def test_a_file_of_comments_only_is_refused(tmp_path):
     ("text", "fragments"),
     [
         ("% A double 2 2\n1 2\n", ["'A'", "announces 2 rows of 2 numbers", "found 1 rows"]),
-        ("% A double 2 2\n1 2\n3 4\n5 6\n", ["'A'", "found 3 rows"]),
+        ("% A double 2 2\n1 2\n3 4\n5 6\n", ["'A'", "found more (line 4 is one too many)"]),
         ("% A double 1 3\n1 2\n", ["line 2", "expected 3 numbers, found 2"]),
-        ("% A double 1 2\n1 x\n", ["line 2", "'x' is not a double value"]),
-        ("% A uint8 1 2\n1 256\n", ["line 2", "'256' is not a uint8 value"]),
-        ("% A int32 1 1\n1.5\n", ["'1.5' is not a int32 value"]),
-        ("% A logical 1 2\n1 2\n", ["'2' is not a logical value"]),
+        ("% A double 1 2\n1 x\n", ["line 2", "'x' is not a number as MATLAB writes it"]),
+        ("% A uint8 1 2\n1 256\n", ["line 2", "'256' does not fit uint8 (0..255)"]),
+        ("% A int32 1 1\n1.5\n", ["'1.5' is not an integer as MATLAB writes it"]),
+        ("% A logical 1 2\n1 2\n", ["'2' does not fit logical (0 or 1)"]),
         ("% A dobule 1 2\n1 2\n", ["class 'dobule'", "must be one of ['double'"]),
         ("% A char 1 2\n1 2\n", ["class 'char'"]),
         ("% A double 3\n1\n", ["needs a size"]),
@@ -124,6 +124,17 @@ def test_a_file_of_comments_only_is_refused(tmp_path):
         ("% A double 1 1\n1\n% A double 1 1\n2\n", ["'A' is defined twice"]),
         ("% op conv 2\n% A double 1 1\n1\n", ["'% op VALUE'"]),
         ("% A double complex 1 1\n1\n", ["announces 2 rows", "complex"]),
+        ("% A double 1 2\n1_0 2\n", ["'1_0' is not a number"]),
+        ("% A int8 1 2\n1_0 2\n", ["'1_0' is not an integer"]),
+        ("% A double 1 2\n0x10 2\n", ["'0x10' is not a number"]),
+        ("% A double 1 2\n\uff11 2\n", ["is not a number"]),
+        ("% A double 1 2\n1 infinity\n", ["'infinity' is not a number"]),
+        ("% A double 1 \u00b2\n1\n", ["needs a size"]),
+        ("% A double 0 99999999999999999999\n", ["beyond MATLAB's limits"]),
+        ("% A double 30000000 30000000\n", ["beyond MATLAB's limits"]),
+        ("% A double " + "1 " * 40 + "\n1\n", ["beyond MATLAB's limits"]),
+        ("% A double 1 3\n1,,2\n", ["line 2", "one number between each two commas"]),
+        ("% A double 1 3\n1, 2 3\n", ["line 2", "one number between each two commas"]),
     ],
     ids=[
         "missing-row",
@@ -141,6 +152,17 @@ def test_a_file_of_comments_only_is_refused(tmp_path):
         "duplicate",
         "request-two-words",
         "complex-without-imaginary-rows",
+        "underscore",
+        "underscore-int",
+        "hex",
+        "fullwidth-digit",
+        "infinity",
+        "superscript-size",
+        "size-beyond-int64",
+        "size-beyond-2^48",
+        "40-dimensions",
+        "empty-csv-field",
+        "mixed-separators",
     ],
 )
 def test_bad_text_files(tmp_path, text, fragments):
@@ -154,3 +176,42 @@ def test_not_utf8(tmp_path):
     path.write_bytes(b"% A double 1 1\n\xff\xfe1\n")
     with pytest.raises(FileFormatError, match="invalid UTF-8"):
         formats.read(path)
+
+
+def test_a_utf8_byte_order_mark_is_not_text(tmp_path):
+    path = tmp_path / "job.txt"
+    path.write_bytes("\ufeff% A double 1 2\n1 2\n% B double 1 1\n3\n".encode())
+    variables, _ = formats.read(path)
+    assert variables["A"].data.tolist() == [[1.0, 2.0]]
+
+
+def test_comma_separated_rows_as_dlmwrite_writes_them(tmp_path):
+    path = tmp_path / "job.txt"
+    path.write_text("% A double 2 3\n1,2,3\n4, -5e-1 ,NaN\n% B int8 1 2\n-1,\t2\n")
+    variables, _ = formats.read(path)
+    np.testing.assert_array_equal(variables["A"].data, [[1, 2, 3], [4, -0.5, np.nan]])
+    assert variables["B"].data.tolist() == [[-1, 2]]
+
+
+def test_the_number_syntax_matlab_writes(tmp_path):
+    path = tmp_path / "job.txt"
+    tokens = ["1", "-2.5", "+3", ".5", "5.", "1e5", "-1E-05", "NaN", "-Inf", "inf", "nan", "0"]
+    path.write_text(f"% A double 1 {len(tokens)}\n{' '.join(tokens)}\n")
+    got = formats.read(path)[0]["A"].data
+    want = [1, -2.5, 3, 0.5, 5, 1e5, -1e-5, np.nan, -np.inf, np.inf, np.nan, 0]
+    np.testing.assert_array_equal(got, [want])
+
+
+def test_an_empty_array_of_a_huge_size_allocates_nothing(tmp_path):
+    path = tmp_path / "job.txt"
+    path.write_text("% A double 0 2147483647\n% B double 1 1\n2\n")
+    variables, _ = formats.read(path)
+    assert variables["A"].size == (0, 2147483647) and variables["A"].data.nbytes == 0
+
+
+def test_many_arrays_read_in_linear_time(tmp_path):
+    # 100,000 arrays (2 MB): the duplicate-name check was quadratic (over a minute).
+    path = tmp_path / "job.txt"
+    path.write_text("".join(f"% A{k} double 1 1\n{k}\n" for k in range(100_000)))
+    variables, _ = formats.read(path)
+    assert len(variables) == 100_000 and variables["A99999"].data.tolist() == [[99999.0]]

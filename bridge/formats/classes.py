@@ -99,12 +99,45 @@ def to_class(values: np.ndarray, matlab_class: str, is_complex: bool) -> np.ndar
     """Cast stored values to the dtype of their MATLAB class, keeping complex data.
 
     MATLAB v5 files store integer-valued doubles in the smallest integer type that holds them and
-    logical as uint8; MATLAB reads them back as double and logical, so must we.
+    logical as uint8; MATLAB reads them back as double and logical, so must we. Where the stored
+    values do not fit an integer class, MATLAB's conversion applies (never numpy's wrap-around):
+    round half away from zero, saturate at intmin/intmax, NaN to 0.
     """
     values = np.asarray(values)
     if matlab_class == "logical":
         return values != 0
-    return values.astype(class_dtype(matlab_class, is_complex), copy=False)
+    target = class_dtype(matlab_class, is_complex)
+    if target.kind in "iu" and values.dtype != target:
+        return saturate(values, target)
+    return values.astype(target, copy=False)
+
+
+def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` as the integer ``dtype`` by MATLAB's rules: round half away, saturate, NaN->0."""
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype)
+    if values.dtype.kind == "b" or np.can_cast(values.dtype, dtype, "safe"):
+        return values.astype(dtype)
+    if values.dtype.kind in "iu":
+        source = np.iinfo(values.dtype)
+        low, high = max(info.min, source.min), min(info.max, source.max)
+        return np.clip(values, values.dtype.type(low), values.dtype.type(high)).astype(dtype)
+    if values.dtype.kind == "c":
+        values = values.real
+    x = values.astype(np.float64)
+    whole = np.trunc(x)
+    with np.errstate(invalid="ignore"):
+        # x - trunc(x) is exact, so exactly half rounds away from zero and nothing else does
+        away = np.abs(x - whole) >= 0.5
+    rounded = whole + np.where(away, np.sign(x), 0.0)
+    rounded[np.isnan(rounded)] = 0.0
+    # float(intmax) of 64-bit classes rounds up to 2^63 (2^64): mark the top before casting
+    top = rounded >= 2.0 ** (info.bits - (info.min < 0))
+    rounded[top] = 0.0
+    np.maximum(rounded, float(info.min), out=rounded)  # -2^(bits-1) and 0 are exact doubles
+    out = rounded.astype(dtype)
+    out[top] = info.max
+    return out
 
 
 def check_name(name: str) -> None:

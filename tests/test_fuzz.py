@@ -1,0 +1,137 @@
+"""The fuzz suite: hostile files through the real CLI (tests/fuzzing.py says what each must do).
+
+Hand-built cases (issue 11's crashers, zlib bombs, deep nesting, text abuse, operand abuse) run
+one by one; hypothesis draws mutations of valid files of every format (bit flips, truncation,
+splices, size-field abuse, text tokens), a few per example, run two at a time. Under CI the
+hypothesis profile is derandomized, so the same cases run every time and the time is bounded.
+``python benchmarks/fuzz.py --minutes 10`` runs the same checks for as long as asked.
+
+HDF5 and v7.3 mutations are a separate test: their hardening (every h5py access guarded) is
+another branch's work; see test_mutated_hdf5_files.
+"""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests import fuzzing, hostile
+
+pytestmark = pytest.mark.slow
+
+HAND_BUILT = fuzzing.hand_built()
+SEEDS = fuzzing.seeds()
+BINARY_AND_TEXT = [s for s in SEEDS if not fuzzing.is_hdf5(s)]
+HDF5 = [s for s in SEEDS if fuzzing.is_hdf5(s)]
+PER_EXAMPLE = 4
+
+
+def _assert_all_pass(cases: list[fuzzing.Case]) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(fuzzing.run, cases))
+    failures = [f"{o.case}: {'; '.join(o.problems)}" for o in outcomes if o.kind == "FAIL"]
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("case", HAND_BUILT, ids=[c.name for c in HAND_BUILT])
+def test_hand_built_hostile_files(case):
+    outcome = fuzzing.run(case)
+    assert outcome.kind != "FAIL", outcome.problems
+
+
+def _mutated(pool: list[fuzzing.Case]):
+    @st.composite
+    def cases(draw):
+        out = []
+        for k in range(PER_EXAMPLE):
+            base = draw(st.sampled_from(pool))
+            rng = draw(st.randoms(use_true_random=False))
+            data, steps = base.data, []
+            for _ in range(draw(st.integers(1, 3))):
+                what, data = fuzzing.mutate(data, base.ext, rng)
+                steps.append(what)
+                if not data:
+                    break
+            out_ext = draw(st.sampled_from([".mat", ".txt", ".h5"]))
+            name = f"{base.name}#{k}:{'+'.join(steps)}"
+            out.append(fuzzing.Case(name, base.ext, data, out_ext=out_ext))
+        return out
+
+    return cases()
+
+
+FUZZ_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    # no shrinking: each step is a process; a failing case's name says how it was made
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@FUZZ_SETTINGS
+@given(_mutated(BINARY_AND_TEXT))
+def test_mutated_mat_and_text_files(cases):
+    _assert_all_pass(cases)
+
+
+# Corrupt B-tree/heap/symbol-table nodes end in h5py's RuntimeError, dangling links in
+# AttributeError: exit 70. Guarding every h5py access is branch 'stream''s work (hdf5.py,
+# mat73.py, h5util.py); remove this mark once it is merged.
+HDF5_PENDING = pytest.mark.xfail(
+    reason="HDF5/v7.3 hardening is branch 'stream''s work", strict=False
+)
+
+
+@HDF5_PENDING
+@FUZZ_SETTINGS
+@given(_mutated(HDF5))
+def test_mutated_hdf5_files(cases):
+    _assert_all_pass(cases)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(_mutated(BINARY_AND_TEXT), min_size=25, max_size=25))
+def test_mutated_files_in_process_raise_only_bridge_errors(tmp_path_factory, batches):
+    # The library API (jobs.load_job) on 100 files per example, in one capped child process.
+    folder = tmp_path_factory.mktemp("inprocess")
+    paths = []
+    for k, case in enumerate(c for batch in batches for c in batch):
+        path = folder / f"{k}{case.ext}"
+        path.write_bytes(case.data)
+        paths.append(str(path))
+    assert fuzzing.in_process(paths) == []
+
+
+HDF5_HAND_BUILT = hostile.hdf5_cases()
+
+
+@HDF5_PENDING
+@pytest.mark.parametrize("name", sorted(HDF5_HAND_BUILT))
+def test_hand_built_hostile_hdf5_files(name):
+    # dangling, external and self links, MATLAB_empty sizes of 2^40, char codes of 2^31,
+    # vlen and reference datasets, names that are not UTF-8 (issue 11)
+    ext, data = HDF5_HAND_BUILT[name]
+    outcome = fuzzing.run(fuzzing.Case(name, ext, data))
+    assert outcome.kind != "FAIL", outcome.problems
+
+
+def test_the_seeds_are_valid_jobs():
+    outcomes = [fuzzing.run(seed) for seed in SEEDS]
+    assert [o.kind for o in outcomes] == ["ok"] * len(SEEDS), [o.stderr for o in outcomes]
+
+
+def test_the_harness_catches_what_it_must():
+    # A case that ends in 70 or prints a traceback must fail the suite: check the checker.
+    bad = fuzzing.Case("bad", ".mat", b"", args=("--op", "conv", "--a"))
+    assert fuzzing.run(bad).kind == "FAIL"
+    assert len({fuzzing.mutate(SEEDS[0].data, ".mat", random.Random(k))[1] for k in range(20)}) > 10
