@@ -1,0 +1,144 @@
+"""Headerless numeric text: one matrix per file, as MATLAB and Octave write it.
+
+Read: what ``dlmwrite``, ``csvwrite``, ``writematrix``, ``save -ascii`` and ``save -ascii -double``
+write: rows of numbers separated by commas, tabs or spaces (a comma may have spaces around it),
+``NaN``, ``Inf`` and ``-Inf`` (any case, and Octave's ``NA``), complex numbers as ``dlmwrite``
+writes them (``1+2i``). Every row must have the same number of values; an empty field (``1,,3``)
+is an error, not a silent zero or NaN. The result is a double matrix (complex when any value is).
+
+Written: a real 2-D result, one row per line, ``%.17g`` for double and ``%.9g`` for single (both
+exact), ``NaN``/``Inf``/``-Inf``: commas in a ``.csv`` (``readmatrix``, ``dlmread``,
+``csvread``), spaces otherwise (``load -ascii`` as well). An empty result is an empty file.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from bridge.errors import FileFormatError, OutputError
+from bridge.formats.classes import Variable, class_of, size_text
+
+_EMPTY_FIELD = re.compile(r"(^|,)\s*(,|$)")
+_CHUNK_ROWS = 4096
+_NUMBER_FORMATS = {"double": "%.17g", "single": "%.9g"}
+
+
+def read_matrix(path: str) -> np.ndarray:
+    """The matrix in a headerless numeric text file."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise FileFormatError(f"cannot be read: {e.strerror or e}").where(file=path) from e
+    text = raw.decode("latin-1")
+    if text.startswith("\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+        text = text[3:]
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    width = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "%#":
+            continue  # blank lines and comments, as load -ascii skips them
+        if "," in stripped:
+            if _EMPTY_FIELD.search(stripped):
+                raise _fail(path, number, "an empty field between commas (write NaN for a gap)")
+            tokens = stripped.replace(",", " ").split()
+        else:
+            tokens = stripped.split()
+        if width is None:
+            width = len(tokens)
+        elif len(tokens) != width:
+            msg = f"{len(tokens)} values where the rows above have {width} (rows must be equal)"
+            raise _fail(path, number, msg)
+        rows.append(tokens)
+        numbers.append(number)
+    if not rows:
+        raise FileFormatError("holds no numbers").where(file=path)
+    flat = [token for row in rows for token in row]
+    shape = (len(rows), width)
+    try:
+        return np.array(flat, dtype=np.float64).reshape(shape)
+    except ValueError:
+        pass
+    values = np.empty(len(flat), dtype=np.complex128)
+    for k, token in enumerate(flat):
+        try:
+            values[k] = _complex(token)
+        except ValueError:
+            line = numbers[k // width]
+            raise _fail(path, line, f"'{token[:40]}' is not a number") from None
+    if not values.imag.any() and not any(t[-1:] in "ij" for t in flat):
+        return values.real.reshape(shape).copy()
+    return values.reshape(shape)
+
+
+def _complex(token: str) -> complex:
+    lowered = token.lower()
+    if lowered in ("na", "-na"):
+        return complex(np.nan, 0)
+    if lowered.endswith(("i", "j")) and not lowered.endswith(("inf", "-inf")):
+        head = lowered[:-1]
+        # 'a+bi', 'a-bi', 'bi' (dlmwrite's %g for each part)
+        for k in range(len(head) - 1, 0, -1):
+            if head[k] in "+-" and head[k - 1] != "e":
+                return complex(float(head[:k]), float(head[k:]))
+        return complex(0.0, float(head))
+    return complex(float(lowered), 0.0)
+
+
+def _fail(path: str, line: int, message: str) -> FileFormatError:
+    return FileFormatError(f"line {line}: {message}").where(file=path)
+
+
+def variable(path: str, name: str) -> Variable:
+    data = read_matrix(path)
+    return Variable(name, "double", data.shape, bool(np.iscomplexobj(data)), data, path)
+
+
+def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
+    """The file's matrix as one variable named like MATLAB's ``load`` names it (the file's)."""
+    return [variable(path, variable_name(path))], {}
+
+
+def variable_name(path: str) -> str:
+    """The name ``load('x.csv')`` gives the matrix: the file's name, made a valid identifier."""
+    import os
+
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)
+    if not name or not name[0].isalpha():
+        name = "X" + name
+    return name[:63]
+
+
+def write(
+    path: str, arrays: dict[str, np.ndarray], request: dict[str, str], *, delimiter=",", **_options
+) -> None:
+    """One real 2-D matrix as delimited text (the request cannot be written: it is ignored)."""
+    ((_name, array),) = arrays.items()
+    cls, is_complex = class_of(array)
+    if is_complex or array.ndim != 2:
+        kind = f"{'complex ' if is_complex else ''}{size_text(array.shape)}"
+        msg = (
+            f"a headerless text result holds a real 2-D matrix; this result is {kind}: "
+            "write .mat, or the bridge text format (--format text)"
+        )
+        raise OutputError(msg)
+    if array.size == 0:
+        open(path, "w").close()  # an empty result is an empty file
+        return
+    number = _NUMBER_FORMATS.get(cls, "%.17g")
+    values = array if cls in _NUMBER_FORMATS else array.astype(np.float64)
+    row = delimiter.join([number] * array.shape[1]) + "\n"
+    with open(path, "w", encoding="ascii", newline="\n") as f:
+        for start in range(0, values.shape[0], _CHUNK_ROWS):
+            rows = values[start : start + _CHUNK_ROWS].tolist()
+            chunk = "".join(row % tuple(r) for r in rows)
+            f.write(chunk.replace("nan", "NaN").replace("inf", "Inf"))
+
+
+def write_spaces(path: str, arrays, request, **options) -> None:
+    write(path, arrays, request, delimiter=" ", **options)
