@@ -76,7 +76,8 @@ def _fast_variable(path: str, name: str, cls: str, is_complex: bool, data) -> Va
 def _variable(name: str, shape, scipy_class: str, value, path: str) -> Variable:
     import scipy.sparse
 
-    if scipy.sparse.issparse(value):
+    sparse = scipy.sparse.issparse(value)
+    if sparse:
         value = value.toarray()
     if scipy_class == "sparse":  # whosmat does not say sparse of what: the values do
         scipy_class = "logical" if np.asarray(value).dtype == np.bool_ else "double"
@@ -84,7 +85,7 @@ def _variable(name: str, shape, scipy_class: str, value, path: str) -> Variable:
         is_complex = np.iscomplexobj(value)
         data = to_class(value, scipy_class, is_complex)
         size = matlab_size(data.shape)
-        return Variable(name, scipy_class, size, is_complex, data.reshape(size), path)
+        return Variable(name, scipy_class, size, is_complex, data.reshape(size), path, sparse)
     if scipy_class == "char":
         return _char(name, np.asarray(value), path)
     size = matlab_size(getattr(value, "shape", shape))

@@ -41,7 +41,7 @@ from bridge.formats.classes import (
 
 FORMAT_HELP = (
     "a bridge text file has a header '% NAME CLASS [complex] SIZE...' before the rows of each "
-    "array (see bridge/formats/text.py or the README)"
+    "array (see 'Job files' in bridge's README)"
 )
 HEADER_COMMENT = (
     "% bridge text: '% NAME CLASS [complex] SIZE', then the rows of reshape(X, size(X,1), [])\n"
@@ -144,8 +144,20 @@ class _Parser:
                 try:
                     _convert([token], cls)
                 except (ValueError, OverflowError):
-                    raise self.fail(f"'{token}' is not a {cls} value", number, block.name) from None
+                    msg = f"'{token}' is not {_value_words(cls)}"
+                    raise self.fail(msg, number, block.name) from None
         raise AssertionError("unreachable: the block failed to convert but every token converts")
+
+
+def _value_words(cls: str) -> str:
+    """What a value of a class must be, in words: 'an int8 value (-128..127)'."""
+    if cls == "logical":
+        return "0 or 1 (logical)"
+    if cls in ("double", "single"):
+        return f"a number ({cls})"
+    info = np.iinfo(NUMERIC_DTYPES[cls])
+    article = "an" if cls.startswith("i") else "a"
+    return f"{article} {cls} value ({info.min}..{info.max})"
 
 
 def _all_sizes(tokens: list[str]) -> bool:
