@@ -160,7 +160,7 @@ def detect(head: bytes) -> str:
         return "octave"
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     # bridge text starts with '%' lines; headerless numbers (dlmwrite, save -ascii) do not.
-    return "text" if first in (b"%", b"#", b"") else "delimited"
+    return "text" if first in (b"%", b"#") else "delimited"
 
 
 def _looks_like_mat4(head: bytes) -> bool:

@@ -6,9 +6,10 @@ write: rows of numbers separated by commas, tabs or spaces (a comma may have spa
 writes them (``1+2i``). Every row must have the same number of values; an empty field (``1,,3``)
 is an error, not a silent zero or NaN. The result is a double matrix (complex when any value is).
 
-Written: a real 2-D result, one row per line, ``%.17g`` for double and ``%.9g`` for single (both
-exact), ``NaN``/``Inf``/``-Inf``: commas in a ``.csv`` (``readmatrix``, ``dlmread``,
-``csvread``), spaces otherwise (``load -ascii`` as well). An empty result is an empty file.
+Written: a real 2-D result, one row per line, ``%.17g`` (exact, single results too: read back as
+double, they are double(C)), ``NaN``/``Inf``/``-Inf``: commas in a ``.csv`` (``readmatrix``,
+``dlmread``, ``csvread``), spaces otherwise (``load -ascii`` as well). An empty result is an empty
+file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from bridge.formats.classes import Variable, class_of, size_text
 
 _EMPTY_FIELD = re.compile(r"(^|,)\s*(,|$)")
 _CHUNK_ROWS = 4096
-_NUMBER_FORMATS = {"double": "%.17g", "single": "%.9g"}
 
 
 def read_matrix(path: str) -> np.ndarray:
@@ -119,7 +119,7 @@ def write(
 ) -> None:
     """One real 2-D matrix as delimited text (the request cannot be written: it is ignored)."""
     ((_name, array),) = arrays.items()
-    cls, is_complex = class_of(array)
+    _, is_complex = class_of(array)
     if is_complex or array.ndim != 2:
         kind = f"{'complex ' if is_complex else ''}{size_text(array.shape)}"
         msg = (
@@ -130,14 +130,14 @@ def write(
     if array.size == 0:
         open(path, "w").close()  # an empty result is an empty file
         return
-    number = _NUMBER_FORMATS.get(cls, "%.17g")
-    values = array if cls in _NUMBER_FORMATS else array.astype(np.float64)
-    row = delimiter.join([number] * array.shape[1]) + "\n"
+    values = array.astype(np.float64)
+    row = delimiter.join(["%.17g"] * array.shape[1]) + "\n"
     with open(path, "w", encoding="ascii", newline="\n") as f:
         for start in range(0, values.shape[0], _CHUNK_ROWS):
             rows = values[start : start + _CHUNK_ROWS].tolist()
             chunk = "".join(row % tuple(r) for r in rows)
-            f.write(chunk.replace("nan", "NaN").replace("inf", "Inf"))
+            # MATLAB writes NaN (it has no sign), Inf and -Inf
+            f.write(chunk.replace("-nan", "nan").replace("nan", "NaN").replace("inf", "Inf"))
 
 
 def write_spaces(path: str, arrays, request, **options) -> None:

@@ -117,8 +117,13 @@ def _variable(f: h5py.File, name: str, path: str) -> Variable:
         return _sparse(name, *_SPARSE[kind], value, path)
     if kind == "cell":
         return Variable(name, "cell", _group_size(value), file=path)
-    if kind in ("scalar struct", "struct"):
-        return Variable(name, "struct", _group_size(value), file=path)
+    if kind == "scalar struct":
+        return Variable(name, "struct", (1, 1), file=path)
+    if kind == "struct":  # a struct array: each field is a cell of the array's size
+        fields = [value.get(k) for k in value] if isinstance(value, h5py.Group) else []
+        first = next((g for g in fields if isinstance(g, h5py.Group) and "value" in g), None)
+        size = _group_size(first["value"]) if first is not None else (1, 1)
+        return Variable(name, "struct", size, file=path)
     if kind == "function handle":
         return Variable(name, "function_handle", (1, 1), file=path)
     raise FileFormatError(f"Octave type '{kind[:40]}' cannot be read by bridge; {SAVE_ONLY}")
