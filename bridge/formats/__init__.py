@@ -144,7 +144,7 @@ def detect(head: bytes) -> str:
     hdf5 = any(head[o : o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048))
     if hdf5:
         return "mat73" if head.startswith(b"MATLAB") else "hdf5"
-    if head.startswith((b"MATLAB 5.0 MAT-file", b"MATLAB 7.3 MAT-file")) and len(head) < 128:
+    if head.startswith(b"MATLAB") and len(head) < 128:  # no text format starts so
         return "mat_truncated"
     if head.startswith(b"MATLAB") and len(head) >= 128 and head[126:128] in (b"IM", b"MI"):
         version = int.from_bytes(head[124:126], "little" if head[126:128] == b"IM" else "big")
@@ -194,6 +194,7 @@ def read(path, *, hdf5_order: str | None = None) -> tuple[dict[str, Variable], d
     path = os.fspath(path)
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
+        _check_file(path)  # a missing file or a device is that, whatever its name
         raise FileFormatError(_unsupported(ext)).where(file=path)
     if hdf5_order is not None:
         check_order(hdf5_order)
@@ -234,6 +235,20 @@ def kind_of(path) -> str:
 
 
 def _sniff(path: str) -> str:
+    _check_file(path)
+    try:
+        with open(path, "rb") as f:
+            return detect(f.read(_SNIFF_BYTES))
+    except FileNotFoundError as e:
+        raise FileFormatError("does not exist").where(file=path) from e
+    except IsADirectoryError as e:
+        raise FileFormatError("is a folder, not a job file").where(file=path) from e
+    except OSError as e:
+        raise FileFormatError(f"cannot be read: {e.strerror or e}").where(file=path) from e
+
+
+def _check_file(path: str) -> None:
+    """FileFormatError unless ``path`` is a regular file (never open a FIFO: it would block)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError as e:
@@ -244,15 +259,6 @@ def _sniff(path: str) -> str:
         raise FileFormatError("is a folder, not a job file").where(file=path)
     if not stat.S_ISREG(mode):
         raise FileFormatError(NOT_REGULAR).where(file=path)
-    try:
-        with open(path, "rb") as f:
-            return detect(f.read(_SNIFF_BYTES))
-    except FileNotFoundError as e:
-        raise FileFormatError("does not exist").where(file=path) from e
-    except IsADirectoryError as e:
-        raise FileFormatError("is a folder, not a job file").where(file=path) from e
-    except OSError as e:
-        raise FileFormatError(f"cannot be read: {e.strerror or e}").where(file=path) from e
 
 
 def write(
