@@ -21,7 +21,6 @@ import numpy as np
 from bridge.errors import FileFormatError, OutputError
 from bridge.formats.classes import Variable, class_of, size_text
 
-_EMPTY_FIELD = re.compile(r"(^|,)\s*(,|$)")
 _CHUNK_ROWS = 4096
 
 
@@ -43,7 +42,8 @@ def read_matrix(path: str) -> np.ndarray:
         if not stripped or stripped[0] in "%#":
             continue  # blank lines and comments, as load -ascii skips them
         if "," in stripped:
-            if _EMPTY_FIELD.search(stripped):
+            compact = stripped.replace(" ", "").replace("\t", "")
+            if ",," in compact or compact[0] == "," or compact[-1] == ",":
                 raise _fail(path, number, "an empty field between commas (write NaN for a gap)")
             tokens = stripped.replace(",", " ").split()
         else:
@@ -60,7 +60,7 @@ def read_matrix(path: str) -> np.ndarray:
     flat = [token for row in rows for token in row]
     shape = (len(rows), width)
     try:
-        return np.array(flat, dtype=np.float64).reshape(shape)
+        return np.fromiter(map(float, flat), dtype=np.float64, count=len(flat)).reshape(shape)
     except ValueError:
         pass
     values = np.empty(len(flat), dtype=np.complex128)

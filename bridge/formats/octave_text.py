@@ -420,7 +420,7 @@ def _values(region: str, count: int, cls: str, is_complex: bool, fail) -> np.nda
         if "NA" in region:
             tokens = [_nan(t) for t in tokens]
         try:
-            numbers = np.array(tokens, dtype=np.float64)
+            numbers = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
         except ValueError:
             bad = next(t for t in tokens if not _is_float(t))
             raise fail(f"'{_clip(bad)}' is not a number") from None
