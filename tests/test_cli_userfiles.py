@@ -327,3 +327,28 @@ def test_vlen_and_reference_datasets_are_not_char(tmp_path, capsys):
 def test_cli_main_is_still_typers_for_usage(capsys):
     status, _, err = run(capsys, "in.mat")
     assert status == EXIT_USAGE and "Missing argument 'OUT'" in err and cli.PROG in err
+
+
+# --- start-up: the fast path stays fast with the new files ------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv-operands", "octave-text"])
+def test_a_tiny_job_of_user_files_imports_neither_scipy_nor_typer_nor_h5py(tmp_path, kind):
+    from tests.test_jobcli import HEAVY, _imports
+
+    if kind == "csv-operands":
+        _csv(tmp_path / "A.csv", A)
+        _csv(tmp_path / "B.csv", B)
+        args, out = ["A.csv", "B.csv", "C.csv", "--shape", "same"], tmp_path / "C.csv"
+    else:
+        (tmp_path / "in.mat").write_text(OCTAVE_TEXT)
+        args, out = ["in.mat", "C.csv", "--shape", "same"], tmp_path / "C.csv"
+    done, imported = _imports(args, tmp_path)
+    assert done.returncode == EXIT_OK, done.stderr[-2000:]
+    assert "numpy" in imported and not imported & HEAVY
+    expected = (
+        _ref("conv2", A, B, shape="same")
+        if kind == "csv-operands"
+        else _ref("conv2", OCT_A, OCT_B, shape="same")
+    )
+    assert np.array_equal(_read_csv(out), expected)
