@@ -456,3 +456,86 @@ def test_octave_text_detection_needs_octaves_markers():
     assert octave_text.looks_like(b"# name: A\n# type: matrix\n")
     assert not octave_text.looks_like(b"% A double 1 1\n1\n")
     assert not octave_text.looks_like(b"1 2 3\n")
+
+
+# ----------------------------------------------------------------- hostile Octave HDF5
+
+
+def _octave_group(f, name: str, kind: bytes, value=None):
+    group = f.create_group(name)
+    group.attrs["OCTAVE_NEW_FORMAT"] = np.uint8(1)
+    group["type"] = np.bytes_(kind)
+    if value is not None:
+        group["value"] = value
+    return group
+
+
+def _sparse_group(f, cidx, ridx, data, nr=2, nc=2):
+    group = _octave_group(f, "S", b"sparse matrix")
+    value = group.create_group("value")
+    for key, item in (("nr", nr), ("nc", nc), ("nz", len(data))):
+        value[key] = np.int64(item)
+    value["cidx"] = np.array(cidx, dtype=np.int64).reshape(-1, 1)
+    value["ridx"] = np.array(ridx, dtype=np.int64).reshape(-1, 1)
+    value["data"] = np.array(data, dtype=np.float64).reshape(-1, 1)
+
+
+def _bomb(f):
+    group = _octave_group(f, "A", b"matrix")
+    group.create_dataset("value", shape=(100000, 100000), dtype="f8", chunks=(1000, 1000))
+
+
+def _type_number(f):
+    group = f.create_group("A")
+    group["type"] = np.float64(1)
+    group["value"] = np.ones((2, 2))
+
+
+def _range_huge(f):
+    dtype = np.dtype([("base", "<f8"), ("limit", "<f8"), ("increment", "<f8")])
+    group = _octave_group(f, "r", b"double_range")
+    group["value"] = np.array((1.0, 1e15, 1.0), dtype=dtype)
+
+
+def _mixed(f):
+    _octave_group(f, "A", b"matrix", np.ones((2, 2)))
+    f["B"] = np.ones(3)
+
+
+def _complex_as_real(f):
+    _octave_group(f, "Z", b"complex matrix", np.ones((2, 2)))
+
+
+def _empty_wrong(f):
+    group = _octave_group(f, "E", b"matrix", np.array([2, 3], dtype=np.int64))
+    group.attrs["OCTAVE_EMPTY_MATRIX"] = np.uint8(1)
+
+
+HOSTILE_HDF5 = {
+    "compression-bomb": (_bomb, "declares 80000000000 bytes"),
+    "type-not-a-string": (_type_number, "'type' is not a string"),
+    "range-huge": (_range_huge, "cannot be expanded"),
+    "dataset-beside-groups": (_mixed, "outside Octave's layout"),
+    "complex-stored-real": (_complex_as_real, "complex double data is stored as float64"),
+    "empty-not-empty": (_empty_wrong, "cannot have the size 2x3"),
+    "sparse-bad-cidx": (lambda f: _sparse_group(f, [0, 2, 1], [0, 1], [1.0, 2.0]), "cidx"),
+    "sparse-row-outside": (lambda f: _sparse_group(f, [0, 1, 2], [0, 5], [1.0, 2.0]), "ridx"),
+    "sparse-huge": (
+        lambda f: _sparse_group(f, [0, 0, 0], [], [], nr=10**6, nc=10**6),
+        "too large to expand",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_HDF5), ids=list(HOSTILE_HDF5))
+def test_hostile_octave_hdf5_is_one_clear_error(tmp_path, case):
+    import h5py
+
+    build, fragment = HOSTILE_HDF5[case]
+    path = tmp_path / "job.h5"
+    with h5py.File(path, "w") as f:
+        build(f)
+    with pytest.raises(FileFormatError) as caught:
+        formats.read(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and fragment in message, message

@@ -91,6 +91,15 @@ def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
     return variables, {}
 
 
+def _words(dtype: np.dtype) -> str:
+    """An HDF5 type in words: 'float64', 'a compound of real, imag', 'text'."""
+    if dtype.names:
+        return f"a compound of {', '.join(dtype.names)}"
+    if dtype.kind in "SUO":
+        return "text or objects"
+    return dtype.name
+
+
 def _first(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0]
 
@@ -152,7 +161,8 @@ def _empty_size(value: h5py.Dataset) -> tuple[int, ...] | None:
     if dims.ndim != 1 or not 2 <= dims.size <= MAX_NDIMS or dims.dtype.kind not in "iu":
         raise FileFormatError("an empty array's size must be 2 or more integers")
     if np.any(dims < 0) or prod(int(d) for d in dims) != 0:
-        raise FileFormatError(f"an empty array cannot have the size {list(dims)}")
+        shown = "x".join(str(int(d)) for d in dims)
+        raise FileFormatError(f"an empty array (OCTAVE_EMPTY_MATRIX) cannot have the size {shown}")
     return matlab_size(tuple(int(d) for d in dims))
 
 
@@ -192,9 +202,9 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
     values = _read(value)
     if is_complex != np.iscomplexobj(values):
         kind = f"complex {cls}" if is_complex else cls
-        raise FileFormatError(f"{kind} data is stored as {values.dtype}")
+        raise FileFormatError(f"{kind} data is stored as {_words(values.dtype)}")
     if values.dtype.kind not in "biufc":
-        raise FileFormatError(f"its value is HDF5 {value.dtype}, not numbers")
+        raise FileFormatError(f"its value is {_words(value.dtype)}, not numbers")
     array = _matlab_array(values)
     if cls == "logical":
         array = array != 0
@@ -213,7 +223,7 @@ def _char(name: str, value, path: str) -> Variable:
         return Variable(name, "char", empty, data=np.zeros(empty, dtype=np.uint32), file=path)
     values = _read(value)
     if values.dtype.kind not in "iu":
-        raise FileFormatError(f"char data is stored as {values.dtype}, not character codes")
+        raise FileFormatError(f"char data is stored as {_words(values.dtype)}, not codes")
     codes = _matlab_array(values).astype(np.int64) % 256  # int8 codes of Octave's bytes
     codes = codes.astype(np.uint32)
     size = matlab_size(codes.shape)
@@ -275,7 +285,7 @@ def _sparse(name: str, cls: str, is_complex: bool, value, path: str) -> Variable
     ):
         raise FileFormatError("its sparse index fields (cidx, ridx) do not fit nr, nc and nz")
     if is_complex != np.iscomplexobj(data):
-        raise FileFormatError(f"sparse data is stored as {data.dtype}")
+        raise FileFormatError(f"sparse data is stored as {_words(data.dtype)}")
     dtype = (np.complex128 if is_complex else np.float64) if cls == "double" else np.bool_
     full = np.zeros((rows, cols), dtype=dtype)
     columns = np.repeat(np.arange(cols), np.diff(cidx.astype(np.int64)))
