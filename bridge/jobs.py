@@ -170,7 +170,7 @@ def _is_vector(array: np.ndarray) -> bool:
 def _role_names(given: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(given) - set(ROLES))
     if unknown:
-        raise JobError(f"unknown operand roles {unknown}; must be among {list(ROLES)}")
+        raise JobError(f"unknown operand roles {', '.join(unknown)}; must be among A, B, u, v")
     return {role: given.get(role) or role for role in ROLES}
 
 
@@ -186,7 +186,7 @@ def _check_op(path: str, value: str, *, from_file: bool) -> str:
     op = value.strip().lower()
     if op not in OPS:
         source = "the file's op" if from_file else "op"
-        msg = f"{source} '{value}' is not supported; must be one of {list(OPS)}"
+        msg = f"{source} '{value}' is not supported; must be 'conv', 'conv2' or 'convn'"
         error = JobError(msg).where(file=path, variable="op" if from_file else None)
         raise error
     return op

@@ -37,7 +37,7 @@ def read(path: str, *, hdf5_order: str | None = None, **_options):
         order = hdf5_order or recorded or "matlab"
         if order not in HDF5_ORDERS:
             msg = (
-                f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be one of {list(HDF5_ORDERS)}"
+                f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be 'matlab' or 'c'"
             )
             raise FileFormatError(msg).where(file=path)
         request = {}

@@ -90,7 +90,7 @@ class _Parser:
         elif len(tokens) >= 3 and is_identifier(tokens[0]) and _all_sizes(tokens[2:]):
             msg = (
                 f"class '{tokens[1]}' of '{tokens[0]}' is not supported in text files; "
-                f"must be one of {list(NUMERIC_DTYPES)}"
+                f"must be one of {', '.join(NUMERIC_DTYPES)}"
             )
             raise self.fail(msg, number)
         # any other '%' line is a comment
