@@ -384,6 +384,7 @@ DELIMITED = {
     ),
     "save-ascii-double-tabs": ("1.6000000000000000e+01\t2.0000000000000000e+00\r\n", [[16, 2]]),
     "nan-inf": ("NaN,Inf,-Inf\nnan,inf,-inf\n", [[np.nan, np.inf, -np.inf]] * 2),
+    "writematrix-nan-is-empty": (",1,\n2,,3\n", [[np.nan, 1, np.nan], [2, np.nan, 3]]),
     "comments-and-blank-lines": ("% a comment\n\n1 2\n\n3 4\n", [[1, 2], [3, 4]]),
     "bom": ("\ufeff1,2\n".encode(), [[1, 2]]),
     "column": ("1\n2\n3\n", [[1], [2], [3]]),
@@ -412,8 +413,7 @@ def test_headerless_complex_as_dlmwrite_writes_it(tmp_path):
     ("text", "fragment"),
     [
         ("1,2\n3\n", "line 2: 1 values where the rows above have 2"),
-        ("1,,2\n", "line 1: an empty field"),
-        ("1,2,\n", "line 1: an empty field"),
+        ("1 2,3\n", "'1 2' is not a number"),
         ("1 x\n", "'x' is not a number"),
         ("\n\n", "holds no numbers"),
     ],

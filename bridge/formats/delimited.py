@@ -3,8 +3,10 @@
 Read: what ``dlmwrite``, ``csvwrite``, ``writematrix``, ``save -ascii`` and ``save -ascii -double``
 write: rows of numbers separated by commas, tabs or spaces (a comma may have spaces around it),
 ``NaN``, ``Inf`` and ``-Inf`` (any case, and Octave's ``NA``), complex numbers as ``dlmwrite``
-writes them (``1+2i``). Every row must have the same number of values; an empty field (``1,,3``)
-is an error, not a silent zero or NaN. The result is a double matrix (complex when any value is).
+writes them (``1+2i``). Every row must have the same number of values. An empty field between
+commas (``1,,3``, ``1,2,``) is NaN: that is how ``writematrix`` writes NaN and how ``readmatrix``
+reads it back (``dlmread`` would read 0). The result is a double matrix (complex when any value
+is).
 
 Written: a real 2-D result, one row per line, ``%.17g`` (exact, single results too: read back as
 double, they are double(C)), ``NaN``/``Inf``/``-Inf``: commas in a ``.csv`` (``readmatrix``,
@@ -42,10 +44,8 @@ def read_matrix(path: str) -> np.ndarray:
         if not stripped or stripped[0] in "%#":
             continue  # blank lines and comments, as load -ascii skips them
         if "," in stripped:
-            compact = stripped.replace(" ", "").replace("\t", "")
-            if ",," in compact or compact[0] == "," or compact[-1] == ",":
-                raise _fail(path, number, "an empty field between commas (write NaN for a gap)")
-            tokens = stripped.replace(",", " ").split()
+            # writematrix writes NaN as an empty field, which readmatrix reads as NaN
+            tokens = [field.strip() or "NaN" for field in stripped.split(",")]
         else:
             tokens = stripped.split()
         if width is None:
