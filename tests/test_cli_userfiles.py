@@ -352,3 +352,18 @@ def test_a_tiny_job_of_user_files_imports_neither_scipy_nor_typer_nor_h5py(tmp_p
         else _ref("conv2", OCT_A, OCT_B, shape="same")
     )
     assert np.array_equal(_read_csv(out), expected)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"Octave-1-L\x00\x00\x00\x00\x00\x01\x00\x00\x00A", "Octave's binary format"),
+        (__import__("gzip").compress(OCTAVE_TEXT.encode()), "gzip-compressed"),
+    ],
+    ids=["save-binary", "save-zip"],
+)
+def test_octave_formats_bridge_does_not_read_say_how_to_save(tmp_path, capsys, content, fragment):
+    (tmp_path / "in.mat").write_bytes(content)
+    status, _, err = run(capsys, tmp_path / "in.mat", tmp_path / "o.mat")
+    line = assert_one_error_line(err)
+    assert status == EXIT_DATA and fragment in line and "-v7" in line

@@ -91,6 +91,14 @@ _KINDS = {
     # complete messages: no extension could make these files readable
     "truncated": "has a MAT-file v7.3 header but no HDF5 data after it (truncated?)",
     "mat_truncated": "has a MAT-file header but ends before the 128 bytes of it (truncated?)",
+    "octave_binary": (
+        "is Octave's binary format (save -binary), which bridge does not read; save with -v7 "
+        "(save('-v7', 'in.mat', 'A', 'B')) or Octave's default text format"
+    ),
+    "gzip": (
+        "is gzip-compressed (Octave's save -zip?), which bridge does not read; save without -zip "
+        "or with -v7"
+    ),
     "empty": "is empty (0 bytes): was it written completely?",
 }
 # extension -> what it promises, and content kind -> reader for each kind it may hold
@@ -150,6 +158,10 @@ def detect(head: bytes) -> str:
         version = int.from_bytes(head[124:126], "little" if head[126:128] == b"IM" else "big")
         # 0x0100: v5/v6/v7. A v7.3 header (0x0200) without HDF5 data after it: a truncated file.
         return {0x0100: "mat", 0x0200: "truncated"}.get(version, "binary")
+    if head.startswith(b"Octave-1-"):
+        return "octave_binary"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
     if _looks_like_mat4(head):
         return "mat"
     if b"\x00" in head:
@@ -200,7 +212,7 @@ def read(path, *, hdf5_order: str | None = None) -> tuple[dict[str, Variable], d
         check_order(hdf5_order)
     kind = _sniff(path)
     accepted = _ACCEPTS[ext]
-    if kind in ("empty", "truncated", "mat_truncated"):
+    if kind in ("empty", "truncated", "mat_truncated", "octave_binary", "gzip"):
         raise FileFormatError(_KINDS[kind]).where(file=path)
     if kind not in accepted:
         rename = f"; name it {_SUGGEST[kind]}" if kind in _SUGGEST else ""
