@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge import formats
-from bridge.errors import FileFormatError, OutputError
+from bridge.errors import BridgeError, FileFormatError, OutputError
 from bridge.formats import delimited, octave_text
 from tests.formats_cases import assert_identical
 
@@ -547,3 +547,43 @@ def test_hostile_octave_hdf5_is_one_clear_error(tmp_path, case):
         formats.read(path)
     message = str(caught.value)
     assert "\n" not in message and str(path) in message and fragment in message, message
+
+
+# ----------------------------------------------------------------- fuzzing: errors, never crashes
+
+SAMPLE = (
+    HEAD + "# name: A\n# type: matrix\n# rows: 2\n# columns: 2\n 1 NaN\n -Inf 4\n\n\n"
+    "# name: z\n# type: complex matrix\n# ndims: 3\n 1 1 2\n (1,2)\n (NA,-0)\n\n\n"
+    "# name: i\n# type: int16 matrix\n# ndims: 2\n 1 2\n -3\n 7\n\n\n"
+    "# name: op\n# type: sq_string\n# elements: 1\n# length: 5\nconv2\n\n\n"
+    "# name: c\n# type: cell\n# rows: 1\n# columns: 1\n# name: <cell-element>\n# type: scalar\n1\n"
+    "\n\n# name: r\n# type: double_range\n# base, limit, increment\n0 1 0.25\n\n\n"
+    "# name: s\n# type: sparse matrix\n# nnz: 1\n# rows: 2\n# columns: 2\n2 1 5\n\n\n"
+    "# name: p\n# type: permutation matrix\n# size: 2\n# orient: r\n2\n1\n"
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURES)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, len(SAMPLE) - 1),
+            st.integers(0, 3),
+            st.sampled_from([*"0123456789 \n#-(),:.eEnNaAiI", "99999999999", "\x00"]),
+        ),
+        max_size=4,
+    ),
+    cut=st.one_of(st.just(len(SAMPLE)), st.integers(0, len(SAMPLE))),
+)
+def test_mutated_octave_text_reads_or_fails_in_one_line(tmp_path, edits, cut):
+    text = SAMPLE[:cut]
+    for position, width, replacement in edits:
+        text = text[:position] + replacement + text[position + width :]
+    path = tmp_path / "fuzz.mat"
+    path.write_bytes(text.encode("latin-1"))
+    try:
+        formats.read(path)
+    except FileFormatError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+    except BridgeError as e:  # a request field that is not text, for example
+        assert "\n" not in str(e)
