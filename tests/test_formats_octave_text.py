@@ -587,3 +587,16 @@ def test_mutated_octave_text_reads_or_fails_in_one_line(tmp_path, edits, cut):
         assert "\n" not in str(e) and str(path) in str(e)
     except BridgeError as e:  # a request field that is not text, for example
         assert "\n" not in str(e)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURES)
+@given(text=st.text(alphabet="0123456789 ,\t\n\r.-+eEiInNaAfF%#", max_size=80))
+def test_any_headerless_text_reads_or_fails_in_one_line(tmp_path, text):
+    path = tmp_path / "fuzz.csv"
+    path.write_text(text)
+    try:
+        values = delimited.read_matrix(str(path))
+    except FileFormatError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+    else:
+        assert values.ndim == 2 and values.size > 0
