@@ -36,9 +36,7 @@ def read(path: str, *, hdf5_order: str | None = None, **_options):
         recorded = h5util.attr_text(f.attrs.get(ORDER_ATTRIBUTE))
         order = hdf5_order or recorded or "matlab"
         if order not in HDF5_ORDERS:
-            msg = (
-                f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be 'matlab' or 'c'"
-            )
+            msg = f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be 'matlab' or 'c'"
             raise FileFormatError(msg).where(file=path)
         request = {}
         for key in REQUEST_FIELDS:
