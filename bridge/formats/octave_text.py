@@ -163,11 +163,11 @@ class _Parser:
             return tuple(int(s) for s in sizes), True
         return (self.count("rows", variable), self.count("columns", variable)), False
 
-    def data(self) -> str:
-        """The text up to the next '#' line (or the end): the values of one block."""
+    def data(self) -> tuple[str, int, int]:
+        """The text up to the next '#' line (or the end), the values of one block, in place."""
         end = self.text.find("\n#", self.pos)
         end = len(self.text) if end < 0 else end + 1
-        region = self.text[self.pos : end]
+        region = (self.text, self.pos, end)
         self.pos = end
         return region
 
@@ -337,7 +337,8 @@ class _Parser:
         nnz = self.count("nnz", name)
         rows, cols = self.count("rows", name), self.count("columns", name)
         self.check_expansion(rows * cols, name)
-        region = self.data()
+        text, start, end = self.data()
+        region = text[start:end]  # sparse data are small: nnz lines
         if is_complex:
             lines = region.split()
             if len(lines) != 3 * nnz:
@@ -405,19 +406,58 @@ def _nan(token: str) -> str:
     return "nan" if token in ("NA", "-NA") else token
 
 
-def _values(region: str, count: int, cls: str, is_complex: bool, fail) -> np.ndarray:
-    """``count`` values of a class from the text of a block: exactly that many, or an error."""
-    if is_complex:
-        pairs = region.count("(")
-        tokens = region.replace("(", " ").replace(")", " ").replace(",", " ").split()
-        if pairs != count or len(tokens) != 2 * count or region.count(")") != count:
-            raise fail(f"expected {count} complex values '(re,im)', found {len(tokens) // 2}")
-    else:
-        tokens = region.split()
-        if len(tokens) != count:
-            raise fail(f"expected {count} values, found {len(tokens)}")
+_CHUNK_CHARS = 1 << 20  # values are converted a megabyte of text at a time: bounded overhead
+
+
+def _values(region, count: int, cls: str, is_complex: bool, fail) -> np.ndarray:
+    """``count`` values of a class from the text of a block: exactly that many, or an error.
+
+    ``region`` is the block's text, or (text, start, end) to read it in place. The text is
+    converted a chunk of whole lines at a time, so the memory beyond the result stays small,
+    and a block holding more values than announced fails before the rest is converted.
+    """
+    text, start, end = (region, 0, len(region)) if isinstance(region, str) else region
+    parts, found = [], 0
+    per_value = 2 if is_complex else 1
+    pos = start
+    while pos < end:
+        stop = min(end, pos + _CHUNK_CHARS)
+        if stop < end:
+            newline = text.find("\n", stop, end)
+            stop = end if newline < 0 else newline + 1
+        piece = text[pos:stop]
+        pos = stop
+        if is_complex:
+            pairs = piece.count("(")
+            tokens = piece.replace("(", " ").replace(")", " ").replace(",", " ").split()
+            if len(tokens) != 2 * pairs or piece.count(")") != pairs:
+                raise fail(f"expected {count} complex values '(re,im)'")
+        else:
+            tokens = piece.split()
+        found += len(tokens) // per_value
+        if found > count:
+            break
+        if tokens:
+            parts.append(_convert(tokens, cls, is_complex, "NA" in piece, fail))
+    if found != count:
+        what = "complex values '(re,im)'" if is_complex else "values"
+        shown = f"more than {count}" if found > count else str(found)
+        raise fail(f"expected {count} {what}, found {shown}")
+    if not parts:
+        dtype = np.complex64 if cls == "single" else np.complex128
+        if not is_complex:
+            dtype = _dtype_of(cls)
+        return np.zeros(0, dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _dtype_of(cls: str) -> np.dtype:
+    return {"double": np.float64, "single": np.float32, "logical": np.bool_}.get(cls, cls)
+
+
+def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) -> np.ndarray:
     if cls in ("double", "single") or is_complex:
-        if "NA" in region:
+        if has_na:
             tokens = [_nan(t) for t in tokens]
         try:
             numbers = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
@@ -425,14 +465,16 @@ def _values(region: str, count: int, cls: str, is_complex: bool, fail) -> np.nda
             bad = next(t for t in tokens if not _is_float(t))
             raise fail(f"'{_clip(bad)}' is not a number") from None
         if is_complex:
-            out = np.empty(count, dtype=np.complex64 if cls == "single" else np.complex128)
+            out = np.empty(
+                len(tokens) // 2, dtype=np.complex64 if cls == "single" else np.complex128
+            )
             out.real, out.imag = numbers[0::2], numbers[1::2]
             return out
         return numbers.astype(np.float32) if cls == "single" else numbers
     low, high = _INT_RANGES.get(cls, (0, 1))
     wide = np.uint64 if cls == "uint64" else np.int64
     try:
-        numbers = np.array(tokens, dtype=str).astype(wide) if tokens else np.zeros(0, wide)
+        numbers = np.array(tokens, dtype=str).astype(wide)
     except (ValueError, OverflowError):
         numbers = None
     if numbers is None or (numbers.size and (numbers.min() < low or numbers.max() > high)):
