@@ -600,3 +600,37 @@ def test_any_headerless_text_reads_or_fails_in_one_line(tmp_path, text):
         assert "\n" not in str(e) and str(path) in str(e)
     else:
         assert values.ndim == 2 and values.size > 0
+
+
+def test_headerless_text_beyond_one_batch(tmp_path):
+    # More values than delimited._BATCH: rows converted in batches give the same matrix, a
+    # complex value in a late batch makes the whole matrix complex, and errors keep their line.
+    rows = delimited._BATCH // 4 + 7
+    array = np.arange(rows * 8, dtype=np.float64).reshape(rows, 8) / 3
+    lines = [",".join(repr(float(x)) for x in row) for row in array]
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert_identical(delimited.read_matrix(str(path)), array)
+    lines[-1] = lines[-1].rsplit(",", 1)[0] + ",1+2i"
+    path.write_text("\n".join(lines) + "\n")
+    got = delimited.read_matrix(str(path))
+    assert got.dtype == np.complex128 and got[-1, -1] == 1 + 2j and got[0, 1] == array[0, 1]
+    lines[-1] = lines[-1].rsplit(",", 1)[0] + ",x"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FileFormatError, match=f"line {rows}: 'x' is not a number"):
+        delimited.read_matrix(str(path))
+
+
+def test_octave_text_beyond_one_chunk(tmp_path):
+    # More text than octave_text._CHUNK_CHARS in one block: converted in pieces, in place.
+    rows = octave_text._CHUNK_CHARS // 100 + 3
+    array = np.arange(rows * 10, dtype=np.float64).reshape(rows, 10) / 7
+    body = "".join(" " + " ".join(repr(float(x)) for x in row) + "\n" for row in array)
+    text = f"{HEAD}# name: A\n# type: matrix\n# rows: {rows}\n# columns: 10\n{body}"
+    path = tmp_path / "big.mat"
+    path.write_text(text)
+    assert len(body) > octave_text._CHUNK_CHARS
+    assert_identical(formats.read(path)[0]["A"].data, array)
+    path.write_text(text + " 1\n")
+    with pytest.raises(FileFormatError, match=f"expected {rows * 10} values, found more than"):
+        formats.read(path)

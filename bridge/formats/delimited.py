@@ -16,6 +16,7 @@ file.
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
@@ -26,20 +27,24 @@ from bridge.formats.classes import Variable, class_of, size_text
 _CHUNK_ROWS = 4096
 
 
+_BATCH = 1 << 16  # values converted at a time: the token lists stay small
+
+
 def read_matrix(path: str) -> np.ndarray:
     """The matrix in a headerless numeric text file."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        with open(path, encoding="latin-1", newline="") as f:
+            text = f.read()
     except OSError as e:
         raise FileFormatError(f"cannot be read: {e.strerror or e}").where(file=path) from e
-    text = raw.decode("latin-1")
     if text.startswith("\xef\xbb\xbf"):  # a UTF-8 byte-order mark
         text = text[3:]
-    rows: list[list[str]] = []
-    numbers: list[int] = []
+    parts: list[np.ndarray] = []
+    pending: list[str] = []
+    lines: list[int] = []  # the line of each row, for error messages
+    first_pending_row = 0
     width = None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(io.StringIO(text), 1):
         stripped = line.strip()
         if not stripped or stripped[0] in "%#":
             continue  # blank lines and comments, as load -ascii skips them
@@ -53,26 +58,38 @@ def read_matrix(path: str) -> np.ndarray:
         elif len(tokens) != width:
             msg = f"{len(tokens)} values where the rows above have {width} (rows must be equal)"
             raise _fail(path, number, msg)
-        rows.append(tokens)
-        numbers.append(number)
-    if not rows:
+        pending.extend(tokens)
+        lines.append(number)
+        if len(pending) >= _BATCH:
+            parts.append(_convert(pending, path, lines, first_pending_row, width))
+            pending, first_pending_row = [], len(lines)
+    del text
+    if pending:
+        parts.append(_convert(pending, path, lines, first_pending_row, width))
+    if not parts:
         raise FileFormatError("holds no numbers").where(file=path)
-    flat = [token for row in rows for token in row]
-    shape = (len(rows), width)
+    if any(np.iscomplexobj(p) for p in parts):
+        parts = [p.astype(np.complex128, copy=False) for p in parts]
+    values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return values.reshape(len(lines), width)
+
+
+def _convert(tokens: list[str], path: str, lines: list[int], row0: int, width: int) -> np.ndarray:
+    """Real values of a batch of whole rows; complex ones where any is written as 'a+bi'."""
     try:
-        return np.fromiter(map(float, flat), dtype=np.float64, count=len(flat)).reshape(shape)
+        return np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
     except ValueError:
         pass
-    values = np.empty(len(flat), dtype=np.complex128)
-    for k, token in enumerate(flat):
+    values = np.empty(len(tokens), dtype=np.complex128)
+    for k, token in enumerate(tokens):
         try:
             values[k] = _complex(token)
         except ValueError:
-            line = numbers[k // width]
+            line = lines[row0 + k // width]
             raise _fail(path, line, f"'{token[:40]}' is not a number") from None
-    if not values.imag.any() and not any(t[-1:] in "ij" for t in flat):
-        return values.real.reshape(shape).copy()
-    return values.reshape(shape)
+    if not any(t[-1:] in "ijIJ" and t.lower() not in ("inf", "-inf") for t in tokens):
+        return values.real.copy()  # Octave's NA and the like: real after all
+    return values
 
 
 def _complex(token: str) -> complex:
