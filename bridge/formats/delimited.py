@@ -16,7 +16,6 @@ file.
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
@@ -44,7 +43,7 @@ def read_matrix(path: str) -> np.ndarray:
     lines: list[int] = []  # the line of each row, for error messages
     first_pending_row = 0
     width = None
-    for number, line in enumerate(io.StringIO(text), 1):
+    for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
         if not stripped or stripped[0] in "%#":
             continue  # blank lines and comments, as load -ascii skips them
@@ -72,6 +71,17 @@ def read_matrix(path: str) -> np.ndarray:
         parts = [p.astype(np.complex128, copy=False) for p in parts]
     values = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return values.reshape(len(lines), width)
+
+
+def _lines(text: str):
+    """The lines of ``text`` one at a time (io.StringIO would hold 4 bytes per character)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end]
+        start = end + 1
 
 
 def _convert(tokens: list[str], path: str, lines: list[int], row0: int, width: int) -> np.ndarray:

@@ -570,11 +570,11 @@ def _range_final(base: float, limit: float, inc: float, count: int) -> float:
 
 def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
     """Variables of an Octave text file; op/shape stay char variables (the caller takes them)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if b"\x00" in raw:
+    with open(path, encoding="latin-1", newline="") as f:
+        text = f.read()  # latin-1: one character per byte, whatever the bytes
+    if "\x00" in text:
         raise FileFormatError("holds binary data (NUL bytes): not Octave's text format").where(
             file=path
         )
-    parser = _Parser(raw.decode("latin-1"), path)
+    parser = _Parser(text, path)
     return parser.variables(), {}
