@@ -13,7 +13,11 @@ it through ``system()`` and reads what it prints, so:
 :func:`main` takes an argument list and returns the exit status, so tests call it in-process.
 """
 
+import contextlib
 import inspect
+import io
+import json
+import re
 import sys
 from enum import Enum
 from typing import Annotated
@@ -50,7 +54,7 @@ Exit status:
 """
 
 JOB_HELP = """Compute MATLAB's conv, conv2 or convn of the operands in IN and write the
-result to OUT.
+result to OUT. Or give one file per operand: A B OUT, u v OUT or u v A OUT.
 
 \b
 IN holds the operands and, optionally, the request:
@@ -59,10 +63,19 @@ IN holds the operands and, optionally, the request:
   u, v, A    the separable conv2(u, v, A)
   op         'conv', 'conv2' or 'convn' (without it the operands decide)
   shape      'full' (default), 'same' or 'valid'
-as variables in .mat files (op and shape as char), datasets and attributes
-in .h5/.hdf5, or named arrays and header lines in .txt. The result is written
-to OUT as C, in the format of OUT's extension: .mat (MAT v7, or v7.3 with
---mat-version 7.3), .h5/.hdf5 or .txt. Options override what IN says.
+as variables in .mat files (op and shape as char; Octave's plain save and
+save -hdf5 too), datasets and attributes in .h5/.hdf5, or named arrays and
+header lines in .txt. The result is written to OUT as C, in the format of
+OUT's extension: .mat (MAT v7, or v7.3 with --mat-version 7.3), .h5/.hdf5,
+.txt, or .csv/.dat (one real matrix). Options override what IN says.
+
+\b
+One file per operand, as dlmwrite, writematrix or save -ascii write them
+(commas, tabs or spaces), or any job file holding one array:
+  bridge A.csv B.csv OUT.csv --op conv2 --shape same
+  bridge u.txt v.txt OUT.txt          two vectors: conv (else convn)
+  bridge u.csv v.csv A.csv OUT.csv    the separable conv2(u, v, A)
+A .txt OUT is then headerless too (load -ascii, dlmread, readmatrix).
 
 \b
 Example, from MATLAB or Octave:
@@ -77,7 +90,10 @@ OUT is written atomically: a failed job leaves an existing OUT as it was.
 IN is never modified, and bridge never reads stdin.
 """
 
-VARS_HELP = "List the variables of job or result files: name, size and MATLAB class, like whos."
+VARS_HELP = """List the variables of job or result files: name, size, MATLAB class and
+attributes (complex, sparse), like whos, and the request (op, shape). A file that
+cannot be read is reported and the others are still listed; the exit status is
+then 3."""
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -102,6 +118,50 @@ class MatVersion(str, Enum):
 class Order(str, Enum):
     matlab = "matlab"
     c = "c"
+
+
+class _Command(typer.core.TyperCommand):
+    """Typer's command with help in plain words: no Python types (``<str>``), no braces."""
+
+    usage: str | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            shown = getattr(param, "display_type_rich", None)
+            if shown is not None:
+                param.display_type_rich = lambda ctx, shown=shown: _plain_type(shown(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        if self.usage:
+            return [self.usage]
+        return [re.sub(r"[{}]", "", piece) for piece in super().collect_usage_pieces(ctx)]
+
+
+class _JobCommand(_Command):
+    usage = "[OPTIONS] IN OUT  |  A B OUT  |  u v OUT  |  u v A OUT"
+
+
+class _VarsCommand(_Command):
+    usage = "[OPTIONS] FILE..."
+
+
+def _plain_type(text: str | None) -> str:
+    """Metavars and choices stay ('NAME', 'matlab|c'); Python types ('<str>', '<list[str]>') go."""
+    if not text:
+        return ""
+    if not (text.startswith("<") and text.endswith(">")):
+        return text
+    inner = text[1:-1]
+    return inner if "|" in inner else ""
+
+
+def _usage_message(err: Exception) -> str:
+    """Click's and Typer's message without pydantic's or Python's words."""
+    text = err.format_message().rstrip(".")
+    text = text.replace("Value error, ", "")
+    text = re.sub(r"Input should be ", "must be ", text)
+    return text
 
 
 def _app() -> typer.Typer:
@@ -148,10 +208,19 @@ def _name_option(role: str) -> object:
     return typer.Option(f"--{role.lower()}", metavar="NAME", help=f"Variable holding {role}.")
 
 
-@job_app.command(help=JOB_HELP, epilog=EXIT_CODES_HELP)
+@job_app.command(cls=_JobCommand, help=JOB_HELP, epilog=EXIT_CODES_HELP)
 def job(
     infile: Annotated[str, typer.Argument(metavar="IN", help="Job file.", show_default=False)],
     outfile: Annotated[str, typer.Argument(metavar="OUT", help="Result file.", show_default=False)],
+    more_files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[FILE]...",
+            help="With 3 or 4 files: one operand per file, in the order A B, u v or u v A, "
+            "and the last file is OUT.",
+            show_default=False,
+        ),
+    ] = None,
     op: Annotated[Op | None, typer.Option("--op", case_sensitive=False, help="Operation.")] = None,
     shape: Annotated[
         Shape | None, typer.Option("--shape", case_sensitive=False, help="Shape of the result.")
@@ -175,7 +244,8 @@ def job(
         typer.Option(
             "--format",
             metavar="FORMAT",
-            help="Output format: mat, hdf5 or text. Default: from OUT's extension.",
+            help="Output format: mat, hdf5, text, csv or ascii (one real matrix, commas or "
+            "spaces). Default: from OUT's extension.",
         ),
     ] = None,
     error_file: ErrorFileOption = None,
@@ -192,6 +262,7 @@ def job(
     jobcli.run_job(
         infile,
         outfile,
+        list(more_files or ()),
         op=op.value if op else None,
         shape=shape.value if shape else None,
         a=a,
@@ -206,9 +277,17 @@ def job(
     )
 
 
-@vars_app.command(help=VARS_HELP, epilog=EXIT_CODES_HELP)
+@vars_app.command(cls=_VarsCommand, help=VARS_HELP, epilog=EXIT_CODES_HELP)
 def list_vars(
     files: Annotated[list[str], typer.Argument(metavar="FILE...", show_default=False)],
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON instead: a list with, per file, its variables (name, size, class, "
+            "complex, sparse) and request, or its error.",
+        ),
+    ] = False,
     hdf5_order: OrderOption = None,
     error_file: ErrorFileOption = None,
     debug: DebugOption = False,
@@ -217,12 +296,49 @@ def list_vars(
     from bridge import formats
 
     order = hdf5_order.value if hdf5_order else None
+    status, errors, listing = EXIT_OK, [], []
     for index, path in enumerate(files):
-        with _phase(FileFormatError, path):
-            variables, request = formats.read(path, hdf5_order=order)
+        try:
+            with _phase(FileFormatError, path):
+                variables, request = formats.read(path, hdf5_order=order)
+        except Exception as err:  # report it, go on with the other files, fail at the end
+            captured = io.StringIO()
+            with contextlib.redirect_stderr(captured):
+                code = jobcli.report_error(err, None, debug)
+            errors.append(captured.getvalue())
+            if not error_file:
+                sys.stderr.write(captured.getvalue())
+            status = status or code
+            listing.append({"file": path, "error": captured.getvalue().strip()})
+            continue
+        listing.append({"file": path, **_described(variables, request)})
+        if as_json:
+            continue
         if len(files) > 1:
             typer.echo(("\n" if index else "") + f"{path}:")
         typer.echo(_whos(variables, request))
+    if as_json:
+        typer.echo(json.dumps(listing, indent=1))
+    if errors and error_file and not jobcli._write_error_file(error_file, "".join(errors)):
+        sys.stderr.write("".join(errors))
+    if status:
+        raise typer.Exit(status)
+
+
+def _described(variables: dict, request: dict) -> dict:
+    return {
+        "variables": [
+            {
+                "name": name,
+                "size": list(var.size),
+                "class": var.matlab_class,
+                "complex": bool(var.complex),
+                "sparse": bool(var.sparse),
+            }
+            for name, var in variables.items()
+        ],
+        "request": dict(request),
+    }
 
 
 def _whos(variables: dict, request: dict) -> str:
@@ -230,7 +346,10 @@ def _whos(variables: dict, request: dict) -> str:
     rows = [("Name", "Size", "Class", "Attributes")]
     for name, var in variables.items():
         size = "x".join(str(d) for d in var.size)
-        rows.append((name, size, var.matlab_class, "complex" if var.complex else ""))
+        attributes = ", ".join(
+            word for word, on in (("sparse", var.sparse), ("complex", var.complex)) if on
+        )
+        rows.append((name, size, var.matlab_class, attributes))
     widths = [max(len(row[k]) for row in rows) for k in range(3)]
     lines = [
         "  "
@@ -432,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         status = command.main(args=args, prog_name=prog, standalone_mode=False)
         return status if isinstance(status, int) else EXIT_OK
     except _ClickException as err:
-        text = f"{err.format_message().rstrip('.')}; see '{prog} --help' (bridge:usage)"
+        text = f"{_usage_message(err)}; see '{prog} --help' (bridge:usage)"
         _report(text, error_file, debug)
         return EXIT_USAGE
     except typer.Abort:

@@ -57,7 +57,9 @@ JOB_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
     "--format": ("fmt", None, False),
     "--error-file": ("error_file", None, False),
 }
-_EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt")  # bridge.formats.FORMATS, without importing it
+# bridge.formats.FORMATS, without importing it
+_EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt", ".csv", ".dat")
+MAX_FILES = 4  # IN OUT, A B OUT, u v A OUT (bridge.jobs.MAX_OPERAND_FILES + 1)
 JOB_FLAGS = {"--compress": "compress", "--debug": "debug"}
 JOB_DEFAULTS = {
     "op": None,
@@ -77,7 +79,9 @@ JOB_DEFAULTS = {
 
 
 def parse(argv: list[str]) -> dict | None:
-    """The job's parameters (``infile``, ``outfile`` and JOB_DEFAULTS' keys), or None: ask Typer."""
+    """The job's parameters (``infile``, ``outfile``, ``more_files`` and JOB_DEFAULTS' keys), or
+    None: ask Typer. The files are taken as the Typer command takes them: the first two, then the
+    rest (run_job makes the last one OUT)."""
     params = dict(JOB_DEFAULTS)
     positional = []
     k = 0
@@ -110,13 +114,13 @@ def parse(argv: list[str]) -> dict | None:
             if value not in choices:
                 return None
         params[name] = value
-    if len(positional) != 2:
+    if not 2 <= len(positional) <= MAX_FILES:
         return None
     # A job's files have a format's extension; anything else (a subcommand's name, a file whose
     # error message Typer's path words) is left to Typer.
     if not all(os.path.splitext(path)[1].lower() in _EXTENSIONS for path in positional):
         return None
-    params["infile"], params["outfile"] = positional
+    params["infile"], params["outfile"], *params["more_files"] = positional
     return params
 
 
@@ -192,6 +196,7 @@ def report_interrupt(err: KeyboardInterrupt, error_file: str | None, debug: bool
 def run_job(
     infile: str,
     outfile: str,
+    more_files: list[str] | tuple[str, ...] | None = None,
     *,
     op: str | None = None,
     shape: str | None = None,
@@ -206,18 +211,41 @@ def run_job(
     fmt: str | None = None,
     **_options,
 ) -> None:
-    """The job command's work, once its command line is parsed (by Typer or by :func:`parse`)."""
+    """The job command's work, once its command line is parsed (by Typer or by :func:`parse`).
+
+    ``bridge IN OUT`` arrives as (infile, outfile); ``bridge A B OUT`` and ``bridge u v A OUT``
+    bring the other files in ``more_files``: the last file is OUT, the others hold one operand each.
+    """
+    files = [infile, outfile, *(more_files or ())]
+    inputs, outfile = files[:-1], files[-1]
     names = {role: name for role, name in (("A", a), ("B", b), ("u", u), ("v", v)) if name}
     for name in (*names.values(), out_var):
         _check_identifier(name)
-    _check_paths(infile, outfile)
-    _import_numeric_stack()
-    from bridge import jobs
-
-    with _phase(FileFormatError, infile):
-        loaded = jobs.load_job(
-            infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order
+    if len(inputs) > 1 and names:
+        raise UsageError(
+            "--a/--b/--u/--v name variables inside one job file; with a file per operand, "
+            "the order of the files gives the roles (A B, u v, or u v A)"
         )
+    if len(inputs) > MAX_FILES - 1:
+        raise UsageError(
+            f"{len(inputs)} input files given; a job takes IN OUT, or one file per operand: "
+            "A B OUT, u v OUT or u v A OUT"
+        )
+    for path in inputs:
+        _check_paths(path, outfile)
+    _import_numeric_stack()
+    from bridge import formats, jobs
+
+    formats.check_output(outfile, fmt, mat_version)
+    if len(inputs) > 1:
+        loaded = jobs.load_files(inputs, op=op, shape=shape, hdf5_order=hdf5_order)
+        if fmt is None and loaded.headerless and os.path.splitext(outfile)[1].lower() == ".txt":
+            fmt = "ascii"  # headerless in, headerless out: load -ascii, dlmread, readmatrix
+    else:
+        with _phase(FileFormatError, infile):
+            loaded = jobs.load_job(
+                infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order
+            )
     result = jobs.run_job(loaded)
     with _phase(OutputError, outfile):
         jobs.save_result(
@@ -283,6 +311,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 
 def _check_identifier(name: str) -> None:
     # MATLAB's load() rejects names that are not identifiers or are longer than 63 characters.
+    if len(name) > 63 and _IDENTIFIER.match(name[:63]):
+        msg = f"'{name}' has {len(name)} characters; MATLAB variable names have at most 63"
+        raise UsageError(msg)
     if not _IDENTIFIER.match(name):
         msg = f"'{name}' is not a MATLAB variable name (a letter, then letters, digits or _)"
         raise UsageError(msg)

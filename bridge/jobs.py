@@ -10,6 +10,11 @@ The job-file contract (README, "Job files"):
 * Without ``op`` the operands decide: exactly u and v -> conv; u, v and A -> separable conv2;
   A and B -> convn (for 2-D operands conv2 and convn agree). Anything else is an error that says
   what to add.
+
+Operands may also come one per file (:func:`load_files`): headerless numeric text as dlmwrite,
+writematrix or ``save -ascii`` write it, or any job file holding exactly one array. Two files are
+``A B`` (convn, the same as conv2 for matrices), or ``u v`` (conv) when both are vectors; three
+files are ``u v A`` (the separable conv2). ``op`` (and only ``op``) can say otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge import formats
-from bridge.errors import BridgeError, JobError, ShapeParameterError, VariableError
+from bridge.errors import (
+    BridgeError,
+    FileFormatError,
+    JobError,
+    ShapeParameterError,
+    UsageError,
+    VariableError,
+)
 
 OPS = ("conv", "conv2", "convn")
 ROLES = ("A", "B", "u", "v")
@@ -51,6 +63,19 @@ class Job:
     path: str
     # Where shape came from when it was the file's own request field (for error context).
     shape_variable: str | None = None
+    # One file per operand (load_files): the file of each operand, and whether all of them were
+    # headerless numeric text (then a .txt result is written headerless too).
+    operand_files: list[str] | None = None
+    headerless: bool = False
+
+
+HEADERLESS_HELP = (
+    "holds numbers without array headers (as dlmwrite, writematrix or save -ascii write them), "
+    "so bridge cannot tell the operands apart: give each operand its own file "
+    "('bridge A.csv B.csv OUT.csv --op conv2', 'bridge u.txt v.txt OUT.txt' for conv), "
+    "or write one job file with bridge_write_text, or save('in.mat', 'A', 'B')"
+)
+MAX_OPERAND_FILES = 3
 
 
 def load_job(
@@ -63,6 +88,8 @@ def load_job(
 ) -> Job:
     """Read a job file and resolve op, shape and operands (options override the file's request)."""
     path = os.fspath(path)
+    if formats.kind_of(path) == "delimited":
+        raise FileFormatError(HEADERLESS_HELP).where(file=path)
     variables, request = formats.read(path, hdf5_order=hdf5_order)
     names = _role_names(names or {})
     present = [role for role in ROLES if names[role] in variables]
@@ -81,10 +108,69 @@ def load_job(
     return Job(op_value, shape, operands, path, shape_variable)
 
 
+def load_files(
+    paths: list,
+    *,
+    op: str | None = None,
+    shape: str | None = None,
+    hdf5_order: str | None = None,
+) -> Job:
+    """A job whose operands come one per file, in MATLAB's argument order (see the module doc)."""
+    paths = [os.fspath(p) for p in paths]
+    if not 2 <= len(paths) <= MAX_OPERAND_FILES:
+        msg = (
+            f"{len(paths)} operand files given; a job takes 2 (A B, or u v) or 3 (u v A) files, "
+            "then OUT"
+        )
+        raise UsageError(msg)
+    operands, headerless = [], True
+    for path in paths:
+        name, array, plain = _operand(path, hdf5_order)
+        operands.append((name, array))
+        headerless = headerless and plain
+    count = len(paths)
+    if op is None:
+        if count == 3:
+            op = "conv2"
+        elif all(_is_vector(a) for _, a in operands):
+            op = "conv"
+        else:
+            op = "convn"
+    else:
+        op = _check_op(paths[0], op, from_file=False)
+    takes = {"conv": (2,), "convn": (2,), "conv2": (2, 3)}[op]
+    if count not in takes:
+        msg = f"{op} takes {' or '.join(map(str, takes))} operand files, {count} given"
+        raise UsageError(msg)
+    return Job(op, shape or "full", operands, paths[0], None, paths, headerless)
+
+
+def _operand(path: str, hdf5_order: str | None) -> tuple[str | None, np.ndarray, bool]:
+    """(variable name or None for headerless text, values, headerless) of an operand file."""
+    if formats.kind_of(path) == "delimited":
+        from bridge.formats import delimited
+
+        return None, delimited.read_matrix(path), True
+    variables, _ = formats.read(path, hdf5_order=hdf5_order)
+    if len(variables) != 1:
+        msg = (
+            f"holds {len(variables)} variables ({_listing(variables)}); a file per operand must "
+            "hold exactly one array"
+        )
+        raise VariableError(msg).where(file=path)
+    (variable,) = variables.values()
+    return variable.name, variable.array(), False
+
+
+def _is_vector(array: np.ndarray) -> bool:
+    """MATLAB's isvector: 2-D with one dimension of 1 (1x1 and 1x0 too)."""
+    return array.ndim <= 2 and 1 in np.atleast_2d(array).shape
+
+
 def _role_names(given: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(given) - set(ROLES))
     if unknown:
-        raise JobError(f"unknown operand roles {unknown}; must be among {list(ROLES)}")
+        raise JobError(f"unknown operand roles {', '.join(unknown)}; must be among A, B, u, v")
     return {role: given.get(role) or role for role in ROLES}
 
 
@@ -100,7 +186,7 @@ def _check_op(path: str, value: str, *, from_file: bool) -> str:
     op = value.strip().lower()
     if op not in OPS:
         source = "the file's op" if from_file else "op"
-        msg = f"{source} '{value}' is not supported; must be one of {list(OPS)}"
+        msg = f"{source} '{value}' is not supported; must be 'conv', 'conv2' or 'convn'"
         error = JobError(msg).where(file=path, variable="op" if from_file else None)
         raise error
     return op
@@ -168,12 +254,16 @@ def run_job(job: Job) -> np.ndarray:
     try:
         return function(*(array for _, array in job.operands), shape=job.shape)
     except BridgeError as e:
-        variable = None
+        variable, path = None, job.path
         if e.argument is not None and 1 <= e.argument <= len(job.operands):
             variable = job.operands[e.argument - 1][0]
+            if job.operand_files:
+                path = job.operand_files[e.argument - 1]
         elif isinstance(e, ShapeParameterError):
             variable = job.shape_variable
-        raise e.where(file=job.path, variable=variable) from None
+        elif job.operand_files:
+            path = None  # an error about the whole call: no one file to blame
+        raise e.where(file=path, variable=variable) from None
 
 
 def save_result(

@@ -8,17 +8,32 @@ intmin, intmax) and continues with random values spread over many magnitudes.
 from __future__ import annotations
 
 import functools
+import os
 import zlib
 from math import prod
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bridge.formats.classes import class_dtype, matlab_size
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = ROOT / ".." / "shared" / "fixtures"
 MATLAB_V73 = SHARED_FIXTURES / "matlab-v73"
+
+
+def require_shared(path: Path = MATLAB_V73) -> Path:
+    """``path`` under ../shared, or skip: a fresh clone has no ../shared beside it. CI has it and
+    sets BRIDGE_REQUIRE_SHARED (.ci/run), so there a missing ../shared fails instead."""
+    if not path.is_dir():
+        msg = f"{path.resolve()} is absent (../shared is not beside this checkout)"
+        if os.environ.get("BRIDGE_REQUIRE_SHARED", "").strip() not in ("", "0"):
+            pytest.fail(f"{msg}, and BRIDGE_REQUIRE_SHARED is set", pytrace=False)
+        pytest.skip(msg)
+    return path
+
+
 MATLAB_DIR = ROOT / "matlab"
 
 # (MATLAB class, complex)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import formats
+from bridge import formats, jobs
 from bridge.errors import FileFormatError, InputTypeError, JobError, OutputError, UsageError
 from bridge.formats import mat, mat73, text
 
-SUPPORTED = "['.h5', '.hdf5', '.mat', '.txt']"
+SUPPORTED = "bridge reads and writes .mat, .h5, .hdf5, .txt, .csv or .dat files"
 
 
 def _one_line_error(error_type, path, *fragments, **read_options):
@@ -93,9 +93,9 @@ def test_truncated_text_file(tmp_path):
     [
         ("job.mat", "job.txt", "a MAT-file (v4/v6/v7)", "name it .mat"),
         ("job.mat", "job.h5", "a MAT-file (v4/v6/v7)", "name it .mat"),
-        ("job.txt", "job.mat", "a text file", "name it .txt"),
+        ("job.txt", "job.mat", "a bridge text file", "name it .txt"),
         ("job.h5", "job.txt", "an HDF5 file", "name it .h5"),
-        ("job.txt", "job.hdf5", "a text file", "name it .txt"),
+        ("job.txt", "job.hdf5", "a bridge text file", "name it .txt"),
     ],
 )
 def test_content_that_is_not_what_the_extension_says(tmp_path, written, named, found, suggestion):
@@ -131,7 +131,7 @@ def test_bare_hdf5_named_mat_with_matlab_class_attributes_is_read(tmp_path):
 def test_unknown_extension(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"whatever")
-    message = _one_line_error(FileFormatError, path, f"must be one of {SUPPORTED}")
+    message = _one_line_error(FileFormatError, path, SUPPORTED)
     if name == "job.xyz":
         assert "'.xyz' is not supported" in message
 
@@ -148,12 +148,15 @@ def test_missing_file_and_folder(tmp_path):
     _one_line_error(FileFormatError, folder, "is a folder")
 
 
-def test_text_claiming_to_be_binary_gets_the_format_help(tmp_path):
+def test_headerless_text_is_one_matrix_but_not_a_job(tmp_path):
     path = tmp_path / "job.txt"
     path.write_text("1 2 3\n4 5 6\n")
-    _one_line_error(
-        FileFormatError, path, "line 1", "numbers before any array header", "% NAME CLASS"
-    )
+    variables, _ = formats.read(path)  # as MATLAB's load('job.txt') names it
+    assert list(variables) == ["job"] and variables["job"].size == (2, 3)
+    with pytest.raises(FileFormatError) as caught:
+        jobs.load_job(path)
+    message = str(caught.value)
+    assert "its own file" in message and "bridge_write_text" in message and ".py" not in message
 
 
 def test_a_cell_operand_names_file_and_variable(tmp_path):
@@ -265,10 +268,11 @@ BAD_WRITES = {
         {"C": ONES},
         {},
         UsageError,
-        f"'.xyz' is not supported; must be one of {SUPPORTED}",
+        f"'.xyz' is not supported; {SUPPORTED}",
     ),
-    "fmt": ("o.mat", {"C": ONES}, {"fmt": "csv"}, UsageError, "format 'csv'"),
-    "mat-version": ("o.mat", {"C": ONES}, {"mat_version": "5"}, UsageError, "['6', '7', '7.3']"),
+    "fmt": ("o.mat", {"C": ONES}, {"fmt": "xls"}, UsageError, "format 'xls'"),
+    "fmt-extension": ("o.txt", {"C": ONES}, {"fmt": "mat"}, UsageError, "name it .mat"),
+    "mat-version": ("o.mat", {"C": ONES}, {"mat_version": "5"}, UsageError, "6, 7 or 7.3"),
     "v6-compressed": (
         "o.mat",
         {"C": ONES},
@@ -276,7 +280,7 @@ BAD_WRITES = {
         UsageError,
         "uncompressed",
     ),
-    "hdf5-order": ("o.h5", {"C": ONES}, {"hdf5_order": "fortran"}, UsageError, "['matlab', 'c']"),
+    "hdf5-order": ("o.h5", {"C": ONES}, {"hdf5_order": "fortran"}, UsageError, "matlab or c"),
     "name": ("o.mat", {"2C": ONES}, {}, UsageError, "not a valid MATLAB variable name"),
     "long-name": ("o.mat", {"x" * 64: ONES}, {}, UsageError, "not a valid MATLAB variable name"),
     "reserved": ("o.mat", {"op": ONES}, {}, UsageError, "reserved for the request"),

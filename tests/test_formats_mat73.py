@@ -17,7 +17,14 @@ import pymatreader
 import pytest
 
 from bridge import formats
-from tests.formats_cases import CASE_IDS, CASES, MATLAB_V73, all_samples, var_name
+from tests.formats_cases import (
+    CASE_IDS,
+    CASES,
+    MATLAB_V73,
+    all_samples,
+    require_shared,
+    var_name,
+)
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +190,14 @@ FIXTURE_VARIABLES = _fixture_variables()
 
 @pytest.fixture(scope="module")
 def matlab_files():
+    require_shared()
     return {path.name: formats.read(path)[0] for path in MATLAB_V73.glob("*.mat")}
 
 
 def test_the_fixtures_are_there():
-    # A missing ../shared/fixtures must fail loudly, not parametrize to nothing.
+    # A missing ../shared/fixtures skips here with the reason (fails in CI), and an empty one
+    # fails: the tests below must not parametrize to nothing.
+    require_shared()
     assert len(FIXTURE_VARIABLES) >= 20
 
 
@@ -240,6 +250,7 @@ def test_a_cell_beside_a_double(matlab_files):
 
 
 def test_a_matlab_written_sparse_matrix_is_read_dense(tmp_path):
+    require_shared()
     # testfile1 keeps its sparse matrix inside a struct; copied to the root it is a variable.
     path = tmp_path / "sparse.mat"
     formats.write(path, {"A": np.ones((1, 1))}, mat_version="7.3")

@@ -97,9 +97,11 @@ def test_single_uses_nine_digits_and_double_seventeen(tmp_path):
     assert lines[lines.index("% d double 1 1") + 1] == "0.33333333333333331"
 
 
-def test_a_plain_matrix_file_is_refused_with_the_format(tmp_path):
-    message = _error(tmp_path, "1 2\n3 4\n")
-    assert "line 1" in message and "'% NAME CLASS [complex] SIZE...'" in message
+def test_numbers_after_a_comment_without_header_are_refused_with_the_format(tmp_path):
+    # Headerless numbers are one matrix (bridge.formats.delimited); after a '%' line they are a
+    # bridge text file that lacks its header.
+    message = _error(tmp_path, "% my data\n1 2\n3 4\n")
+    assert "line 2" in message and "'% NAME CLASS [complex] SIZE...'" in message
 
 
 def test_a_file_of_comments_only_is_refused(tmp_path):

@@ -33,7 +33,7 @@ def _options():
     """option -> (parameter, choices, case-insensitive, flag, default) from the Typer command."""
     found = {}
     for param in COMMAND.params:
-        if param.name in ("infile", "outfile"):
+        if param.name in ("infile", "outfile", "more_files"):
             continue
         hint = HINTS[param.name]
         base, info = typing.get_args(hint)[0], hint.__metadata__[0]
@@ -68,11 +68,13 @@ def _typer_params(argv: list[str]) -> dict | None:
         return None
     params = {k: v.value if isinstance(v, enum.Enum) else v for k, v in ctx.params.items()}
     params.pop("version")
+    params["more_files"] = list(params.get("more_files") or ())  # (), [] or None by Typer version
     return params
 
 
 TOKENS = [
     "in.mat", "out.mat", "OUT.MAT", "r.h5", "r.hdf5", "r.txt", "r.csv", "vars", "serve", "x",
+    "u.csv", "v.dat", "A.txt",
     "--op", "--shape", "--a", "--b", "--u", "--v", "--out-var", "--mat-version", "--compress",
     "--hdf5-order", "--format", "--error-file", "--debug", "--version", "--help", "-h", "--",
     "-", "--bogus", "--compress=1", "--op=conv", "--op=CONV2", "--shape=Same", "--a=X",
@@ -98,6 +100,8 @@ def test_the_fast_parser_declines_or_agrees_with_typer(argv):
         ["in.txt", "out.txt", "--a", "X", "--b", "Y", "--out-var", "R", "--compress"],
         ["in.mat", "out.mat", "--mat-version", "7.3", "--format", "mat", "--shape", "same"],
         ["in.mat", "out.mat", "--shape", "full", "--shape", "same"],
+        ["A.csv", "B.csv", "OUT.csv", "--op", "conv2", "--shape", "same"],
+        ["u.txt", "v.dat", "A.csv", "out.mat"],
     ],
 )
 def test_plain_jobs_take_the_fast_path(argv):
@@ -110,7 +114,7 @@ def test_plain_jobs_take_the_fast_path(argv):
     [
         [],
         ["in.mat"],
-        ["in.mat", "out.mat", "extra.mat"],
+        ["in.mat", "out.mat", "extra.mat", "more.mat", "out2.mat"],
         ["--help"],
         ["in.mat", "out.mat", "--version"],
         ["vars", "in.mat"],

@@ -108,6 +108,7 @@ class Found:
     dims: tuple[int, ...]
     is_complex: bool
     data: np.ndarray | None
+    sparse: bool = False
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -418,7 +419,8 @@ class _Header:
             data = self._sparse(buf)
         else:
             data = self._full(buf)
-        return Found(self.name, self.cls, self.dims, self.is_complex, data)
+        sparse = self.mxclass == mxSPARSE
+        return Found(self.name, self.cls, self.dims, self.is_complex, data, sparse)
 
     def _next(self, buf: memoryview, what: str):
         mdtype, data, self.pos = _element(buf, self.pos, self.end, self.order, what)

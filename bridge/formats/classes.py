@@ -174,6 +174,8 @@ class Variable:
     complex: bool = False
     data: np.ndarray | None = field(default=None, repr=False, compare=False)
     file: str | None = field(default=None, repr=False, compare=False)
+    # Stored sparse (MATLAB's issparse); bridge reads it as a full array of the same values.
+    sparse: bool = field(default=False, compare=False)
 
     @property
     def is_numeric(self) -> bool:

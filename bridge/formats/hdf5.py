@@ -36,9 +36,7 @@ def read(path: str, *, hdf5_order: str | None = None, **_options):
         recorded = h5util.attr_text(f.attrs.get(ORDER_ATTRIBUTE))
         order = hdf5_order or recorded or "matlab"
         if order not in HDF5_ORDERS:
-            msg = (
-                f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be one of {list(HDF5_ORDERS)}"
-            )
+            msg = f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be 'matlab' or 'c'"
             raise FileFormatError(msg).where(file=path)
         request = {}
         for key in REQUEST_FIELDS:
@@ -62,12 +60,12 @@ def _variable(name: str, obj: h5py.HLObject, order: str, path: str) -> Variable:
         values = values.T
     size = matlab_size(values.shape)
     values = values.reshape(size)
-    if values.dtype.kind in "SUO":
+    if values.dtype.kind in "SU" or h5py.check_string_dtype(obj.dtype) is not None:
         codes = np.array([ord(c) for c in _joined_text(values)], dtype=np.uint32).reshape(1, -1)
         return Variable(name, "char", matlab_size(codes.shape), data=codes, file=path)
     cls = _class(obj, values)
     if cls is None:
-        return Variable(name, f"HDF5 {obj.dtype}", size, file=path)
+        return Variable(name, f"HDF5 {_type_words(obj.dtype)}", size, file=path)
     is_complex = np.iscomplexobj(values)
     return Variable(name, cls, size, is_complex, to_class(values, cls, is_complex), path)
 
@@ -81,6 +79,17 @@ def _class(obj: h5py.Dataset, values: np.ndarray) -> str | None:
         if base == dtype and name != "logical":
             return name
     return None  # float16, bitfields, opaque types: no MATLAB class
+
+
+def _type_words(dtype: np.dtype) -> str:
+    """An HDF5 type no MATLAB class holds, in words (variable-length and reference types are
+    numpy 'object' arrays, which would otherwise look like text)."""
+    if h5py.check_ref_dtype(dtype) is not None:
+        return "reference"
+    vlen = h5py.check_vlen_dtype(dtype)
+    if vlen is not None:
+        return f"variable-length {vlen}"
+    return str(dtype)
 
 
 def _joined_text(values: np.ndarray) -> str:

@@ -39,7 +39,7 @@ def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
 def _variable(path: str, item: _mat5.Found) -> Variable:
     size = matlab_size(item.dims)
     data = None if item.data is None else item.data.reshape(size)
-    return Variable(item.name, item.matlab_class, size, item.is_complex, data, path)
+    return Variable(item.name, item.matlab_class, size, item.is_complex, data, path, item.sparse)
 
 
 def write(

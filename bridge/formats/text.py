@@ -48,7 +48,7 @@ from bridge.formats.classes import (
 
 FORMAT_HELP = (
     "a bridge text file has a header '% NAME CLASS [complex] SIZE...' before the rows of each "
-    "array (see bridge/formats/text.py or the README)"
+    "array (see 'Job files' in bridge's README)"
 )
 HEADER_COMMENT = (
     "% bridge text: '% NAME CLASS [complex] SIZE', then the rows of reshape(X, size(X,1), [])\n"
@@ -130,7 +130,7 @@ class _Parser:
         elif len(tokens) >= 3 and is_identifier(tokens[0]) and _all_sizes(tokens[2:]):
             msg = (
                 f"class '{tokens[1]}' of '{tokens[0]}' is not supported in text files; "
-                f"must be one of {list(NUMERIC_DTYPES)}"
+                f"must be one of {', '.join(NUMERIC_DTYPES)}"
             )
             raise self.fail(msg, number)
         # any other '%' line is a comment
