@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 
 from bridge.errors import (
+    EXIT_DATA,
     EXIT_ENVIRONMENT,
     EXIT_INTERNAL,
     EXIT_OK,
@@ -50,6 +51,7 @@ JOB_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
     "--hdf5-order": ("hdf5_order", ("matlab", "c"), True),
     "--format": ("fmt", None, False),
     "--error-file": ("error_file", None, False),
+    "--max-memory": ("max_memory", None, False),
 }
 _EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt")  # bridge.formats.FORMATS, without importing it
 JOB_FLAGS = {"--compress": "compress", "--debug": "debug"}
@@ -67,6 +69,7 @@ JOB_DEFAULTS = {
     "fmt": None,
     "error_file": None,
     "debug": False,
+    "max_memory": None,
 }
 
 
@@ -147,6 +150,7 @@ def run_job(
     compress: bool = False,
     hdf5_order: str | None = None,
     fmt: str | None = None,
+    max_memory: str | None = None,
     **_options,
 ) -> None:
     """The job command's work, once its command line is parsed (by Typer or by :func:`parse`)."""
@@ -155,12 +159,22 @@ def run_job(
         _check_identifier(name)
     _check_paths(infile, outfile)
     _import_numeric_stack()
-    from bridge import jobs
+    from bridge import jobs, stream
 
+    limit = stream.budget(max_memory)
     with _phase(FileFormatError, infile):
         loaded = jobs.load_job(
-            infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order
+            infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order, read=False
         )
+        # Sizes come from the headers: check what the job costs before reading or allocating.
+        plan = stream.plan_job(
+            loaded, outfile, limit, fmt=fmt, mat_version=mat_version, hdf5_order=hdf5_order
+        )
+    if plan is not None:
+        stream.run(plan, outfile, out_var=out_var, compress=compress, hdf5_order=hdf5_order)
+        return
+    with _phase(FileFormatError, infile):
+        loaded.read_operands()
     result = jobs.run_job(loaded)
     with _phase(OutputError, outfile):
         jobs.save_result(
@@ -179,6 +193,14 @@ def report_error(err: Exception, error_file: str | None, debug: bool) -> int:
     if isinstance(err, BridgeError):
         _report(str(err), error_file, debug)
         return err.exit_code
+    if isinstance(err, MemoryError):
+        text = (
+            f"out of memory ({_one_line(err)}); set --max-memory below what this machine "
+            "can give, so that large jobs stream or are refused before they start "
+            "(bridge:outOfMemory)"
+        )
+        _report(text, error_file, debug)
+        return EXIT_DATA
     module = _numeric_stack_module(err)
     if module:
         text = (

@@ -15,7 +15,7 @@ The job-file contract (README, "Job files"):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,13 @@ class Job:
     path: str
     # Where shape came from when it was the file's own request field (for error context).
     shape_variable: str | None = None
+    # The operands' variables, in call order (read or not: see load_job's ``read``).
+    variables: list = field(default_factory=list, repr=False)
+
+    def read_operands(self) -> None:
+        """Read the operands' values (HDF5/v7.3 variables are read on demand)."""
+        if not self.operands:
+            self.operands = [(name, variable.array()) for name, variable in self.variables]
 
 
 def load_job(
@@ -60,8 +67,13 @@ def load_job(
     shape: str | None = None,
     names: dict[str, str] | None = None,
     hdf5_order: str | None = None,
+    read: bool = True,
 ) -> Job:
-    """Read a job file and resolve op, shape and operands (options override the file's request)."""
+    """Read a job file and resolve op, shape and operands (options override the file's request).
+
+    ``read=False`` leaves large HDF5/v7.3 operands unread (``job.variables``; their sizes are
+    known) until :meth:`Job.read_operands`: the caller checks what the job will cost first.
+    """
     path = os.fspath(path)
     variables, request = formats.read(path, hdf5_order=hdf5_order)
     names = _role_names(names or {})
@@ -77,8 +89,11 @@ def load_job(
     if shape is None:
         shape = request.get("shape", "full")
         shape_variable = "shape" if "shape" in request else None
-    operands = [(names[r], variables[names[r]].array()) for r in roles]
-    return Job(op_value, shape, operands, path, shape_variable)
+    chosen = [(names[r], variables[names[r]]) for r in roles]
+    job = Job(op_value, shape, [], path, shape_variable, chosen)
+    if read:
+        job.read_operands()
+    return job
 
 
 def _role_names(given: dict[str, str]) -> dict[str, str]:
@@ -165,8 +180,11 @@ def run_job(job: Job) -> np.ndarray:
     from bridge import convolution  # the numeric core, imported only when a job runs
 
     function = getattr(convolution, job.op)
+    arrays = [array for _, array in job.operands]
     try:
-        return function(*(array for _, array in job.operands), shape=job.shape)
+        if _in_storage_order(job.op, arrays):
+            return _transposed(function, arrays, job.shape)
+        return function(*arrays, shape=job.shape)
     except BridgeError as e:
         variable = None
         if e.argument is not None and 1 <= e.argument <= len(job.operands):
@@ -174,6 +192,32 @@ def run_job(job: Job) -> np.ndarray:
         elif isinstance(e, ShapeParameterError):
             variable = job.shape_variable
         raise e.where(file=job.path, variable=variable) from None
+
+
+def _in_storage_order(op: str, arrays: list[np.ndarray]) -> bool:
+    """Whether to compute ``convn(A.', B.').'`` (all dimensions reversed): when the larger
+    operand is a transposed view (MAT and MATLAB-ordered HDF5 data are column-major), so that
+    its values are used where they lie instead of copied into C order. convn and conv2(A, B)
+    only; every dimension keeps its own size and offset rule, so the result is MATLAB's.
+    bridge.stream computes in the same order, so streamed and in-memory values agree."""
+    if len(arrays) != 2 or op not in ("convn", "conv2"):
+        return False
+    if not all(isinstance(a, np.ndarray) and a.dtype.kind in "biufc" for a in arrays):
+        return False
+    if op == "conv2" and any(a.ndim > 2 for a in arrays):
+        return False  # conv2's N-D error names the size as given
+    big = max(arrays, key=lambda a: a.size)
+    return big.ndim >= 2 and big.flags.f_contiguous and not big.flags.c_contiguous
+
+
+def _transposed(function, arrays: list[np.ndarray], shape: str) -> np.ndarray:
+    from bridge.semantics import matlab_dims, pad_dims
+
+    ndim = max(a.ndim for a in arrays)
+    flipped = [a.reshape(pad_dims(a.shape, ndim)).T for a in arrays]
+    result = function(*flipped, shape=shape)
+    dims = pad_dims(result.shape, ndim)
+    return result.reshape(dims).T.reshape(matlab_dims(dims[::-1]))
 
 
 def save_result(

@@ -197,21 +197,26 @@ class Source:
         with open_read(self.path) as f, guard(self.path, self.variable):
             yield f[self.name]
 
-    def _file_slices(self, box: tuple[slice, ...]) -> tuple[slice, ...]:
-        """The dataset's selection for a box of storage dims (any padding): the dataset's and
-        the box's non-singleton dimensions are the same ones, in the same order."""
-        wide = [s for s, n in zip(box, storage_dims(self.size, len(box), self.reverse)) if n != 1]
+    def _file_slices(self, box: tuple[slice, ...], dims: tuple[int, ...]) -> tuple[slice, ...]:
+        """The dataset's selection for a box of ``dims`` (the storage dims, any padding; a
+        vector may lie along any of them): the dataset's and the box's non-singleton
+        dimensions are the same ones, in the same order."""
+        wide = [s for s, n in zip(box, dims) if n != 1]
         out = []
         for n in self.shape:
             out.append(wide.pop(0) if n != 1 else slice(0, 1))
         return tuple(out)
 
-    def read_box(self, dataset: h5py.Dataset, box: tuple[slice, ...]) -> np.ndarray:
-        """The values in ``box`` (slices of the storage dims padded to ``len(box)``), in the
-        storage order and the class's dtype."""
+    def read_box(
+        self, dataset: h5py.Dataset, box: tuple[slice, ...], dims: tuple[int, ...] | None = None
+    ) -> np.ndarray:
+        """The values in ``box`` (slices of ``dims``, by default the storage dims padded to
+        ``len(box)``), in the storage order and the class's dtype."""
         lengths = tuple(s.stop - s.start for s in box)
+        if dims is None:
+            dims = storage_dims(self.size, len(box), self.reverse)
         with guard(self.path, self.variable):
-            raw = dataset[self._file_slices(box)]
+            raw = dataset[self._file_slices(box, dims)]
         return self._convert(raw).reshape(lengths)
 
     def _convert(self, raw: np.ndarray) -> np.ndarray:
