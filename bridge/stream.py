@@ -52,6 +52,10 @@ FALLBACK_BUDGET = 2 << 30
 PROGRESS_EVERY = 5.0
 # Target bytes of an output chunk (MATLAB reads any chunking; this keeps chunks whole per slab).
 CHUNK_BYTES = 1 << 20
+# Outputs per box at least (when the result has more): bridge.kernels computes outputs of up to
+# 32K elements by a plain numpy sum and larger ones by BLAS, whose fused multiply-adds round
+# differently; boxes above that size take the path the whole in-memory result takes.
+MIN_BOX_OUTPUTS = 1 << 16
 # HDF5's chunk cache for the streamed input (its default; counted in the budget).
 READ_CACHE_BYTES = 1 << 20
 
@@ -357,6 +361,9 @@ def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
                 lo = mid
             else:
                 hi = mid - 1
+        inner = math.prod(block) // block[k]
+        if lo * inner < MIN_BOX_OUTPUTS:  # the same summation path as in memory (see above)
+            lo = min(plan.lengths[k], -(-MIN_BOX_OUTPUTS // inner))
         block[k] = lo
         return tuple(block)
     raise MemoryLimitError(
@@ -373,12 +380,13 @@ class Box:
 
 def boxes(plan: Plan) -> Iterator[Box]:
     """The result's boxes in storage order, each with the signal part (halo included)."""
+    # Boxes of (nearly) equal thickness: no small last box (see MIN_BOX_OUTPUTS).
     counts = [-(-n // t) for n, t in zip(plan.lengths, plan.block)]
     for index in np.ndindex(*counts):
         out, inp, starts = [], [], []
         for d, i in enumerate(index):
-            g0 = i * plan.block[d]
-            g1 = min(g0 + plan.block[d], plan.lengths[d])
+            g0 = i * plan.lengths[d] // counts[d]
+            g1 = (i + 1) * plan.lengths[d] // counts[d]
             f0 = plan.starts[d] + g0  # full-convolution index of the box's first output
             lo = max(0, f0 - (plan.kernel_dims[d] - 1))
             hi = min(plan.dims[d], plan.starts[d] + g1)
