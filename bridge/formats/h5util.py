@@ -235,17 +235,28 @@ class Source:
         if out.size:
             with self.open() as dataset, guard(self.path, self.variable):
                 flat = out.reshape(self.shape)
-                if dataset.dtype == self.target and self.matlab_class != "logical":
-                    dataset.read_direct(flat)
-                else:
-                    rows = self.shape[0] if self.shape else 1
-                    per_row = max(1, math.prod(self.shape[1:]) * dataset.dtype.itemsize)
-                    step = max(1, _READ_SLAB_BYTES // per_row)
-                    if not self.shape:
-                        flat[()] = self._convert(dataset[()])
-                    for k in range(0, rows if self.shape else 0, step):
-                        flat[k : k + step] = self._convert(dataset[k : k + step])
+                direct = dataset.dtype == self.target and self.matlab_class != "logical"
+                if not self.shape:
+                    flat[()] = self._convert(dataset[()])
+                for k0, k1 in _slabs(self.shape, dataset.dtype.itemsize, dataset.chunks):
+                    if direct:  # HDF5 reads straight into the result, slab by slab
+                        dataset.read_direct(flat, np.s_[k0:k1], np.s_[k0:k1])
+                    else:
+                        flat[k0:k1] = self._convert(dataset[k0:k1])
         return out.T if self.reverse else out
+
+
+def _slabs(shape, itemsize: int, chunks) -> Iterator[tuple[int, int]]:
+    """Ranges of the first dimension of about _READ_SLAB_BYTES, whole rows of chunks (HDF5 reads
+    a chunked dataset much faster by slabs than into one large selection)."""
+    if not shape:
+        return
+    row = max(1, math.prod(shape[1:]) * itemsize)
+    step = max(1, _READ_SLAB_BYTES // row)
+    if chunks:
+        step = max(chunks[0], step // chunks[0] * chunks[0])
+    for k in range(0, shape[0], step):
+        yield k, min(k + step, shape[0])
 
 
 def complex_fields(dtype: np.dtype) -> tuple[str, str] | None:
