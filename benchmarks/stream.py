@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
@@ -74,15 +73,15 @@ def make_volume(path: Path, gib: float) -> tuple[int, ...]:
 
 
 def timed(argv: list[str]) -> tuple[float, int, int, str]:
-    """Wall seconds, peak RSS (bytes) and exit status of a fresh process."""
+    """Wall seconds, peak RSS (bytes) and exit status of a fresh process, measured by GNU time
+    (a forked child's maxrss would start at this process's own RSS)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss * 1024, proc.returncode, err
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "@@ %e %M", *argv], env=env, capture_output=True, text=True
+    )
+    last = [line for line in proc.stderr.splitlines() if line.startswith("@@ ")][-1]
+    _, seconds, kib = last.split()
+    return float(seconds), int(kib) * 1024, proc.returncode, proc.stderr
 
 
 def check_blocks(infile: Path, outfile: Path, planes_per_block: int = 64) -> int:

@@ -180,11 +180,8 @@ def run_job(job: Job) -> np.ndarray:
     from bridge import convolution  # the numeric core, imported only when a job runs
 
     function = getattr(convolution, job.op)
-    arrays = [array for _, array in job.operands]
     try:
-        if _in_storage_order(job.op, arrays):
-            return _transposed(function, arrays, job.shape)
-        return function(*arrays, shape=job.shape)
+        return function(*(array for _, array in job.operands), shape=job.shape)
     except BridgeError as e:
         variable = None
         if e.argument is not None and 1 <= e.argument <= len(job.operands):
@@ -192,32 +189,6 @@ def run_job(job: Job) -> np.ndarray:
         elif isinstance(e, ShapeParameterError):
             variable = job.shape_variable
         raise e.where(file=job.path, variable=variable) from None
-
-
-def _in_storage_order(op: str, arrays: list[np.ndarray]) -> bool:
-    """Whether to compute ``convn(A.', B.').'`` (all dimensions reversed): when the larger
-    operand is a transposed view (MAT and MATLAB-ordered HDF5 data are column-major), so that
-    its values are used where they lie instead of copied into C order. convn and conv2(A, B)
-    only; every dimension keeps its own size and offset rule, so the result is MATLAB's.
-    bridge.stream computes in the same order, so streamed and in-memory values agree."""
-    if len(arrays) != 2 or op not in ("convn", "conv2"):
-        return False
-    if not all(isinstance(a, np.ndarray) and a.dtype.kind in "biufc" for a in arrays):
-        return False
-    if op == "conv2" and any(a.ndim > 2 for a in arrays):
-        return False  # conv2's N-D error names the size as given
-    big = max(arrays, key=lambda a: a.size)
-    return big.ndim >= 2 and big.flags.f_contiguous and not big.flags.c_contiguous
-
-
-def _transposed(function, arrays: list[np.ndarray], shape: str) -> np.ndarray:
-    from bridge.semantics import matlab_dims, pad_dims
-
-    ndim = max(a.ndim for a in arrays)
-    flipped = [a.reshape(pad_dims(a.shape, ndim)).T for a in arrays]
-    result = function(*flipped, shape=shape)
-    dims = pad_dims(result.shape, ndim)
-    return result.reshape(dims).T.reshape(matlab_dims(dims[::-1]))
 
 
 def save_result(

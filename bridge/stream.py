@@ -19,8 +19,8 @@ that does not is *streamed* when it can be:
   ``--compress``), inside the atomic temporary file, so Ctrl-C or an error leaves no output.
 
 Values equal the in-memory run's: both compute in the operands' storage order (MATLAB's layout
-in HDF5 is C order of the reversed dimensions; bridge.jobs computes such arrays in that order
-too), with one method chosen for the whole job from the whole job's shapes
+in HDF5 is C order of the reversed dimensions; bridge.convolution computes column-major arrays
+in that order too), with one method chosen for the whole job from the whole job's shapes
 (:func:`choose_method`). ``direct`` and ``gemm`` give each output the same sum in the same order
 whatever the box (integer-valued data exactly, floating-point data the same sums). Where the cost
 model picks an FFT, each box takes the exact FFT when its data are integer-valued within the exact
@@ -260,12 +260,15 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     # The signal: the operand read by boxes (the larger); the kernel is held whole.
     first_is_signal = operands[0].numel >= operands[1].numel
     signal, kernel = (operands[0], operands[1]) if first_is_signal else (operands[1], operands[0])
+    # Compute in the order the in-memory job computes in (bridge.convolution.in_storage_order):
+    # the signal's storage order, MATLAB's dimensions reversed for column-major data.
     if empty:
         reverse = out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab"
     elif signal.source is not None:
         reverse = signal.source.reverse
     else:
-        reverse = out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab"
+        held = signal.variable.array()
+        reverse = held.ndim >= 2 and held.flags.f_contiguous and not held.flags.c_contiguous
     ndim = max(len(sizes[0]), len(sizes[1]))
     s_m, k_m = (pad_dims(sizes[0], ndim), pad_dims(sizes[1], ndim))
     if not first_is_signal:

@@ -207,7 +207,7 @@ def test_complex_and_logical_operands(capsys, tmp_path):
 def test_small_operands_with_a_large_result_stream_from_a_v7_file(capsys, tmp_path):
     # The operands fit; only the result does not: any input format will do.
     infile = tmp_path / "in.mat"
-    scipy.io.savemat(infile, {"A": np.arange(1, 801.0).reshape(1, -1), "B": np.ones((800, 1))})
+    scipy.io.savemat(infile, {"A": np.arange(1, 301.0).reshape(1, -1), "B": np.ones((300, 1))})
     compare(capsys, tmp_path, infile, "2M")
 
 
