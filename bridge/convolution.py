@@ -41,20 +41,8 @@ def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method:
         return np.zeros(matlab_dims(sizes), dtype)
     win = [window(shape, a, b) for a, b in zip(a_dims, b_dims, strict=True)]
     starts = [s for s, _ in win]
-    if in_storage_order(A, B):
-        # Column-major data (MAT-files, MATLAB's HDF5 layout, scipy.io): convolve the arrays as
-        # they lie, every dimension reversed (each keeps its own size and offset rule), instead
-        # of copying them into C order. bridge.stream computes its slabs in the same order.
-        out = kernels.convolve(A.T, B.T, starts[::-1], sizes[::-1], dtype, method).T
-    else:
-        out = kernels.convolve(A, B, starts, sizes, dtype, method)
+    out = kernels.convolve(A, B, starts, sizes, dtype, method)
     return out.reshape(matlab_dims(sizes))
-
-
-def in_storage_order(A: np.ndarray, B: np.ndarray) -> bool:
-    """Whether the larger operand (the first on a tie) is laid out column-major only."""
-    big = A if A.size >= B.size else B
-    return big.ndim >= 2 and big.flags.f_contiguous and not big.flags.c_contiguous
 
 
 def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:

@@ -18,9 +18,9 @@ that does not is *streamed* when it can be:
 * each box is written to OUT at once (chunked MAT v7.3 or HDF5, uncompressed unless
   ``--compress``), inside the atomic temporary file, so Ctrl-C or an error leaves no output.
 
-Values equal the in-memory run's: both compute in the operands' storage order (MATLAB's layout
-in HDF5 is C order of the reversed dimensions; bridge.convolution computes column-major arrays
-in that order too), with one method chosen for the whole job from the whole job's shapes
+Values equal the in-memory run's: both compute in MATLAB's dimension order (boxes of MATLAB's
+layout in HDF5, C order of the reversed dimensions, are transposed after reading and before
+writing), with one method chosen for the whole job from the whole job's shapes
 (:func:`choose_method`). ``direct`` and ``gemm`` give each output the same sum in the same order
 whatever the box (integer-valued data exactly, floating-point data the same sums). Where the cost
 model picks an FFT, each box takes the exact FFT when its data are integer-valued within the exact
@@ -153,6 +153,7 @@ class Plan:
     lengths: tuple[int, ...]  # the result's dims, compute order
     method: str
     block: tuple[int, ...] = ()  # output box dims (compute order)
+    axes: tuple[int, ...] = ()  # dimensions from outermost to innermost in the files
     empty: bool = False  # an empty operand: the result is zeros
     out_format: str = "mat73"
     path: str = ""
@@ -260,15 +261,13 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     # The signal: the operand read by boxes (the larger); the kernel is held whole.
     first_is_signal = operands[0].numel >= operands[1].numel
     signal, kernel = (operands[0], operands[1]) if first_is_signal else (operands[1], operands[0])
-    # Compute in the order the in-memory job computes in (bridge.convolution.in_storage_order):
-    # the signal's storage order, MATLAB's dimensions reversed for column-major data.
-    if empty:
-        reverse = out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab"
-    elif signal.source is not None:
-        reverse = signal.source.reverse
-    else:
-        held = signal.variable.array()
-        reverse = held.ndim >= 2 and held.flags.f_contiguous and not held.flags.c_contiguous
+    # Compute in MATLAB's order, as the in-memory job does (bridge.convolution, whatever the
+    # memory layout): boxes of a MATLAB-layout HDF5 operand are transposed after reading, so
+    # that every output is the same sum in the same order.
+    reverse = False
+    files_reversed = (signal.source.reverse if signal.source is not None else False) or (
+        signal.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
+    )
     ndim = max(len(sizes[0]), len(sizes[1]))
     s_m, k_m = (pad_dims(sizes[0], ndim), pad_dims(sizes[1], ndim))
     if not first_is_signal:
@@ -294,6 +293,7 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         empty=empty,
         out_format=out_fmt,
         path=job.path,
+        axes=tuple(range(ndim))[::-1] if files_reversed else tuple(range(ndim)),
     )
     if empty:
         return plan
@@ -347,12 +347,16 @@ def _box_bytes(plan: Plan, block: tuple[int, ...]) -> int:
 
 
 def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
-    """Output box dims: full extents inside, one slab axis, single planes outside."""
-    n = len(plan.lengths)
-    for k in range(n):
-        if plan.lengths[k] == 1 and k < n - 1:
+    """Output box dims: full extents on the files' inner dimensions, one slab dimension, single
+    planes of the outer ones (``plan.axes`` gives the files' order, outermost first)."""
+    axes = plan.axes or tuple(range(len(plan.lengths)))
+    n = len(axes)
+    for i, k in enumerate(axes):
+        if plan.lengths[k] == 1 and i < n - 1:
             continue
-        block = [1] * k + list(plan.lengths[k:])
+        block = list(plan.lengths)
+        for outer in axes[:i]:
+            block[outer] = 1
         block[k] = 1
         if _box_bytes(plan, tuple(block)) > room:
             continue
@@ -364,7 +368,7 @@ def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
                 lo = mid
             else:
                 hi = mid - 1
-        inner = math.prod(block) // block[k]
+        inner = math.prod(block) // max(block[k], 1)
         if lo * inner < MIN_BOX_OUTPUTS:  # the same summation path as in memory (see above)
             lo = min(plan.lengths[k], -(-MIN_BOX_OUTPUTS // inner))
         block[k] = lo
@@ -385,7 +389,11 @@ def boxes(plan: Plan) -> Iterator[Box]:
     """The result's boxes in storage order, each with the signal part (halo included)."""
     # Boxes of (nearly) equal thickness: no small last box (see MIN_BOX_OUTPUTS).
     counts = [-(-n // t) for n, t in zip(plan.lengths, plan.block)]
-    for index in np.ndindex(*counts):
+    axes = plan.axes or tuple(range(len(counts)))
+    for ordered in np.ndindex(*(counts[k] for k in axes)):  # the files' order: sequential I/O
+        index = [0] * len(counts)
+        for k, i in zip(axes, ordered):
+            index[k] = i
         out, inp, starts = [], [], []
         for d, i in enumerate(index):
             g0 = i * plan.lengths[d] // counts[d]
@@ -565,8 +573,13 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
                 _ = h5py  # the file stays open for the whole job
                 with h5util.guard(signal.source.path, signal.name):
                     ds = f[signal.source.name]
+                flip = signal.source.reverse
                 for box in boxes(plan):
-                    part = signal.source.read_box(ds, box.inp, plan.dims)
+                    if flip:  # read in the file's order, then MATLAB's (C order, as in memory)
+                        part = signal.source.read_box(ds, box.inp[::-1], plan.dims[::-1])
+                        part = np.ascontiguousarray(part.T)
+                    else:
+                        part = signal.source.read_box(ds, box.inp, plan.dims)
                     _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
         else:
             whole = signal.variable.array()

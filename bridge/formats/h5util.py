@@ -298,6 +298,18 @@ def storable(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def create_dataset(group: h5py.Group, name: str, stored: np.ndarray, options: dict) -> h5py.Dataset:
+    """A dataset holding ``stored`` (already in the file's order). A transposed view (MATLAB's
+    layout of a C-order result) is written by slabs, each made contiguous in turn, instead of
+    being copied whole first (h5py would)."""
+    if stored.ndim == 0 or stored.flags.c_contiguous or stored.nbytes <= _READ_SLAB_BYTES:
+        return group.create_dataset(name, data=stored, **options)
+    dataset = group.create_dataset(name, shape=stored.shape, dtype=stored.dtype, **options)
+    for k0, k1 in _slabs(stored.shape, stored.dtype.itemsize, dataset.chunks):
+        dataset[k0:k1] = np.ascontiguousarray(stored[k0:k1])
+    return dataset
+
+
 def write_text_attr(obj: h5py.HLObject, name: str, text: str) -> None:
     """A scalar fixed-length NULLTERM ASCII string attribute, as MATLAB writes MATLAB_class.
 

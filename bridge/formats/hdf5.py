@@ -161,5 +161,6 @@ def write(
             stored = h5util.storable(array.astype(np.uint8) if cls == "logical" else array)
             if order == "matlab":
                 stored = stored.T
-            dataset = f.create_dataset(name, data=stored, **h5util.dataset_options(array, compress))
+            options = h5util.dataset_options(array, compress)
+            dataset = h5util.create_dataset(f, name, stored, options)
             h5util.write_text_attr(dataset, "MATLAB_class", cls)

@@ -218,7 +218,8 @@ def _write_array(f: h5py.File, name: str, array: np.ndarray, cls: str, compress:
         dataset.attrs.create("MATLAB_empty", np.uint8(1))
     else:
         stored = h5util.storable(array.astype(np.uint8) if cls == "logical" else array)
-        dataset = f.create_dataset(name, data=stored.T, **h5util.dataset_options(array, compress))
+        options = h5util.dataset_options(array, compress)
+        dataset = h5util.create_dataset(f, name, stored.T, options)
     h5util.write_text_attr(dataset, "MATLAB_class", cls)
     decode = {"logical": 1, "char": 2}.get(cls)
     if decode is not None:
