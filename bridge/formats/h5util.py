@@ -228,22 +228,29 @@ class Source:
         return raw.astype(self.target, copy=False)
 
     def read(self) -> np.ndarray:
-        """All values, MATLAB-shaped, in the class's dtype: a view of one array in the file's
-        order (no transposing copy)."""
-        dims = storage_dims(self.size, len(self.size), self.reverse)
-        out = np.empty(dims, self.target)
+        """All values, MATLAB-shaped, in the class's dtype, C-contiguous in MATLAB's order (what
+        the kernels compute on: no further copy). MATLAB's layout is transposed slab by slab,
+        so only one slab is ever held twice."""
+        if not self.reverse:
+            out = np.empty(self.size, self.target)
+            flat = out.reshape(self.shape)
+        else:
+            out = np.empty(self.size, self.target)
+            flat = None
+            mirror = out.reshape(self.shape[::-1])  # MATLAB's order, the file's dims reversed
         if out.size:
             with self.open() as dataset, guard(self.path, self.variable):
-                flat = out.reshape(self.shape)
                 direct = dataset.dtype == self.target and self.matlab_class != "logical"
                 if not self.shape:
-                    flat[()] = self._convert(dataset[()])
+                    out.reshape(())[()] = self._convert(dataset[()])
                 for k0, k1 in _slabs(self.shape, dataset.dtype.itemsize, dataset.chunks):
-                    if direct:  # HDF5 reads straight into the result, slab by slab
+                    if flat is not None and direct:  # HDF5 reads straight into the result
                         dataset.read_direct(flat, np.s_[k0:k1], np.s_[k0:k1])
-                    else:
+                    elif flat is not None:
                         flat[k0:k1] = self._convert(dataset[k0:k1])
-        return out.T if self.reverse else out
+                    else:
+                        mirror[..., k0:k1] = self._convert(dataset[k0:k1]).T
+        return out
 
 
 def _slabs(shape, itemsize: int, chunks) -> Iterator[tuple[int, int]]:
