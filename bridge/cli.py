@@ -250,6 +250,15 @@ def job(
     ] = None,
     error_file: ErrorFileOption = None,
     debug: DebugOption = False,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--max-memory",
+            metavar="SIZE",
+            help="Memory budget (512M, 4G). Larger jobs stream between MAT v7.3/HDF5 files "
+            "or are refused. Default: half of the available memory.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -274,6 +283,7 @@ def job(
         compress=compress,
         hdf5_order=hdf5_order.value if hdf5_order else None,
         fmt=fmt,
+        max_memory=max_memory,
     )
 
 

@@ -56,6 +56,7 @@ JOB_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
     "--hdf5-order": ("hdf5_order", ("matlab", "c"), True),
     "--format": ("fmt", None, False),
     "--error-file": ("error_file", None, False),
+    "--max-memory": ("max_memory", None, False),
 }
 # bridge.formats.FORMATS, without importing it
 _EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt", ".csv", ".dat")
@@ -75,6 +76,7 @@ JOB_DEFAULTS = {
     "fmt": None,
     "error_file": None,
     "debug": False,
+    "max_memory": None,
 }
 
 
@@ -209,6 +211,7 @@ def run_job(
     compress: bool = False,
     hdf5_order: str | None = None,
     fmt: str | None = None,
+    max_memory: str | None = None,
     **_options,
 ) -> None:
     """The job command's work, once its command line is parsed (by Typer or by :func:`parse`).
@@ -234,9 +237,10 @@ def run_job(
     for path in inputs:
         _check_paths(path, outfile)
     _import_numeric_stack()
-    from bridge import formats, jobs
+    from bridge import formats, jobs, stream
 
     formats.check_output(outfile, fmt, mat_version)
+    limit = stream.budget(max_memory)
     if len(inputs) > 1:
         loaded = jobs.load_files(inputs, op=op, shape=shape, hdf5_order=hdf5_order)
         if fmt is None and loaded.headerless and os.path.splitext(outfile)[1].lower() == ".txt":
@@ -244,8 +248,17 @@ def run_job(
     else:
         with _phase(FileFormatError, infile):
             loaded = jobs.load_job(
-                infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order
+                infile, op=op, shape=shape, names=names or None, hdf5_order=hdf5_order, read=False
             )
+            # Sizes come from the headers: check what the job costs before reading or allocating.
+            plan = stream.plan_job(
+                loaded, outfile, limit, fmt=fmt, mat_version=mat_version, hdf5_order=hdf5_order
+            )
+        if plan is not None:
+            stream.run(plan, outfile, out_var=out_var, compress=compress, hdf5_order=hdf5_order)
+            return
+        with _phase(FileFormatError, infile):
+            loaded.read_operands()
     result = jobs.run_job(loaded)
     with _phase(OutputError, outfile):
         jobs.save_result(
@@ -288,8 +301,9 @@ def _error_status(err: Exception) -> tuple[int, str]:
         return err.exit_code, str(err)
     if isinstance(err, MemoryError):
         text = (
-            "out of memory: the operands or the result are too large for the memory this "
-            "process may use (bridge:outOfMemory)"
+            f"out of memory ({_one_line(err)}); set --max-memory below what this machine "
+            "can give, so that large jobs stream or are refused before they start "
+            "(bridge:outOfMemory)"
         )
         return EXIT_DATA, text
     module = _numeric_stack_module(err)

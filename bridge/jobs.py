@@ -20,7 +20,7 @@ files are ``u v A`` (the separable conv2). ``op`` (and only ``op``) can say othe
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,6 +68,15 @@ class Job:
     operand_files: list[str] | None = None
     headerless: bool = False
 
+    # The operands' variables, in call order (read or not: see load_job's ``read``).
+    variables: list = field(default_factory=list, repr=False)
+
+    def read_operands(self) -> None:
+        """Read the operands' values (HDF5/v7.3 variables are read on demand)."""
+        if not self.operands:
+            self.operands = [(name, variable.array()) for name, variable in self.variables]
+
+
 
 HEADERLESS_HELP = (
     "holds numbers without array headers (as dlmwrite, writematrix or save -ascii write them), "
@@ -85,8 +94,13 @@ def load_job(
     shape: str | None = None,
     names: dict[str, str] | None = None,
     hdf5_order: str | None = None,
+    read: bool = True,
 ) -> Job:
-    """Read a job file and resolve op, shape and operands (options override the file's request)."""
+    """Read a job file and resolve op, shape and operands (options override the file's request).
+
+    ``read=False`` leaves large HDF5/v7.3 operands unread (``job.variables``; their sizes are
+    known) until :meth:`Job.read_operands`: the caller checks what the job will cost first.
+    """
     path = os.fspath(path)
     if formats.kind_of(path) == "delimited":
         raise FileFormatError(HEADERLESS_HELP).where(file=path)
@@ -104,8 +118,11 @@ def load_job(
     if shape is None:
         shape = request.get("shape", "full")
         shape_variable = "shape" if "shape" in request else None
-    operands = [(names[r], variables[names[r]].array()) for r in roles]
-    return Job(op_value, shape, operands, path, shape_variable)
+    chosen = [(names[r], variables[names[r]]) for r in roles]
+    job = Job(op_value, shape, [], path, shape_variable, chosen)
+    if read:
+        job.read_operands()
+    return job
 
 
 def load_files(

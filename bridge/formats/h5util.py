@@ -1,17 +1,32 @@
 """h5py helpers shared by the MAT v7.3 and plain HDF5 formats (both are HDF5 underneath).
 
 Imported only when an HDF5-based file is read or written: h5py costs start-up time.
+
+Every h5py access to a file being read goes through :func:`guard`: a damaged file (overwritten
+B-tree, heap or symbol-table signatures, truncated chunks, undecodable names) makes h5py raise
+OSError, KeyError, RuntimeError, ValueError, UnicodeDecodeError and more; each becomes one
+FileFormatError line naming the file and the variable. Root entries are listed by their links
+(:func:`root_entries`), so dangling soft links and external links are named as links and never
+followed out of the file.
+
+Numeric datasets are read lazily (:class:`Source`, :class:`H5Variable`): sizes and classes come
+from the headers, so a job can check what a result will cost before reading anything, and a
+large operand can be read by boxes (bridge.stream). Whole reads go into one preallocated array in
+the file's own (C) order, returned as a transposed view in MATLAB's order: no copy.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 
-from bridge.errors import FileFormatError
+from bridge.errors import BridgeError, FileFormatError
+from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype
 
 # MATLAB names the members of a complex compound exactly 'real' and 'imag'; h5py's own complex
 # type uses 'r' and 'i' (accepted on reading, never written: Octave reads it as zeros).
@@ -20,18 +35,235 @@ COMPLEX_FIELDS = (("real", "imag"), ("r", "i"))
 # Superblock version 0: MATLAB before R2021b refuses files with a newer one.
 LIBVER = ("earliest", "v108")
 
+# What h5py raises on damaged files (besides MemoryError, which the CLI reports on its own).
+H5_ERRORS = (
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    RuntimeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    UnicodeError,
+    SystemError,
+)
+# Whole reads go by slabs of at most this many bytes where values must be converted.
+_READ_SLAB_BYTES = 32 << 20
+# Numeric datasets up to this size are read at once (with the file open); larger ones on demand.
+EAGER_BYTES = 16 << 20
+# Text datasets (char variables) are read only up to this size: they are never operands.
+MAX_TEXT_BYTES = 1 << 20
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def guard(path: str, variable: str | None = None, what: str = "cannot be read") -> Iterator[None]:
+    """Turn whatever h5py raises on a damaged file into one FileFormatError line."""
+    try:
+        yield
+    except BridgeError:
+        raise
+    except H5_ERRORS as e:
+        msg = f"{what} (corrupt HDF5 data?): {first_line(e)}"
+        raise FileFormatError(msg).where(file=path, variable=variable) from e
+
 
 @contextlib.contextmanager
 def open_read(path: str) -> Iterator[h5py.File]:
     """Open an HDF5 file read-only; FileFormatError (one line) if HDF5 cannot open it."""
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        msg = f"cannot be read as HDF5 (truncated or corrupt?): {first}"
+    except H5_ERRORS as e:
+        msg = f"cannot be read as HDF5 (truncated or corrupt?): {first_line(e)}"
         raise FileFormatError(msg).where(file=path) from e
     with f:
         yield f
+
+
+def shown_name(raw: bytes) -> str:
+    """A link name as text: UTF-8, undecodable bytes escaped."""
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def root_entries(f: h5py.File, path: str) -> Iterator[tuple[str, h5py.HLObject | None, str | None]]:
+    """(name, object, note) for each link of the root group, in HDF5's order.
+
+    ``object`` is None for links that are not followed; ``note`` then says what the link is
+    (a dangling soft link, an external link, a name that is not UTF-8).
+    """
+    with guard(path, what="its root group cannot be listed"):
+        raw_names = list(f.id.__iter__())
+    for raw in raw_names:
+        name = shown_name(raw)
+        with guard(path, name):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield name, None, "an HDF5 object whose name is not UTF-8 text"
+                continue
+            kind = f.id.links.get_info(raw).type
+            if kind == h5py.h5l.TYPE_EXTERNAL:
+                target_file, target = f.id.links.get_val(raw)
+                note = (
+                    f"an HDF5 external link to '{shown_name(target)}' in "
+                    f"'{shown_name(target_file)}' (not followed)"
+                )
+                yield name, None, note
+                continue
+            if kind == h5py.h5l.TYPE_SOFT:
+                target = shown_name(f.id.links.get_val(raw))
+                obj = f.get(raw)
+                if obj is None:
+                    yield name, None, f"an HDF5 soft link to '{target}', which does not exist"
+                    continue
+                yield name, obj, None
+                continue
+            if kind != h5py.h5l.TYPE_HARD:
+                yield name, None, f"an HDF5 link of unknown type {kind}"
+                continue
+            yield name, f[raw], None
+
+
+@dataclass
+class H5Variable(Variable):
+    """A Variable read on demand: ``array()`` reads it (once); ``source`` reads boxes of it."""
+
+    loader: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    source: Source | None = field(default=None, repr=False, compare=False)
+    note: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.matlab_class in NUMERIC_DTYPES and (
+            self.data is not None or self.loader is not None
+        )
+
+    def describe(self) -> str:
+        return self.note or super().describe()
+
+    def array(self) -> np.ndarray:
+        if self.data is None and self.loader is not None and self.is_numeric:
+            self.data = self.loader()
+        return super().array()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the values in their class's dtype (from the size: nothing is read)."""
+        if self.matlab_class not in NUMERIC_DTYPES:
+            return 0
+        return math.prod(self.size) * class_dtype(self.matlab_class, self.complex).itemsize
+
+
+def lazy(variable: H5Variable) -> H5Variable:
+    """``variable``, already read if it is small (lazy reading needs the file to stay)."""
+    if variable.nbytes <= EAGER_BYTES:
+        variable.array()
+    return variable
+
+
+def storage_dims(size: tuple[int, ...], ndim: int, reverse: bool) -> tuple[int, ...]:
+    """A MATLAB size padded to ``ndim`` dimensions, in storage order (reversed for MATLAB's
+    layout in HDF5, where a MATLAB 3x2 is an HDF5 (2,3) dataset)."""
+    dims = tuple(size) + (1,) * (ndim - len(size))
+    return dims[::-1] if reverse else dims
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a numeric dataset's values are: enough to read them whole or box by box."""
+
+    path: str
+    name: bytes  # the dataset's link name in the root group
+    variable: str
+    shape: tuple[int, ...]  # the HDF5 dataset's shape
+    dtype: np.dtype  # the HDF5 dataset's (numpy) dtype
+    size: tuple[int, ...]  # MATLAB size
+    matlab_class: str
+    complex: bool
+    reverse: bool  # HDF5 dimensions are MATLAB's reversed
+    chunks: tuple[int, ...] | None = None
+
+    @property
+    def target(self) -> np.dtype:
+        return class_dtype(self.matlab_class, self.complex)
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[h5py.Dataset]:
+        with open_read(self.path) as f, guard(self.path, self.variable):
+            yield f[self.name]
+
+    def _file_slices(self, box: tuple[slice, ...], dims: tuple[int, ...]) -> tuple[slice, ...]:
+        """The dataset's selection for a box of ``dims`` (the storage dims, any padding; a
+        vector may lie along any of them): the dataset's and the box's non-singleton
+        dimensions are the same ones, in the same order."""
+        wide = [s for s, n in zip(box, dims) if n != 1]
+        out = []
+        for n in self.shape:
+            out.append(wide.pop(0) if n != 1 else slice(0, 1))
+        return tuple(out)
+
+    def read_box(
+        self, dataset: h5py.Dataset, box: tuple[slice, ...], dims: tuple[int, ...] | None = None
+    ) -> np.ndarray:
+        """The values in ``box`` (slices of ``dims``, by default the storage dims padded to
+        ``len(box)``), in the storage order and the class's dtype."""
+        lengths = tuple(s.stop - s.start for s in box)
+        if dims is None:
+            dims = storage_dims(self.size, len(box), self.reverse)
+        with guard(self.path, self.variable):
+            raw = dataset[self._file_slices(box, dims)]
+        return self._convert(raw).reshape(lengths)
+
+    def _convert(self, raw: np.ndarray) -> np.ndarray:
+        pair = complex_fields(raw.dtype)
+        if pair is not None:
+            return _complex(raw[pair[0]], raw[pair[1]], self.target)
+        if self.matlab_class == "logical":
+            return raw != 0
+        return raw.astype(self.target, copy=False)
+
+    def read(self) -> np.ndarray:
+        """All values, MATLAB-shaped, in the class's dtype, C-contiguous in MATLAB's order (what
+        the kernels compute on: no further copy). MATLAB's layout is transposed slab by slab,
+        so only one slab is ever held twice."""
+        if not self.reverse:
+            out = np.empty(self.size, self.target)
+            flat = out.reshape(self.shape)
+        else:
+            out = np.empty(self.size, self.target)
+            flat = None
+            mirror = out.reshape(self.shape[::-1])  # MATLAB's order, the file's dims reversed
+        if out.size:
+            with self.open() as dataset, guard(self.path, self.variable):
+                direct = dataset.dtype == self.target and self.matlab_class != "logical"
+                if not self.shape:
+                    out.reshape(())[()] = self._convert(dataset[()])
+                for k0, k1 in _slabs(self.shape, dataset.dtype.itemsize, dataset.chunks):
+                    if flat is not None and direct:  # HDF5 reads straight into the result
+                        dataset.read_direct(flat, np.s_[k0:k1], np.s_[k0:k1])
+                    elif flat is not None:
+                        flat[k0:k1] = self._convert(dataset[k0:k1])
+                    else:
+                        mirror[..., k0:k1] = self._convert(dataset[k0:k1]).T
+        return out
+
+
+def _slabs(shape, itemsize: int, chunks) -> Iterator[tuple[int, int]]:
+    """Ranges of the first dimension of about _READ_SLAB_BYTES, whole rows of chunks (HDF5 reads
+    a chunked dataset much faster by slabs than into one large selection)."""
+    if not shape:
+        return
+    row = max(1, math.prod(shape[1:]) * itemsize)
+    step = max(1, _READ_SLAB_BYTES // row)
+    if chunks:
+        step = max(chunks[0], step // chunks[0] * chunks[0])
+    for k in range(0, shape[0], step):
+        yield k, min(k + step, shape[0])
 
 
 def complex_fields(dtype: np.dtype) -> tuple[str, str] | None:
@@ -44,7 +276,7 @@ def complex_fields(dtype: np.dtype) -> tuple[str, str] | None:
 
 
 def read_values(dataset: h5py.Dataset) -> np.ndarray:
-    """All values of a dataset as numpy sees them (h5py order), complex compounds made complex."""
+    """All values of a (small) dataset as numpy sees them (h5py order), complex made complex."""
     if dataset.shape is None:  # HDF5 null dataspace: no values at all
         return np.zeros((0, 0))
     values = dataset[()]
@@ -54,9 +286,10 @@ def read_values(dataset: h5py.Dataset) -> np.ndarray:
     return np.asarray(values)
 
 
-def _complex(real: np.ndarray, imag: np.ndarray) -> np.ndarray:
+def _complex(real: np.ndarray, imag: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     # Assign the parts: real + 1j*imag would turn an infinite imaginary part into NaN + Inf*1j.
-    dtype = np.complex64 if real.dtype == np.float32 else np.complex128
+    if dtype is None:
+        dtype = np.complex64 if real.dtype == np.float32 else np.complex128
     out = np.empty(real.shape, dtype=dtype)
     out.real, out.imag = real, imag
     return out
@@ -70,6 +303,18 @@ def storable(array: np.ndarray) -> np.ndarray:
     out = np.empty(array.shape, dtype=np.dtype([("real", part), ("imag", part)]))
     out["real"], out["imag"] = array.real, array.imag
     return out
+
+
+def create_dataset(group: h5py.Group, name: str, stored: np.ndarray, options: dict) -> h5py.Dataset:
+    """A dataset holding ``stored`` (already in the file's order). A transposed view (MATLAB's
+    layout of a C-order result) is written by slabs, each made contiguous in turn, instead of
+    being copied whole first (h5py would)."""
+    if stored.ndim == 0 or stored.flags.c_contiguous or stored.nbytes <= _READ_SLAB_BYTES:
+        return group.create_dataset(name, data=stored, **options)
+    dataset = group.create_dataset(name, shape=stored.shape, dtype=stored.dtype, **options)
+    for k0, k1 in _slabs(stored.shape, stored.dtype.itemsize, dataset.chunks):
+        dataset[k0:k1] = np.ascontiguousarray(stored[k0:k1])
+    return dataset
 
 
 def write_text_attr(obj: h5py.HLObject, name: str, text: str) -> None:

@@ -24,72 +24,112 @@ from bridge.formats.classes import (
     Variable,
     class_of,
     matlab_size,
-    to_class,
 )
 
 ORDER_ATTRIBUTE = "bridge_dim_order"
 
 
 def read(path: str, *, hdf5_order: str | None = None, **_options):
-    """Variables (root datasets) and request (root attributes) of a plain HDF5 file."""
+    """Variables (root datasets, read on demand) and request (root attributes) of an HDF5 file."""
     with h5util.open_read(path) as f:
-        recorded = h5util.attr_text(f.attrs.get(ORDER_ATTRIBUTE))
+        with h5util.guard(path, what="its root attributes cannot be read"):
+            recorded = h5util.attr_text(f.attrs.get(ORDER_ATTRIBUTE))
         order = hdf5_order or recorded or "matlab"
         if order not in HDF5_ORDERS:
             msg = f"the attribute {ORDER_ATTRIBUTE} is '{order}'; must be 'matlab' or 'c'"
             raise FileFormatError(msg).where(file=path)
         request = {}
         for key in REQUEST_FIELDS:
-            if key in f.attrs:
-                text = h5util.attr_text(f.attrs[key])
+            with h5util.guard(path, what=f"the attribute '{key}' cannot be read"):
+                value = f.attrs.get(key, None)
+            if value is not None:
+                text = h5util.attr_text(value)
                 if text is None:
                     msg = f"the attribute '{key}' must be text: h5writeatt(f, '/', '{key}', '...')"
                     raise JobError(msg).where(file=path)
                 request[key] = text
-        variables = [_variable(name, obj, order, path) for name, obj in f.items()]
+        variables = []
+        for name, obj, note in h5util.root_entries(f, path):
+            with h5util.guard(path, name):
+                variables.append(_variable(name, obj, note, order, path))
     return variables, request
 
 
-def _variable(name: str, obj: h5py.HLObject, order: str, path: str) -> Variable:
+def _variable(name: str, obj, note: str | None, order: str, path: str) -> Variable:
+    if obj is None:
+        return h5util.H5Variable(name, "link", (1, 1), file=path, note=note)
     if not isinstance(obj, h5py.Dataset):
         return Variable(name, "group", (1, 1), file=path)
-    values = h5util.read_values(obj)
-    if values.ndim == 1:
-        values = values.reshape(-1, 1)  # MATLAB's h5read: 1-D is a column
-    elif order == "matlab":
-        values = values.T
-    size = matlab_size(values.shape)
-    values = values.reshape(size)
-    if values.dtype.kind in "SU" or h5py.check_string_dtype(obj.dtype) is not None:
-        codes = np.array([ord(c) for c in _joined_text(values)], dtype=np.uint32).reshape(1, -1)
-        return Variable(name, "char", matlab_size(codes.shape), data=codes, file=path)
-    cls = _class(obj, values)
+    shape = obj.shape
+    if shape is None:  # HDF5 null dataspace: no values at all
+        return Variable(name, "double", (0, 0), data=np.zeros((0, 0)), file=path)
+    if len(shape) == 1:
+        size = matlab_size((shape[0], 1))  # MATLAB's h5read: 1-D is a column
+    else:
+        size = matlab_size(shape[::-1] if order == "matlab" else shape)
+    dtype = obj.dtype
+    kind = _special_kind(dtype)
+    if kind == "text":
+        return _text(name, obj, size, path)
+    if kind is not None:
+        return h5util.H5Variable(name, f"HDF5 {kind}", size, file=path)
+    cls, is_complex = _class(obj, dtype)
     if cls is None:
-        return Variable(name, f"HDF5 {_type_words(obj.dtype)}", size, file=path)
-    is_complex = np.iscomplexobj(values)
-    return Variable(name, cls, size, is_complex, to_class(values, cls, is_complex), path)
+        return Variable(name, f"HDF5 {dtype}", size, file=path)
+    source = h5util.Source(
+        path=path,
+        name=obj.name.encode() if obj.name else name.encode(),
+        variable=name,
+        shape=tuple(shape),
+        dtype=dtype,
+        size=size,
+        matlab_class=cls,
+        complex=is_complex,
+        reverse=order == "matlab",
+        chunks=obj.chunks,
+    )
+    variable = h5util.H5Variable(
+        name, cls, size, is_complex, file=path, loader=source.read, source=source
+    )
+    return h5util.lazy(variable)
 
 
-def _class(obj: h5py.Dataset, values: np.ndarray) -> str | None:
-    declared = h5util.attr_text(obj.attrs.get("MATLAB_class"))
-    if declared == "logical" or values.dtype == np.bool_:
-        return "logical"
-    base = values.real.dtype if np.iscomplexobj(values) else values.dtype
-    for name, dtype in NUMERIC_DTYPES.items():
-        if base == dtype and name != "logical":
-            return name
-    return None  # float16, bitfields, opaque types: no MATLAB class
-
-
-def _type_words(dtype: np.dtype) -> str:
-    """An HDF5 type no MATLAB class holds, in words (variable-length and reference types are
-    numpy 'object' arrays, which would otherwise look like text)."""
+def _special_kind(dtype: np.dtype) -> str | None:
+    """'text' for strings; a description for HDF5 types that are neither text nor numbers."""
+    if h5py.check_string_dtype(dtype) is not None or dtype.kind in "SU":
+        return "text"
     if h5py.check_ref_dtype(dtype) is not None:
-        return "reference"
+        return "object reference"
     vlen = h5py.check_vlen_dtype(dtype)
     if vlen is not None:
-        return f"variable-length {vlen}"
-    return str(dtype)
+        return f"variable-length sequence of {vlen}"
+    if dtype.kind == "O":
+        return "object"
+    return None
+
+
+def _text(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Variable:
+    itemsize = obj.dtype.itemsize if obj.dtype.kind in "SU" else 64
+    if obj.size * itemsize > h5util.MAX_TEXT_BYTES:
+        return h5util.H5Variable(name, "char", size, file=path)  # never an operand: not read
+    values = obj[()]
+    codes = np.array([ord(c) for c in _joined_text(np.asarray(values))], dtype=np.uint32)
+    codes = codes.reshape(1, -1)
+    return Variable(name, "char", matlab_size(codes.shape), data=codes, file=path)
+
+
+def _class(obj: h5py.Dataset, dtype: np.dtype) -> tuple[str | None, bool]:
+    pair = h5util.complex_fields(dtype)
+    base = dtype[pair[0]] if pair else dtype
+    if dtype.kind == "c":  # h5py's own complex (an r/i compound)
+        pair, base = ("r", "i"), np.dtype(np.float32 if dtype == np.complex64 else np.float64)
+    declared = h5util.attr_text(obj.attrs.get("MATLAB_class"))
+    if declared == "logical" or base == np.bool_:
+        return ("logical", False) if pair is None else (None, False)
+    for name, candidate in NUMERIC_DTYPES.items():
+        if base == candidate and name != "logical":
+            return name, pair is not None
+    return None, False  # float16, bitfields, opaque types: no MATLAB class
 
 
 def _joined_text(values: np.ndarray) -> str:
@@ -119,5 +159,6 @@ def write(
             stored = h5util.storable(array.astype(np.uint8) if cls == "logical" else array)
             if order == "matlab":
                 stored = stored.T
-            dataset = f.create_dataset(name, data=stored, **h5util.dataset_options(array, compress))
+            options = h5util.dataset_options(array, compress)
+            dataset = h5util.create_dataset(f, name, stored, options)
             h5util.write_text_attr(dataset, "MATLAB_class", cls)

@@ -50,16 +50,18 @@ def header(now: float | None = None) -> bytes:
 def read(path: str, *, require_markers: bool = False, **_options):
     """Variables of a v7.3 MAT-file (request fields stay char variables here).
 
+    Numeric variables are read on demand (their size and class come from the headers).
     ``require_markers``: the file had no MATLAB header (a .mat that is bare HDF5); read it only if
     its variables carry MATLAB_class attributes, i.e. it really is MATLAB-shaped.
     """
     with h5util.open_read(path) as f:
-        variables = [
-            _variable(name, obj, path)
-            for name, obj in f.items()
-            if not name.startswith("#")  # '#refs#', '#subsystem#': MATLAB's internals
-        ]
-    if require_markers and not any(v.matlab_class != "unknown" for v in variables):
+        variables = []
+        for name, obj, note in h5util.root_entries(f, path):
+            if name.startswith("#"):  # '#refs#', '#subsystem#': MATLAB's internals
+                continue
+            with h5util.guard(path, name):
+                variables.append(_variable(name, obj, note, path))
+    if require_markers and not any(v.matlab_class not in ("unknown", "link") for v in variables):
         msg = (
             "is an HDF5 file without MATLAB's v7.3 markers (no MATLAB_class attributes); "
             "name it .h5 to read it as plain HDF5"
@@ -68,7 +70,9 @@ def read(path: str, *, require_markers: bool = False, **_options):
     return variables, {}
 
 
-def _variable(name: str, obj: h5py.HLObject, path: str) -> Variable:
+def _variable(name: str, obj, note: str | None, path: str) -> Variable:
+    if obj is None:
+        return h5util.H5Variable(name, "link", (1, 1), file=path, note=note)
     cls = h5util.attr_text(obj.attrs.get("MATLAB_class"))
     if cls is None:
         return Variable(name, "unknown", (1, 1), file=path)
@@ -76,39 +80,112 @@ def _variable(name: str, obj: h5py.HLObject, path: str) -> Variable:
         if "MATLAB_sparse" in obj.attrs and cls in NUMERIC_DTYPES:
             return _sparse(name, obj, cls, path)
         return Variable(name, cls, (1, 1), file=path)
+    if not isinstance(obj, h5py.Dataset):
+        return Variable(name, "unknown", (1, 1), file=path)
     if "MATLAB_object_decode" in obj.attrs:  # string, missing, table, ...: opaque objects
         return Variable(name, cls, (1, 1), file=path)
-    try:
-        values = h5util.read_values(obj)
-    except (OSError, ValueError, TypeError) as e:
-        msg = f"cannot be read from the HDF5 file: {str(e).splitlines()[0]}"
-        raise FileFormatError(msg).where(file=path, variable=name) from e
-    if obj.attrs.get("MATLAB_empty", 0):
-        size = matlab_size(tuple(int(n) for n in np.ravel(values)))
-        values = np.zeros(size, dtype=NUMERIC_DTYPES.get(cls, np.float64))
-    else:
-        values = values.T  # HDF5 holds MATLAB's column-major data with dimensions reversed
-        size = matlab_size(values.shape)
-        values = values.reshape(size)
+    if obj.shape is None:  # a null dataspace: no values at all
+        return Variable(name, cls, (0, 0), file=path)
+    if _flag(obj.attrs.get("MATLAB_empty", 0)):
+        size = _empty_size(obj, name, path)
+        dtype = NUMERIC_DTYPES.get(cls)
+        data = np.zeros(size, dtype) if dtype is not None else None
+        if cls == "char":
+            data = np.zeros(size, np.uint32)
+        return Variable(name, cls, size, data=data, file=path)
+    size = matlab_size(obj.shape[::-1])  # HDF5 holds MATLAB's data with dimensions reversed
     if cls == "char":
-        return Variable(name, "char", size, data=values.astype(np.uint32), file=path)
-    if cls in NUMERIC_DTYPES:
-        is_complex = np.iscomplexobj(values)
-        return Variable(name, cls, size, is_complex, to_class(values, cls, is_complex), path)
-    return Variable(name, cls, size, file=path)  # cell (references), function handles, ...
+        return _char(name, obj, size, path)
+    if cls not in NUMERIC_DTYPES:
+        return Variable(name, cls, size, file=path)  # cell (references), function handles, ...
+    pair = h5util.complex_fields(obj.dtype)
+    base = obj.dtype[pair[0]] if pair else obj.dtype
+    if base.kind not in "biuf" or (cls == "logical" and pair):
+        msg = f"is a MATLAB {cls} stored as HDF5 type {obj.dtype}, which MATLAB never writes"
+        raise FileFormatError(msg).where(file=path, variable=name)
+    source = h5util.Source(
+        path=path,
+        name=obj.name.encode(),
+        variable=name,
+        shape=tuple(obj.shape),
+        dtype=obj.dtype,
+        size=size,
+        matlab_class=cls,
+        complex=pair is not None,
+        reverse=True,
+        chunks=obj.chunks,
+    )
+    variable = h5util.H5Variable(
+        name, cls, size, pair is not None, file=path, loader=source.read, source=source
+    )
+    return h5util.lazy(variable)
+
+
+def _flag(value) -> bool:
+    values = np.asarray(value)
+    return values.size == 1 and values.dtype.kind in "biuf" and bool(values.reshape(-1)[0])
+
+
+def _empty_size(obj: h5py.Dataset, name: str, path: str) -> tuple[int, ...]:
+    """MATLAB's empty: the dataset holds the size (at least one 0), in MATLAB order."""
+    if obj.dtype.kind not in "iu" or len(obj.shape) > 2 or obj.size > 64:
+        msg = f"MATLAB_empty is set but the dataset holds {obj.shape} values of type {obj.dtype}"
+        raise FileFormatError(msg).where(file=path, variable=name)
+    size = tuple(int(n) for n in np.ravel(obj[()]))
+    if not size or 0 not in size or any(n < 0 or n >= 2**48 for n in size):
+        shown = "x".join(map(str, size)) or "nothing"
+        msg = f"MATLAB_empty is set but the stored size is {shown} (an empty array has a 0)"
+        raise FileFormatError(msg).where(file=path, variable=name)
+    return matlab_size(size)
+
+
+def _char(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Variable:
+    if obj.dtype.kind not in "iu" or obj.size * obj.dtype.itemsize > h5util.MAX_TEXT_BYTES:
+        return h5util.H5Variable(name, "char", size, file=path)  # never an operand: not read
+    codes = np.asarray(obj[()]).T.reshape(size).astype(np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() > 0xFFFF):
+        msg = f"char codes must be UTF-16 code units (0..65535); found {int(codes.max())}"
+        raise FileFormatError(msg).where(file=path, variable=name)
+    return Variable(name, "char", size, data=codes.astype(np.uint32), file=path)
 
 
 def _sparse(name: str, group: h5py.Group, cls: str, path: str) -> Variable:
-    """A sparse matrix as a dense array (compressed sparse columns: data, ir, jc)."""
-    rows = int(group.attrs["MATLAB_sparse"])
-    jc = np.asarray(group["jc"][()], dtype=np.int64).ravel()
-    cols = len(jc) - 1
-    values = h5util.read_values(group["data"]).ravel() if "data" in group else np.zeros(0)
-    ir = np.asarray(group["ir"][()], dtype=np.int64).ravel() if "ir" in group else np.zeros(0, int)
-    is_complex = np.iscomplexobj(values)
-    dense = np.zeros((rows, cols), dtype=values.dtype if values.size else np.float64)
-    dense[ir, np.repeat(np.arange(cols), np.diff(jc))] = values
-    return Variable(name, cls, (rows, cols), is_complex, to_class(dense, cls, is_complex), path)
+    """A sparse matrix, read dense on demand (compressed sparse columns: data, ir, jc)."""
+    rows = np.asarray(group.attrs["MATLAB_sparse"])
+    jc_set = group.get("jc")
+    if rows.size != 1 or rows.dtype.kind not in "iu" or not isinstance(jc_set, h5py.Dataset):
+        raise FileFormatError("a sparse matrix without its row count or jc").where(
+            file=path, variable=name
+        )
+    rows = int(rows.reshape(-1)[0])
+    cols = (jc_set.size or 1) - 1
+    is_complex = "data" in group and h5util.complex_fields(group["data"].dtype) is not None
+    group_name = group.name
+
+    def load() -> np.ndarray:
+        with h5util.open_read(path) as f, h5util.guard(path, name):
+            g = f[group_name]
+            jc = np.asarray(g["jc"][()], dtype=np.int64).ravel()
+            ir = np.asarray(g["ir"][()], dtype=np.int64).ravel() if "ir" in g else np.zeros(0, int)
+            values = h5util.read_values(g["data"]).ravel() if "data" in g else np.zeros(0)
+        nnz = len(ir)
+        if (
+            rows < 0
+            or len(values) != nnz
+            or jc[0] != 0
+            or jc[-1] != nnz
+            or np.any(np.diff(jc) < 0)
+            or (nnz and (ir.min() < 0 or ir.max() >= rows))
+        ):
+            msg = "is a sparse matrix whose indices (ir, jc) do not fit its size or data"
+            raise FileFormatError(msg).where(file=path, variable=name)
+        dense = np.zeros((rows, cols), dtype=values.dtype if values.size else np.float64)
+        dense[ir, np.repeat(np.arange(cols), np.diff(jc))] = values
+        return to_class(dense, cls, is_complex)
+
+    return h5util.lazy(
+        h5util.H5Variable(name, cls, (rows, cols), is_complex, file=path, loader=load)
+    )
 
 
 # ----------------------------------------------------------------------------- writing
@@ -141,7 +218,8 @@ def _write_array(f: h5py.File, name: str, array: np.ndarray, cls: str, compress:
         dataset.attrs.create("MATLAB_empty", np.uint8(1))
     else:
         stored = h5util.storable(array.astype(np.uint8) if cls == "logical" else array)
-        dataset = f.create_dataset(name, data=stored.T, **h5util.dataset_options(array, compress))
+        options = h5util.dataset_options(array, compress)
+        dataset = h5util.create_dataset(f, name, stored.T, options)
     h5util.write_text_attr(dataset, "MATLAB_class", cls)
     decode = {"logical": 1, "char": 2}.get(cls)
     if decode is not None:

@@ -1,0 +1,623 @@
+"""Jobs bigger than memory: the size check before anything is allocated, and streaming.
+
+Before a job reads its operands, :func:`plan_job` works out from the file's headers what the
+in-memory job would need (operands, their copies in the result's class, the result and the
+kernels' work space; :func:`in_memory_bytes`) and compares it with the memory budget
+(``--max-memory``, else :func:`default_budget`). A job that fits runs in memory as before. One
+that does not is *streamed* when it can be:
+
+* the result is cut into boxes (:func:`plan_boxes`): slabs along the outermost dimension of the
+  storage order, or, when even one plane is too large, single planes of the outer dimensions and
+  slabs of the next one;
+* each box reads its part of the large operand plus the halo the kernel needs (clipped at the
+  volume's faces, where the sum has no terms), from the MAT v7.3/HDF5 dataset by hyperslab
+  (contiguous or chunked, any filter HDF5 has), or from memory when the operand fits;
+* :func:`compute_box` computes it with :func:`bridge.kernels.convolve` as a window of the full
+  convolution of that part: a pure function of its inputs, so boxes could run as separate tasks
+  (e.g. on a Dask cluster) without changing a value;
+* each box is written to OUT at once (chunked MAT v7.3 or HDF5, uncompressed unless
+  ``--compress``), inside the atomic temporary file, so Ctrl-C or an error leaves no output.
+
+Values equal the in-memory run's: both compute in MATLAB's dimension order (boxes of MATLAB's
+layout in HDF5, C order of the reversed dimensions, are transposed after reading and before
+writing), with one method chosen for the whole job from the whole job's shapes
+(:func:`choose_method`). ``direct`` and ``gemm`` give each output the same sum in the same order
+whatever the box (integer-valued data exactly, floating-point data the same sums). Where the cost
+model picks an FFT, each box takes the exact FFT when its data are integer-valued within the exact
+bound (the same integers), else ``fft-float`` within its documented bound.
+
+A job that neither fits nor can be streamed is refused before anything is allocated, with one
+line naming the sizes and what to do (exit 3).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bridge.errors import BridgeError, DimensionError, NotVectorError, OutputError, UsageError
+
+# Fraction of the available memory a job may use by default, and the budget when the system does
+# not say what is available.
+DEFAULT_FRACTION = 0.5
+FALLBACK_BUDGET = 2 << 30
+# Seconds between progress lines when stderr is not a terminal.
+PROGRESS_EVERY = 5.0
+# Target bytes of an output chunk (MATLAB reads any chunking; this keeps chunks whole per slab).
+CHUNK_BYTES = 1 << 20
+# Outputs per box at least (when the result has more): bridge.kernels computes outputs of up to
+# 32K elements by a plain numpy sum and larger ones by BLAS, whose fused multiply-adds round
+# differently; boxes above that size take the path the whole in-memory result takes.
+MIN_BOX_OUTPUTS = 1 << 16
+# HDF5's chunk cache for the streamed input (its default; counted in the budget).
+READ_CACHE_BYTES = 1 << 20
+
+
+class MemoryLimitError(BridgeError, MemoryError):
+    """A job whose result or operands do not fit the memory budget and cannot be streamed."""
+
+    default_identifier = "bridge:outOfMemory"
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*\Z", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size like '512M', '4G', '1.5GiB', '800000000' (binary units)."""
+    match = _SIZE.match(str(text))
+    if not match:
+        msg = f"--max-memory '{text}' is not a size; write it like 512M, 4G or 1.5GiB"
+        raise UsageError(msg)
+    value = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if value < 1 << 20:
+        raise UsageError(f"--max-memory '{text}' is below 1M; bridge needs at least that")
+    return int(value)
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (Linux), else what sysconf says, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def default_budget() -> int:
+    available = available_memory()
+    if not available:
+        return FALLBACK_BUDGET
+    return max(int(available * DEFAULT_FRACTION), 64 << 20)
+
+
+def budget(max_memory: str | None) -> int:
+    return default_budget() if max_memory is None else parse_size(max_memory)
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+# ---- what a job needs -------------------------------------------------------------------------
+
+
+@dataclass
+class Operand:
+    name: str
+    size: tuple[int, ...]  # MATLAB size
+    dtype: np.dtype  # class dtype
+    variable: object  # the formats Variable
+    source: object | None  # h5util.Source when it can be read by boxes
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.size)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * self.dtype.itemsize
+
+
+@dataclass
+class Plan:
+    """A streamed job: everything :func:`run` needs, in the compute (storage) order."""
+
+    op: str
+    shape: str
+    dtype: np.dtype  # the result's class
+    out_size: tuple[int, ...]  # the result's MATLAB size
+    reverse: bool  # compute in MATLAB's dimensions reversed (HDF5's order of MATLAB data)
+    signal: Operand  # the operand read by boxes
+    kernel: Operand  # the operand held whole
+    signal_first: bool  # the signal is the first argument of the call
+    dims: tuple[int, ...]  # signal dims, compute order
+    kernel_dims: tuple[int, ...]
+    starts: tuple[int, ...]  # the result's window in the full convolution, compute order
+    lengths: tuple[int, ...]  # the result's dims, compute order
+    method: str
+    block: tuple[int, ...] = ()  # output box dims (compute order)
+    axes: tuple[int, ...] = ()  # dimensions from outermost to innermost in the files
+    empty: bool = False  # an empty operand: the result is zeros
+    out_format: str = "mat73"
+    path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _variable_size(variable) -> tuple[int, ...]:
+    return tuple(int(n) for n in variable.size)
+
+
+def in_memory_bytes(operands: list[Operand], result_bytes: int, dtype: np.dtype) -> int:
+    """What the in-memory job needs at its peak (a measured upper estimate, BENCHMARKS.md):
+    the operands as read, their copies in the result's class, the kernels' padded layout and
+    work array (about the larger of operand and result each), and the result."""
+    read = sum(o.nbytes for o in operands)
+    converted = sum(o.numel * dtype.itemsize for o in operands)
+    largest = max([result_bytes] + [o.numel * dtype.itemsize for o in operands])
+    return read + converted + 2 * largest + result_bytes
+
+
+def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_order=None):
+    """None when the job fits ``limit`` bytes in memory; else a :class:`Plan` to stream it.
+
+    Raises MemoryLimitError (exit 3) when it fits neither way, naming the sizes.
+    """
+    from bridge import formats
+    from bridge.formats.classes import NUMERIC_DTYPES, class_dtype
+    from bridge.semantics import matlab_dims, pad_dims, result_dtype, result_size, window
+
+    operands = []
+    for name, variable in job.variables:
+        if not variable.is_numeric:
+            variable.array()  # raises MATLAB's inputType error with the variable's name
+        dtype = class_dtype(variable.matlab_class, variable.complex)
+        if variable.matlab_class not in NUMERIC_DTYPES:
+            return None
+        source = getattr(variable, "source", None)
+        operands.append(Operand(name, _variable_size(variable), dtype, variable, source))
+    sizes = [o.size for o in operands]
+    dtype = result_dtype(*(np.empty(0, o.dtype) for o in operands))
+    if job.op == "conv2" and len(operands) == 3:
+        u, v, a = sizes
+        b = (math.prod(u), math.prod(v))
+        out_size = tuple(result_size(job.shape, x, y) for x, y in zip(a, b))
+    else:
+        if job.op == "conv":
+            for k, s in enumerate(sizes):
+                if not (len(s) == 2 and 1 in s):
+                    got = "x".join(map(str, s))
+                    msg = f"A and B must be vectors. Got a {got} array."
+                    raise NotVectorError(msg).where(file=job.path, variable=operands[k].name)
+            sizes = [(math.prod(s), 1) for s in sizes]
+        ndim = max(len(s) for s in sizes)
+        if job.op == "conv2" and ndim > 2:
+            k = 0 if len(sizes[0]) > 2 else 1
+            got = "x".join(map(str, sizes[k]))
+            msg = (
+                f"N-D arrays are not supported. Got a {got} array; use convn for more than "
+                "two dimensions."
+            )
+            raise DimensionError(msg).where(file=job.path, variable=operands[k].name)
+        padded = [pad_dims(s, ndim) for s in sizes]
+        out_dims = tuple(result_size(job.shape, x, y) for x, y in zip(*padded))
+        out_size = out_dims
+        if job.op == "conv":
+            from bridge.semantics import conv_orientation_is_row
+
+            u = np.empty(operands[0].size, bool)
+            v = np.empty(operands[1].size, bool)
+            row = conv_orientation_is_row(job.shape, u, v)
+            out_size = (1, out_dims[0]) if row else (out_dims[0], 1)
+    out_size = matlab_dims(out_size)
+    result_bytes = math.prod(out_size) * dtype.itemsize
+    need = in_memory_bytes(operands, result_bytes, dtype)
+    if need <= limit:
+        return None
+    sizes_text = ", ".join(
+        f"{o.name} {'x'.join(map(str, o.size))} ({_bytes(o.nbytes)})" for o in operands
+    )
+    what = (
+        f"the result is {'x'.join(map(str, out_size))} {dtype.name} ({_bytes(result_bytes)}); "
+        f"with {sizes_text} the job needs about {_bytes(need)} in memory, more than "
+        f"--max-memory {_bytes(limit)}"
+    )
+    out_fmt = fmt or formats._format_of(outfile)
+    if out_fmt == "mat" and (
+        mat_version == "7.3" or math.prod(out_size) * dtype.itemsize > formats.V7_MAX_BYTES
+    ):
+        out_fmt = "mat73"
+    if job.op == "conv2" and len(operands) == 3:
+        raise MemoryLimitError(
+            f"{what}; the separable conv2(u, v, A) is not streamed: compute "
+            "convn(convn(A, u(:)), v(:).') as two convn jobs, or raise --max-memory"
+        ).where(file=job.path)
+    if out_fmt not in ("mat73", "hdf5"):
+        hint = (
+            "write OUT as MAT v7.3 (--mat-version 7.3) or HDF5 (.h5)"
+            if out_fmt == "mat"
+            else "write OUT as .mat with --mat-version 7.3, or .h5"
+        )
+        kind = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
+        msg = f"{what}; streaming it needs an output written in parts, not {kind}: {hint}"
+        raise MemoryLimitError(msg).where(file=job.path)
+    empty = any(o.numel == 0 for o in operands) or 0 in out_size
+    # The signal: the operand read by boxes (the larger); the kernel is held whole.
+    first_is_signal = operands[0].numel >= operands[1].numel
+    signal, kernel = (operands[0], operands[1]) if first_is_signal else (operands[1], operands[0])
+    # Compute in MATLAB's order, as the in-memory job does (bridge.convolution, whatever the
+    # memory layout): boxes of a MATLAB-layout HDF5 operand are transposed after reading, so
+    # that every output is the same sum in the same order.
+    reverse = False
+    files_reversed = (signal.source.reverse if signal.source is not None else False) or (
+        signal.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
+    )
+    ndim = max(len(sizes[0]), len(sizes[1]))
+    s_m, k_m = (pad_dims(sizes[0], ndim), pad_dims(sizes[1], ndim))
+    if not first_is_signal:
+        s_m, k_m = k_m, s_m
+    win = [window(job.shape, a, b) for a, b in zip(s_m, k_m)]
+    starts = tuple(w[0] for w in win)
+    lengths = tuple(result_size(job.shape, a, b) for a, b in zip(s_m, k_m))
+    order = (lambda t: tuple(t)[::-1]) if reverse else (lambda t: tuple(t))
+    plan = Plan(
+        op=job.op,
+        shape=job.shape,
+        dtype=dtype,
+        out_size=out_size,
+        reverse=reverse,
+        signal=signal,
+        kernel=kernel,
+        signal_first=first_is_signal,
+        dims=order(s_m),
+        kernel_dims=order(k_m),
+        starts=order(starts),
+        lengths=order(lengths),
+        method="direct",
+        empty=empty,
+        out_format=out_fmt,
+        path=job.path,
+        axes=tuple(range(ndim))[::-1] if files_reversed else tuple(range(ndim)),
+    )
+    if empty:
+        return plan
+    kernel_need = kernel.nbytes + 3 * kernel.numel * dtype.itemsize
+    if kernel_need > limit // 2:
+        raise MemoryLimitError(
+            f"{what}; streaming reads {signal.name} in parts but needs {kernel.name} whole: "
+            f"{_bytes(kernel_need)} with its copies, more than half of --max-memory; "
+            "raise --max-memory"
+        ).where(file=job.path)
+    if signal.source is None and signal.nbytes + kernel_need > limit // 2:
+        raise MemoryLimitError(
+            f"{what}; streaming needs {signal.name} read in parts, which only MAT v7.3 and "
+            "HDF5 files allow: save IN with save -v7.3 (or h5create/h5write), or raise "
+            "--max-memory"
+        ).where(file=job.path)
+    plan.method = choose_method(plan)
+    resident = kernel_need + (signal.nbytes if signal.source is None else READ_CACHE_BYTES)
+    plan.block = plan_boxes(plan, limit - resident, what)
+    return plan
+
+
+def choose_method(plan: Plan) -> str:
+    """The method for every box: what the in-memory job's 'auto' picks from the whole shapes
+    (kernels.convolve drops the dimensions where both operands are 1 first, and so do we)."""
+    from bridge import kernels
+
+    keep = [d for d, (p, q) in enumerate(zip(plan.dims, plan.kernel_dims)) if p != 1 or q != 1]
+    keep = keep or [0]
+    a = [plan.dims[d] for d in keep]
+    b = [plan.kernel_dims[d] for d in keep]
+    lengths = [plan.lengths[d] for d in keep]
+    if not plan.signal_first:
+        a, b = b, a
+    costs = kernels.estimate_costs(a, b, lengths, plan.dtype.kind == "c")
+    best = min(costs, key=costs.get)
+    if best == "fft":
+        return "fft*"  # decided per box from the box's data (module docstring)
+    return best
+
+
+def _box_bytes(plan: Plan, block: tuple[int, ...]) -> int:
+    """Memory of one box: the input part (as read and in the result's class), the kernels'
+    padded layout and work array, the output box and its stored form."""
+    inp = math.prod(min(n + q - 1, a) for n, q, a in zip(block, plan.kernel_dims, plan.dims))
+    out = math.prod(block)
+    item = plan.dtype.itemsize
+    read_item = plan.signal.dtype.itemsize * (2 if plan.signal.dtype.kind == "c" else 1)
+    work = max(inp, math.prod(n + q - 1 for n, q in zip(block, plan.kernel_dims)))
+    return inp * read_item + inp * item + 2 * work * item + 3 * out * item
+
+
+def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
+    """Output box dims: full extents on the files' inner dimensions, one slab dimension, single
+    planes of the outer ones (``plan.axes`` gives the files' order, outermost first)."""
+    axes = plan.axes or tuple(range(len(plan.lengths)))
+    n = len(axes)
+    for i, k in enumerate(axes):
+        if plan.lengths[k] == 1 and i < n - 1:
+            continue
+        block = list(plan.lengths)
+        for outer in axes[:i]:
+            block[outer] = 1
+        block[k] = 1
+        if _box_bytes(plan, tuple(block)) > room:
+            continue
+        lo, hi = 1, plan.lengths[k]
+        while lo < hi:  # the thickest slab that fits
+            mid = (lo + hi + 1) // 2
+            block[k] = mid
+            if _box_bytes(plan, tuple(block)) <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        inner = math.prod(block) // max(block[k], 1)
+        if lo * inner < MIN_BOX_OUTPUTS:  # the same summation path as in memory (see above)
+            lo = min(plan.lengths[k], -(-MIN_BOX_OUTPUTS // inner))
+        block[k] = lo
+        return tuple(block)
+    raise MemoryLimitError(
+        f"{what}; even a single line of the result with its halo does not fit: raise --max-memory"
+    ).where(file=plan.path)
+
+
+@dataclass(frozen=True)
+class Box:
+    out: tuple[slice, ...]  # the box in the result (compute order)
+    inp: tuple[slice, ...]  # the part of the signal it needs (compute order)
+    starts: tuple[int, ...]  # the box's window in the full convolution of that part
+
+
+def boxes(plan: Plan) -> Iterator[Box]:
+    """The result's boxes in storage order, each with the signal part (halo included)."""
+    # Boxes of (nearly) equal thickness: no small last box (see MIN_BOX_OUTPUTS).
+    counts = [-(-n // t) for n, t in zip(plan.lengths, plan.block)]
+    axes = plan.axes or tuple(range(len(counts)))
+    for ordered in np.ndindex(*(counts[k] for k in axes)):  # the files' order: sequential I/O
+        index = [0] * len(counts)
+        for k, i in zip(axes, ordered):
+            index[k] = i
+        out, inp, starts = [], [], []
+        for d, i in enumerate(index):
+            g0 = i * plan.lengths[d] // counts[d]
+            g1 = (i + 1) * plan.lengths[d] // counts[d]
+            f0 = plan.starts[d] + g0  # full-convolution index of the box's first output
+            lo = max(0, f0 - (plan.kernel_dims[d] - 1))
+            hi = min(plan.dims[d], plan.starts[d] + g1)
+            out.append(slice(g0, g1))
+            inp.append(slice(lo, hi))
+            starts.append(f0 - lo)
+        yield Box(tuple(out), tuple(inp), tuple(starts))
+
+
+def compute_box(
+    part: np.ndarray,
+    kernel: np.ndarray,
+    starts: tuple[int, ...],
+    lengths: tuple[int, ...],
+    dtype: np.dtype,
+    method: str,
+    signal_first: bool = True,
+) -> np.ndarray:
+    """One output box: the window ``starts``/``lengths`` of the full convolution of the
+    signal's ``part`` (halo included) with the whole ``kernel``. Pure: no file, no state."""
+    from bridge import kernels
+
+    part = np.ascontiguousarray(part, dtype=dtype)
+    a, b = (part, kernel) if signal_first else (kernel, part)
+    if method == "fft*":
+        method = _fft_method(a, b, lengths)
+    return kernels.convolve(a, b, starts, lengths, dtype, method)
+
+
+def _fft_method(a: np.ndarray, b: np.ndarray, lengths) -> str:
+    """Where the cost model picks an FFT: for integer-valued data the in-memory choice on this
+    box (every method it may pick is exact on them, so the values are the same integers);
+    'fft-float' for other floating-point data (its documented bound)."""
+    from bridge import kernels
+
+    if all(np.array_equal(f, np.rint(f)) for f in (x[np.isfinite(x)] for x in (a, b))):
+        return kernels.choose_method(a, b, lengths)
+    return "fft-float"
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Progress on stderr for long jobs: a line every few seconds (nothing for short jobs), or a
+    rich bar on a terminal."""
+
+    def __init__(self, total: int, label: str, stream=None):
+        self.total = max(total, 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.last = self.start
+        self.done = 0
+        self.bar = None
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.start < PROGRESS_EVERY:
+            return
+        if self.tty:
+            self._rich(now)
+        elif now - self.last >= PROGRESS_EVERY:
+            self.last = now
+            pct = 100.0 * self.done / self.total
+            elapsed = now - self.start
+            eta = elapsed * (self.total - self.done) / max(self.done, 1)
+            line = f"bridge: {self.label}: {pct:.0f}% ({elapsed:.0f} s, about {eta:.0f} s left)"
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def _rich(self, now: float) -> None:
+        if self.bar is None:
+            try:
+                from rich.progress import Progress as Bar
+            except ImportError:
+                self.tty = False
+                return
+            self.bar = Bar(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        self.bar.update(self.task, completed=self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _out_shape(plan: Plan) -> tuple[int, ...]:
+    """The output dataset's shape: the result's MATLAB size in the output file's order."""
+    size = tuple(plan.out_size)
+    return size[::-1] if _out_reverse(plan) else size
+
+
+def _out_reverse(plan: Plan) -> bool:
+    return plan._out_reverse  # type: ignore[attr-defined]
+
+
+def _select(dims: tuple[int, ...], shape: tuple[int, ...], box: tuple[slice, ...]):
+    """A box of ``dims`` (padded, any order) as a selection of a dataset of ``shape`` holding the
+    same non-singleton dimensions in the same order."""
+    wide = [s for s, n in zip(box, dims) if n != 1]
+    return tuple(wide.pop(0) if n != 1 else slice(0, 1) for n in shape)
+
+
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...] | None:
+    if not shape or 0 in shape:
+        return None
+    left = max(1, CHUNK_BYTES // itemsize)
+    chunks = [1] * len(shape)
+    for i in range(len(shape) - 1, -1, -1):
+        chunks[i] = max(1, min(shape[i], left))
+        left //= chunks[i]
+        if left < 2:
+            break
+    return tuple(chunks)
+
+
+def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=None, progress=True):
+    """Stream the job into ``outfile`` (atomically): box by box, each written when done."""
+    import h5py
+
+    from bridge.atomic import atomic_path
+    from bridge.formats import check_name, h5util, mat73
+    from bridge.formats.classes import class_of
+
+    check_name(out_var)
+    order = hdf5_order or "matlab"
+    plan._out_reverse = plan.out_format == "mat73" or order == "matlab"  # type: ignore[attr-defined]
+    cls, _ = class_of(np.empty(0, plan.dtype))
+    stored_dtype = h5util.storable(np.empty(0, plan.dtype)).dtype
+    shape = _out_shape(plan)
+    nbytes = math.prod(shape) * stored_dtype.itemsize
+    _check_disk(outfile, 0 if plan.empty or compress else nbytes)
+    kernel = None
+    if not plan.empty:
+        kernel = plan.kernel.variable.array()
+        kernel = kernel.T if plan.reverse else kernel
+        kernel = np.ascontiguousarray(kernel.reshape(plan.kernel_dims), dtype=plan.dtype)
+    userblock = mat73.USERBLOCK_SIZE if plan.out_format == "mat73" else 0
+    with atomic_path(outfile) as tmp:
+        with h5py.File(tmp, "w", userblock_size=userblock, libver=h5util.LIBVER) as f:
+            if plan.out_format == "hdf5":
+                h5util.write_text_attr(f, "bridge_dim_order", order)
+            chunks = _chunks(shape, stored_dtype.itemsize)
+            options = {"compression": "gzip", "shuffle": True} if compress and chunks else {}
+            dataset = f.create_dataset(
+                out_var, shape=shape, dtype=stored_dtype, chunks=chunks, fillvalue=None, **options
+            )
+            h5util.write_text_attr(dataset, "MATLAB_class", cls)
+            if not plan.empty:
+                _fill(plan, dataset, kernel, shape, progress)
+        if plan.out_format == "mat73":
+            with open(tmp, "r+b") as f:
+                f.write(mat73.header())
+
+
+def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> None:
+    from bridge.formats import h5util
+
+    signal = plan.signal
+    total = math.prod(plan.lengths)
+    meter = Progress(total, f"streaming {plan.op} of {signal.name}") if progress else None
+    swap = plan.reverse != _out_reverse(plan)
+    out_dims = plan.lengths[::-1] if swap else plan.lengths
+    try:
+        if signal.source is not None:
+            import h5py
+
+            with h5util.open_read(signal.source.path) as f:
+                _ = h5py  # the file stays open for the whole job
+                with h5util.guard(signal.source.path, signal.name):
+                    ds = f[signal.source.name]
+                flip = signal.source.reverse
+                for box in boxes(plan):
+                    if flip:  # read in the file's order, then MATLAB's (C order, as in memory)
+                        part = signal.source.read_box(ds, box.inp[::-1], plan.dims[::-1])
+                        part = np.ascontiguousarray(part.T)
+                    else:
+                        part = signal.source.read_box(ds, box.inp, plan.dims)
+                    _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
+        else:
+            whole = signal.variable.array()
+            whole = (whole.T if plan.reverse else whole).reshape(plan.dims)
+            for box in boxes(plan):
+                part = whole[box.inp]
+                _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
+    finally:
+        if meter is not None:
+            meter.close()
+
+
+def _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter) -> None:
+    from bridge.formats import h5util
+
+    lengths = tuple(s.stop - s.start for s in box.out)
+    block = compute_box(
+        part, kernel, box.starts, lengths, plan.dtype, plan.method, plan.signal_first
+    )
+    del part
+    out_box = box.out
+    if swap:
+        block = block.T
+        out_box = out_box[::-1]
+    stored = h5util.storable(np.ascontiguousarray(block))
+    target = _select(out_dims, shape, out_box)
+    dataset[target] = stored.reshape(tuple(s.stop - s.start for s in target))
+    if meter is not None:
+        meter.advance(block.size)
+
+
+def _check_disk(outfile: str, nbytes: int) -> None:
+    folder = os.path.dirname(os.path.abspath(outfile))
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return
+    free = st.f_bavail * st.f_frsize
+    if nbytes > free:
+        msg = f"the result needs {_bytes(nbytes)} on disk and the folder has {_bytes(free)} free"
+        raise OutputError(msg, file=outfile)
