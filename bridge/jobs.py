@@ -77,7 +77,6 @@ class Job:
             self.operands = [(name, variable.array()) for name, variable in self.variables]
 
 
-
 HEADERLESS_HELP = (
     "holds numbers without array headers (as dlmwrite, writematrix or save -ascii write them), "
     "so bridge cannot tell the operands apart: give each operand its own file "
@@ -119,7 +118,7 @@ def load_job(
         shape = request.get("shape", "full")
         shape_variable = "shape" if "shape" in request else None
     chosen = [(names[r], variables[names[r]]) for r in roles]
-    job = Job(op_value, shape, [], path, shape_variable, chosen)
+    job = Job(op_value, shape, [], path, shape_variable, variables=chosen)
     if read:
         job.read_operands()
     return job

@@ -79,15 +79,6 @@ def test_mutated_mat_and_text_files(cases):
     _assert_all_pass(cases)
 
 
-# Corrupt B-tree/heap/symbol-table nodes end in h5py's RuntimeError, dangling links in
-# AttributeError: exit 70. Guarding every h5py access is branch 'stream''s work (hdf5.py,
-# mat73.py, h5util.py); remove this mark once it is merged.
-HDF5_PENDING = pytest.mark.xfail(
-    reason="HDF5/v7.3 hardening is branch 'stream''s work", strict=False
-)
-
-
-@HDF5_PENDING
 @FUZZ_SETTINGS
 @given(_mutated(HDF5))
 def test_mutated_hdf5_files(cases):
@@ -115,7 +106,6 @@ def test_mutated_files_in_process_raise_only_bridge_errors(tmp_path_factory, bat
 HDF5_HAND_BUILT = hostile.hdf5_cases()
 
 
-@HDF5_PENDING
 @pytest.mark.parametrize("name", sorted(HDF5_HAND_BUILT))
 def test_hand_built_hostile_hdf5_files(name):
     # dangling, external and self links, MATLAB_empty sizes of 2^40, char codes of 2^31,
