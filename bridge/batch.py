@@ -41,7 +41,11 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
-from bridge.jobcli import _EXTENSIONS, PROG
+from bridge.jobcli import PROG
+
+# A folder's job files: the formats one file can hold a whole job in (headerless .csv/.dat files
+# hold one operand each, so a folder's are not jobs; named explicitly they are taken as given).
+JOB_EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt")
 
 # --to: the output's new extension.
 TARGETS = {"mat": ".mat", "h5": ".h5", "txt": ".txt"}
@@ -286,7 +290,7 @@ def _folder(folder: str, recursive: bool, skip: str | None):
             if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != skip
         )
         for name in sorted(files):
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in _EXTENSIONS:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in JOB_EXTENSIONS:
                 yield os.path.join(root, name)
         if not recursive:
             break

@@ -519,13 +519,13 @@ def batch(**params) -> None:
 
 
 def _batch_signature() -> inspect.Signature:
-    """The batch's parameters, then the job command's options (all but IN, OUT and --version),
+    """The batch's parameters, then the job command's options (all but the files and --version),
     so that an option added to the job command applies to batches too."""
     own = list(inspect.signature(_batch_declared).parameters.values())
     job_params = [
         p
         for name, p in inspect.signature(job).parameters.items()
-        if name not in ("infile", "outfile", "version")
+        if name not in ("infile", "outfile", "more_files", "version")
     ]
     return inspect.Signature(
         [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own + job_params]
