@@ -36,7 +36,8 @@ def _typer_params(argv: list[str]) -> dict | None:
 
 def test_the_batch_takes_every_option_of_the_job_command():
     job = typer.main.get_command(cli.job_app)
-    job_opts = {p.opts[0] for p in job.params if p.name not in ("infile", "outfile", "more_files", "version")}
+    files = ("infile", "outfile", "more_files", "version")
+    job_opts = {p.opts[0] for p in job.params if p.name not in files}
     batch_opts = {p.opts[0] for p in COMMAND.params if p.opts[0].startswith("--")}
     assert batch_opts == job_opts | set(batch.BATCH_OPTIONS) | set(batch.BATCH_FLAGS)
     own = inspect.signature(cli._batch_declared).parameters

@@ -321,7 +321,7 @@ def test_vlen_and_reference_datasets_are_not_char(tmp_path, capsys):
     assert status == EXIT_OK
     classes = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
     assert "char" not in classes["V"] and "char" not in classes["R"]
-    assert "variable-length int32" in classes["V"] and "reference" in classes["R"]
+    assert "variable-length sequence of int32" in classes["V"] and "reference" in classes["R"]
 
 
 def test_cli_main_is_still_typers_for_usage(capsys):

@@ -118,7 +118,7 @@ def test_a_file_of_comments_only_is_refused(tmp_path):
         ("% A uint8 1 2\n1 256\n", ["line 2", "'256' does not fit uint8 (0..255)"]),
         ("% A int32 1 1\n1.5\n", ["'1.5' is not an integer as MATLAB writes it"]),
         ("% A logical 1 2\n1 2\n", ["'2' does not fit logical (0 or 1)"]),
-        ("% A dobule 1 2\n1 2\n", ["class 'dobule'", "must be one of ['double'"]),
+        ("% A dobule 1 2\n1 2\n", ["class 'dobule'", "must be one of double, single"]),
         ("% A char 1 2\n1 2\n", ["class 'char'"]),
         ("% A double 3\n1\n", ["needs a size"]),
         ("% A double complex\n", ["needs a size"]),

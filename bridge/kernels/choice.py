@@ -14,7 +14,6 @@ The choice depends on the operands and the *full* result, not on the window, so 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +27,6 @@ from bridge.kernels.nonfinite import finite_part
 # banded products (band zeros included), per point * log2(points) of the FFTs, and per output
 # for the copies around each method.
 DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
-DIRECT_NUMBA_PER_MAC = 0.13e-9  # compiled loop (2 threads)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
@@ -78,8 +76,9 @@ def fft_pays_for_scipy(a_shape, b_shape, cplx: bool = False) -> bool:
 
 
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
-    """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes,
-    imports this process has not paid yet included."""
+    """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes, as in
+    a cold process (scipy.fft's import included, numba's loop not), whatever this process has
+    loaded, so that the choice, and so the result's bits, never depend on the process."""
     big, small = _big_small(a_shape, b_shape)
     taps = math.prod(small)
     outs = math.prod(lengths)
@@ -87,8 +86,6 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     work = outs * taps
     if work <= method_direct.SMALL_WORK:
         direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
-    elif method_direct.numba_loaded() and not cplx and len(big) <= 3:
-        direct = DIRECT_NUMBA_PER_MAC * work + DIRECT_PER_OUT * outs
     else:
         blocks = -(-outs // method_direct.BLOCK)
         direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
@@ -113,8 +110,10 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
         if small[-1] != q:  # the operands are transposed first, and the result back
             costs["gemm"] += 2 * GEMM_PER_OUT * outs
     t = _fft_transform_seconds(big, small, cplx)
-    if "scipy.fft" not in sys.modules:
-        t = min(t + SCIPY_FFT_IMPORT, FFT_NUMPY_FACTOR * t)
+    # Always as in a cold process: a choice that depended on what this process has imported or
+    # compiled would give a warm server, a batch worker or a long session other bits than the
+    # cold command line for the same job (FFT and direct round differently).
+    t = min(t + SCIPY_FFT_IMPORT, FFT_NUMPY_FACTOR * t)
     costs["fft"] = t + FFT_PER_OUT * outs + FFT_FIXED
     return costs
 

@@ -22,7 +22,6 @@ numpy.fft's (the same pocketfft, one thread, imported with numpy in a few ms).
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -167,7 +166,7 @@ class _Backend:
 def _backend(a_shape, b_shape) -> _Backend:
     from bridge.kernels import choice
 
-    return _Backend("scipy.fft" in sys.modules or choice.fft_pays_for_scipy(a_shape, b_shape))
+    return _Backend(choice.fft_pays_for_scipy(a_shape, b_shape))  # by shape, never by process
 
 
 def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
