@@ -474,3 +474,29 @@ def test_fft_float_with_products_near_the_top_of_the_range_is_not_nan():
     assert np.isfinite(want).sum() > 0.9 * want.size
     ok = np.isfinite(want)
     np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=1e-12 * np.max(np.abs(want[ok])))
+
+
+def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
+    # A warm server, a batch or Dask worker and a long session have scipy.fft (and maybe numba)
+    # loaded; a cold command line has not. The same job must get the same method, and so the
+    # same bits, in both (seen broken: a Dask worker's float result differed from the CLI's).
+    code = (
+        "import sys, numpy as np\n"
+        "if sys.argv[1] == 'warm':\n"
+        "    import scipy.fft\n"
+        "from bridge import kernels\n"
+        "rng = np.random.default_rng(5)\n"
+        "shapes = [((90, 70, 40), (3, 4, 5)), ((32, 32), (7, 7)), ((1000, 1000), (15, 15)),\n"
+        "          ((200000,), (31,)), ((512, 512), (41, 41)), ((64, 64, 64), (5, 5, 5))]\n"
+        "for sa, sb in shapes:\n"
+        "    a, b = rng.standard_normal(sa), rng.standard_normal(sb)\n"
+        "    lengths = [p + q - 1 for p, q in zip(sa, sb)]\n"
+        "    print(kernels.choose_method(a, b, lengths))\n"
+    )
+    cold, warm = (
+        subprocess.run(
+            [sys.executable, "-c", code, state], capture_output=True, text=True, check=True
+        ).stdout
+        for state in ("cold", "warm")
+    )
+    assert cold == warm and len(cold.split()) == 6
