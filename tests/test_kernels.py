@@ -482,9 +482,11 @@ def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
     # same bits, in both (seen broken: a Dask worker's float result differed from the CLI's).
     code = (
         "import sys, numpy as np\n"
+        "from bridge import kernels\n"
+        "from bridge.kernels import method_direct\n"
         "if sys.argv[1] == 'warm':\n"
         "    import scipy.fft\n"
-        "from bridge import kernels\n"
+        "    method_direct.numba_kernel(10**12, np.float64)  # loads numba where installed\n"
         "rng = np.random.default_rng(5)\n"
         "shapes = [((90, 70, 40), (3, 4, 5)), ((32, 32), (7, 7)), ((1000, 1000), (15, 15)),\n"
         "          ((200000,), (31,)), ((512, 512), (41, 41)), ((64, 64, 64), (5, 5, 5))]\n"
