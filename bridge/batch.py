@@ -86,44 +86,20 @@ def parse(argv: list[str]) -> dict | None:
     usage errors, anything it might read differently). The fast path: no Typer to build."""
     from bridge import jobcli
 
-    options = {**jobcli.JOB_OPTIONS, **BATCH_OPTIONS}
-    flags = {**jobcli.JOB_FLAGS, **BATCH_FLAGS}
-    params = {**jobcli.JOB_DEFAULTS, **BATCH_DEFAULTS}
-    job_files = []
-    k = 0
-    while k < len(argv):
-        arg = argv[k]
-        k += 1
-        if not arg:
+    scanned = jobcli.scan(
+        argv,
+        {**jobcli.JOB_OPTIONS, **BATCH_OPTIONS},
+        {**jobcli.JOB_FLAGS, **BATCH_FLAGS},
+        {**jobcli.JOB_DEFAULTS, **BATCH_DEFAULTS},
+    )
+    if scanned is None:
+        return None
+    params, job_files = scanned
+    if params["jobs"] is not None:
+        value = params["jobs"]
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             return None
-        if not arg.startswith("-"):
-            job_files.append(arg)
-            continue
-        option, has_value, value = arg.partition("=")
-        if option in flags and not has_value:
-            params[flags[option]] = True
-            continue
-        if option not in options:
-            return None  # --help, unknown options, "-", "--", short options
-        if not has_value:
-            if k >= len(argv):
-                return None
-            value = argv[k]
-            k += 1
-        if not value or value.startswith("-"):
-            return None
-        name, choices, case_insensitive = options[option]
-        if choices is not None:
-            if not value.isascii():
-                return None
-            value = value.lower() if case_insensitive else value
-            if value not in choices:
-                return None
-        if name == "jobs":
-            if not (value.isascii() and value.isdigit()) or int(value) < 1:
-                return None
-            value = int(value)
-        params[name] = value
+        params["jobs"] = int(value)
     if not job_files or params["out_dir"] is None:
         return None
     own = {name: params.pop(name) for name in BATCH_DEFAULTS}

@@ -80,11 +80,11 @@ JOB_DEFAULTS = {
 }
 
 
-def parse(argv: list[str]) -> dict | None:
-    """The job's parameters (``infile``, ``outfile``, ``more_files`` and JOB_DEFAULTS' keys), or
-    None: ask Typer. The files are taken as the Typer command takes them: the first two, then the
-    rest (run_job makes the last one OUT)."""
-    params = dict(JOB_DEFAULTS)
+def scan(argv: list[str], options: dict, flags: dict, defaults: dict):
+    """(parameters, positional arguments) of ``argv`` read with an option table (JOB_OPTIONS'
+    form) and flags, or None for anything Typer must read: help, unknown or short options,
+    empty arguments, a missing or dash-led value, a value outside its choices."""
+    params = dict(defaults)
     positional = []
     k = 0
     while k < len(argv):
@@ -96,10 +96,10 @@ def parse(argv: list[str]) -> dict | None:
             positional.append(arg)
             continue
         option, has_value, value = arg.partition("=")
-        if option in JOB_FLAGS and not has_value:
-            params[JOB_FLAGS[option]] = True
+        if option in flags and not has_value:
+            params[flags[option]] = True
             continue
-        if option not in JOB_OPTIONS:
+        if option not in options:
             return None  # --help, --version, unknown options, "-", "--", short options
         if not has_value:
             if k >= len(argv):
@@ -108,7 +108,7 @@ def parse(argv: list[str]) -> dict | None:
             k += 1
         if not value or value.startswith("-"):
             return None
-        name, choices, case_insensitive = JOB_OPTIONS[option]
+        name, choices, case_insensitive = options[option]
         if choices is not None:
             if not value.isascii():
                 return None
@@ -116,6 +116,17 @@ def parse(argv: list[str]) -> dict | None:
             if value not in choices:
                 return None
         params[name] = value
+    return params, positional
+
+
+def parse(argv: list[str]) -> dict | None:
+    """The job's parameters (``infile``, ``outfile``, ``more_files`` and JOB_DEFAULTS' keys), or
+    None: ask Typer. The files are taken as the Typer command takes them: the first two, then the
+    rest (run_job makes the last one OUT)."""
+    scanned = scan(argv, JOB_OPTIONS, JOB_FLAGS, JOB_DEFAULTS)
+    if scanned is None:
+        return None
+    params, positional = scanned
     if not 2 <= len(positional) <= MAX_FILES:
         return None
     # A job's files have a format's extension; anything else (a subcommand's name, a file whose
