@@ -55,8 +55,8 @@ args = [args, options];
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
-folder = make_folder(caller);
-cleanup = onCleanup(@() remove_folder(folder)); %#ok<NASGU> removes the folder however we leave
+folder = bridge_make_folder(caller, tempdir);
+cleanup = onCleanup(@() bridge_remove_folder(folder)); %#ok<NASGU> removes the folder however we leave
 reportfile = fullfile(folder, 'report.json');
 errfile = fullfile(folder, 'error.txt');
 args = [args, {'--report', reportfile, '--error-file', errfile}];
@@ -71,7 +71,7 @@ else
   [status, output] = system(command, '-echo');
 end
 if status ~= 0 && status ~= 3  % 3: some jobs failed, which the report says
-  fail(caller, python, source, status, worker_message(errfile, output));
+  bridge_fail(caller, python, source, status, bridge_worker_message(errfile, output), '');
 end
 if exist(reportfile, 'file') ~= 2
   error('bridge:noOutput', '%s', sprintf( ...
@@ -127,82 +127,4 @@ for k = 1:2:numel(args)
       '%s: the value of ''%s'' must be text, a number or true/false.', caller, name));
   end
 end
-end
-
-function folder = make_folder(caller)
-% A new private folder for the report and the error line, as bridge_call makes for its files.
-msg = 'it exists already';
-for attempt = 1:5
-  folder = tempname();
-  if ~exist(folder, 'dir')
-    [ok, msg] = mkdir(folder);
-    if ok && isempty(msg)
-      return
-    end
-  end
-end
-error('bridge:tempFolder', '%s', sprintf( ...
-  '%s: cannot create the temporary folder %s (%s). Check that %s exists and is writable.', ...
-  caller, folder, msg, tempdir));
-end
-
-function remove_folder(folder)
-keep = getenv('BRIDGE_KEEP_TEMP');
-if ~isempty(keep) && ~strcmp(keep, '0')
-  fprintf(2, 'bridge: kept the temporary folder %s (BRIDGE_KEEP_TEMP is set)\n', folder);
-  return
-end
-if exist('OCTAVE_VERSION', 'builtin') ~= 0
-  confirm_recursive_rmdir(false, 'local');
-end
-[ok, msg] = rmdir(folder, 's'); %#ok<ASGLU> a cleanup must not raise
-end
-
-function line = worker_message(errfile, output)
-% The worker's one-line error: from its error file, else the last line it printed.
-line = '';
-fid = fopen(errfile, 'r');
-if fid >= 0
-  line = fgetl(fid);
-  fclose(fid);
-end
-if ~ischar(line) || isempty(strtrim(line))
-  lines = regexp(strtrim(output), '[\r\n]+', 'split');
-  line = lines{end};
-end
-line = strtrim(line);
-end
-
-function fail(caller, python, source, status, line)
-% The identifiers of bridge_call: the worker's own when its line ends with one, else by status.
-id = '';
-token = regexp(line, '\(([A-Za-z]\w*(?::\w+)+)\)$', 'tokens', 'once');
-if ~isempty(token)
-  id = token{1};
-  line = strtrim(line(1:end - numel(id) - 2));
-end
-line = regexprep(line, '^bridge: error: ', '');
-if isempty(line)
-  line = 'no message; bridge_diagnose may tell more';
-end
-where = sprintf('(Python %s from %s, exit status %d)', python, source, status);
-switch status
-  case {126, 127, 9009}
-    id = 'bridge:pythonNotFound';
-    reason = 'not found';
-    if status == 126
-      reason = 'not executable';
-    end
-    msg = sprintf('%s: cannot run Python %s (from %s): exit status %d, %s. %s', ...
-      caller, python, source, status, reason, bridge_python_advice());
-  case 5
-    id = 'bridge:pythonEnv';
-    msg = sprintf('%s: %s %s. %s', caller, line, where, bridge_python_advice());
-  otherwise
-    if isempty(id)
-      id = 'bridge:workerFailed';
-    end
-    msg = sprintf('%s: %s %s', caller, line, where);
-end
-error(id, '%s', msg);
 end

@@ -37,14 +37,14 @@ function [C, done] = attempt(caller, python, source, S, place, last)
 C = [];
 done = false;
 try
-  folder = make_folder(caller, place);
+  folder = bridge_make_folder(caller, place);
 catch err
   if ~last
     return  % e.g. /dev/shm not writable here
   end
   rethrow(err);
 end
-cleanup = onCleanup(@() remove_folder(folder)); %#ok<NASGU> removes the folder however we leave
+cleanup = onCleanup(@() bridge_remove_folder(folder)); %#ok<NASGU> removes the folder however we leave
 infile = fullfile(folder, 'in.mat');
 outfile = fullfile(folder, 'out.mat');
 errfile = fullfile(folder, 'error.txt');
@@ -69,7 +69,7 @@ if status == 4 && ~last
   return  % the result did not fit: try the next place
 end
 if status ~= 0
-  fail(caller, python, source, status, worker_message(errfile, output), infile);
+  bridge_fail(caller, python, source, status, bridge_worker_message(errfile, output), infile);
 end
 if exist(outfile, 'file') ~= 2
   error('bridge:noOutput', '%s', sprintf( ...
@@ -137,90 +137,4 @@ if ispref('bridge', 'idletimeout')
   seconds = double(getpref('bridge', 'idletimeout'));
 end
 idle = sprintf('%g', seconds);
-end
-
-function folder = make_folder(caller, place)
-% One new folder per call, never a fixed name in a shared folder: several MATLAB processes or parfor
-% workers may call at once. mkdir also "succeeds" on an existing folder, so insist on a new one.
-msg = 'it exists already';
-for attempt = 1:5
-  folder = tempname(place);
-  if ~exist(folder, 'dir')
-    [ok, msg] = mkdir(folder);
-    if ok && isempty(msg)
-      return
-    end
-  end
-end
-error('bridge:tempFolder', '%s', sprintf( ...
-  '%s: cannot create the temporary folder %s (%s). Check that %s exists and is writable.', ...
-  caller, folder, msg, place));
-end
-
-function remove_folder(folder)
-% The onCleanup action; BRIDGE_KEEP_TEMP keeps the files for debugging.
-keep = getenv('BRIDGE_KEEP_TEMP');
-if ~isempty(keep) && ~strcmp(keep, '0')
-  fprintf(2, 'bridge: kept the temporary folder %s (BRIDGE_KEEP_TEMP is set)\n', folder);
-  return
-end
-if exist('OCTAVE_VERSION', 'builtin') ~= 0
-  % Octave asks before a recursive rmdir, and nobody is there to answer.
-  confirm_recursive_rmdir(false, 'local');
-end
-[ok, msg] = rmdir(folder, 's'); %#ok<ASGLU> a cleanup must not raise
-end
-
-function line = worker_message(errfile, output)
-% The worker's one-line error: from its error file, else the last line it printed (MATLAB's
-% system() also captures stderr, which has the shell's "command not found").
-line = '';
-fid = fopen(errfile, 'r');
-if fid >= 0
-  line = fgetl(fid);
-  fclose(fid);
-end
-if ~ischar(line) || isempty(strtrim(line))
-  lines = regexp(strtrim(output), '[\r\n]+', 'split');
-  line = lines{end};
-end
-line = strtrim(line);
-end
-
-function fail(caller, python, source, status, line, infile)
-% Raise the error of a failed worker: MATLAB's identifier when the worker's line ends with one
-% in parentheses, else one derived from the exit status (documented in bridge --help).
-id = '';
-token = regexp(line, '\(([A-Za-z]\w*(?::\w+)+)\)$', 'tokens', 'once');
-if ~isempty(token)
-  id = token{1};
-  line = strtrim(line(1:end - numel(id) - 2));
-end
-line = regexprep(line, '^bridge: error: ', '');
-% The request file is ours, not the caller's: its name would only confuse.
-line = strrep(line, [infile ': '], '');
-if isempty(line)
-  line = 'no message; bridge_diagnose may tell more';
-end
-where = sprintf('(Python %s from %s, exit status %d)', python, source, status);
-switch status
-  case {126, 127, 9009}
-    % 127: "command not found" from sh; 126: found but not executable; 9009: cmd.exe.
-    id = 'bridge:pythonNotFound';
-    reason = 'not found';
-    if status == 126
-      reason = 'not executable';
-    end
-    msg = sprintf('%s: cannot run Python %s (from %s): exit status %d, %s. %s', ...
-      caller, python, source, status, reason, bridge_python_advice());
-  case 5
-    id = 'bridge:pythonEnv';
-    msg = sprintf('%s: %s %s. %s', caller, line, where, bridge_python_advice());
-  otherwise
-    if isempty(id)
-      id = 'bridge:workerFailed';
-    end
-    msg = sprintf('%s: %s %s', caller, line, where);
-end
-error(id, '%s', msg);
 end

@@ -1,0 +1,40 @@
+function bridge_fail(caller, python, source, status, line, infile)
+%BRIDGE_FAIL  Raise the error of a failed worker with MATLAB's or bridge's identifier.
+% Raise the error of a failed worker: MATLAB's identifier when the worker's line ends with one
+% in parentheses, else one derived from the exit status (documented in bridge --help).
+id = '';
+token = regexp(line, '\(([A-Za-z]\w*(?::\w+)+)\)$', 'tokens', 'once');
+if ~isempty(token)
+  id = token{1};
+  line = strtrim(line(1:end - numel(id) - 2));
+end
+line = regexprep(line, '^bridge: error: ', '');
+% The request file is ours, not the caller's: its name would only confuse.
+if ~isempty(infile)
+  line = strrep(line, [infile ': '], '');
+end
+if isempty(line)
+  line = 'no message; bridge_diagnose may tell more';
+end
+where = sprintf('(Python %s from %s, exit status %d)', python, source, status);
+switch status
+  case {126, 127, 9009}
+    % 127: "command not found" from sh; 126: found but not executable; 9009: cmd.exe.
+    id = 'bridge:pythonNotFound';
+    reason = 'not found';
+    if status == 126
+      reason = 'not executable';
+    end
+    msg = sprintf('%s: cannot run Python %s (from %s): exit status %d, %s. %s', ...
+      caller, python, source, status, reason, bridge_python_advice());
+  case 5
+    id = 'bridge:pythonEnv';
+    msg = sprintf('%s: %s %s. %s', caller, line, where, bridge_python_advice());
+  otherwise
+    if isempty(id)
+      id = 'bridge:workerFailed';
+    end
+    msg = sprintf('%s: %s %s', caller, line, where);
+end
+error(id, '%s', msg);
+end
