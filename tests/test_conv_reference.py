@@ -71,6 +71,34 @@ def test_same_and_valid_are_slices_of_full_at_the_documented_offsets(case, metho
 
 
 @SETTINGS
+@given(cases(ops=("conv2", "convn"), allow_empty=False))
+def test_the_fft_gives_the_same_bits_with_its_lines_in_threads_and_for_every_window(case):
+    """The FFT transforms one axis at a time, shares the lines out to threads and keeps only the
+    window's lines in the inverse: with every transform threaded, full, same and valid are the
+    bits of the one-thread full."""
+    from bridge.kernels import method_fft
+
+    A, B = case.arrays
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_fft, "_THREADED_POINTS", 10**18)
+        one_thread = bridge.convn(A, B, method="fft-float")
+        mp.setattr(method_fft, "_THREADED_POINTS", 0)
+        threaded = bridge.convn(A, B, method="fft-float")
+        np.testing.assert_array_equal(threaded, one_thread)
+        n = max(len(mdims(A.shape)), len(mdims(B.shape)), threaded.ndim)
+        ad = mdims(A.shape) + (1,) * (n - len(mdims(A.shape)))
+        bd = mdims(B.shape) + (1,) * (n - len(mdims(B.shape)))
+        full = one_thread.reshape(tuple(a + b - 1 for a, b in zip(ad, bd)))
+        for shape in ("same", "valid"):
+            sl = tuple(
+                slice(offset(shape, b), offset(shape, b) + size_formula(shape, a, b))
+                for a, b in zip(ad, bd)
+            )
+            part = bridge.convn(A, B, shape, method="fft-float")
+            np.testing.assert_array_equal(part, full[sl].reshape(part.shape))
+
+
+@SETTINGS
 @given(cases(ops=("conv2", "convn"), allow_nonfinite=False))
 def test_full_is_commutative_up_to_round_off(case):
     A, B = case.arrays

@@ -3,9 +3,9 @@
 The constants were measured on a 2-core AVX2 machine (``benchmarks/calibrate.py``,
 BENCHMARKS.md): ``direct`` for small kernels, ``gemm`` for medium 1-D kernels, FFT for large
 ones -- an FFT only where it is exact (integer-valued data within the bound) or where the data
-are non-integer floating point (the FFT contract). Imports are costs too: scipy.fft (0.25 s) is
-counted where it is not loaded yet, against numpy.fft's single-threaded transforms and the
-direct sum, so a small job never pays for it.
+are non-integer floating point (the FFT contract). The costs are those of a cold process
+(numba's compiled loop not counted), whatever this process has loaded, so the choice, and so
+the result's bits, never depend on the process.
 
 The choice depends on the operands and the *full* result, not on the window, so ``'same'`` and
 ``'valid'`` take the method of ``'full'`` and are bit-identical slices of it.
@@ -34,11 +34,9 @@ GEMM_PER_MAC = 0.05e-9
 GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
 GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
 GEMM_PER_OUT = 6e-9
-FFT_PER_POINT = 1.3e-9  # scipy.fft, two threads
-FFT_NUMPY_FACTOR = 1.8  # numpy.fft: one thread
+FFT_PER_POINT = 1.3e-9  # numpy.fft, the lines shared out to two threads
 FFT_PER_OUT = 4e-9
 FFT_FIXED = 1e-4
-SCIPY_FFT_IMPORT = 0.25  # seconds to import scipy.fft (cold)
 GEMM_FIXED = 5e-4
 COMPLEX_FACTOR = 4.0  # complex multiply-adds cost about four real ones (FFT: two)
 
@@ -69,16 +67,10 @@ def _fft_transform_seconds(big, small, cplx: bool) -> float:
     return (2.0 if cplx else 1.0) * FFT_PER_POINT * points * per
 
 
-def fft_pays_for_scipy(a_shape, b_shape, cplx: bool = False) -> bool:
-    """Whether importing scipy.fft (threaded) beats numpy.fft's one thread for these shapes."""
-    t = _fft_transform_seconds(*_big_small(a_shape, b_shape), cplx)
-    return t + SCIPY_FFT_IMPORT < FFT_NUMPY_FACTOR * t
-
-
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
     """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes, as in
-    a cold process (scipy.fft's import included, numba's loop not), whatever this process has
-    loaded, so that the choice, and so the result's bits, never depend on the process."""
+    a cold process (numba's loop not counted), whatever this process has loaded, so that the
+    choice, and so the result's bits, never depend on the process."""
     big, small = _big_small(a_shape, b_shape)
     taps = math.prod(small)
     outs = math.prod(lengths)
@@ -109,11 +101,10 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
         )
         if small[-1] != q:  # the operands are transposed first, and the result back
             costs["gemm"] += 2 * GEMM_PER_OUT * outs
+    # Never what this process has compiled: a choice that depended on it would give a warm
+    # server, a batch worker or a long session other bits than the cold command line for the
+    # same job (FFT and direct round differently).
     t = _fft_transform_seconds(big, small, cplx)
-    # Always as in a cold process: a choice that depended on what this process has imported or
-    # compiled would give a warm server, a batch worker or a long session other bits than the
-    # cold command line for the same job (FFT and direct round differently).
-    t = min(t + SCIPY_FFT_IMPORT, FFT_NUMPY_FACTOR * t)
     costs["fft"] = t + FFT_PER_OUT * outs + FFT_FIXED
     return costs
 

@@ -14,13 +14,16 @@
     operands extend are transformed (the separable passes are 1-D FFTs).
 
 The full result is transformed and the window cut from it, so ``'same'`` and ``'valid'`` are
-bit-identical slices of ``'full'``. The transforms are scipy.fft's (threaded) where scipy.fft is
-already imported or the transform is large enough to pay for importing it (0.25 s), else
-numpy.fft's (the same pocketfft, one thread, imported with numpy in a few ms).
+bit-identical slices of ``'full'``. The transforms are numpy.fft's (pocketfft, imported with
+numpy: a cold job never pays for scipy.fft's 0.25 s import), one axis at a time on the lines
+that hold data, the lines shared out to the kernels' threads; the inverse keeps only the window's
+lines of each axis once it is done. Each line is transformed on its own, so none of this changes
+a bit of the window.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -146,33 +149,71 @@ def next_fast_len(n: int) -> int:
     return best
 
 
-class _Backend:
-    """The transforms: scipy.fft (threaded) or numpy.fft, with the same call signatures."""
+def _along(transform, x: np.ndarray, axis: int, n: int, keep: slice | None = None) -> np.ndarray:
+    """``transform(x, n, axis)`` (numpy.fft), the lines shared out to the kernels' threads.
 
-    def __init__(self, use_scipy: bool):
-        if use_scipy:
-            import scipy.fft  # only here: it costs start-up time that small jobs should not pay
+    Each line is transformed on its own, so the result does not depend on how the lines are
+    shared out, nor on which other lines are transformed: a window's lines (``keep``: the part
+    of the output kept along ``axis``) are bit for bit those of the whole transform.
+    """
+    m = n // 2 + 1 if transform is np.fft.rfft else n
+    shape = list(x.shape)
+    shape[axis] = m
+    out = np.empty(shape, np.float64 if transform is np.fft.irfft else np.complex128)
+    others = [d for d in range(x.ndim) if d != axis]
+    split = max(others, key=lambda d: x.shape[d]) if others else None
+    if split is None or out.size < _THREADED_POINTS or x.shape[split] < pool.THREADS:
+        transform(x, n, axis=axis, out=out)
+    else:
+        cuts = np.linspace(0, x.shape[split], pool.THREADS + 1).astype(int)
+        index = [slice(None)] * x.ndim
+        parts = []
+        for lo, hi in itertools.pairwise(cuts):
+            index[split] = slice(lo, hi)
+            parts.append(tuple(index))
 
-            self.fft = scipy.fft
-            self.kw = {"workers": pool.THREADS}
-            self.kw_over = {"workers": pool.THREADS, "overwrite_x": True}
-            self.next_fast_len = lambda n, real: scipy.fft.next_fast_len(n, real=real)
-        else:
-            self.fft = np.fft
-            self.kw = self.kw_over = {}
-            self.next_fast_len = lambda n, real: next_fast_len(n)
+        def run(share):
+            for part in share:
+                transform(x[part], n, axis=axis, out=out[part])
+
+        pool.in_threads(run, parts)
+    if keep is not None:
+        index = [slice(None)] * out.ndim
+        index[axis] = keep
+        out = out[tuple(index)]
+    return out
 
 
-def _backend(a_shape, b_shape) -> _Backend:
-    from bridge.kernels import choice
+# Transforms with fewer output points than this run in the calling thread only.
+_THREADED_POINTS = 1 << 16
 
-    return _Backend(choice.fft_pays_for_scipy(a_shape, b_shape))  # by shape, never by process
+
+def _forward(x: np.ndarray, axes: Sequence[int], fshape: Sequence[int], real: bool) -> np.ndarray:
+    """The N-D transform of ``x`` zero-padded to ``fshape`` along ``axes``: one axis at a time,
+    the last one first (real data: ``rfft``, halving it), only the lines that hold data."""
+    for i, k in enumerate(reversed(range(len(axes)))):
+        transform = np.fft.rfft if real and i == 0 else np.fft.fft
+        x = _along(transform, x, axes[k], fshape[k])
+    return x
+
+
+def _inverse(x, axes, fshape, starts, lengths, real: bool) -> np.ndarray:
+    """The inverse of :func:`_forward`, each axis cut to the window as soon as it is done."""
+    last = len(axes) - 1 if real else None
+    for k, axis in enumerate(axes):
+        if k != last:
+            keep = slice(starts[axis], starts[axis] + lengths[axis])
+            x = _along(np.fft.ifft, x, axis, fshape[k], keep)
+    if last is not None:
+        axis = axes[last]
+        keep = slice(starts[axis], starts[axis] + lengths[axis])
+        x = _along(np.fft.irfft, x, axis, fshape[last], keep)
+    return x
 
 
 def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
-    be = _backend(a.shape, b.shape)
     if _use_overlap_add(a.shape, b.shape):
-        c = _overlap_add(a, b, be)
+        c = _overlap_add(a, b)
         sl = slice(starts[0], starts[0] + lengths[0])
         c = np.rint(c[sl]) if exact else c[sl]
         out = np.empty(c.shape, dtype)
@@ -184,26 +225,21 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
     # Transform only the dimensions where both operands extend: along the others the
     # convolution is a product, broadcast (the passes of the separable conv2 are 1-D FFTs).
     axes = _fft_axes(a.shape, b.shape)
+    # Along the other dimensions only the window is needed: cut the operand that extends there.
+    a, b = _cut_to_window(a, b, axes, starts, lengths), _cut_to_window(b, a, axes, starts, lengths)
     if not axes:
         c = a.astype(work) * b.astype(work)
     else:
-        fshape = [be.next_fast_len(full[k], not cplx) for k in axes]
-        fx = be.fft
-        fwd, inv = (fx.fftn, fx.ifftn) if cplx else (fx.rfftn, fx.irfftn)
-        fa = fwd(a.astype(work, copy=False), fshape, axes=axes, **be.kw)
-        fb = fwd(b.astype(work, copy=False), fshape, axes=axes, **be.kw)
+        fshape = [next_fast_len(full[k]) for k in axes]
+        fa = _forward(a.astype(work, copy=False), axes, fshape, not cplx)
+        fb = _forward(b.astype(work, copy=False), axes, fshape, not cplx)
         if fa.shape == np.broadcast_shapes(fa.shape, fb.shape):
             fa *= fb
         else:
             fa = fa * fb
         del fb
-        if cplx:
-            c = inv(fa, fshape, axes=axes, **be.kw_over)
-        else:
-            c = inv(fa, fshape, axes=axes, **be.kw)
+        c = _inverse(fa, axes, fshape, starts, lengths, not cplx)
         del fa
-    sl = tuple(slice(s, s + n) for s, n in zip(starts, lengths, strict=True))
-    c = c[sl]
     if exact:
         c = np.rint(c, out=c)
     c += 0.0  # no -0.0 (rint keeps it): outputs start from +0 (spec section 8)
@@ -213,15 +249,24 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
     return c.astype(dtype)  # a copy: the class, or not to keep a large transform alive
 
 
-def _overlap_add(a: np.ndarray, b: np.ndarray, be: _Backend) -> np.ndarray:
+def _cut_to_window(x, other, axes, starts, lengths) -> np.ndarray:
+    """``x`` cut along the untransformed dimensions where it extends (``other`` has 1 there) to
+    the window's rows: the product there is a plain product, so the rest is never needed."""
+    index = [slice(None)] * x.ndim
+    for k in range(x.ndim):
+        if k not in axes and x.shape[k] > 1 and other.shape[k] == 1:
+            index[k] = slice(starts[k], starts[k] + lengths[k])
+    return x[tuple(index)]
+
+
+def _overlap_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Full 1-D convolution by overlap-add: segments of the long signal, FFT'd as one batch."""
-    fx = be.fft
     if a.size < b.size:
         a, b = b, a
     n, q = a.size, b.size
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
-    L = be.next_fast_len(_oa_block(q), not cplx)
+    L = next_fast_len(_oa_block(q))
     step = L - q + 1
     nseg = -(-n // step)
     segs = np.zeros((nseg, L), work)
@@ -231,16 +276,17 @@ def _overlap_add(a: np.ndarray, b: np.ndarray, be: _Backend) -> np.ndarray:
     if rest:
         flat_in[whole, :rest] = a[whole * step :]
     if cplx:
-        fb = fx.fft(b.astype(work, copy=False), L)
-        f = fx.fft(segs, axis=1, **be.kw_over)
-        f *= fb
-        y = fx.ifft(f, axis=1, **be.kw_over)
-    else:
-        fb = fx.rfft(b.astype(work, copy=False), L)
-        f = fx.rfft(segs, axis=1, **be.kw)
+        fb = np.fft.fft(b.astype(work, copy=False), L)
+        f = _along(np.fft.fft, segs, 1, L)
         del segs
         f *= fb
-        y = fx.irfft(f, L, axis=1, **be.kw)
+        y = _along(np.fft.ifft, f, 1, L)
+    else:
+        fb = np.fft.rfft(b.astype(work, copy=False), L)
+        f = _along(np.fft.rfft, segs, 1, L)
+        del segs
+        f *= fb
+        y = _along(np.fft.irfft, f, 1, L)
     del f
     out = np.zeros((nseg + 1) * step, work)
     out[: nseg * step] = y[:, :step].reshape(-1)
