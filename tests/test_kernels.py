@@ -49,10 +49,21 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
 
 
-@pytest.fixture(params=["numpy", "numba"])
+def c_loop():
+    """The C loop of the direct sum, built at install (a failed build fails the tests using it:
+    the README's install builds it on every machine with a C compiler)."""
+    loop = method_direct.c_kernel()
+    assert loop is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    return loop
+
+
+@pytest.fixture(params=["numpy", "numba", "c"])
 def direct_path(request, monkeypatch):
-    """The direct sum by its numpy path, or by the compiled loop (numba, the [fast] extra)."""
-    if request.param == "numba":
+    """The direct sum by its numpy path, or by a compiled loop (numba, the [fast] extra, or the
+    C loop built at install)."""
+    if request.param == "c":
+        monkeypatch.setattr(method_direct, "_NUMBA", [c_loop()])
+    elif request.param == "numba":
         pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
         from bridge.kernels._direct_numba import direct3
 
@@ -110,7 +121,8 @@ def test_long_vectors_through_every_path(tiny_blocks, direct_path, n, q, seed, m
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=cases(allow_empty=False), small=st.booleans())
 def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small):
-    """numpy blocks, the compiled loop and the strided product of small outputs: one sum."""
+    """numpy blocks, the compiled loops (numba, C) and the strided product of small outputs:
+    one sum."""
     pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
     from bridge.kernels._direct_numba import direct3
 
@@ -125,8 +137,11 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
         m.setattr(method_direct, "NUMBA_SHARE", 3)
         m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
         second = case.run("direct")
+        m.setattr(method_direct, "_NUMBA", [c_loop()])
+        third = case.run("direct")
     np.testing.assert_array_equal(first, second)
-    assert first.dtype == second.dtype
+    np.testing.assert_array_equal(first, third)
+    assert first.dtype == second.dtype == third.dtype
 
 
 @pytest.mark.parametrize(
@@ -145,12 +160,13 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
     A.reshape(-1)[[7, 2100, -5]] = [np.nan, np.inf, -np.inf]
     B.reshape(-1)[1] = 0.0
     results = []
-    for kernel in (None, direct3):
+    for kernel in (None, direct3, c_loop()):
         with monkeypatch.context() as m:
             m.setattr(method_direct, "_NUMBA", [kernel])
             m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
             results.append(bridge.convn(A, B, starts_of, method="direct"))
     np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
     np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, starts_of)))
 
 

@@ -3,9 +3,10 @@
 The constants were measured on a 2-core AVX2 machine (``benchmarks/calibrate.py``,
 BENCHMARKS.md): ``direct`` for small kernels, ``gemm`` for medium 1-D kernels, FFT for large
 ones -- an FFT only where it is exact (integer-valued data within the bound) or where the data
-are non-integer floating point (the FFT contract). The costs are those of a cold process
-(numba's compiled loop not counted), whatever this process has loaded, so the choice, and so
-the result's bits, never depend on the process.
+are non-integer floating point (the FFT contract). The costs are those of a cold process of
+this installation (the C loop of the direct sum counted where it was built, numba's loop never,
+since it is loaded only once a process has worked long enough), whatever this process has
+loaded, so the choice, and so the result's bits, never depend on the process.
 
 The choice depends on the operands and the *full* result, not on the window, so ``'same'`` and
 ``'valid'`` take the method of ``'full'`` and are bit-identical slices of it.
@@ -30,6 +31,10 @@ DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
+# The C loop of the direct sum (built at install; real data, up to 3 dimensions), two threads.
+C_LOOP_PER_MAC = 0.08e-9
+C_LOOP_PER_OUT = 3e-9  # the output's first touch and the line set-up
+C_LOOP_FIXED = 5e-6
 GEMM_PER_MAC = 0.05e-9
 GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
 GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
@@ -69,14 +74,17 @@ def _fft_transform_seconds(big, small, cplx: bool) -> float:
 
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
     """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes, as in
-    a cold process (numba's loop not counted), whatever this process has loaded, so that the
-    choice, and so the result's bits, never depend on the process."""
+    a cold process of this installation (the C loop where it was built; numba's loop not
+    counted), whatever this process has loaded, so that the choice, and so the result's bits,
+    never depend on the process."""
     big, small = _big_small(a_shape, b_shape)
     taps = math.prod(small)
     outs = math.prod(lengths)
     k = COMPLEX_FACTOR if cplx else 1.0
     work = outs * taps
-    if work <= method_direct.SMALL_WORK:
+    if not cplx and len(big) <= 3 and method_direct.c_loop_available():
+        direct = C_LOOP_FIXED + C_LOOP_PER_MAC * work + C_LOOP_PER_OUT * outs
+    elif work <= method_direct.SMALL_WORK:
         direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
     else:
         blocks = -(-outs // method_direct.BLOCK)

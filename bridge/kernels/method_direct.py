@@ -161,17 +161,21 @@ def shift_add(out, tmp, big, small, starts, lengths, taps=None) -> None:
 
 
 def numba_kernel(work: int, dtype: np.dtype):
-    """The compiled loop, if numba is installed and loading it pays (else None).
+    """The compiled loop: the C loop built at install, else numba's if loading it pays, else
+    None (numpy).
 
-    Loading costs about :data:`NUMBA_LOAD_SECONDS` once per process. Like renting before
-    buying, the numpy path is used until the process has spent that long in it (or this one
-    call would take that long), then numba is loaded: never more than twice the better choice,
-    and a one-off small job never pays for it.
+    The C loop loads in a millisecond. numba costs about :data:`NUMBA_LOAD_SECONDS` once per
+    process: like renting before buying, the numpy path is used until the process has spent
+    that long in it (or this one call would take that long), then numba is loaded: never more
+    than twice the better choice, and a one-off small job never pays for it.
     """
     if _NUMBA:
         return _NUMBA[0]
     if np.dtype(dtype).kind != "f":
         return None
+    c_loop = c_kernel()
+    if c_loop is not None:
+        return c_loop
     if os.environ.get("BRIDGE_NUMBA", "1") == "0":
         return None
     from bridge.kernels import choice
@@ -188,6 +192,60 @@ def numba_kernel(work: int, dtype: np.dtype):
     return _NUMBA[0]
 
 
+_C_LOOP: list = []  # [callable] or [None]: the C loop, once looked for
+
+
+def c_kernel():
+    """The C loop (bridge/kernels/_direct_c.c, built at install), or None where it was not
+    built or ``BRIDGE_C_LOOP=0``. Same arguments as numba's ``direct3``."""
+    if not _C_LOOP:
+        with _NUMBA_LOCK:
+            if not _C_LOOP:
+                _C_LOOP.append(_load_c_loop())
+    return _C_LOOP[0]
+
+
+def c_loop_available() -> bool:
+    """Whether this installation has the C loop (the same answer in every process of it)."""
+    return c_kernel() is not None
+
+
+def _load_c_loop():
+    if os.environ.get("BRIDGE_C_LOOP", "1") == "0":
+        return None
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("bridge.kernels._direct_c")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or spec.origin.endswith(".c"):
+        return None
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+    p, n = ctypes.c_void_p, ctypes.c_ssize_t
+    functions = {}
+    for dtype, name in ((np.float64, "bridge_direct3_f64"), (np.float32, "bridge_direct3_f32")):
+        f = getattr(lib, name)
+        f.argtypes = [p, p, p, p, n, n, n, n, n, n, n, ctypes.c_int]
+        f.restype = None
+        functions[np.dtype(dtype)] = f
+
+    def direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero):
+        # Called in the kernels' threads: ctypes releases the GIL for the call.
+        dims = np.array([*out.shape[1:], *x.shape, *w.shape], np.intp)
+        functions[out.dtype](
+            out.ctypes.data, x.ctypes.data, w.ctypes.data, dims.ctypes.data,
+            s0, s1, s2, l0, l1, c0, c1, int(skip_zero),
+        )  # fmt: skip
+
+    return direct3
+
+
 def numba_loaded() -> bool:
     """Whether the compiled loop is loaded in this process."""
     return bool(_NUMBA) and _NUMBA[0] is not None
@@ -197,8 +255,8 @@ def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
     nd = big.ndim
     pad = (1,) * (3 - nd)
     o3 = out.reshape(pad + out.shape)
-    x3 = big.reshape(pad + big.shape)
-    w3 = small.reshape(pad + small.shape)
+    x3 = np.ascontiguousarray(big).reshape(pad + big.shape)
+    w3 = np.ascontiguousarray(small).reshape(pad + small.shape)
     s = [0] * (3 - nd) + [int(v) for v in starts]
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]

@@ -1,0 +1,98 @@
+/* The compiled loop of ``direct``, built at install (optional: without a C compiler, bridge uses
+ * numba where installed, else numpy).
+ *
+ * The same loop as bridge/kernels/_direct_numba.py: for each output, out[o] += x[o - j] * w[j]
+ * over the taps j in index order, only where o - j lies inside x. Each product is rounded, then
+ * added (built with -ffp-contract=off: no fused multiply-add), so it gives the bits of the numpy
+ * and numba paths. Called through ctypes, which releases the GIL: the kernels' threads run shares
+ * of the output at once. Arrays are C-contiguous, 3-D (leading dimensions of 1 added). A minimal
+ * module init lets Python import the file as a module, which finds its path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+
+#define CHUNK 2048 /* outputs per piece of a line: output and inputs stay in L1 */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+static inline ptrdiff_t max_p(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
+static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+#define DEFINE_DIRECT(NAME, T)                                                                   \
+    static inline void NAME##_tap(T *restrict row, const T *restrict xr, T wv, ptrdiff_t lo,     \
+                                  ptrdiff_t hi, ptrdiff_t d) {                                   \
+        for (ptrdiff_t k = lo; k < hi; k++) row[k] += xr[k + d] * wv;                            \
+    }                                                                                            \
+    CLONES void NAME(T *restrict out, const T *restrict x, const T *restrict w,                  \
+                     const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,            \
+                     ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero) {    \
+        /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                           \
+        const ptrdiff_t L1 = dims[0], L2 = dims[1];                                              \
+        const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                \
+        const ptrdiff_t q0 = dims[5], q1 = dims[6], q2 = dims[7];                                \
+        for (ptrdiff_t line = l0; line < l1; line++) {                                           \
+            const ptrdiff_t i0 = line / L1, i1 = line - i0 * L1;                                 \
+            const ptrdiff_t o0 = i0 + s0, o1 = i1 + s1;                                          \
+            T *row = out + (i0 * L1 + i1) * L2;                                                  \
+            for (ptrdiff_t b0 = c0; b0 < c1; b0 += CHUNK) {                                      \
+                const ptrdiff_t b1 = min_p(b0 + CHUNK, c1);                                      \
+                for (ptrdiff_t j0 = 0; j0 < q0; j0++) {                                          \
+                    const ptrdiff_t x0 = o0 - j0;                                                \
+                    if (x0 < 0 || x0 >= n0) continue;                                            \
+                    for (ptrdiff_t j1 = 0; j1 < q1; j1++) {                                      \
+                        const ptrdiff_t x1 = o1 - j1;                                            \
+                        if (x1 < 0 || x1 >= n1) continue;                                        \
+                        const T *xr = x + (x0 * n1 + x1) * n2;                                   \
+                        const T *wr = w + (j0 * q1 + j1) * q2;                                   \
+                        ptrdiff_t j2 = 0;                                                        \
+                        while (j2 < q2) {                                                        \
+                            const T wa = wr[j2];                                                 \
+                            /* output k takes tap t from x[k + s2 - t], k in [t - s2, n2 + t - s2) */ \
+                            if (j2 + 3 <= q2) {                                                  \
+                                const T wb = wr[j2 + 1], wc = wr[j2 + 2];                        \
+                                const ptrdiff_t lo_a = max_p(b0, j2 - s2);                       \
+                                const ptrdiff_t hi_a = min_p(b1, n2 + j2 - s2);                  \
+                                const ptrdiff_t lo_b = max_p(b0, j2 + 1 - s2);                   \
+                                const ptrdiff_t hi_b = min_p(b1, n2 + j2 + 1 - s2);              \
+                                const ptrdiff_t lo_c = max_p(b0, j2 + 2 - s2);                   \
+                                const ptrdiff_t hi_c = min_p(b1, n2 + j2 + 2 - s2);              \
+                                const int zero = skip_zero && (wa == 0 || wb == 0 || wc == 0);   \
+                                if (hi_a > lo_c && !zero) {                                      \
+                                    /* three taps in one pass where all three reach; each        \
+                                       output still adds them in tap order */                    \
+                                    const ptrdiff_t d = s2 - j2;                                 \
+                                    NAME##_tap(row, xr, wa, lo_a, lo_c, d);                      \
+                                    NAME##_tap(row, xr, wb, lo_b, lo_c, d - 1);                  \
+                                    for (ptrdiff_t k = lo_c; k < hi_a; k++)                      \
+                                        row[k] = ((row[k] + xr[k + d] * wa) + xr[k + d - 1] * wb) \
+                                                 + xr[k + d - 2] * wc;                           \
+                                    NAME##_tap(row, xr, wb, max_p(lo_b, hi_a), hi_b, d - 1);     \
+                                    NAME##_tap(row, xr, wc, max_p(lo_c, hi_a), hi_c, d - 2);     \
+                                    j2 += 3;                                                     \
+                                    continue;                                                    \
+                                }                                                                \
+                            }                                                                    \
+                            if (!(skip_zero && wa == 0))                                         \
+                                NAME##_tap(row, xr, wa, max_p(b0, j2 - s2),                      \
+                                           min_p(b1, n2 + j2 - s2), s2 - j2);                    \
+                            j2 += 1;                                                             \
+                        }                                                                        \
+                    }                                                                            \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_DIRECT(bridge_direct3_f64, double)
+DEFINE_DIRECT(bridge_direct3_f32, float)
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
+                                    "The compiled loop of direct (called through ctypes).", -1,
+                                    NULL};
+
+PyMODINIT_FUNC PyInit__direct_c(void) { return PyModule_Create(&module); }
