@@ -3,13 +3,14 @@
 import sys
 
 if __name__ == "__main__":
-    from bridge import client
+    from bridge import client, jobcli
+
+    jobcli.tune_process()
 
     # A job goes to a running ``bridge serve`` first (nothing heavy imported yet); None: run here.
     status = client.run_warm(sys.argv[1:])
     if status is not None:
         raise SystemExit(status)
-    from bridge import jobcli
 
     # A plain job runs without importing Typer (bridge.jobcli); anything else goes to Typer.
     status = jobcli.main(sys.argv[1:])

@@ -546,6 +546,7 @@ SUBCOMMANDS = {"vars": vars_app, "serve": serve_app, "batch": batch_app}
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    jobcli.tune_process()
     if not (argv and argv[0] in SUBCOMMANDS) or argv[0] == "batch":
         status = jobcli.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
         if status is not None:

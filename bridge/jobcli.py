@@ -376,6 +376,17 @@ def _read_only(path: str) -> bool:
     return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
+def tune_process() -> None:
+    """Settings for bridge's own processes (the command line, the server, batch workers), never
+    for a program that imports bridge as a library. Called before numpy is imported.
+
+    numpy asks Linux for transparent huge pages on arrays of 4 MB and more; a job's process is
+    new and touches each large array's pages once, and those first touches cost 1.4-2x more
+    with the request (measured: BENCHMARKS.md). A user's own setting of the variable wins.
+    """
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 def _import_numeric_stack() -> None:
     # numpy is needed by every job; importing it here turns a missing or broken numpy into exit 5
     # before anything else (scipy and h5py are imported where used, classified by main()).

@@ -574,17 +574,28 @@ def write(f, contents: dict, *, compress: bool = False) -> None:
     header = description.encode("latin1")[:116].ljust(116, b"\x00")
     f.write(header + b"\x00" * 8 + (0x0100).to_bytes(2, "little") + b"IM")
     for name, value in contents.items():
-        body = _variable(name, value)
+        parts = _variable(name, value)
+        size = sum(_nbytes(p) for p in parts)
         if compress:
-            packed = zlib.compress(body)
+            body = b"".join(p if isinstance(p, bytes) else p.T.tobytes() for p in parts)
+            packed = zlib.compress(_TAG.pack(miMATRIX, size) + body)
             f.write(_TAG.pack(miCOMPRESSED, len(packed)))
             f.write(packed)
         else:
-            f.write(body)
+            # The data go from the array's memory to the file: no copy into a bytes object.
+            f.write(_TAG.pack(miMATRIX, size))
+            for p in parts:
+                f.write(p if isinstance(p, bytes) else p.T)
 
 
-def _variable(name: str, value) -> bytes:
-    parts: list[bytes] = []
+def _nbytes(part) -> int:
+    return len(part) if isinstance(part, bytes) else part.nbytes
+
+
+def _variable(name: str, value) -> list:
+    """The parts of a miMATRIX element's body: bytes, and arrays in column-major memory order
+    (written through their transposes, which are C-contiguous views of the same memory)."""
+    parts: list = []
     if isinstance(value, str):
         data = value.encode("utf-8")
         _array_header(parts, name, (1, len(value)), mxCHAR, False, False)
@@ -604,9 +615,8 @@ def _variable(name: str, value) -> bytes:
             mxclass, parts_of = _MXCLASS_OF[array.dtype.str], [array]
         _array_header(parts, name, array.shape, mxclass, is_complex, logical)
         for part in parts_of:
-            _data(parts, _MTYPE_OF[part.dtype.str], part.tobytes(order="F"))
-    body = b"".join(parts)
-    return _TAG.pack(miMATRIX, len(body)) + body
+            _data(parts, _MTYPE_OF[part.dtype.str], np.asfortranarray(part))
+    return parts
 
 
 def _array_header(parts, name, shape, mxclass, is_complex, logical) -> None:
@@ -616,11 +626,14 @@ def _array_header(parts, name, shape, mxclass, is_complex, logical) -> None:
     _data(parts, miINT8, name.encode("ascii"))
 
 
-def _data(parts: list[bytes], mdtype: int, data: bytes) -> None:
-    if len(data) <= 4:
-        parts.append(struct.pack("<I", len(data) << 16 | mdtype) + data.ljust(4, b"\x00"))
+def _data(parts: list, mdtype: int, data) -> None:
+    """A data element: ``data`` is bytes or a column-major array (kept as it is, not copied)."""
+    n = _nbytes(data)
+    if n <= 4:
+        raw = data if isinstance(data, bytes) else data.T.tobytes()
+        parts.append(struct.pack("<I", n << 16 | mdtype) + raw.ljust(4, b"\x00"))
     else:
-        parts.append(_TAG.pack(mdtype, len(data)))
+        parts.append(_TAG.pack(mdtype, n))
         parts.append(data)
-        if len(data) % 8:
-            parts.append(b"\x00" * (8 - len(data) % 8))
+        if n % 8:
+            parts.append(b"\x00" * (8 - n % 8))

@@ -53,6 +53,8 @@ RUNNERS = {"direct": direct, "gemm": gemm, "fft": fft_patched, "fft-float": fft_
 METHODS = ("auto", *RUNNERS)
 # Methods that may refuse data (ValueError) instead of falling back.
 STRICT_METHODS = ("fft",)
+# Methods that take operands in any memory layout.
+FFT_METHODS = ("fft", "fft-float")
 # Methods whose finite results are bounded by fft_error_bound rather than by direct round-off.
 FFT_ACCURACY_METHODS = ("fft-float",)
 
@@ -75,8 +77,11 @@ def convolve(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; must be one of {list(METHODS)}")
     dtype = np.dtype(dtype)
-    a = np.ascontiguousarray(a, dtype=dtype)
-    b = np.ascontiguousarray(b, dtype=dtype)
+    # In the result class, in any memory layout for now: the FFTs take MATLAB's column-major
+    # arrays as they were read (each line transformed alike, whatever its strides: the same
+    # bits), the other methods want rows (made below, once the method is known).
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
     out_shape = tuple(int(n) for n in lengths)
     lengths = out_shape
     starts = tuple(int(s) for s in starts)
@@ -103,5 +108,7 @@ def convolve(
         )
     if chosen != "direct" and may_overflow(a, b, memo):
         chosen = "direct"
+    if chosen not in FFT_METHODS:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     out = RUNNERS[chosen](a, b, starts, lengths, dtype, memo)
     return out.reshape(out_shape)

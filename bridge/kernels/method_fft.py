@@ -118,7 +118,9 @@ def fft_patched(
         _is_integer_valued(fa, memo) and _is_integer_valued(fb, memo) and _exact_bound_holds(fa, fb)
     )
     out = _fft_window(fa, fb, starts, lengths, dtype, exact)
-    patch(out, a, b, starts, lengths, bad_a, bad_b, dtype)
+    if len(bad_a) or len(bad_b):  # the defining sum around them wants rows
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        patch(out, a, b, starts, lengths, bad_a, bad_b, dtype)
     return out
 
 
@@ -149,17 +151,42 @@ def next_fast_len(n: int) -> int:
     return best
 
 
-def _along(transform, x: np.ndarray, axis: int, n: int, keep: slice | None = None) -> np.ndarray:
+class _Scratch:
+    """Two buffers that the stages of the transforms write into in turn (``slot`` 0 or 1): a
+    job's large arrays are allocated, and their pages first touched, twice instead of once per
+    stage (first touches cost as much as a stage on the benchmark machine)."""
+
+    def __init__(self):
+        self.buffers: list = [None, None]
+
+    def take(self, slot: int, shape, dtype) -> np.ndarray:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        buf = self.buffers[slot]
+        if buf is None or buf.size < nbytes:
+            buf = self.buffers[slot] = np.empty(nbytes, np.uint8)
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _along(
+    transform,
+    x: np.ndarray,
+    axis: int,
+    n: int,
+    keep: slice | None = None,
+    into: tuple[_Scratch, int] | None = None,
+) -> np.ndarray:
     """``transform(x, n, axis)`` (numpy.fft), the lines shared out to the kernels' threads.
 
     Each line is transformed on its own, so the result does not depend on how the lines are
     shared out, nor on which other lines are transformed: a window's lines (``keep``: the part
-    of the output kept along ``axis``) are bit for bit those of the whole transform.
+    of the output kept along ``axis``) are bit for bit those of the whole transform. ``into``:
+    the scratch buffer and slot to write to (else a new array).
     """
     m = n // 2 + 1 if transform is np.fft.rfft else n
     shape = list(x.shape)
     shape[axis] = m
-    out = np.empty(shape, np.float64 if transform is np.fft.irfft else np.complex128)
+    dtype = np.float64 if transform is np.fft.irfft else np.complex128
+    out = np.empty(shape, dtype) if into is None else into[0].take(into[1], shape, dtype)
     others = [d for d in range(x.ndim) if d != axis]
     split = max(others, key=lambda d: x.shape[d]) if others else None
     if split is None or out.size < _THREADED_POINTS or x.shape[split] < pool.THREADS:
@@ -188,26 +215,28 @@ def _along(transform, x: np.ndarray, axis: int, n: int, keep: slice | None = Non
 _THREADED_POINTS = 1 << 16
 
 
-def _forward(x: np.ndarray, axes: Sequence[int], fshape: Sequence[int], real: bool) -> np.ndarray:
+def _forward(x, axes, fshape, real: bool, scratch: _Scratch, slots) -> np.ndarray:
     """The N-D transform of ``x`` zero-padded to ``fshape`` along ``axes``: one axis at a time,
-    the last one first (real data: ``rfft``, halving it), only the lines that hold data."""
+    the last one first (real data: ``rfft``, halving it), only the lines that hold data. Stage
+    ``i`` writes to ``scratch`` slot ``slots[i]`` (None: a new array)."""
     for i, k in enumerate(reversed(range(len(axes)))):
         transform = np.fft.rfft if real and i == 0 else np.fft.fft
-        x = _along(transform, x, axes[k], fshape[k])
+        into = None if slots[i] is None else (scratch, slots[i])
+        x = _along(transform, x, axes[k], fshape[k], into=into)
     return x
 
 
-def _inverse(x, axes, fshape, starts, lengths, real: bool) -> np.ndarray:
-    """The inverse of :func:`_forward`, each axis cut to the window as soon as it is done."""
+def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, slot: int):
+    """The inverse of :func:`_forward`, each axis cut to the window as soon as it is done; the
+    stages write to the scratch slots in turn, starting with ``slot``."""
     last = len(axes) - 1 if real else None
-    for k, axis in enumerate(axes):
-        if k != last:
-            keep = slice(starts[axis], starts[axis] + lengths[axis])
-            x = _along(np.fft.ifft, x, axis, fshape[k], keep)
-    if last is not None:
-        axis = axes[last]
+    order = [k for k in range(len(axes)) if k != last] + ([last] if real else [])
+    for k in order:
+        axis = axes[k]
         keep = slice(starts[axis], starts[axis] + lengths[axis])
-        x = _along(np.fft.irfft, x, axis, fshape[last], keep)
+        transform = np.fft.irfft if k == last else np.fft.ifft
+        x = _along(transform, x, axis, fshape[k], keep, into=(scratch, slot))
+        slot ^= 1
     return x
 
 
@@ -231,19 +260,29 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
         c = a.astype(work) * b.astype(work)
     else:
         fshape = [next_fast_len(full[k]) for k in axes]
-        fa = _forward(a.astype(work, copy=False), axes, fshape, not cplx)
-        fb = _forward(b.astype(work, copy=False), axes, fshape, not cplx)
+        n = len(axes)
+        scratch = _Scratch()
+        # a's stages in slots 0, 1, 0, ...; b's last stage in the other slot (its first stages
+        # are small where b is the kernel); the inverse's stages in turn after them.
+        a_slot = (n - 1) % 2
+        fa = _forward(a.astype(work, copy=False), axes, fshape, not cplx, scratch,
+                      [i % 2 for i in range(n)])  # fmt: skip
+        fb = _forward(b.astype(work, copy=False), axes, fshape, not cplx, scratch,
+                      [None] * (n - 1) + [1 - a_slot])  # fmt: skip
         if fa.shape == np.broadcast_shapes(fa.shape, fb.shape):
             fa *= fb
         else:
             fa = fa * fb
         del fb
-        c = _inverse(fa, axes, fshape, starts, lengths, not cplx)
-        del fa
+        c = _inverse(fa, axes, fshape, starts, lengths, not cplx, scratch, 1 - a_slot)
+        del fa, scratch
     if exact:
         c = np.rint(c, out=c)
     c += 0.0  # no -0.0 (rint keeps it): outputs start from +0 (spec section 8)
-    mostly_used = c.base is None or 2 * c.size >= c.base.size
+    root = c
+    while root.base is not None:
+        root = root.base
+    mostly_used = 2 * c.nbytes >= root.nbytes
     if c.dtype == dtype and mostly_used:
         return c  # a view of most of the transform's output: no copy
     return c.astype(dtype)  # a copy: the class, or not to keep a large transform alive
