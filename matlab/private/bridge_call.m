@@ -16,6 +16,7 @@ function C = bridge_call(caller, op, names, values, shape, option)
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
+python = bridge_resolve_python(python);  % past launchers (pyenv's shim): once per session
 S = struct();
 for k = 1:numel(names)
   S.(names{k}) = values{k};

@@ -7,7 +7,8 @@ when this file sits in a checkout (``<root>/matlab/private/`` next to ``<root>/b
 environment variable has to be set for the child, which keeps the command line identical on
 Linux, macOS and Windows.
 
-``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
+``--executable`` prints ``sys.executable`` and the PYTHON* environment variables (for
+bridge_resolve_python.m). ``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
 bridge_diagnose.m) and needs none of them to run.
 
 When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job goes to it before
@@ -142,6 +143,14 @@ def fail(err: ImportError) -> int:
 if __name__ == "__main__":
     if not use_checkout():
         use_site()  # an installed bridge is in site-packages
+    if sys.argv[1:] == ["--executable"]:
+        # For bridge_resolve_python.m: this interpreter's path and the PYTHON* variables it sees.
+        print("--executable--")
+        print(sys.executable)
+        for name in sorted(os.environ):
+            if name.startswith("PYTHON"):
+                print(f"{name}={os.environ[name]}")
+        raise SystemExit(0)
     if sys.argv[1:] == ["--diagnose"]:
         use_site()
         raise SystemExit(diagnose())
@@ -161,6 +170,7 @@ if __name__ == "__main__":
         # A plain job runs without Typer (bridge.jobcli); anything else goes to the Typer CLI.
         from bridge import jobcli
 
+        jobcli.tune_process()
         status = jobcli.main(sys.argv[1:])
         if status is not None:
             raise SystemExit(status)
