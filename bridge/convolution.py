@@ -12,6 +12,7 @@ import numpy as np
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
+from bridge.kernels import method_direct
 from bridge.semantics import (
     as_matlab,
     conv_orientation_is_row,
@@ -45,6 +46,44 @@ def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method:
     return out.reshape(matlab_dims(sizes))
 
 
+_F64 = np.dtype(np.float64)
+
+
+def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
+    """Two small double matrices: the general path's answer (the same compiled loop, the same
+    bits) without its checks, size rules and method choice, which cost more than such a sum.
+    None: not such a call, or no compiled loop."""
+    if (
+        type(A) is not np.ndarray
+        or type(B) is not np.ndarray
+        or A.dtype != _F64
+        or B.dtype != _F64
+        or A.ndim != 2
+        or B.ndim != 2
+        or method not in ("auto", "direct")
+    ):
+        return None
+    (a0, a1), (b0, b1) = A.shape, B.shape
+    # 'auto' sums directly when the *full* result is this small (kernels.choose_method), so
+    # every shape of these operands takes the direct sum, here as there.
+    work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(A.size, B.size)
+    if work == 0 or work > method_direct.SMALL_WORK:
+        return None
+    loop = method_direct.compiled_loop(work, _F64)
+    if loop is None:
+        return None
+    s0, n0 = window(shape, a0, b0)
+    s1, n1 = window(shape, a1, b1)
+    if n0 <= 0 or n1 <= 0:
+        return None
+    out = np.zeros((n0, n1))
+    big, small = (A, B) if A.size >= B.size else (B, A)
+    big = np.ascontiguousarray(big).reshape(1, *big.shape)
+    small = np.ascontiguousarray(small).reshape(1, *small.shape)
+    loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
+    return out
+
+
 def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
     """N-D convolution, as MATLAB's ``convn(A, B, shape)``.
 
@@ -73,6 +112,9 @@ def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
     (4, 4, 2)
     """
     shape = parse_shape(shape)
+    lean = _lean(A, B, shape, method)
+    if lean is not None:
+        return lean
     A = as_matlab(A, 1)
     B = as_matlab(B, 2)
     return _convolve(A, B, shape, result_dtype(A, B), method)
@@ -102,6 +144,9 @@ def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
         shape = args.pop()
     shape = parse_shape("full" if shape is None else shape)
     if len(args) == 2:
+        lean = _lean(args[0], args[1], shape, method)
+        if lean is not None:
+            return lean
         A = _matrix(as_matlab(args[0], 1), 1)
         B = _matrix(as_matlab(args[1], 2), 2)
         return _convolve(A, B, shape, result_dtype(A, B), method)

@@ -71,6 +71,35 @@ def test_same_and_valid_are_slices_of_full_at_the_documented_offsets(case, metho
 
 
 @SETTINGS
+@given(
+    st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    st.sampled_from(["full", "same", "valid"]),
+    st.sampled_from(["auto", "direct"]),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(a, b, shape, method, seed, bad):
+    """conv2 and convn of two small double matrices skip the general path's checks and choice:
+    the same array (bits, class, size), NaN and Inf included, as the general path."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a), rng.standard_normal(b)
+    if bad:
+        A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    lean = [bridge.conv2(A, B, shape, method=method), bridge.convn(A, B, shape, method=method)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convolution, "_lean", lambda *args: None)
+        general = bridge.conv2(A, B, shape, method=method)
+    # Taken whenever the result is not empty (an empty one goes by the general path).
+    assert (convolution._lean(A, B, shape, method) is not None) == (general.size > 0)
+    for got in lean:
+        assert got.dtype == general.dtype and got.shape == general.shape
+        np.testing.assert_array_equal(got, general)
+
+
+@SETTINGS
 @given(cases(ops=("conv2", "convn"), allow_empty=False))
 def test_the_fft_gives_the_same_bits_with_its_lines_in_threads_and_for_every_window(case):
     """The FFT transforms one axis at a time, shares the lines out to threads and keeps only the

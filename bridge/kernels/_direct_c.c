@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <string.h>
 
 #define CHUNK 2048 /* outputs per piece of a line: output and inputs stay in L1 */
 
@@ -28,7 +29,7 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
                                   ptrdiff_t hi, ptrdiff_t d) {                                   \
         for (ptrdiff_t k = lo; k < hi; k++) row[k] += xr[k + d] * wv;                            \
     }                                                                                            \
-    CLONES void NAME(T *restrict out, const T *restrict x, const T *restrict w,                  \
+    CLONES static void NAME(T *restrict out, const T *restrict x, const T *restrict w,                  \
                      const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,            \
                      ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero) {    \
         /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                           \
@@ -91,8 +92,80 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
 DEFINE_DIRECT(bridge_direct3_f64, double)
 DEFINE_DIRECT(bridge_direct3_f32, float)
 
+static int get_array(PyObject *obj, Py_buffer *view, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->ndim != 3) {
+        PyErr_Format(PyExc_ValueError, "direct3: %s must be 3-D", what);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static char kind_of(const Py_buffer *view) {
+    const char *f = view->format ? view->format : "B";
+    char c = f[strlen(f) - 1];
+    if (c == 'd' && view->itemsize == 8) return 'd';
+    if (c == 'f' && view->itemsize == 4) return 'f';
+    return 0;
+}
+
+static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 arguments");
+        return NULL;
+    }
+    ptrdiff_t v[7];
+    for (int k = 0; k < 7; k++) {
+        v[k] = PyNumber_AsSsize_t(args[3 + k], PyExc_OverflowError);
+        if (v[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    int skip_zero = PyObject_IsTrue(args[10]);
+    if (skip_zero < 0) return NULL;
+    Py_buffer bo, bx, bw;
+    if (get_array(args[0], &bo, 1, "out") < 0) return NULL;
+    if (get_array(args[1], &bx, 0, "x") < 0) {
+        PyBuffer_Release(&bo);
+        return NULL;
+    }
+    if (get_array(args[2], &bw, 0, "w") < 0) {
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    char kind = kind_of(&bo);
+    PyObject *result = Py_None;
+    if (kind == 0 || kind_of(&bx) != kind || kind_of(&bw) != kind) {
+        PyErr_SetString(PyExc_TypeError, "direct3: out, x and w must all be float64 or float32");
+        result = NULL;
+    } else {
+        ptrdiff_t dims[8] = {bo.shape[1], bo.shape[2], bx.shape[0], bx.shape[1],
+                             bx.shape[2], bw.shape[0], bw.shape[1], bw.shape[2]};
+        Py_BEGIN_ALLOW_THREADS
+        if (kind == 'd')
+            bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4], v[5],
+                               v[6], skip_zero);
+        else
+            bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4], v[5],
+                               v[6], skip_zero);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&bo);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&bw);
+    Py_XINCREF(result);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
+     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero): out += the terms of lines "
+     "l0..l1 and columns c0..c1 (numba's direct3)."},
+    {NULL, NULL, 0, NULL}};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
-                                    "The compiled loop of direct (called through ctypes).", -1,
-                                    NULL};
+                                    "The compiled loop of direct.", -1, methods};
 
 PyMODINIT_FUNC PyInit__direct_c(void) { return PyModule_Create(&module); }

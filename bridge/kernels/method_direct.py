@@ -72,7 +72,7 @@ def direct(
     skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
     kernel = None
     if big.ndim <= 3 and dtype.kind == "f":
-        kernel = _NUMBA[0] if _NUMBA else numba_kernel(work, dtype)
+        kernel = compiled_loop(work, dtype)
     if kernel is not None:  # compiled: no floating-point warnings to silence
         _compiled(kernel, out, big, small, starts, skip_zero)
         return out
@@ -160,6 +160,11 @@ def shift_add(out, tmp, big, small, starts, lengths, taps=None) -> None:
 # ---- the compiled loop -----------------------------------------------------------------------
 
 
+def compiled_loop(work: int, dtype: np.dtype):
+    """The compiled loop this process uses for ``work`` multiply-adds of ``dtype``, or None."""
+    return _NUMBA[0] if _NUMBA else numba_kernel(work, dtype)
+
+
 def numba_kernel(work: int, dtype: np.dtype):
     """The compiled loop: the C loop built at install, else numba's if loading it pays, else
     None (numpy).
@@ -196,8 +201,8 @@ _C_LOOP: list = []  # [callable] or [None]: the C loop, once looked for
 
 
 def c_kernel():
-    """The C loop (bridge/kernels/_direct_c.c, built at install), or None where it was not
-    built or ``BRIDGE_C_LOOP=0``. Same arguments as numba's ``direct3``."""
+    """The C loop (bridge/kernels/_direct_c.c, built at install; it releases the GIL), or None
+    where it was not built or ``BRIDGE_C_LOOP=0``. Same arguments as numba's ``direct3``."""
     if not _C_LOOP:
         with _NUMBA_LOCK:
             if not _C_LOOP:
@@ -213,36 +218,10 @@ def c_loop_available() -> bool:
 def _load_c_loop():
     if os.environ.get("BRIDGE_C_LOOP", "1") == "0":
         return None
-    import importlib.util
-
     try:
-        spec = importlib.util.find_spec("bridge.kernels._direct_c")
-    except (ImportError, ValueError):
+        from bridge.kernels._direct_c import direct3
+    except ImportError:  # not built (no C compiler at install)
         return None
-    if spec is None or not spec.origin or spec.origin.endswith(".c"):
-        return None
-    import ctypes
-
-    try:
-        lib = ctypes.CDLL(spec.origin)
-    except OSError:
-        return None
-    p, n = ctypes.c_void_p, ctypes.c_ssize_t
-    functions = {}
-    for dtype, name in ((np.float64, "bridge_direct3_f64"), (np.float32, "bridge_direct3_f32")):
-        f = getattr(lib, name)
-        f.argtypes = [p, p, p, p, n, n, n, n, n, n, n, ctypes.c_int]
-        f.restype = None
-        functions[np.dtype(dtype)] = f
-
-    def direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero):
-        # Called in the kernels' threads: ctypes releases the GIL for the call.
-        dims = np.array([*out.shape[1:], *x.shape, *w.shape], np.intp)
-        functions[out.dtype](
-            out.ctypes.data, x.ctypes.data, w.ctypes.data, dims.ctypes.data,
-            s0, s1, s2, l0, l1, c0, c1, int(skip_zero),
-        )  # fmt: skip
-
     return direct3
 
 
