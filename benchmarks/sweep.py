@@ -2,7 +2,7 @@
 
     python benchmarks/sweep.py            # every case (a few minutes)
     python benchmarks/sweep.py --quick    # a reduced set
-    python benchmarks/sweep.py --no-numba # the pure-numpy direct sum (BRIDGE_NUMBA=0)
+    python benchmarks/sweep.py --no-numba # the pure-numpy direct sum (no C loop, no numba)
 
 Cases: tiny calls (conv 1x100*1x5, conv2 16x16*3x3 and 64x64*3x3), images 256^2..4096^2 with
 3x3..15x15 kernels in 'full' and 'same', vectors 1e5 and 1e6 with 3..31 taps, volumes 64^3..
@@ -191,11 +191,14 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=7, help="best of this many timings")
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--no-scipy", action="store_true")
-    p.add_argument("--no-numba", action="store_true", help="the pure-numpy direct sum")
+    p.add_argument(
+        "--no-numba", action="store_true", help="the pure-numpy direct sum (no C loop, no numba)"
+    )
     p.add_argument("--json", type=Path, help="write the results here too")
     args = p.parse_args(argv)
     if args.no_numba:
         os.environ["BRIDGE_NUMBA"] = "0"
+        os.environ["BRIDGE_C_LOOP"] = "0"
     import numpy as np
 
     import bridge
@@ -214,7 +217,8 @@ def main(argv=None) -> int:
     warm_a, warm_b = rng.random((2048, 2048)), rng.random((3, 3))
     for _ in range(12):
         bridge.conv2(warm_a, warm_b)
-    print(f"compiled direct loop loaded: {method_direct.numba_loaded()}")
+    loop = method_direct.compiled_loop(10**12, np.float64)
+    print(f"compiled direct loop: {getattr(loop, '__module__', None) or loop}")
     header = (
         "| case | bridge method | bridge s | Octave s | best scipy s (method) | floor s "
         "| bridge/Octave | bridge/scipy | bridge/floor |"

@@ -78,6 +78,9 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
         return None
     out = np.zeros((n0, n1))
     big, small = (A, B) if A.size >= B.size else (B, A)
+    if loop is method_direct.c_kernel() and big.flags.c_contiguous and small.flags.c_contiguous:
+        loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)  # 2-D arrays read as 1 x n0 x n1
+        return out
     big = np.ascontiguousarray(big).reshape(1, *big.shape)
     small = np.ascontiguousarray(small).reshape(1, *small.shape)
     loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)

@@ -78,8 +78,11 @@ def test_same_and_valid_are_slices_of_full_at_the_documented_offsets(case, metho
     st.sampled_from(["auto", "direct"]),
     st.integers(0, 2**32 - 1),
     st.booleans(),
+    st.booleans(),
 )
-def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(a, b, shape, method, seed, bad):
+def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(
+    a, b, shape, method, seed, bad, column_major
+):
     """conv2 and convn of two small double matrices skip the general path's checks and choice:
     the same array (bits, class, size), NaN and Inf included, as the general path."""
     from bridge import convolution
@@ -88,6 +91,8 @@ def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(a, b, shape, 
     A, B = rng.standard_normal(a), rng.standard_normal(b)
     if bad:
         A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    if column_major:  # as a MAT-file is read
+        A, B = np.asfortranarray(A), np.asfortranarray(B)
     lean = [bridge.conv2(A, B, shape, method=method), bridge.convn(A, B, shape, method=method)]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(convolution, "_lean", lambda *args: None)

@@ -95,12 +95,18 @@ DEFINE_DIRECT(bridge_direct3_f32, float)
 static int get_array(PyObject *obj, Py_buffer *view, int writable, const char *what) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
-    if (view->ndim != 3) {
-        PyErr_Format(PyExc_ValueError, "direct3: %s must be 3-D", what);
+    if (view->ndim < 1 || view->ndim > 3) {
+        PyErr_Format(PyExc_ValueError, "direct3: %s must have 1 to 3 dimensions", what);
         PyBuffer_Release(view);
         return -1;
     }
     return 0;
+}
+
+/* Dimension k of the array as 3-D, leading dimensions of 1 added. */
+static ptrdiff_t dim3(const Py_buffer *view, int k) {
+    int d = k - (3 - view->ndim);
+    return d < 0 ? 1 : view->shape[d];
 }
 
 static char kind_of(const Py_buffer *view) {
@@ -141,8 +147,8 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "direct3: out, x and w must all be float64 or float32");
         result = NULL;
     } else {
-        ptrdiff_t dims[8] = {bo.shape[1], bo.shape[2], bx.shape[0], bx.shape[1],
-                             bx.shape[2], bw.shape[0], bw.shape[1], bw.shape[2]};
+        ptrdiff_t dims[8] = {dim3(&bo, 1), dim3(&bo, 2), dim3(&bx, 0), dim3(&bx, 1),
+                             dim3(&bx, 2), dim3(&bw, 0), dim3(&bw, 1), dim3(&bw, 2)};
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
             bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4], v[5],
