@@ -63,7 +63,7 @@ def _log2_points(a_shape, b_shape) -> float:
 def _is_integer_valued(x: np.ndarray) -> bool:
     if x.dtype.kind == "c":
         return _is_integer_valued(x.real) and _is_integer_valued(x.imag)
-    head = x.reshape(-1)[:256]  # real-valued data usually show it at once
+    head = x.ravel(order="K")[:256]  # real data usually show it at once (K: no copy of any layout)
     if not np.array_equal(head, np.rint(head)):
         return False
     return bool(np.array_equal(x, np.rint(x)))
@@ -159,12 +159,12 @@ class _Scratch:
     def __init__(self):
         self.buffers: list = [None, None]
 
-    def take(self, slot: int, shape, dtype) -> np.ndarray:
+    def take(self, slot: int, shape, dtype, order: str = "C") -> np.ndarray:
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         buf = self.buffers[slot]
         if buf is None or buf.size < nbytes:
             buf = self.buffers[slot] = np.empty(nbytes, np.uint8)
-        return buf[:nbytes].view(dtype).reshape(shape)
+        return buf[:nbytes].view(dtype).reshape(shape, order=order)
 
 
 def _along(
@@ -174,19 +174,23 @@ def _along(
     n: int,
     keep: slice | None = None,
     into: tuple[_Scratch, int] | None = None,
+    order: str = "C",
 ) -> np.ndarray:
     """``transform(x, n, axis)`` (numpy.fft), the lines shared out to the kernels' threads.
 
     Each line is transformed on its own, so the result does not depend on how the lines are
     shared out, nor on which other lines are transformed: a window's lines (``keep``: the part
     of the output kept along ``axis``) are bit for bit those of the whole transform. ``into``:
-    the scratch buffer and slot to write to (else a new array).
+    the scratch buffer and slot to write to (else a new array); ``order``: its memory layout.
     """
     m = n // 2 + 1 if transform is np.fft.rfft else n
     shape = list(x.shape)
     shape[axis] = m
     dtype = np.float64 if transform is np.fft.irfft else np.complex128
-    out = np.empty(shape, dtype) if into is None else into[0].take(into[1], shape, dtype)
+    if into is None:
+        out = np.empty(shape, dtype, order=order)
+    else:
+        out = into[0].take(into[1], shape, dtype, order)
     others = [d for d in range(x.ndim) if d != axis]
     split = max(others, key=lambda d: x.shape[d]) if others else None
     if split is None or out.size < _THREADED_POINTS or x.shape[split] < pool.THREADS:
@@ -217,9 +221,10 @@ _THREADED_POINTS = 1 << 16
 
 def _forward(x, axes, fshape, real: bool, scratch: _Scratch, slots) -> np.ndarray:
     """The N-D transform of ``x`` zero-padded to ``fshape`` along ``axes``: one axis at a time,
-    the last one first (real data: ``rfft``, halving it), only the lines that hold data. Stage
-    ``i`` writes to ``scratch`` slot ``slots[i]`` (None: a new array)."""
-    for i, k in enumerate(reversed(range(len(axes)))):
+    the first one first (MATLAB's columns, contiguous in a MAT-file's column-major arrays; real
+    data: ``rfft``, halving it), only the lines that hold data. Stage ``i`` writes to
+    ``scratch`` slot ``slots[i]`` (None: a new array)."""
+    for i, k in enumerate(range(len(axes))):
         transform = np.fft.rfft if real and i == 0 else np.fft.fft
         into = None if slots[i] is None else (scratch, slots[i])
         x = _along(transform, x, axes[k], fshape[k], into=into)
@@ -227,15 +232,16 @@ def _forward(x, axes, fshape, real: bool, scratch: _Scratch, slots) -> np.ndarra
 
 
 def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, slot: int):
-    """The inverse of :func:`_forward`, each axis cut to the window as soon as it is done; the
-    stages write to the scratch slots in turn, starting with ``slot``."""
-    last = len(axes) - 1 if real else None
-    order = [k for k in range(len(axes)) if k != last] + ([last] if real else [])
-    for k in order:
+    """The inverse of :func:`_forward`, each axis cut to the window as soon as it is done, the
+    first axis last; the stages write to the scratch slots in turn, starting with ``slot``. The
+    last stage writes in column-major order (MATLAB's, written to a MAT-file as it is)."""
+    order = list(reversed(range(len(axes))))
+    for i, k in enumerate(order):
         axis = axes[k]
         keep = slice(starts[axis], starts[axis] + lengths[axis])
-        transform = np.fft.irfft if k == last else np.fft.ifft
-        x = _along(transform, x, axis, fshape[k], keep, into=(scratch, slot))
+        transform = np.fft.irfft if real and k == 0 else np.fft.ifft
+        layout = "F" if i == len(order) - 1 else "C"
+        x = _along(transform, x, axis, fshape[k], keep, into=(scratch, slot), order=layout)
         slot ^= 1
     return x
 
