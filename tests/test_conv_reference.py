@@ -57,6 +57,12 @@ def test_same_and_valid_are_slices_of_full_at_the_documented_offsets(case, metho
     except ValueError:
         assert method in kernels.STRICT_METHODS
         return
+    assert_windows_are_slices_of(full, A, B, method)
+
+
+def assert_windows_are_slices_of(full, A, B, method) -> None:
+    """convn(A, B, 'same') and 'valid' by ``method`` are ``full`` at MATLAB's offsets, bit for
+    bit."""
     n = max(len(mdims(A.shape)), len(mdims(B.shape)), full.ndim)
     ad = mdims(A.shape) + (1,) * (n - len(mdims(A.shape)))
     bd = mdims(B.shape) + (1,) * (n - len(mdims(B.shape)))
@@ -119,17 +125,7 @@ def test_the_fft_gives_the_same_bits_with_its_lines_in_threads_and_for_every_win
         mp.setattr(method_fft, "_THREADED_POINTS", 0)
         threaded = bridge.convn(A, B, method="fft-float")
         np.testing.assert_array_equal(threaded, one_thread)
-        n = max(len(mdims(A.shape)), len(mdims(B.shape)), threaded.ndim)
-        ad = mdims(A.shape) + (1,) * (n - len(mdims(A.shape)))
-        bd = mdims(B.shape) + (1,) * (n - len(mdims(B.shape)))
-        full = one_thread.reshape(tuple(a + b - 1 for a, b in zip(ad, bd)))
-        for shape in ("same", "valid"):
-            sl = tuple(
-                slice(offset(shape, b), offset(shape, b) + size_formula(shape, a, b))
-                for a, b in zip(ad, bd)
-            )
-            part = bridge.convn(A, B, shape, method="fft-float")
-            np.testing.assert_array_equal(part, full[sl].reshape(part.shape))
+        assert_windows_are_slices_of(one_thread, A, B, "fft-float")
 
 
 @SETTINGS
