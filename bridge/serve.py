@@ -46,8 +46,8 @@ NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
 MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
 MAX_QUEUE = 512  # jobs waiting for a slot; beyond, refused (they run cold)
 IDENTITY = ("version", "package", "fingerprint")
-# What jobs import (a job process that imports it itself pays 0.3 s for scipy.fft alone). None of
-# these may start a thread on import: the server forks.
+# What jobs import (a job process that imports them itself pays for it: scipy.io and h5py
+# 0.1-0.2 s). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
     "bridge.jobs",
     "bridge.convolution",
@@ -57,7 +57,7 @@ WARM_MODULES = (
     "bridge.formats.text",
     "bridge.formats.hdf5",
     "bridge.formats.mat73",
-    "scipy.fft",
+    "bridge.kernels._direct_c",  # the C loop, where it was built
     "scipy.io",
     "h5py",
 )
