@@ -354,6 +354,27 @@ def test_python_option_beats_the_environment(matlab, clean_tmp):
     np.testing.assert_array_equal(got["W"], [[1.0, 3.0, 2.0]])
 
 
+@pytest.mark.parametrize("sets_pythonpath", [False, True], ids=["shim", "sets-PYTHONPATH"])
+def test_a_launcher_is_asked_for_its_interpreter_once_per_session(
+    matlab, tmp_path, sets_pythonpath
+):
+    """A launcher such as pyenv's shim costs 70 ms per call: the wrappers ask it once for
+    sys.executable and call that afterwards, unless it runs Python with other PYTHON*
+    variables (then every call goes through it, as written)."""
+    log = tmp_path / "calls.log"
+    extra = f"PYTHONPATH='{tmp_path}' " if sets_pythonpath else ""
+    launcher = tmp_path / "launcher"
+    launcher.write_text(f"#!/bin/sh\necho x >> '{log}'\n{extra}exec '{sys.executable}' \"$@\"\n")
+    launcher.chmod(0o755)
+    got = matlab.call(
+        f"for k = 1:3, W = bridge_conv([1 2], [1 1], 'Python', {m_string(launcher)}); end",
+        {},
+        ["W"],
+    )
+    np.testing.assert_array_equal(got["W"], [[1.0, 3.0, 2.0]])
+    assert log.read_text().count("x") == (4 if sets_pythonpath else 1)
+
+
 def test_paths_with_quotes_and_spaces(matlab, tmp_path):
     odd = tmp_path / "it's a dir"
     odd.mkdir()
