@@ -165,21 +165,9 @@ def octave_times(cases, reps: int, slow: float) -> dict[int, float]:
     for i, (op, a, b) in enumerate(cases):
         dims = lambda s: ", ".join(map(str, s))  # noqa: E731
         parts.append(OCTAVE_CASE.format(a=dims(a), b=dims(b), op=op, reps=reps, slow=slow, i=i))
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "bench.m"
-        script.write_text("".join(parts))
-        proc = subprocess.run(
-            [exe, "--norc", "--no-gui", "--quiet", str(script)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    times = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH "):
-            _, i, t = line.split()
-            times[int(i)] = float(t)
-    return times
+    from sweep import octave_script_times  # benchmarks/sweep.py, beside this file
+
+    return octave_script_times(exe, "".join(parts), "BENCH")
 
 
 def tiny_job(reps: int) -> dict[str, float] | None:

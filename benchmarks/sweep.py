@@ -110,9 +110,15 @@ def octave_times(all_cases, reps: int) -> dict[int, float]:
                 inner=inner_count(a, b, shape),
             )
         )  # fmt: skip
+    return octave_script_times(exe, "".join(parts), "SWEEP")
+
+
+def octave_script_times(exe: str, script_text: str, tag: str) -> dict[int, float]:
+    """Run an Octave script in one octave-cli; its lines ``TAG i seconds`` as {i: seconds}
+    (also used by benchmarks/run.py)."""
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "sweep.m"
-        script.write_text("".join(parts))
+        script = Path(tmp) / "times.m"
+        script.write_text(script_text)
         proc = subprocess.run(
             [exe, "--norc", "--no-gui", "--quiet", str(script)],
             capture_output=True,
@@ -121,7 +127,7 @@ def octave_times(all_cases, reps: int) -> dict[int, float]:
         )
     times = {}
     for line in proc.stdout.splitlines():
-        if line.startswith("SWEEP "):
+        if line.startswith(tag + " "):
             _, i, t = line.split()
             times[int(i)] = float(t)
     return times
