@@ -26,6 +26,9 @@ from bridge.errors import BridgeError, FileFormatError
 from bridge.formats import h5util
 from bridge.formats.classes import Variable, matlab_size
 from bridge.formats.octave_text import (
+    _INT_TYPES,
+    _NUMERIC,
+    _SPARSE,
     MAX_EXPANDED_ELEMENTS,
     MAX_NDIMS,
     SAVE_ONLY,
@@ -33,20 +36,6 @@ from bridge.formats.octave_text import (
     _range_numel,
 )
 
-_INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-_NUMERIC = {
-    "": ("double", False),
-    "complex": ("double", True),
-    "float": ("single", False),
-    "float complex": ("single", True),
-    "bool": ("logical", False),
-    **{name: (name, False) for name in _INT_TYPES},
-}
-_SPARSE = {
-    "sparse matrix": ("double", False),
-    "sparse complex matrix": ("double", True),
-    "sparse bool matrix": ("logical", False),
-}
 _DTYPES = {
     "double": np.float64,
     "single": np.float32,
