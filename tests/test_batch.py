@@ -25,6 +25,7 @@ import scipy.io
 
 from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from tests.test_cli_process import environment as checkout_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
@@ -35,11 +36,8 @@ RNG = np.random.default_rng(7)
 
 
 def environment(*pythonpath: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    parts = [str(p) for p in (*pythonpath, ROOT)]
-    if env.get("PYTHONPATH"):
-        parts.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(parts)
+    """The checkout importable (tests.test_cli_process.environment), and no warm server."""
+    env = checkout_environment(*pythonpath)
     env.pop("BRIDGE_SOCKET", None)
     env["BRIDGE_NO_SERVER"] = "1"
     return env

@@ -32,6 +32,7 @@ def run(capsys, *argv):
 
 def one_line(err: str) -> str:
     assert err.startswith("bridge: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
     return err
 
 

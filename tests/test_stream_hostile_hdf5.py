@@ -18,22 +18,11 @@ import h5py
 import numpy as np
 import pytest
 
-from bridge import cli, formats
+from bridge import formats
 from bridge.errors import BridgeError, FileFormatError, InputTypeError
+from tests.test_stream import one_line, run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(capsys, *argv):
-    status = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line(err: str) -> str:
-    assert err.startswith("bridge: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def mat73_file(path: Path, build) -> Path:
