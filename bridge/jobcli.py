@@ -386,8 +386,14 @@ def tune_process() -> None:
     new and touches each large array's pages once, and those first touches cost 1.4-2x more
     with the request (measured: BENCHMARKS.md). A user's own setting of the variable wins.
     """
+    if _TUNED:
+        return  # python -m bridge and the MATLAB worker reach cli.main, which tunes too
+    _TUNED.append(True)
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     _pad_the_heap()
+
+
+_TUNED: list = []
 
 
 # glibc's mallopt parameter M_TOP_PAD, and the padding bridge's processes ask for.
