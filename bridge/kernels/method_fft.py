@@ -224,9 +224,9 @@ def _forward(x, axes, fshape, real: bool, scratch: _Scratch, slots) -> np.ndarra
     the first one first (MATLAB's columns, contiguous in a MAT-file's column-major arrays; real
     data: ``rfft``, halving it), only the lines that hold data. Stage ``i`` writes to
     ``scratch`` slot ``slots[i]`` (None: a new array)."""
-    for i, k in enumerate(range(len(axes))):
-        transform = np.fft.rfft if real and i == 0 else np.fft.fft
-        into = None if slots[i] is None else (scratch, slots[i])
+    for k in range(len(axes)):
+        transform = np.fft.rfft if real and k == 0 else np.fft.fft
+        into = None if slots[k] is None else (scratch, slots[k])
         x = _along(transform, x, axes[k], fshape[k], into=into)
     return x
 
