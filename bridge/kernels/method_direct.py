@@ -225,11 +225,6 @@ def _load_c_loop():
     return direct3
 
 
-def numba_loaded() -> bool:
-    """Whether the compiled loop is loaded in this process."""
-    return bool(_NUMBA) and _NUMBA[0] is not None
-
-
 def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
     nd = big.ndim
     pad = (1,) * (3 - nd)
