@@ -519,3 +519,18 @@ def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
         for state in ("cold", "warm")
     )
     assert cold == warm and len(cold.split()) == 6
+
+
+def test_the_kernel_threads_leave_asynchronous_signals_to_the_main_thread():
+    """SIGTERM, SIGINT and SIGHUP to a job must reach its main thread, the only one whose waits
+    they interrupt: the kernels' threads block them."""
+    import signal
+
+    from bridge.kernels import pool
+
+    bridge.conv2(
+        np.random.default_rng(0).random((300, 300)), np.random.default_rng(1).random((40, 40))
+    )
+    mask = pool._pool().submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
+    assert {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= mask
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # main: unblocked

@@ -8,6 +8,7 @@ the others, so nested or concurrent callers never wait on a full pool with nothi
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 # Threads for the direct path, the banded products and the FFTs (the benchmark machine has 2).
@@ -24,8 +25,42 @@ def _pool():
             if _POOL is None:
                 from concurrent.futures import ThreadPoolExecutor
 
-                _POOL = ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="bridge-kernel")
+                _POOL = ThreadPoolExecutor(
+                    max(1, THREADS - 1),
+                    thread_name_prefix="bridge-kernel",
+                    initializer=_block_signals,
+                )
     return _POOL
+
+
+def _block_signals() -> None:
+    """In a kernel thread: leave the process's asynchronous signals to the main thread.
+
+    The kernel may deliver SIGTERM, SIGINT or SIGHUP to any thread that does not block it.
+    Python runs the handler in the main thread either way, but only a signal delivered to the
+    main thread interrupts what it is waiting in (a sleep, a read): otherwise the job would
+    stop only once that wait ended. (Seen: a job interrupted while its main thread waited
+    went on for the rest of a 60 s wait.)
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
+
+
+# Signals that come from outside (kill, the terminal, timers), blocked in the kernel threads.
+ASYNC_SIGNALS = {
+    getattr(signal, name)
+    for name in (
+        "SIGINT",
+        "SIGTERM",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGALRM",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGCHLD",
+    )
+    if hasattr(signal, name)
+}
 
 
 def in_threads(run, blocks) -> None:
