@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bridge import signals
 from bridge.errors import BridgeError, OutputError
 
 
@@ -63,9 +64,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         raise OutputError(msg).where(file=str(path))
     tmp = None
     try:
-        # (inside the try: a signal raised as an exception right after mkstemp removes it too)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        # Signals held: one raised as an exception inside mkstemp, after it created the file
+        # and before its name is known here, would leave the file behind (seen in a batch
+        # interrupted at the terminal). Delivered on leaving, they find it named and remove it.
+        with signals.held():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
     except BaseException as e:
         if tmp is not None:
             with contextlib.suppress(OSError):

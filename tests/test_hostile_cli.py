@@ -302,3 +302,33 @@ def test_signal_handlers_are_only_taken_when_nobody_has_them():
         with jobcli._signals_raise():
             assert signal.getsignal(signal.SIGHUP) == jobcli._raise_interrupted
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+
+
+def test_a_signal_while_the_temporary_file_is_created_leaves_no_file(tmp_path, monkeypatch):
+    """A signal raised as an exception inside mkstemp, after the file exists and before its name
+    is returned, must not leave the file behind (seen: a batch interrupted at the terminal)."""
+    import tempfile
+
+    from bridge import atomic
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stop
+
+    real = tempfile.mkstemp
+
+    def mkstemp_then_signal(*args, **kwargs):
+        made = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGUSR1)  # its handler runs here unless signals are held
+        return made
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_signal)
+        with pytest.raises(Stop), atomic.atomic_path(tmp_path / "out.mat"):
+            pass
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert list(tmp_path.iterdir()) == []
