@@ -12,13 +12,13 @@ removed. A read-only destination is refused, as MATLAB's ``save`` refuses it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from bridge import signals
 from bridge.errors import BridgeError, OutputError
 
 
@@ -64,12 +64,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         raise OutputError(msg).where(file=str(path))
     tmp = None
     try:
-        # Signals held: one raised as an exception inside mkstemp, after it created the file
-        # and before its name is known here, would leave the file behind (seen in a batch
-        # interrupted at the terminal). Delivered on leaving, they find it named and remove it.
-        with signals.held():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
+        # The name is known here before the file exists, so that a signal raised as an
+        # exception at any point (even inside the open) finds it and removes it; mkstemp would
+        # create the file before returning its name (seen: a batch interrupted at the terminal
+        # left one).
+        for _ in range(100):
+            tmp = str(folder / f".{path.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                tmp = None  # someone else's: never removed below
+        else:
+            raise FileExistsError(errno.EEXIST, "no unused temporary name")
     except BaseException as e:
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -305,10 +305,9 @@ def test_signal_handlers_are_only_taken_when_nobody_has_them():
 
 
 def test_a_signal_while_the_temporary_file_is_created_leaves_no_file(tmp_path, monkeypatch):
-    """A signal raised as an exception inside mkstemp, after the file exists and before its name
-    is returned, must not leave the file behind (seen: a batch interrupted at the terminal)."""
-    import tempfile
-
+    """A signal raised as an exception just after the temporary output is created, before the
+    call that created it returns, must not leave the file behind (seen: a batch interrupted at
+    the terminal left one)."""
     from bridge import atomic
 
     class Stop(Exception):
@@ -317,18 +316,19 @@ def test_a_signal_while_the_temporary_file_is_created_leaves_no_file(tmp_path, m
     def stop(signum, frame):
         raise Stop
 
-    real = tempfile.mkstemp
+    real = os.open
 
-    def mkstemp_then_signal(*args, **kwargs):
+    def open_then_signal(*args, **kwargs):
         made = real(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGUSR1)  # its handler runs here unless signals are held
+        os.kill(os.getpid(), signal.SIGUSR1)  # its handler raises here, before the return
         return made
 
     previous = signal.signal(signal.SIGUSR1, stop)
     try:
-        monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_signal)
+        monkeypatch.setattr(atomic.os, "open", open_then_signal)
         with pytest.raises(Stop), atomic.atomic_path(tmp_path / "out.mat"):
             pass
     finally:
+        monkeypatch.undo()
         signal.signal(signal.SIGUSR1, previous)
     assert list(tmp_path.iterdir()) == []
