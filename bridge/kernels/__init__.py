@@ -53,8 +53,8 @@ RUNNERS = {"direct": direct, "gemm": gemm, "fft": fft_patched, "fft-float": fft_
 METHODS = ("auto", *RUNNERS)
 # Methods that may refuse data (ValueError) instead of falling back.
 STRICT_METHODS = ("fft",)
-# Methods that take operands in any memory layout.
-FFT_METHODS = ("fft", "fft-float")
+# Methods that take operands in any memory layout (the others get row-major copies).
+ANY_LAYOUT_METHODS = ("fft", "fft-float", "direct")
 # Methods whose finite results are bounded by fft_error_bound rather than by direct round-off.
 FFT_ACCURACY_METHODS = ("fft-float",)
 
@@ -77,9 +77,10 @@ def convolve(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; must be one of {list(METHODS)}")
     dtype = np.dtype(dtype)
-    # In the result class, in any memory layout for now: the FFTs take MATLAB's column-major
-    # arrays as they were read (each line transformed alike, whatever its strides: the same
-    # bits), the other methods want rows (made below, once the method is known).
+    # In the result class, in any memory layout for now: the FFTs and the direct sum take
+    # MATLAB's column-major arrays as they were read (the same bits as row-major copies: each
+    # FFT line is transformed alike whatever its strides, the direct sum takes its taps in the
+    # same order), the other methods want rows (made below, once the method is known).
     a = np.asarray(a, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     out_shape = tuple(int(n) for n in lengths)
@@ -108,7 +109,7 @@ def convolve(
         )
     if chosen != "direct" and may_overflow(a, b, memo):
         chosen = "direct"
-    if chosen not in FFT_METHODS:
+    if chosen not in ANY_LAYOUT_METHODS:
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     out = RUNNERS[chosen](a, b, starts, lengths, dtype, memo)
     return out.reshape(out_shape)

@@ -1,22 +1,29 @@
 /* The compiled loop of ``direct``, built at install (optional: without a C compiler, bridge uses
  * numba where installed, else numpy).
  *
- * The same loop as bridge/kernels/_direct_numba.py: for each output, out[o] += x[o - j] * w[j]
- * over the taps j in index order, only where o - j lies inside x. Each product is rounded, then
- * added (built with -ffp-contract=off: no fused multiply-add), so it gives the bits of the numpy
- * and numba paths. Called through ctypes, which releases the GIL: the kernels' threads run shares
- * of the output at once. Arrays are C-contiguous, 3-D (leading dimensions of 1 added). A minimal
- * module init lets Python import the file as a module, which finds its path.
+ * The sums of bridge/kernels/_direct_numba.py: each output o is 0 + x[o - j] * w[j] + ... over
+ * the taps j in index order (row-major: the last index fastest), only where o - j lies inside x.
+ * Each product is rounded, then added (built with -ffp-contract=off: no fused multiply-add), so
+ * it gives the bits of the numpy and numba paths. Arrays are C-contiguous, 3-D (leading
+ * dimensions of 1 added). With ``reverse``, the arrays are the transposes (all axes reversed)
+ * of the operands and result, as a column-major (MATLAB) array is read without a copy: the taps
+ * are then taken in the operands' row-major order, the first index here fastest, so the bits are
+ * those of the operands in row-major memory. Called as a CPython function; it releases the GIL,
+ * so the kernels' threads run shares of the output at once.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 2048 /* outputs per piece of a line: output and inputs stay in L1 */
+/* Outputs are summed in registers, VECTORS vectors of outputs at a time, over every tap of
+ * the kernel in order: the same products added in the same order as the numpy path's passes
+ * (one per tap) over the output, each output reading and writing memory once. */
+#define VECTORS 4
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
 #endif
@@ -24,73 +31,110 @@
 static inline ptrdiff_t max_p(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
-#define DEFINE_DIRECT(NAME, T)                                                                   \
-    static inline void NAME##_tap(T *restrict row, const T *restrict xr, T wv, ptrdiff_t lo,     \
-                                  ptrdiff_t hi, ptrdiff_t d) {                                   \
-        for (ptrdiff_t k = lo; k < hi; k++) row[k] += xr[k + d] * wv;                            \
-    }                                                                                            \
-    CLONES static void NAME(T *restrict out, const T *restrict x, const T *restrict w,                  \
-                     const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,            \
-                     ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero) {    \
-        /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                           \
-        const ptrdiff_t L1 = dims[0], L2 = dims[1];                                              \
-        const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                \
-        const ptrdiff_t q0 = dims[5], q1 = dims[6], q2 = dims[7];                                \
-        for (ptrdiff_t line = l0; line < l1; line++) {                                           \
-            const ptrdiff_t i0 = line / L1, i1 = line - i0 * L1;                                 \
-            const ptrdiff_t o0 = i0 + s0, o1 = i1 + s1;                                          \
-            T *row = out + (i0 * L1 + i1) * L2;                                                  \
-            for (ptrdiff_t b0 = c0; b0 < c1; b0 += CHUNK) {                                      \
-                const ptrdiff_t b1 = min_p(b0 + CHUNK, c1);                                      \
-                for (ptrdiff_t j0 = 0; j0 < q0; j0++) {                                          \
-                    const ptrdiff_t x0 = o0 - j0;                                                \
-                    if (x0 < 0 || x0 >= n0) continue;                                            \
-                    for (ptrdiff_t j1 = 0; j1 < q1; j1++) {                                      \
-                        const ptrdiff_t x1 = o1 - j1;                                            \
-                        if (x1 < 0 || x1 >= n1) continue;                                        \
-                        const T *xr = x + (x0 * n1 + x1) * n2;                                   \
-                        const T *wr = w + (j0 * q1 + j1) * q2;                                   \
-                        ptrdiff_t j2 = 0;                                                        \
-                        while (j2 < q2) {                                                        \
-                            const T wa = wr[j2];                                                 \
-                            /* output k takes tap t from x[k + s2 - t], k in [t - s2, n2 + t - s2) */ \
-                            if (j2 + 3 <= q2) {                                                  \
-                                const T wb = wr[j2 + 1], wc = wr[j2 + 2];                        \
-                                const ptrdiff_t lo_a = max_p(b0, j2 - s2);                       \
-                                const ptrdiff_t hi_a = min_p(b1, n2 + j2 - s2);                  \
-                                const ptrdiff_t lo_b = max_p(b0, j2 + 1 - s2);                   \
-                                const ptrdiff_t hi_b = min_p(b1, n2 + j2 + 1 - s2);              \
-                                const ptrdiff_t lo_c = max_p(b0, j2 + 2 - s2);                   \
-                                const ptrdiff_t hi_c = min_p(b1, n2 + j2 + 2 - s2);              \
-                                const int zero = skip_zero && (wa == 0 || wb == 0 || wc == 0);   \
-                                if (hi_a > lo_c && !zero) {                                      \
-                                    /* three taps in one pass where all three reach; each        \
-                                       output still adds them in tap order */                    \
-                                    const ptrdiff_t d = s2 - j2;                                 \
-                                    NAME##_tap(row, xr, wa, lo_a, lo_c, d);                      \
-                                    NAME##_tap(row, xr, wb, lo_b, lo_c, d - 1);                  \
-                                    for (ptrdiff_t k = lo_c; k < hi_a; k++)                      \
-                                        row[k] = ((row[k] + xr[k + d] * wa) + xr[k + d - 1] * wb) \
-                                                 + xr[k + d - 2] * wc;                           \
-                                    NAME##_tap(row, xr, wb, max_p(lo_b, hi_a), hi_b, d - 1);     \
-                                    NAME##_tap(row, xr, wc, max_p(lo_c, hi_a), hi_c, d - 2);     \
-                                    j2 += 3;                                                     \
-                                    continue;                                                    \
-                                }                                                                \
-                            }                                                                    \
-                            if (!(skip_zero && wa == 0))                                         \
-                                NAME##_tap(row, xr, wa, max_p(b0, j2 - s2),                      \
-                                           min_p(b1, n2 + j2 - s2), s2 - j2);                    \
-                            j2 += 1;                                                             \
-                        }                                                                        \
-                    }                                                                            \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
+/* Unaligned vector loads and stores (memcpy compiles to one instruction). */
+#define LOAD(V, p) __extension__({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE(p, v) __extension__({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
+
+typedef double vec_f64 __attribute__((vector_size(64)));
+typedef float vec_f32 __attribute__((vector_size(64)));
+
+/* The taps of one output line: the element of x that output k multiplies by weight[t] is
+ * x[offset[t] + k], inside x when 0 <= k + shift[t] < n2. */
+/* Tap (j0, j1, j2) of output line (o0, o1), where it lies inside x (and is not a zero skipped). */
+#define ADD_TAP(j0, j1, j2)                                                                       \
+    do {                                                                                          \
+        const ptrdiff_t x0_ = o0 - (j0), x1_ = o1 - (j1);                                         \
+        const __typeof__(*w) w_ = w[((j0) * q1 + (j1)) * q2 + (j2)];                              \
+        if (x0_ < 0 || x0_ >= n0 || x1_ < 0 || x1_ >= n1 || (skip_zero && w_ == 0)) break;        \
+        offset[nt] = (x0_ * n1 + x1_) * n2 + s2 - (j2);                                           \
+        shift[nt] = s2 - (j2);                                                                    \
+        weight[nt] = w_;                                                                          \
+        nt++;                                                                                     \
+    } while (0)
+
+#define DEFINE_DIRECT(NAME, T, V)                                                                 \
+    CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
+                           const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
+                           ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1,                \
+                           int skip_zero, int reverse) {                                          \
+        /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                            \
+        const ptrdiff_t L1 = dims[0], L2 = dims[1];                                               \
+        const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                 \
+        const ptrdiff_t q0 = dims[5], q1 = dims[6], q2 = dims[7];                                 \
+        enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                 \
+        const ptrdiff_t taps = q0 * q1 * q2 + 1; /* + 1: never malloc(0) */                        \
+        ptrdiff_t *offset = malloc(sizeof(ptrdiff_t) * 2 * (size_t)taps);                         \
+        T *weight = malloc(sizeof(T) * (size_t)taps);                                             \
+        if (offset == NULL || weight == NULL) {                                                   \
+            free(offset);                                                                         \
+            free(weight);                                                                         \
+            return -1;                                                                            \
+        }                                                                                         \
+        ptrdiff_t *shift = offset + taps;                                                         \
+        /* outputs whose every tap lies inside x */                                               \
+        const ptrdiff_t in0 = min_p(max_p(c0, q2 - 1 - s2), c1);                                  \
+        const ptrdiff_t in1 = max_p(in0, min_p(c1, n2 - s2));                                     \
+        for (ptrdiff_t line = l0; line < l1; line++) {                                            \
+            const ptrdiff_t i0 = line / L1, i1 = line - i0 * L1;                                  \
+            const ptrdiff_t o0 = i0 + s0, o1 = i1 + s1;                                           \
+            T *row = out + (i0 * L1 + i1) * L2;                                                   \
+            ptrdiff_t nt = 0;                                                                     \
+            if (!reverse) {                                                                       \
+                for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                             \
+                    for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                         \
+                        for (ptrdiff_t j2 = 0; j2 < q2; j2++) ADD_TAP(j0, j1, j2);                \
+            } else {                                                                              \
+                for (ptrdiff_t j2 = 0; j2 < q2; j2++)                                             \
+                    for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                         \
+                        for (ptrdiff_t j0 = 0; j0 < q0; j0++) ADD_TAP(j0, j1, j2);                \
+            }                                                                                     \
+            if (nt == 0) {                                                                        \
+                for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                                   \
+                continue;                                                                         \
+            }                                                                                     \
+            /* Blocks of BLOCK outputs: inside, summed in registers; near the edges (and the      \
+               inside's last outputs), each tap over the outputs it reaches. */                   \
+            ptrdiff_t k = c0;                                                                     \
+            while (k < c1) {                                                                      \
+                if (k >= in0 && k < in1 && in1 - in0 >= BLOCK) {                                  \
+                    /* the inside's last block ends at its end: outputs summed twice, alike */    \
+                    k = min_p(k, in1 - BLOCK);                                                    \
+                    V acc[VECTORS];                                                               \
+                    for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
+                        const T *xt = x + offset[t] + k;                                          \
+                        const T wt = weight[t];                                                   \
+                        for (int v = 0; v < VECTORS; v++)                                         \
+                            acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;                           \
+                    }                                                                             \
+                    for (int v = 0; v < VECTORS; v++) STORE(row + k + v * W, acc[v]);             \
+                    k += BLOCK;                                                                   \
+                    continue;                                                                     \
+                }                                                                                 \
+                ptrdiff_t k1 = min_p(c1, k + BLOCK);                                              \
+                if (k < in0)                                                                      \
+                    k1 = min_p(k1, in0);                                                          \
+                else if (k < in1)                                                                 \
+                    k1 = min_p(k1, in1);                                                          \
+                T acc[BLOCK];                                                                     \
+                for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = 0;                                \
+                for (ptrdiff_t t = 0; t < nt; t++) {                                              \
+                    const ptrdiff_t lo = max_p(k, -shift[t]), hi = min_p(k1, n2 - shift[t]);      \
+                    const ptrdiff_t at = offset[t];                                               \
+                    const T wt = weight[t];                                                       \
+                    for (ptrdiff_t i = lo; i < hi; i++) acc[i - k] += x[at + i] * wt;             \
+                }                                                                                 \
+                for (ptrdiff_t i = k; i < k1; i++) row[i] = acc[i - k];                           \
+                k = k1;                                                                           \
+            }                                                                                     \
+        }                                                                                         \
+        free(offset);                                                                             \
+        free(weight);                                                                             \
+        return 0;                                                                                 \
     }
 
-DEFINE_DIRECT(bridge_direct3_f64, double)
-DEFINE_DIRECT(bridge_direct3_f32, float)
+DEFINE_DIRECT(bridge_direct3_f64, double, vec_f64)
+DEFINE_DIRECT(bridge_direct3_f32, float, vec_f32)
 
 static int get_array(PyObject *obj, Py_buffer *view, int writable, const char *what) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
@@ -119,8 +163,8 @@ static char kind_of(const Py_buffer *view) {
 
 static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 arguments");
+    if (nargs != 11 && nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 or 12 arguments");
         return NULL;
     }
     ptrdiff_t v[7];
@@ -130,6 +174,8 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     int skip_zero = PyObject_IsTrue(args[10]);
     if (skip_zero < 0) return NULL;
+    int reverse = nargs == 12 ? PyObject_IsTrue(args[11]) : 0;
+    if (reverse < 0) return NULL;
     Py_buffer bo, bx, bw;
     if (get_array(args[0], &bo, 1, "out") < 0) return NULL;
     if (get_array(args[1], &bx, 0, "x") < 0) {
@@ -149,14 +195,16 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
     } else {
         ptrdiff_t dims[8] = {dim3(&bo, 1), dim3(&bo, 2), dim3(&bx, 0), dim3(&bx, 1),
                              dim3(&bx, 2), dim3(&bw, 0), dim3(&bw, 1), dim3(&bw, 2)};
+        int status;
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
-            bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4], v[5],
-                               v[6], skip_zero);
+            status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
+                                        v[4], v[5], v[6], skip_zero, reverse);
         else
-            bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4], v[5],
-                               v[6], skip_zero);
+            status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
+                                        v[4], v[5], v[6], skip_zero, reverse);
         Py_END_ALLOW_THREADS
+        if (status < 0) result = PyErr_NoMemory();
     }
     PyBuffer_Release(&bo);
     PyBuffer_Release(&bx);
@@ -167,8 +215,9 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
-     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero): out += the terms of lines "
-     "l0..l1 and columns c0..c1 (numba's direct3)."},
+     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=False): sets lines "
+     "l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's zeros); "
+     "reverse: the arrays are transposes, the taps summed in the order of the operands'."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

@@ -20,6 +20,7 @@ real terms, never padding.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -57,16 +58,18 @@ def direct(
     dtype: np.dtype,
     memo: dict | None = None,
 ) -> np.ndarray:
-    """The window ``starts``/``lengths`` of the defining sum of ``a`` and ``b`` (both ``dtype``)."""
-    out = np.zeros(tuple(lengths), dtype)
-    if out.size == 0:
-        return out
+    """The window ``starts``/``lengths`` of the defining sum of ``a`` and ``b`` (both ``dtype``,
+    in any memory layout)."""
+    size = math.prod(lengths)
+    if size == 0:
+        return np.zeros(tuple(lengths), dtype)
     # Convolution is commutative: loop over the operand with fewer elements.
     big, small = (a, b) if a.size >= b.size else (b, a)
     if big.ndim == 0:
+        out = np.zeros(tuple(lengths), dtype)
         out[...] = big * small + 0.0
         return out
-    work = out.size * small.size
+    work = size * small.size
     # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
     # always right, so small calls do not look.
     skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
@@ -74,8 +77,9 @@ def direct(
     if big.ndim <= 3 and dtype.kind == "f":
         kernel = compiled_loop(work, dtype)
     if kernel is not None:  # compiled: no floating-point warnings to silence
-        _compiled(kernel, out, big, small, starts, skip_zero)
-        return out
+        return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
+    big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
+    out = np.zeros(tuple(lengths), dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         if work <= SMALL_WORK and bool(np.isfinite(small).all()):
             _strided(out, big, small, starts)
@@ -225,18 +229,32 @@ def _load_c_loop():
     return direct3
 
 
-def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
+def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
+    # A column-major operand (as MATLAB's are read) goes to the C loop as its transpose, which
+    # is row-major: no copy in, a column-major result out (written to MATLAB without a copy),
+    # and the taps still summed in the operands' row-major order, so the bits of a row-major copy.
+    reverse = (
+        big.ndim > 1
+        and big.flags.f_contiguous
+        and not big.flags.c_contiguous
+        and kernel is c_kernel()
+    )
+    if reverse:
+        big, small = big.T, small.T
+        starts, lengths = starts[::-1], lengths[::-1]
+    out = np.zeros(tuple(lengths), dtype)
     nd = big.ndim
     pad = (1,) * (3 - nd)
     o3 = out.reshape(pad + out.shape)
     x3 = np.ascontiguousarray(big).reshape(pad + big.shape)
     w3 = np.ascontiguousarray(small).reshape(pad + small.shape)
     s = [0] * (3 - nd) + [int(v) for v in starts]
+    flags = (skip_zero, True) if reverse else (skip_zero,)
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]
     if out.size * small.size < NUMBA_THREADED_WORK:  # small: one call, this thread
-        kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, skip_zero)
-        return
+        kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, *flags)
+        return out.T if reverse else out
     if lines == 1:  # a vector: shares of the columns
         step = max(NUMBA_SHARE, -(-L2 // (4 * pool.THREADS)))
         shares = [(0, 1, c, min(c + step, L2)) for c in range(0, L2, step)]
@@ -247,9 +265,10 @@ def _compiled(kernel, out, big, small, starts, skip_zero) -> None:
 
     def run(part):
         for l0, l1, c0, c1 in part:
-            kernel(o3, x3, w3, s[0], s[1], s[2], l0, l1, c0, c1, skip_zero)
+            kernel(o3, x3, w3, s[0], s[1], s[2], l0, l1, c0, c1, *flags)
 
     if len(shares) == 1:
         run(shares)
     else:
         pool.in_threads(run, shares)
+    return out.T if reverse else out
