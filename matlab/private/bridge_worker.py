@@ -8,8 +8,8 @@ environment variable has to be set for the child, which keeps the command line i
 Linux, macOS and Windows.
 
 ``--executable`` prints ``sys.executable`` and the PYTHON* environment variables (for
-bridge_resolve_python.m). ``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
-bridge_diagnose.m) and needs none of them to run.
+bridge_resolve_python.m). ``--diagnose`` prints the interpreter and the versions of the
+packages the worker needs (for bridge_diagnose.m) and needs none of them to run.
 
 When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job goes to it before
 anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
