@@ -13,7 +13,9 @@ scipy (``signal.convolve`` direct and fft, ``oaconvolve`` for vectors, ``ndimage
 and divided. Printed: seconds, the ratios bridge/Octave and bridge/best scipy, and bridge/floor,
 where the floor is the larger of streaming an output-sized array once into a new array
 (``x + 0.0``) and the multiply-adds at this machine's 2-thread dgemm rate (measured at start).
-``--json FILE`` writes the raw numbers. Nothing here is a test: no time is asserted.
+Operands are column-major by default, as Octave's built-in and MATLAB's wrappers have them
+(``--layout numpy``: row-major). ``--json FILE`` writes the raw numbers. Nothing here is a
+test: no time is asserted.
 """
 
 from __future__ import annotations
@@ -200,6 +202,12 @@ def main(argv=None) -> int:
     p.add_argument(
         "--no-numba", action="store_true", help="the pure-numpy direct sum (no C loop, no numba)"
     )
+    p.add_argument(
+        "--layout",
+        choices=("matlab", "numpy"),
+        default="matlab",
+        help="operands column-major as MATLAB/Octave hold them (default), or numpy's row-major",
+    )
     p.add_argument("--json", type=Path, help="write the results here too")
     args = p.parse_args(argv)
     if args.no_numba:
@@ -213,6 +221,7 @@ def main(argv=None) -> int:
     all_cases = cases(args.quick)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"uptime at start: {load}")
+    print(f"operands: {args.layout} layout")
     copy_s, rate = floors(args.reps)
     print(f"floor: stream {copy_s * 1e9:.2f} ns/element, dgemm {rate / 1e9:.1f} GMAC/s (2 threads)")
     oct_t = {} if args.no_octave else octave_times(all_cases, args.reps)
@@ -234,6 +243,8 @@ def main(argv=None) -> int:
     rows = []
     for i, (op, a, b, shape) in enumerate(all_cases):
         A, B = rng.random(a), rng.random(b)
+        if args.layout == "matlab":  # column-major, as Octave's built-in and the wrappers have them
+            A, B = np.asfortranarray(A), np.asfortranarray(B)
         inner = inner_count(a, b, shape)
         fn = fns[op]
         t_bridge = best_of(lambda fn=fn, A=A, B=B, s=shape: fn(A, B, s), args.reps, inner)

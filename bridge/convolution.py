@@ -56,35 +56,52 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     if (
         type(A) is not np.ndarray
         or type(B) is not np.ndarray
-        or A.dtype != _F64
-        or B.dtype != _F64
+        or A.dtype is not _F64
+        or B.dtype is not _F64
         or A.ndim != 2
         or B.ndim != 2
-        or method not in ("auto", "direct")
+        or method not in _LEAN_METHODS
     ):
         return None
     (a0, a1), (b0, b1) = A.shape, B.shape
     # 'auto' sums directly when the *full* result is this small (kernels.choose_method), so
     # every shape of these operands takes the direct sum, here as there.
-    work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(A.size, B.size)
+    work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
     if work == 0 or work > method_direct.SMALL_WORK:
         return None
-    loop = method_direct.compiled_loop(work, _F64)
+    chosen = method_direct._NUMBA
+    loop = chosen[0] if chosen else method_direct.compiled_loop(work, _F64)
     if loop is None:
         return None
-    s0, n0 = window(shape, a0, b0)
-    s1, n1 = window(shape, a1, b1)
+    if shape == "full":  # semantics.window, inline
+        s0, n0, s1, n1 = 0, a0 + b0 - 1, 0, a1 + b1 - 1
+    elif shape == "same":
+        s0, n0, s1, n1 = b0 // 2, a0, b1 // 2, a1
+    else:
+        s0, n0, s1, n1 = b0 - 1, a0 - b0 + 1, b1 - 1, a1 - b1 + 1
     if n0 <= 0 or n1 <= 0:
         return None
+    big, small = (A, B) if a0 * a1 >= b0 * b1 else (B, A)
+    c_loop = method_direct._C_LOOP
+    if c_loop and loop is c_loop[0]:  # 2-D arrays read as 1 x n0 x n1
+        fb, fs = big.flags, small.flags
+        if fb.c_contiguous and fs.c_contiguous:
+            out = np.zeros((n0, n1))
+            loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
+            return out
+        if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
+            out = np.zeros((n0, n1), order="F")
+            loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
+            return out
     out = np.zeros((n0, n1))
-    big, small = (A, B) if A.size >= B.size else (B, A)
-    if loop is method_direct.c_kernel() and big.flags.c_contiguous and small.flags.c_contiguous:
-        loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)  # 2-D arrays read as 1 x n0 x n1
-        return out
     big = np.ascontiguousarray(big).reshape(1, *big.shape)
     small = np.ascontiguousarray(small).reshape(1, *small.shape)
     loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
     return out
+
+
+_LEAN_METHODS = frozenset(("auto", "direct"))
+_SHAPES = frozenset(("full", "same", "valid"))  # as parse_shape returns them
 
 
 def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
@@ -140,6 +157,14 @@ def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
     >>> conv2([[1, 2, 3]], [[1], [1]]).tolist()
     [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
     """
+    if len(args) == 2 and shape is None:  # conv2(A, B): small ones first, before any parsing
+        lean = _lean(args[0], args[1], "full", method)
+        if lean is not None:
+            return lean
+    elif len(args) == 3 and shape is None and type(args[2]) is str and args[2] in _SHAPES:
+        lean = _lean(args[0], args[1], args[2], method)
+        if lean is not None:
+            return lean
     args = list(args)
     if args and isinstance(args[-1], str) and len(args) in (3, 4):
         if shape is not None:

@@ -21,6 +21,7 @@
  * the kernel in order: the same products added in the same order as the numpy path's passes
  * (one per tap) over the output, each output reading and writing memory once. */
 #define VECTORS 4
+#define STACK_ITEMS 512 /* tap tables of at most this many items live on the stack */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -38,39 +39,83 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
 typedef double vec_f64 __attribute__((vector_size(64)));
 typedef float vec_f32 __attribute__((vector_size(64)));
 
-/* The taps of one output line: the element of x that output k multiplies by weight[t] is
- * x[offset[t] + k], inside x when 0 <= k + shift[t] < n2. */
-/* Tap (j0, j1, j2) of output line (o0, o1), where it lies inside x (and is not a zero skipped). */
-#define ADD_TAP(j0, j1, j2)                                                                       \
+/* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
+ * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
+ * (block k0..). Tap (j0, j1, j2) of output line (o0, o1), where it lies inside x (and is not a
+ * zero skipped). */
+#define ADD_TAP(S, o0, o1, j0, j1, j2)                                                            \
     do {                                                                                          \
-        const ptrdiff_t x0_ = o0 - (j0), x1_ = o1 - (j1);                                         \
+        const ptrdiff_t x0_ = (o0) - (j0), x1_ = (o1) - (j1);                                     \
         const __typeof__(*w) w_ = w[((j0) * q1 + (j1)) * q2 + (j2)];                              \
         if (x0_ < 0 || x0_ >= n0 || x1_ < 0 || x1_ >= n1 || (skip_zero && w_ == 0)) break;        \
-        offset[nt] = (x0_ * n1 + x1_) * n2 + s2 - (j2);                                           \
-        shift[nt] = s2 - (j2);                                                                    \
-        weight[nt] = w_;                                                                          \
-        nt++;                                                                                     \
+        (S).offset[(S).nt] = (x0_ * n1 + x1_) * n2 + s2 - (j2);                                   \
+        (S).shift[(S).nt] = s2 - (j2);                                                            \
+        (S).at_local[(S).nt] = ((j0) * q1 + (j1)) * LW + q2 - 1 - (j2);                           \
+        (S).weight[(S).nt] = w_;                                                                  \
+        (S).nt++;                                                                                 \
+    } while (0)
+
+#define BUILD_TAPS(S, o0, o1)                                                                     \
+    do {                                                                                          \
+        (S).nt = (S).nr = 0;                                                                      \
+        for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                                     \
+            for (ptrdiff_t j1 = 0; j1 < q1; j1++) {                                               \
+                const ptrdiff_t x0 = (o0) - j0, x1 = (o1) - j1;                                   \
+                if (x0 < 0 || x0 >= n0 || x1 < 0 || x1 >= n1) continue;                           \
+                (S).row_base[j0 * q1 + j1] = (x0 * n1 + x1) * n2;                                 \
+                (S).used[(S).nr++] = j0 * q1 + j1;                                                \
+            }                                                                                     \
+        if (!reverse) {                                                                           \
+            for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                                 \
+                for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                             \
+                    for (ptrdiff_t j2 = 0; j2 < q2; j2++) ADD_TAP(S, o0, o1, j0, j1, j2);         \
+        } else {                                                                                  \
+            for (ptrdiff_t j2 = 0; j2 < q2; j2++)                                                 \
+                for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                             \
+                    for (ptrdiff_t j0 = 0; j0 < q0; j0++) ADD_TAP(S, o0, o1, j0, j1, j2);         \
+        }                                                                                         \
     } while (0)
 
 #define DEFINE_DIRECT(NAME, T, V)                                                                 \
     CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
                            const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
-                           ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1,                \
-                           int skip_zero, int reverse) {                                          \
+                           ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero, \
+                           int reverse) {                                                         \
         /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                            \
         const ptrdiff_t L1 = dims[0], L2 = dims[1];                                               \
         const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                 \
         const ptrdiff_t q0 = dims[5], q1 = dims[6], q2 = dims[7];                                 \
-        enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                 \
-        const ptrdiff_t taps = q0 * q1 * q2 + 1; /* + 1: never malloc(0) */                        \
-        ptrdiff_t *offset = malloc(sizeof(ptrdiff_t) * 2 * (size_t)taps);                         \
-        T *weight = malloc(sizeof(T) * (size_t)taps);                                             \
-        if (offset == NULL || weight == NULL) {                                                   \
-            free(offset);                                                                         \
-            free(weight);                                                                         \
+        enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                  \
+        const ptrdiff_t taps = q0 * q1 * q2, rows = q0 * q1, LW = BLOCK + q2 - 1;                 \
+        int finite = 1;                                                                           \
+        for (ptrdiff_t t = 0; t < taps; t++) finite &= (w[t] - w[t] == 0);                        \
+        /* The taps of a line (S: its own; F: those of every line that reads all q0 * q1 rows,    \
+           at offsets from the first such line, built once) */                                    \
+        struct taps {                                                                             \
+            ptrdiff_t *offset, *shift, *at_local, *row_base, *used;                               \
+            T *weight;                                                                            \
+            ptrdiff_t nt, nr;                                                                     \
+        } S, F;                                                                                   \
+        /* on the stack for small kernels (a tiny call costs no malloc) */                        \
+        const size_t n_index = 2 * (3 * (size_t)taps + 2 * (size_t)rows);                         \
+        const size_t n_values = 2 * (size_t)taps + (finite ? (size_t)(rows * LW) : 0);            \
+        ptrdiff_t index_here[STACK_ITEMS];                                                        \
+        T values_here[STACK_ITEMS];                                                               \
+        ptrdiff_t *index = n_index <= STACK_ITEMS ? index_here : malloc(sizeof(ptrdiff_t) * n_index);\
+        T *values = n_values <= STACK_ITEMS ? values_here : malloc(sizeof(T) * n_values);         \
+        if (index == NULL || values == NULL) {                                                    \
+            if (index != index_here) free(index);                                                 \
+            if (values != values_here) free(values);                                              \
             return -1;                                                                            \
         }                                                                                         \
-        ptrdiff_t *shift = offset + taps;                                                         \
+        S.offset = index, S.shift = S.offset + taps, S.at_local = S.shift + taps;                 \
+        S.row_base = S.at_local + taps, S.used = S.row_base + rows;                               \
+        F.offset = S.used + rows, F.shift = F.offset + taps, F.at_local = F.shift + taps;         \
+        F.row_base = F.at_local + taps, F.used = F.row_base + rows;                               \
+        S.weight = values, F.weight = values + taps;                                              \
+        T *local = values + 2 * taps;                                                             \
+        const int has_full = q0 <= n0 && q1 <= n1;                                                \
+        if (has_full) BUILD_TAPS(F, q0 - 1, q1 - 1);                                              \
         /* outputs whose every tap lies inside x */                                               \
         const ptrdiff_t in0 = min_p(max_p(c0, q2 - 1 - s2), c1);                                  \
         const ptrdiff_t in1 = max_p(in0, min_p(c1, n2 - s2));                                     \
@@ -78,66 +123,110 @@ typedef float vec_f32 __attribute__((vector_size(64)));
             const ptrdiff_t i0 = line / L1, i1 = line - i0 * L1;                                  \
             const ptrdiff_t o0 = i0 + s0, o1 = i1 + s1;                                           \
             T *row = out + (i0 * L1 + i1) * L2;                                                   \
-            ptrdiff_t nt = 0;                                                                     \
-            if (!reverse) {                                                                       \
-                for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                             \
-                    for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                         \
-                        for (ptrdiff_t j2 = 0; j2 < q2; j2++) ADD_TAP(j0, j1, j2);                \
+            /* this line's taps: x[base + offset[t] + k] for output k */                          \
+            const struct taps *P;                                                                 \
+            ptrdiff_t base = 0;                                                                   \
+            if (has_full && o0 >= q0 - 1 && o0 < n0 && o1 >= q1 - 1 && o1 < n1) {                 \
+                P = &F;                                                                           \
+                base = ((o0 - (q0 - 1)) * n1 + o1 - (q1 - 1)) * n2;                               \
             } else {                                                                              \
-                for (ptrdiff_t j2 = 0; j2 < q2; j2++)                                             \
-                    for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                         \
-                        for (ptrdiff_t j0 = 0; j0 < q0; j0++) ADD_TAP(j0, j1, j2);                \
+                BUILD_TAPS(S, o0, o1);                                                            \
+                P = &S;                                                                           \
             }                                                                                     \
+            const ptrdiff_t nt = P->nt, nr = P->nr;                                               \
+            const ptrdiff_t *offset = P->offset, *shift = P->shift, *at_local = P->at_local;      \
+            const T *weight = P->weight;                                                          \
             if (nt == 0) {                                                                        \
                 for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                                   \
                 continue;                                                                         \
             }                                                                                     \
-            /* Blocks of BLOCK outputs: inside, summed in registers; near the edges (and the      \
-               inside's last outputs), each tap over the outputs it reaches. */                   \
+            const T *xl = x + base;                                                               \
+            /* Blocks of BLOCK outputs, each summed in registers over every tap. */               \
             ptrdiff_t k = c0;                                                                     \
             while (k < c1) {                                                                      \
-                if (k >= in0 && k < in1 && in1 - in0 >= BLOCK) {                                  \
-                    /* the inside's last block ends at its end: outputs summed twice, alike */    \
-                    k = min_p(k, in1 - BLOCK);                                                    \
+                /* inside: from x itself (where the inside ends the line, its last block ends     \
+                   there too, overlapping the one before: outputs summed twice, alike) */         \
+                ptrdiff_t kd = -1;                                                                \
+                if (k >= in0 && k + BLOCK <= in1)                                                 \
+                    kd = k;                                                                       \
+                else if (k >= in0 && k < in1 && in1 - in0 >= BLOCK && (in1 == c1 || !finite))     \
+                    kd = in1 - BLOCK;                                                             \
+                if (kd >= 0) {                                                                    \
                     V acc[VECTORS];                                                               \
                     for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
                     for (ptrdiff_t t = 0; t < nt; t++) {                                          \
-                        const T *xt = x + offset[t] + k;                                          \
+                        const T *xt = xl + offset[t] + kd;                                        \
                         const T wt = weight[t];                                                   \
                         for (int v = 0; v < VECTORS; v++)                                         \
                             acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;                           \
                     }                                                                             \
-                    for (int v = 0; v < VECTORS; v++) STORE(row + k + v * W, acc[v]);             \
-                    k += BLOCK;                                                                   \
+                    for (int v = 0; v < VECTORS; v++) STORE(row + kd + v * W, acc[v]);            \
+                    k = kd + BLOCK;                                                               \
                     continue;                                                                     \
                 }                                                                                 \
-                ptrdiff_t k1 = min_p(c1, k + BLOCK);                                              \
-                if (k < in0)                                                                      \
-                    k1 = min_p(k1, in0);                                                          \
-                else if (k < in1)                                                                 \
-                    k1 = min_p(k1, in1);                                                          \
-                T acc[BLOCK];                                                                     \
-                for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = 0;                                \
-                for (ptrdiff_t t = 0; t < nt; t++) {                                              \
-                    const ptrdiff_t lo = max_p(k, -shift[t]), hi = min_p(k1, n2 - shift[t]);      \
-                    const ptrdiff_t at = offset[t];                                               \
-                    const T wt = weight[t];                                                       \
-                    for (ptrdiff_t i = lo; i < hi; i++) acc[i - k] += x[at + i] * wt;             \
+                if (finite) {                                                                     \
+                    /* near an edge: a whole block (the line's last ends at its end) from a copy  \
+                       of the rows it reads, zero outside x. With finite weights a product with   \
+                       such a zero is +0 or -0, which leaves the sum unchanged (a sum that starts \
+                       from +0 is never -0): the exact sums. */                                   \
+                    const ptrdiff_t kb = k + BLOCK > c1 && c1 - BLOCK >= c0 ? c1 - BLOCK : k;     \
+                    const ptrdiff_t k1 = min_p(c1, kb + BLOCK);                                   \
+                    const ptrdiff_t first = kb + s2 - (q2 - 1);                                   \
+                    const ptrdiff_t lo = min_p(LW, max_p(0, -first));                             \
+                    const ptrdiff_t hi = max_p(lo, min_p(LW, n2 - first));                        \
+                    for (ptrdiff_t u = 0; u < nr; u++) {                                          \
+                        T *dst = local + P->used[u] * LW;                                         \
+                        const T *src = xl + P->row_base[P->used[u]] + first;                      \
+                        for (ptrdiff_t p = 0; p < lo; p++) dst[p] = 0;                            \
+                        for (ptrdiff_t p = lo; p < hi; p++) dst[p] = src[p];                      \
+                        for (ptrdiff_t p = hi; p < LW; p++) dst[p] = 0;                           \
+                    }                                                                             \
+                    V acc[VECTORS];                                                               \
+                    for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
+                        const T *xt = local + at_local[t];                                        \
+                        const T wt = weight[t];                                                   \
+                        for (int v = 0; v < VECTORS; v++)                                         \
+                            acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;                           \
+                    }                                                                             \
+                    T sums[BLOCK];                                                                \
+                    for (int v = 0; v < VECTORS; v++) STORE(sums + v * W, acc[v]);                \
+                    memcpy(row + k, sums + (k - kb), sizeof(T) * (size_t)(k1 - k));               \
+                    k = k1;                                                                       \
+                } else {                                                                          \
+                    /* a weight is NaN or Inf: each tap over the outputs it reaches */            \
+                    ptrdiff_t k1 = min_p(c1, k + BLOCK);                                          \
+                    if (k < in0)                                                                  \
+                        k1 = min_p(k1, in0);                                                      \
+                    else if (k < in1)                                                             \
+                        k1 = min_p(k1, in1);                                                      \
+                    T acc[BLOCK];                                                                 \
+                    for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = 0;                            \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
+                        const ptrdiff_t lo = max_p(k, -shift[t]), hi = min_p(k1, n2 - shift[t]);  \
+                        const T *xt = xl + offset[t];                                             \
+                        const T wt = weight[t];                                                   \
+                        for (ptrdiff_t i = lo; i < hi; i++) acc[i - k] += xt[i] * wt;             \
+                    }                                                                             \
+                    for (ptrdiff_t i = k; i < k1; i++) row[i] = acc[i - k];                       \
+                    k = k1;                                                                       \
                 }                                                                                 \
-                for (ptrdiff_t i = k; i < k1; i++) row[i] = acc[i - k];                           \
-                k = k1;                                                                           \
             }                                                                                     \
         }                                                                                         \
-        free(offset);                                                                             \
-        free(weight);                                                                             \
+        if (index != index_here) free(index);                                                     \
+        if (values != values_here) free(values);                                                  \
         return 0;                                                                                 \
     }
 
 DEFINE_DIRECT(bridge_direct3_f64, double, vec_f64)
 DEFINE_DIRECT(bridge_direct3_f32, float, vec_f32)
 
-static int get_array(PyObject *obj, Py_buffer *view, int writable, const char *what) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+/* The buffer of a C-contiguous array, or of a column-major one (``fortran``: read as its
+ * transpose, which is C-contiguous). */
+static int get_array(PyObject *obj, Py_buffer *view, int writable, int fortran,
+                     const char *what) {
+    int flags = (fortran ? PyBUF_F_CONTIGUOUS : PyBUF_C_CONTIGUOUS) | PyBUF_FORMAT |
+                (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
     if (view->ndim < 1 || view->ndim > 3) {
         PyErr_Format(PyExc_ValueError, "direct3: %s must have 1 to 3 dimensions", what);
@@ -147,10 +236,10 @@ static int get_array(PyObject *obj, Py_buffer *view, int writable, const char *w
     return 0;
 }
 
-/* Dimension k of the array as 3-D, leading dimensions of 1 added. */
-static ptrdiff_t dim3(const Py_buffer *view, int k) {
+/* Dimension k of the array (of its transpose: ``fortran``) as 3-D, leading 1s added. */
+static ptrdiff_t dim3(const Py_buffer *view, int k, int fortran) {
     int d = k - (3 - view->ndim);
-    return d < 0 ? 1 : view->shape[d];
+    return d < 0 ? 1 : view->shape[fortran ? view->ndim - 1 - d : d];
 }
 
 static char kind_of(const Py_buffer *view) {
@@ -174,15 +263,22 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     int skip_zero = PyObject_IsTrue(args[10]);
     if (skip_zero < 0) return NULL;
-    int reverse = nargs == 12 ? PyObject_IsTrue(args[11]) : 0;
-    if (reverse < 0) return NULL;
+    /* reverse: 0 none; 1 the arrays are the transposes of the operands and result; 2 they are
+       the column-major operands and result themselves (read as their transposes) */
+    long reverse = nargs == 12 ? PyLong_AsLong(args[11]) : 0;
+    if (reverse == -1 && PyErr_Occurred()) return NULL;
+    if (reverse < 0 || reverse > 2) {
+        PyErr_SetString(PyExc_ValueError, "direct3: reverse must be 0, 1 or 2");
+        return NULL;
+    }
+    const int fortran = reverse == 2;
     Py_buffer bo, bx, bw;
-    if (get_array(args[0], &bo, 1, "out") < 0) return NULL;
-    if (get_array(args[1], &bx, 0, "x") < 0) {
+    if (get_array(args[0], &bo, 1, fortran, "out") < 0) return NULL;
+    if (get_array(args[1], &bx, 0, fortran, "x") < 0) {
         PyBuffer_Release(&bo);
         return NULL;
     }
-    if (get_array(args[2], &bw, 0, "w") < 0) {
+    if (get_array(args[2], &bw, 0, fortran, "w") < 0) {
         PyBuffer_Release(&bo);
         PyBuffer_Release(&bx);
         return NULL;
@@ -193,16 +289,17 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "direct3: out, x and w must all be float64 or float32");
         result = NULL;
     } else {
-        ptrdiff_t dims[8] = {dim3(&bo, 1), dim3(&bo, 2), dim3(&bx, 0), dim3(&bx, 1),
-                             dim3(&bx, 2), dim3(&bw, 0), dim3(&bw, 1), dim3(&bw, 2)};
+        const int f = fortran;
+        ptrdiff_t dims[8] = {dim3(&bo, 1, f), dim3(&bo, 2, f), dim3(&bx, 0, f), dim3(&bx, 1, f),
+                             dim3(&bx, 2, f), dim3(&bw, 0, f), dim3(&bw, 1, f), dim3(&bw, 2, f)};
         int status;
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
             status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse);
+                                        v[4], v[5], v[6], skip_zero, reverse != 0);
         else
             status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse);
+                                        v[4], v[5], v[6], skip_zero, reverse != 0);
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
@@ -215,9 +312,10 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
-     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=False): sets lines "
-     "l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's zeros); "
-     "reverse: the arrays are transposes, the taps summed in the order of the operands'."},
+     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0): sets lines "
+     "l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's zeros). "
+     "reverse 1: the arrays are the transposes of the operands and result, the taps summed in "
+     "the operands' order; 2: the same, given the column-major arrays themselves."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
