@@ -31,15 +31,18 @@ DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
-# The C loop of the direct sum (built at install; real data, up to 3 dimensions), two threads.
-C_LOOP_PER_MAC = 0.08e-9
-C_LOOP_PER_OUT = 3e-9  # the output's first touch and the line set-up
+# The C loop of the direct sum (built at install; real data, up to 3 dimensions), two threads;
+# volumes cost about twice as much per multiply-add (their lines are shorter and read rows of
+# several planes).
+C_LOOP_PER_MAC = 0.032e-9
+C_LOOP_PER_MAC_3D = 0.065e-9
+C_LOOP_PER_OUT = 1e-9  # the output's first touch and the line set-up
 C_LOOP_FIXED = 5e-6
 GEMM_PER_MAC = 0.05e-9
 GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
 GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
 GEMM_PER_OUT = 6e-9
-FFT_PER_POINT = 1.3e-9  # numpy.fft, the lines shared out to two threads
+FFT_PER_POINT = 1.1e-9  # numpy.fft, the lines shared out to two threads
 FFT_PER_OUT = 4e-9
 FFT_FIXED = 1e-4
 GEMM_FIXED = 5e-4
@@ -83,7 +86,8 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     k = COMPLEX_FACTOR if cplx else 1.0
     work = outs * taps
     if not cplx and len(big) <= 3 and method_direct.c_loop_available():
-        direct = C_LOOP_FIXED + C_LOOP_PER_MAC * work + C_LOOP_PER_OUT * outs
+        per_mac = C_LOOP_PER_MAC_3D if len(big) == 3 else C_LOOP_PER_MAC
+        direct = C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
     elif work <= method_direct.SMALL_WORK:
         direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
     else:
