@@ -421,6 +421,43 @@ def _pad_the_heap() -> None:
     mallopt(_M_TOP_PAD, _TOP_PAD)
 
 
+# glibc's mallopt parameters M_TRIM_THRESHOLD and M_MMAP_MAX.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+
+
+def prefault_heap(megabytes: int) -> bool:
+    """glibc, in a warm server's spare job process: touch ``megabytes`` of heap now and keep
+    them, so that the job's arrays land on pages already mapped. Whether it was done.
+
+    Every array then comes from the heap (no mmap) and freed memory stays in it (no trimming):
+    the process is the job's alone and ends with it. A job's first touches of fresh pages cost
+    about as much as a 3-D FFT's stages on the benchmark machine (a KVM guest); the spare pays
+    them while it waits for a job (measured: BENCHMARKS.md).
+    """
+    if megabytes <= 0 or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    free.argtypes = [ctypes.c_void_p]
+    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)):
+        return False
+    size = megabytes << 20
+    block = malloc(size)
+    if not block:
+        return False
+    ctypes.memset(block, 0, size)
+    free(block)
+    return True
+
+
 def _import_numeric_stack() -> None:
     # numpy is needed by every job; importing it here turns a missing or broken numpy into exit 5
     # before anything else (scipy and h5py are imported where used, classified by main()).

@@ -46,6 +46,9 @@ NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
 MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
 MAX_QUEUE = 512  # jobs waiting for a slot; beyond, refused (they run cold)
 IDENTITY = ("version", "package", "fingerprint")
+# A spare job process forked ahead, its heap first touched while it waits (megabytes; 0: none).
+SPARE_ENV = "BRIDGE_SERVE_PREFAULT_MB"
+SPARE_MB = 512
 # What jobs import (a job process that imports them itself pays for it: scipy.io and h5py
 # 0.1-0.2 s). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
@@ -109,6 +112,29 @@ class Pending:
         self.conn, self.deadline, self.data = conn, deadline, b""
 
 
+def spare_megabytes() -> int:
+    """BRIDGE_SERVE_PREFAULT_MB, else SPARE_MB but at most an eighth of the memory."""
+    value = os.environ.get(SPARE_ENV, "").strip()
+    with contextlib.suppress(ValueError):
+        if value:
+            return max(0, int(value))
+    try:
+        memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    except (ValueError, OSError):
+        return 0
+    return min(SPARE_MB, memory_mb // 8)
+
+
+class Spare:
+    """A job process forked before its job: it touches its heap, says "R" on its control
+    socket, then waits there for the job (the client's connection, passed as a descriptor)."""
+
+    def __init__(self, pid: int, control: socket.socket) -> None:
+        self.pid = pid
+        self.control = control
+        self.ready = False
+
+
 class Server:
     def __init__(
         self,
@@ -135,6 +161,9 @@ class Server:
         self.queue: list[tuple[socket.socket, list[str]]] = []
         self.running: dict[int, float] = {}  # job process pid -> start time
         self.last_activity = time.monotonic()
+        self.spare_mb = spare_megabytes()
+        self.spare: Spare | None = None
+        self.spare_after = 0.0  # no new spare before (a spare that died waits a little)
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -205,6 +234,7 @@ class Server:
                 importlib.import_module(name)
 
     def close(self) -> None:
+        self.drop_spare()
         for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
             with contextlib.suppress(OSError):
                 conn.sendall(client.encode(["refused", "the server is stopping"]))
@@ -229,6 +259,8 @@ class Server:
         while not self.stopping:
             self.reap()
             self.start_queued()
+            if self.spare is None and self.spare_mb and time.monotonic() >= self.spare_after:
+                self.make_spare()
             now = time.monotonic()
             busy = self.pending or self.queue or self.running
             if self.idle_timeout and not busy and now - self.last_activity >= self.idle_timeout:
@@ -240,6 +272,8 @@ class Server:
             conns = {self.sock.fileno(): self.sock}
             conns.update((p.conn.fileno(), p.conn) for p in self.pending)
             conns.update((c.fileno(), c) for c, _ in self.queue)
+            if self.spare is not None:  # "R", or its end
+                conns[self.spare.control.fileno()] = self.spare.control
             poller = select.poll()
             for fd in conns:
                 poller.register(fd, select.POLLIN)
@@ -251,6 +285,8 @@ class Server:
                 sock = conns[fd]
                 if sock is self.sock:
                     self.accept()
+                elif self.spare is not None and sock is self.spare.control:
+                    self.spare_said()
                 else:
                     self.read(sock)
             self.expire()
@@ -391,6 +427,9 @@ class Server:
             self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
+        spare = self.spare
+        if spare is not None and spare.ready and self.hand_to_spare(conn, cwd, umask, argv):
+            return
         try:
             pid = os.fork()
         except OSError as err:
@@ -407,10 +446,89 @@ class Server:
         self.jobs += 1
         self.running[pid] = time.monotonic()
 
+    # --- the spare job process ----------------------------------------------------------------
+
+    def make_spare(self) -> None:
+        """Fork the next job's process now: it touches its heap while nothing waits for it."""
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:  # the spare: never returns
+            code = 70
+            try:
+                ours.close()
+                self.forget()
+                code = spare_process(theirs, self.spare_mb)
+            finally:
+                os._exit(code)
+        theirs.close()
+        ours.setblocking(False)
+        self.spare = Spare(pid, ours)
+
+    def spare_said(self) -> None:
+        """The spare's control socket is readable: "R" (ready), or its end (it died)."""
+        spare = self.spare
+        try:
+            said = spare.control.recv(16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            said = b""
+        if said == b"R" and not spare.ready:
+            spare.ready = True
+        else:
+            self.drop_spare()
+            self.spare_after = time.monotonic() + 5.0
+
+    def hand_to_spare(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> bool:
+        """Give the job to the ready spare; False: it could not take it (run a new process)."""
+        spare, self.spare = self.spare, None
+        payload = json.dumps({"cwd": cwd, "umask": umask, "argv": argv}).encode("ascii")
+        message = len(payload).to_bytes(8, "big") + payload
+        try:
+            spare.control.setblocking(True)
+            spare.control.settimeout(5.0)
+            sent = socket.send_fds(spare.control, [message], [conn.fileno()])
+        except OSError:
+            self.end_spare(spare)
+            return False
+        # The spare has the connection now: from here it answers the client or, short of the
+        # whole message, closes it (the client then runs cold). It may have closed its end
+        # already, having read everything: nothing more is sent then.
+        with contextlib.suppress(OSError):
+            if sent < len(message):
+                spare.control.sendall(message[sent:])
+        spare.control.close()
+        conn.close()
+        self.jobs += 1
+        self.running[spare.pid] = time.monotonic()
+        return True
+
+    def drop_spare(self) -> None:
+        if self.spare is not None:
+            spare, self.spare = self.spare, None
+            self.end_spare(spare)
+
+    def end_spare(self, spare: Spare) -> None:
+        spare.control.close()  # it reads the end of its control socket and exits
+        with contextlib.suppress(OSError):
+            os.kill(spare.pid, signal.SIGTERM)
+        with contextlib.suppress(OSError):
+            os.waitpid(spare.pid, 0)
+
     def forget(self) -> None:
         """In a job process: let go of everything that is the server's."""
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal is not the job's
+        if self.spare is not None:
+            self.spare.control.close()
         for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
             conn.close()
         if self.sock is not None:
@@ -427,6 +545,11 @@ class Server:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare.pid:  # died before its job
+                self.spare.control.close()
+                self.spare = None
+                self.spare_after = time.monotonic() + 5.0
+                continue
             if self.running.pop(pid, None) is not None:
                 self.last_activity = time.monotonic()
                 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NOT_STARTED:
@@ -439,14 +562,41 @@ class Server:
             "socket": self.path,
             "jobs": self.jobs,
             "running": len(self.running),
+            "job_pids": sorted(self.running),
             "queued": len(self.queue),
             "slots": self.slots,
             "refused": self.refused,
             "abandoned": self.abandoned,
             "last_refusal": self.last_refusal,
+            "spare": None if self.spare is None else self.spare.pid,
+            "spare_ready": self.spare is not None and self.spare.ready,
             "uptime": round(time.time() - self.started, 3),
             **dict(zip(IDENTITY, self.identity, strict=True)),
         }
+
+
+def spare_process(control: socket.socket, megabytes: int) -> int:
+    """The body of a spare job process: touch the heap, say "R", wait for the job, run it (as
+    :func:`job_process`). The end of the control socket (the server stopped or gave up on it)
+    ends it."""
+    jobcli.prefault_heap(megabytes)
+    try:
+        control.sendall(b"R")
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        if not fds:
+            return 0
+        conn = socket.socket(fileno=fds[0])
+        while len(data) < 8 or len(data) < 8 + int.from_bytes(data[:8], "big"):
+            more = control.recv(1 << 16)
+            if not more:
+                conn.close()
+                return 0
+            data += more
+    except OSError:
+        return 0
+    control.close()
+    job = json.loads(data[8:].decode("ascii"))
+    return job_process(conn, job["cwd"], job["umask"], job["argv"])
 
 
 def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> int:

@@ -76,6 +76,10 @@ class Running:
         assert answer["ok"], answer
         return answer
 
+    def children(self) -> list[int]:
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in path.read_text().split()]
+
     def stop(self) -> tuple[int, str]:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -689,8 +693,10 @@ class SlowServer(Running):
             time.sleep(0.05)
 
     def job_processes(self) -> list[int]:
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [int(p) for p in path.read_text().split()]
+        """The server's children that run a job (not the spare waiting for the next one)."""
+        jobs = self.status()["job_pids"]
+        return [pid for pid in self.children() if pid in jobs]
+
 
 
 @pytest.fixture
@@ -976,3 +982,123 @@ def test_worker_autostart_replaces_a_dead_servers_socket(short_dir):
     finally:
         with contextlib.suppress(OSError):
             client.request("stop", str(path), timeout=30)
+
+
+# --- the spare job process: forked and warmed before its job -----------------------------------
+
+
+def test_the_spare_takes_the_next_job_and_a_new_one_is_made(short_dir):
+    sock = short_dir / "s.sock"
+    running = Running(sock, env=base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="16"))
+    try:
+        make_files(short_dir)
+        used = set()
+        for k in range(8):  # (a spare once got SIGTERM after taking its job, now and then)
+            wait_for(lambda: running.status()["spare_ready"])
+            spare = running.status()["spare"]
+            assert spare in running.children() and spare not in used
+            used.add(spare)
+            done = worker("in.mat", f"out{k}.mat", env=running.env, cwd=short_dir)
+            assert done.returncode == 0, done.stderr
+            check_result(short_dir, f"out{k}.mat")
+            # It ran the job and ended (reaped); the next job gets a new spare.
+            wait_for(lambda spare=spare: spare not in running.children())
+        status = running.status()
+        assert status["jobs"] == 8 and status["abandoned"] == 0 and status["refused"] == 0
+    finally:
+        assert running.stop()[0] == 0
+
+
+def test_a_spare_that_dies_is_replaced_and_jobs_run_meanwhile(server, short_dir):
+    make_files(short_dir)
+    wait_for(lambda: server.status()["spare_ready"])
+    spare = server.status()["spare"]
+    os.kill(spare, signal.SIGKILL)
+    wait_for(lambda: server.status()["spare"] != spare)
+    done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)  # a process of its own
+    assert done.returncode == 0, done.stderr
+    check_result(short_dir)
+    assert server.status()["jobs"] == 1
+    wait_for(lambda: server.status()["spare_ready"], timeout=60)
+    assert server.status()["spare"] != spare
+
+
+def test_no_spare_when_its_memory_is_zero(short_dir):
+    sock = short_dir / "s.sock"
+    running = Running(sock, env=base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="0"))
+    try:
+        make_files(short_dir)
+        done = worker("in.mat", "out.mat", env=running.env, cwd=short_dir)
+        assert done.returncode == 0, done.stderr
+        check_result(short_dir)
+        status = running.status()
+        assert status["jobs"] == 1 and status["spare"] is None and not status["spare_ready"]
+    finally:
+        assert running.stop()[0] == 0
+
+
+def test_the_spare_memory_setting(monkeypatch):
+    monkeypatch.setenv(serve.SPARE_ENV, "64")
+    assert serve.spare_megabytes() == 64
+    monkeypatch.setenv(serve.SPARE_ENV, "0")
+    assert serve.spare_megabytes() == 0
+    monkeypatch.setenv(serve.SPARE_ENV, "lots")
+    assert 0 < serve.spare_megabytes() <= serve.SPARE_MB
+    monkeypatch.delenv(serve.SPARE_ENV)
+    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    assert serve.spare_megabytes() == min(serve.SPARE_MB, memory_mb // 8)
+
+
+def test_prefaulting_the_heap_in_a_child():
+    code = (
+        "from bridge import jobcli\n"
+        "assert not jobcli.prefault_heap(0)\n"
+        "assert jobcli.prefault_heap(16)\n"
+        "import numpy as np\n"
+        "a = np.ones(8 << 20)\n"  # 64 MB from the heap, not a mapping of its own
+        "assert a.sum() == 8 << 20\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=base_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
+LATE_SERVER = """
+import socket, sys, time
+from bridge import serve
+send_fds = socket.send_fds
+def late(*args, **kwargs):  # the spare reads the job and closes its end before the server goes on
+    sent = send_fds(*args, **kwargs)
+    time.sleep(0.3)
+    return sent
+socket.send_fds = late
+raise SystemExit(serve.serve(None, 0))
+"""
+
+
+def test_a_spare_that_took_its_job_is_left_alone(short_dir):
+    sock = short_dir / "late.sock"
+    running = SlowServer.__new__(SlowServer)
+    running.path = sock
+    running.env = base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="16")
+    running.proc = subprocess.Popen(
+        [sys.executable, "-c", LATE_SERVER],
+        env=running.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: sock.exists(), timeout=60)
+        make_files(short_dir)
+        for k in range(2):
+            wait_for(lambda: running.status()["spare_ready"], timeout=60)
+            done = worker("in.mat", f"out{k}.mat", env=running.env, cwd=short_dir)
+            assert done.returncode == 0, done.stderr
+            check_result(short_dir, f"out{k}.mat")
+        status = running.status()
+        assert status["jobs"] == 2 and status["abandoned"] == 0
+    finally:
+        assert running.stop()[0] == 0
