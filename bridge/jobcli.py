@@ -426,9 +426,10 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
 
-def prefault_heap(megabytes: int) -> bool:
-    """glibc, in a warm server's spare job process: touch ``megabytes`` of heap now and keep
-    them, so that the job's arrays land on pages already mapped. Whether it was done.
+def prefault_heap(megabytes: int, stop=None) -> int:
+    """glibc, in a warm server's spare job process: touch up to ``megabytes`` of heap now and
+    keep them, so that the job's arrays land on pages already mapped; 16 MB at a time, until
+    ``stop()`` says a job came. The megabytes touched.
 
     Every array then comes from the heap (no mmap) and freed memory stays in it (no trimming):
     the process is the job's alone and ends with it. A job's first touches of fresh pages cost
@@ -436,26 +437,30 @@ def prefault_heap(megabytes: int) -> bool:
     them while it waits for a job (measured: BENCHMARKS.md).
     """
     if megabytes <= 0 or not sys.platform.startswith("linux"):
-        return False
+        return 0
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)
         mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
     except (OSError, AttributeError):
-        return False
+        return 0
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
     free.argtypes = [ctypes.c_void_p]
     if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)):
-        return False
-    size = megabytes << 20
-    block = malloc(size)
-    if not block:
-        return False
-    ctypes.memset(block, 0, size)
-    free(block)
-    return True
+        return 0
+    step = 16 << 20
+    blocks = []  # adjacent pieces of the heap: freed, they merge into its free top
+    while len(blocks) * 16 < megabytes and not (stop and stop()):
+        block = malloc(step)
+        if not block:
+            break
+        ctypes.memset(block, 0, step)
+        blocks.append(block)
+    for block in reversed(blocks):
+        free(block)
+    return len(blocks) * 16
 
 
 def _import_numeric_stack() -> None:

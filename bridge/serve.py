@@ -126,8 +126,9 @@ def spare_megabytes() -> int:
 
 
 class Spare:
-    """A job process forked before its job: it touches its heap, says "R" on its control
-    socket, then waits there for the job (the client's connection, passed as a descriptor)."""
+    """A job process forked before its job, while no job runs: it touches its heap until its
+    job comes (all of it: it says "R" on its control socket), then takes the job there (the
+    client's connection, passed as a descriptor)."""
 
     def __init__(self, pid: int, control: socket.socket) -> None:
         self.pid = pid
@@ -164,6 +165,7 @@ class Server:
         self.spare_mb = spare_megabytes()
         self.spare: Spare | None = None
         self.spare_after = 0.0  # no new spare before (a spare that died waits a little)
+        self.pidfds: dict[int, int] = {}  # descriptor -> pid of a running job process
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -235,6 +237,9 @@ class Server:
 
     def close(self) -> None:
         self.drop_spare()
+        for fd in self.pidfds:
+            os.close(fd)
+        self.pidfds = {}
         for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
             with contextlib.suppress(OSError):
                 conn.sendall(client.encode(["refused", "the server is stopping"]))
@@ -259,7 +264,9 @@ class Server:
         while not self.stopping:
             self.reap()
             self.start_queued()
-            if self.spare is None and self.spare_mb and time.monotonic() >= self.spare_after:
+            # A spare when no job runs: its first touches would slow a running job down.
+            idle = not self.running and time.monotonic() >= self.spare_after
+            if self.spare is None and self.spare_mb and idle:
                 self.make_spare()
             now = time.monotonic()
             busy = self.pending or self.queue or self.running
@@ -275,13 +282,15 @@ class Server:
             if self.spare is not None:  # "R", or its end
                 conns[self.spare.control.fileno()] = self.spare.control
             poller = select.poll()
-            for fd in conns:
+            for fd in [*conns, *self.pidfds]:
                 poller.register(fd, select.POLLIN)
             try:
                 events = poller.poll(timeout * 1000)
             except InterruptedError:
                 continue
             for fd, _ in events:
+                if fd not in conns:  # a job process ended: reaped at the top of the loop
+                    continue
                 sock = conns[fd]
                 if sock is self.sock:
                     self.accept()
@@ -427,8 +436,7 @@ class Server:
             self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
-        spare = self.spare
-        if spare is not None and spare.ready and self.hand_to_spare(conn, cwd, umask, argv):
+        if self.spare is not None and self.hand_to_spare(conn, cwd, umask, argv):
             return
         try:
             pid = os.fork()
@@ -445,6 +453,7 @@ class Server:
         conn.close()
         self.jobs += 1
         self.running[pid] = time.monotonic()
+        self.watch(pid)
 
     # --- the spare job process ----------------------------------------------------------------
 
@@ -509,6 +518,7 @@ class Server:
         conn.close()
         self.jobs += 1
         self.running[spare.pid] = time.monotonic()
+        self.watch(spare.pid)
         return True
 
     def drop_spare(self) -> None:
@@ -529,6 +539,8 @@ class Server:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal is not the job's
         if self.spare is not None:
             self.spare.control.close()
+        for fd in self.pidfds:
+            os.close(fd)
         for conn in [p.conn for p in self.pending] + [c for c, _ in self.queue]:
             conn.close()
         if self.sock is not None:
@@ -536,7 +548,17 @@ class Server:
         if self.lock_fd is not None:
             os.close(self.lock_fd)
 
+    def watch(self, pid: int) -> None:
+        """Wake the loop as soon as job process ``pid`` ends (Linux pidfd; elsewhere the loop
+        looks every 0.2 s), so that the next spare is made before the next job comes."""
+        with contextlib.suppress(AttributeError, OSError):
+            self.pidfds[os.pidfd_open(pid)] = pid
+
     def reap(self) -> None:
+        for fd, pid in list(self.pidfds.items()):
+            if pid not in self.running:
+                os.close(fd)
+                del self.pidfds[fd]
         while self.running:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -551,6 +573,9 @@ class Server:
                 self.spare_after = time.monotonic() + 5.0
                 continue
             if self.running.pop(pid, None) is not None:
+                for fd in [fd for fd, p in self.pidfds.items() if p == pid]:
+                    os.close(fd)
+                    del self.pidfds[fd]
                 self.last_activity = time.monotonic()
                 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NOT_STARTED:
                     self.abandoned += 1
@@ -576,12 +601,14 @@ class Server:
 
 
 def spare_process(control: socket.socket, megabytes: int) -> int:
-    """The body of a spare job process: touch the heap, say "R", wait for the job, run it (as
-    :func:`job_process`). The end of the control socket (the server stopped or gave up on it)
-    ends it."""
-    jobcli.prefault_heap(megabytes)
+    """The body of a spare job process: touch the heap until a job comes (all of it: say "R"),
+    take the job, run it (as :func:`job_process`). The end of the control socket (the server
+    stopped or gave up on it) ends it."""
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
     try:
-        control.sendall(b"R")
+        if jobcli.prefault_heap(megabytes, lambda: bool(poller.poll(0))) >= megabytes:
+            control.sendall(b"R")  # all touched (else a job came, or the heap would not grow)
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not fds:
             return 0
