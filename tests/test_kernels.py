@@ -175,7 +175,13 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
 
 @pytest.mark.parametrize(
     "a_dims, b_dims, starts_of",
-    [((10007,), (31,), "full"), ((3, 5000), (2, 9), "same"), ((2, 3, 4500), (2, 2, 3), "valid")],
+    [
+        ((10007,), (31,), "full"),
+        ((3, 5000), (2, 9), "same"),
+        ((2, 3, 4500), (2, 2, 3), "valid"),
+        # column-major: 14 rows 4 KB apart, read from copies
+        ((512, 40), (3, 14), "same"),
+    ],
 )
 def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
     monkeypatch, a_dims, b_dims, starts_of
