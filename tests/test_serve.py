@@ -50,11 +50,13 @@ def short_dir():
 
 
 class Running:
-    def __init__(self, sock: Path, *args: str, env: dict | None = None) -> None:
+    def __init__(
+        self, sock: Path, *args: str, env: dict | None = None, command: list | None = None
+    ) -> None:
         self.path = sock
         self.env = env or base_env(BRIDGE_SOCKET=str(sock))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve", *args],
+            command or [sys.executable, "-m", "bridge", "serve", *args],
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -669,34 +671,22 @@ raise SystemExit(serve.serve(None, 0, slots={slots}))
 """
 
 
-class SlowServer(Running):
-    def __init__(self, sock: Path, slots: int = 2) -> None:
-        self.path = sock
-        self.env = base_env(BRIDGE_SOCKET=str(sock))
-        code = SLOW_SERVER.format(slow=SLOW, slots=slots)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                if client.request("status", str(sock))["ok"]:
-                    break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                out, err = self.proc.communicate(timeout=10)
-                pytest.fail(f"the server did not start: {out}{err}")
-            time.sleep(0.05)
+class ScriptServer(Running):
+    """A server started by a script (``python -c code``) that patches bridge first."""
+
+    def __init__(self, sock: Path, code: str, **env: str) -> None:
+        env = base_env(BRIDGE_SOCKET=str(sock), **env)
+        super().__init__(sock, env=env, command=[sys.executable, "-c", code])
 
     def job_processes(self) -> list[int]:
         """The server's children that run a job (not the spare waiting for the next one)."""
         jobs = self.status()["job_pids"]
         return [pid for pid in self.children() if pid in jobs]
 
+
+class SlowServer(ScriptServer):
+    def __init__(self, sock: Path, slots: int = 2) -> None:
+        super().__init__(sock, SLOW_SERVER.format(slow=SLOW, slots=slots))
 
 
 @pytest.fixture
@@ -1078,20 +1068,8 @@ raise SystemExit(serve.serve(None, 0))
 
 
 def test_a_spare_that_took_its_job_is_left_alone(short_dir):
-    sock = short_dir / "late.sock"
-    running = SlowServer.__new__(SlowServer)
-    running.path = sock
-    running.env = base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="16")
-    running.proc = subprocess.Popen(
-        [sys.executable, "-c", LATE_SERVER],
-        env=running.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = ScriptServer(short_dir / "late.sock", LATE_SERVER, BRIDGE_SERVE_PREFAULT_MB="16")
     try:
-        wait_for(lambda: sock.exists(), timeout=60)
         make_files(short_dir)
         for k in range(2):
             wait_for(lambda: running.status()["spare_ready"], timeout=60)
