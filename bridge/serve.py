@@ -527,11 +527,22 @@ class Server:
             self.end_spare(spare)
 
     def end_spare(self, spare: Spare) -> None:
+        """End a spare that has no job: SIGTERM, then SIGKILL after 2 s; never wait longer."""
         spare.control.close()  # it reads the end of its control socket and exits
-        with contextlib.suppress(OSError):
-            os.kill(spare.pid, signal.SIGTERM)
-        with contextlib.suppress(OSError):
-            os.waitpid(spare.pid, 0)
+        for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+            try:
+                os.kill(spare.pid, sig)
+            except OSError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    pid, _ = os.waitpid(spare.pid, os.WNOHANG)
+                except ChildProcessError:
+                    return
+                if pid:
+                    return
+                time.sleep(0.01)
 
     def forget(self) -> None:
         """In a job process: let go of everything that is the server's."""
@@ -604,6 +615,12 @@ def spare_process(control: socket.socket, megabytes: int) -> int:
     """The body of a spare job process: touch the heap until a job comes (all of it: say "R"),
     take the job, run it (as :func:`job_process`). The end of the control socket (the server
     stopped or gave up on it) ends it."""
+    # Nothing of the server's output is held open by a spare (a job answers on its socket).
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.close(devnull)
     poller = select.poll()
     poller.register(control, select.POLLIN)
     try:

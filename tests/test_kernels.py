@@ -181,6 +181,9 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
         ((2, 3, 4500), (2, 2, 3), "valid"),
         # column-major: 14 rows 4 KB apart, read from copies
         ((512, 40), (3, 14), "same"),
+        # many lines, summed two at a time where both read every kernel row
+        ((41, 700), (5, 7), "full"),
+        ((9, 7, 300), (3, 4, 5), "same"),
     ],
 )
 def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(

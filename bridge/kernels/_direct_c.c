@@ -129,6 +129,46 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                 if (++in_set[(at >> 6) & 63] > 12) alias = 1;                                     \
             }                                                                                     \
         }                                                                                         \
+        /* Two lines (o1, o1 + 1) that both read all the kernel's rows share the loads of each    \
+           row: a row's taps for line o1 + 1 are line o1's next row's. Steps in each line's tap   \
+           order: per kernel plane (or, reversed, per last index) the rows from o1 + 1 down,      \
+           the first for line o1 + 1 only, the last for line o1 only, the others for both. */     \
+        const ptrdiff_t steps = q0 * (q1 + 1) * q2, groups = reverse ? q2 : q0;                   \
+        ptrdiff_t *pair_at = NULL, *seg = NULL;                                                   \
+        T *pair_w = NULL;                                                                         \
+        if (has_full && q1 >= 2 && L1 >= 2) {                                                     \
+            pair_at = malloc(sizeof(ptrdiff_t) * (size_t)steps);                                  \
+            seg = malloc(sizeof(ptrdiff_t) * 3 * (size_t)(groups * 3));                           \
+            pair_w = malloc(sizeof(T) * 2 * (size_t)steps);                                       \
+            if (pair_at == NULL || seg == NULL || pair_w == NULL) {                               \
+                free(pair_at);                                                                    \
+                free(seg);                                                                        \
+                free(pair_w);                                                                     \
+                pair_at = seg = NULL;                                                             \
+                pair_w = NULL;                                                                    \
+            }                                                                                     \
+        }                                                                                         \
+        ptrdiff_t nseg = 0;                                                                       \
+        if (pair_at != NULL) {                                                                    \
+            ptrdiff_t ns = 0;                                                                     \
+            for (ptrdiff_t g = 0; g < groups; g++)                                                \
+                for (ptrdiff_t rho = 0; rho <= q1; rho++) {                                       \
+                    const ptrdiff_t kind = rho == 0 ? 2 : rho == q1 ? 1 : 0; /* B, A, both */     \
+                    if (nseg > 0 && seg[3 * (nseg - 1)] == kind && kind == 0) {                   \
+                        seg[3 * (nseg - 1) + 2] += reverse ? q0 : q2;                             \
+                    } else {                                                                      \
+                        seg[3 * nseg] = kind, seg[3 * nseg + 1] = ns;                             \
+                        seg[3 * nseg + 2] = ns + (reverse ? q0 : q2);                             \
+                        nseg++;                                                                   \
+                    }                                                                             \
+                    for (ptrdiff_t h = 0; h < (reverse ? q0 : q2); h++, ns++) {                   \
+                        const ptrdiff_t j0 = reverse ? h : g, j2 = reverse ? g : h;               \
+                        pair_at[ns] = ((q0 - 1 - j0) * n1 + q1 - rho) * n2 + s2 - j2;             \
+                        pair_w[2 * ns] = rho >= 1 ? w[(j0 * q1 + rho - 1) * q2 + j2] : 0;         \
+                        pair_w[2 * ns + 1] = rho < q1 ? w[(j0 * q1 + rho) * q2 + j2] : 0;         \
+                    }                                                                             \
+                }                                                                                 \
+        }                                                                                         \
         /* outputs whose every tap lies inside x */                                               \
         const ptrdiff_t in0 = min_p(max_p(c0, q2 - 1 - s2), c1);                                  \
         const ptrdiff_t in1 = max_p(in0, min_p(c1, n2 - s2));                                     \
@@ -153,8 +193,17 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                 for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                                   \
                 continue;                                                                         \
             }                                                                                     \
-            const T *xl = x + base;                                                               \
             const int from_x = !alias;                                                            \
+            /* with the next line: both read every row, in one plane, in this share */            \
+            const int pair = pair_at != NULL && P == &F && i1 + 1 < L1 && line + 1 < l1 &&        \
+                             o1 + 1 < n1 && from_x;                                               \
+            for (int pass = 0; pass < 1 + pair; pass++) {                                         \
+            if (pass == 1) {                                                                      \
+                line++;  /* the second line of the pair: its blocks near the edges */             \
+                row += L2;                                                                        \
+                base += n2;                                                                       \
+            }                                                                                     \
+            const T *xl = x + base;                                                               \
             /* Blocks of BLOCK outputs, each summed in registers over every tap. */               \
             ptrdiff_t k = c0;                                                                     \
             while (k < c1) {                                                                      \
@@ -166,6 +215,32 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                 else if (from_x && k >= in0 && k < in1 && in1 - in0 >= BLOCK &&                   \
                          (in1 == c1 || !finite))                                                  \
                     kd = in1 - BLOCK;                                                             \
+                if (kd >= 0 && pair) {                                                            \
+                    /* both lines' block, half a block at a time (few registers) */               \
+                    if (pass == 0)                                                                \
+                        for (ptrdiff_t half = kd; half < kd + BLOCK; half += BLOCK / 2) {         \
+                            V a[VECTORS / 2], b[VECTORS / 2];                                     \
+                            for (int v = 0; v < VECTORS / 2; v++) a[v] = b[v] = (V){0};           \
+                            for (ptrdiff_t g = 0; g < nseg; g++) {                                \
+                                const ptrdiff_t kind = seg[3 * g], t1 = seg[3 * g + 2];           \
+                                for (ptrdiff_t t = seg[3 * g + 1]; t < t1; t++) {                 \
+                                    const T *xt = xl + pair_at[t] + half;                         \
+                                    const T wa = pair_w[2 * t], wb = pair_w[2 * t + 1];           \
+                                    for (int v = 0; v < VECTORS / 2; v++) {                       \
+                                        const V xv = LOAD(V, xt + v * W);                         \
+                                        if (kind != 2) a[v] = a[v] + xv * wa;                     \
+                                        if (kind != 1) b[v] = b[v] + xv * wb;                     \
+                                    }                                                             \
+                                }                                                                 \
+                            }                                                                     \
+                            for (int v = 0; v < VECTORS / 2; v++) {                               \
+                                STORE(row + half + v * W, a[v]);                                  \
+                                STORE(row + L2 + half + v * W, b[v]);                             \
+                            }                                                                     \
+                        }                                                                         \
+                    k = kd + BLOCK;                                                               \
+                    continue;                                                                     \
+                }                                                                                 \
                 if (kd >= 0) {                                                                    \
                     V acc[VECTORS];                                                               \
                     for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
@@ -227,9 +302,13 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                     k = k1;                                                                       \
                 }                                                                                 \
             }                                                                                     \
+            }                                                                                     \
         }                                                                                         \
         if (index != index_here) free(index);                                                     \
         if (values != values_here) free(values);                                                  \
+        free(pair_at);                                                                            \
+        free(seg);                                                                                \
+        free(pair_w);                                                                             \
         return 0;                                                                                 \
     }
 
