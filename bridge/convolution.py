@@ -14,6 +14,7 @@ from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
 from bridge.kernels import method_direct
 from bridge.semantics import (
+    SHAPES,
     as_matlab,
     conv_orientation_is_row,
     float_class,
@@ -101,7 +102,6 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
 
 
 _LEAN_METHODS = frozenset(("auto", "direct"))
-_SHAPES = frozenset(("full", "same", "valid"))  # as parse_shape returns them
 
 
 def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
@@ -161,7 +161,7 @@ def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
         lean = _lean(args[0], args[1], "full", method)
         if lean is not None:
             return lean
-    elif len(args) == 3 and shape is None and type(args[2]) is str and args[2] in _SHAPES:
+    elif len(args) == 3 and shape is None and type(args[2]) is str and args[2] in SHAPES:
         lean = _lean(args[0], args[1], args[2], method)
         if lean is not None:
             return lean

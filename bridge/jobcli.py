@@ -409,16 +409,26 @@ def _pad_the_heap() -> None:
     Measured in a warm server's job processes: a 1000x1000 image job 0.15 -> 0.09 s
     (BENCHMARKS.md). Nothing elsewhere (musl, macOS, Windows).
     """
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_TOP_PAD, _TOP_PAD)
+
+
+def _glibc():
+    """The C library with mallopt, malloc and free typed (Linux), or None."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes  # numpy imports it anyway
 
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        libc = ctypes.CDLL(None)
+        mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
     except (OSError, AttributeError):
-        return
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt(_M_TOP_PAD, _TOP_PAD)
+    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    free.argtypes = [ctypes.c_void_p]
+    return libc
 
 
 # glibc's mallopt parameters M_TRIM_THRESHOLD and M_MMAP_MAX.
@@ -436,30 +446,23 @@ def prefault_heap(megabytes: int, stop=None) -> int:
     about as much as a 3-D FFT's stages on the benchmark machine (a KVM guest); the spare pays
     them while it waits for a job (measured: BENCHMARKS.md).
     """
-    if megabytes <= 0 or not sys.platform.startswith("linux"):
+    libc = _glibc() if megabytes > 0 else None
+    if libc is None:
+        return 0
+    if not (libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)):
         return 0
     import ctypes
 
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
-    except (OSError, AttributeError):
-        return 0
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    free.argtypes = [ctypes.c_void_p]
-    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)):
-        return 0
     step = 16 << 20
     blocks = []  # adjacent pieces of the heap: freed, they merge into its free top
     while len(blocks) * 16 < megabytes and not (stop and stop()):
-        block = malloc(step)
+        block = libc.malloc(step)
         if not block:
             break
         ctypes.memset(block, 0, step)
         blocks.append(block)
     for block in reversed(blocks):
-        free(block)
+        libc.free(block)
     return len(blocks) * 16
 
 
