@@ -78,8 +78,10 @@ class AlreadyRunning(BridgeError):
     default_identifier = "bridge:serveRunning"
 
 
-class _Stop(BaseException):
-    """Raised by the SIGTERM and SIGINT handlers: leave the loop, clean up."""
+# Signals that stop a server. Their handler only sets a flag and wakes the loop: an exception
+# raised from a handler is lost when the handler runs inside a callback (seen: a SIGTERM that
+# came while the server forked ran inside logging's after-fork hook, and the server served on).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def job_slots() -> int:
@@ -166,6 +168,43 @@ class Server:
         self.spare: Spare | None = None
         self.spare_after = 0.0  # no new spare before (a spare that died waits a little)
         self.pidfds: dict[int, int] = {}  # descriptor -> pid of a running job process
+        self.wake: tuple[int, int] | None = None  # a pipe the stop signals write to
+
+    def on_signal(self, signum, frame) -> None:
+        """SIGTERM, SIGINT: stop (the loop wakes through the pipe the signal writes to)."""
+        self.stopping = True
+
+    def catch_signals(self) -> dict:
+        """Install the stop signals' handler and the wake-up pipe; the previous handlers."""
+        self.wake = os.pipe()
+        for fd in self.wake:
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wake[1], warn_on_full_buffer=False)
+        return {sig: signal.signal(sig, self.on_signal) for sig in STOP_SIGNALS}
+
+    def release_signals(self, previous: dict) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(-1)
+        if self.wake is not None:
+            for fd in self.wake:
+                os.close(fd)
+            self.wake = None
+
+    def fork(self) -> int:
+        """``os.fork`` with the stop signals held back while it runs: in the child they stay
+        pending until :meth:`forget` has given them their defaults (a job process stops on
+        SIGTERM), in the server until its handler can take them."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            raise
+        if pid == 0:
+            self.forget()
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        return pid
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -277,6 +316,8 @@ class Server:
                 timeout = min(timeout, max(0.0, min(p.deadline for p in self.pending) - now))
             # poll, not select: no limit on descriptor numbers.
             conns = {self.sock.fileno(): self.sock}
+            if self.wake is not None:  # a stop signal came
+                conns[self.wake[0]] = None
             conns.update((p.conn.fileno(), p.conn) for p in self.pending)
             conns.update((c.fileno(), c) for c, _ in self.queue)
             if self.spare is not None:  # "R", or its end
@@ -292,7 +333,10 @@ class Server:
                 if fd not in conns:  # a job process ended: reaped at the top of the loop
                     continue
                 sock = conns[fd]
-                if sock is self.sock:
+                if sock is None:
+                    with contextlib.suppress(OSError):
+                        os.read(fd, 512)
+                elif sock is self.sock:
                     self.accept()
                 elif self.spare is not None and sock is self.spare.control:
                     self.spare_said()
@@ -439,14 +483,13 @@ class Server:
         if self.spare is not None and self.hand_to_spare(conn, cwd, umask, argv):
             return
         try:
-            pid = os.fork()
+            pid = self.fork()
         except OSError as err:
             self.refuse(conn, f"cannot start a job process: {err.strerror}")
             return
         if pid == 0:  # the job's process: never returns
             code = 70
             try:
-                self.forget()
                 code = job_process(conn, cwd, umask, argv)
             finally:
                 os._exit(code)
@@ -464,7 +507,7 @@ class Server:
         except OSError:
             return
         try:
-            pid = os.fork()
+            pid = self.fork()
         except OSError:
             ours.close()
             theirs.close()
@@ -473,7 +516,6 @@ class Server:
             code = 70
             try:
                 ours.close()
-                self.forget()
                 code = spare_process(theirs, self.spare_mb)
             finally:
                 os._exit(code)
@@ -548,6 +590,11 @@ class Server:
         """In a job process: let go of everything that is the server's."""
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal is not the job's
+        if self.wake is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in self.wake:
+                os.close(fd)
+            self.wake = None
         if self.spare is not None:
             self.spare.control.close()
         for fd in self.pidfds:
@@ -684,10 +731,6 @@ def run_job(argv: list[str]) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def _on_signal(signum, frame):
-    raise _Stop()
-
-
 def serve(path: str | None = None, idle_timeout: float = 0.0, slots: int | None = None) -> int:
     """Run a server until stopped (SIGTERM, Ctrl-C, ``--stop``) or idle; the exit status.
     ``slots``: jobs at once (default: the cores this process may use)."""
@@ -695,13 +738,15 @@ def serve(path: str | None = None, idle_timeout: float = 0.0, slots: int | None 
         os.path.abspath(path) if path else client.socket_path(), idle_timeout, slots=slots
     )
     os.chdir("/")  # hold no folder; every job enters its client's
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = server.catch_signals()
     try:
         server.open(listen=False)  # no socket while importing: callers run cold meanwhile
         try:
             server.warm_up()
         except Exception as err:
             sys.stderr.write(f"bridge serve: warning: warm-up failed: {err}\n")
+        if server.stopping:  # stopped while importing
+            return EXIT_OK
         server.listen()
         sys.stderr.write(
             f"bridge serve: listening on {server.path} (pid {os.getpid()}, "
@@ -709,12 +754,11 @@ def serve(path: str | None = None, idle_timeout: float = 0.0, slots: int | None 
         )
         sys.stderr.flush()
         server.serve_forever()
-    except (_Stop, KeyboardInterrupt):
+    except KeyboardInterrupt:
         pass
     finally:
         server.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        server.release_signals(previous)
     return EXIT_OK
 
 

@@ -85,7 +85,12 @@ class Running:
     def stop(self) -> tuple[int, str]:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=30)
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # end it here, not in a later test's garbage
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=30)
+            pytest.fail(f"bridge serve outlived SIGTERM by 30 s: {err}")
         return self.proc.returncode, err
 
 
@@ -475,6 +480,31 @@ def test_status_and_stop(short_dir):
     running.proc.communicate(timeout=30)
     assert running.proc.returncode == 0
     assert not (short_dir / "s.sock").exists()
+
+
+def test_a_stop_signal_during_a_fork_stops_the_server(short_dir):
+    """A SIGTERM whose handler runs inside an after-fork hook (logging has one) still stops the
+    server. (It was raised as an exception there, the hook swallowed it, the server served on.)
+    """
+    sock = short_dir / "s.sock"
+    code = (
+        "import os, signal, sys\n"
+        "def hook():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    for _ in range(1000): pass  # the handler runs here, inside the hook\n"
+        "os.register_at_fork(after_in_parent=hook)\n"
+        "from bridge import serve\n"
+        f"sys.exit(serve.serve({str(sock)!r}))\n"
+    )
+    env = base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="0")
+    running = Running(sock, env=env, command=[sys.executable, "-c", code])
+    make_files(short_dir)
+    done = worker("in.mat", "out.mat", env=env, cwd=short_dir)  # forks a job process
+    assert done.returncode == EXIT_OK, done.stderr
+    _, err = running.proc.communicate(timeout=30)
+    assert running.proc.returncode == 0, err
+    assert "Exception ignored" not in err
+    assert not sock.exists()
 
 
 def test_idle_timeout_ends_the_server(short_dir):
