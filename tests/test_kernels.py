@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bridge
-from bridge import kernels
+from bridge import kernels, semantics
 from bridge.kernels import method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
@@ -377,6 +377,113 @@ def test_fft_float_is_within_its_documented_bound(n, q, seed, scale, cplx):
     want = defining_sum(u, v)
     err = np.abs(got - want)
     assert np.all(err <= contract(u, v) + 4 * np.finfo(float).eps * np.abs(want))
+
+
+# ---- the FFT's direct sum along the last axis ---------------------------------------------
+
+
+def zdirect():
+    """The C loop of the FFT path's last-axis sums, built at install with the direct sum's."""
+    kernel = method_fft._zdirect()
+    assert kernel is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    return kernel
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    nx=st.integers(1, 30),
+    nw=st.integers(1, 17),
+    points=st.integers(1, 200),
+    where=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    cut=st.floats(0, 1),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_last_axis_sums_give_the_same_bits_in_c_and_numpy(nx, nw, points, where, cut, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((nx, points)) + 1j * rng.standard_normal((nx, points))
+    w = rng.standard_normal((nw, points)) + 1j * rng.standard_normal((nw, points))
+    full = nx + nw - 1
+    start = int(where[0] * (full - 1))
+    length = max(1, int(where[1] * (full - start)))
+    want = np.empty((length, points), complex)
+    method_fft._sum_planes_numpy(want, x, w, start)
+    # The defining sum, point by point.
+    ref = np.stack([np.convolve(x[:, p], w[:, p])[start : start + length] for p in range(points)])
+    scale = np.abs(x).max() * np.abs(w).max() * nw
+    np.testing.assert_allclose(want, ref.T, rtol=0, atol=8 * np.finfo(float).eps * scale)
+    # The C loop: the same bits, in one call or in any cut of the columns.
+    got = np.full((length, points), np.nan + 0j)
+    p = int(cut * points)
+    for p0, p1 in ((0, p), (p, points)):
+        zdirect()(got.view(np.float64), x.view(np.float64), w.view(np.float64), start, p0, p1)
+    np.testing.assert_array_equal(got.view(np.float64), want.view(np.float64))
+
+
+LAST_AXIS_CASES = [
+    ((40, 50), (5, 7)),
+    ((9, 130), (30, 16)),  # the taps along the last axis: 16, the other operand's
+    ((12, 11, 30), (3, 4, 5)),
+    ((6, 7, 3), (5, 4, 9)),  # the first operand is the shorter along the last axis
+    ((20, 2, 17), (3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("dims", LAST_AXIS_CASES, ids=lambda d: f"{d[0]}*{d[1]}")
+@pytest.mark.parametrize("integer", [False, True], ids=["real", "integer"])
+def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch, dims, integer):
+    """Windows are bit-identical slices of 'full'; the numpy sums give the C loop's bits; the
+    results are within the FFT contract (exact on integer data within the exact bound)."""
+    assert method_fft.direct_last_axis(*dims)
+    rng = np.random.default_rng(sum(map(sum, dims)))
+    A, B = (rng.standard_normal(d) for d in dims)
+    if integer:
+        A, B = np.rint(A * 100), np.rint(B * 100)
+    calls = []
+    real_sum = method_fft._sum_last_axis
+    monkeypatch.setattr(
+        method_fft, "_sum_last_axis", lambda *a: calls.append(a[2:4]) or real_sum(*a)
+    )
+    full = bridge.convn(A, B, "full", method="fft-float")
+    assert calls == [(0, full.shape[-1])]  # the last axis went by the sum, whole
+    want = defining_sum(A, B, "full")
+    if integer:
+        assert method_fft.fft_is_exact(A, B)
+        np.testing.assert_array_equal(full, want)
+    else:
+        assert np.max(np.abs(full - want)) <= contract(A, B)
+    for shape in ("same", "valid"):
+        got = bridge.convn(A, B, shape, method="fft-float")
+        window = tuple(
+            slice(s, s + n)
+            for s, n in (semantics.window(shape, p, q) for p, q in zip(A.shape, B.shape))
+        )
+        np.testing.assert_array_equal(got, full[window])
+    monkeypatch.setattr(method_fft, "_ZDIRECT", [None])  # numpy's sums
+    np.testing.assert_array_equal(bridge.convn(A, B, "full", method="fft-float"), full)
+
+
+def test_the_exact_bound_counts_the_taps_summed_along_the_last_axis():
+    """3x40 * 3x16 integers: log2 of the result's points is 8.1, log2 of the other axis's plus
+    the 16 taps summed directly 18.3. Data between the two bounds are refused by 'fft'."""
+    a_shape, b_shape = (3, 40), (3, 16)
+    assert method_fft.direct_last_axis(a_shape, b_shape)
+    eps = np.finfo(np.float64).eps
+    term = math.log2(5) + 16
+    for factor, exact in ((0.9, True), (1.1, False)):
+        # sum|a| * sum|b| = 120 * 48 * v * w: the bound at factor * 0.5
+        vw = factor * 0.5 / (8 * eps * term * 120 * 48)
+        v = 2**16
+        w = round(vw / v)
+        A, B = np.full(a_shape, float(v)), np.full(b_shape, float(w))
+        assert 8 * eps * math.log2(5 * 55) * 120 * 48 * v * w < 0.5  # inside log2(L)'s bound
+        assert bool(kernels.fft_is_exact(A, B)) is exact
+        want = defining_sum(A, B, "full")
+        if exact:
+            np.testing.assert_array_equal(bridge.conv2(A, B, method="fft"), want)
+        else:
+            with pytest.raises(ValueError, match="only exact"):
+                bridge.conv2(A, B, method="fft")
+        np.testing.assert_array_equal(bridge.conv2(A, B), want)
 
 
 # ---- memory and imports ------------------------------------------------------------------------

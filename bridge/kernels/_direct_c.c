@@ -404,12 +404,140 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
     return result;
 }
 
+/* The direct sum along the last axis of the FFT path's spectra (method_fft's "one axis
+ * direct"), the arrays as planes (the last axis slowest: column-major spectra): columns p0..p1
+ * of out (n planes of np complex numbers) set to
+ *     out[j, p] = 0 + x[s + j, p] * w[0, p] + x[s + j - 1, p] * w[1, p] + ...
+ * over the taps k of w (nw planes) for which s + j - k is a plane of x (nx planes). Complex
+ * numbers are pairs of doubles; each product is re = xr*wr - xi*wi, im = xi*wr + xr*wi, each
+ * product rounded (built without fused multiply-add), so numpy with the same products in the
+ * same order gives the same bits. */
+#define ZBLOCK 4   /* vectors of 4 complex numbers summed in registers at a time */
+#define ZCOLUMN 64 /* complex numbers per column block: its planes' rows stay in cache */
+
+CLONES static int bridge_zdirect(double *out, const double *x, const double *w, ptrdiff_t n,
+                                 ptrdiff_t nx, ptrdiff_t nw, ptrdiff_t np_, ptrdiff_t s,
+                                 ptrdiff_t p0, ptrdiff_t p1) {
+    const vec_f64 sign = {-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0};
+    typedef long long vec_i64 __attribute__((vector_size(64)));
+    const vec_i64 swap = {1, 0, 3, 2, 5, 4, 7, 6};
+    const vec_i64 real = {0, 0, 2, 2, 4, 4, 6, 6};
+    const vec_i64 imag = {1, 1, 3, 3, 5, 5, 7, 7};
+    const ptrdiff_t row = 2 * np_; /* doubles per plane */
+    enum { VPC = ZCOLUMN / 4 };    /* vectors per column block */
+    /* Each tap's real parts and signed imaginary parts, spread for the products, per block. */
+    vec_f64 *ws = aligned_alloc(sizeof(vec_f64), (size_t)(2 * nw * VPC) * sizeof(vec_f64));
+    if (!ws) return -1;
+    for (ptrdiff_t pc = p0; pc < p1; pc += ZCOLUMN) {
+        const ptrdiff_t pe = min_p(pc + ZCOLUMN, p1);
+        const int whole = pe - pc == ZCOLUMN;
+        if (whole)
+            for (ptrdiff_t k = 0; k < nw; k++)
+                for (int v = 0; v < VPC; v++) {
+                    vec_f64 wv = LOAD(vec_f64, w + k * row + 2 * pc + 8 * v);
+                    ws[(2 * k) * VPC + v] = __builtin_shuffle(wv, real);
+                    ws[(2 * k + 1) * VPC + v] = __builtin_shuffle(wv, imag) * sign;
+                }
+        for (ptrdiff_t j = 0; j < n; j++) {
+            const ptrdiff_t k0 = max_p(0, s + j - (nx - 1)), k1 = min_p(nw - 1, s + j);
+            double *o = out + j * row;
+            ptrdiff_t p = pc;
+            if (whole) {
+                for (int v0 = 0; v0 < VPC; v0 += ZBLOCK, p += 4 * ZBLOCK) {
+                    vec_f64 acc[ZBLOCK];
+                    for (int b = 0; b < ZBLOCK; b++) acc[b] = (vec_f64){0};
+                    for (ptrdiff_t k = k0; k <= k1; k++) {
+                        const double *xp = x + (s + j - k) * row + 2 * p;
+                        const vec_f64 *wr = ws + (2 * k) * VPC + v0, *wi = wr + VPC;
+                        for (int b = 0; b < ZBLOCK; b++) {
+                            vec_f64 xv = LOAD(vec_f64, xp + 8 * b);
+                            acc[b] += xv * wr[b] + __builtin_shuffle(xv, swap) * wi[b];
+                        }
+                    }
+                    for (int b = 0; b < ZBLOCK; b++) STORE(o + 2 * p + 8 * b, acc[b]);
+                }
+            }
+            for (; p < pe; p++) {
+                double re = 0.0, im = 0.0;
+                for (ptrdiff_t k = k0; k <= k1; k++) {
+                    const double *xp = x + (s + j - k) * row + 2 * p, *wp = w + k * row + 2 * p;
+                    re += xp[0] * wp[0] + xp[1] * -wp[1];
+                    im += xp[1] * wp[0] + xp[0] * wp[1];
+                }
+                o[2 * p] = re;
+                o[2 * p + 1] = im;
+            }
+        }
+    }
+    free(ws);
+    return 0;
+}
+
+static int get_lines(PyObject *obj, Py_buffer *view, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->ndim != 2 || kind_of(view) != 'd' || view->shape[1] % 2) {
+        PyErr_Format(PyExc_ValueError, "zdirect: %s must be 2-D float64, an even row length",
+                     what);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "zdirect takes 6 arguments");
+        return NULL;
+    }
+    ptrdiff_t v[3];
+    for (int k = 0; k < 3; k++) {
+        v[k] = PyNumber_AsSsize_t(args[3 + k], PyExc_OverflowError);
+        if (v[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    Py_buffer bo, bx, bw;
+    if (get_lines(args[0], &bo, 1, "out") < 0) return NULL;
+    if (get_lines(args[1], &bx, 0, "x") < 0) {
+        PyBuffer_Release(&bo);
+        return NULL;
+    }
+    if (get_lines(args[2], &bw, 0, "w") < 0) {
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    PyObject *result = Py_None;
+    ptrdiff_t points = bo.shape[1] / 2;
+    if (bx.shape[1] != bo.shape[1] || bw.shape[1] != bo.shape[1] || v[1] < 0 || v[1] > v[2] ||
+        v[2] > points || bw.shape[0] < 1 || bx.shape[0] < 1) {
+        PyErr_SetString(PyExc_ValueError, "zdirect: planes or shapes do not match");
+        result = NULL;
+    } else {
+        int status;
+        Py_BEGIN_ALLOW_THREADS
+        status = bridge_zdirect(bo.buf, bx.buf, bw.buf, bo.shape[0], bx.shape[0], bw.shape[0],
+                                points, v[0], v[1], v[2]);
+        Py_END_ALLOW_THREADS
+        if (status < 0) result = PyErr_NoMemory();
+    }
+    PyBuffer_Release(&bo);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&bw);
+    Py_XINCREF(result);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0): sets lines "
      "l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's zeros). "
      "reverse 1: the arrays are the transposes of the operands and result, the taps summed in "
      "the operands' order; 2: the same, given the column-major arrays themselves."},
+    {"zdirect", (PyCFunction)(void (*)(void))py_zdirect, METH_FASTCALL,
+     "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
+     "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
+     "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

@@ -44,6 +44,7 @@ GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of row
 GEMM_PER_OUT = 6e-9
 FFT_PER_POINT = 1.1e-9  # numpy.fft, the lines shared out to two threads
 FFT_PER_OUT = 4e-9
+FFT_SUM_PER_CMAC = 0.4e-9  # the direct sum along the last axis, per complex multiply-add
 FFT_FIXED = 1e-4
 GEMM_FIXED = 5e-4
 COMPLEX_FACTOR = 4.0  # complex multiply-adds cost about four real ones (FFT: two)
@@ -66,13 +67,19 @@ def _fft_points(big, small) -> tuple[float, float]:
         return -(-big[0] // (L - small[0] + 1)) * L, math.log2(L)
     full = method_fft._fft_size(big, small)
     axes = method_fft._fft_axes(big, small)
+    if method_fft.direct_last_axis(big, small):
+        axes = axes[:-1]  # the last axis is summed (_fft_transform_seconds)
     per = max(math.log2(max(math.prod(full[k] for k in axes), 2)), 1.0)
     return math.prod(full), per
 
 
 def _fft_transform_seconds(big, small, cplx: bool) -> float:
     points, per = _fft_points(big, small)
-    return (2.0 if cplx else 1.0) * FFT_PER_POINT * points * per
+    seconds = FFT_PER_POINT * points * per
+    if method_fft.direct_last_axis(big, small):  # and the sums along the last axis
+        taps = min(big[-1], small[-1])
+        seconds += FFT_SUM_PER_CMAC * points * taps / (1.0 if cplx else 2.0)
+    return (2.0 if cplx else 1.0) * seconds
 
 
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
