@@ -429,22 +429,26 @@ LAST_AXIS_CASES = [
 
 
 @pytest.mark.parametrize("dims", LAST_AXIS_CASES, ids=lambda d: f"{d[0]}*{d[1]}")
-@pytest.mark.parametrize("integer", [False, True], ids=["real", "integer"])
-def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch, dims, integer):
+@pytest.mark.parametrize("kind", ["real", "integer", "complex"])
+def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch, dims, kind):
     """Windows are bit-identical slices of 'full'; the numpy sums give the C loop's bits; the
     results are within the FFT contract (exact on integer data within the exact bound)."""
     assert method_fft.direct_last_axis(*dims)
     rng = np.random.default_rng(sum(map(sum, dims)))
     A, B = (rng.standard_normal(d) for d in dims)
+    integer = kind == "integer"
     if integer:
         A, B = np.rint(A * 100), np.rint(B * 100)
+    elif kind == "complex":
+        A = A + 1j * rng.standard_normal(A.shape)
     calls = []
-    real_sum = method_fft._sum_last_axis
-    monkeypatch.setattr(
-        method_fft, "_sum_last_axis", lambda *a: calls.append(a[2:4]) or real_sum(*a)
-    )
+    for name in ("_sum_last_axis", "_volume_by_planes"):  # images; volumes
+        real = getattr(method_fft, name)
+        spy = lambda *a, name=name, real=real: calls.append(name) or real(*a)  # noqa: E731
+        monkeypatch.setattr(method_fft, name, spy)
     full = bridge.convn(A, B, "full", method="fft-float")
-    assert calls == [(0, full.shape[-1])]  # the last axis went by the sum, whole
+    # The last axis went by the sum: the stages for an image, plane by plane for a volume.
+    assert calls == ["_volume_by_planes" if A.ndim == 3 else "_sum_last_axis"]
     want = defining_sum(A, B, "full")
     if integer:
         assert method_fft.fft_is_exact(A, B)

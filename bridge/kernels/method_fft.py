@@ -308,6 +308,10 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
                 a, b = b, a  # b: the taps along the last axis
         fshape = [next_fast_len(full[k]) for k in axes]
         n = len(axes)
+        if last and a.ndim == 3:  # a volume: plane by plane, each in cache
+            c = _volume_by_planes(a.astype(work, copy=False), b.astype(work, copy=False),
+                                  fshape, starts, lengths, not cplx, exact)  # fmt: skip
+            return c if c.dtype == dtype else c.astype(dtype)
         scratch = _Scratch()
         # a's stages in slots 0, 1, 0, ...; b's last stage in the other slot (its first stages
         # are small where b is the kernel); the inverse's stages in turn after them.
@@ -381,6 +385,67 @@ def _sum_last_axis(fx, fw, start: int, length: int, into: tuple[_Scratch, int]) 
     else:
         pool.in_threads(run, parts)
     return out
+
+
+def _volume_by_planes(a, b, fshape, starts, lengths, real: bool, exact: bool) -> np.ndarray:
+    """A volume whose last axis is summed directly (:func:`direct_last_axis`), plane by plane:
+    each plane of ``a`` transformed along its two axes into the spectrum's plane; then each
+    plane of the window summed from the spectrum's planes (:func:`_sum_last_axis`'s sums, one
+    plane at a time), transformed back, cut to the window and written to the column-major
+    result. Every plane stays in cache between its steps, and the planes are shared out to the
+    kernels' threads. The same lines are transformed, and the same sums made, as in
+    :func:`_sum_last_axis`'s stages, plane by plane: each output's bits do not depend on the
+    window nor on the sharing. Integer results (``exact``) are rounded in the plane."""
+    (L0, L1), nz, nw = fshape, a.shape[2], b.shape[2]
+    first, first_back = (np.fft.rfft, np.fft.irfft) if real else (np.fft.fft, np.fft.ifft)
+    m0 = L0 // 2 + 1 if real else L0
+    points = m0 * L1
+    # The spectra: plane z contiguous, its second axis fastest (that axis's lines contiguous).
+    spectrum = np.empty((nz, m0, L1), np.complex128)
+    taps = np.empty((nw, m0, L1), np.complex128)
+
+    def forward(x, into, share):
+        line = np.empty((m0, x.shape[1]), np.complex128, order="F")
+        for z0, z1 in share:
+            for z in range(z0, z1):
+                first(x[:, :, z], L0, axis=0, out=line)
+                np.fft.fft(line, L1, axis=1, out=into[z])
+
+    forward(b, taps, [(0, nw)])
+    pool.in_threads(lambda share: forward(a, spectrum, share), _plane_shares(nz))
+    x = spectrum.reshape(nz, points).view(np.float64)
+    w = taps.reshape(nw, points).view(np.float64)
+    (s0, s1, sz), (l0, l1, lz) = starts, lengths
+    out = np.empty((l0, l1, lz), np.float64 if real else np.complex128, order="F")
+    kernel = _zdirect()
+
+    def back(share):
+        summed = np.empty((1, m0, L1), np.complex128)
+        flat = summed.reshape(1, points)
+        lines = np.empty((m0, L1), np.complex128)
+        plane = np.empty((L0, l1), out.dtype, order="F")
+        for j0, j1 in share:
+            for j in range(j0, j1):
+                if kernel is not None:
+                    kernel(flat.view(np.float64), x, w, sz + j, 0, points)
+                else:
+                    _sum_planes_numpy(flat, spectrum.reshape(nz, points),
+                                      taps.reshape(nw, points), sz + j)  # fmt: skip
+                np.fft.ifft(summed[0], L1, axis=1, out=lines)
+                first_back(lines[:, s1 : s1 + l1], L0, axis=0, out=plane)
+                window = plane[s0 : s0 + l0]
+                if exact:
+                    np.rint(window, out=window)
+                np.add(window, 0.0, out=out[:, :, j])  # no -0.0: outputs start from +0
+
+    pool.in_threads(back, _plane_shares(lz))
+    return out
+
+
+def _plane_shares(planes: int) -> list[tuple[int, int]]:
+    """Runs of planes for the kernels' threads: a few each, so that both finish together."""
+    step = max(1, min(8, -(-planes // (8 * pool.THREADS))))
+    return [(p, min(p + step, planes)) for p in range(0, planes, step)]
 
 
 def _sum_planes_numpy(out, x, w, start: int) -> None:
