@@ -462,6 +462,9 @@ def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch,
             for s, n in (semantics.window(shape, p, q) for p, q in zip(A.shape, B.shape))
         )
         np.testing.assert_array_equal(got, full[window])
+    # Column-major operands (as MATLAB's are read): the same bits.
+    AF, BF = np.asfortranarray(A), np.asfortranarray(B)
+    np.testing.assert_array_equal(bridge.convn(AF, BF, "full", method="fft-float"), full)
     monkeypatch.setattr(method_fft, "_ZDIRECT", [None])  # numpy's sums
     np.testing.assert_array_equal(bridge.convn(A, B, "full", method="fft-float"), full)
 

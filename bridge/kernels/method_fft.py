@@ -406,9 +406,15 @@ def _volume_by_planes(a, b, fshape, starts, lengths, real: bool, exact: bool) ->
 
     def forward(x, into, share):
         line = np.empty((m0, x.shape[1]), np.complex128, order="F")
+        # A plane of a row-major operand is gathered first (its columns are far apart).
+        gather = None if x.flags.f_contiguous else np.empty(x.shape[:2], x.dtype, order="F")
         for z0, z1 in share:
             for z in range(z0, z1):
-                first(x[:, :, z], L0, axis=0, out=line)
+                plane = x[:, :, z]
+                if gather is not None:
+                    np.copyto(gather, plane)
+                    plane = gather
+                first(plane, L0, axis=0, out=line)
                 np.fft.fft(line, L1, axis=1, out=into[z])
 
     forward(b, taps, [(0, nw)])
