@@ -253,9 +253,7 @@ def _along(
 _THREADED_POINTS = 1 << 16
 
 
-def _forward(
-    x, axes, fshape, real: bool, scratch: _Scratch, slots, order: str = "C"
-) -> np.ndarray:
+def _forward(x, axes, fshape, real: bool, scratch: _Scratch, slots, order: str = "C") -> np.ndarray:
     """The N-D transform of ``x`` zero-padded to ``fshape`` along ``axes``: one axis at a time,
     the first one first (MATLAB's columns, contiguous in a MAT-file's column-major arrays; real
     data: ``rfft``, halving it), only the lines that hold data. Stage ``i`` writes to
