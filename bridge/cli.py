@@ -268,6 +268,7 @@ def job(
 ) -> None:
     # A plain job never gets here from main(): bridge.jobcli runs it without building this
     # command. Both parse into the same parameters (tests/test_jobcli.py) and run this:
+    jobcli.import_numpy_with_signals_held()
     jobcli.run_job(
         infile,
         outfile,

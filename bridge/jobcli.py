@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -140,6 +141,7 @@ def parse(argv: list[str]) -> dict | None:
 def main(argv: list[str]) -> int | None:
     """Run a plain job invocation and return its exit status; None if Typer must parse ``argv``."""
     if argv[:1] == ["batch"]:  # bridge batch: its own fast path, as plain as a job's
+        import_numpy_with_signals_held()
         from bridge import batch
 
         return batch.main(argv[1:])
@@ -151,6 +153,7 @@ def main(argv: list[str]) -> int | None:
     _job.paths = (params["infile"], params["outfile"])
     try:
         with _signals_raise():
+            import_numpy_with_signals_held()
             run_job(**params)
         return EXIT_OK
     except KeyboardInterrupt as err:
@@ -176,8 +179,6 @@ def _signals_raise() -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Interrupted` (SIGINT already raises KeyboardInterrupt), so
     that cleanup code runs: the temporary output file is removed. Only signals nobody handles
     yet are taken (a warm server keeps its own), and only in the main thread."""
-    import signal
-
     taken = {}
     if threading.current_thread() is threading.main_thread():
         for name in _SIGNALS:
@@ -191,6 +192,44 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(sig, previous)
 
 
+# Signals that come from outside (kill, the terminal, timers): blocked in every thread but the
+# main one (numpy's BLAS threads, the kernels' pool), so that they interrupt the main thread.
+ASYNC_SIGNALS = {
+    getattr(signal, name)
+    for name in (
+        "SIGINT",
+        "SIGTERM",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGALRM",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGCHLD",
+    )
+    if hasattr(signal, name)
+}
+
+
+def import_numpy_with_signals_held() -> None:
+    """Import numpy with the asynchronous signals blocked in this (the main) thread, then
+    unblocked: the threads its BLAS starts as it loads inherit the blocked mask, so SIGINT,
+    SIGTERM and SIGHUP reach the main thread, and interrupt whatever it waits in (a slow write).
+    Delivered to a BLAS thread, a signal waited until the main thread's wait ended (seen: a
+    job interrupted mid-write went on for the rest of a 60 s wait). A signal that comes while
+    numpy loads is held until it has loaded, then raised here."""
+    if "numpy" in sys.modules or threading.current_thread() is not threading.main_thread():
+        return
+    if not hasattr(signal, "pthread_sigmask"):
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
+    try:
+        import numpy  # noqa: F401
+    except Exception:
+        pass  # the job's own import reports it (bridge:pythonEnv)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def report_interrupt(err: KeyboardInterrupt, error_file: str | None, debug: bool) -> int:
     """Report Ctrl-C (130), SIGTERM (143) or SIGHUP (129) in one line; the exit status."""
     signum = getattr(err, "signum", None)
@@ -199,7 +238,6 @@ def report_interrupt(err: KeyboardInterrupt, error_file: str | None, debug: bool
             sys.stderr.write("\n")  # after the terminal's ^C, as click does; a pipe gets one line
         _report("interrupted (bridge:interrupted)", error_file, debug)
         return EXIT_SIGINT
-    import signal
 
     name = signal.Signals(signum).name
     _report(f"stopped by {name}; no output was written (bridge:interrupted)", error_file, debug)

@@ -249,16 +249,24 @@ def test_signals_remove_the_temporary_file_and_exit_128_plus_the_signal(
     (tmp_path / "out.mat").write_bytes(b"previous result")
     # The job writes its result slowly: a write of one byte at a time is interrupted mid-write.
     slow = tmp_path / "sitecustomize.py"
+    # Patched once bridge itself has imported the writer, so that bridge imports numpy (and
+    # its BLAS starts its threads) as in a real job, not this file at start-up.
     slow.write_text(
-        "import os, time\n"
-        "from bridge.formats import _mat5\n"
-        "real = _mat5.write\n"
+        "import builtins, os, sys, time\n"
+        "real_import = builtins.__import__\n"
         "def write(f, contents, **kw):\n"
         "    f.write(b'partial')\n"
         "    f.flush()\n"
         "    open(os.environ['BRIDGE_TEST_READY'], 'w').close()\n"
         "    time.sleep(60)\n"
-        "_mat5.write = write\n"
+        "def patch(*args, **kwargs):\n"
+        "    module = real_import(*args, **kwargs)\n"
+        "    mat5 = sys.modules.get('bridge.formats._mat5')\n"
+        "    if mat5 is not None and hasattr(mat5, 'write'):\n"
+        "        mat5.write = write\n"
+        "        builtins.__import__ = real_import\n"
+        "    return module\n"
+        "builtins.__import__ = patch\n"
     )
     env = environment()
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
@@ -279,8 +287,21 @@ def test_signals_remove_the_temporary_file_and_exit_128_plus_the_signal(
         time.sleep(0.05)
     assert ready.exists(), proc.communicate(timeout=5)
     assert any(p.name.startswith(".out.mat.") for p in tmp_path.iterdir())  # mid-write
+    # Every thread but the main one (numpy's BLAS threads, the kernels' pool) blocks the
+    # signal, so the kernel delivers it to the main thread, which it wakes from its wait.
+    # (Delivered to a BLAS thread, it waited out the 60 s sleep.)
+    threads = [t for t in Path(f"/proc/{proc.pid}/task").iterdir() if t.name != str(proc.pid)]
+    for task in threads:
+        info = (task / "status").read_text()
+        blocked = int(re.search(r"SigBlk:\s*([0-9a-f]+)", info).group(1), 16)
+        assert blocked & (1 << (sig - 1)), (task.name, hex(blocked))
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=30)
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # end it here, not in a later test's garbage
+        proc.kill()
+        proc.communicate(timeout=30)
+        pytest.fail(f"the job outlived {sig!r} by 30 s")
     assert proc.returncode == status
     assert stdout == b""
     line = one_line(stderr.decode())

@@ -11,6 +11,8 @@ import os
 import signal
 import threading
 
+from bridge.jobcli import ASYNC_SIGNALS
+
 # Threads for the direct path, the banded products and the FFTs (the benchmark machine has 2).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 
@@ -44,23 +46,6 @@ def _block_signals() -> None:
     """
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
-
-
-# Signals that come from outside (kill, the terminal, timers), blocked in the kernel threads.
-ASYNC_SIGNALS = {
-    getattr(signal, name)
-    for name in (
-        "SIGINT",
-        "SIGTERM",
-        "SIGHUP",
-        "SIGQUIT",
-        "SIGALRM",
-        "SIGUSR1",
-        "SIGUSR2",
-        "SIGCHLD",
-    )
-    if hasattr(signal, name)
-}
 
 
 def in_threads(run, blocks) -> None:
