@@ -379,6 +379,48 @@ def test_fft_float_is_within_its_documented_bound(n, q, seed, scale, cplx):
     assert np.all(err <= contract(u, v) + 4 * np.finfo(float).eps * np.abs(want))
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_products_do_not_depend_on_their_place_in_the_array(dtype):
+    """The direct sum's complex products: an element's bits are its own, whatever the length
+    of the array it is in (numpy's complex product fuses multiply-adds in its vector loops and
+    not in their remainders, which made 'valid' differ from 'full')."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(67) * 1e3 + 1j * rng.standard_normal(67) * 1e3).astype(dtype)
+    w = (rng.standard_normal(67) + 1j * rng.standard_normal(67)).astype(dtype)
+    whole = method_direct.product(x, w)
+    alone = np.array([method_direct.product(x[k : k + 1], w[k])[0] for k in range(67)])
+    np.testing.assert_array_equal(whole.view(x.real.dtype), alone.view(x.real.dtype))
+    # The textbook product, each real product rounded.
+    re = x.real * w.real - x.imag * w.imag
+    im = x.real * w.imag + x.imag * w.real
+    np.testing.assert_array_equal(whole.real, re)
+    np.testing.assert_array_equal(whole.imag, im)
+
+
+def test_a_complex_single_valid_is_the_slice_of_full():
+    """Found by hypothesis: double * single complex data, 'direct' (the small calls' strided
+    products): 'valid' was -23.836716i, the middle of 'full' -23.836723i."""
+    A = np.array(
+        [
+            [0.12573022 - 623.27446254j, -0.13210486 + 41.32597935j, 0.64042265 - 2325.03077464j],
+            [0.10490012 - 218.79166393j, -0.53566937 - 1245.91094725j, 0.36159505 - 732.2673547j],
+            [1.30400005 - 544.25898286j, 0.94708096 - 316.30015637j, -0.70373524 + 411.63053637j],
+        ]
+    )
+    B = np.array(
+        [
+            [0.10425134 + 2.2019513j, -0.01285347 - 10.096182j, 0.13664635 - 2.0917559j],
+            [-0.06651947 - 1.5922501j, 0.03515101 + 5.408456j, 0.09034702 + 2.1465912j],
+            [0.00940123 + 3.5537271j, -0.07434992 - 6.538286j, -0.09217254 - 1.2961364j],
+        ],
+        dtype=np.complex64,
+    )
+    for method in ("direct", "auto"):
+        full = bridge.conv2(A, B, "full", method=method)
+        np.testing.assert_array_equal(bridge.conv2(A, B, "valid", method=method), full[2:3, 2:3])
+        np.testing.assert_array_equal(bridge.conv2(A, B, "same", method=method), full[1:4, 1:4])
+
+
 # ---- the FFT's direct sum along the last axis ---------------------------------------------
 
 

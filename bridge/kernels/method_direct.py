@@ -67,7 +67,7 @@ def direct(
     big, small = (a, b) if a.size >= b.size else (b, a)
     if big.ndim == 0:
         out = np.zeros(tuple(lengths), dtype)
-        out[...] = big * small + 0.0
+        out[...] = product(big, small) + 0.0
         return out
     work = size * small.size
     # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
@@ -87,6 +87,27 @@ def direct(
             t0 = time.perf_counter()
             _blocked(out, big, small, starts, skip_zero)
             _SPENT[0] += time.perf_counter() - t0
+    return out
+
+
+def product(x, w, out=None):
+    """``x * w`` elementwise; complex numbers by the textbook product, each real product
+    rounded: ``(xr*wr - xi*wi) + (xr*wi + xi*wr)i``. numpy's own complex product fuses
+    multiply-adds in its vector loops and not in their remainders, so an element's bits would
+    depend on its place in the array, and 'valid' would not be a slice of 'full' (seen:
+    complex64 3x3 * 3x3, 'valid' -23.836716i against 'full' -23.836723i)."""
+    x, w = np.asarray(x), np.asarray(w)
+    if x.dtype.kind != "c" and w.dtype.kind != "c":
+        return np.multiply(x, w, out=out)
+    xr, xi, wr, wi = x.real, x.imag, w.real, w.imag
+    re = xr * wr
+    re -= xi * wi
+    im = xr * wi
+    im += xi * wr
+    if out is None:
+        out = np.empty(re.shape, np.result_type(x, w))
+    out.real = re
+    out.imag = im
     return out
 
 
@@ -114,7 +135,7 @@ def _strided(out, big, small, starts) -> None:
         offset=sum((q[d] - 1) * st[d] for d in range(nd)),
         strides=tuple(-s for s in st) + st,
     )
-    prod = (view * small.reshape(q + (1,) * nd)).reshape(small.size, -1)
+    prod = product(view, small.reshape(q + (1,) * nd)).reshape(small.size, -1)
     acc = out.reshape(-1)
     for t in range(small.size):  # tap after tap, as the other paths add them
         acc += prod[t]
@@ -157,7 +178,7 @@ def shift_add(out, tmp, big, small, starts, lengths, taps=None) -> None:
         else:
             dst_t = tuple(dst)
             part = tmp[dst_t]
-            np.multiply(big[tuple(src)], small[j], out=part)
+            product(big[tuple(src)], small[j], out=part)
             out[dst_t] += part
 
 
