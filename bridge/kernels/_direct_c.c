@@ -345,6 +345,15 @@ static char kind_of(const Py_buffer *view) {
     return 0;
 }
 
+/* Release the three buffers of a call; its result (a new reference; NULL: the error set). */
+static PyObject *release3(Py_buffer *a, Py_buffer *b, Py_buffer *c, PyObject *result) {
+    PyBuffer_Release(a);
+    PyBuffer_Release(b);
+    PyBuffer_Release(c);
+    Py_XINCREF(result);
+    return result;
+}
+
 static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 11 && nargs != 12) {
@@ -398,11 +407,7 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
-    PyBuffer_Release(&bo);
-    PyBuffer_Release(&bx);
-    PyBuffer_Release(&bw);
-    Py_XINCREF(result);
-    return result;
+    return release3(&bo, &bx, &bw, result);
 }
 
 /* The direct sum along the last axis of the FFT path's spectra (method_fft's "one axis
@@ -522,11 +527,7 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
-    PyBuffer_Release(&bo);
-    PyBuffer_Release(&bx);
-    PyBuffer_Release(&bw);
-    Py_XINCREF(result);
-    return result;
+    return release3(&bo, &bx, &bw, result);
 }
 
 static PyMethodDef methods[] = {
