@@ -569,9 +569,21 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
     restore_signals = _on_signals(lambda signum, frame: stop.append(signum))
     try:
         while pending or any(w.queued for w in pool):
-            for worker in pool:
+            for worker in list(pool):
                 while pending and len(worker.queued) < IN_FLIGHT:
-                    worker.send(pending[0], todo[pending[0]])
+                    try:
+                        worker.send(pending[0], todo[pending[0]])
+                    except OSError:  # the worker is gone: Ctrl-C reached it first, or it died
+                        if stop:
+                            raise KeyboardInterrupt from None
+                        if not worker.queued:  # nothing of it left to read below
+                            worker.process.join(5)
+                            if worker.process.exitcode == 0:  # it ended itself: Ctrl-C
+                                raise KeyboardInterrupt from None
+                            worker.conn.close()
+                            pool.remove(worker)
+                            pool.append(_Worker(context, options))
+                        break  # its answers, then its end, are read below
                     pending.popleft()
             if stop:
                 raise KeyboardInterrupt
