@@ -202,7 +202,10 @@ class Server:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             raise
         if pid == 0:
-            self.forget()
+            try:
+                self.forget()
+            except BaseException:
+                os._exit(70)  # a child never goes on as a second server
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return pid
 
