@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bridge.kernels import pool
+from bridge.kernels.method_direct import product
 from bridge.kernels.nonfinite import finite_part, memoized, patch
 
 NAMES = ("fft", "fft-float")
@@ -453,22 +454,17 @@ def _plane_shares(planes: int) -> list[tuple[int, int]]:
 
 
 def _sum_planes_numpy(out, x, w, start: int) -> None:
-    """:func:`_sum_last_axis` for some columns of the planes, in numpy: real and imaginary
-    parts apart (numpy's complex product may fuse a multiply-add; these round each product, as
-    the C loop does), the taps in the same order."""
+    """:func:`_sum_last_axis` for some columns of the planes, in numpy: the direct sum's
+    textbook products (:func:`method_direct.product`: each real product rounded, as the C
+    loop's; numpy's complex product may fuse a multiply-add), the taps in the same order."""
     n, nx = out.shape[0], x.shape[0]
-    re = np.zeros(out.shape)
-    im = np.zeros(out.shape)
+    acc = np.zeros(out.shape, np.complex128)
     for k in range(w.shape[0]):
         lo, hi = max(0, k - start), min(n, nx + k - start)  # outputs that tap k reaches
         if lo >= hi:
             continue
-        seg = x[start + lo - k : start + hi - k]
-        wr, wi = w[k].real, w[k].imag
-        re[lo:hi] += seg.real * wr + seg.imag * -wi
-        im[lo:hi] += seg.imag * wr + seg.real * wi
-    out.real = re
-    out.imag = im
+        acc[lo:hi] += product(x[start + lo - k : start + hi - k], w[k])
+    out[...] = acc
 
 
 _ZDIRECT: list = []
