@@ -185,6 +185,10 @@ class Server:
     def release_signals(self, previous: dict) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        self.drop_wake()
+
+    def drop_wake(self) -> None:
+        """Stop the signals writing to the wake-up pipe, and close it."""
         signal.set_wakeup_fd(-1)
         if self.wake is not None:
             for fd in self.wake:
@@ -593,11 +597,7 @@ class Server:
         """In a job process: let go of everything that is the server's."""
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal is not the job's
-        if self.wake is not None:
-            signal.set_wakeup_fd(-1)
-            for fd in self.wake:
-                os.close(fd)
-            self.wake = None
+        self.drop_wake()
         if self.spare is not None:
             self.spare.control.close()
         for fd in self.pidfds:
