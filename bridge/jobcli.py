@@ -37,6 +37,7 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
+from bridge.signals import ASYNC_SIGNALS
 
 PROG = "bridge"
 
@@ -190,24 +191,6 @@ def _signals_raise() -> Iterator[None]:
     finally:
         for sig, previous in taken.items():
             signal.signal(sig, previous)
-
-
-# Signals that come from outside (kill, the terminal, timers): blocked in every thread but the
-# main one (numpy's BLAS threads, the kernels' pool), so that they interrupt the main thread.
-ASYNC_SIGNALS = {
-    getattr(signal, name)
-    for name in (
-        "SIGINT",
-        "SIGTERM",
-        "SIGHUP",
-        "SIGQUIT",
-        "SIGALRM",
-        "SIGUSR1",
-        "SIGUSR2",
-        "SIGCHLD",
-    )
-    if hasattr(signal, name)
-}
 
 
 def import_numpy_with_signals_held() -> None:

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 
-from bridge.jobcli import ASYNC_SIGNALS
+from bridge.signals import ASYNC_SIGNALS
 
 # Threads for the direct path, the banded products and the FFTs (the benchmark machine has 2).
 THREADS = max(1, min(2, os.cpu_count() or 1))
