@@ -3,17 +3,18 @@
 import sys
 
 if __name__ == "__main__":
-    from bridge import client, jobcli
+    from bridge import client, fastpath
+    from bridge.job import process
 
-    jobcli.tune_process()
+    process.tune_process()
 
     # A job goes to a running ``bridge serve`` first (nothing heavy imported yet); None: run here.
     status = client.run_warm(sys.argv[1:])
     if status is not None:
         raise SystemExit(status)
 
-    # A plain job runs without importing Typer (bridge.jobcli); anything else goes to Typer.
-    status = jobcli.main(sys.argv[1:])
+    # A plain job runs without importing Typer (bridge.fastpath); anything else goes to Typer.
+    status = fastpath.main(sys.argv[1:])
     if status is not None:
         raise SystemExit(status)
     try:

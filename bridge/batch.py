@@ -1,9 +1,9 @@
 """``bridge batch JOB... --out-dir DIR``: many job files in one call, with progress, a report and
 resume, on long-lived local worker processes or as tasks on a Dask distributed cluster.
 
-Each job is the single-job command's: :func:`bridge.jobcli.run_one` runs it with the same code,
-so its output (written atomically by the formats) and its exit status and error line are exactly
-those of ``bridge IN OUT`` with the same options. What this module adds:
+Each job is the single-job command's: :func:`bridge.job.runner.run_captured` runs it with the
+same code, so its output (written atomically by the formats) and its exit status and error line are
+exactly those of ``bridge IN OUT`` with the same options. What this module adds:
 
 * the job list: files, folders (their job files; recursive with ``--recursive``) and glob
   patterns expanded here, so that a quoted pattern works from MATLAB's ``system()``; the output
@@ -41,14 +41,18 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
-from bridge.jobcli import PROG
+from bridge.job import outcome
+from bridge.job.options import (
+    BATCH_OPTIONS,
+    JOB_EXTENSIONS,
+    JOB_OPTIONS,
+    ROLE_FLAGS,
+    TARGETS,
+    scan,
+)
+from bridge.job.outcome import PROG
+from bridge.job.runner import Request, check_identifier, import_numeric_stack, run_captured
 
-# A folder's job files: the formats one file can hold a whole job in (headerless .csv/.dat files
-# hold one operand each, so a folder's are not jobs; named explicitly they are taken as given).
-JOB_EXTENSIONS = (".mat", ".h5", ".hdf5", ".txt")
-
-# --to: the output's new extension.
-TARGETS = {"mat": ".mat", "h5": ".h5", "txt": ".txt"}
 REPORT_KINDS = (".csv", ".json")
 REPORT_COLUMNS = ("input", "output", "status", "exit", "message", "seconds", "worker")
 EXIT_INTERRUPTED = 130
@@ -59,50 +63,16 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
 _GLOB = re.compile(r"[*?[]")
 
 
-# The batch's own options in jobcli's table format (option -> parameter, choices, case-insensitive);
-# the job options come from jobcli.JOB_OPTIONS/JOB_FLAGS. bridge.cli declares the same for Typer
-# (tests/test_batch_parse.py checks that both parse alike).
-BATCH_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
-    "--out-dir": ("out_dir", None, False),
-    "--jobs": ("jobs", None, False),
-    "--report": ("report", None, False),
-    "--scheduler": ("scheduler", None, False),
-    "--to": ("to", tuple(TARGETS), True),
-}
-BATCH_FLAGS = {"--resume": "resume", "--recursive": "recursive"}
-BATCH_DEFAULTS = {
-    "out_dir": None,
-    "jobs": None,
-    "report": None,
-    "resume": False,
-    "scheduler": None,
-    "to": None,
-    "recursive": False,
-}
-
-
 def parse(argv: list[str]) -> dict | None:
     """The parameters of ``bridge batch`` + ``argv`` (:func:`run`'s), or None: ask Typer (help,
     usage errors, anything it might read differently). The fast path: no Typer to build."""
-    from bridge import jobcli
-
-    scanned = jobcli.scan(
-        argv,
-        {**jobcli.JOB_OPTIONS, **BATCH_OPTIONS},
-        {**jobcli.JOB_FLAGS, **BATCH_FLAGS},
-        {**jobcli.JOB_DEFAULTS, **BATCH_DEFAULTS},
-    )
+    scanned = scan(argv, (*JOB_OPTIONS, *BATCH_OPTIONS))
     if scanned is None:
         return None
     params, job_files = scanned
-    if params["jobs"] is not None:
-        value = params["jobs"]
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
-            return None
-        params["jobs"] = int(value)
     if not job_files or params["out_dir"] is None:
         return None
-    own = {name: params.pop(name) for name in BATCH_DEFAULTS}
+    own = {option.name: params.pop(option.name) for option in BATCH_OPTIONS}
     return {"job_files": job_files, **own, "job_options": params}
 
 
@@ -111,17 +81,15 @@ def main(argv: list[str]) -> int | None:
     params = parse(argv)
     if params is None:
         return None
-    from bridge import jobcli
-
     job_options = params["job_options"]
     try:
         return run(**params)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
-        jobcli._report("interrupted (bridge:interrupted)", job_options["error_file"], False)
+        outcome.report("interrupted (bridge:interrupted)", job_options["error_file"], False)
         return EXIT_INTERRUPTED
     except Exception as err:
-        return jobcli.report_error(err, job_options["error_file"], job_options["debug"])
+        return outcome.report_error(err, job_options["error_file"], job_options["debug"])
 
 
 class SchedulerError(BridgeError):
@@ -305,11 +273,9 @@ def plan(inputs: list[str], out_dir: str, to: str | None, report: str | None = N
 
 def _check_options(options: dict) -> None:
     """The options every job would reject alike: a usage error before anything runs."""
-    from bridge import jobcli
-
-    for name in ("a", "b", "u", "v", "out_var"):
+    for name in (*ROLE_FLAGS, "out_var"):
         if options.get(name):
-            jobcli._check_identifier(options[name])
+            check_identifier(options[name])
     fmt = options.get("fmt")
     if fmt:
         from bridge.formats import FORMATS
@@ -456,12 +422,10 @@ def _raise_interrupt(signum, frame):
 def _preload() -> None:
     """Import what every job needs once, before the workers are forked (exit 5 if numpy is
     missing, as for a single job)."""
-    from bridge import jobcli
-
-    jobcli._import_numeric_stack()
+    import_numeric_stack()
     import bridge.convolution
     import bridge.formats._mat5
-    import bridge.jobs  # noqa: F401
+    import bridge.job.compute  # noqa: F401
 
 
 def _worker_main(conn, options: dict) -> None:
@@ -471,8 +435,6 @@ def _worker_main(conn, options: dict) -> None:
     comes while a finished job's answer is on its way ends the worker after the answer."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
-    from bridge import jobcli
-
     try:
         while True:
             task = conn.recv()
@@ -480,7 +442,7 @@ def _worker_main(conn, options: dict) -> None:
                 return
             index, infile, outfile = task
             start = time.perf_counter()
-            status, line = jobcli.run_one({**options, "infile": infile, "outfile": outfile})
+            status, line = run_captured(_request(options, infile, outfile))
             _STATE["answering"] = True
             conn.send((index, status, line, time.perf_counter() - start))
             _STATE["answering"] = False
@@ -638,12 +600,11 @@ def _replace(worker, pool, todo, pending, context, options, progress) -> None:
     index = worker.queued.popleft()
     pending.extendleft(reversed(worker.queued))
     worker.queued.clear()
-    from bridge import jobcli
 
     row = todo[index]
     _remove_temporary(row.output)
     row.status, row.exit, row.worker = "failed", status, "local"
-    row.message = jobcli._error_line(f"{row.input}: {text} (bridge:workerDied)")
+    row.message = outcome.error_line(f"{row.input}: {text} (bridge:workerDied)")
     progress.finished(row)
     pool.remove(worker)
     if pending:
@@ -679,14 +640,17 @@ def _drain(worker: _Worker, record) -> None:
 # --- Dask ----------------------------------------------------------------------------------
 
 
+def _request(options: dict, infile: str, outfile: str) -> Request:
+    """The job request of one batch row: the batch's job options with its IN and OUT."""
+    return Request.from_params({**options, "infile": infile, "outfile": outfile})
+
+
 def _dask_job(infile: str, outfile: str, options: dict) -> tuple[int, str, float, str]:
     """The task run on a Dask worker: (exit status, error line, seconds, worker address)."""
     from distributed import get_worker
 
-    from bridge import jobcli
-
     start = time.perf_counter()
-    status, line = jobcli.run_one({**options, "infile": infile, "outfile": outfile})
+    status, line = run_captured(_request(options, infile, outfile))
     return status, line, time.perf_counter() - start, get_worker().address
 
 
@@ -711,8 +675,6 @@ def _run_dask(client, todo: list[Row], options: dict, progress: Progress) -> Non
     """Each job a task on the cluster; the client is closed at the end."""
     from distributed import as_completed
 
-    from bridge import jobcli
-
     token = f"{os.getpid()}-{time.time_ns()}"
     try:
         if not todo:
@@ -734,7 +696,7 @@ def _run_dask(client, todo: list[Row], options: dict, progress: Progress) -> Non
                 else:
                     err = future.exception()
                     text = f"{row.input}: the Dask task failed: {type(err).__name__}: {err}"
-                    line = jobcli._error_line(f"{text} (bridge:dask)")
+                    line = outcome.error_line(f"{text} (bridge:dask)")
                     status, seconds, worker = EXIT_INTERNAL, 0.0, ""
                 # The task got absolute paths (the workers' folder is not ours): name the files
                 # as the single job run here would.

@@ -25,7 +25,7 @@ from typing import Annotated
 import typer
 
 import bridge
-from bridge import jobcli
+from bridge import fastpath
 from bridge.errors import (
     EXIT_DATA,
     EXIT_ENVIRONMENT,
@@ -35,9 +35,10 @@ from bridge.errors import (
     EXIT_USAGE,
     FileFormatError,
 )
-
-# The job's checks, error reporting and fast path live in bridge.jobcli (no Typer there).
-from bridge.jobcli import PROG, _import_numeric_stack, _option_value, _phase, _report
+from bridge.job import outcome, process
+from bridge.job.options import BATCH_OPTIONS, JOB_OPTIONS, Option
+from bridge.job.outcome import PROG, report
+from bridge.job.runner import import_numeric_stack, phase
 
 # Click's exception base, wherever this Typer version takes click from (it vendors it since 0.2x).
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -53,16 +54,21 @@ Exit status:
   {EXIT_INTERNAL}  a bug in bridge (run with --debug for the traceback)
 """
 
-JOB_HELP = """Compute MATLAB's conv, conv2 or convn of the operands in IN and write the
-result to OUT. Or give one file per operand: A B OUT, u v OUT or u v A OUT.
+JOB_HELP = """Compute MATLAB's conv, conv2, convn, filter2, xcorr2, imfilter, imgaussfilt or
+imgaussfilt3 of the operands in IN and write the result to OUT. Or give one file per operand:
+A B OUT, u v OUT or u v A OUT.
 
 \b
 IN holds the operands and, optionally, the request:
   u, v       conv (A and B accepted)
   A, B       conv2 or convn
   u, v, A    the separable conv2(u, v, A)
-  op         'conv', 'conv2' or 'convn' (without it the operands decide)
-  shape      'full' (default), 'same' or 'valid'
+  h, X       filter2(h, X)          a (, b)   xcorr2(a, b)
+  A, h       imfilter(A, h)         A         imgaussfilt(A), imgaussfilt3(A)
+  op         the operation (without it the operands decide among conv, conv2, convn)
+  shape      'full' (default; filter2 and imfilter: 'same'), 'same' or 'valid'
+  padding, mode                     imfilter's boundary option and 'corr'/'conv'
+  sigma, FilterSize, Padding        imgaussfilt(3)'s
 as variables in .mat files (op and shape as char; Octave's plain save and
 save -hdf5 too), datasets and attributes in .h5/.hdf5, or named arrays and
 header lines in .txt. The result is written to OUT as C, in the format of
@@ -96,28 +102,6 @@ cannot be read is reported and the others are still listed; the exit status is
 then 3."""
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Op(str, Enum):
-    conv = "conv"
-    conv2 = "conv2"
-    convn = "convn"
-
-
-class Shape(str, Enum):
-    full = "full"
-    same = "same"
-    valid = "valid"
-
-
-class MatVersion(str, Enum):
-    v7 = "7"
-    v73 = "7.3"
-
-
-class Order(str, Enum):
-    matlab = "matlab"
-    c = "c"
 
 
 class _Command(typer.core.TyperCommand):
@@ -182,110 +166,118 @@ def _show_version(value: bool) -> None:
 job_app = _app()
 vars_app = _app()
 
+def _enum(option: Option) -> type[Enum]:
+    """The choices of an option as the Enum Typer wants."""
+    assert option.choices is not None
+    return Enum(option.name.title(), [(c, c) for c in option.choices], type=str)  # type: ignore
+
+
+def _typer_parameter(option: Option) -> inspect.Parameter:
+    """The Typer option of a table entry (bridge.job.options), as a keyword-only parameter."""
+    if option.is_flag:
+        kind: object = bool
+    elif option.choices is not None:
+        kind = _enum(option) | None if option.default is None else _enum(option)
+    elif option.integer_min is not None:
+        kind = int | None
+    else:
+        kind = str | None if option.default is None else str
+    default = option.default
+    if option.choices is not None and default is not None:
+        default = _enum(option)(default)
+    declared = typer.Option(
+        option.flag,
+        metavar=option.metavar,
+        help=option.help,
+        case_sensitive=not option.case_insensitive,
+        min=option.integer_min,
+    )
+    if option.required:
+        kind, default = str, inspect.Parameter.empty
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, declared],
+    )
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Enum) else value
+
+
 # Options that main() reads before parsing (so that even usage errors honour them); declared on
-# the commands as well so that parsing accepts them and --help documents them.
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
-ErrorFileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--error-file",
-        metavar="PATH",
-        help="Write the error line to PATH instead of stderr (for MATLAB's system()).",
+# every command so that parsing accepts them and --help documents them.
+_BY_FLAG = {option.flag: option for option in JOB_OPTIONS}
+DEBUG = _typer_parameter(_BY_FLAG["--debug"])
+ERROR_FILE = _typer_parameter(_BY_FLAG["--error-file"])
+ORDER = _typer_parameter(_BY_FLAG["--hdf5-order"])
+DebugOption = DEBUG.annotation
+ErrorFileOption = ERROR_FILE.annotation
+OrderOption = ORDER.annotation
+
+
+def _declare(function, parameters: list[inspect.Parameter]) -> None:
+    """Give ``function`` the signature Typer reads its parameters from."""
+    function.__signature__ = inspect.Signature(parameters)
+    function.__annotations__ = {p.name: p.annotation for p in parameters}
+
+
+def job(**params) -> None:
+    # A plain job never gets here from main(): bridge.fastpath runs it without building this
+    # command. Both parse into the same parameters (tests/test_fastpath.py) and run this:
+    params = {name: _plain(value) for name, value in params.items()}
+    params.pop("version", None)
+    params["more_files"] = list(params.get("more_files") or ())
+    process.import_numpy_with_signals_held()
+    from bridge.job.runner import Request, run
+
+    run(Request.from_params(params))
+
+
+_JOB_FILES = [
+    inspect.Parameter(
+        "infile",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            str, typer.Argument(metavar="IN", help="Job file.", show_default=False)
+        ],
+    ),
+    inspect.Parameter(
+        "outfile",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            str, typer.Argument(metavar="OUT", help="Result file.", show_default=False)
+        ],
+    ),
+    inspect.Parameter(
+        "more_files",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=None,
+        annotation=Annotated[
+            list[str] | None,
+            typer.Argument(
+                metavar="[FILE]...",
+                help="With 3 or 4 files: one operand per file, in the order A B, u v or u v A, "
+                "and the last file is OUT.",
+                show_default=False,
+            ),
+        ],
     ),
 ]
-OrderOption = Annotated[
-    Order | None,
-    typer.Option(
-        "--hdf5-order",
-        case_sensitive=False,
-        help="Dimension order of HDF5 datasets: matlab (h5write's, reversed) or c (h5py's). "
-        "Default: what the file records, else matlab.",
-    ),
-]
-
-
-def _name_option(role: str) -> object:
-    return typer.Option(f"--{role.lower()}", metavar="NAME", help=f"Variable holding {role}.")
-
-
-@job_app.command(cls=_JobCommand, help=JOB_HELP, epilog=EXIT_CODES_HELP)
-def job(
-    infile: Annotated[str, typer.Argument(metavar="IN", help="Job file.", show_default=False)],
-    outfile: Annotated[str, typer.Argument(metavar="OUT", help="Result file.", show_default=False)],
-    more_files: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="[FILE]...",
-            help="With 3 or 4 files: one operand per file, in the order A B, u v or u v A, "
-            "and the last file is OUT.",
-            show_default=False,
-        ),
-    ] = None,
-    op: Annotated[Op | None, typer.Option("--op", case_sensitive=False, help="Operation.")] = None,
-    shape: Annotated[
-        Shape | None, typer.Option("--shape", case_sensitive=False, help="Shape of the result.")
-    ] = None,
-    a: Annotated[str | None, _name_option("A")] = None,
-    b: Annotated[str | None, _name_option("B")] = None,
-    u: Annotated[str | None, _name_option("u")] = None,
-    v: Annotated[str | None, _name_option("v")] = None,
-    out_var: Annotated[
-        str, typer.Option("--out-var", metavar="NAME", help="Name of the result variable.")
-    ] = "C",
-    mat_version: Annotated[
-        MatVersion, typer.Option("--mat-version", help="MAT-file version of a .mat OUT.")
-    ] = MatVersion.v7,
-    compress: Annotated[
-        bool, typer.Option("--compress", help="Compress the output (slower to write).")
-    ] = False,
-    hdf5_order: OrderOption = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            metavar="FORMAT",
-            help="Output format: mat, hdf5, text, csv or ascii (one real matrix, commas or "
-            "spaces). Default: from OUT's extension.",
-        ),
-    ] = None,
-    error_file: ErrorFileOption = None,
-    debug: DebugOption = False,
-    max_memory: Annotated[
-        str | None,
-        typer.Option(
-            "--max-memory",
-            metavar="SIZE",
-            help="Memory budget (512M, 4G). Larger jobs stream between MAT v7.3/HDF5 files "
-            "or are refused. Default: half of the available memory.",
-        ),
-    ] = None,
-    version: Annotated[
+_VERSION = inspect.Parameter(
+    "version",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
         bool,
         typer.Option(
             "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
         ),
-    ] = False,
-) -> None:
-    # A plain job never gets here from main(): bridge.jobcli runs it without building this
-    # command. Both parse into the same parameters (tests/test_jobcli.py) and run this:
-    jobcli.import_numpy_with_signals_held()
-    jobcli.run_job(
-        infile,
-        outfile,
-        list(more_files or ()),
-        op=op.value if op else None,
-        shape=shape.value if shape else None,
-        a=a,
-        b=b,
-        u=u,
-        v=v,
-        out_var=out_var,
-        mat_version=mat_version.value,
-        compress=compress,
-        hdf5_order=hdf5_order.value if hdf5_order else None,
-        fmt=fmt,
-        max_memory=max_memory,
-    )
+    ],
+)
+_declare(job, [*_JOB_FILES, *(_typer_parameter(o) for o in JOB_OPTIONS), _VERSION])
+job_app.command(cls=_JobCommand, help=JOB_HELP, epilog=EXIT_CODES_HELP)(job)
 
 
 @vars_app.command(cls=_VarsCommand, help=VARS_HELP, epilog=EXIT_CODES_HELP)
@@ -303,19 +295,19 @@ def list_vars(
     error_file: ErrorFileOption = None,
     debug: DebugOption = False,
 ) -> None:
-    _import_numeric_stack()
+    import_numeric_stack()
     from bridge import formats
 
     order = hdf5_order.value if hdf5_order else None
     status, errors, listing = EXIT_OK, [], []
     for index, path in enumerate(files):
         try:
-            with _phase(FileFormatError, path):
+            with phase(FileFormatError, path):
                 variables, request = formats.read(path, hdf5_order=order)
         except Exception as err:  # report it, go on with the other files, fail at the end
             captured = io.StringIO()
             with contextlib.redirect_stderr(captured):
-                code = jobcli.report_error(err, None, debug)
+                code = outcome.report_error(err, None, debug)
             errors.append(captured.getvalue())
             if not error_file:
                 sys.stderr.write(captured.getvalue())
@@ -330,7 +322,7 @@ def list_vars(
         typer.echo(_whos(variables, request))
     if as_json:
         typer.echo(json.dumps(listing, indent=1))
-    if errors and error_file and not jobcli._write_error_file(error_file, "".join(errors)):
+    if errors and error_file and not outcome.write_error_file(error_file, "".join(errors)):
         sys.stderr.write("".join(errors))
     if status:
         raise typer.Exit(status)
@@ -460,81 +452,29 @@ Exit status:
 """
 
 
-class To(str, Enum):
-    mat = "mat"
-    h5 = "h5"
-    txt = "txt"
-
-
-def _batch_declared(
-    job_files: Annotated[
-        list[str],
-        typer.Argument(metavar="JOB", help="Job files, folders, patterns.", show_default=False),
-    ],
-    out_dir: Annotated[
-        str, typer.Option("--out-dir", metavar="DIR", help="Folder of the results (created).")
-    ],
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", metavar="N", min=1, help="Worker processes. Default: the cores."),
-    ] = None,
-    report: Annotated[
-        str | None,
-        typer.Option(
-            "--report",
-            metavar="FILE",
-            help="Write a .csv or .json report: input, output, status (ok, failed, skipped), "
-            "exit, message, seconds, worker.",
-        ),
-    ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Skip jobs whose output exists; failed jobs rerun.")
-    ] = False,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            metavar="ADDRESS",
-            help="Run the jobs on this Dask scheduler (tcp://host:8786); needs bridge[dask].",
-        ),
-    ] = None,
-    to: Annotated[
-        To | None,
-        typer.Option("--to", case_sensitive=False, help="Output format: the extension it gets."),
-    ] = None,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", help="Take the job files of subfolders too.")
-    ] = False,
-) -> None:
-    """The batch's own parameters; batch() below also takes every option of the job command."""
-
-
 def batch(**params) -> None:
     from bridge import batch as batch_jobs
 
-    own = inspect.signature(_batch_declared).parameters
-    values = {k: v.value if isinstance(v, Enum) else v for k, v in params.items()}
+    own = {option.name for option in BATCH_OPTIONS} | {"job_files"}
+    values = {k: _plain(v) for k, v in params.items()}
     job_options = {k: v for k, v in values.items() if k not in own}
     batch_options = {k: v for k, v in values.items() if k in own}
     raise typer.Exit(batch_jobs.run(**batch_options, job_options=job_options))
 
 
-def _batch_signature() -> inspect.Signature:
-    """The batch's parameters, then the job command's options (all but the files and --version),
-    so that an option added to the job command applies to batches too."""
-    own = list(inspect.signature(_batch_declared).parameters.values())
-    job_params = [
-        p
-        for name, p in inspect.signature(job).parameters.items()
-        if name not in ("infile", "outfile", "more_files", "version")
-    ]
-    return inspect.Signature(
-        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own + job_params]
-    )
-
-
-batch.__signature__ = _batch_signature()
-batch.__annotations__ = {name: p.annotation for name, p in batch.__signature__.parameters.items()}
+_JOB_FILES_ARGUMENT = inspect.Parameter(
+    "job_files",
+    inspect.Parameter.KEYWORD_ONLY,
+    annotation=Annotated[
+        list[str],
+        typer.Argument(metavar="JOB", help="Job files, folders, patterns.", show_default=False),
+    ],
+)
+# The batch's own parameters, then every option of the job command.
+_declare(
+    batch,
+    [_JOB_FILES_ARGUMENT, *(_typer_parameter(o) for o in (*BATCH_OPTIONS, *JOB_OPTIONS))],
+)
 batch_app = _app()
 batch_app.command(name="batch", help=BATCH_HELP, epilog=BATCH_EXIT_HELP)(batch)
 
@@ -547,13 +487,13 @@ SUBCOMMANDS = {"vars": vars_app, "serve": serve_app, "batch": batch_app}
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    jobcli.tune_process()
+    process.tune_process()
     if not (argv and argv[0] in SUBCOMMANDS) or argv[0] == "batch":
-        status = jobcli.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
+        status = fastpath.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
         if status is not None:
             return status
     debug = "--debug" in argv
-    error_file = _option_value(argv, "--error-file")
+    error_file = option_value(argv, "--error-file")
     if argv and argv[0] in SUBCOMMANDS:
         app, args, prog = SUBCOMMANDS[argv[0]], argv[1:], f"{PROG} {argv[0]}"
     else:
@@ -564,10 +504,20 @@ def main(argv: list[str] | None = None) -> int:
         return status if isinstance(status, int) else EXIT_OK
     except _ClickException as err:
         text = f"{_usage_message(err)}; see '{prog} --help' (bridge:usage)"
-        _report(text, error_file, debug)
+        report(text, error_file, debug)
         return EXIT_USAGE
     except typer.Abort:
-        _report("interrupted (bridge:interrupted)", error_file, debug)
+        report("interrupted (bridge:interrupted)", error_file, debug)
         return 130
     except Exception as err:  # BridgeError, a broken numeric stack, or a bug: as a plain job
-        return jobcli.report_error(err, error_file, debug)
+        return outcome.report_error(err, error_file, debug)
+
+
+def option_value(argv: list[str], option: str) -> str | None:
+    """The value of ``option`` in ``argv`` as given (before any parsing), or None."""
+    for k, arg in enumerate(argv):
+        if arg == option and k + 1 < len(argv):
+            return argv[k + 1]
+        if arg.startswith(option + "="):
+            return arg.split("=", 1)[1]
+    return None

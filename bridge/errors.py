@@ -12,6 +12,9 @@ An error carries:
 * ``file``, ``variable`` and ``argument`` (1-based position in the MATLAB call): context that the
   job layer adds with :meth:`BridgeError.where` so the one-line message names what was wrong.
 * ``exit_code``: what the CLI exits with (see the constants below).
+* ``arguments``: the names of the arguments the message speaks of, written ``{name}`` in it
+  (``{max_memory}``). ``str(error)`` names them as the Python arguments they are; the command
+  line names them as its flags (``--max-memory``) through :meth:`BridgeError.text`.
 
 Only the CLI turns these into exit statuses; library code never calls ``sys.exit``.
 """
@@ -46,6 +49,7 @@ class BridgeError(Exception):
         file: str | None = None,
         variable: str | None = None,
         argument: int | None = None,
+        arguments: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -53,6 +57,7 @@ class BridgeError(Exception):
         self.file = file
         self.variable = variable
         self.argument = argument
+        self.arguments = arguments
 
     def where(self, *, file: str | None = None, variable: str | None = None) -> BridgeError:
         """Add context (keeping what is already known) and return self, for ``raise e.where()``."""
@@ -62,15 +67,23 @@ class BridgeError(Exception):
             self.variable = variable
         return self
 
-    def __str__(self) -> str:
+    def text(self, names: dict[str, str] | None = None) -> str:
+        """The one-line message, its arguments named by ``names`` (argument -> how to call it;
+        default: the argument's own name)."""
+        message = self.message
+        for argument in self.arguments:
+            message = message.replace("{" + argument + "}", (names or {}).get(argument, argument))
         parts = []
         if self.file:
             parts.append(f"{self.file}:")
         if self.variable:
             parts.append(f"variable '{self.variable}':")
-        parts.append(self.message)
+        parts.append(message)
         text = " ".join(parts)
         return f"{text} ({self.identifier})" if self.identifier else text
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 class MatlabArgumentError(BridgeError, ValueError):

@@ -10,16 +10,17 @@ The listening process imports what a job needs once, then never runs a job itsel
 requests from all connections at once (select, one deadline per whole request, so a silent or
 trickling client delays nobody), checks them, and forks one process per job, at most one per
 core (at least two) at a time, queueing the rest. A job process inherits the warm imports
-(copy-on-write), enters the client's folder with its umask, runs :func:`bridge.jobcli.main` with
-the client's arguments and stdout/stderr captured, answers on the connection and exits: results,
-exit statuses and error lines are the cold path's, and a crash ends only that job (its client then
-runs the job cold). The handshake that makes a job run at most once is in :mod:`bridge.client`.
+(copy-on-write), enters the client's folder with its umask, runs the job request that the
+client's arguments make (:func:`bridge.fastpath.parse`) with stdout/stderr captured, answers on
+the connection and exits: results, exit statuses and error lines are the cold path's, and a crash
+ends only that job (its client then runs the job cold). The handshake that makes a job run at
+most once is in :mod:`bridge.client`.
 
 Refused (the client then runs cold): a peer of another uid, or of other groups (its
 ``/proc/PID/status`` gid and supplementary groups must be the server's, so the server never uses
 rights its client lacks), a client of another bridge version or package folder, or one whose code
 changed since the server started, and any request that is not a plain job (``bridge IN OUT
-[options]`` as :func:`bridge.jobcli.parse` accepts it: no subcommands, no help, no usage errors).
+[options]`` as :func:`bridge.fastpath.parse` accepts it: no subcommands, no help, no usage errors).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ import stat
 import sys
 import time
 
-from bridge import client, jobcli
+from bridge import client, fastpath
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
+from bridge.job import outcome, process
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
 REQUEST_DEADLINE = 3.0  # a whole request must arrive within this long after connecting
@@ -52,7 +54,8 @@ SPARE_MB = 512
 # What jobs import (a job process that imports them itself pays for it: scipy.io and h5py
 # 0.1-0.2 s). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
-    "bridge.jobs",
+    "bridge.job.compute",
+    "bridge.job.stream",
     "bridge.convolution",
     "bridge.semantics",
     "bridge.kernels",
@@ -464,7 +467,7 @@ class Server:
             if mine != theirs:
                 self.refuse(conn, f"{key} {theirs!r} differs from the server's {mine!r}")
                 return
-        if jobcli.parse(argv) is None:
+        if fastpath.parse(argv) is None:
             self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
             return
         try:
@@ -487,7 +490,8 @@ class Server:
             self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
-        if self.spare is not None and self.hand_to_spare(conn, cwd, umask, argv):
+        params = fastpath.parse(argv)  # the job request; request() let only plain jobs through
+        if self.spare is not None and self.hand_to_spare(conn, cwd, umask, params):
             return
         try:
             pid = self.fork()
@@ -497,7 +501,7 @@ class Server:
         if pid == 0:  # the job's process: never returns
             code = 70
             try:
-                code = job_process(conn, cwd, umask, argv)
+                code = job_process(conn, cwd, umask, params)
             finally:
                 os._exit(code)
         conn.close()
@@ -545,10 +549,10 @@ class Server:
             self.drop_spare()
             self.spare_after = time.monotonic() + 5.0
 
-    def hand_to_spare(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> bool:
+    def hand_to_spare(self, conn: socket.socket, cwd: str, umask: int, params: dict) -> bool:
         """Give the job to the ready spare; False: it could not take it (run a new process)."""
         spare, self.spare = self.spare, None
-        payload = json.dumps({"cwd": cwd, "umask": umask, "argv": argv}).encode("ascii")
+        payload = json.dumps({"cwd": cwd, "umask": umask, "params": params}).encode("ascii")
         message = len(payload).to_bytes(8, "big") + payload
         try:
             spare.control.setblocking(True)
@@ -674,7 +678,7 @@ def spare_process(control: socket.socket, megabytes: int) -> int:
     poller = select.poll()
     poller.register(control, select.POLLIN)
     try:
-        if jobcli.prefault_heap(megabytes, lambda: bool(poller.poll(0))) >= megabytes:
+        if process.prefault_heap(megabytes, lambda: bool(poller.poll(0))) >= megabytes:
             control.sendall(b"R")  # all touched (else a job came, or the heap would not grow)
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not fds:
@@ -690,10 +694,10 @@ def spare_process(control: socket.socket, megabytes: int) -> int:
         return 0
     control.close()
     job = json.loads(data[8:].decode("ascii"))
-    return job_process(conn, job["cwd"], job["umask"], job["argv"])
+    return job_process(conn, job["cwd"], job["umask"], job["params"])
 
 
-def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> int:
+def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
     """The body of a forked job process: announce, wait for "go", run, answer. Its exit status."""
     conn.setblocking(True)
     st = client.proc_stat(os.getpid())
@@ -710,27 +714,24 @@ def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> i
         client.send(conn, ["refused", f"cannot enter {cwd}: {err.strerror}"])
         return NOT_STARTED
     os.umask(umask)
-    status, out, err = run_job(argv)
+    status, out, err = run_job(params)
     conn.settimeout(None)
     client.send(conn, ["ok", str(status), out, err])
     return 0
 
 
-def run_job(argv: list[str]) -> tuple[int, str, str]:
-    """Run the plain job ``argv`` as the cold command line does, with stdout and stderr
-    captured: (status, stdout, stderr). Whatever escapes (it should not) becomes the cold path's
-    internal-error line."""
+def run_job(params: dict) -> tuple[int, str, str]:
+    """Run the job request ``params`` (:func:`bridge.fastpath.parse`'s) as the cold command line
+    does, with stdout and stderr captured: (status, stdout, stderr). Whatever escapes (it should
+    not) becomes the cold path's internal-error line."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = jobcli.main(argv)
-            if status is None:  # request() lets only plain jobs through
-                raise BridgeError("not a plain job")
+            status = fastpath.run_reported(params)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
         except BaseException as exc:
-            error_file = jobcli._option_value(argv, "--error-file")
-            status = jobcli.report_error(exc, error_file, "--debug" in argv)
+            status = outcome.report_error(exc, params.get("error_file"), bool(params.get("debug")))
     return status, out.getvalue(), err.getvalue()
 
 

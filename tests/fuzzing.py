@@ -393,11 +393,11 @@ def in_process(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _classify(path: str) -> str:
-    from bridge import jobs
     from bridge.errors import BridgeError
+    from bridge.job import files
 
     try:
-        jobs.load_job(path)
+        files.load_job(path)
         return "ok"
     except (BridgeError, MemoryError):
         return "BridgeError"

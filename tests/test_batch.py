@@ -25,6 +25,7 @@ import scipy.io
 
 from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from bridge.job.options import TARGETS
 from tests.test_cli_process import environment as checkout_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +172,7 @@ def test_outputs_and_error_lines_are_the_single_job_commands(jobs_dir, tmp_path,
     job_options = [o for o in options if o not in ("--to", "txt", "h5", "mat", "MAT")]
     for row in rows:
         infile = Path(row["input"])
-        name = infile.name if to is None else infile.stem + batch.TARGETS[to]
+        name = infile.name if to is None else infile.stem + TARGETS[to]
         assert row["output"] == str(tmp_path / "out" / name)
         status, line = single(infile, tmp_path / "single" / name, job_options)
         assert (row["exit"], row["message"]) == (status, line)

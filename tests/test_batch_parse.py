@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge import batch, cli
+from bridge.job.options import BATCH_OPTIONS
 from tests.test_batch import environment
 
 COMMAND = typer.main.get_command(cli.batch_app)
@@ -27,7 +28,7 @@ def _typer_params(argv: list[str]) -> dict | None:
     except Exception:  # usage errors and --help: Typer's own business
         return None
     values = {k: v.value if isinstance(v, enum.Enum) else v for k, v in ctx.params.items()}
-    own = inspect.signature(cli._batch_declared).parameters
+    own = ["job_files", *(option.name for option in BATCH_OPTIONS)]
     return {
         **{k: values.pop(k) for k in own},
         "job_options": values,
@@ -39,11 +40,10 @@ def test_the_batch_takes_every_option_of_the_job_command():
     files = ("infile", "outfile", "more_files", "version")
     job_opts = {p.opts[0] for p in job.params if p.name not in files}
     batch_opts = {p.opts[0] for p in COMMAND.params if p.opts[0].startswith("--")}
-    assert batch_opts == job_opts | set(batch.BATCH_OPTIONS) | set(batch.BATCH_FLAGS)
-    own = inspect.signature(cli._batch_declared).parameters
-    assert set(own) == {"job_files", *batch.BATCH_DEFAULTS}
-    for name, value in batch.BATCH_DEFAULTS.items():
-        assert own[name].default in (value, inspect.Parameter.empty)
+    assert batch_opts == job_opts | {o.flag for o in BATCH_OPTIONS}
+    params = inspect.signature(cli.batch).parameters
+    for option in BATCH_OPTIONS:
+        assert params[option.name].default in (option.default, inspect.Parameter.empty)
 
 
 TOKENS = [

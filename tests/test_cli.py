@@ -414,9 +414,9 @@ def _boom(job):
 
 
 def test_unexpected_exception_exits_70_without_traceback(tmp_path, capsys, monkeypatch):
-    from bridge import jobs
+    from bridge.job import compute
 
-    monkeypatch.setattr(jobs, "run_job", _boom)
+    monkeypatch.setattr(compute, "compute", _boom)
     write_job(tmp_path / "in.mat", u=np.ones((1, 2)), v=np.ones((1, 2)))
     status, _, err = run(capsys, tmp_path / "in.mat", tmp_path / "out.mat")
     assert status == EXIT_INTERNAL
@@ -425,9 +425,9 @@ def test_unexpected_exception_exits_70_without_traceback(tmp_path, capsys, monke
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
-    from bridge import jobs
+    from bridge.job import compute
 
-    monkeypatch.setattr(jobs, "run_job", _boom)
+    monkeypatch.setattr(compute, "compute", _boom)
     write_job(tmp_path / "in.mat", u=np.ones((1, 2)), v=np.ones((1, 2)))
     status, _, err = run(capsys, tmp_path / "in.mat", tmp_path / "out.mat", "--debug")
     assert status == EXIT_INTERNAL

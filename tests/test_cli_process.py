@@ -98,9 +98,10 @@ def test_matlab_identifier_ends_the_line(tmp_path):
 
 def test_internal_error_exits_70(job, tmp_path):
     code = (
-        "import sys; from bridge import cli, jobs\n"
+        "import sys; from bridge import cli\n"
+        "from bridge.job import compute\n"
         "def boom(job): raise KeyError('unexpected')\n"
-        "jobs.run_job = boom\n"
+        "compute.compute = boom\n"
         "raise SystemExit(cli.main(sys.argv[1:]))\n"
     )
     done = subprocess.run(

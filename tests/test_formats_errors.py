@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import formats, jobs
+from bridge import formats
 from bridge.errors import FileFormatError, InputTypeError, JobError, OutputError, UsageError
 from bridge.formats import mat, mat73, text
+from bridge.job import files
 
 SUPPORTED = "bridge reads and writes .mat, .h5, .hdf5, .txt, .csv or .dat files"
 
@@ -154,7 +155,7 @@ def test_headerless_text_is_one_matrix_but_not_a_job(tmp_path):
     variables, _ = formats.read(path)  # as MATLAB's load('job.txt') names it
     assert list(variables) == ["job"] and variables["job"].size == (2, 3)
     with pytest.raises(FileFormatError) as caught:
-        jobs.load_job(path)
+        files.load_job(path)
     message = str(caught.value)
     assert "its own file" in message and "bridge_write_text" in message and ".py" not in message
 

@@ -455,7 +455,7 @@ def test_headerless_results_read_back_exactly(tmp_path, rows, cols, single, data
 def test_headerless_results_hold_a_real_matrix_only(tmp_path, array):
     with pytest.raises(OutputError) as caught:
         formats.write(tmp_path / "r.csv", {"C": array})
-    assert "--format text" in str(caught.value)
+    assert "fmt text" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
 

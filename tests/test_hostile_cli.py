@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import cli, errors, formats, jobcli
+from bridge import cli, errors, formats
+from bridge.job import outcome, process
 from tests.fuzzing import environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,12 +153,12 @@ def test_a_device_is_not_called_missing(tmp_path, capsys):
 
 
 def test_memory_error_anywhere_is_exit_3_in_one_line(tmp_path, capsys, monkeypatch):
-    from bridge import jobs
+    from bridge.job import compute
 
     def exhausted(job):
         raise MemoryError
 
-    monkeypatch.setattr(jobs, "run_job", exhausted)
+    monkeypatch.setattr(compute, "compute", exhausted)
     status, _, err = run(capsys, write_job(tmp_path / "in.mat"), tmp_path / "out.mat")
     assert status == 3 and "out of memory" in one_line(err) and "bridge:outOfMemory" in err
 
@@ -221,9 +222,9 @@ def test_a_name_that_is_not_utf8_is_escaped_in_the_error_file(tmp_path):
 
 
 def test_printable_escapes_lone_surrogates():
-    assert jobcli.printable("plain é") == "plain é"
-    assert jobcli.printable(os.fsdecode(b"a\xffb")) == "a\\xffb"
-    assert jobcli.printable("x\ud800y") == "x\\ud800y"
+    assert outcome.printable("plain é") == "plain é"
+    assert outcome.printable(os.fsdecode(b"a\xffb")) == "a\\xffb"
+    assert outcome.printable("x\ud800y") == "x\\ud800y"
 
 
 # --- signals ----------------------------------------------------------------------------------
@@ -315,13 +316,13 @@ def test_signals_remove_the_temporary_file_and_exit_128_plus_the_signal(
 def test_signal_handlers_are_only_taken_when_nobody_has_them():
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        with jobcli._signals_raise():
+        with process.signals_raise():
             assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
     if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
-        with jobcli._signals_raise():
-            assert signal.getsignal(signal.SIGHUP) == jobcli._raise_interrupted
+        with process.signals_raise():
+            assert signal.getsignal(signal.SIGHUP) == process._raise_interrupted
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import convolution, formats, jobs
+from bridge import convolution, formats
 from bridge.errors import (
     InputTypeError,
     JobError,
@@ -15,6 +15,7 @@ from bridge.errors import (
     ShapeParameterError,
     VariableError,
 )
+from bridge.job import compute, files
 
 ROW = np.array([[1.0, 2.0, 3.0]])
 COLUMN = np.array([[1.0], [-1.0]])
@@ -30,7 +31,7 @@ def _job_file(tmp_path, names, request=None, name="job.mat", **options):
 
 def _error(error_type, path, **options) -> str:
     with pytest.raises(error_type) as caught:
-        jobs.load_job(path, **options)
+        files.load_job(path, **options)
     message = str(caught.value)
     assert str(path) in message and "\n" not in message
     return message
@@ -59,7 +60,7 @@ def _error(error_type, path, **options) -> str:
 )
 def test_resolution(tmp_path, present, op, expected_op, expected_operands):
     path = _job_file(tmp_path, present, request={"op": op} if op else None)
-    job = jobs.load_job(path)
+    job = files.load_job(path)
     assert job.op == expected_op
     assert [name for name, _ in job.operands] == list(expected_operands)
     for name, array in job.operands:
@@ -92,7 +93,11 @@ def test_resolution(tmp_path, present, op, expected_op, expected_operands):
             "AB",
             "fft",
             JobError,
-            ["variable 'op'", "the file's op 'fft' is not supported", "'conv', 'conv2' or 'convn'"],
+            [
+                "variable 'op'",
+                "the file's op 'fft' is not supported",
+                "'conv', 'conv2', 'convn', 'filter2'",
+            ],
         ),
     ],
     ids=lambda x: x if isinstance(x, str) else None,
@@ -108,8 +113,12 @@ def test_ambiguous_and_missing(tmp_path, present, op, error, fragments):
 def test_every_format_carries_the_request(tmp_path, name):
     options = {"mat_version": "7.3"} if name == "job73.mat" else {}
     path = _job_file(tmp_path, "AB", request={"op": "conv2", "shape": "Same"}, name=name, **options)
-    job = jobs.load_job(path)
-    assert (job.op, job.shape, job.shape_variable) == ("conv2", "Same", "shape")  # shape as written
+    job = files.load_job(path)
+    assert (job.op, job.shape, job.setting_variables.get("shape")) == (
+        "conv2",
+        "Same",
+        "shape",
+    )  # shape as written
 
 
 # --------------------------------------------------------------------------------- overrides
@@ -117,8 +126,8 @@ def test_every_format_carries_the_request(tmp_path, name):
 
 def test_options_override_the_request(tmp_path):
     path = _job_file(tmp_path, "uvAB", request={"op": "conv", "shape": "same"})
-    job = jobs.load_job(path, op="convn", shape="valid")
-    assert (job.op, job.shape, job.shape_variable) == ("convn", "valid", None)
+    job = files.load_job(path, op="convn", shape="valid")
+    assert (job.op, job.shape, job.setting_variables.get("shape")) == ("convn", "valid", None)
     assert [n for n, _ in job.operands] == ["A", "B"]
 
 
@@ -130,7 +139,7 @@ def test_an_unknown_op_option_is_not_blamed_on_the_file(tmp_path):
 def test_names_map_roles_to_other_variables(tmp_path):
     path = tmp_path / "job.mat"
     formats.write(path, {"img": MATRIX, "kernel": np.ones((2, 2))})
-    job = jobs.load_job(path, names={"A": "img", "B": "kernel"})
+    job = files.load_job(path, names={"A": "img", "B": "kernel"})
     assert (job.op, [n for n, _ in job.operands]) == ("convn", ["img", "kernel"])
 
 
@@ -147,16 +156,16 @@ def test_a_named_variable_that_is_missing(tmp_path):
 
 
 def test_unknown_role(tmp_path):
-    with pytest.raises(JobError, match=r"unknown operand roles C; must be among A, B, u, v"):
-        jobs.load_job(_job_file(tmp_path, "AB"), names={"C": "x"})
+    with pytest.raises(JobError, match=r"unknown operand roles C; must be among A, B, u, v, h,"):
+        files.load_job(_job_file(tmp_path, "AB"), names={"C": "x"})
 
 
 def test_hdf5_order_reaches_the_reader(tmp_path):
     path = _job_file(tmp_path, "AB", name="job.h5", hdf5_order="c")
     with h5py.File(path, "r+") as f:
         del f.attrs["bridge_dim_order"]  # the order is now only known to the caller
-    assert jobs.load_job(path, hdf5_order="c").operands[0][1].shape == MATRIX.shape
-    assert jobs.load_job(path).operands[0][1].shape == MATRIX.T.shape
+    assert files.load_job(path, hdf5_order="c").operands[0][1].shape == MATRIX.shape
+    assert files.load_job(path).operands[0][1].shape == MATRIX.T.shape
 
 
 def test_a_non_numeric_operand_names_file_and_variable(tmp_path):
@@ -170,7 +179,7 @@ def test_a_non_numeric_operand_names_file_and_variable(tmp_path):
 def test_operands_keep_their_class(tmp_path):
     path = tmp_path / "job.mat"
     formats.write(path, {"u": np.array([[1, 2]], np.int8), "v": np.array([[True], [False]])})
-    job = jobs.load_job(path)
+    job = files.load_job(path)
     assert [a.dtype for _, a in job.operands] == [np.int8, np.bool_]
 
 
@@ -190,14 +199,14 @@ def test_run_job_makes_the_matlab_call(tmp_path, present, op, reference):
     path = _job_file(
         tmp_path, present, request={"op": op, "shape": "same"} if op else {"shape": "same"}
     )
-    assert np.array_equal(jobs.run_job(jobs.load_job(path)), reference())
+    assert np.array_equal(compute.compute(files.load_job(path)), reference())
 
 
 def test_an_operand_the_core_rejects_is_named(tmp_path):
     path = tmp_path / "job.mat"
     formats.write(path, {"u": ROW, "v": MATRIX})
     with pytest.raises(NotVectorError) as caught:
-        jobs.run_job(jobs.load_job(path))
+        compute.compute(files.load_job(path))
     assert (caught.value.file, caught.value.variable) == (str(path), "v")
     assert "job.mat: variable 'v': A and B must be vectors" in str(caught.value)
 
@@ -206,7 +215,7 @@ def test_the_named_variable_is_the_file_s_name_not_the_role(tmp_path):
     path = tmp_path / "job.mat"
     formats.write(path, {"h": MATRIX, "g": ROW})
     with pytest.raises(NotVectorError) as caught:
-        jobs.run_job(jobs.load_job(path, names={"u": "h", "v": "g"}))
+        compute.compute(files.load_job(path, names={"u": "h", "v": "g"}))
     assert caught.value.variable == "h"
 
 
@@ -217,9 +226,9 @@ def test_a_bad_shape_is_blamed_on_the_file_only_when_it_came_from_there(
     tmp_path, in_file, variable
 ):
     path = _job_file(tmp_path, "AB", request={"shape": "middle"} if in_file else None)
-    job = jobs.load_job(path) if in_file else jobs.load_job(path, shape="middle")
+    job = files.load_job(path) if in_file else files.load_job(path, shape="middle")
     with pytest.raises(ShapeParameterError) as caught:
-        jobs.run_job(job)
+        compute.compute(job)
     assert (caught.value.file, caught.value.variable) == (str(path), variable)
 
 
@@ -240,7 +249,7 @@ def test_a_bad_shape_is_blamed_on_the_file_only_when_it_came_from_there(
 def test_save_result_writes_c(tmp_path, name, options):
     result = np.array([[1.5, np.nan], [np.inf, -2.0]], np.float32)
     path = tmp_path / name
-    jobs.save_result(path, result, **options)
+    files.save_result(path, result, **options)
     if name.endswith(".dat"):
         path = path.rename(tmp_path / "out.txt")
     variables, request = formats.read(path)
@@ -250,5 +259,5 @@ def test_save_result_writes_c(tmp_path, name, options):
 
 
 def test_save_result_out_var(tmp_path):
-    jobs.save_result(tmp_path / "out.mat", np.ones((2, 2)), out_var="Result")
+    files.save_result(tmp_path / "out.mat", np.ones((2, 2)), out_var="Result")
     assert set(formats.read(tmp_path / "out.mat")[0]) == {"Result"}

@@ -26,7 +26,7 @@ import pytest
 import scipy.io
 import scipy.signal
 
-from bridge import client, jobcli, serve
+from bridge import client, fastpath, serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.octave import octave_cli
 
@@ -222,7 +222,7 @@ def test_warm_job_is_the_cold_job(server, short_dir, name):
     before = server.status()
     warm = outcome(worker(*JOBS[name], env=server.env, cwd=folder), folder)
     after = server.status()
-    if jobcli.parse(JOBS[name]) is not None:
+    if fastpath.parse(JOBS[name]) is not None:
         assert after["jobs"] == before["jobs"] + 1  # served warm, not a silent fallback
     else:  # not a plain job (a usage error): refused, and the cold path answers
         assert after["jobs"] == before["jobs"] and after["refused"] == before["refused"] + 1
@@ -254,30 +254,30 @@ def test_results_keep_the_callers_umask(server, short_dir):
 
 
 def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
-    def boom(argv):
+    def boom(params):
         raise KeyError("unexpected")
 
-    monkeypatch.setattr(jobcli, "main", boom)
-    status, out, err = serve.run_job(["in.mat", "out.mat"])
+    monkeypatch.setattr(fastpath, "run_reported", boom)
+    status, out, err = serve.run_job(fastpath.parse(["in.mat", "out.mat"]))
     assert status == EXIT_INTERNAL and out == ""
     assert err.startswith("bridge: error: internal error: KeyError") and err.count("\n") == 1
 
-    def leaves(argv):
+    def leaves(params):
         raise SystemExit(3)
 
-    monkeypatch.setattr(jobcli, "main", leaves)
-    assert serve.run_job([])[0] == 3
+    monkeypatch.setattr(fastpath, "run_reported", leaves)
+    assert serve.run_job(fastpath.parse(["in.mat", "out.mat"]))[0] == 3
 
 
 def test_an_error_text_with_a_lone_surrogate_is_sent(monkeypatch):
     """Error texts that UTF-8 cannot hold are escaped as Python's stderr escapes them."""
 
-    def odd(argv):
+    def odd(params):
         sys.stderr.write("bridge: error: bad \ud800 and \udcff (x)\n")
         return EXIT_DATA
 
-    monkeypatch.setattr(jobcli, "main", odd)
-    status, out, err = serve.run_job(["in.mat", "out.mat"])
+    monkeypatch.setattr(fastpath, "run_reported", odd)
+    status, out, err = serve.run_job(fastpath.parse(["in.mat", "out.mat"]))
     fields = client.decode(client.encode(["ok", str(status), out, err])[8:])
     assert fields[3] == "bridge: error: bad \\ud800 and \\udcff (x)\n"
     cold = subprocess.run(
@@ -688,14 +688,16 @@ def test_a_missing_socket_folder_is_one_line(short_dir):
 SLOW = 7.0
 SLOW_SERVER = """
 import os, sys, time
-from bridge import jobcli, serve
-run = jobcli.run_job
-def slow(infile, outfile, **kw):
+from bridge import serve
+from bridge.job import runner
+run = runner.run
+def slow(request):
+    infile = request.files[0]
     if os.path.basename(infile).startswith("slow"):
         open(infile + ".started", "w").close()
         time.sleep({slow})
-    return run(infile, outfile, **kw)
-jobcli.run_job = slow
+    return run(request)
+runner.run = slow
 sys.stderr.write("slow server\\n")
 raise SystemExit(serve.serve(None, 0, slots={slots}))
 """
@@ -908,7 +910,8 @@ def test_identity_does_not_follow_a_shadowing_bridge_folder(monkeypatch):
 
 
 def test_serve_does_not_import_the_cli():
-    """No import circle: serve runs jobs through jobcli; only cli imports serve."""
+    """No import circle: serve runs job requests (bridge.fastpath, bridge.job); only cli
+    imports serve."""
     import ast
 
     tree = ast.parse((ROOT / "bridge" / "serve.py").read_text())
@@ -919,7 +922,7 @@ def test_serve_does_not_import_the_cli():
         elif isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
     assert not any(n == "bridge.cli" or n.startswith("bridge.cli.") for n in names), names
-    assert "bridge.jobcli" in names
+    assert "bridge.fastpath" in names
 
 
 def test_status_from_a_folder_holding_bridge(server, short_dir):
@@ -1071,9 +1074,9 @@ def test_the_spare_memory_setting(monkeypatch):
 
 def test_prefaulting_the_heap_in_a_child():
     code = (
-        "from bridge import jobcli\n"
-        "assert not jobcli.prefault_heap(0)\n"
-        "assert jobcli.prefault_heap(16)\n"
+        "from bridge.job import process\n"
+        "assert not process.prefault_heap(0)\n"
+        "assert process.prefault_heap(16)\n"
         "import numpy as np\n"
         "a = np.ones(8 << 20)\n"  # 64 MB from the heap, not a mapping of its own
         "assert a.sum() == 8 << 20\n"

@@ -1,4 +1,4 @@
-"""Jobs bigger than the memory budget: size checks, streaming, refusals (bridge.stream).
+"""Jobs bigger than the memory budget: size checks, streaming, refusals (bridge.job.stream).
 
 Every streamed job is compared with the same job run in memory (no --max-memory): integer data
 exactly, floating-point data exactly too (the same method and the same sums in the same order),
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import cli, formats, jobs, kernels, stream
+from bridge import cli, formats, kernels
 from bridge.formats import h5util
+from bridge.job import compute, files, stream
 
 RNG = np.random.default_rng(2026)
 
@@ -56,7 +57,7 @@ def write_h5(path, arrays, order="matlab", chunks=None, compression=None):
 
 
 def streamed_plan(path, limit, outfile, **options):
-    job = jobs.load_job(path, read=False, **{k: v for k, v in options.items() if v})
+    job = files.load_job(path, read=False, **{k: v for k, v in options.items() if v})
     return stream.plan_job(job, str(outfile), limit, mat_version="7.3")
 
 
@@ -193,8 +194,10 @@ def test_hdf5_inputs_and_outputs(capsys, tmp_path, order, layout):
     ref = formats.read(infile)[0]
     assert np.array_equal(
         got,
-        jobs.run_job(
-            jobs.Job("convn", "same", [("A", ref["A"].array()), ("B", ref["B"].array())], "x")
+        compute.compute(
+            files.Job(
+                "convn", [("A", ref["A"].array()), ("B", ref["B"].array())], "x", {"shape": "same"}
+            )
         ),
     )
 
@@ -315,7 +318,7 @@ def test_memory_error_is_exit_3_in_one_line(capsys, tmp_path, monkeypatch):
     def boom(job):
         raise MemoryError("Unable to allocate 12.8 GiB")
 
-    monkeypatch.setattr(jobs, "run_job", boom)
+    monkeypatch.setattr(compute, "compute", boom)
     status, _, err = run(capsys, infile, tmp_path / "o.mat")
     assert status == 3 and "out of memory" in one_line(err)
 
@@ -392,7 +395,7 @@ def test_boxes_cover_the_result_once_with_halos_inside_the_operand():
         seen = np.zeros(plan.lengths, int)
         A = RNG.integers(-3, 4, dims).astype(float)
         K = RNG.integers(-3, 4, kdims).astype(float)
-        want = jobs.run_job(jobs.Job("convn", shape, [("A", A), ("B", K)], "x"))
+        want = compute.compute(files.Job("convn", [("A", A), ("B", K)], "x", {"shape": shape}))
         got = np.zeros(plan.lengths)
         for box in stream.boxes(plan):
             seen[box.out] += 1

@@ -206,7 +206,7 @@ def test_overwritten_signatures(capsys, tmp_path, signature):
 
 MUTATE = """
 import random, sys, numpy as np
-from bridge import jobcli
+from bridge.job import runner
 from bridge.errors import BridgeError
 good = open(sys.argv[1], "rb").read()
 rng = random.Random(int(sys.argv[3]))
@@ -220,7 +220,10 @@ for k in range(int(sys.argv[4])):
     open(path, "wb").write(bytes(data))
     for options in ({}, {"a": "D"}):
         try:
-            jobcli.run_job(path, sys.argv[2] + "/out.mat", max_memory="256M", **options)
+            request = runner.Request(
+                [path, sys.argv[2] + "/out.mat"], max_memory="256M", names=options
+            )
+            runner.run(request)
             kind = "ok"
         except BridgeError as e:
             kind = f"exit {e.exit_code}"

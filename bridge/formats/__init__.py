@@ -320,7 +320,7 @@ def write(
 def check_output(path, fmt: str | None = None, mat_version: str = "7") -> str:
     """The format a result file gets; UsageError if bridge could not read that file back.
 
-    ``fmt`` (the CLI's --format) must agree with a known extension: a MAT-file named .txt would be
+    ``fmt`` (the command line's --format) must agree with a known extension: a MAT-file named .txt would be
     a file bridge, MATLAB's ``load`` and the user would all take for text.
     """
     path = os.fspath(path)
@@ -338,9 +338,9 @@ def check_output(path, fmt: str | None = None, mat_version: str = "7") -> str:
         names = [e for e, accepts in _ACCEPTS.items() if written in accepts]
         msg = (
             f"format {fmt} does not fit the extension '{ext}' (a file bridge could not read "
-            f"back); name it {_words(names)}, or leave --format out"
+            f"back); name it {_words(names)}, or leave {{fmt}} out"
         )
-        raise UsageError(msg).where(file=path)
+        raise UsageError(msg, arguments=("fmt",)).where(file=path)
     return fmt
 
 

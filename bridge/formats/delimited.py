@@ -151,9 +151,9 @@ def write(
         kind = f"{'complex ' if is_complex else ''}{size_text(array.shape)}"
         msg = (
             f"a headerless text result holds a real 2-D matrix; this result is {kind}: "
-            "write .mat, or the bridge text format (--format text)"
+            "write .mat, or the bridge text format ({fmt} text)"
         )
-        raise OutputError(msg)
+        raise OutputError(msg, arguments=("fmt",))
     if array.size == 0:
         open(path, "w").close()  # an empty result is an empty file
         return

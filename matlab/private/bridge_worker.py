@@ -167,11 +167,12 @@ if __name__ == "__main__":
         raise SystemExit(status)
     use_site()
     try:
-        # A plain job runs without Typer (bridge.jobcli); anything else goes to the Typer CLI.
-        from bridge import jobcli
+        # A plain job runs without Typer (bridge.fastpath); anything else goes to the Typer CLI.
+        from bridge import fastpath
+        from bridge.job import process
 
-        jobcli.tune_process()
-        status = jobcli.main(sys.argv[1:])
+        process.tune_process()
+        status = fastpath.main(sys.argv[1:])
         if status is not None:
             raise SystemExit(status)
         from bridge.cli import main

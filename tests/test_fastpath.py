@@ -1,4 +1,4 @@
-"""The job command's fast path (bridge.jobcli): Typer's parameters without Typer, and start-up.
+"""The job command's fast path (bridge.fastpath): Typer's parameters without Typer, and start-up.
 
 For any argument list the fast parser either declines (Typer parses it, as before) or gives
 exactly the parameters Typer gives; its option table is the Typer command's. A tiny job in a
@@ -21,8 +21,10 @@ import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import cli, jobcli
+from bridge import cli, fastpath
 from bridge.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
+from bridge.job import options as job_options
+from bridge.job import outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = typer.main.get_command(cli.job_app)
@@ -54,11 +56,12 @@ def test_the_option_table_is_the_typer_commands():
     eager = {opt for opt, (name, *_) in table.items() if name == "version"}
     assert eager == {"--version"}  # eager options are never taken by the fast path
     del table["--version"]
-    flags = {opt: name for opt, (name, _, _, flag, _) in table.items() if flag}
-    assert flags == jobcli.JOB_FLAGS
-    valued = {opt: (name, ch, ci) for opt, (name, ch, ci, flag, _) in table.items() if not flag}
-    assert valued == jobcli.JOB_OPTIONS
-    assert {name: default for name, *_, default in table.values()} == jobcli.JOB_DEFAULTS
+    declared = {
+        o.flag: (o.name, o.choices, o.case_insensitive and o.choices is not None, o.is_flag,
+                 o.default)
+        for o in job_options.JOB_OPTIONS
+    }
+    assert table == declared
 
 
 def _typer_params(argv: list[str]) -> dict | None:
@@ -86,7 +89,7 @@ TOKENS = [
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=9))
 def test_the_fast_parser_declines_or_agrees_with_typer(argv):
-    fast = jobcli.parse(argv)
+    fast = fastpath.parse(argv)
     if fast is not None:
         assert fast == _typer_params(argv)
 
@@ -105,7 +108,7 @@ def test_the_fast_parser_declines_or_agrees_with_typer(argv):
     ],
 )
 def test_plain_jobs_take_the_fast_path(argv):
-    params = jobcli.parse(argv)
+    params = fastpath.parse(argv)
     assert params is not None and params == _typer_params(argv)
 
 
@@ -128,7 +131,7 @@ def test_plain_jobs_take_the_fast_path(argv):
     ],
 )
 def test_everything_else_goes_to_typer(argv):
-    assert jobcli.parse(argv) is None
+    assert fastpath.parse(argv) is None
 
 
 def test_a_declined_job_still_runs_through_typer(tmp_path, capsys):
@@ -141,7 +144,7 @@ def test_a_declined_job_still_runs_through_typer(tmp_path, capsys):
 def test_fast_and_typer_paths_fail_alike(tmp_path, capsys):
     scipy.io.savemat(tmp_path / "in.mat", {"u": np.ones((2, 2)), "v": np.ones((1, 2))})
     argv = [str(tmp_path / "in.mat"), str(tmp_path / "out.mat"), "--op", "conv"]
-    fast = jobcli.main(argv), capsys.readouterr().err
+    fast = fastpath.main(argv), capsys.readouterr().err
     # the same job through the Typer command (what main() did before the fast path)
     slow = _typer_run(argv), capsys.readouterr().err
     assert (
@@ -153,7 +156,7 @@ def _typer_run(argv: list[str]) -> int:
     try:
         COMMAND.main(args=argv, prog_name="bridge", standalone_mode=False)
     except Exception as err:
-        return jobcli.report_error(err, None, False)
+        return outcome.report_error(err, None, False)
     return EXIT_OK
 
 

@@ -42,7 +42,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bridge import formats, kernels
+from bridge.atomic import atomic_path
 from bridge.errors import BridgeError, DimensionError, NotVectorError, OutputError, UsageError
+from bridge.formats import check_name
+from bridge.formats.classes import NUMERIC_DTYPES, class_dtype, class_of
+from bridge.semantics import (
+    conv_orientation_is_row,
+    matlab_dims,
+    pad_dims,
+    result_dtype,
+    result_size,
+    window,
+)
 
 # Fraction of the available memory a job may use by default, and the budget when the system does
 # not say what is available.
@@ -65,6 +77,10 @@ class MemoryLimitError(BridgeError, MemoryError):
 
     default_identifier = "bridge:outOfMemory"
 
+    def __init__(self, message: str, **context) -> None:
+        context.setdefault("arguments", ("max_memory", "mat_version"))
+        super().__init__(message, **context)
+
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*\Z", re.IGNORECASE)
@@ -74,11 +90,12 @@ def parse_size(text: str) -> int:
     """Bytes of a size like '512M', '4G', '1.5GiB', '800000000' (binary units)."""
     match = _SIZE.match(str(text))
     if not match:
-        msg = f"--max-memory '{text}' is not a size; write it like 512M, 4G or 1.5GiB"
-        raise UsageError(msg)
+        msg = f"{{max_memory}} '{text}' is not a size; write it like 512M, 4G or 1.5GiB"
+        raise UsageError(msg, arguments=("max_memory",))
     value = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if value < 1 << 20:
-        raise UsageError(f"--max-memory '{text}' is below 1M; bridge needs at least that")
+        msg = f"{{max_memory}} '{text}' is below 1M; bridge needs at least that"
+        raise UsageError(msg, arguments=("max_memory",))
     return int(value)
 
 
@@ -179,9 +196,6 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
 
     Raises MemoryLimitError (exit 3) when it fits neither way, naming the sizes.
     """
-    from bridge import formats
-    from bridge.formats.classes import NUMERIC_DTYPES, class_dtype
-    from bridge.semantics import matlab_dims, pad_dims, result_dtype, result_size, window
 
     operands = []
     for name, variable in job.variables:
@@ -219,8 +233,6 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         out_dims = tuple(result_size(job.shape, x, y) for x, y in zip(*padded))
         out_size = out_dims
         if job.op == "conv":
-            from bridge.semantics import conv_orientation_is_row
-
             u = np.empty(operands[0].size, bool)
             v = np.empty(operands[1].size, bool)
             row = conv_orientation_is_row(job.shape, u, v)
@@ -236,9 +248,9 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     what = (
         f"the result is {'x'.join(map(str, out_size))} {dtype.name} ({_bytes(result_bytes)}); "
         f"with {sizes_text} the job needs about {_bytes(need)} in memory, more than "
-        f"--max-memory {_bytes(limit)}"
+        f"{{max_memory}} {_bytes(limit)}"
     )
-    out_fmt = fmt or formats._format_of(outfile)
+    out_fmt = formats.check_output(outfile, fmt, mat_version)
     if out_fmt == "mat" and (
         mat_version == "7.3" or math.prod(out_size) * dtype.itemsize > formats.V7_MAX_BYTES
     ):
@@ -246,13 +258,13 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     if job.op == "conv2" and len(operands) == 3:
         raise MemoryLimitError(
             f"{what}; the separable conv2(u, v, A) is not streamed: compute "
-            "convn(convn(A, u(:)), v(:).') as two convn jobs, or raise --max-memory"
+            "convn(convn(A, u(:)), v(:).') as two convn jobs, or raise {max_memory}"
         ).where(file=job.path)
     if out_fmt not in ("mat73", "hdf5"):
         hint = (
-            "write OUT as MAT v7.3 (--mat-version 7.3) or HDF5 (.h5)"
+            "write OUT as MAT v7.3 ({mat_version} 7.3) or HDF5 (.h5)"
             if out_fmt == "mat"
-            else "write OUT as .mat with --mat-version 7.3, or .h5"
+            else "write OUT as .mat with {mat_version} 7.3, or .h5"
         )
         kind = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
         msg = f"{what}; streaming it needs an output written in parts, not {kind}: {hint}"
@@ -301,14 +313,14 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     if kernel_need > limit // 2:
         raise MemoryLimitError(
             f"{what}; streaming reads {signal.name} in parts but needs {kernel.name} whole: "
-            f"{_bytes(kernel_need)} with its copies, more than half of --max-memory; "
-            "raise --max-memory"
+            f"{_bytes(kernel_need)} with its copies, more than half of {{max_memory}}; "
+            "raise {max_memory}"
         ).where(file=job.path)
     if signal.source is None and signal.nbytes + kernel_need > limit // 2:
         raise MemoryLimitError(
             f"{what}; streaming needs {signal.name} read in parts, which only MAT v7.3 and "
             "HDF5 files allow: save IN with save -v7.3 (or h5create/h5write), or raise "
-            "--max-memory"
+            "{max_memory}"
         ).where(file=job.path)
     plan.method = choose_method(plan)
     resident = kernel_need + (signal.nbytes if signal.source is None else READ_CACHE_BYTES)
@@ -319,8 +331,6 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
 def choose_method(plan: Plan) -> str:
     """The method for every box: what the in-memory job's 'auto' picks from the whole shapes
     (kernels.convolve drops the dimensions where both operands are 1 first, and so do we)."""
-    from bridge import kernels
-
     keep = [d for d, (p, q) in enumerate(zip(plan.dims, plan.kernel_dims)) if p != 1 or q != 1]
     keep = keep or [0]
     a = [plan.dims[d] for d in keep]
@@ -374,7 +384,7 @@ def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
         block[k] = lo
         return tuple(block)
     raise MemoryLimitError(
-        f"{what}; even a single line of the result with its halo does not fit: raise --max-memory"
+        f"{what}; even a single line of the result with its halo does not fit: raise {{max_memory}}"
     ).where(file=plan.path)
 
 
@@ -418,8 +428,6 @@ def compute_box(
 ) -> np.ndarray:
     """One output box: the window ``starts``/``lengths`` of the full convolution of the
     signal's ``part`` (halo included) with the whole ``kernel``. Pure: no file, no state."""
-    from bridge import kernels
-
     part = np.ascontiguousarray(part, dtype=dtype)
     a, b = (part, kernel) if signal_first else (kernel, part)
     if method == "fft*":
@@ -431,8 +439,6 @@ def _fft_method(a: np.ndarray, b: np.ndarray, lengths) -> str:
     """Where the cost model picks an FFT: for integer-valued data the in-memory choice on this
     box (every method it may pick is exact on them, so the values are the same integers);
     'fft-float' for other floating-point data (its documented bound)."""
-    from bridge import kernels
-
     if all(np.array_equal(f, np.rint(f)) for f in (x[np.isfinite(x)] for x in (a, b))):
         return kernels.choose_method(a, b, lengths)
     return "fft-float"
@@ -522,9 +528,8 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
     """Stream the job into ``outfile`` (atomically): box by box, each written when done."""
     import h5py
 
-    from bridge.atomic import atomic_path
-    from bridge.formats import check_name, h5util, mat73
-    from bridge.formats.classes import class_of
+    # h5py (through these two) is imported only when a job streams: a tiny job never needs it.
+    from bridge.formats import h5util, mat73
 
     check_name(out_var)
     order = hdf5_order or "matlab"
@@ -558,7 +563,7 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
 
 
 def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> None:
-    from bridge.formats import h5util
+    from bridge.formats import h5util  # h5py: only when a job streams
 
     signal = plan.signal
     total = math.prod(plan.lengths)
@@ -593,7 +598,7 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
 
 
 def _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter) -> None:
-    from bridge.formats import h5util
+    from bridge.formats import h5util  # h5py: only when a job streams
 
     lengths = tuple(s.stop - s.start for s in box.out)
     block = compute_box(

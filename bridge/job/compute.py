@@ -1,0 +1,51 @@
+"""A read job's library call: its operation's function with the operands and settings in
+MATLAB's argument order, and errors named after the job file's variables."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bridge.errors import BridgeError, ShapeParameterError
+from bridge.job.files import Job
+
+
+def arguments(job: Job) -> tuple[list[object], dict[int, str | None]]:
+    """The call's positional arguments, and for each 1-based position past the operands the
+    job-file variable (or None: the command line) its value came from."""
+    args: list[object] = [array for _, array in job.operands]
+    sources: dict[int, str | None] = {}
+    for use in job.operation.uses:
+        value = job.settings.get(use.setting, use.default)
+        if value is None:
+            continue
+        if use.matlab is not None:
+            args.append(use.matlab)
+        args.append(value)
+        sources[len(args)] = job.setting_variables.get(use.setting)
+        if use.matlab is not None:
+            sources[len(args) - 1] = sources[len(args)]
+    return args, sources
+
+
+def compute(job: Job) -> np.ndarray:
+    """Run the job's MATLAB call; errors get the file and the guilty variable attached."""
+    import bridge  # the library's public functions, imported only when a job runs
+
+    function = getattr(bridge, job.operation.function)
+    args, sources = arguments(job)
+    try:
+        return function(*args)
+    except BridgeError as e:
+        variable, path = None, job.path
+        count = len(job.operands)
+        if e.argument is not None and 1 <= e.argument <= count:
+            variable = job.operands[e.argument - 1][0]
+            if job.operand_files:
+                path = job.operand_files[e.argument - 1]
+        elif e.argument is not None and e.argument in sources:
+            variable = sources[e.argument]
+        elif isinstance(e, ShapeParameterError):
+            variable = job.setting_variables.get("shape")
+        elif job.operand_files:
+            path = None  # an error about the whole call: no one file to blame
+        raise e.where(file=path, variable=variable) from None
