@@ -4,11 +4,21 @@ Inputs are read as MATLAB arrays (:func:`bridge.semantics.as_matlab`): a 1-D num
 vector, trailing singleton dimensions mean nothing. Results are numpy arrays of MATLAB's size
 (at least 2-D, trailing singletons beyond the second dropped) and class (float64, float32,
 complex128, complex64).
+
+Each function's checks are written once, on sizes (:func:`layout`), so that a job planned from a
+file's headers (bridge.job.stream) raises exactly what the call would raise, and knows the
+result's size, class and place in the full convolution before any value is read.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
@@ -18,7 +28,6 @@ from bridge.semantics import (
     as_matlab,
     conv_orientation_is_row,
     float_class,
-    is_vector,
     matlab_dims,
     pad_dims,
     parse_shape,
@@ -27,7 +36,107 @@ from bridge.semantics import (
     window,
 )
 
-__all__ = ["conv", "conv2", "convn"]
+__all__ = ["Layout", "Method", "Shape", "conv", "conv2", "convn", "layout"]
+
+Shape = Literal["full", "same", "valid"]
+"""The shape of a result: MATLAB's ``'full'``, ``'same'`` or ``'valid'`` (any case)."""
+Method = Literal["auto", "direct", "gemm", "fft", "fft-float"]
+"""How the sum is computed (:mod:`bridge.kernels`); ``'auto'`` keeps MATLAB's answers."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a call returns, known from its operands' sizes and classes alone.
+
+    ``size`` and ``dtype`` are the result's MATLAB size and class; the result is the window
+    ``starts``/``lengths`` of the full N-D convolution of arrays of ``a_dims`` and ``b_dims``
+    (one number per dimension; for conv, the two vectors as columns).
+    """
+
+    size: tuple[int, ...]
+    dtype: np.dtype
+    a_dims: tuple[int, ...]
+    b_dims: tuple[int, ...]
+    starts: tuple[int, ...]
+    lengths: tuple[int, ...]
+    separable: bool = False
+
+
+def layout(
+    op: Literal["conv", "conv2", "convn"],
+    operands: Sequence[tuple[Sequence[int], np.dtype]],
+    shape: str = "full",
+) -> Layout:
+    """The :class:`Layout` of ``op(*operands, shape)`` from the operands' (size, dtype) pairs,
+    raising what the call would raise about sizes and the shape.
+
+    >>> layout("conv2", [((4, 5), np.dtype(np.float32)), ((3, 3), np.dtype(np.float64))], "same")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Layout(size=(4, 5), dtype=dtype('float32'), a_dims=(4, 5), b_dims=(3, 3), starts=(1, 1),
+           lengths=(4, 5), separable=False)
+    """
+    # The checks in the order the call makes them: conv looks at its vectors before the shape.
+    sizes = [matlab_dims(size) for size, _ in operands]
+    dtype = result_dtype(*(np.empty(0, dt) for _, dt in operands))
+    separable = False
+    if op == "conv":
+        for argument, size in enumerate(sizes, 1):
+            _check_vector(size, argument)
+        shape = parse_shape(shape)
+        a_dims, b_dims = (math.prod(sizes[0]), 1), (math.prod(sizes[1]), 1)
+    elif op == "conv2" and len(sizes) == 3:
+        shape = parse_shape(shape)
+        _check_matrix(sizes[2], 3)
+        for argument, size in enumerate(sizes[:2], 1):
+            _check_filter_vector(size, argument)
+        separable = True
+        a_dims, b_dims = sizes[2], (math.prod(sizes[0]), math.prod(sizes[1]))
+    else:
+        shape = parse_shape(shape)
+        if op == "conv2":
+            for argument, size in enumerate(sizes, 1):
+                _check_matrix(size, argument)
+        ndim = max(len(sizes[0]), len(sizes[1]))
+        a_dims, b_dims = pad_dims(sizes[0], ndim), pad_dims(sizes[1], ndim)
+    lengths = tuple(result_size(shape, a, b) for a, b in zip(a_dims, b_dims, strict=True))
+    starts = tuple(window(shape, a, b)[0] for a, b in zip(a_dims, b_dims, strict=True))
+    size = matlab_dims(lengths)
+    if op == "conv":
+        u, v = (np.empty(sizes[k], bool) for k in (0, 1))
+        size = (1, lengths[0]) if conv_orientation_is_row(shape, u, v) else (lengths[0], 1)
+    return Layout(size, dtype, tuple(a_dims), tuple(b_dims), starts, lengths, separable)
+
+
+def _dims_text(dims: Sequence[int]) -> str:
+    return "x".join(map(str, dims))
+
+
+def _check_vector(dims: Sequence[int], argument: int) -> None:
+    """conv's operands are vectors (MATLAB's isvector)."""
+    if not (len(dims) == 2 and 1 in dims):
+        raise NotVectorError(
+            f"A and B must be vectors. Got a {_dims_text(dims)} array.", argument=argument
+        )
+
+
+def _check_filter_vector(dims: Sequence[int], argument: int) -> None:
+    """HCOL and HROW of conv2(u, v, A) are vectors, or empty (MATLAB accepts [] there)."""
+    if len(dims) > 2 or not (1 in dims or math.prod(dims) == 0):
+        raise NotVectorError(
+            f"HCOL and HROW must be vectors. Got a {_dims_text(dims)} array.",
+            identifier="MATLAB:conv2:firstTwoInputsNotVectors",
+            argument=argument,
+        )
+
+
+def _check_matrix(dims: Sequence[int], argument: int) -> None:
+    """conv2 takes matrices only."""
+    if len(dims) > 2:
+        raise DimensionError(
+            f"N-D arrays are not supported. Got a {_dims_text(dims)} array; "
+            "use convn for more than two dimensions.",
+            argument=argument,
+        )
 
 
 def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method: str) -> np.ndarray:
@@ -104,15 +213,19 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
 _LEAN_METHODS = frozenset(("auto", "direct"))
 
 
-def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
+def convn(
+    A: ArrayLike, B: ArrayLike, shape: Shape = "full", *, method: Method = "auto"
+) -> np.ndarray:
     """N-D convolution, as MATLAB's ``convn(A, B, shape)``.
 
     Parameters
     ----------
     A, B : array_like
         Numeric or logical arrays of any numbers of dimensions; the shorter size vector is padded
-        with ones.
+        with ones. A 1-D array is a row vector.
     shape : {'full', 'same', 'valid'}, case-insensitive
+        ``'full'`` (default): the whole convolution; ``'same'``: the central part of A's size;
+        ``'valid'``: only the parts computed without zero-padded edges.
     method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
         'auto' picks the fastest method that keeps MATLAB's answers: 'direct' is the defining
         sum; 'gemm' the same products in BLAS matrix products; 'fft' is exact FFT for integer
@@ -124,12 +237,22 @@ def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
     numpy.ndarray
         Per dimension k, with ``a = size(A,k)`` and ``b = size(B,k)``: ``full`` has ``a+b-1``
         (``a+b`` if either is 0); ``same`` has ``a``, starting at ``floor(b/2)`` of ``full``;
-        ``valid`` has ``max(a-max(b-1,0), 0)``, starting at ``b-1``.
+        ``valid`` has ``max(a-max(b-1,0), 0)``, starting at ``b-1``. Single if either input is
+        single, else double; complex if either is.
+
+    Raises
+    ------
+    InputTypeError
+        ``MATLAB:conv2:inputType``: an operand that is not numeric or logical.
+    ShapeParameterError
+        ``MATLAB:conv2:unknownShapeParameter``: a shape other than full, same or valid.
 
     Examples
     --------
     >>> convn(np.ones((3, 3)), np.ones((2, 2, 2))).shape
     (4, 4, 2)
+    >>> convn([1, 2, 3], [1, 1], "same").tolist()
+    [[3.0, 5.0, 3.0]]
     """
     shape = parse_shape(shape)
     lean = _lean(A, B, shape, method)
@@ -140,22 +263,61 @@ def convn(A, B, shape: str = "full", *, method: str = "auto") -> np.ndarray:
     return _convolve(A, B, shape, result_dtype(A, B), method)
 
 
-def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
+@overload
+def conv2(
+    A: ArrayLike, B: ArrayLike, shape: Shape = ..., /, *, method: Method = ...
+) -> np.ndarray: ...
+@overload
+def conv2(
+    u: ArrayLike, v: ArrayLike, A: ArrayLike, shape: Shape = ..., /, *, method: Method = ...
+) -> np.ndarray: ...
+@overload
+def conv2(A: ArrayLike, B: ArrayLike, /, *, shape: Shape, method: Method = ...) -> np.ndarray: ...
+@overload
+def conv2(
+    u: ArrayLike, v: ArrayLike, A: ArrayLike, /, *, shape: Shape, method: Method = ...
+) -> np.ndarray: ...
+def conv2(*args: object, shape: str | None = None, method: Method = "auto") -> np.ndarray:
     """2-D convolution, as MATLAB's ``conv2(A, B, shape)`` or ``conv2(u, v, A, shape)``.
 
-    The shape may be given positionally, as in MATLAB (``conv2(A, B, 'same')``), or by keyword.
-    ``conv2(u, v, A)`` convolves each column of A with ``u(:)`` and then each row of that with
-    ``v(:)``; sizes and the ``same`` offset are measured against A with ``b = [numel(u) numel(v)]``.
+    Parameters
+    ----------
+    A, B : array_like
+        Numeric or logical matrices (at most two dimensions; use :func:`convn` for more).
+    u, v, A : array_like
+        The separable form: each column of A is convolved with ``u(:)``, then each row of that
+        with ``v(:)``. u and v are vectors (or empty); sizes and the ``same`` offset are measured
+        against A with ``b = [numel(u) numel(v)]``.
+    shape : {'full', 'same', 'valid'}, case-insensitive
+        Positionally, as in MATLAB (``conv2(A, B, 'same')``), or by keyword. Default 'full'.
+    method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
+        As for :func:`convn`.
 
     Returns
     -------
     numpy.ndarray
         Sizes as :func:`convn` for two dimensions; ``same`` is always the size of A.
 
+    Raises
+    ------
+    DimensionError
+        ``bridge:conv2:notMatrix``: an operand with more than two dimensions.
+    NotVectorError
+        ``MATLAB:conv2:firstTwoInputsNotVectors``: u or v of the separable form not a vector.
+    InputTypeError
+        ``MATLAB:conv2:inputType`` (``MATLAB:conv2:inputTypeSeparable`` for the separable form):
+        an operand that is not numeric or logical.
+    ShapeParameterError
+        ``MATLAB:conv2:unknownShapeParameter``: a shape other than full, same or valid.
+
     Examples
     --------
     >>> conv2([[1, 2, 3]], [[1], [1]]).tolist()
     [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    >>> conv2(np.eye(3), np.ones((2, 2)), "same").tolist()
+    [[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 1.0]]
+    >>> conv2([1, 1], [1, 2, 1], np.ones((2, 2)), "full").shape
+    (3, 4)
     """
     if len(args) == 2 and shape is None:  # conv2(A, B): small ones first, before any parsing
         lean = _lean(args[0], args[1], "full", method)
@@ -165,49 +327,38 @@ def conv2(*args, shape: str | None = None, method: str = "auto") -> np.ndarray:
         lean = _lean(args[0], args[1], args[2], method)
         if lean is not None:
             return lean
-    args = list(args)
-    if args and isinstance(args[-1], str) and len(args) in (3, 4):
+    arrays = list(args)
+    if arrays and isinstance(arrays[-1], str) and len(arrays) in (3, 4):
         if shape is not None:
             raise TypeError("conv2() got the shape both positionally and by keyword")
-        shape = args.pop()
+        shape = str(arrays.pop())
     shape = parse_shape("full" if shape is None else shape)
-    if len(args) == 2:
-        lean = _lean(args[0], args[1], shape, method)
+    if len(arrays) == 2:
+        lean = _lean(arrays[0], arrays[1], shape, method)
         if lean is not None:
             return lean
-        A = _matrix(as_matlab(args[0], 1), 1)
-        B = _matrix(as_matlab(args[1], 2), 2)
+        A = as_matlab(arrays[0], 1)
+        B = as_matlab(arrays[1], 2)
+        _check_matrix(A.shape, 1)
+        _check_matrix(B.shape, 2)
         return _convolve(A, B, shape, result_dtype(A, B), method)
-    if len(args) == 3:
-        return _conv2_separable(*args, shape=shape, method=method)
-    if len(args) == 4:
+    if len(arrays) == 3:
+        return _conv2_separable(*arrays, shape=shape, method=method)
+    if len(arrays) == 4:
         # conv2(u, v, A, X) with a non-text X: MATLAB says the shape is wrong.
         raise ShapeParameterError("SHAPE must be 'full', 'same', or 'valid'.", argument=4)
-    raise TypeError(f"conv2() takes 2 or 3 arrays and an optional shape, got {len(args)} arguments")
-
-
-def _matrix(x: np.ndarray, argument: int) -> np.ndarray:
-    if x.ndim > 2:
-        raise DimensionError(
-            f"N-D arrays are not supported. Got a {'x'.join(map(str, x.shape))} array; "
-            "use convn for more than two dimensions.",
-            argument=argument,
-        )
-    return x
+    raise TypeError(
+        f"conv2() takes 2 or 3 arrays and an optional shape, got {len(arrays)} arguments"
+    )
 
 
 def _conv2_separable(u, v, A, *, shape: str, method: str) -> np.ndarray:
     u = as_matlab(u, 1, separable=True)
     v = as_matlab(v, 2, separable=True)
-    A = _matrix(as_matlab(A, 3, separable=True), 3)
-    for arg, h in ((1, u), (2, v)):
-        # HCOL and HROW may be any vector, or empty (MATLAB accepts [] there).
-        if not (is_vector(h) or h.size == 0) or h.ndim > 2:
-            raise NotVectorError(
-                f"HCOL and HROW must be vectors. Got a {'x'.join(map(str, h.shape))} array.",
-                identifier="MATLAB:conv2:firstTwoInputsNotVectors",
-                argument=arg,
-            )
+    A = as_matlab(A, 3, separable=True)
+    _check_matrix(A.shape, 3)
+    _check_filter_vector(u.shape, 1)
+    _check_filter_vector(v.shape, 2)
     dtype = result_dtype(u, v, A)
     if u.size == 0 or v.size == 0 or A.size == 0:
         # Zeros of the formula's size, with b = [numel(u) numel(v)]; two passes would not do:
@@ -226,11 +377,22 @@ def _conv2_separable(u, v, A, *, shape: str, method: str) -> np.ndarray:
     return _convolve(cols, v.reshape(1, -1), shape, dtype, method)
 
 
-def conv(u, v, shape: str = "full", *, method: str = "auto") -> np.ndarray:
+def conv(
+    u: ArrayLike, v: ArrayLike, shape: Shape = "full", *, method: Method = "auto"
+) -> np.ndarray:
     """Convolution of two vectors, as MATLAB's ``conv(u, v, shape)``.
 
     Computed as ``conv2(u(:), v(:), shape)`` and then oriented as conv.m does: in ``full`` the
     longer input decides (the second on a tie), otherwise the first; a row iff that input is a row.
+
+    Parameters
+    ----------
+    u, v : array_like
+        Numeric or logical vectors (1xN or Nx1; a 1-D array is a row).
+    shape : {'full', 'same', 'valid'}, case-insensitive
+        Default 'full'.
+    method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
+        As for :func:`convn`.
 
     Returns
     -------
@@ -238,19 +400,26 @@ def conv(u, v, shape: str = "full", *, method: str = "auto") -> np.ndarray:
         A 1xN or Nx1 array: ``full`` has ``numel(u)+numel(v)-1`` elements, ``same`` ``numel(u)``
         (starting at ``floor(numel(v)/2)`` of ``full``), ``valid`` ``max(numel(u)-numel(v)+1, 0)``.
 
+    Raises
+    ------
+    NotVectorError
+        ``MATLAB:conv:AorBNotVector``: an operand that is not a vector.
+    InputTypeError
+        ``MATLAB:conv2:inputType``: an operand that is not numeric or logical.
+    ShapeParameterError
+        ``MATLAB:conv2:unknownShapeParameter``: a shape other than full, same or valid.
+
     Examples
     --------
     >>> conv([-1, 2, 3, -2, 0, 1, 2], [2, 4, -1, 1], 'same').tolist()
     [[15.0, 5.0, -9.0, 7.0, 6.0, 7.0, -1.0]]
+    >>> conv([[1], [2]], [1, 1]).shape  # the longer input (the second on a tie) orients 'full'
+    (1, 3)
     """
     U = as_matlab(u, 1)
     V = as_matlab(v, 2)
-    for arg, x in ((1, U), (2, V)):
-        if not is_vector(x):
-            raise NotVectorError(
-                f"A and B must be vectors. Got a {'x'.join(map(str, x.shape))} array.",
-                argument=arg,
-            )
+    _check_vector(U.shape, 1)
+    _check_vector(V.shape, 2)
     shape = parse_shape(shape)
     col = _convolve(U.reshape(-1, 1), V.reshape(-1, 1), shape, result_dtype(U, V), method)
     return col.reshape(1, -1) if conv_orientation_is_row(shape, U, V) else col

@@ -152,6 +152,17 @@ def test_streamed_equals_in_memory_integers(capsys, tmp_path, shape, a_size, b_s
 
 
 @pytest.mark.parametrize("shape", ["full", "same", "valid"])
+def test_the_second_operand_may_be_the_larger_one(capsys, tmp_path, shape):
+    """The streamed operand is the larger one; the result's window is still that of
+    conv2(A, B, shape), with 'same' the size of A (a 4x3 'same' once exited 70)."""
+    A = RNG.integers(-3, 4, (4, 3)).astype(float)
+    B = RNG.integers(-3, 4, (700, 600)).astype(float)
+    infile = write_h5(tmp_path / "in.h5", {"A": A, "B": B}, chunks=(64, 64))
+    got = compare(capsys, tmp_path, infile, "4M", f"--shape={shape}", "--op=conv2")
+    assert got.shape == {"full": (703, 602), "same": (4, 3), "valid": (0, 0)}[shape]
+
+
+@pytest.mark.parametrize("shape", ["full", "same", "valid"])
 def test_streamed_equals_in_memory_floats(capsys, tmp_path, shape):
     A = RNG.standard_normal((90, 70, 40))
     A[3, 4, 5] = np.nan
@@ -381,7 +392,6 @@ def test_boxes_cover_the_result_once_with_halos_inside_the_operand():
             shape=shape,
             dtype=np.dtype("f8"),
             out_size=(1, 1),
-            reverse=False,
             signal=Op(dims),
             kernel=Op(kdims),
             signal_first=True,

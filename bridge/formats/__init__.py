@@ -320,7 +320,7 @@ def write(
 def check_output(path, fmt: str | None = None, mat_version: str = "7") -> str:
     """The format a result file gets; UsageError if bridge could not read that file back.
 
-    ``fmt`` (the command line's --format) must agree with a known extension: a MAT-file named .txt would be
+    ``fmt`` (the CLI's --format) must agree with a known extension: a MAT-file named .txt would be
     a file bridge, MATLAB's ``load`` and the user would all take for text.
     """
     path = os.fspath(path)

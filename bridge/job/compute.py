@@ -32,20 +32,27 @@ def compute(job: Job) -> np.ndarray:
     import bridge  # the library's public functions, imported only when a job runs
 
     function = getattr(bridge, job.operation.function)
-    args, sources = arguments(job)
+    args, _ = arguments(job)
     try:
         return function(*args)
     except BridgeError as e:
-        variable, path = None, job.path
-        count = len(job.operands)
-        if e.argument is not None and 1 <= e.argument <= count:
-            variable = job.operands[e.argument - 1][0]
-            if job.operand_files:
-                path = job.operand_files[e.argument - 1]
-        elif e.argument is not None and e.argument in sources:
-            variable = sources[e.argument]
-        elif isinstance(e, ShapeParameterError):
-            variable = job.setting_variables.get("shape")
-        elif job.operand_files:
-            path = None  # an error about the whole call: no one file to blame
-        raise e.where(file=path, variable=variable) from None
+        raise named(job, e) from None
+
+
+def named(job: Job, error: BridgeError) -> BridgeError:
+    """``error`` of the job's call with the file and the job-file variable it is about: the
+    operand at its argument's position, or the setting's variable."""
+    _, sources = arguments(job)
+    names = [name for name, _ in (job.operands or job.variables)]
+    variable, path = None, job.path
+    if error.argument is not None and 1 <= error.argument <= len(names):
+        variable = names[error.argument - 1]
+        if job.operand_files:
+            path = job.operand_files[error.argument - 1]
+    elif error.argument is not None and error.argument in sources:
+        variable = sources[error.argument]
+    elif isinstance(error, ShapeParameterError):
+        variable = job.setting_variables.get("shape")
+    elif job.operand_files:
+        path = None  # an error about the whole call: no one file to blame
+    return error.where(file=path, variable=variable)

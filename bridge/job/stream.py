@@ -42,19 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bridge import formats, kernels
+from bridge import convolution, formats, kernels
 from bridge.atomic import atomic_path
-from bridge.errors import BridgeError, DimensionError, NotVectorError, OutputError, UsageError
+from bridge.errors import BridgeError, OutputError, UsageError
 from bridge.formats import check_name
 from bridge.formats.classes import NUMERIC_DTYPES, class_dtype, class_of
-from bridge.semantics import (
-    conv_orientation_is_row,
-    matlab_dims,
-    pad_dims,
-    result_dtype,
-    result_size,
-    window,
-)
+from bridge.job import compute
 
 # Fraction of the available memory a job may use by default, and the budget when the system does
 # not say what is available.
@@ -160,7 +153,6 @@ class Plan:
     shape: str
     dtype: np.dtype  # the result's class
     out_size: tuple[int, ...]  # the result's MATLAB size
-    reverse: bool  # compute in MATLAB's dimensions reversed (HDF5's order of MATLAB data)
     signal: Operand  # the operand read by boxes
     kernel: Operand  # the operand held whole
     signal_first: bool  # the signal is the first argument of the call
@@ -175,6 +167,8 @@ class Plan:
     out_format: str = "mat73"
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    # The output dataset's dimensions reversed (MATLAB's order in HDF5's C order): set by run.
+    out_reverse: bool = False
 
 
 def _variable_size(variable) -> tuple[int, ...]:
@@ -206,38 +200,13 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
             return None
         source = getattr(variable, "source", None)
         operands.append(Operand(name, _variable_size(variable), dtype, variable, source))
-    sizes = [o.size for o in operands]
-    dtype = result_dtype(*(np.empty(0, o.dtype) for o in operands))
-    if job.op == "conv2" and len(operands) == 3:
-        u, v, a = sizes
-        b = (math.prod(u), math.prod(v))
-        out_size = tuple(result_size(job.shape, x, y) for x, y in zip(a, b))
-    else:
-        if job.op == "conv":
-            for k, s in enumerate(sizes):
-                if not (len(s) == 2 and 1 in s):
-                    got = "x".join(map(str, s))
-                    msg = f"A and B must be vectors. Got a {got} array."
-                    raise NotVectorError(msg).where(file=job.path, variable=operands[k].name)
-            sizes = [(math.prod(s), 1) for s in sizes]
-        ndim = max(len(s) for s in sizes)
-        if job.op == "conv2" and ndim > 2:
-            k = 0 if len(sizes[0]) > 2 else 1
-            got = "x".join(map(str, sizes[k]))
-            msg = (
-                f"N-D arrays are not supported. Got a {got} array; use convn for more than "
-                "two dimensions."
-            )
-            raise DimensionError(msg).where(file=job.path, variable=operands[k].name)
-        padded = [pad_dims(s, ndim) for s in sizes]
-        out_dims = tuple(result_size(job.shape, x, y) for x, y in zip(*padded))
-        out_size = out_dims
-        if job.op == "conv":
-            u = np.empty(operands[0].size, bool)
-            v = np.empty(operands[1].size, bool)
-            row = conv_orientation_is_row(job.shape, u, v)
-            out_size = (1, out_dims[0]) if row else (out_dims[0], 1)
-    out_size = matlab_dims(out_size)
+    if job.operation.streams != "conv":
+        return None  # computed in memory (its size checks are the library's)
+    try:
+        shape_of = convolution.layout(job.op, [(o.size, o.dtype) for o in operands], job.shape)
+    except BridgeError as err:
+        raise compute.named(job, err) from None
+    out_size, dtype = shape_of.size, shape_of.dtype
     result_bytes = math.prod(out_size) * dtype.itemsize
     need = in_memory_bytes(operands, result_bytes, dtype)
     if need <= limit:
@@ -255,7 +224,7 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         mat_version == "7.3" or math.prod(out_size) * dtype.itemsize > formats.V7_MAX_BYTES
     ):
         out_fmt = "mat73"
-    if job.op == "conv2" and len(operands) == 3:
+    if shape_of.separable:
         raise MemoryLimitError(
             f"{what}; the separable conv2(u, v, A) is not streamed: compute "
             "convn(convn(A, u(:)), v(:).') as two convn jobs, or raise {max_memory}"
@@ -276,31 +245,26 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     # Compute in MATLAB's order, as the in-memory job does (bridge.convolution, whatever the
     # memory layout): boxes of a MATLAB-layout HDF5 operand are transposed after reading, so
     # that every output is the same sum in the same order.
-    reverse = False
     files_reversed = (signal.source.reverse if signal.source is not None else False) or (
         signal.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
     )
-    ndim = max(len(sizes[0]), len(sizes[1]))
-    s_m, k_m = (pad_dims(sizes[0], ndim), pad_dims(sizes[1], ndim))
+    ndim = len(shape_of.a_dims)
+    s_m, k_m = shape_of.a_dims, shape_of.b_dims
     if not first_is_signal:
         s_m, k_m = k_m, s_m
-    win = [window(job.shape, a, b) for a, b in zip(s_m, k_m)]
-    starts = tuple(w[0] for w in win)
-    lengths = tuple(result_size(job.shape, a, b) for a, b in zip(s_m, k_m))
-    order = (lambda t: tuple(t)[::-1]) if reverse else (lambda t: tuple(t))
     plan = Plan(
         op=job.op,
         shape=job.shape,
         dtype=dtype,
         out_size=out_size,
-        reverse=reverse,
         signal=signal,
         kernel=kernel,
         signal_first=first_is_signal,
-        dims=order(s_m),
-        kernel_dims=order(k_m),
-        starts=order(starts),
-        lengths=order(lengths),
+        dims=tuple(s_m),
+        kernel_dims=tuple(k_m),
+        # The window of the full convolution, the same whichever operand is the signal.
+        starts=shape_of.starts,
+        lengths=shape_of.lengths,
         method="direct",
         empty=empty,
         out_format=out_fmt,
@@ -497,11 +461,7 @@ class Progress:
 def _out_shape(plan: Plan) -> tuple[int, ...]:
     """The output dataset's shape: the result's MATLAB size in the output file's order."""
     size = tuple(plan.out_size)
-    return size[::-1] if _out_reverse(plan) else size
-
-
-def _out_reverse(plan: Plan) -> bool:
-    return plan._out_reverse  # type: ignore[attr-defined]
+    return size[::-1] if plan.out_reverse else size
 
 
 def _select(dims: tuple[int, ...], shape: tuple[int, ...], box: tuple[slice, ...]):
@@ -533,7 +493,7 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
 
     check_name(out_var)
     order = hdf5_order or "matlab"
-    plan._out_reverse = plan.out_format == "mat73" or order == "matlab"  # type: ignore[attr-defined]
+    plan.out_reverse = plan.out_format == "mat73" or order == "matlab"
     cls, _ = class_of(np.empty(0, plan.dtype))
     stored_dtype = h5util.storable(np.empty(0, plan.dtype)).dtype
     shape = _out_shape(plan)
@@ -542,7 +502,6 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
     kernel = None
     if not plan.empty:
         kernel = plan.kernel.variable.array()
-        kernel = kernel.T if plan.reverse else kernel
         kernel = np.ascontiguousarray(kernel.reshape(plan.kernel_dims), dtype=plan.dtype)
     userblock = mat73.USERBLOCK_SIZE if plan.out_format == "mat73" else 0
     with atomic_path(outfile) as tmp:
@@ -568,7 +527,7 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
     signal = plan.signal
     total = math.prod(plan.lengths)
     meter = Progress(total, f"streaming {plan.op} of {signal.name}") if progress else None
-    swap = plan.reverse != _out_reverse(plan)
+    swap = plan.out_reverse
     out_dims = plan.lengths[::-1] if swap else plan.lengths
     try:
         if signal.source is not None:
@@ -588,7 +547,7 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
                     _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
         else:
             whole = signal.variable.array()
-            whole = (whole.T if plan.reverse else whole).reshape(plan.dims)
+            whole = whole.reshape(plan.dims)
             for box in boxes(plan):
                 part = whole[box.inp]
                 _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
