@@ -42,6 +42,7 @@ from bridge.errors import (
     UsageError,
 )
 from bridge.job import outcome
+from bridge.job import progress as job_progress
 from bridge.job.options import (
     BATCH_OPTIONS,
     JOB_EXTENSIONS,
@@ -56,8 +57,6 @@ from bridge.job.runner import Request, check_identifier, import_numeric_stack, r
 REPORT_KINDS = (".csv", ".json")
 REPORT_COLUMNS = ("input", "output", "status", "exit", "message", "seconds", "worker")
 EXIT_INTERRUPTED = 130
-PROGRESS_EVERY = 5.0  # seconds between plain progress lines (stderr not a terminal)
-BAR_EVERY = 0.1  # seconds between refreshes of the bar
 IN_FLIGHT = 2  # tasks queued per local worker, so that it never waits for the parent
 CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
 _GLOB = re.compile(r"[*?[]")
@@ -319,25 +318,22 @@ def write_report(path: str, rows: list[Row]) -> None:
                 writer.writerows(records)
 
 
-class Progress:
-    """Progress on stderr: a rich bar on a terminal (no thread, no redirection of the streams),
-    else a plain line every PROGRESS_EVERY seconds; failed jobs' lines as they come."""
+class Progress(job_progress.Progress):
+    """The batch's progress: jobs done with their counts (ok, failed, skipped) and every failed
+    job's line as it comes."""
 
     def __init__(self, total: int, skipped: int) -> None:
-        self.total = total
         self.counts = {"ok": 0, "failed": 0, "skipped": skipped}
-        self.started = self.shown = time.monotonic()
-        self.bar = self.task = None
-        stream = sys.stderr
-        if stream.isatty() and os.environ.get("TERM") != "dumb" and total:
-            try:
-                self._start_bar()
-            except ImportError:  # no rich: plain lines
-                self.bar = None
-        self.interval = BAR_EVERY if self.bar else PROGRESS_EVERY
+        super().__init__(
+            total,
+            f"{PROG} batch",
+            line=self._line,
+            describe=self._counts,
+            columns=self._columns,
+            done=skipped,
+        )
 
-    def _start_bar(self) -> None:
-        from rich.console import Console
+    def _columns(self) -> tuple:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -345,62 +341,28 @@ class Progress:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
-        from rich.progress import Progress as Bar
 
-        self.bar = Bar(
+        return (
             TextColumn(f"{PROG} batch"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=Console(file=sys.stderr),
-            auto_refresh=False,
-            redirect_stdout=False,
-            redirect_stderr=False,
         )
-        self.bar.start()
-        self.task = self.bar.add_task(self._counts(), total=self.total, completed=self.done)
-
-    @property
-    def done(self) -> int:
-        return sum(self.counts.values())
 
     def _counts(self) -> str:
         c = self.counts
         return f"{c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped"
 
+    def _line(self, done: int, total: int, elapsed: float) -> str:
+        return f"{PROG}: {done} of {total} jobs done ({self._counts()}) in {elapsed:.0f} s"
+
     def finished(self, row: Row) -> None:
         self.counts[row.status] += 1
         if row.status == "failed":
             self.say(row.message)
-        self.tick()
-
-    def say(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if now - self.shown < self.interval:
-            return
-        self.shown = now
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done, description=self._counts())
-            self.bar.refresh()
-        else:
-            done = f"{self.done} of {self.total} jobs done ({self._counts()})"
-            self.say(f"{PROG}: {done} in {now - self.started:.0f} s")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done, description=self._counts())
-            self.bar.refresh()
-            self.bar.stop()
-            self.bar = None
+        self.advance(1)
 
 
 def _stop_on_sigterm():

@@ -79,6 +79,8 @@ def layout(
     sizes = [matlab_dims(size) for size, _ in operands]
     dtype = result_dtype(*(np.empty(0, dt) for _, dt in operands))
     separable = False
+    a_dims: tuple[int, ...]
+    b_dims: tuple[int, ...]
     if op == "conv":
         for argument, size in enumerate(sizes, 1):
             _check_vector(size, argument)
@@ -254,7 +256,7 @@ def convn(
     >>> convn([1, 2, 3], [1, 1], "same").tolist()
     [[3.0, 5.0, 3.0]]
     """
-    shape = parse_shape(shape)
+    shape = parse_shape(shape)  # type: ignore[assignment]  # any case in, MATLAB's name out
     lean = _lean(A, B, shape, method)
     if lean is not None:
         return lean
@@ -420,6 +422,6 @@ def conv(
     V = as_matlab(v, 2)
     _check_vector(U.shape, 1)
     _check_vector(V.shape, 2)
-    shape = parse_shape(shape)
+    shape = parse_shape(shape)  # type: ignore[assignment]  # any case in, MATLAB's name out
     col = _convolve(U.reshape(-1, 1), V.reshape(-1, 1), shape, result_dtype(U, V), method)
     return col.reshape(1, -1) if conv_orientation_is_row(shape, U, V) else col

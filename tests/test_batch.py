@@ -25,6 +25,7 @@ import scipy.io
 
 from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from bridge.job import progress as job_progress
 from bridge.job.options import TARGETS
 from tests.test_cli_process import environment as checkout_environment
 
@@ -422,7 +423,7 @@ def test_long_lived_workers_run_many_jobs_each(tmp_path, monkeypatch):
 
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
     many_jobs(tmp_path / "in", 12, size=8)
-    monkeypatch.setattr(batch, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(job_progress, "PROGRESS_EVERY", 0.0)
     monkeypatch.chdir(tmp_path)
     err = io.StringIO()
     with redirect_stderr(err):

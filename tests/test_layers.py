@@ -117,7 +117,8 @@ def test_imports_go_to_the_same_layer_or_below(module):
     for target, line, _ in GRAPH[module]:
         theirs = layer_of(target)
         assert theirs <= mine, (
-            f"{module} (layer {ORDER[mine]}) imports {target} (layer {ORDER[theirs]}) at line {line}"
+            f"{module} (layer {ORDER[mine]}) imports {target} (layer {ORDER[theirs]}), "
+            f"line {line}"
         )
 
 
@@ -207,9 +208,9 @@ def _strings_outside_docstrings(tree: ast.AST):
         and isinstance(node.body[0].value, ast.Constant)
     }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                yield node
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and id(node) not in docstrings:
+            yield node
 
 
 def test_errors_below_the_front_doors_name_arguments_not_flags():

@@ -21,6 +21,7 @@ import scipy.io
 from bridge import cli, formats, kernels
 from bridge.formats import h5util
 from bridge.job import compute, files, stream
+from bridge.job import progress as job_progress
 
 RNG = np.random.default_rng(2026)
 
@@ -338,7 +339,7 @@ def test_memory_error_is_exit_3_in_one_line(capsys, tmp_path, monkeypatch):
 
 
 def test_progress_lines_on_stderr(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(stream, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(job_progress, "PROGRESS_EVERY", 0.0)
     infile = tmp_path / "in.mat"
     formats.write(infile, {"A": np.ones((40, 50, 60)), "B": np.ones((2, 2))}, mat_version="7.3")
     status, _, err = run(

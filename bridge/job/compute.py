@@ -44,7 +44,8 @@ def named(job: Job, error: BridgeError) -> BridgeError:
     operand at its argument's position, or the setting's variable."""
     _, sources = arguments(job)
     names = [name for name, _ in (job.operands or job.variables)]
-    variable, path = None, job.path
+    variable: str | None = None
+    path: str | None = job.path
     if error.argument is not None and 1 <= error.argument <= len(names):
         variable = names[error.argument - 1]
         if job.operand_files:

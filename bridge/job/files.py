@@ -55,7 +55,7 @@ class Job:
     """A job's operation, operands and settings, as read from its file(s)."""
 
     op: str
-    operands: list[tuple[str, np.ndarray]]
+    operands: list[tuple[str | None, np.ndarray]]
     path: str
     # The settings' values (op's declared settings that were given), and the job-file variable
     # each came from (None: the command line), for error context.

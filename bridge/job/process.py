@@ -90,9 +90,8 @@ def _pad_the_heap() -> None:
     """glibc: grow the heap 64 MB at a time (address space only; pages cost nothing until used).
 
     A job's arrays then come from the heap and go back to it instead of being mapped and
-    unmapped one by one; with the kernels' two threads every unmapping interrupts the other core.
-    Measured in a warm server's job processes: a 1000x1000 image job 0.15 -> 0.09 s
-    (BENCHMARKS.md). Nothing elsewhere (musl, macOS, Windows).
+    unmapped one by one; with the kernels' two threads every unmapping interrupts the other core
+    (BENCHMARKS.md, the warm server's job processes). Nothing elsewhere (musl, macOS, Windows).
     """
     libc = _glibc()
     if libc is not None:
@@ -127,9 +126,9 @@ def prefault_heap(megabytes: int, stop=None) -> int:
     ``stop()`` says a job came. The megabytes touched.
 
     Every array then comes from the heap (no mmap) and freed memory stays in it (no trimming):
-    the process is the job's alone and ends with it. A job's first touches of fresh pages cost
-    about as much as a 3-D FFT's stages on the benchmark machine (a KVM guest); the spare pays
-    them while it waits for a job (measured: BENCHMARKS.md).
+    the process is the job's alone and ends with it. A job's first touches of fresh pages are
+    a large share of a big job's time on a virtual machine (BENCHMARKS.md); the spare pays them
+    while it waits for a job.
     """
     libc = _glibc() if megabytes > 0 else None
     if libc is None:
@@ -139,7 +138,7 @@ def prefault_heap(megabytes: int, stop=None) -> int:
     import ctypes
 
     step = 16 << 20
-    blocks = []  # adjacent pieces of the heap: freed, they merge into its free top
+    blocks: list[int] = []  # adjacent pieces of the heap: freed, they merge into its free top
     while len(blocks) * 16 < megabytes and not (stop and stop()):
         block = libc.malloc(step)
         if not block:

@@ -35,9 +35,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,13 +46,12 @@ from bridge.errors import BridgeError, OutputError, UsageError
 from bridge.formats import check_name
 from bridge.formats.classes import NUMERIC_DTYPES, class_dtype, class_of
 from bridge.job import compute
+from bridge.job import progress as job_progress
 
 # Fraction of the available memory a job may use by default, and the budget when the system does
 # not say what is available.
 DEFAULT_FRACTION = 0.5
 FALLBACK_BUDGET = 2 << 30
-# Seconds between progress lines when stderr is not a terminal.
-PROGRESS_EVERY = 5.0
 # Target bytes of an output chunk (MATLAB reads any chunking; this keeps chunks whole per slab).
 CHUNK_BYTES = 1 << 20
 # Outputs per box at least (when the result has more): bridge.kernels computes outputs of up to
@@ -411,51 +408,13 @@ def _fft_method(a: np.ndarray, b: np.ndarray, lengths) -> str:
 # ---- running ----------------------------------------------------------------------------------
 
 
-class Progress:
-    """Progress on stderr for long jobs: a line every few seconds (nothing for short jobs), or a
-    rich bar on a terminal."""
+def _stream_line(label: str) -> Callable[[int, int, float], str]:
+    def line(done: int, total: int, elapsed: float) -> str:
+        pct = 100.0 * done / total
+        eta = elapsed * (total - done) / max(done, 1)
+        return f"bridge: {label}: {pct:.0f}% ({elapsed:.0f} s, about {eta:.0f} s left)"
 
-    def __init__(self, total: int, label: str, stream=None):
-        self.total = max(total, 1)
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.last = self.start
-        self.done = 0
-        self.bar = None
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self.start < PROGRESS_EVERY:
-            return
-        if self.tty:
-            self._rich(now)
-        elif now - self.last >= PROGRESS_EVERY:
-            self.last = now
-            pct = 100.0 * self.done / self.total
-            elapsed = now - self.start
-            eta = elapsed * (self.total - self.done) / max(self.done, 1)
-            line = f"bridge: {self.label}: {pct:.0f}% ({elapsed:.0f} s, about {eta:.0f} s left)"
-            self.stream.write(line + "\n")
-            self.stream.flush()
-
-    def _rich(self, now: float) -> None:
-        if self.bar is None:
-            try:
-                from rich.progress import Progress as Bar
-            except ImportError:
-                self.tty = False
-                return
-            self.bar = Bar(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        self.bar.update(self.task, completed=self.done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    return line
 
 
 def _out_shape(plan: Plan) -> tuple[int, ...]:
@@ -526,7 +485,14 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
 
     signal = plan.signal
     total = math.prod(plan.lengths)
-    meter = Progress(total, f"streaming {plan.op} of {signal.name}") if progress else None
+    label = f"streaming {plan.op} of {signal.name}"
+    meter = (
+        job_progress.Progress(
+            max(total, 1), label, line=_stream_line(label), delay=job_progress.PROGRESS_EVERY
+        )
+        if progress
+        else None
+    )
     swap = plan.out_reverse
     out_dims = plan.lengths[::-1] if swap else plan.lengths
     try:
