@@ -515,7 +515,7 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
             for conn in wait(list(busy), timeout=min(progress.interval, 0.2)):
                 worker = busy[conn]
                 try:
-                    record(worker, *conn.recv())
+                    record(worker, *conn.recv())  # type: ignore[union-attr,call-arg]
                 except (EOFError, OSError):
                     worker.process.join(5)
                     if stop or worker.process.exitcode == 0:

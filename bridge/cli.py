@@ -20,7 +20,7 @@ import json
 import re
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ from bridge.job.outcome import PROG, report
 from bridge.job.runner import import_numeric_stack, phase
 
 # Click's exception base, wherever this Typer version takes click from (it vendors it since 0.2x).
-_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 EXIT_CODES_HELP = f"""\b
 Exit status:
@@ -114,7 +114,9 @@ class _Command(typer.core.TyperCommand):
         for param in self.params:
             shown = getattr(param, "display_type_rich", None)
             if shown is not None:
-                param.display_type_rich = lambda ctx, shown=shown: _plain_type(shown(ctx))
+                param.display_type_rich = (  # type: ignore[attr-defined]
+                    lambda ctx, shown=shown: _plain_type(shown(ctx))
+                )
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         if self.usage:
@@ -140,7 +142,7 @@ def _plain_type(text: str | None) -> str:
     return inner if "|" in inner else ""
 
 
-def _usage_message(err: Exception) -> str:
+def _usage_message(err: Any) -> str:
     """Click's and Typer's message without pydantic's or Python's words."""
     text = err.format_message().rstrip(".")
     text = text.replace("Value error, ", "")
@@ -165,6 +167,7 @@ def _show_version(value: bool) -> None:
 
 job_app = _app()
 vars_app = _app()
+
 
 def _enum(option: Option) -> type[Enum]:
     """The choices of an option as the Enum Typer wants."""
@@ -202,7 +205,7 @@ def _typer_parameter(option: Option) -> inspect.Parameter:
     )
 
 
-def _plain(value: object) -> object:
+def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
@@ -291,14 +294,14 @@ def list_vars(
             "complex, sparse) and request, or its error.",
         ),
     ] = False,
-    hdf5_order: OrderOption = None,
-    error_file: ErrorFileOption = None,
-    debug: DebugOption = False,
+    hdf5_order: OrderOption = None,  # type: ignore[valid-type]
+    error_file: ErrorFileOption = None,  # type: ignore[valid-type]
+    debug: DebugOption = False,  # type: ignore[valid-type]
 ) -> None:
     import_numeric_stack()
     from bridge import formats
 
-    order = hdf5_order.value if hdf5_order else None
+    order = _plain(hdf5_order)
     status, errors, listing = EXIT_OK, [], []
     for index, path in enumerate(files):
         try:
@@ -412,8 +415,8 @@ def serve(
     detach: Annotated[
         bool, typer.Option("--detach", help="Start it in the background; return once it answers.")
     ] = False,
-    error_file: ErrorFileOption = None,
-    debug: DebugOption = False,
+    error_file: ErrorFileOption = None,  # type: ignore[valid-type]
+    debug: DebugOption = False,  # type: ignore[valid-type]
 ) -> None:
     from bridge import serve as server
 

@@ -325,7 +325,7 @@ class Server:
             if self.pending:
                 timeout = min(timeout, max(0.0, min(p.deadline for p in self.pending) - now))
             # poll, not select: no limit on descriptor numbers.
-            conns = {self.sock.fileno(): self.sock}
+            conns: dict[int, socket.socket | None] = {self.sock.fileno(): self.sock}
             if self.wake is not None:  # a stop signal came
                 conns[self.wake[0]] = None
             conns.update((p.conn.fileno(), p.conn) for p in self.pending)
@@ -355,6 +355,8 @@ class Server:
             self.expire()
 
     def accept(self) -> None:
+        if self.sock is None:
+            return
         for _ in range(64):
             try:
                 conn, _ = self.sock.accept()
@@ -491,6 +493,9 @@ class Server:
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
         params = fastpath.parse(argv)  # the job request; request() let only plain jobs through
+        if params is None:
+            self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
+            return
         if self.spare is not None and self.hand_to_spare(conn, cwd, umask, params):
             return
         try:
@@ -537,6 +542,8 @@ class Server:
     def spare_said(self) -> None:
         """The spare's control socket is readable: "R" (ready), or its end (it died)."""
         spare = self.spare
+        if spare is None:
+            return
         try:
             said = spare.control.recv(16)
         except (BlockingIOError, InterruptedError):
@@ -552,6 +559,8 @@ class Server:
     def hand_to_spare(self, conn: socket.socket, cwd: str, umask: int, params: dict) -> bool:
         """Give the job to the ready spare; False: it could not take it (run a new process)."""
         spare, self.spare = self.spare, None
+        if spare is None:
+            return False
         payload = json.dumps({"cwd": cwd, "umask": umask, "params": params}).encode("ascii")
         message = len(payload).to_bytes(8, "big") + payload
         try:
@@ -710,8 +719,8 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
         return NOT_STARTED  # the client gave up (it runs the job cold) or sent nonsense
     try:
         os.chdir(cwd)
-    except OSError as err:
-        client.send(conn, ["refused", f"cannot enter {cwd}: {err.strerror}"])
+    except OSError as problem:
+        client.send(conn, ["refused", f"cannot enter {cwd}: {problem.strerror}"])
         return NOT_STARTED
     os.umask(umask)
     status, out, err = run_job(params)
@@ -731,7 +740,10 @@ def run_job(params: dict) -> tuple[int, str, str]:
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
         except BaseException as exc:
-            status = outcome.report_error(exc, params.get("error_file"), bool(params.get("debug")))
+            error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            status = outcome.report_error(
+                error, params.get("error_file"), bool(params.get("debug"))
+            )
     return status, out.getvalue(), err.getvalue()
 
 
@@ -846,8 +858,8 @@ def query(op: str, path: str | None = None) -> tuple[int, str]:
         return EXIT_RUNNING, f"no server on {where} ({reason})"
     if not answer.get("ok"):
         return EXIT_RUNNING, f"the server on {where} refused: {answer.get('reason')}"
-    fields = ("pid", "jobs", "running", "queued", "refused", "abandoned", "uptime", "version")
-    fields += ("package",)
+    fields: tuple[str, ...] = ("pid", "jobs", "running", "job_pids", "queued", "refused")
+    fields += ("abandoned", "spare", "spare_ready", "uptime", "version", "package")
     text = " ".join(f"{k}={answer.get(k)}" for k in fields)
     if answer.get("last_refusal"):
         text += f" last_refusal={answer['last_refusal']!r}"

@@ -37,6 +37,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -130,8 +131,8 @@ class Operand:
     name: str
     size: tuple[int, ...]  # MATLAB size
     dtype: np.dtype  # class dtype
-    variable: object  # the formats Variable
-    source: object | None  # h5util.Source when it can be read by boxes
+    variable: Any  # the formats Variable
+    source: Any  # h5util.Source when it can be read by boxes, else None
 
     @property
     def numel(self) -> int:
@@ -300,7 +301,7 @@ def choose_method(plan: Plan) -> str:
     if not plan.signal_first:
         a, b = b, a
     costs = kernels.estimate_costs(a, b, lengths, plan.dtype.kind == "c")
-    best = min(costs, key=costs.get)
+    best = min(costs, key=costs.__getitem__)
     if best == "fft":
         return "fft*"  # decided per box from the box's data (module docstring)
     return best
@@ -458,7 +459,7 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
     shape = _out_shape(plan)
     nbytes = math.prod(shape) * stored_dtype.itemsize
     _check_disk(outfile, 0 if plan.empty or compress else nbytes)
-    kernel = None
+    kernel = np.empty(0, plan.dtype)
     if not plan.empty:
         kernel = plan.kernel.variable.array()
         kernel = np.ascontiguousarray(kernel.reshape(plan.kernel_dims), dtype=plan.dtype)
