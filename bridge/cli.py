@@ -32,10 +32,14 @@ from bridge.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     EXIT_OUTPUT,
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
     EXIT_USAGE,
     FileFormatError,
 )
 from bridge.job import outcome, process
+from bridge.job.operations import OPERATIONS
 from bridge.job.options import BATCH_OPTIONS, JOB_OPTIONS, Option
 from bridge.job.outcome import PROG, report
 from bridge.job.runner import import_numeric_stack, phase
@@ -52,21 +56,28 @@ Exit status:
   {EXIT_OUTPUT}   the result could not be written (missing folder, permissions)
   {EXIT_ENVIRONMENT}   numpy, scipy, h5py or typer cannot be imported by this Python
   {EXIT_INTERNAL}  a bug in bridge (run with --debug for the traceback)
+  {EXIT_SIGHUP} stopped by SIGHUP (the terminal closed); no output written
+  {EXIT_SIGINT} stopped by Ctrl-C (SIGINT); no output written
+  {EXIT_SIGTERM} stopped by SIGTERM (kill, a scheduler's time limit); no output written
 """
 
-JOB_HELP = """Compute MATLAB's conv, conv2, convn, filter2, xcorr2, imfilter, imgaussfilt or
-imgaussfilt3 of the operands in IN and write the result to OUT. Or give one file per operand:
-A B OUT, u v OUT or u v A OUT.
+def _operations_help() -> str:
+    """The job's operations and their operands, from their declarations."""
+    lines = [
+        f"  {op.name:<13}{' | '.join(', '.join(form) for form in op.forms)}"
+        for op in OPERATIONS.values()
+    ]
+    return "\n".join(lines)
+
+
+JOB_HELP = f"""Compute MATLAB's {", ".join(OPERATIONS)} of the operands in IN and write
+the result to OUT. Or give one file per operand: A B OUT, u v OUT or u v A OUT.
 
 \b
-IN holds the operands and, optionally, the request:
-  u, v       conv (A and B accepted)
-  A, B       conv2 or convn
-  u, v, A    the separable conv2(u, v, A)
-  h, X       filter2(h, X)          a (, b)   xcorr2(a, b)
-  A, h       imfilter(A, h)         A         imgaussfilt(A), imgaussfilt3(A)
-  op         the operation (without it the operands decide among conv, conv2, convn)
-  shape      'full' (default; filter2 and imfilter: 'same'), 'same' or 'valid'
+IN holds the operands, by name, and optionally the request:
+{_operations_help()}
+  op           the operation (without it the operands decide among conv, conv2, convn)
+  shape        'full' (default; filter2, imfilter: 'same'), 'same' or 'valid'
   padding, mode                     imfilter's boundary option and 'corr'/'conv'
   sigma, FilterSize, Padding        imgaussfilt(3)'s
 as variables in .mat files (op and shape as char; Octave's plain save and
@@ -91,7 +102,10 @@ Example, from MATLAB or Octave:
   S = load('out.mat');   % S.C is conv(u, v, 'same')
 
 \b
-'bridge vars FILE...' lists the variables of files, like MATLAB's whos.
+Other commands (each with --help):
+  bridge vars FILE...             the variables of files, like MATLAB's whos
+  bridge batch JOB... --out-dir DIR   many jobs in one call, on local workers or Dask
+  bridge serve [--detach]         a warm worker: MATLAB's calls skip Python's start-up
 OUT is written atomically: a failed job leaves an existing OUT as it was.
 IN is never modified, and bridge never reads stdin.
 """

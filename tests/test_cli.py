@@ -25,6 +25,7 @@ from bridge.errors import (
     EXIT_OUTPUT,
     EXIT_USAGE,
 )
+from bridge.job.operations import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS = b"an earlier result that a failed job must not touch"
@@ -187,6 +188,14 @@ def test_help_explains_the_job_contract_and_exit_codes(capsys, flag):
         assert text in out
     for code in (EXIT_USAGE, EXIT_DATA, EXIT_OUTPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL):
         assert f"\n    {code} " in out
+    # the signals' statuses and the other commands, so that --help is the whole map
+    for code in (129, 130, 143):
+        assert f"\n    {code} stopped by" in out
+    for command in ("bridge vars", "bridge batch", "bridge serve"):
+        assert command in out
+    # every operation the job layer declares
+    for op in OPERATIONS:
+        assert op in out
 
 
 def test_version(capsys):
