@@ -7,6 +7,10 @@ system, so the final rename is atomic), flushes it to disk, and only then rename
 destination with ``os.replace``. On any exception, including KeyboardInterrupt and the
 :class:`bridge.errors.Interrupted` that SIGTERM and SIGHUP raise in the CLI, the temporary file is
 removed. A read-only destination is refused, as MATLAB's ``save`` refuses it.
+
+A process killed outright (SIGKILL, a power cut) cannot remove its temporary file. Its name says
+who made it (``.OUT.<host>.<pid>.<random>.tmp``), so the next write of the same OUT removes the
+temporaries of this host whose process is gone; another host's, or a living process's, are left.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +52,46 @@ def _read_only(path: Path) -> bool:
     return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
+def _host() -> str:
+    """This machine's name as it goes into a temporary file's name (no dots, no separators)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.parent / f".{path.name}.{_host()}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
+    """Remove the temporary files of ``path`` left by processes of this host that are gone
+    (killed before they could clean up); the names removed."""
+    path = Path(path)
+    pattern = re.compile(
+        re.escape(f".{path.name}.{_host()}.") + r"(\d+)\.[0-9a-f]{12}\.tmp\Z"
+    )
+    removed = []
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.match(name)
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.remove(path.parent / name)
+                removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
@@ -62,6 +108,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     if _read_only(path):
         msg = "is read-only; make it writable or choose another name (MATLAB's save refuses too)"
         raise OutputError(msg).where(file=str(path))
+    remove_stale_temporaries(path)
     tmp = None
     try:
         # The name is known here before the file exists, so that a signal raised as an
@@ -69,7 +116,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         # create the file before returning its name (seen: a batch interrupted at the terminal
         # left one).
         for _ in range(100):
-            tmp = str(folder / f".{path.name}.{secrets.token_hex(6)}.tmp")
+            tmp = str(_temporary_name(path))
             try:
                 os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
                 break

@@ -31,6 +31,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
+from bridge.atomic import remove_stale_temporaries
 from bridge.errors import (
     EXIT_DATA,
     EXIT_ENVIRONMENT,
@@ -564,24 +565,14 @@ def _replace(worker, pool, todo, pending, context, options, progress) -> None:
     worker.queued.clear()
 
     row = todo[index]
-    _remove_temporary(row.output)
+    # The dead worker's temporary output, if it left one (reaped above, so it is gone).
+    remove_stale_temporaries(row.output)
     row.status, row.exit, row.worker = "failed", status, "local"
     row.message = outcome.error_line(f"{row.input}: {text} (bridge:workerDied)")
     progress.finished(row)
     pool.remove(worker)
     if pending:
         pool.append(_Worker(context, options))
-
-
-def _remove_temporary(output: str) -> None:
-    """The temporary file a killed job may have left beside its output (bridge.atomic names it
-    .NAME.*.tmp); no other job writes NAME, so it can only be that job's."""
-    import glob
-
-    folder, name = os.path.split(output)
-    for path in glob.glob(os.path.join(glob.escape(folder), glob.escape(f".{name}.") + "*.tmp")):
-        with contextlib.suppress(OSError):
-            os.remove(path)
 
 
 def _drain(worker: _Worker, record) -> None:
