@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -391,13 +392,15 @@ def _preload() -> None:
     import bridge.job.compute  # noqa: F401
 
 
-def _worker_main(conn, options: dict) -> None:
+def _worker_main(conn, options: dict, parent: int) -> None:
     """A worker: run (index, IN, OUT) tasks from ``conn`` until None, answering (index, exit
     status, error line, seconds) for each. A first SIGINT or SIGTERM abandons the running job
     (its output is written atomically, so nothing partial is left) and ends the worker; one that
-    comes while a finished job's answer is on its way ends the worker after the answer."""
+    comes while a finished job's answer is on its way ends the worker after the answer. The
+    worker ends with the batch process ``parent``, however that dies (:func:`_end_with`)."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
+    _end_with(parent)
     try:
         while True:
             task = conn.recv()
@@ -416,6 +419,34 @@ def _worker_main(conn, options: dict) -> None:
 
 
 _STATE = {"answering": False, "stop": False}  # a worker's: see _worker_main
+# Linux's prctl option: a signal for this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+ORPHAN_GRACE = 5.0  # seconds an orphaned worker has to clean up after SIGTERM
+
+
+def _end_with(parent: int) -> None:
+    """End this worker when the batch process ``parent`` dies, even by SIGKILL: its end of the
+    pipe stays open in the workers forked after this one, so no read here would see the end.
+    Linux sends SIGTERM at once (prctl); a watcher thread exits the process if it still runs
+    :data:`ORPHAN_GRACE` seconds after its parent is gone (a job inside C code, which no Python
+    signal handler interrupts), elsewhere it is the only means."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(EXIT_INTERRUPTED)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        with contextlib.suppress(OSError):
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE)
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=watch, name="bridge-orphan-watch", daemon=True).start()
 
 
 def _interrupt_once(signum, frame):
@@ -430,7 +461,9 @@ def _interrupt_once(signum, frame):
 class _Worker:
     def __init__(self, context, options: dict) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, options), daemon=True)
+        self.process = context.Process(
+            target=_worker_main, args=(child, options, os.getpid()), daemon=True
+        )
         self.process.start()
         child.close()
         self.queued: deque[int] = deque()  # tasks sent, oldest (running) first
