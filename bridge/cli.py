@@ -331,18 +331,30 @@ def list_vars(
             status = status or code
             listing.append({"file": path, "error": captured.getvalue().strip()})
             continue
-        listing.append({"file": path, **_described(variables, request)})
+        call = _call(path, variables, request)
+        listing.append({"file": path, **_described(variables, request), "call": call})
         if as_json:
             continue
         if len(files) > 1:
             typer.echo(("\n" if index else "") + f"{path}:")
-        typer.echo(_whos(variables, request))
+        typer.echo(_whos(variables, request, call))
     if as_json:
         typer.echo(json.dumps(listing, indent=1))
     if errors and error_file and not outcome.write_error_file(error_file, "".join(errors)):
         sys.stderr.write("".join(errors))
     if status:
         raise typer.Exit(status)
+
+
+def _call(path: str, variables: dict, request: dict) -> str | None:
+    """The MATLAB call the file asks for as a job (bridge.job.files), or None: not a whole job."""
+    from bridge.errors import BridgeError
+    from bridge.job import files
+
+    try:
+        return files.call_text(files.resolve(path, variables, request))
+    except BridgeError:
+        return None
 
 
 def _described(variables: dict, request: dict) -> dict:
@@ -361,7 +373,7 @@ def _described(variables: dict, request: dict) -> dict:
     }
 
 
-def _whos(variables: dict, request: dict) -> str:
+def _whos(variables: dict, request: dict, call: str | None = None) -> str:
     """A table like MATLAB's ``whos``: Name, Size, Class, Attributes."""
     rows = [("Name", "Size", "Class", "Attributes")]
     for name, var in variables.items():
@@ -381,6 +393,9 @@ def _whos(variables: dict, request: dict) -> str:
     if request:
         fields = ", ".join(f"{key} = '{value}'" for key, value in request.items())
         lines += ["", f"  request: {fields}"]
+    if call:
+        lines += [] if request else [""]
+        lines.append(f"  job: {call}")
     return "\n".join(line.rstrip() for line in lines)
 
 
