@@ -249,7 +249,9 @@ def job(**params) -> None:
     process.import_numpy_with_signals_held()
     from bridge.job.runner import Request, run
 
-    run(Request.from_params(params))
+    request = Request.from_params(params)
+    request.progress = True
+    run(request)
 
 
 _JOB_FILES = [

@@ -145,3 +145,34 @@ def test_help_version_and_usage_errors_do_not_import_numpy(argv):
 def test_version_in_a_process():
     done = bridge_process("--version")
     assert done.stdout == f"bridge {bridge.__version__}\n"
+
+
+SLOW_COMPUTE = """
+import sys, time
+from bridge.job import compute, progress
+progress.PROGRESS_EVERY = 0.2
+real = compute.compute
+def slow(job):
+    time.sleep(1.5)
+    return real(job)
+compute.compute = slow
+from bridge.fastpath import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_a_long_in_memory_job_says_so_on_stderr_and_keeps_stdout_clean(job, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", SLOW_COMPUTE, str(job), str(tmp_path / "out.mat")],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) >= 3
+    assert all(
+        line.startswith("bridge: computing conv") and line.endswith("s so far") for line in lines
+    )
