@@ -176,3 +176,28 @@ def test_a_long_in_memory_job_says_so_on_stderr_and_keeps_stdout_clean(job, tmp_
     assert all(
         line.startswith("bridge: computing conv") and line.endswith("s so far") for line in lines
     )
+
+
+def test_a_checkout_named_bridge_in_the_current_folder_does_not_hide_the_package(tmp_path):
+    """``git clone`` makes a folder named bridge; from its parent, Python took that folder for
+    a namespace package 'bridge' (before the editable install's finder) and ``python -m bridge
+    --version`` exited 70. The installed package answers, as from anywhere else."""
+    (tmp_path / "bridge" / "bridge").mkdir(parents=True)  # the clone's layout, without files
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    installed = subprocess.run(
+        [sys.executable, "-c", "import bridge; print(bridge.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT.parent,
+    )
+    assert installed.returncode == 0, "install the checkout first: python3 -m pip install -e ."
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, f"bridge {bridge.__version__}\n"), done.stderr
