@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     process.tune_process()
     if not (argv and argv[0] in SUBCOMMANDS) or argv[0] == "batch":
-        status = fastpath.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
+        status = fastpath.main(argv)  # a plain job: no Typer command to build
         if status is not None:
             return status
     debug = "--debug" in argv

@@ -51,8 +51,8 @@ IDENTITY = ("version", "package", "fingerprint")
 # A spare job process forked ahead, its heap first touched while it waits (megabytes; 0: none).
 SPARE_ENV = "BRIDGE_SERVE_PREFAULT_MB"
 SPARE_MB = 512
-# What jobs import (a job process that imports them itself pays for it: scipy.io and h5py
-# 0.1-0.2 s). None of these may start a thread on import: the server forks.
+# What jobs import (a job process that imports them itself pays for it: scipy.io and h5py are
+# a large share of a small job). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
     "bridge.job.compute",
     "bridge.job.stream",
