@@ -1,0 +1,191 @@
+"""Hostile job files of issue 21: indirection to other files, characters beyond UTF-16, empty
+arrays of huge sizes, values beyond single's range. Each goes through the real command line (in a
+fresh process: what a user sees, warnings included) for a job and for ``bridge vars``.
+
+Every refusal is exit 3 with one line ``bridge: error: FILE: variable 'X': ...``, and no OUT.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from bridge import formats
+from bridge.errors import FileFormatError
+from bridge.formats import h5util, mat73
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*argv) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def refused(proc: subprocess.CompletedProcess, path: Path, variable: str, *fragments) -> str:
+    """The one error line of exit 3, naming the file and the variable."""
+    err = proc.stderr
+    assert proc.returncode == 3, (proc.returncode, err)
+    assert err.count("\n") == 1 and err.startswith("bridge: error: "), err
+    assert "Traceback" not in err and "Warning" not in err, err
+    assert f"{path}: variable '{variable}': " in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def job_and_vars_refuse(tmp_path: Path, path: Path, variable: str, *fragments) -> None:
+    out = tmp_path / "out.mat"
+    refused(cli(path, out), path, variable, *fragments)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    refused(cli("vars", path), path, variable, *fragments)
+
+
+def hdf5_file(path: Path, build, *, mat: bool, libver=h5util.LIBVER) -> Path:
+    """A v7.3 MAT-file (MATLAB's header) or a plain HDF5 file built by ``build(f)``."""
+    options = {"userblock_size": 512} if mat else {}
+    with h5py.File(path, "w", libver=libver, **options) as f:
+        build(f)
+    if mat:
+        with open(path, "r+b") as f:
+            f.write(mat73.header())
+    return path
+
+
+def matlab(dataset, cls="double"):
+    h5util.write_text_attr(dataset, "MATLAB_class", cls)
+    return dataset
+
+
+def operand_b(f):
+    matlab(f.create_dataset("B", data=np.ones((2, 2))))
+
+
+# --- 1. a job file never makes bridge read another file ----------------------------------------
+
+
+@pytest.fixture
+def secret(tmp_path) -> Path:
+    """Another file, whose bytes a hostile job file would like bridge to read as A."""
+    path = tmp_path / "secret.bin"
+    path.write_bytes(np.arange(32, dtype=np.float64).tobytes())
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        matlab(f.create_dataset("X", data=np.arange(4.0).reshape(2, 2)))
+    return path
+
+
+def _external_storage(secret):
+    def build(f):
+        operand_b(f)
+        matlab(f.create_dataset("A", shape=(4, 4), dtype="<f8", external=[(str(secret), 0, 128)]))
+
+    return build, "external storage", str(secret)
+
+
+def _external_link(secret):
+    def build(f):
+        operand_b(f)
+        f["A"] = h5py.ExternalLink(str(secret.parent / "other.h5"), "/X")
+
+    return build, "external link", "other.h5"
+
+
+def _soft_link_through_external(secret):
+    def build(f):
+        operand_b(f)
+        f["g"] = h5py.ExternalLink(str(secret.parent / "other.h5"), "/")
+        f["A"] = h5py.SoftLink("/g/X")
+
+    return build, "external link", "other.h5"
+
+
+def _virtual(secret, source=None):
+    def build(f):
+        operand_b(f)
+        layout = h5py.VirtualLayout(shape=(2, 2), dtype="f8")
+        where = source or str(secret.parent / "other.h5")
+        layout[:] = h5py.VirtualSource(where, "X" if source is None else "B", shape=(2, 2))
+        matlab(f.create_virtual_dataset("A", layout))
+
+    return build, "virtual HDF5 dataset", None
+
+
+INDIRECTIONS = {
+    "external-storage": (_external_storage, h5util.LIBVER),
+    "external-link": (_external_link, h5util.LIBVER),
+    "soft-link-through-external-link": (_soft_link_through_external, h5util.LIBVER),
+    "virtual-dataset": (_virtual, ("earliest", "latest")),
+    "virtual-dataset-of-this-file": (lambda s: _virtual(s, "."), ("earliest", "latest")),
+}
+
+
+@pytest.mark.parametrize("mat", [True, False], ids=["v73", "hdf5"])
+@pytest.mark.parametrize("kind", list(INDIRECTIONS))
+def test_indirection_to_another_file_is_refused(tmp_path, secret, kind, mat):
+    make, libver = INDIRECTIONS[kind]
+    build, fragment, target = make(secret)
+    path = hdf5_file(tmp_path / ("in.mat" if mat else "in.h5"), build, mat=mat, libver=libver)
+    fragments = [fragment, "never reads another file"] + ([target] if target else [])
+    job_and_vars_refuse(tmp_path, path, "A", *fragments)
+    with pytest.raises(FileFormatError, match="never reads another file"):
+        formats.read(path)
+
+
+def test_sparse_parts_stored_in_another_file_are_refused(tmp_path, secret):
+    def build(f):
+        operand_b(f)
+        g = f.create_group("A")
+        h5util.write_text_attr(g, "MATLAB_class", "double")
+        g.attrs["MATLAB_sparse"] = np.uint64(2)
+        g["jc"] = np.array([0, 1, 2], np.uint64)
+        g["ir"] = np.array([0, 1], np.uint64)
+        g.create_dataset("data", shape=(2,), dtype="<f8", external=[(str(secret), 0, 16)])
+
+    path = hdf5_file(tmp_path / "in.mat", build, mat=True)
+    job_and_vars_refuse(tmp_path, path, "A", "external storage", str(secret))
+
+
+@pytest.mark.parametrize("how", ["external-storage", "external-link"])
+def test_octave_hdf5_values_in_another_file_are_refused(tmp_path, secret, how):
+    def build(f):
+        for name in ("A", "B"):
+            g = f.create_group(name)
+            g.attrs["OCTAVE_NEW_FORMAT"] = np.uint8(1)
+            g["type"] = np.bytes_("matrix")
+            if name == "B":
+                g["value"] = np.ones((2, 2))
+            elif how == "external-storage":
+                g.create_dataset(
+                    "value", shape=(4, 4), dtype="<f8", external=[(str(secret), 0, 128)]
+                )
+            else:
+                g["value"] = h5py.ExternalLink(str(secret.parent / "other.h5"), "/X")
+
+    path = hdf5_file(tmp_path / "in.h5", build, mat=False)
+    job_and_vars_refuse(tmp_path, path, "A", "never reads another file")
+
+
+def test_a_soft_link_inside_the_file_is_still_followed(tmp_path):
+    def build(f):
+        operand_b(f)
+        g = f.create_group("g")
+        matlab(g.create_dataset("data", data=np.arange(6.0).reshape(2, 3)))
+        f["A"] = h5py.SoftLink("g/data")  # relative to the root
+
+    path = hdf5_file(tmp_path / "in.h5", build, mat=False)
+    assert formats.read(path)[0]["A"].array().shape == (3, 2)
+    proc = cli(path, tmp_path / "o.mat")
+    assert proc.returncode == 0, proc.stderr
