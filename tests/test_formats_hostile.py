@@ -19,6 +19,7 @@ import pytest
 from bridge import formats
 from bridge.errors import FileFormatError
 from bridge.formats import h5util, mat73
+from tests import hostile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,3 +190,95 @@ def test_a_soft_link_inside_the_file_is_still_followed(tmp_path):
     assert formats.read(path)[0]["A"].array().shape == (3, 2)
     proc = cli(path, tmp_path / "o.mat")
     assert proc.returncode == 0, proc.stderr
+
+
+# --- 6. char codes beyond UTF-16 and lone surrogates ------------------------------------------
+# MATLAB's char is a UTF-16 code unit (0..65535). A lone surrogate is a char MATLAB holds: it is
+# read as it is, and shown as the escape \udXXX where text is printed. A code beyond 65535 is no
+# MATLAB char: the file is refused (exit 3), as MAT v7.3 files already were.
+
+miUTF16, miUTF32 = 17, 18
+
+
+def mat5_char(tmp_path: Path, codes, mdtype: int, name: str = "op") -> Path:
+    dtype = "<u4" if mdtype in (hostile.miUINT32, miUTF32) else "<u2"
+    data = np.asarray(codes, dtype).tobytes()
+    head = hostile.array_head(name, hostile.mxCHAR, (1, len(codes)))
+    path = tmp_path / "in.mat"
+    path.write_bytes(
+        hostile.mat5(hostile.operands(), hostile.matrix(head + hostile.element(mdtype, data)))
+    )
+    return path
+
+
+def v73_char(tmp_path: Path, codes, *, mat: bool = True) -> Path:
+    def build(f):
+        for name in ("u", "v"):
+            matlab(f.create_dataset(name, data=np.ones((3, 1))))
+        d = matlab(f.create_dataset("op", data=np.asarray([codes], np.uint16).T), "char")
+        d.attrs["MATLAB_int_decode"] = np.int32(2)
+
+    return hdf5_file(tmp_path / ("in.mat" if mat else "in.h5"), build, mat=mat)
+
+
+def mat4_text(tmp_path: Path, codes) -> Path:
+    path = tmp_path / "in.mat"
+    path.write_bytes(
+        hostile.mat4("u", [1.0, 2.0]) + hostile.mat4("v", [1.0]) + hostile.mat4("op", codes, 1)
+    )
+    return path
+
+
+LONE_SURROGATES = {
+    "mat5-uint16": lambda t: mat5_char(t, [0xD800, 0x63], hostile.miUINT16),
+    "mat5-utf16": lambda t: mat5_char(t, [0x63, 0xDC00], miUTF16),
+    "v73": lambda t: v73_char(t, [0xD800, 0x63]),
+    "mat4-text": lambda t: mat4_text(t, [0xD800, 0x63]),
+}
+
+
+@pytest.mark.parametrize("kind", list(LONE_SURROGATES))
+def test_a_lone_surrogate_is_read_as_matlab_holds_it(tmp_path, kind):
+    path = LONE_SURROGATES[kind](tmp_path)
+    codes = formats.read(path)[1]["op"]
+    assert codes.startswith("\\ud") or codes.endswith("\\udc00")
+    # the job: MATLAB's char read, and the op refused as any unknown op is (not a bug report)
+    proc = cli(path, tmp_path / "out.mat")
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "\\ud" in proc.stderr and "(bridge:job)" in proc.stderr, proc.stderr
+    # bridge vars lists the file and shows the request (escaped), in text and JSON
+    proc = cli("vars", path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "request: op = '" in proc.stdout and "\\ud" in proc.stdout
+    proc = cli("vars", "--json", path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_a_surrogate_pair_is_one_character(tmp_path):
+    path = v73_char(tmp_path, [0xD83D, 0xDE00])
+    assert formats.read(path)[1]["op"] == "\U0001f600"
+
+
+BEYOND_UTF16 = {
+    "mat5-uint32": lambda t: mat5_char(t, [0x110000], hostile.miUINT32),
+    "mat5-utf32": lambda t: mat5_char(t, [0x63, 0x7FFFFFFF], miUTF32),
+    "mat5-utf32-astral": lambda t: mat5_char(t, [0x1F600], miUTF32),
+}
+
+
+@pytest.mark.parametrize("kind", list(BEYOND_UTF16))
+def test_char_codes_beyond_utf16_are_refused(tmp_path, kind):
+    path = BEYOND_UTF16[kind](tmp_path)
+    job_and_vars_refuse(tmp_path, path, "op", "char codes must be UTF-16 code units")
+
+
+def test_hdf5_text_that_is_not_utf8_reads_as_replacement_characters(tmp_path):
+    def build(f):
+        f["A"] = np.ones((2, 2))
+        f["B"] = np.ones((2, 2))
+        f.attrs.create("op", b"conv\xed\xa0\x80", dtype=h5py.string_dtype("utf-8"))
+
+    path = hdf5_file(tmp_path / "in.h5", build, mat=False)
+    assert formats.read(path)[1]["op"] == "conv\ufffd\ufffd\ufffd"
+    proc = cli("vars", "--json", path)
+    assert proc.returncode == 0 and "\\udc" not in proc.stdout, proc.stdout

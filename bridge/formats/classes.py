@@ -140,6 +140,21 @@ def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+# MATLAB's char is a UTF-16 code unit: 0..65535 (lone surrogates included, as MATLAB holds them).
+MAX_CHAR_CODE = 0xFFFF
+
+
+def char_text(codes: np.ndarray) -> str:
+    """The text of MATLAB char codes (UTF-16 code units), as MATLAB shows it: a surrogate pair
+    is one character; a lone surrogate (MATLAB holds one, Unicode text cannot) is written as the
+    escape ``\\udXXX``, so that the text can always be printed. Readers refuse codes beyond
+    MAX_CHAR_CODE; any that got here anyway would read as U+FFFD."""
+    codes = np.asarray(codes).astype(np.int64).ravel()
+    codes[(codes < 0) | (codes > MAX_CHAR_CODE)] = 0xFFFD
+    text = codes.astype("<u2").tobytes().decode("utf-16-le", "surrogatepass")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def check_name(name: str) -> None:
     """UsageError unless MATLAB's load accepts ``name`` and it is not a request field."""
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
@@ -217,4 +232,4 @@ class Variable:
         if len(self.size) > 2 or (self.size[0] > 1 and prod(self.size) > 0):
             msg = f"is {self.describe()}; a request field must be one row of text"
             raise JobError(msg).where(file=self.file, variable=self.name)
-        return "".join(chr(int(c)) for c in np.ravel(self.data, order="F"))
+        return char_text(np.ravel(self.data, order="F"))

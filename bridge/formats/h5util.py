@@ -416,7 +416,8 @@ def attr_text(value: object) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, str):
-        return value
+        # h5py hands undecodable bytes over as lone surrogates: make them U+FFFD, as above
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
     return None
 
 

@@ -113,8 +113,9 @@ def _text(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Var
     if obj.size * itemsize > h5util.MAX_TEXT_BYTES:
         return h5util.H5Variable(name, "char", size, file=path)  # never an operand: not read
     values = obj[()]
-    codes = np.array([ord(c) for c in _joined_text(np.asarray(values))], dtype=np.uint32)
-    codes = codes.reshape(1, -1)
+    # MATLAB's char is UTF-16 code units: a character beyond U+FFFF is a surrogate pair
+    text = _joined_text(np.asarray(values)).encode("utf-16-le", "surrogatepass")
+    codes = np.frombuffer(text, "<u2").astype(np.uint32).reshape(1, -1)
     return Variable(name, "char", matlab_size(codes.shape), data=codes, file=path)
 
 
