@@ -282,3 +282,92 @@ def test_hdf5_text_that_is_not_utf8_reads_as_replacement_characters(tmp_path):
     assert formats.read(path)[1]["op"] == "conv\ufffd\ufffd\ufffd"
     proc = cli("vars", "--json", path)
     assert proc.returncode == 0 and "\\udc" not in proc.stdout, proc.stdout
+
+
+# --- 7. empty arrays of huge sizes ---------------------------------------------------------------
+# MATLAB's largest array has 2^48-1 elements. An empty array within that (its nonzero dimensions
+# multiplied, as bridge's text format always counted them) is read and computed with MATLAB's
+# empty rules, and a huge empty result is written wherever MATLAB could hold it (v7.3 when MAT
+# v7's int32 dimensions cannot); a size beyond it is refused with exit 3.
+
+BEYOND = "beyond what MATLAB holds"
+
+
+def mat5_empty(tmp_path: Path, dims) -> Path:
+    head = hostile.array_head("A", hostile.mxDOUBLE, dims)
+    path = tmp_path / "in.mat"
+    path.write_bytes(
+        hostile.mat5(
+            hostile.matrix(head + hostile.element(hostile.miDOUBLE, b"")),
+            hostile.double("B", [1.0, 2, 3, 4], (2, 2)),
+        )
+    )
+    return path
+
+
+def v73_empty(tmp_path: Path, dims) -> Path:
+    def build(f):
+        operand_b(f)
+        d = matlab(f.create_dataset("A", data=np.asarray(dims, np.uint64)))
+        d.attrs["MATLAB_empty"] = np.uint8(1)
+
+    return hdf5_file(tmp_path / "in.mat", build, mat=True)
+
+
+def octave_empty(tmp_path: Path, dims) -> Path:
+    path = tmp_path / "in.txt"
+    path.write_text(
+        f"# name: A\n# type: matrix\n# ndims: {len(dims)}\n {' '.join(map(str, dims))}\n\n\n"
+        "# name: B\n# type: matrix\n# rows: 1\n# columns: 1\n 2\n"
+    )
+    return path
+
+
+def hdf5_empty(tmp_path: Path, dims) -> Path:
+    def build(f):
+        operand_b(f)
+        f.create_dataset("A", shape=tuple(dims)[::-1], dtype="<f8")
+
+    return hdf5_file(tmp_path / "in.h5", build, mat=False)
+
+
+N31 = 2**31 - 1
+TOO_LARGE = {
+    "mat5-0x2^31x2^31": lambda t: mat5_empty(t, (0, N31, N31)),
+    "v73-0x2^40x2^40": lambda t: v73_empty(t, (0, 2**40, 2**40)),
+    "v73-0x2^48": lambda t: v73_empty(t, (0, 2**48)),
+    "octave-0x10^14x10^14": lambda t: octave_empty(t, (0, 10**14, 10**14)),
+    "hdf5-0x2^40x2^40": lambda t: hdf5_empty(t, (0, 2**40, 2**40)),
+}
+
+
+@pytest.mark.parametrize("kind", list(TOO_LARGE))
+def test_an_empty_array_beyond_matlabs_limit_is_refused(tmp_path, kind):
+    path = TOO_LARGE[kind](tmp_path)
+    job_and_vars_refuse(tmp_path, path, "A", BEYOND, "2^48-1")
+
+
+@pytest.mark.parametrize("shape", ["same", "valid"])
+@pytest.mark.parametrize("ext", [".mat", ".h5", ".txt"])
+def test_a_huge_empty_result_is_written_where_matlab_can_hold_it(tmp_path, shape, ext):
+    # convn(zeros(0, 2^40), ones(2)): 'same' is 0 x 2^40, 'valid' 0 x (2^40-1): no elements,
+    # dimensions MAT v7's int32 cannot hold, so a .mat OUT is v7.3
+    path = v73_empty(tmp_path, (0, 2**40))
+    out = tmp_path / f"out{ext}"
+    proc = cli(path, out, "--shape", shape)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    result = formats.read(out)[0]["C"]
+    expected = (0, 2**40) if shape == "same" else (0, 2**40 - 1)
+    assert result.size == expected and result.matlab_class == "double"
+    if ext == ".mat":
+        assert formats.kind_of(out) == "mat73"
+    proc = cli("vars", out)
+    assert proc.returncode == 0 and f"0x{expected[1]}" in proc.stdout, proc.stderr
+
+
+def test_an_empty_mat5_operand_of_a_long_dimension_is_read(tmp_path):
+    path = mat5_empty(tmp_path, (0, N31))
+    assert formats.read(path)[0]["A"].size == (0, N31)
+    proc = cli(path, tmp_path / "out.mat", "--shape", "valid")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert formats.read(tmp_path / "out.mat")[0]["C"].size == (0, N31 - 1)

@@ -39,7 +39,7 @@ from math import prod
 
 import numpy as np
 
-from bridge.formats.classes import MAX_CHAR_CODE, class_dtype, to_class
+from bridge.formats.classes import MAX_CHAR_CODE, class_dtype, size_problem, to_class
 
 # Data types of data elements.
 miINT8, miUINT8, miINT16, miUINT16, miINT32, miUINT32 = 1, 2, 3, 4, 5, 6
@@ -398,6 +398,10 @@ class _Header:
         mdtype, data, pos = _element(head, pos, end, order, f"the name of the {where}")
         name = _string(mdtype, data, f"the name of the {where}")
         where = f"variable '{name}'" if name else where
+        if mxclass in (*_CLASSES, mxCHAR, mxSPARSE):
+            problem = size_problem(dims)
+            if problem is not None:
+                raise Malformed(problem, name or None)
         if mxclass in _CLASSES:
             matlab_class = "logical" if word & _LOGICAL_FLAG else _CLASSES[mxclass]
         elif mxclass == mxCHAR:

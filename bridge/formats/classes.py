@@ -14,7 +14,7 @@ from math import prod
 
 import numpy as np
 
-from bridge.errors import InputTypeError, JobError, OutputError, UsageError
+from bridge.errors import FileFormatError, InputTypeError, JobError, OutputError, UsageError
 
 # MATLAB class -> numpy dtype of a real array of that class.
 NUMERIC_DTYPES: dict[str, np.dtype] = {
@@ -48,6 +48,13 @@ _NOT_MATLAB = {
     "unknown": "an HDF5 object without a MATLAB_class attribute (not a MATLAB variable)",
     "group": "an HDF5 group, not a dataset",
 }
+
+# MATLAB's largest array has 2^48-1 elements (``[~, maxsize] = computer``; indices must be below
+# 2^48). bridge applies the bound to the product of an empty array's nonzero dimensions too, as
+# the text format always did: numpy cannot hold a double 0x2^31x2^31 at all.
+MAX_ELEMENTS = 2**48 - 1
+# numpy 1.x holds at most 32 dimensions.
+MAX_DIMS = 32
 
 # Request fields travel beside the operands; they are never operands themselves.
 REQUEST_FIELDS = ("op", "shape")
@@ -173,6 +180,33 @@ def is_identifier(name: str) -> bool:
 
 def size_text(size: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in size)
+
+
+def size_problem(size: tuple[int, ...]) -> str | None:
+    """Why MATLAB could not hold an array of ``size`` (in words), or None if it could."""
+    size = tuple(int(n) for n in size)
+    if len(size) > MAX_DIMS:
+        return f"has {len(size)} dimensions; bridge reads at most {MAX_DIMS}"
+    if any(n < 0 for n in size):
+        return f"has a negative dimension in its size {size_text(size)}"
+    nonzero = prod(n for n in size if n)
+    if max(size, default=0) > MAX_ELEMENTS:
+        what = "a dimension longer than"
+    elif nonzero > MAX_ELEMENTS:
+        what = "dimensions other than 0 that multiply to more than" if 0 in size else "more than"
+    else:
+        return None
+    return (
+        f"has the size {size_text(size)}, beyond what MATLAB holds: {what} 2^48-1 elements "
+        "(MATLAB's largest array)"
+    )
+
+
+def check_size(size: tuple[int, ...], file: str | None, variable: str | None) -> None:
+    """FileFormatError (naming the file and the variable) if MATLAB could not hold ``size``."""
+    problem = size_problem(size)
+    if problem is not None:
+        raise FileFormatError(problem).where(file=file, variable=variable)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from bridge.formats.classes import (
     NUMERIC_DTYPES,
     REQUEST_FIELDS,
     Variable,
+    check_size,
     class_of,
     matlab_size,
 )
@@ -67,6 +68,7 @@ def _variable(name: str, obj, note: str | None, order: str, path: str) -> Variab
         size = matlab_size((shape[0], 1))  # MATLAB's h5read: 1-D is a column
     else:
         size = matlab_size(shape[::-1] if order == "matlab" else shape)
+    check_size(size, path, name)
     dtype = obj.dtype
     kind = _special_kind(dtype)
     if kind == "text":

@@ -25,6 +25,7 @@ from bridge.formats import h5util
 from bridge.formats.classes import (
     NUMERIC_DTYPES,
     Variable,
+    check_size,
     class_of,
     matlab_size,
     to_class,
@@ -94,6 +95,8 @@ def _variable(name: str, obj, note: str | None, path: str) -> Variable:
             data = np.zeros(size, np.uint32)
         return Variable(name, cls, size, data=data, file=path)
     size = matlab_size(obj.shape[::-1])  # HDF5 holds MATLAB's data with dimensions reversed
+    if cls in NUMERIC_DTYPES or cls == "char":
+        check_size(size, path, name)
     if cls == "char":
         return _char(name, obj, size, path)
     if cls not in NUMERIC_DTYPES:
@@ -132,10 +135,11 @@ def _empty_size(obj: h5py.Dataset, name: str, path: str) -> tuple[int, ...]:
         msg = f"MATLAB_empty is set but the dataset holds {obj.shape} values of type {obj.dtype}"
         raise FileFormatError(msg).where(file=path, variable=name)
     size = tuple(int(n) for n in np.ravel(obj[()]))
-    if not size or 0 not in size or any(n < 0 or n >= 2**48 for n in size):
+    if not size or 0 not in size:
         shown = "x".join(map(str, size)) or "nothing"
         msg = f"MATLAB_empty is set but the stored size is {shown} (an empty array has a 0)"
         raise FileFormatError(msg).where(file=path, variable=name)
+    check_size(size, path, name)
     return matlab_size(size)
 
 

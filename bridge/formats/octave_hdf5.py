@@ -24,7 +24,7 @@ import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
 from bridge.formats import h5util
-from bridge.formats.classes import Variable, matlab_size
+from bridge.formats.classes import Variable, matlab_size, size_problem
 from bridge.formats.octave_text import (
     _INT_TYPES,
     _NUMERIC,
@@ -168,6 +168,9 @@ def _empty_size(value: h5py.Dataset) -> tuple[int, ...] | None:
     if np.any(dims < 0) or prod(int(d) for d in dims) != 0:
         shown = "x".join(str(int(d)) for d in dims)
         raise FileFormatError(f"an empty array (OCTAVE_EMPTY_MATRIX) cannot have the size {shown}")
+    problem = size_problem(tuple(int(d) for d in dims))
+    if problem is not None:
+        raise FileFormatError(problem)
     return matlab_size(tuple(int(d) for d in dims))
 
 

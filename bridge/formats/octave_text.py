@@ -37,7 +37,7 @@ from math import prod
 import numpy as np
 
 from bridge.errors import FileFormatError
-from bridge.formats.classes import Variable, is_identifier
+from bridge.formats.classes import Variable, is_identifier, matlab_size, size_problem
 
 # A range, sparse, diagonal or permutation matrix is a few numbers in the file; refuse to expand
 # one beyond this many elements (2 GiB of doubles).
@@ -160,8 +160,17 @@ class _Parser:
             sizes = (self.line() or "").split()
             if len(sizes) != ndims or not all(s.isdigit() and len(s) <= 18 for s in sizes):
                 raise self.fail(f"expected {ndims} sizes after '# ndims: {ndims}'", variable)
-            return tuple(int(s) for s in sizes), True
-        return (self.count("rows", variable), self.count("columns", variable)), False
+            return self.holdable(tuple(int(s) for s in sizes), variable), True
+        size = (self.count("rows", variable), self.count("columns", variable))
+        return self.holdable(size, variable), False
+
+    def holdable(self, size: tuple[int, ...], variable: str) -> tuple[int, ...]:
+        """``size``, if MATLAB could hold it. (Only an empty array's size can be beyond: any
+        other is checked against the values the file holds.)"""
+        problem = size_problem(matlab_size(size)) if 0 in size else None
+        if problem is not None:
+            raise self.fail(problem, variable)
+        return size
 
     def data(self) -> tuple[str, int, int]:
         """The text up to the next '#' line (or the end), the values of one block, in place."""
