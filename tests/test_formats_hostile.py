@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import h5py
@@ -371,3 +372,119 @@ def test_an_empty_mat5_operand_of_a_long_dimension_is_read(tmp_path):
     proc = cli(path, tmp_path / "out.mat", "--shape", "valid")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert formats.read(tmp_path / "out.mat")[0]["C"].size == (0, N31 - 1)
+
+
+# --- 8. no Python warning ever reaches a user -------------------------------------------------
+# A double beyond single's range stored for a single variable reads as +-Inf (MATLAB's single()),
+# values that do not fit an integer class saturate: silently, in every reader.
+
+BIG = [1e300, -1e300, 1.0]
+
+
+def _single_text(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("% A single 1 3\n1e300 -1e300 1\n% B single 1 1\n1\n")
+    return path
+
+
+def _single_mat5(tmp_path):
+    head = hostile.array_head("A", 7, (1, 3))  # mxSINGLE, data stored as doubles
+    data = hostile.element(hostile.miDOUBLE, np.asarray(BIG, "<f8").tobytes())
+    path = tmp_path / "in.mat"
+    b = hostile.matrix(
+        hostile.array_head("B", 7, (1, 1))
+        + hostile.element(7, np.ones(1, "<f4").tobytes())  # miSINGLE
+    )
+    path.write_bytes(hostile.mat5(hostile.matrix(head + data), b))
+    return path
+
+
+def _single_v73(tmp_path, complex_=False):
+    def build(f):
+        matlab(f.create_dataset("B", data=np.ones((1, 1), np.float32)), "single")
+        values = np.asarray([BIG], np.float64).T
+        if complex_:
+            pair = np.empty(values.shape, [("real", "<f8"), ("imag", "<f8")])
+            pair["real"], pair["imag"] = values, values[::-1]
+            values = pair
+        matlab(f.create_dataset("A", data=values), "single")
+
+    return hdf5_file(tmp_path / "in.mat", build, mat=True)
+
+
+def _single_octave_text(tmp_path, complex_=False):
+    path = tmp_path / "in.txt"
+    if complex_:
+        body = (
+            "# type: float complex matrix\n# rows: 1\n# columns: 3\n"
+            " (1e300,1) (-1e300,1e300) (1,1)\n"
+        )
+    else:
+        body = "# type: float matrix\n# rows: 1\n# columns: 3\n 1e300 -1e300 1\n"
+    path.write_text(
+        "# Created by Octave 7.3.0\n# name: A\n" + body + "\n\n# name: B\n# type: float scalar\n1\n"
+    )
+    return path
+
+
+def _single_octave_hdf5(tmp_path):
+    def build(f):
+        for name, kind, value in (
+            ("A", "float matrix", np.asarray([BIG])),
+            ("B", "float scalar", 1.0),
+        ):
+            g = f.create_group(name)
+            g.attrs["OCTAVE_NEW_FORMAT"] = np.uint8(1)
+            g["type"] = np.bytes_(kind)
+            g["value"] = np.asarray(value, np.float64).T
+
+    return hdf5_file(tmp_path / "in.h5", build, mat=False)
+
+
+SINGLE_BEYOND_RANGE = {
+    "text": _single_text,
+    "mat5": _single_mat5,
+    "v73": _single_v73,
+    "v73-complex": lambda t: _single_v73(t, True),
+    "octave-text": _single_octave_text,
+    "octave-text-complex": lambda t: _single_octave_text(t, True),
+    "octave-hdf5": _single_octave_hdf5,
+}
+
+
+@pytest.mark.parametrize("kind", list(SINGLE_BEYOND_RANGE))
+def test_doubles_beyond_singles_range_read_as_inf_without_a_warning(tmp_path, kind):
+    path = SINGLE_BEYOND_RANGE[kind](tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning fails the test
+        a = formats.read(path)[0]["A"]
+        values = a.array().ravel()
+    assert a.matlab_class == "single" and values.real.tolist() == [np.inf, -np.inf, 1.0]
+    out = tmp_path / "out.txt"
+    proc = cli(path, out, "--format", "text")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert formats.read(out)[0]["C"].matlab_class == "single"
+
+
+def test_integers_stored_as_doubles_in_v73_saturate_as_matlab_converts(tmp_path):
+    # README: an int8 variable stored as [NaN 1e10 3.7 -300] reads as [0 127 4 -128]
+    def build(f):
+        matlab(f.create_dataset("A", data=np.array([[np.nan, 1e10, 3.7, -300]]).T), "int8")
+        matlab(f.create_dataset("B", data=np.ones((1, 1), np.int8)), "int8")
+
+    path = hdf5_file(tmp_path / "in.mat", build, mat=True)
+    assert formats.read(path)[0]["A"].array().ravel().tolist() == [0, 127, 4, -128]
+    proc = cli(path, tmp_path / "out.mat")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the warning comes from bridge/kernels/__init__.py:84-85 (np.asarray(b, dtype)), "
+    "outside bridge/formats: reported to the lead with the fix (np.errstate(over='ignore'))",
+)
+def test_a_double_beyond_singles_range_meeting_a_single_operand_has_no_warning(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("% A single 1 2\n1 2\n% B double 1 1\n1e300\n")
+    proc = cli(path, tmp_path / "out.txt")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

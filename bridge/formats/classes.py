@@ -113,10 +113,21 @@ def to_class(values: np.ndarray, matlab_class: str, is_complex: bool) -> np.ndar
     values = np.asarray(values)
     if matlab_class == "logical":
         return values != 0
-    target = class_dtype(matlab_class, is_complex)
+    return to_dtype(values, class_dtype(matlab_class, is_complex))
+
+
+def to_dtype(values: np.ndarray, target: np.dtype) -> np.ndarray:
+    """``values`` in the numpy dtype of a MATLAB class, converted as MATLAB converts: integers
+    saturate (:func:`saturate`), a double beyond single's range becomes +-Inf, silently (numpy
+    would print an overflow RuntimeWarning, which must never reach a user)."""
+    values = np.asarray(values)
+    target = np.dtype(target)
+    if target.kind == "b":
+        return values != 0
     if target.kind in "iu" and values.dtype != target:
         return saturate(values, target)
-    return values.astype(target, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(target, copy=False)
 
 
 def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

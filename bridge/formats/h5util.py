@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
-from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype
+from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype, to_dtype
 
 # MATLAB names the members of a complex compound exactly 'real' and 'imag'; h5py's own complex
 # type uses 'r' and 'i' (accepted on reading, never written: Octave reads it as zeros).
@@ -189,8 +189,7 @@ def check_local(obj: h5py.HLObject, path: str, variable: str | None) -> h5py.HLO
     found = indirection(obj)
     if found is not None:
         msg = (
-            f"is {found}; bridge never reads another file than the job file "
-            "(store the data in it)"
+            f"is {found}; bridge never reads another file than the job file (store the data in it)"
         )
         raise FileFormatError(msg).where(file=path, variable=variable)
     return obj
@@ -296,7 +295,7 @@ class Source:
             return _complex(raw[pair[0]], raw[pair[1]], self.target)
         if self.matlab_class == "logical":
             return raw != 0
-        return raw.astype(self.target, copy=False)
+        return to_dtype(raw, self.target)  # MATLAB's conversion: saturated, no warning
 
     def read(self) -> np.ndarray:
         """All values, MATLAB-shaped, in the class's dtype, C-contiguous in MATLAB's order (what
@@ -362,7 +361,8 @@ def _complex(real: np.ndarray, imag: np.ndarray, dtype: np.dtype | None = None) 
     if dtype is None:
         dtype = np.complex64 if real.dtype == np.float32 else np.complex128
     out = np.empty(real.shape, dtype=dtype)
-    out.real, out.imag = real, imag
+    with np.errstate(over="ignore", invalid="ignore"):  # double parts of a single: +-Inf
+        out.real, out.imag = real, imag
     return out
 
 

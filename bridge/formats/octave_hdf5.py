@@ -24,7 +24,7 @@ import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
 from bridge.formats import h5util
-from bridge.formats.classes import Variable, matlab_size, size_problem
+from bridge.formats.classes import Variable, matlab_size, size_problem, to_dtype
 from bridge.formats.octave_text import (
     _INT_TYPES,
     _NUMERIC,
@@ -217,9 +217,9 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
     if cls == "logical":
         array = array != 0
     elif is_complex:
-        array = array.astype(np.complex64 if cls == "single" else np.complex128, copy=False)
+        array = to_dtype(array, np.complex64 if cls == "single" else np.complex128)
     else:
-        array = array.astype(dtype, copy=False)
+        array = to_dtype(array, dtype)  # MATLAB's conversion: saturated, no overflow warning
     size = matlab_size(array.shape)
     return Variable(name, cls, size, is_complex, array.reshape(size, order="F"), path)
 

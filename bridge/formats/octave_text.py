@@ -37,7 +37,13 @@ from math import prod
 import numpy as np
 
 from bridge.errors import FileFormatError
-from bridge.formats.classes import Variable, is_identifier, matlab_size, size_problem
+from bridge.formats.classes import (
+    Variable,
+    is_identifier,
+    matlab_size,
+    size_problem,
+    to_dtype,
+)
 
 # A range, sparse, diagonal or permutation matrix is a few numbers in the file; refuse to expand
 # one beyond this many elements (2 GiB of doubles).
@@ -477,9 +483,10 @@ def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) 
             out = np.empty(
                 len(tokens) // 2, dtype=np.complex64 if cls == "single" else np.complex128
             )
-            out.real, out.imag = numbers[0::2], numbers[1::2]
+            with np.errstate(over="ignore"):  # beyond single's range: +-Inf, no warning
+                out.real, out.imag = numbers[0::2], numbers[1::2]
             return out
-        return numbers.astype(np.float32) if cls == "single" else numbers
+        return to_dtype(numbers, np.float32) if cls == "single" else numbers
     low, high = _INT_RANGES.get(cls, (0, 1))
     wide = np.uint64 if cls == "uint64" else np.int64
     try:
