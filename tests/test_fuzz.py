@@ -154,6 +154,19 @@ def test_hand_built_hostile_hdf5_files(name):
     assert outcome.kind != "FAIL", outcome.problems
 
 
+ISSUE21 = hostile.issue21_cases()
+
+
+@pytest.mark.parametrize("name", sorted(ISSUE21))
+@pytest.mark.parametrize("out_ext", [".mat", ".h5"])
+def test_hand_built_issue21_files(name, out_ext):
+    # external storage/links and virtual datasets (never followed), chars beyond UTF-16 and
+    # lone surrogates, empty arrays of huge sizes, doubles beyond single's range (issue 21)
+    ext, data, args = ISSUE21[name]
+    outcome = fuzzing.run(fuzzing.Case(name, ext, data, args=args, out_ext=out_ext))
+    assert outcome.kind != "FAIL", outcome.problems
+
+
 def test_the_seeds_are_valid_jobs():
     outcomes = [fuzzing.run(seed) for seed in SEEDS]
     assert [o.kind for o in outcomes] == ["ok"] * len(SEEDS), [o.stderr for o in outcomes]
