@@ -39,7 +39,7 @@ from math import prod
 
 import numpy as np
 
-from bridge.formats.classes import class_dtype, to_class
+from bridge.formats.classes import MAX_CHAR_CODE, class_dtype, size_problem, to_class
 
 # Data types of data elements.
 miINT8, miUINT8, miINT16, miUINT16, miINT32, miUINT32 = 1, 2, 3, 4, 5, 6
@@ -92,7 +92,14 @@ MAX_DIMS = 32  # numpy's limit (numpy 1.x; 64 in numpy 2)
 
 
 class Malformed(Exception):
-    """The file is not a well-formed MAT-file; the message says what is wrong and where."""
+    """The file is not a well-formed MAT-file; the message says what is wrong and where.
+
+    ``variable``: the variable's name when the message is about its values alone (the file is
+    well formed, its values are not what MATLAB holds)."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 @dataclass
@@ -391,6 +398,10 @@ class _Header:
         mdtype, data, pos = _element(head, pos, end, order, f"the name of the {where}")
         name = _string(mdtype, data, f"the name of the {where}")
         where = f"variable '{name}'" if name else where
+        if mxclass in (*_CLASSES, mxCHAR, mxSPARSE):
+            problem = size_problem(dims)
+            if problem is not None:
+                raise Malformed(problem, name or None)
         if mxclass in _CLASSES:
             matlab_class = "logical" if word & _LOGICAL_FLAG else _CLASSES[mxclass]
         elif mxclass == mxCHAR:
@@ -479,6 +490,12 @@ class _Header:
                 f"the text of the {self.where} holds {codes.size} characters; "
                 f"the dimensions say {count}"
             )
+        if codes.size and codes.max() > MAX_CHAR_CODE:
+            msg = (
+                f"char codes must be UTF-16 code units (0..65535), as MATLAB's char holds "
+                f"them; found {int(codes.max())}"
+            )
+            raise Malformed(msg, self.name)
         return codes.reshape(self.dims, order="F")
 
     def _indices(self, buf: memoryview, what: str) -> np.ndarray:
