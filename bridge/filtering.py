@@ -223,22 +223,30 @@ def _size_text(shape) -> str:
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
-    """Round half away from zero, exactly (x - trunc(x) is exact in floating point)."""
-    t = np.trunc(x)
-    with np.errstate(invalid="ignore"):
-        up = np.abs(x - t) >= 0.5
-    return t + np.where(up, np.sign(x), 0.0)
+    """Round half away from zero, exactly: rint (ties to even), then the ties moved away from
+    zero (``x - rint(x)`` is exact, so a tie is recognized exactly)."""
+    r = np.rint(x)
+    with np.errstate(invalid="ignore"):  # Inf - Inf: NaN, never a tie
+        d = np.subtract(x, r)
+    np.abs(d, out=d)
+    tie = d == 0.5
+    if tie.any():
+        r[tie] = x[tie] + np.copysign(0.5, x[tie])
+    return r
 
 
 def _to_real_class(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "f":
         return x.astype(dtype)
     r = _round_half_away(x)
-    r[np.isnan(r)] = 0.0
+    nan = np.isnan(r)
+    if nan.any():
+        r[nan] = 0.0
     if dtype.kind == "b":
         return r >= 1.0
     info = np.iinfo(dtype)
-    return np.clip(r, info.min, info.max).astype(dtype)
+    np.clip(r, info.min, info.max, out=r)
+    return r.astype(dtype)
 
 
 def cast_to_class(x, dtype) -> np.ndarray:
