@@ -627,11 +627,16 @@ def filter2(
 
     Examples
     --------
-    A vertical-edge filter over a square of ones ('valid': only where h fits inside X).
+    MathWorks' example: a pedestal filtered with the Sobel coefficients is conv2 of the data
+    and the coefficients rotated 180 degrees.
 
-    >>> A = np.zeros((6, 6)); A[1:5, 1:5] = 1
-    >>> filter2([[1, 0, -1]] * 3, A, 'valid').tolist()
-    [[-2.0, 0.0, 0.0, 2.0], [-3.0, 0.0, 0.0, 3.0], [-3.0, 0.0, 0.0, 3.0], [-2.0, 0.0, 0.0, 2.0]]
+    >>> A = np.zeros((10, 10)); A[2:7, 2:7] = 1
+    >>> H = [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]
+    >>> Y = filter2(H, A, 'full')
+    >>> Y.shape, bool((Y == conv2(A, np.rot90(H, 2))).all())
+    ((12, 12), True)
+    >>> filter2(H, A, 'valid')[:2, :3].tolist()
+    [[-1.0, -3.0, -4.0], [-1.0, -3.0, -4.0]]
     """
     hh = np.asarray(h)
     if hh.ndim == 2:

@@ -567,3 +567,73 @@ def test_imgaussfilt_refuses_classes_matlab_refuses(dtype):
     with pytest.raises(FilterTypeError) as e:
         filtering.imgaussfilt(np.ones((3, 3), dtype))
     assert e.value.identifier == "MATLAB:imgaussfilt:invalidType"
+
+
+# ------------------------------------------------------------------------------------------
+# MathWorks' documentation examples (values from the defining sum, not typed in)
+
+MAGIC5 = np.array(
+    [
+        [17, 24, 1, 8, 15],
+        [23, 5, 7, 14, 16],
+        [4, 6, 13, 20, 22],
+        [10, 12, 19, 21, 3],
+        [11, 18, 25, 2, 9],
+    ],
+    dtype=float,
+)
+
+
+@pytest.mark.parametrize(
+    "A, options",
+    [
+        (MAGIC5, ()),
+        (MAGIC5, ("conv",)),
+        (MAGIC5.astype(np.uint8), ()),  # "the output also is of class uint8": negatives -> 0
+    ],
+    ids=["corr", "conv", "uint8"],
+)
+def test_imfilter_documentation_magic5(A, options):
+    h = np.array([[-1.0, 0.0, 1.0]])
+    got = filtering.imfilter(A, h, *options)
+    mode = "conv" if options else "corr"
+    want = reference_imfilter(A, h, 0, "same", mode)
+    assert_filtered(got, want, abs_bound(A, h, 0, "same", mode), A.dtype, 4, A.dtype)
+
+
+def test_imfilter_documentation_motion_blur_rgb():
+    # h = fspecial('motion', 50, 45); imfilter(RGB, h) and with 'replicate': uint8 kept
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (9, 8, 3)).astype(np.uint8)
+    h = filtering.fspecial("motion", 50, 45)
+    # half = 24.5: fix(24.5*cos(pi/4) + 1) = 18 samples each side of the centre
+    assert h.shape == (37, 37)
+    for boundary in (0, "replicate"):
+        got = filtering.imfilter(rgb, h, boundary)
+        want = reference_imfilter(rgb, h, boundary)
+        bound = abs_bound(rgb, h, boundary, "same", "corr")
+        assert_filtered(got, want, bound, np.uint8, 64, np.uint8)
+
+
+def test_filter2_documentation_pedestal():
+    # A = zeros(10); A(3:7,3:7) = ones(5); H = sobel; filter2(H, A, 'full') is
+    # conv2(A, rot90(H, 2))
+    A = np.zeros((10, 10))
+    A[2:7, 2:7] = 1
+    H = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
+    Y = filtering.filter2(H, A, "full")
+    np.testing.assert_array_equal(Y, bridge.conv2(A, np.rot90(H, 2)))
+    want = reference_imfilter(A, H, 0, "full", "corr")
+    np.testing.assert_array_equal(Y, want)
+
+
+def test_imgaussfilt_documentation_sigma_2_is_the_9_tap_gaussian():
+    # Iblur = imgaussfilt(I, 2): 2*ceil(2*2)+1 = 9 taps, replicate padding; the kernel is
+    # fspecial('gaussian', 9, 2) (the same formula, within round-off)
+    rng = np.random.default_rng(12)
+    image = rng.integers(0, 256, (20, 17)).astype(np.uint8)
+    h = filtering.fspecial("gaussian", 9, 2)
+    got = filtering.imgaussfilt(image, 2)
+    want = reference_imfilter(image, h, "replicate", "same", "conv")
+    bound = abs_bound(image, h, "replicate", "same", "conv")
+    assert_filtered(got, want, bound, np.uint8, 64, np.uint8)

@@ -221,3 +221,70 @@ def test_fspecial_agrees_with_octave(oct, data, kind):
     # Octave's gaussian lacks MATLAB's cut of taps below eps*max (they differ by less than
     # eps there); the disk's small edge taps come out of cancelling area terms (a few eps apart)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=4 * np.finfo(float).eps)
+
+
+MAGIC5 = "[17 24 1 8 15; 23 5 7 14 16; 4 6 13 20 22; 10 12 19 21 3; 11 18 25 2 9]"
+
+
+@pytest.mark.parametrize(
+    "octave_code, run",
+    [
+        # imfilter's documentation: magic(5) with [-1 0 1], correlation, convolution, uint8
+        (f"B = imfilter({MAGIC5}, [-1 0 1]);", lambda: filtering.imfilter(MAGIC5_PY, [[-1, 0, 1]])),
+        (
+            f"B = imfilter({MAGIC5}, [-1 0 1], 'conv');",
+            lambda: filtering.imfilter(MAGIC5_PY, [[-1, 0, 1]], "conv"),
+        ),
+        (
+            f"B = imfilter(uint8({MAGIC5}), [-1 0 1]);",
+            lambda: filtering.imfilter(np.array(MAGIC5_PY, np.uint8), [[-1, 0, 1]]),
+        ),
+        # filter2's documentation: the pedestal and the Sobel coefficients, 'full'
+        (
+            "A = zeros(10); A(3:7,3:7) = ones(5);B = filter2([1 2 1; 0 0 0; -1 -2 -1], A, 'full');",
+            lambda: filtering.filter2([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], PEDESTAL, "full"),
+        ),
+        # fspecial's documentation: the disk of radius 10 and 'unsharp', applied with 'replicate'
+        ("B = fspecial('disk', 10);", lambda: filtering.fspecial("disk", 10)),
+        (
+            "B = imfilter(uint8(mod((1:30)' * (1:25), 256)), fspecial('disk', 10), 'replicate');",
+            lambda: filtering.imfilter(RAMP, filtering.fspecial("disk", 10), "replicate"),
+        ),
+        (
+            "B = imfilter(uint8(mod((1:30)' * (1:25), 256)), fspecial('unsharp'), 'replicate');",
+            lambda: filtering.imfilter(RAMP, filtering.fspecial("unsharp"), "replicate"),
+        ),
+        ("B = xcorr2(magic(4), [1 2; 3 4]);", lambda: filtering.xcorr2(MAGIC4, [[1, 2], [3, 4]])),
+    ],
+    ids=[
+        "imfilter-corr",
+        "imfilter-conv",
+        "imfilter-uint8",
+        "filter2-pedestal",
+        "disk-10",
+        "imfilter-disk",
+        "imfilter-unsharp",
+        "xcorr2-magic4",
+    ],
+)
+def test_documentation_examples_agree_with_octave(oct, octave_code, run):
+    want = oct.call(octave_code, {}, ["B"])["B"]
+    got = run()
+    assert got.shape == want.shape
+    if got.dtype.kind in "iu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+MAGIC5_PY = [
+    [17, 24, 1, 8, 15],
+    [23, 5, 7, 14, 16],
+    [4, 6, 13, 20, 22],
+    [10, 12, 19, 21, 3],
+    [11, 18, 25, 2, 9],
+]
+MAGIC4 = [[16, 2, 3, 13], [5, 11, 10, 8], [9, 7, 6, 12], [4, 14, 15, 1]]
+PEDESTAL = np.zeros((10, 10))
+PEDESTAL[2:7, 2:7] = 1
+RAMP = (np.arange(1, 31)[:, None] * np.arange(1, 26)[None, :] % 256).astype(np.uint8)
