@@ -416,10 +416,19 @@ def padded(A, h_shape, boundary: Boundary = 0, shape: Shape = "same") -> np.ndar
         out = np.full([n + b + a for n, (b, a) in zip(A.shape, widths)], value, dtype)
         out[tuple(slice(b, b + n) for n, (b, _) in zip(A.shape, widths))] = A
         return out
-    out = A
+    # A copied once into the middle, then each axis's borders filled from the middle of that
+    # axis (full extent along the others, so the corners come right once every axis is done).
+    out = np.empty([n + b + a for n, (b, a) in zip(A.shape, widths)], A.dtype)
+    out[tuple(slice(b, b + n) for n, (b, _) in zip(A.shape, widths))] = A
     for k, (n, (b, a)) in enumerate(zip(A.shape, widths)):
-        if b or a:
-            out = np.take(out, source_indices(n, b, a, boundary), axis=k)
+        if not (b or a):
+            continue
+        idx = source_indices(n, b, a, boundary) + b  # positions in out along axis k
+        for part in (np.arange(0, b), np.arange(b + n, b + n + a)):
+            if part.size:
+                dst = [slice(None)] * out.ndim
+                dst[k] = slice(int(part[0]), int(part[-1]) + 1)
+                out[tuple(dst)] = np.take(out, idx[part], axis=k)
     return out
 
 
