@@ -148,3 +148,20 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class FilterArgumentError(MatlabArgumentError):
+    """A bad argument to the filtering family (filter2, xcorr2, imfilter, fspecial,
+    imgaussfilt): an unknown or ambiguous option, a size or value out of range. Carries the
+    identifier MATLAB's function raises (``images:fspecial:outOfRangeAlpha``,
+    ``MATLAB:imfilter:unrecognizedStringChoice``, ...) or a ``bridge:*`` one where MATLAB's is
+    not known."""
+
+    default_identifier = "bridge:filtering:badArgument"
+
+
+class FilterTypeError(BridgeError, TypeError):
+    """An argument of the filtering family of a class MATLAB's function refuses (a single
+    kernel for imfilter, a logical image for imgaussfilt, text where a number is expected)."""
+
+    default_identifier = "bridge:filtering:invalidType"
