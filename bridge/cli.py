@@ -64,7 +64,7 @@ Exit status:
 def _operations_help() -> str:
     """The job's operations and their operands, from their declarations."""
     lines = [
-        f"  {op.name:<13}{' | '.join(', '.join(form) for form in op.forms)}"
+        f"  {op.name:<13}{' | '.join(', '.join(form) or '(no operands)' for form in op.forms)}"
         for op in OPERATIONS.values()
     ]
     return "\n".join(lines)
@@ -80,6 +80,7 @@ IN holds the operands, by name, and optionally the request:
   shape        'full' (default; filter2, imfilter: 'same'), 'same' or 'valid'
   padding, mode                     imfilter's boundary option and 'corr'/'conv'
   sigma, FilterSize, Padding        imgaussfilt(3)'s
+  type, p1, p2                      fspecial's type and parameters
 as variables in .mat files (op and shape as char; Octave's plain save and
 save -hdf5 too), datasets and attributes in .h5/.hdf5, or named arrays and
 header lines in .txt. The result is written to OUT as C, in the format of

@@ -62,7 +62,7 @@ import numpy as np
 
 from bridge import kernels
 from bridge.convolution import conv2
-from bridge.errors import FilterArgumentError, FilterTypeError
+from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
 from bridge.semantics import matlab_dims
 
 __all__ = [
@@ -653,7 +653,13 @@ def filter2(
     elif hh.ndim < 2:
         hh = hh.reshape(matlab_dims(hh.shape))  # a scalar or a row: rot90 is a reversal
         hh = hh[::-1, ::-1]
-    return conv2(X, hh, shape=shape, method=method)
+    try:
+        return conv2(X, hh, shape=shape, method=method)
+    except BridgeError as err:
+        # conv2 was called as (X, h): its argument 1 is filter2's 2 and the other way round.
+        if err.argument in (1, 2):
+            err.argument = 3 - err.argument
+        raise
 
 
 def xcorr2(a, b=None, *, method: str = "auto") -> np.ndarray:

@@ -139,6 +139,10 @@ def make_files(folder: Path) -> None:
     scipy.io.savemat(folder / "onlyu.mat", {"u": np.ones((1, 3))})
     (folder / "garbage.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 3)
     (folder / "in.txt").write_text("% op conv\n% u double 1 3\n1 2 3\n% v double 1 2\n1 -1\n")
+    scipy.io.savemat(
+        folder / "image.mat",
+        {"A": rng.integers(0, 256, (9, 11, 3)).astype(np.uint8), "h": rng.random((3, 4))},
+    )
     (folder / "sub").mkdir()
 
 
@@ -161,8 +165,12 @@ JOBS = {
     "bad-shape-option": ["in.mat", "out.mat", "--shape", "middle", "--error-file", "err.txt"],
     "out-same-as-in": ["in.mat", "in.mat"],
     "debug": ["notvec.mat", "out.mat", "--debug"],
+    "imfilter": ["image.mat", "out.mat", "--op", "imfilter", "--padding", "symmetric"],
+    "imgaussfilt": ["image.mat", "out.mat", "--op", "imgaussfilt", "--sigma", "1.5"],
+    "filter-bad-option": ["image.mat", "out.mat", "--op", "imfilter", "--padding", "rim"],
 }
 STATUS = {
+    "filter-bad-option": EXIT_DATA,
     "missing-file": EXIT_DATA,
     "missing-file-error-file": EXIT_DATA,
     "not-vector": EXIT_DATA,

@@ -62,6 +62,17 @@ SETTINGS: dict[str, Setting] = {
             "N[,N...]",
             numeric=True,
         ),
+        Setting("type", "--type", "fspecial: the filter's type (gaussian, sobel, ...).", "TYPE"),
+        Setting(
+            "p1",
+            "--p1",
+            "fspecial: its first parameter (size, radius, ...).",
+            "N[,N]",
+            numeric=True,
+        ),
+        Setting(
+            "p2", "--p2", "fspecial: its second parameter (sigma, angle).", "N[,N]", numeric=True
+        ),
         Setting(
             "filter_domain",
             "--filter-domain",
@@ -174,6 +185,14 @@ OPERATIONS: dict[str, Operation] = {
             (Use("padding", "padding"), Use("shape", "shape"), Use("mode", "mode")),
             "bridge_imfilter",
             summary="N-D filtering of images",
+        ),
+        Operation(
+            "fspecial",
+            "fspecial",
+            ((),),
+            (Use("type", "type"), Use("p1", "p1"), Use("p2", "p2")),
+            "bridge_fspecial",
+            summary="predefined 2-D filters",
         ),
         Operation(
             "imgaussfilt",
