@@ -647,12 +647,7 @@ def filter2(
     >>> filter2(H, A, 'valid')[:2, :3].tolist()
     [[-1.0, -3.0, -4.0], [-1.0, -3.0, -4.0]]
     """
-    hh = np.asarray(h)
-    if hh.ndim == 2:
-        hh = hh[::-1, ::-1]
-    elif hh.ndim < 2:
-        hh = hh.reshape(matlab_dims(hh.shape))  # a scalar or a row: rot90 is a reversal
-        hh = hh[::-1, ::-1]
+    hh = rotated(h)
     try:
         return conv2(X, hh, shape=shape, method=method)
     except BridgeError as err:
@@ -680,14 +675,31 @@ def xcorr2(a, b=None, *, method: str = "auto") -> np.ndarray:
     >>> xcorr2([[1j, 2]], [[1j]]).tolist()
     [[(1+0j), -2j]]
     """
-    bb = np.asarray(a if b is None else b)
-    if bb.ndim < 2:
-        bb = bb.reshape(matlab_dims(bb.shape))
-    if bb.ndim == 2:
-        bb = bb[::-1, ::-1]
-    if bb.dtype.kind == "c":
-        bb = np.conj(bb)
-    return conv2(a, bb, method=method)
+    return conv2(a, conjugate_rotated(a if b is None else b), method=method)
+
+
+def rotated(h) -> np.ndarray:
+    """``rot90(h, 2)`` of a matrix (a scalar or a vector as MATLAB holds it); other arrays are
+    returned as they are, for conv2 to refuse."""
+    hh = np.asarray(h)
+    if hh.ndim < 2:
+        hh = hh.reshape(matlab_dims(hh.shape))  # a scalar or a row: rot90 is a reversal
+    return hh[::-1, ::-1] if hh.ndim == 2 else hh
+
+
+def conjugate_rotated(b) -> np.ndarray:
+    """``rot90(conj(b), 2)``: xcorr2's second operand as conv2 takes it."""
+    bb = rotated(b)
+    return np.conj(bb) if bb.dtype.kind == "c" else bb
+
+
+# filter2 and xcorr2 are conv2 of two of their operands, the second transformed: per operation,
+# the positions (0-based) of conv2's A and B among its operands, and B's transform. The
+# streaming layer reads A in boxes and transforms B once, as these functions do.
+CONV2_FORMS = {
+    "filter2": ((1, 0), rotated),
+    "xcorr2": ((0, 1), conjugate_rotated),
+}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+import bridge
 from bridge import cli, formats, kernels
 from bridge.formats import h5util
 from bridge.job import compute, files, stream
@@ -161,6 +162,29 @@ def test_the_second_operand_may_be_the_larger_one(capsys, tmp_path, shape):
     infile = write_h5(tmp_path / "in.h5", {"A": A, "B": B}, chunks=(64, 64))
     got = compare(capsys, tmp_path, infile, "4M", f"--shape={shape}", "--op=conv2")
     assert got.shape == {"full": (703, 602), "same": (4, 3), "valid": (0, 0)}[shape]
+
+
+@pytest.mark.parametrize(
+    ("op", "names", "shape"),
+    [
+        ("filter2", ("h", "X"), "same"),
+        ("filter2", ("h", "X"), "valid"),
+        ("filter2", ("h", "X"), "full"),
+        ("xcorr2", ("b", "a"), None),
+    ],
+)
+def test_filter2_and_xcorr2_stream_as_the_conv2_they_are(capsys, tmp_path, op, names, shape):
+    """The large operand read in boxes, the other rotated (and conjugated for xcorr2) once."""
+    big = RNG.integers(-9, 10, (700, 600)) + 1j * RNG.integers(-9, 10, (700, 600))
+    small = RNG.integers(-3, 4, (5, 4)) + 1j * RNG.integers(-3, 4, (5, 4))
+    kernel_name, signal_name = names
+    infile = write_h5(tmp_path / "in.h5", {kernel_name: small, signal_name: big}, chunks=(64, 64))
+    with h5py.File(infile, "a") as f:
+        f.attrs["op"] = op
+    options = [f"--shape={shape}"] if shape else []
+    got = compare(capsys, tmp_path, infile, "8M", f"--op={op}", *options)
+    want = bridge.filter2(small, big, shape) if op == "filter2" else bridge.xcorr2(big, small)
+    assert got.shape == want.shape and np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("shape", ["full", "same", "valid"])

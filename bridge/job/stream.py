@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge import convolution, formats, kernels
+from bridge import convolution, filtering, formats, kernels
 from bridge.atomic import atomic_path
 from bridge.errors import BridgeError, OutputError, UsageError
 from bridge.formats import check_name
@@ -167,6 +167,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The output dataset's dimensions reversed (MATLAB's order in HDF5's C order): set by run.
     out_reverse: bool = False
+    # What the operation does to its kernel before convolving (filter2, xcorr2), or None.
+    kernel_transform: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def _variable_size(variable) -> tuple[int, ...]:
@@ -198,11 +200,22 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
             return None
         source = getattr(variable, "source", None)
         operands.append(Operand(name, _variable_size(variable), dtype, variable, source))
-    if job.operation.streams != "conv":
+    kind = job.operation.streams
+    if kind not in ("conv", "corr"):
         return None  # computed in memory (its size checks are the library's)
+    conv_op, order, transform = job.op, list(range(len(operands))), None
+    if kind == "corr":  # filter2, xcorr2: conv2 of two operands, the second transformed
+        (first, second), transform = filtering.CONV2_FORMS[job.op]
+        order = [first, second if second < len(operands) else first]  # xcorr2(a): b is a
+        operands = [operands[k] for k in order]
+        conv_op = "conv2"
     try:
-        shape_of = convolution.layout(job.op, [(o.size, o.dtype) for o in operands], job.shape)
+        shape_of = convolution.layout(
+            conv_op, [(o.size, o.dtype) for o in operands], job.shape or "full"
+        )
     except BridgeError as err:
+        if err.argument is not None and 1 <= err.argument <= len(order):
+            err.argument = order[err.argument - 1] + 1  # the job's own argument
         raise compute.named(job, err) from None
     out_size, dtype = shape_of.size, shape_of.dtype
     result_bytes = math.prod(out_size) * dtype.itemsize
@@ -222,6 +235,11 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         mat_version == "7.3" or math.prod(out_size) * dtype.itemsize > formats.V7_MAX_BYTES
     ):
         out_fmt = "mat73"
+    if transform is not None and operands[1].numel > operands[0].numel:
+        raise MemoryLimitError(
+            f"{what}; streaming reads the larger operand in parts, and {operands[1].name}, "
+            f"which {job.op} transforms, is the larger: raise {{max_memory}}"
+        ).where(file=job.path)
     if shape_of.separable:
         raise MemoryLimitError(
             f"{what}; the separable conv2(u, v, A) is not streamed: compute "
@@ -233,8 +251,8 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
             if out_fmt == "mat"
             else "write OUT as .mat with {mat_version} 7.3, or .h5"
         )
-        kind = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
-        msg = f"{what}; streaming it needs an output written in parts, not {kind}: {hint}"
+        written = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
+        msg = f"{what}; streaming it needs an output written in parts, not {written}: {hint}"
         raise MemoryLimitError(msg).where(file=job.path)
     empty = any(o.numel == 0 for o in operands) or 0 in out_size
     # The signal: the operand read by boxes (the larger); the kernel is held whole.
@@ -267,6 +285,7 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         empty=empty,
         out_format=out_fmt,
         path=job.path,
+        kernel_transform=transform,
         axes=tuple(range(ndim))[::-1] if files_reversed else tuple(range(ndim)),
     )
     if empty:
@@ -462,6 +481,8 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
     kernel = np.empty(0, plan.dtype)
     if not plan.empty:
         kernel = plan.kernel.variable.array()
+        if plan.kernel_transform is not None:
+            kernel = plan.kernel_transform(kernel)
         kernel = np.ascontiguousarray(kernel.reshape(plan.kernel_dims), dtype=plan.dtype)
     userblock = mat73.USERBLOCK_SIZE if plan.out_format == "mat73" else 0
     with atomic_path(outfile) as tmp:
