@@ -25,7 +25,7 @@ import scipy.io
 
 from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
-from tests.test_cli_process import environment as checkout_environment
+from tests.processes import cold_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
@@ -35,21 +35,13 @@ SUMMARY = re.compile(
 RNG = np.random.default_rng(7)
 
 
-def environment(*pythonpath: Path) -> dict[str, str]:
-    """The checkout importable (tests.test_cli_process.environment), and no warm server."""
-    env = checkout_environment(*pythonpath)
-    env.pop("BRIDGE_SOCKET", None)
-    env["BRIDGE_NO_SERVER"] = "1"
-    return env
-
-
 def run_batch(*args, cwd: Path, env=None, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bridge", "batch", *map(str, args)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=env or environment(),
+        env=env or cold_environment(),
         cwd=cwd,
         timeout=timeout,
     )
@@ -200,7 +192,7 @@ def test_a_real_single_job_process_writes_the_same(jobs_dir, tmp_path):
     for row in rows:
         one = subprocess.run(
             [sys.executable, "-m", "bridge", row["input"], "one" + Path(row["input"]).suffix],
-            capture_output=True, text=True, env=environment(), cwd=tmp_path, timeout=60,
+            capture_output=True, text=True, env=cold_environment(), cwd=tmp_path, timeout=60,
         )
         assert row["exit"] == one.returncode
         assert row["message"] == one.stderr.strip()
@@ -379,7 +371,7 @@ def test_broken_numpy_exits_5(tmp_path):
     shadow = tmp_path / "shadow" / "numpy"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('numpy is broken here on purpose')\n")
-    done = run_batch("x.mat", "--out-dir", "out", cwd=tmp_path, env=environment(shadow.parent))
+    done = run_batch("x.mat", "--out-dir", "out", cwd=tmp_path, env=cold_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "cannot import numpy" in done.stderr and "(bridge:pythonEnv)" in done.stderr
 
@@ -445,7 +437,7 @@ def test_a_bar_when_stderr_is_a_terminal(tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
-            env={**environment(), "TERM": "xterm", "COLUMNS": "100"}, cwd=tmp_path,
+            env={**cold_environment(), "TERM": "xterm", "COLUMNS": "100"}, cwd=tmp_path,
         )
         os.close(follower)
         out, _ = proc.communicate(timeout=120)
@@ -491,7 +483,7 @@ def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
         [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--jobs", "2",
          "--report", "r.json"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path, start_new_session=True,
+        env=cold_environment(), cwd=tmp_path, start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -533,7 +525,7 @@ def test_a_worker_that_dies_fails_its_job_alone(tmp_path):
         [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--jobs", "2",
          "--report", "r.json"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path,
+        env=cold_environment(), cwd=tmp_path,
     )
     children: list[int] = []
     deadline = time.monotonic() + 60
@@ -578,7 +570,7 @@ def test_dask_is_imported_only_with_scheduler(tmp_path):
         "print(status, sorted(found))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environment(), cwd=tmp_path, timeout=60)
+                          env=cold_environment(), cwd=tmp_path, timeout=60)
     assert done.stdout.strip() == "0 []", done.stderr
 
 
@@ -588,7 +580,7 @@ def test_scheduler_without_dask_exits_5(tmp_path):
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('no distributed here')\n")
     done = run_batch("in", "--out-dir", "out", "--scheduler", "tcp://127.0.0.1:1",
-                     cwd=tmp_path, env=environment(shadow.parent))
+                     cwd=tmp_path, env=cold_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "pip install 'bridge[dask]'" in done.stderr and "(bridge:pythonEnv)" in done.stderr
 

@@ -22,10 +22,10 @@ import scipy.io
 
 from bridge.errors import EXIT_DATA, EXIT_OK
 from tests.octave import octave_required
+from tests.processes import cold_environment
 from tests.test_batch import (
     SUMMARY,
     assert_same_file,
-    environment,
     last_line,
     read_report,
     run_batch,
@@ -66,7 +66,7 @@ def cluster(tmp_path_factory):
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=environment(),
+                env=cold_environment(),
                 cwd=elsewhere,
             )
         )
@@ -155,7 +155,7 @@ def test_ctrl_c_cancels_the_queued_tasks(cluster, tmp_path):
         [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--scheduler",
          address, "--report", "r.json"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path,
+        env=cold_environment(), cwd=tmp_path,
     )
     out = tmp_path / "out"
     deadline = time.monotonic() + 60

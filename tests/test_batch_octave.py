@@ -180,10 +180,10 @@ def test_a_running_server_does_not_take_the_batch(tmp_path):
     import subprocess
     import time
 
-    from tests.test_batch import environment
+    from tests.processes import cold_environment
 
     sock = tmp_path / "serve.sock"
-    env = {**environment(), "BRIDGE_SOCKET": str(sock)}
+    env = {**cold_environment(), "BRIDGE_SOCKET": str(sock)}
     env.pop("BRIDGE_NO_SERVER")
     server = subprocess.Popen(
         [sys.executable, "-m", "bridge", "serve", "--idle-timeout", "120"],

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge import batch, cli
-from tests.test_batch import environment
+from tests.processes import cold_environment
 
 COMMAND = typer.main.get_command(cli.batch_app)
 
@@ -107,7 +107,7 @@ def test_a_batch_process_imports_no_typer(tmp_path):
         "    print(exit.code, 'typer' in sys.modules, 'click' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environment(), cwd=tmp_path, timeout=60)
+                          env=cold_environment(), cwd=tmp_path, timeout=60)
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "none: no such file or folder" in (tmp_path / "e.txt").read_text()
 

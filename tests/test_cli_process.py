@@ -7,7 +7,6 @@ in the interpreter gives exit 5, and stdin (MATLAB's own) is never read.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,19 +24,10 @@ from bridge.errors import (
     EXIT_OUTPUT,
     EXIT_USAGE,
 )
+from tests.processes import checkout_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "scipy", "h5py")
-
-
-def environment(*pythonpath: Path) -> dict[str, str]:
-    """The test's environment with the checkout importable (it need not be installed)."""
-    env = dict(os.environ)
-    parts = [str(p) for p in (*pythonpath, ROOT)]
-    if env.get("PYTHONPATH"):
-        parts.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
 
 
 def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.CompletedProcess:
@@ -46,7 +36,7 @@ def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.Com
         stdin=subprocess.PIPE,  # left open: a read would hang until the timeout
         capture_output=True,
         text=True,
-        env=env or environment(),
+        env=env or checkout_environment(),
         cwd=cwd,
         timeout=60,
     )
@@ -107,7 +97,7 @@ def test_internal_error_exits_70(job, tmp_path):
         [sys.executable, "-c", code, str(job), str(tmp_path / "out.mat")],
         capture_output=True,
         text=True,
-        env=environment(),
+        env=checkout_environment(),
         timeout=60,
     )
     assert done.returncode == EXIT_INTERNAL
@@ -121,7 +111,7 @@ def test_broken_numpy_in_the_interpreter_exits_5(job, tmp_path):
     shadow = tmp_path / "shadow" / "numpy"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('numpy is broken here on purpose')\n")
-    done = bridge_process(job, tmp_path / "out.mat", env=environment(shadow.parent))
+    done = bridge_process(job, tmp_path / "out.mat", env=checkout_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "cannot import numpy" in done.stderr and sys.executable in done.stderr
     assert done.stderr.count("\n") == 1

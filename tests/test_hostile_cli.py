@@ -21,7 +21,7 @@ import pytest
 import scipy.io
 
 from bridge import cli, errors, formats, jobcli
-from tests.fuzzing import environment
+from tests.processes import cold_environment as environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
