@@ -69,8 +69,22 @@ def test_the_fast_parser_declines_or_agrees_with_typer(argv):
     [
         ["jobs", "--out-dir", "out"],
         ["a.mat", "b.txt", "--out-dir=out", "--jobs", "2", "--report", "r.json", "--resume"],
-        ["d/*.mat", "--out-dir", "o", "--to", "TXT", "--recursive", "--shape", "same",
-         "--out-var", "R", "--compress", "--error-file", "e.txt", "--debug"],
+        [
+            "d/*.mat",
+            "--out-dir",
+            "o",
+            "--to",
+            "TXT",
+            "--recursive",
+            "--shape",
+            "same",
+            "--out-var",
+            "R",
+            "--compress",
+            "--error-file",
+            "e.txt",
+            "--debug",
+        ],
         ["a.mat", "--out-dir", "o", "--scheduler", "tcp://127.0.0.1:8786", "--mat-version", "7.3"],
     ],
 )
@@ -106,8 +120,14 @@ def test_a_batch_process_imports_no_typer(tmp_path):
         "except SystemExit as exit:\n"
         "    print(exit.code, 'typer' in sys.modules, 'click' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=cold_environment(), cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "none: no such file or folder" in (tmp_path / "e.txt").read_text()
 
