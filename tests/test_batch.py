@@ -27,6 +27,7 @@ from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.processes import cold_environment
 
+pytestmark = pytest.mark.slow  # batches fork their workers; most run in processes
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
     r"^bridge: (\d+) ok, (\d+) failed, (\d+) skipped(, \d+ not run \(interrupted\))? in [0-9.]+ s"

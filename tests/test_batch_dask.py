@@ -33,6 +33,7 @@ from tests.test_batch import (
     write_jobs,
 )
 
+pytestmark = pytest.mark.slow  # a Dask scheduler and workers
 WORKERS = 2
 
 

@@ -56,6 +56,7 @@ TOKENS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=10))
 def test_the_fast_parser_declines_or_agrees_with_typer(argv):
@@ -111,6 +112,7 @@ def test_everything_else_goes_to_typer(argv):
     assert batch.parse(argv) is None
 
 
+@pytest.mark.slow
 def test_a_batch_process_imports_no_typer(tmp_path):
     code = (
         "import runpy, sys\n"
@@ -132,6 +134,7 @@ def test_a_batch_process_imports_no_typer(tmp_path):
     assert "none: no such file or folder" in (tmp_path / "e.txt").read_text()
 
 
+@pytest.mark.slow
 def test_the_typer_command_runs_the_same_batch(tmp_path, monkeypatch, capsys):
     import numpy as np
     import scipy.io

@@ -26,6 +26,7 @@ from bridge.errors import (
 )
 from tests.processes import checkout_environment
 
+pytestmark = pytest.mark.slow  # every test starts python -m bridge
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "scipy", "h5py")
 

@@ -209,6 +209,7 @@ def test_the_error_file_is_not_followed_through_a_symlink(tmp_path, capsys):
     assert victim.read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 def test_a_name_that_is_not_utf8_is_escaped_in_the_error_file(tmp_path):
     name = os.fsdecode(b"\xff\xfejob.mat")
     proc = bridge_process(name, "out.mat", "--error-file", "error.txt", cwd=tmp_path)
@@ -238,6 +239,7 @@ def _slow_job(folder: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "status", "name"),
     [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP"), (signal.SIGINT, 130, None)],
