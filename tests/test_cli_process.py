@@ -25,19 +25,11 @@ from bridge.errors import (
     EXIT_OUTPUT,
     EXIT_USAGE,
 )
+from tests.processes import checkout_environment
 
+pytestmark = pytest.mark.slow  # every test starts python -m bridge
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "scipy", "h5py")
-
-
-def environment(*pythonpath: Path) -> dict[str, str]:
-    """The test's environment with the checkout importable (it need not be installed)."""
-    env = dict(os.environ)
-    parts = [str(p) for p in (*pythonpath, ROOT)]
-    if env.get("PYTHONPATH"):
-        parts.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
 
 
 def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.CompletedProcess:
@@ -46,7 +38,7 @@ def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.Com
         stdin=subprocess.PIPE,  # left open: a read would hang until the timeout
         capture_output=True,
         text=True,
-        env=env or environment(),
+        env=env or checkout_environment(),
         cwd=cwd,
         timeout=60,
     )
@@ -108,7 +100,7 @@ def test_internal_error_exits_70(job, tmp_path):
         [sys.executable, "-c", code, str(job), str(tmp_path / "out.mat")],
         capture_output=True,
         text=True,
-        env=environment(),
+        env=checkout_environment(),
         timeout=60,
     )
     assert done.returncode == EXIT_INTERNAL
@@ -122,7 +114,7 @@ def test_broken_numpy_in_the_interpreter_exits_5(job, tmp_path):
     shadow = tmp_path / "shadow" / "numpy"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('numpy is broken here on purpose')\n")
-    done = bridge_process(job, tmp_path / "out.mat", env=environment(shadow.parent))
+    done = bridge_process(job, tmp_path / "out.mat", env=checkout_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "cannot import numpy" in done.stderr and sys.executable in done.stderr
     assert done.stderr.count("\n") == 1
@@ -166,7 +158,7 @@ def test_a_long_in_memory_job_says_so_on_stderr_and_keeps_stdout_clean(job, tmp_
         [sys.executable, "-c", SLOW_COMPUTE, str(job), str(tmp_path / "out.mat")],
         capture_output=True,
         text=True,
-        env=environment(),
+        env=checkout_environment(),
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -24,6 +24,7 @@ import bridge
 from bridge import formats
 from tests.octave import octave_cli
 
+pytestmark = pytest.mark.slow  # the README's commands, run in a shell
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 README = (EXAMPLES / "README.md").read_text()

@@ -218,7 +218,7 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
 CHOICE_SIZES = [
     ((20000,), (5,)),  # direct
     ((20000,), (60,)),  # banded products or FFT
-    ((30000,), (900,)),  # overlap-add FFT
+    pytest.param(((30000,), (900,)), marks=pytest.mark.slow),  # overlap-add FFT
     ((120, 130), (3, 3)),
     ((120, 130), (25, 21)),
     ((24, 20, 22), (3, 3, 3)),
@@ -558,6 +558,7 @@ def test_fft_peak_memory_is_at_most_three_times_inputs_and_output(dims, method):
     assert peak <= 3.0 * (A.nbytes + B.nbytes + out_bytes), peak / (A.nbytes + out_bytes)
 
 
+@pytest.mark.slow
 def test_importing_small_jobs_and_ffts_do_not_import_scipy_numba_or_threadpoolctl():
     code = (
         "import sys, numpy as np, bridge.convolution as c;"
@@ -570,7 +571,7 @@ def test_importing_small_jobs_and_ffts_do_not_import_scipy_numba_or_threadpoolct
     assert out.stdout.strip() == "[]", out.stdout
 
 
-@pytest.mark.parametrize("taps", [3, 40, 300])
+@pytest.mark.parametrize("taps", [3, 40, pytest.param(300, marks=pytest.mark.slow)])
 def test_separable_passes_are_exact_on_integer_data_whatever_the_path(taps):
     """conv2(u, v, A): each pass goes by its own fastest path (1-D FFTs for long u and v)."""
     rng = np.random.default_rng(taps)
@@ -692,6 +693,7 @@ def test_fft_float_with_products_near_the_top_of_the_range_is_not_nan():
     np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=1e-12 * np.max(np.abs(want[ok])))
 
 
+@pytest.mark.slow
 def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
     # A warm server, a batch or Dask worker and a long session have scipy.fft (and maybe numba)
     # loaded; a cold command line has not. The same job must get the same method, and so the

@@ -30,6 +30,7 @@ from bridge import client, fastpath, serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.octave import octave_cli
 
+pytestmark = pytest.mark.slow  # servers and jobs in processes
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "matlab" / "private" / "bridge_worker.py"
 

@@ -254,6 +254,7 @@ def test_small_operands_with_a_large_result_stream_from_a_v7_file(capsys, tmp_pa
     compare(capsys, tmp_path, infile, "2M")
 
 
+@pytest.mark.slow
 def test_forty_megabytes_with_an_eight_megabyte_budget(capsys, tmp_path):
     A = RNG.integers(-1000, 1000, (160, 180, 175)).astype(np.float64)  # 40 MB
     B = RNG.integers(-2, 3, (3, 5, 3)).astype(np.float64)

@@ -239,6 +239,7 @@ print(outcomes)
 """
 
 
+@pytest.mark.slow
 def test_random_byte_flips_end_in_exit_0_or_3(tmp_path):
     good = tmp_path / "good.mat"
     _valid_v73(good)
@@ -257,6 +258,7 @@ def test_random_byte_flips_end_in_exit_0_or_3(tmp_path):
     print(outcomes)
 
 
+@pytest.mark.slow
 def test_corrupt_files_through_a_fresh_process_have_no_traceback(tmp_path):
     good = _valid_v73(tmp_path / "good.mat")
     bad = tmp_path / "bad.mat"
