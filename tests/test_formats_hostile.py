@@ -24,6 +24,8 @@ from tests import hostile
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.slow  # most cases run the command line in a process
+
 
 def cli(*argv) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -52,6 +52,7 @@ def matlab(dataset, cls="double"):
 # --- sparse indices ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_v73_sparse_with_a_negative_row_index_is_refused(tmp_path):
     # Mutant: mat73._sparse without `ir.min() < 0`: numpy's index -1 silently fills the last row.
     def build(f):
@@ -71,6 +72,7 @@ def test_v73_sparse_with_a_negative_row_index_is_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_mat5_sparse_with_a_row_index_equal_to_the_row_count_is_refused(tmp_path):
     # Mutant: _mat5's `ir.max() >= rows` as `> rows`: the row index 3 of 3 rows is one past the
     # end (numpy IndexError: exit 70).
@@ -100,6 +102,7 @@ PEAK_RSS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_huge_compressed_char_variable_is_never_read(tmp_path):
     # Mutant: mat73._char without `obj.size * obj.dtype.itemsize > h5util.MAX_TEXT_BYTES`: the
     # 200M characters are inflated and widened (2.3 GB peak) although no job uses them.
