@@ -70,10 +70,6 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
     if work == 0 or work > method_direct.SMALL_WORK:
         return None
-    chosen = method_direct._NUMBA
-    loop = chosen[0] if chosen else method_direct.compiled_loop(work, _F64)
-    if loop is None:
-        return None
     if shape == "full":  # semantics.window, inline
         s0, n0, s1, n1 = 0, a0 + b0 - 1, 0, a1 + b1 - 1
     elif shape == "same":
@@ -83,22 +79,7 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     if n0 <= 0 or n1 <= 0:
         return None
     big, small = (A, B) if a0 * a1 >= b0 * b1 else (B, A)
-    c_loop = method_direct._C_LOOP
-    if c_loop and loop is c_loop[0]:  # 2-D arrays read as 1 x n0 x n1
-        fb, fs = big.flags, small.flags
-        if fb.c_contiguous and fs.c_contiguous:
-            out = np.zeros((n0, n1))
-            loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
-            return out
-        if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
-            out = np.zeros((n0, n1), order="F")
-            loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
-            return out
-    out = np.zeros((n0, n1))
-    big = np.ascontiguousarray(big).reshape(1, *big.shape)
-    small = np.ascontiguousarray(small).reshape(1, *small.shape)
-    loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
-    return out
+    return method_direct.sum_2d(big, small, (s0, s1), (n0, n1))
 
 
 _LEAN_METHODS = frozenset(("auto", "direct"))

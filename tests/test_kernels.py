@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge import kernels, semantics
-from bridge.kernels import method_direct, method_fft, method_gemm
+from bridge.kernels import loops, method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
 from tests.strategies import cases
@@ -71,14 +71,21 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(method_direct, "NUMBA_SHARE", 5)
     monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
     monkeypatch.setattr(method_gemm, "BLOCK_BYTES", 3 * 32 * 8)
-    monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
+    monkeypatch.setattr(method_fft, "oa_block", lambda q: max(2 * q, 4))
 
 
 def c_loop():
     """The C loop of the direct sum, built at install (a failed build fails the tests using it:
     the README's install builds it on every machine with a C compiler)."""
-    loop = method_direct.c_kernel()
+    loop = loops.c_direct3()
     assert loop is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    return loop
+
+
+def numba_loop():
+    """numba's loop of the direct sum (numba installed: the tests that call this skip without)."""
+    loop = loops.numba_direct3()
+    assert loop is not None, "numba is installed but its loop did not compile"
     return loop
 
 
@@ -90,9 +97,7 @@ def direct_path(request, monkeypatch):
         monkeypatch.setattr(method_direct, "_NUMBA", [c_loop()])
     elif request.param == "numba":
         pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-        from bridge.kernels._direct_numba import direct3
-
-        monkeypatch.setattr(method_direct, "_NUMBA", [direct3])
+        monkeypatch.setattr(method_direct, "_NUMBA", [numba_loop()])
     else:
         monkeypatch.setattr(method_direct, "_NUMBA", [None])
     return request.param
@@ -149,8 +154,7 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
     """numpy blocks, the compiled loops (numba, C) and the strided product of small outputs:
     one sum."""
     pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-    from bridge.kernels._direct_numba import direct3
-
+    direct3 = numba_loop()
     with monkeypatch.context() as m:
         m.setattr(method_direct, "SMALL_WORK", 1 << 30 if small else 0)
         m.setattr(method_direct, "_NUMBA", [None])
@@ -191,8 +195,7 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
 ):
     """Lines longer than the compiled loop's pieces, with NaN/Inf and zero taps."""
     pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-    from bridge.kernels._direct_numba import direct3
-
+    direct3 = numba_loop()
     rng = np.random.default_rng(len(a_dims))
     A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
     A.reshape(-1)[[7, 2100, -5]] = [np.nan, np.inf, -np.inf]
@@ -426,7 +429,7 @@ def test_a_complex_single_valid_is_the_slice_of_full():
 
 def zdirect():
     """The C loop of the FFT path's last-axis sums, built at install with the direct sum's."""
-    kernel = method_fft._zdirect()
+    kernel = loops.c_zdirect()
     assert kernel is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
     return kernel
 
@@ -507,7 +510,7 @@ def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch,
     # Column-major operands (as MATLAB's are read): the same bits.
     AF, BF = np.asfortranarray(A), np.asfortranarray(B)
     np.testing.assert_array_equal(bridge.convn(AF, BF, "full", method="fft-float"), full)
-    monkeypatch.setattr(method_fft, "_ZDIRECT", [None])  # numpy's sums
+    monkeypatch.setattr(loops, "c_zdirect", lambda: None)  # numpy's sums
     np.testing.assert_array_equal(bridge.convn(A, B, "full", method="fft-float"), full)
 
 
@@ -733,3 +736,71 @@ def test_the_kernel_threads_leave_asynchronous_signals_to_the_main_thread():
     mask = pool._pool().submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
     assert {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= mask
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # main: unblocked
+
+
+# ---- the layering of bridge.kernels ----------------------------------------------------------
+
+
+def _kernel_imports():
+    """Per module of bridge/kernels: the bridge.kernels modules it imports (anywhere), the
+    bridge modules it imports inside functions, and the private names it takes from others."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(kernels.__file__).parent
+    names = {p.stem for p in root.glob("*.py")} | {"_direct_c"}
+    graph, inner, private = {}, {}, {}
+    for path in sorted(root.glob("*.py")):
+        me = path.stem
+        tree = ast.parse(path.read_text())
+        deps, hidden, reached = set(), [], []
+        aliases = {}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    mod = getattr(node, "module", None) or node.names[0].name
+                    if mod.startswith("bridge"):
+                        hidden.append(mod)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bridge"):
+                for alias in node.names:
+                    if node.module == "bridge.kernels" and alias.name in names:
+                        deps.add(alias.name)
+                        aliases[alias.asname or alias.name] = alias.name
+                    elif node.module.startswith("bridge.kernels."):
+                        deps.add(node.module.rsplit(".", 1)[1])
+                        if alias.name.startswith("_"):
+                            reached.append(f"{node.module}.{alias.name}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                reached.append(f"{node.value.id}.{node.attr}")
+        deps.discard(me)
+        graph[me], inner[me], private[me] = deps, hidden, reached
+    return graph, inner, private
+
+
+def test_the_kernels_import_each_other_without_cycles_hidden_imports_or_private_names():
+    graph, inner, private = _kernel_imports()
+    assert {m: v for m, v in inner.items() if v} == {}, "function-level bridge imports"
+    assert {m: v for m, v in private.items() if v} == {}, "private names of other modules"
+    done, visiting = set(), []
+
+    def visit(m):
+        assert m not in visiting, f"import cycle: {' -> '.join([*visiting, m])}"
+        if m in done:
+            return
+        visiting.append(m)
+        for d in sorted(graph.get(m, ())):
+            visit(d)
+        visiting.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)

@@ -41,8 +41,7 @@ def _block_signals() -> None:
     The kernel may deliver SIGTERM, SIGINT or SIGHUP to any thread that does not block it.
     Python runs the handler in the main thread either way, but only a signal delivered to the
     main thread interrupts what it is waiting in (a sleep, a read): otherwise the job would
-    stop only once that wait ended. (Seen: a job interrupted while its main thread waited
-    went on for the rest of a 60 s wait.)
+    stop only once that wait ended.
     """
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
