@@ -216,6 +216,96 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
     np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, starts_of)))
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    nd=st.integers(1, 3),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    accumulate=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_c_loop_sets_or_adds_to_every_output_of_its_share(nd, data, cls, accumulate, seed):
+    """direct3 sets every output of lines l0..l1, columns c0..c1 (so the result needs no zeros
+    first) and nothing else; with ``accumulate`` each sum starts from the output's value and
+    adds the taps in order: the bits of the numpy path's passes (one per tap) over it."""
+    rng = np.random.default_rng(seed)
+    n = data.draw(st.tuples(*[st.integers(1, 40 if d == nd - 1 else 6) for d in range(nd)]))
+    q = data.draw(st.tuples(*[st.integers(1, 7) for _ in range(nd)]))
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    if rng.random() < 0.3:
+        x.reshape(-1)[rng.integers(x.size)] = np.nan
+    if rng.random() < 0.2:
+        w.reshape(-1)[rng.integers(w.size)] = np.inf
+    if rng.random() < 0.3:
+        w.reshape(-1)[rng.integers(w.size)] = 0.0
+    if rng.random() < 0.1:
+        w[...] = 0.0  # with zero taps skipped: lines without a tap
+    skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
+    starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
+    lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
+    start_values = rng.standard_normal(lengths).astype(cls)
+    want = start_values.copy() if accumulate else np.zeros(lengths, cls)
+    tmp = np.empty(lengths, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        method_direct.shift_add(want, tmp, x, w, starts, lengths)
+    pad = (1,) * (3 - nd)
+    o3 = (start_values.copy() if accumulate else np.full(lengths, np.nan, cls)).reshape(
+        pad + tuple(lengths)
+    )
+    s = [0] * (3 - nd) + starts
+    lines, L2 = o3.shape[0] * o3.shape[1], o3.shape[2]
+    cut, col = int(rng.integers(0, lines + 1)), int(rng.integers(0, L2 + 1))
+    guard = o3.copy()
+    x3, w3 = x.reshape(pad + x.shape), w.reshape(pad + w.shape)
+    for l0, l1, c0, c1 in ((0, cut, 0, L2), (cut, lines, 0, col), (cut, lines, col, L2)):
+        c_loop()(o3, x3, w3, *s, l0, l1, c0, c1, skip_zero, 0, accumulate)
+        # outside the share: untouched
+        flat_o, flat_g = o3.reshape(lines, L2), guard.reshape(lines, L2)
+        inside = np.zeros((lines, L2), bool)
+        inside[l0:l1, c0:c1] = True
+        np.testing.assert_array_equal(flat_o[~inside], flat_g[~inside])
+        guard = o3.copy()
+    np.testing.assert_array_equal(o3.reshape(lengths), want)
+
+
+ND_CASES = [
+    ((7, 9, 5, 40), (2, 3, 3, 5), "same"),
+    ((5, 4, 6, 3, 37), (3, 2, 3, 2, 4), "full"),
+    ((3, 6, 8, 70), (2, 3, 4, 9), "valid"),
+    ((40, 2, 3, 4), (3, 2, 2, 2), "full"),  # short lines: every block from copies
+]
+
+
+@pytest.mark.parametrize("a_dims, b_dims, shape", ND_CASES)
+@pytest.mark.parametrize("cls", [np.float64, np.float32])
+def test_four_or_more_dimensions_give_the_same_bits_by_the_c_loop_and_numpy(
+    monkeypatch, a_dims, b_dims, shape, cls
+):
+    """The C loop volume by volume, each call adding to the sums of the calls before
+    (``accumulate``), against the numpy path; NaN/Inf, zero taps, column-major operands."""
+    rng = np.random.default_rng(len(a_dims) + int(cls == np.float32))
+    A, B = rng.standard_normal(a_dims).astype(cls), rng.standard_normal(b_dims).astype(cls)
+    A.reshape(-1)[[3, 50, -7]] = [np.nan, np.inf, -np.inf]
+    B.reshape(-1)[2] = 0.0
+    results = []
+    for kernel, threaded in ((None, False), (c_loop(), False), (c_loop(), True)):
+        with monkeypatch.context() as m:
+            m.setattr(method_direct, "_NUMBA", [kernel])
+            if threaded:
+                m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+            results.append(bridge.convn(A, B, shape, method="direct"))
+            F = np.asfortranarray
+            results.append(bridge.convn(F(A), F(B), shape, method="direct"))
+            # finite data: zero taps skipped
+            results.append(bridge.convn(np.where(np.isfinite(A), A, 0), B, shape, method="direct"))
+    for k in range(3, len(results)):
+        np.testing.assert_array_equal(results[k], results[k % 3])
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, shape)))
+    finite = defining_sum(np.where(np.isfinite(A), A, 0.0), B.astype(np.float64), shape)
+    assert np.max(np.abs(results[2] - finite)) <= 1e-4 * np.max(np.abs(finite))
+
+
 # ---- the automatic choice --------------------------------------------------------------------
 
 CHOICE_SIZES = [

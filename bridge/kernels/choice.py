@@ -31,11 +31,13 @@ DIRECT_PER_MAC = method_direct.NUMPY_SECONDS_PER_MAC  # numpy path (multiply, ad
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
-# The C loop of the direct sum (built at install; real data, up to 3 dimensions), two threads;
+# The C loop of the direct sum (built at install; real data), two threads;
 # volumes cost about twice as much per multiply-add (their lines are shorter and read rows of
 # several planes).
 C_LOOP_PER_MAC = 0.032e-9
 C_LOOP_PER_MAC_3D = 0.065e-9
+# 4 or more dimensions: volume by volume (method_direct._compiled_nd), the lines often short.
+C_LOOP_PER_MAC_ND = 0.2e-9
 C_LOOP_PER_OUT = 1e-9  # the output's first touch and the line set-up
 C_LOOP_FIXED = 5e-6
 GEMM_PER_MAC = 0.05e-9
@@ -87,8 +89,10 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     outs = math.prod(lengths)
     k = COMPLEX_FACTOR if cplx else 1.0
     work = outs * taps
-    if not cplx and len(big) <= 3 and loops.c_loop_available():
-        per_mac = C_LOOP_PER_MAC_3D if len(big) == 3 else C_LOOP_PER_MAC
+    if not cplx and loops.c_loop_available():
+        per_mac = {1: C_LOOP_PER_MAC, 2: C_LOOP_PER_MAC, 3: C_LOOP_PER_MAC_3D}.get(
+            len(big), C_LOOP_PER_MAC_ND
+        )
         direct = C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
     elif work <= method_direct.SMALL_WORK:
         direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work

@@ -82,11 +82,11 @@ def direct(
     # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
     # always right, so small calls do not look.
     skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
-    kernel = None
-    if big.ndim <= 3 and dtype.kind == "f":
-        kernel = compiled_loop(work, dtype)
-    if kernel is not None:  # compiled: no floating-point warnings to silence
+    kernel = compiled_loop(work, dtype) if dtype.kind == "f" else None
+    if kernel is not None and big.ndim <= 3:  # compiled: no floating-point warnings to silence
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
+    if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
+        return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
     out = np.zeros(tuple(lengths), dtype)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -241,12 +241,13 @@ def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: S
         return None
     if loop is loops.C_DIRECT3:  # 2-D arrays read as 1 x n0 x n1
         fb, fs = big.flags, small.flags
+        # The C loop sets every output of the window: no zeros to write first.
         if fb.c_contiguous and fs.c_contiguous:
-            out = np.zeros((n0, n1))
+            out = np.empty((n0, n1))
             loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
             return out
         if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
-            out = np.zeros((n0, n1), order="F")
+            out = np.empty((n0, n1), order="F")
             loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
             return out
     out = np.zeros((n0, n1))
@@ -269,7 +270,8 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     if reverse:
         big, small = big.T, small.T
         starts, lengths = starts[::-1], lengths[::-1]
-    out = np.zeros(tuple(lengths), dtype)
+    # The C loop sets every output (numba's adds to zeros): no zeros to write first.
+    out = (np.empty if kernel is loops.C_DIRECT3 else np.zeros)(tuple(lengths), dtype)
     nd = big.ndim
     pad = (1,) * (3 - nd)
     o3 = out.reshape(pad + out.shape)
@@ -299,3 +301,49 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     else:
         pool.in_threads(run, shares)
     return out.T if reverse else out
+
+
+def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
+    """The C loop on 4 or more dimensions: each output volume (an index of the leading
+    dimensions, all but the last three) takes the kernel's leading indices in row-major order,
+    one call each on the input volume it reads, every call adding its taps to the sums the
+    calls before left (``accumulate``). So each output adds every tap in the row-major order of
+    the whole kernel, starting from +0, as the numpy path does: the same bits. Row-major
+    copies of column-major operands (the leading split needs the kernel's slowest index
+    outermost, which their transposes would put on the lines)."""
+    big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
+    lead = big.ndim - 3
+    out = np.zeros(tuple(lengths), dtype)
+    s0, s1, s2 = (int(v) for v in starts[lead:])
+    L0, L1, L2 = out.shape[lead:]
+    lines = L0 * L1
+    nlead, qlead = big.shape[:lead], small.shape[:lead]
+    volumes = []  # (output volume, [(input volume, kernel volume), ...])
+    for o in np.ndindex(*out.shape[:lead]):
+        reads = []
+        for j in np.ndindex(*qlead):
+            i = tuple(o[d] + starts[d] - j[d] for d in range(lead))
+            if all(0 <= i[d] < nlead[d] for d in range(lead)):
+                reads.append((big[i], small[j]))
+        if reads:
+            volumes.append((out[o], reads))
+    if not volumes:
+        return out
+    # Shares of lines of every volume: enough for the threads to finish together.
+    want = 4 * pool.THREADS if out.size * small.size >= NUMBA_THREADED_WORK else 1
+    per = max(1, -(-lines * len(volumes) // want))
+    per = min(per, lines)
+    cuts = range(0, lines, per)
+    shares = [(v, m, min(m + per, lines)) for v in range(len(volumes)) for m in cuts]
+
+    def run(part):
+        for v, m0, m1 in part:
+            o3, reads = volumes[v]
+            for x3, w3 in reads:
+                kernel(o3, x3, w3, s0, s1, s2, m0, m1, 0, L2, skip_zero, 0, True)
+
+    if len(shares) == 1:
+        run(shares)
+    else:
+        pool.in_threads(run, shares)
+    return out
