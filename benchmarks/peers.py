@@ -14,7 +14,8 @@ in one ``octave-cli`` before (tic/toc, best of the same number). Peers compute t
   image first (``cv2.copyMakeBorder``, counted). OpenCV keeps its own threads (2 here) and
   switches to its DFT for large kernels.
 - ``scipy.signal.convolve`` (its own choice of direct or FFT; FFTs with 2 workers).
-- ``scipy.ndimage.convolve`` with ``mode='constant'`` ('same' of odd kernels; 'full' pads).
+- ``scipy.ndimage.convolve`` with ``mode='constant'`` ('same' of odd kernels; 'full' pads);
+  skipped above 2e9 multiply-adds (seconds per call, never the fastest).
 - Octave 7's ``conv2``/``convn`` (``single`` data for single cases).
 
 Printed per case: seconds of each, the fastest peer, bridge / fastest peer and bridge / floor,
@@ -143,7 +144,8 @@ def peers_for(op, A, B, shape):
         def ndimage():
             return scipy.ndimage.convolve(A, B, mode="constant")
 
-    if shape == "full" or all(k % 2 for k in q):  # ndimage centres even kernels otherwise
+    slow = math.prod(A.shape) * math.prod(q) > 2e9  # ndimage's direct sum: seconds a call
+    if (shape == "full" or all(k % 2 for k in q)) and not slow:  # even kernels: off centre
         out["ndimage"] = ndimage
     if A.ndim == 2:
         flipped = np.ascontiguousarray(B[::-1, ::-1])

@@ -894,3 +894,25 @@ def test_the_kernels_import_each_other_without_cycles_hidden_imports_or_private_
 
     for m in graph:
         visit(m)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dims=st.lists(st.tuples(st.integers(1, 300), st.integers(1, 40)), min_size=1, max_size=4),
+    cplx=st.booleans(),
+)
+def test_auto_takes_the_cheapest_method_of_the_cost_model(dims, cplx):
+    """choose_method's shortcut for small sums picks what the full cost model picks."""
+    a_shape = tuple(p for p, _ in dims)
+    b_shape = tuple(min(p, q) for p, q in dims)
+    full = [p + q - 1 for p, q in zip(a_shape, b_shape)]
+    if math.prod(full) * min(math.prod(a_shape), math.prod(b_shape)) > 4e7:
+        return  # the choice only: keep the arrays small
+    dtype = np.complex128 if cplx else np.float64
+    a = np.full(a_shape, 0.5, dtype)
+    b = np.full(b_shape, 0.25, dtype)
+    costs = kernels.estimate_costs(a_shape, b_shape, full, cplx)
+    best = min(costs, key=costs.get)
+    if math.prod(full) * min(a.size, b.size) <= method_direct.SMALL_WORK:
+        best = "direct"
+    assert kernels.choose_method(a, b, full) == ("fft-float" if best == "fft" else best)

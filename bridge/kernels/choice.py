@@ -79,6 +79,23 @@ def _fft_transform_seconds(big, small, cplx: bool) -> float:
     return (2.0 if cplx else 1.0) * seconds
 
 
+def _direct_seconds(big, small, lengths, cplx: bool) -> float:
+    taps = math.prod(small)
+    outs = math.prod(lengths)
+    work = outs * taps
+    if not cplx and loops.c_loop_available():
+        per_mac = {1: C_LOOP_PER_MAC, 2: C_LOOP_PER_MAC, 3: C_LOOP_PER_MAC_3D}.get(
+            len(big), C_LOOP_PER_MAC_ND
+        )
+        return C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
+    k = COMPLEX_FACTOR if cplx else 1.0
+    if work <= method_direct.SMALL_WORK:
+        return DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
+    blocks = -(-outs // method_direct.BLOCK)
+    direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
+    return direct + DIRECT_PER_BLOCK_TAP * blocks * taps
+
+
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
     """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes, as in
     a cold process of this installation (the C loop where it was built; numba's loop not
@@ -88,18 +105,7 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     taps = math.prod(small)
     outs = math.prod(lengths)
     k = COMPLEX_FACTOR if cplx else 1.0
-    work = outs * taps
-    if not cplx and loops.c_loop_available():
-        per_mac = {1: C_LOOP_PER_MAC, 2: C_LOOP_PER_MAC, 3: C_LOOP_PER_MAC_3D}.get(
-            len(big), C_LOOP_PER_MAC_ND
-        )
-        direct = C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
-    elif work <= method_direct.SMALL_WORK:
-        direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
-    else:
-        blocks = -(-outs // method_direct.BLOCK)
-        direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
-        direct += DIRECT_PER_BLOCK_TAP * blocks * taps
+    direct = _direct_seconds(big, small, lengths, cplx)
     costs = {"direct": direct}
     q = max(small)
     if q >= 2 and q == taps:
@@ -132,6 +138,11 @@ def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=Non
     if math.prod(lengths) * min(a.size, b.size) <= method_direct.SMALL_WORK:
         return "direct"  # the lean path of small calls: nothing else comes close
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    big, small = _big_small(a.shape, b.shape)
+    if _direct_seconds(big, small, lengths, cplx) < min(FFT_FIXED, GEMM_FIXED):
+        # The other methods' fixed costs alone exceed it: estimate_costs would pick it too,
+        # and working out their costs would take longer than some such sums.
+        return "direct"
     costs = estimate_costs(a.shape, b.shape, lengths, cplx)
     best = min(costs, key=costs.get)
     if best != "fft":
