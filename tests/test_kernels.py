@@ -916,3 +916,46 @@ def test_auto_takes_the_cheapest_method_of_the_cost_model(dims, cplx):
     if math.prod(full) * min(a.size, b.size) <= method_direct.SMALL_WORK:
         best = "direct"
     assert kernels.choose_method(a, b, full) == ("fft-float" if best == "fft" else best)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.tuples(st.integers(60, 300), st.integers(60, 300)),
+    b=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    method=st.sampled_from(["auto", "direct"]),
+    seed=st.integers(0, 2**32 - 1),
+    bad=st.booleans(),
+    layout=st.sampled_from(["C", "F", "mixed"]),
+)
+def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
+    a, b, shape, method, seed, bad, layout
+):
+    """Beyond the smallest calls, the lean path takes what 'auto' is certain to sum directly
+    (in one thread, zero taps not skipped): the general path's bits, NaN/Inf and zero taps
+    included, in every memory layout."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a), rng.standard_normal(b)
+    B.flat[rng.integers(B.size)] = 0.0
+    if bad:
+        A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    if layout != "C":
+        A = np.asfortranarray(A)
+        B = np.asfortranarray(B) if layout == "F" else B
+    full = (a[0] + b[0] - 1, a[1] + b[1] - 1)
+    work = math.prod(full) * B.size
+    lean = convolution._lean(A, B, shape, method)
+    certain = method == "direct" or kernels.choice.direct_is_certain(A.shape, B.shape, full)
+    expect_lean = work < method_direct.NUMBA_THREADED_WORK and certain
+    if shape == "valid" and (a[0] < b[0] or a[1] < b[1]):
+        expect_lean = False
+    assert (lean is not None) == expect_lean
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convolution, "_lean", lambda *args: None)
+        general = bridge.conv2(A, B, shape, method=method)
+    if lean is not None:
+        assert lean.dtype == general.dtype and lean.shape == general.shape
+        np.testing.assert_array_equal(lean, general)
+        np.testing.assert_array_equal(bridge.conv2(A, B, shape, method=method), general)

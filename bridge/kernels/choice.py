@@ -133,15 +133,21 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     return costs
 
 
+def direct_is_certain(a_shape, b_shape, lengths, cplx: bool = False) -> bool:
+    """Whether ``auto`` picks ``direct`` for operands of these shapes and this full result
+    (``lengths``) whatever their values: the sum is small (:data:`method_direct.SMALL_WORK`:
+    nothing else comes close), or its predicted cost is below the other methods' fixed costs
+    alone (what :func:`estimate_costs` would pick, without working out the others)."""
+    big, small = _big_small(a_shape, b_shape)
+    if math.prod(lengths) * math.prod(small) <= method_direct.SMALL_WORK:
+        return True
+    return _direct_seconds(big, small, lengths, cplx) < min(FFT_FIXED, GEMM_FIXED)
+
+
 def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=None) -> str:
     """Pick the fastest method that keeps MATLAB's answers (within the documented contract)."""
-    if math.prod(lengths) * min(a.size, b.size) <= method_direct.SMALL_WORK:
-        return "direct"  # the lean path of small calls: nothing else comes close
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
-    big, small = _big_small(a.shape, b.shape)
-    if _direct_seconds(big, small, lengths, cplx) < min(FFT_FIXED, GEMM_FIXED):
-        # The other methods' fixed costs alone exceed it: estimate_costs would pick it too,
-        # and working out their costs would take longer than some such sums.
+    if direct_is_certain(a.shape, b.shape, lengths, cplx):
         return "direct"
     costs = estimate_costs(a.shape, b.shape, lengths, cplx)
     best = min(costs, key=costs.get)
