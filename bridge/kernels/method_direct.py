@@ -2,15 +2,19 @@
 
 Every output is ``0 + x[o - j0] * w[j0] + x[o - j1] * w[j1] + ...`` over the taps of the smaller
 operand ``w`` in index order, only where ``o - j`` lies inside the larger operand ``x``: each
-product rounded, then added (no fused multiply-add). Three paths compute exactly that, so they
+product rounded, then added (no fused multiply-add). Every path computes exactly that, so they
 give the same bits, and every output is computed the same way whatever the window: ``'same'``
 and ``'valid'`` are bit-identical slices of ``'full'``.
 
 - small outputs: one product of a strided view of the zero-padded operand (taps x outputs) with
   the taps, summed tap after tap (the padding only adds exact zeros);
-- the compiled loop (numba, optional: ``pip install bridge[fast]``), on shares of the output in
-  the kernels' threads, once the process has spent as long in the numpy path as loading numba
-  costs (so a cold tiny job never imports it);
+- the compiled loop, on shares of the output in the kernels' threads (real data): the C loop
+  built at install (:mod:`~bridge.kernels.loops`; up to 3 dimensions in one call, 4 or more
+  volume by volume, each call adding to the sums of the calls before), else numba's (optional:
+  ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
+  numpy path as loading numba costs (so a cold tiny job never imports it);
+- :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
+  small calls (``bridge.convolution``);
 - otherwise numpy: per block of output (in cache) and tap, one multiply and one add on slices.
 
 Zero taps are skipped where the larger operand is finite (they add exact zeros); where it holds
