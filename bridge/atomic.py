@@ -78,7 +78,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
     pattern = re.compile(
         re.escape(f".{path.name}.{_host()}.") + r"(\d+)\.[0-9a-f]{12}\.tmp\Z"
     )
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(path.parent)
     except OSError:

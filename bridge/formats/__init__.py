@@ -222,7 +222,7 @@ def read(path, *, hdf5_order: str | None = None) -> tuple[dict[str, Variable], d
         msg += f" (supported: {SUPPORTED})"
         raise FileFormatError(msg).where(file=path)
     fmt = accepted[kind]
-    options = {"hdf5_order": hdf5_order}
+    options: dict[str, str | bool | None] = {"hdf5_order": hdf5_order}
     if kind == "hdf5" and _octave_hdf5(path):
         fmt = "octave5"
     elif fmt == "mat73" and kind == "hdf5":
@@ -296,9 +296,12 @@ def write(
     path = os.fspath(path)
     fmt = check_output(path, fmt, mat_version)
     check_order(hdf5_order)
-    if set(request or {}) - set(REQUEST_FIELDS):
-        unknown = sorted(set(request) - set(REQUEST_FIELDS))
-        msg = f"unknown request fields {_words(unknown)}; must be among {_words(REQUEST_FIELDS)}"
+    unknown = sorted(set(request or {}) - set(REQUEST_FIELDS))
+    if unknown:
+        msg = (
+            f"unknown request fields {_words(unknown)}; "
+            f"must be among {_words(list(REQUEST_FIELDS))}"
+        )
         raise UsageError(msg)
     if fmt == "mat" and mat_version == "6" and compress:
         raise UsageError("MAT v6 files are uncompressed; use MAT version 7 to compress")

@@ -258,7 +258,7 @@ class Variable:
 
         Raises InputTypeError (MATLAB:conv2:inputType) for char, cell, struct and objects.
         """
-        if not self.is_numeric:
+        if not self.is_numeric or self.data is None:  # (is_numeric: data is not None)
             msg = (
                 f"Invalid data type: {self.describe()}; operands must be numeric or logical "
                 f"({SUPPORTED_CLASSES})"

@@ -118,7 +118,7 @@ _MAX_SOFT_LINKS = 16
 
 
 def member(
-    group: h5py.Group, raw: bytes, path: str, variable: str, depth: int = 0
+    group: h5py.Group, raw: bytes, path: str | None, variable: str | None, depth: int = 0
 ) -> tuple[h5py.HLObject | None, str | None]:
     """(object, None) for the link ``raw`` of ``group``, or (None, note) for a link that leads
     nowhere. Links are looked at before they are followed: an external link, or a soft link whose
@@ -148,7 +148,7 @@ def member(
     return check_local(group[raw], path, variable), None
 
 
-def resolve(group: h5py.Group, target: bytes, path: str, variable: str, depth: int):
+def resolve(group: h5py.Group, target: bytes, path: str | None, variable: str | None, depth: int):
     """The object at a soft link's ``target`` path, walked one link at a time; None if the path
     leads nowhere (or loops)."""
     current = group.file if target.startswith(b"/") else group
@@ -165,8 +165,11 @@ def resolve(group: h5py.Group, target: bytes, path: str, variable: str, depth: i
     return current
 
 
-def child(group: h5py.Group, key: str, path: str, variable: str) -> h5py.HLObject | None:
-    """``group[key]`` if that link leads to an object in this file; None if there is none."""
+def child(
+    group: h5py.Group, key: str, path: str | None, variable: str | None
+) -> h5py.HLObject | None:
+    """``group[key]`` if that link leads to an object in this file; None if there is none.
+    ``path`` and ``variable`` name the file and variable in errors (None: the caller adds them)."""
     return member(group, key.encode("utf-8"), path, variable)[0]
 
 
@@ -184,7 +187,7 @@ def indirection(obj: h5py.HLObject) -> str | None:
     return None
 
 
-def check_local(obj: h5py.HLObject, path: str, variable: str | None) -> h5py.HLObject:
+def check_local(obj: h5py.HLObject, path: str | None, variable: str | None) -> h5py.HLObject:
     """``obj``, if its values are in this file; FileFormatError otherwise."""
     found = indirection(obj)
     if found is not None:
@@ -359,7 +362,7 @@ def read_values(dataset: h5py.Dataset) -> np.ndarray:
 def _complex(real: np.ndarray, imag: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     # Assign the parts: real + 1j*imag would turn an infinite imaginary part into NaN + Inf*1j.
     if dtype is None:
-        dtype = np.complex64 if real.dtype == np.float32 else np.complex128
+        dtype = np.dtype(np.complex64 if real.dtype == np.float32 else np.complex128)
     out = np.empty(real.shape, dtype=dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # double parts of a single: +-Inf
         out.real, out.imag = real, imag

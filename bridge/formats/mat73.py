@@ -155,14 +155,18 @@ def _char(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Var
 
 def _sparse(name: str, group: h5py.Group, cls: str, path: str) -> Variable:
     """A sparse matrix, read dense on demand (compressed sparse columns: data, ir, jc)."""
-    rows = np.asarray(group.attrs["MATLAB_sparse"])
+    stored_rows = np.asarray(group.attrs["MATLAB_sparse"])
     jc_set = h5util.child(group, "jc", path, name)
     data_set = h5util.child(group, "data", path, name)
-    if rows.size != 1 or rows.dtype.kind not in "iu" or not isinstance(jc_set, h5py.Dataset):
+    if (
+        stored_rows.size != 1
+        or stored_rows.dtype.kind not in "iu"
+        or not isinstance(jc_set, h5py.Dataset)
+    ):
         raise FileFormatError("a sparse matrix without its row count or jc").where(
             file=path, variable=name
         )
-    rows = int(rows.reshape(-1)[0])
+    rows = int(stored_rows.reshape(-1)[0])
     cols = (jc_set.size or 1) - 1
     is_complex = isinstance(data_set, h5py.Dataset) and (
         h5util.complex_fields(data_set.dtype) is not None

@@ -36,10 +36,10 @@ from bridge.formats.octave_text import (
     _range_numel,
 )
 
-_DTYPES = {
-    "double": np.float64,
-    "single": np.float32,
-    "logical": np.bool_,
+_DTYPES: dict[str, np.dtype] = {
+    "double": np.dtype(np.float64),
+    "single": np.dtype(np.float32),
+    "logical": np.dtype(np.bool_),
     **{name: np.dtype(name) for name in _INT_TYPES},
 }
 # A dataset whose declared size exceeds what the file stores by more than this factor (a
@@ -217,7 +217,7 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
     if cls == "logical":
         array = array != 0
     elif is_complex:
-        array = to_dtype(array, np.complex64 if cls == "single" else np.complex128)
+        array = to_dtype(array, np.dtype(np.complex64 if cls == "single" else np.complex128))
     else:
         array = to_dtype(array, dtype)  # MATLAB's conversion: saturated, no overflow warning
     size = matlab_size(array.shape)
@@ -296,7 +296,8 @@ def _sparse(name: str, cls: str, is_complex: bool, value, path: str) -> Variable
         raise FileFormatError(f"sparse data is stored as {_words(data.dtype)}")
     dtype = (np.complex128 if is_complex else np.float64) if cls == "double" else np.bool_
     full = np.zeros((rows, cols), dtype=dtype)
-    columns = np.repeat(np.arange(cols), np.diff(cidx.astype(np.int64)))
+    counts: np.ndarray = np.diff(cidx.astype(np.int64))  # the nonzeros of each column
+    columns = np.repeat(np.arange(cols), counts)
     full[ridx.astype(np.intp), columns] = data != 0 if cls == "logical" else data
     return Variable(name, cls, (rows, cols), is_complex, full, path, sparse=True)
 

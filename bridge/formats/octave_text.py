@@ -273,7 +273,7 @@ class _Parser:
             codes = self.exact(prod(size), name)
             return _char(name, codes.reshape(size, order="F"), self.path)
         rows = self.count("elements", name)
-        parts = []
+        parts: list[np.ndarray] = []
         for _ in range(rows):
             length = self.count("length", name)
             if parts and length != len(parts[0]):
@@ -390,7 +390,7 @@ class _Parser:
         if first.strip() == "@<anonymous>":
             self.line()  # the function's text
         else:
-            line = first
+            line: str | None = first
             while line is not None and line.lstrip().startswith("#"):
                 line = self.line()  # '# octaveroot:', '# subtype:', ... then the name
         saved = self.pos
@@ -459,18 +459,25 @@ def _values(region, count: int, cls: str, is_complex: bool, fail) -> np.ndarray:
         shown = f"more than {count}" if found > count else str(found)
         raise fail(f"expected {count} {what}, found {shown}")
     if not parts:
-        dtype = np.complex64 if cls == "single" else np.complex128
-        if not is_complex:
+        if is_complex:
+            dtype = np.dtype(np.complex64 if cls == "single" else np.complex128)
+        else:
             dtype = _dtype_of(cls)
         return np.zeros(0, dtype=dtype)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _dtype_of(cls: str) -> np.dtype:
-    return {"double": np.float64, "single": np.float32, "logical": np.bool_}.get(cls, cls)
+    types: dict[str, type[np.generic]] = {
+        "double": np.float64,
+        "single": np.float32,
+        "logical": np.bool_,
+    }
+    return np.dtype(types.get(cls, cls))
 
 
 def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) -> np.ndarray:
+    numbers: np.ndarray | None  # integers: None where a token is not one
     if cls in ("double", "single") or is_complex:
         if has_na:
             tokens = [_nan(t) for t in tokens]
@@ -486,7 +493,7 @@ def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) 
             with np.errstate(over="ignore"):  # beyond single's range: +-Inf, no warning
                 out.real, out.imag = numbers[0::2], numbers[1::2]
             return out
-        return to_dtype(numbers, np.float32) if cls == "single" else numbers
+        return to_dtype(numbers, np.dtype(np.float32)) if cls == "single" else numbers
     low, high = _INT_RANGES.get(cls, (0, 1))
     wide = np.uint64 if cls == "uint64" else np.int64
     try:
