@@ -319,7 +319,8 @@ def list_vars(
     from bridge import formats
 
     order = _plain(hdf5_order)
-    status, errors, listing = EXIT_OK, [], []
+    status, errors = EXIT_OK, []
+    listing: list[dict[str, object]] = []
     for index, path in enumerate(files):
         try:
             with phase(FileFormatError, path):

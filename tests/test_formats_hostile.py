@@ -480,11 +480,6 @@ def test_integers_stored_as_doubles_in_v73_saturate_as_matlab_converts(tmp_path)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the warning comes from bridge/kernels/__init__.py:84-85 (np.asarray(b, dtype)), "
-    "outside bridge/formats: reported to the lead with the fix (np.errstate(over='ignore'))",
-)
 def test_a_double_beyond_singles_range_meeting_a_single_operand_has_no_warning(tmp_path):
     path = tmp_path / "in.txt"
     path.write_text("% A single 1 2\n1 2\n% B double 1 1\n1e300\n")

@@ -89,8 +89,11 @@ def convolve(
     # MATLAB's column-major arrays as they were read (the same bits as row-major copies: each
     # FFT line is transformed alike whatever its strides, the direct sum takes its taps in the
     # same order), the other methods want rows (made below, once the method is known).
-    a = np.asarray(a, dtype=dtype)
-    b = np.asarray(b, dtype=dtype)
+    # A double beyond single's range meeting a single operand becomes +-Inf, as MATLAB makes it;
+    # numpy would also warn, and no Python warning may reach a user.
+    with np.errstate(over="ignore"):
+        a = np.asarray(a, dtype=dtype)
+        b = np.asarray(b, dtype=dtype)
     out_shape = tuple(int(n) for n in lengths)
     lengths = out_shape
     starts = tuple(int(s) for s in starts)
