@@ -222,23 +222,24 @@ def _size_text(shape) -> str:
 # Classes: MATLAB's conversions
 
 
-def _round_half_away(x: np.ndarray) -> np.ndarray:
+def _round_half_away(x: np.ndarray, scratch: bool = False) -> np.ndarray:
     """Round half away from zero, exactly: rint (ties to even), then the ties moved away from
-    zero (``x - rint(x)`` is exact, so a tie is recognized exactly)."""
+    zero (``x - rint(x)`` is exact, so a tie is recognized exactly). ``scratch``: x may be
+    overwritten (saves allocating, and page-faulting, one more array of x's size)."""
     r = np.rint(x)
     with np.errstate(invalid="ignore"):  # Inf - Inf: NaN, never a tie
-        d = np.subtract(x, r)
-    np.abs(d, out=d)
-    tie = d == 0.5
+        d = np.subtract(x, r, out=x if scratch else None)
+    tie = (d == 0.5) | (d == -0.5)
     if tie.any():
-        r[tie] = x[tie] + np.copysign(0.5, x[tie])
+        xt = r[tie] + d[tie]  # x at the ties, exactly
+        r[tie] = xt + np.copysign(0.5, xt)
     return r
 
 
-def _to_real_class(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _to_real_class(x: np.ndarray, dtype: np.dtype, scratch: bool = False) -> np.ndarray:
     if dtype.kind == "f":
         return x.astype(dtype)
-    r = _round_half_away(x)
+    r = _round_half_away(x, scratch)
     nan = np.isnan(r)
     if nan.any():
         r[nan] = 0.0
@@ -275,6 +276,14 @@ def cast_to_class(x, dtype) -> np.ndarray:
     out.real = _to_real_class(x.real, dtype)
     out.imag = _to_real_class(x.imag, dtype)
     return out
+
+
+def _cast_owned(x: np.ndarray, dtype) -> np.ndarray:
+    """:func:`cast_to_class` of a float64 array the caller no longer needs (used as scratch)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == np.float64 and x.flags.writeable and dtype.kind in "iub":
+        return _to_real_class(x, dtype, scratch=True)
+    return cast_to_class(x, dtype)
 
 
 def boundary_value(X, dtype) -> np.generic:
@@ -527,7 +536,7 @@ def _filter_real(P: np.ndarray, w: np.ndarray, method: str, separable: bool | No
             out = kernels.convolve(out, f.reshape(shape), s, n, np.float64, method)
     else:
         out = kernels.convolve(Pf, w, starts, lengths, np.float64, method)
-    out = np.array(out, dtype=np.float64, copy=False).reshape(lengths)
+    out = np.asarray(out, dtype=np.float64).reshape(lengths)
     if has_bad:
         if not out.flags.writeable or not out.flags.c_contiguous:
             out = np.ascontiguousarray(out).copy()
@@ -814,7 +823,7 @@ def imfilter(
         return np.zeros(matlab_dims(final), A.dtype)
     P = padded(A, h_dims, boundary, shape)
     out = valid_correlation(P, h, conv=mode == "conv", method=method, separable=separable)
-    return cast_to_class(out, A.dtype).reshape(matlab_dims(final))
+    return _cast_owned(out, A.dtype).reshape(matlab_dims(final))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1212,7 +1221,7 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
         return A.copy()
     P = padded(A, h.shape, padding, "same")
     out = valid_correlation(P, h, conv=True, method=method, separable=separable)
-    return cast_to_class(out, A.dtype).reshape(A.shape)
+    return _cast_owned(out, A.dtype).reshape(A.shape)
 
 
 def imgaussfilt(

@@ -637,3 +637,32 @@ def test_imgaussfilt_documentation_sigma_2_is_the_9_tap_gaussian():
     want = reference_imfilter(image, h, "replicate", "same", "conv")
     bound = abs_bound(image, h, "replicate", "same", "conv")
     assert_filtered(got, want, bound, np.uint8, 64, np.uint8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-300, 300).map(lambda k: k + 0.5),  # ties
+            st.sampled_from([0.49999999999999994, -0.49999999999999994, 2.5000000000000004]),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    cls=st.sampled_from(("uint8", "int8", "int16", "uint32", "int32", "logical")),
+)
+def test_cast_to_class_is_matlabs_conversion(values, cls):
+    from tests.filtering_strategies import CLASSES, to_class
+
+    dtype = np.dtype(CLASSES[cls])
+    x = np.array(values, np.float64)
+    want = [to_class(v, dtype) for v in values]
+    assert filtering.cast_to_class(x, dtype).tolist() == [
+        bool(w) if cls == "logical" else w for w in want
+    ]
+    # the in-place path imfilter uses gives the same
+    assert (
+        filtering._cast_owned(x.copy(), dtype).tolist()
+        == filtering.cast_to_class(x, dtype).tolist()
+    )
