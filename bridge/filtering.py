@@ -281,6 +281,8 @@ def cast_to_class(x, dtype) -> np.ndarray:
 def _cast_owned(x: np.ndarray, dtype) -> np.ndarray:
     """:func:`cast_to_class` of a float64 array the caller no longer needs (used as scratch)."""
     dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x  # a double (or complex double) result is already in its class: no copy
     if x.dtype == np.float64 and x.flags.writeable and dtype.kind in "iub":
         return _to_real_class(x, dtype, scratch=True)
     return cast_to_class(x, dtype)
@@ -1191,6 +1193,8 @@ def _gauss_args(fn: str, ndim: int, sigma, name_value, kwargs):
 
 def _gauss_image(A, fn: str) -> np.ndarray:
     arr = _array(A, fn, "A", 1)
+    if not isinstance(A, (np.ndarray, np.generic)) and arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)  # Python numbers and lists are MATLAB literals: doubles
     if arr.dtype.kind == "c":
         raise FilterArgumentError(
             f"Expected A to be real. Got a complex {arr.dtype} array.",
