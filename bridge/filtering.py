@@ -532,8 +532,14 @@ def _filter_real(
     zeros = zeros or [(0, 0)] * P.ndim
     lengths = [n + b + a - k + 1 for n, (b, a), k in zip(P.shape, zeros, w.shape)]
     starts = [k - 1 - b for k, (b, _) in zip(w.shape, zeros)]
-    bad = ~np.isfinite(P)
-    has_bad = bool(bad.any())
+    # A sum is finite only if every term is (NaN/Inf propagate): one pass, no mask to allocate
+    # in the usual case; an overflowing sum only sends it to the exact check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        has_bad = not np.isfinite(P.sum())
+    bad = None
+    if has_bad:
+        bad = ~np.isfinite(P)
+        has_bad = bool(bad.any())
     if has_bad and not np.all(np.isfinite(w)):
         if any(b or a for b, a in zeros):
             P = np.pad(P, zeros)
