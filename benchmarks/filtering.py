@@ -161,14 +161,16 @@ def bench_imfilter(args, octave) -> None:
                         )
                         ok = []
                         src = A.astype(np.float64) if cls == "uint8" else A
-                        ts, out, rs = best_of(
-                            lambda src=src, h=h, b=boundary: ndi.correlate(
-                                src, h, mode=SCIPY_MODE[b], cval=0.0
-                            ),
-                            args.repeat,
-                            args.slow,
-                        )
-                        ok.append(agree(ref, to_class(out, cls), cls))
+                        ts, rs = None, True
+                        if n * n * k * k <= args.scipy_max_work:
+                            ts, out, rs = best_of(
+                                lambda src=src, h=h, b=boundary: ndi.correlate(
+                                    src, h, mode=SCIPY_MODE[b], cval=0.0
+                                ),
+                                args.repeat,
+                                args.slow,
+                            )
+                            ok.append(agree(ref, to_class(out, cls), cls))
                         tc = None
                         rc = True
                         border = cv2_border(cv2, boundary)
@@ -296,7 +298,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--slow", type=float, default=3.0, help="seconds: run such a case once")
     p.add_argument("--octave-max-work", type=float, default=2e9, help="multiply-adds")
-    p.add_argument("--scipy-max-work", type=float, default=4e9, help="multiply-adds")
+    p.add_argument("--scipy-max-work", type=float, default=20e9, help="multiply-adds")
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt"])
     args = p.parse_args(argv)

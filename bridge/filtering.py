@@ -14,7 +14,9 @@ imfilter is "pad, then a valid correlation":
    class (a numeric boundary value is converted to A's class first: 3.5 pads a uint8 image
    with 4). A streaming caller fills a box of the padded array the same way: the box
    ``[p0, p1)`` of an axis reads ``A[plan[axis][p0:p1]]``; output ``[o0, o1)`` of that axis
-   needs the padded box ``[o0, o1 + size(h) - 1)``.
+   needs the padded box ``[o0, o1 + size(h) - 1)``. (For zero padding and a finite kernel,
+   imfilter skips the copy: the kernels take the same window of the full correlation of A, whose
+   missing terms are the padding's exact zeros; equal to the padded path within round-off.)
 3. :func:`valid_correlation` is the arithmetic, in double: ``'corr'`` correlates, ``'conv'``
    convolves (h rotated 180 degrees on every axis).
 4. :func:`cast_to_class` converts back as MATLAB does: integers and logical rounded half away
@@ -222,23 +224,24 @@ def _size_text(shape) -> str:
 # Classes: MATLAB's conversions
 
 
-def _round_half_away(x: np.ndarray) -> np.ndarray:
+def _round_half_away(x: np.ndarray, scratch: bool = False) -> np.ndarray:
     """Round half away from zero, exactly: rint (ties to even), then the ties moved away from
-    zero (``x - rint(x)`` is exact, so a tie is recognized exactly)."""
+    zero (``x - rint(x)`` is exact, so a tie is recognized exactly). ``scratch``: x may be
+    overwritten (saves allocating, and page-faulting, one more array of x's size)."""
     r = np.rint(x)
     with np.errstate(invalid="ignore"):  # Inf - Inf: NaN, never a tie
-        d = np.subtract(x, r)
-    np.abs(d, out=d)
-    tie = d == 0.5
+        d = np.subtract(x, r, out=x if scratch else None)
+    tie = (d == 0.5) | (d == -0.5)
     if tie.any():
-        r[tie] = x[tie] + np.copysign(0.5, x[tie])
+        xt = r[tie] + d[tie]  # x at the ties, exactly
+        r[tie] = xt + np.copysign(0.5, xt)
     return r
 
 
-def _to_real_class(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _to_real_class(x: np.ndarray, dtype: np.dtype, scratch: bool = False) -> np.ndarray:
     if dtype.kind == "f":
         return x.astype(dtype)
-    r = _round_half_away(x)
+    r = _round_half_away(x, scratch)
     nan = np.isnan(r)
     if nan.any():
         r[nan] = 0.0
@@ -275,6 +278,16 @@ def cast_to_class(x, dtype) -> np.ndarray:
     out.real = _to_real_class(x.real, dtype)
     out.imag = _to_real_class(x.imag, dtype)
     return out
+
+
+def _cast_owned(x: np.ndarray, dtype) -> np.ndarray:
+    """:func:`cast_to_class` of a float64 array the caller no longer needs (used as scratch)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x  # a double (or complex double) result is already in its class: no copy
+    if x.dtype == np.float64 and x.flags.writeable and dtype.kind in "iub":
+        return _to_real_class(x, dtype, scratch=True)
+    return cast_to_class(x, dtype)
 
 
 def boundary_value(X, dtype) -> np.generic:
@@ -452,15 +465,16 @@ def _tap_loop(P: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scatter_nonfinite(out: np.ndarray, P: np.ndarray, bad: np.ndarray, w: np.ndarray) -> None:
-    """Add the terms of P's NaN/Inf values over the nonzero taps of w (finite) to ``out``."""
+def _scatter_nonfinite(out, P, bad, w, before) -> None:
+    """Add the terms of P's NaN/Inf values over the nonzero taps of w (finite) to ``out``
+    (P padded implicitly by ``before`` zeros per axis)."""
     q = np.argwhere(bad)
     vals = P[bad]
     taps = np.argwhere(w != 0)
     tap_vals = w[w != 0]
     if taps.size == 0 or q.size == 0:
         return
-    shift = np.asarray(w.shape) - 1
+    shift = np.asarray(w.shape) - 1 - np.asarray(before)
     lengths = np.asarray(out.shape)
     step = max(1, _SCATTER_CHUNK // len(taps))
     flat = out.reshape(-1)
@@ -503,12 +517,32 @@ def _rank_one(w: np.ndarray):
     return factors
 
 
-def _filter_real(P: np.ndarray, w: np.ndarray, method: str, separable: bool | None) -> np.ndarray:
-    """Valid convolution of the real double arrays P and w over w's nonzero taps."""
-    starts, lengths = _valid_window(P.shape, w.shape)
-    bad = ~np.isfinite(P)
-    has_bad = bool(bad.any())
+def _filter_real(
+    P: np.ndarray,
+    w: np.ndarray,
+    method: str,
+    separable: bool | None,
+    zeros: Sequence[tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """Valid convolution of the real double arrays P and w over w's nonzero taps.
+
+    ``zeros``: P is padded with that many zeros (before, after) per axis, implicitly: the
+    kernels compute the same window of the full convolution of the unpadded P (the padding's
+    terms are exact zeros either way), with no padded copy."""
+    zeros = zeros or [(0, 0)] * P.ndim
+    lengths = [n + b + a - k + 1 for n, (b, a), k in zip(P.shape, zeros, w.shape)]
+    starts = [k - 1 - b for k, (b, _) in zip(w.shape, zeros)]
+    # A sum is finite only if every term is (NaN/Inf propagate): one pass, no mask to allocate
+    # in the usual case; an overflowing sum only sends it to the exact check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        has_bad = not np.isfinite(P.sum())
+    bad = None
+    if has_bad:
+        bad = ~np.isfinite(P)
+        has_bad = bool(bad.any())
     if has_bad and not np.all(np.isfinite(w)):
+        if any(b or a for b, a in zeros):
+            P = np.pad(P, zeros)
         return _tap_loop(P, w)
     Pf = np.where(bad, 0.0, P) if has_bad else P
     factors = None
@@ -523,15 +557,18 @@ def _filter_real(P: np.ndarray, w: np.ndarray, method: str, separable: bool | No
         for d, f in sorted(factors, key=lambda t: -t[0]):
             shape = [1] * w.ndim
             shape[d] = f.size
-            s, n = _valid_window(out.shape, shape)
+            s = [0] * w.ndim
+            s[d] = starts[d]
+            n = list(out.shape)
+            n[d] = lengths[d]
             out = kernels.convolve(out, f.reshape(shape), s, n, np.float64, method)
     else:
         out = kernels.convolve(Pf, w, starts, lengths, np.float64, method)
-    out = np.array(out, dtype=np.float64, copy=False).reshape(lengths)
+    out = np.asarray(out, dtype=np.float64).reshape(lengths)
     if has_bad:
         if not out.flags.writeable or not out.flags.c_contiguous:
             out = np.ascontiguousarray(out).copy()
-        _scatter_nonfinite(out, P, bad, w)
+        _scatter_nonfinite(out, P, bad, w, [b for b, _ in zeros])
     return out
 
 
@@ -567,6 +604,11 @@ def valid_correlation(
     numpy.ndarray
         float64 (complex128 if P or h is complex) of size ``size(P) - size(h) + 1``.
     """
+    return _correlate(P, h, conv, method, separable)
+
+
+def _correlate(P, h, conv: bool, method: str, separable, zeros=None) -> np.ndarray:
+    """:func:`valid_correlation`, P padded implicitly by ``zeros`` (before, after) per axis."""
     P = np.asarray(P)
     h = np.asarray(h)
     nd = max(P.ndim, h.ndim)
@@ -579,7 +621,7 @@ def valid_correlation(
         return np.ascontiguousarray((x.imag if imag else x.real).astype(real, copy=False))
 
     def f(x, k):
-        return _filter_real(x, k, method, separable)
+        return _filter_real(x, k, method, separable, zeros)
 
     p_c, w_c = P.dtype.kind == "c", w.dtype.kind == "c"
     if not p_c and not w_c:
@@ -830,9 +872,20 @@ def imfilter(
                 identifier="images:imfilter:negativeDimensionBadSizeB",
             )
         return np.zeros(matlab_dims(final), A.dtype)
-    P = padded(A, h_dims, boundary, shape)
-    out = valid_correlation(P, h, conv=mode == "conv", method=method, separable=separable)
-    return cast_to_class(out, A.dtype).reshape(matlab_dims(final))
+    conv = mode == "conv"
+    if (
+        not isinstance(boundary, str)
+        and boundary_value(boundary, A.dtype) == 0
+        and bool(np.all(np.isfinite(h)))
+    ):
+        # Zero padding: the same sums over A itself, the zeros implicit (no padded copy). Not
+        # with a NaN/Inf tap, which meets the padding's zeros as terms (Inf * 0 is NaN).
+        zeros = pad_width(a_dims, h_dims, shape)
+        out = _correlate(A.reshape(a_dims), h, conv, method, separable, zeros)
+    else:
+        P = padded(A, h_dims, boundary, shape)
+        out = valid_correlation(P, h, conv=conv, method=method, separable=separable)
+    return _cast_owned(out, A.dtype).reshape(matlab_dims(final))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1200,6 +1253,8 @@ def _gauss_args(fn: str, ndim: int, sigma, name_value, kwargs):
 
 def _gauss_image(A, fn: str) -> np.ndarray:
     arr = _array(A, fn, "A", 1)
+    if not isinstance(A, (np.ndarray, np.generic)) and arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)  # Python numbers and lists are MATLAB literals: doubles
     if arr.dtype.kind == "c":
         raise FilterArgumentError(
             f"Expected A to be real. Got a complex {arr.dtype} array.",
@@ -1230,7 +1285,7 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
         return A.copy()
     P = padded(A, h.shape, padding, "same")
     out = valid_correlation(P, h, conv=True, method=method, separable=separable)
-    return cast_to_class(out, A.dtype).reshape(A.shape)
+    return _cast_owned(out, A.dtype).reshape(A.shape)
 
 
 def imgaussfilt(

@@ -59,8 +59,10 @@ def to_class(value: float, dtype) -> object:
     if np.isnan(value):
         return 0
     lo, hi = (0, 1) if dtype.kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
-    if np.isinf(value):
-        return hi if value > 0 else lo
+    if value >= hi:
+        return hi
+    if value <= lo:
+        return lo
     return int(min(max(matlab_round(value), lo), hi))
 
 
