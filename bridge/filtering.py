@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -792,6 +793,74 @@ def _parse_imfilter(options) -> tuple[Boundary, str, str]:
     return boundary, shape, mode
 
 
+@dataclass(frozen=True)
+class FilterPlan:
+    """An imfilter-type call (imfilter, imgaussfilt, imgaussfilt3) once its arguments are
+    checked, known without A's values: pad A (``a_dims``, class ``a_dtype``) with
+    ``boundary``, take the valid correlation (``conv``: convolution) with ``h``, convert to A's
+    class. The streaming layer fills a box of the padded array from :meth:`plan` and computes it
+    with :meth:`box`, as the whole call would."""
+
+    h: np.ndarray  # double, extended to len(a_dims) dimensions
+    boundary: Boundary
+    shape: Shape
+    conv: bool
+    a_dims: tuple[int, ...]  # A's size, extended to the larger number of dimensions
+    a_dtype: np.dtype
+
+    @property
+    def final(self) -> tuple[int, ...]:
+        if self.shape == "same":
+            return self.a_dims
+        return tuple(a + k - 1 for a, k in zip(self.a_dims, self.h.shape, strict=True))
+
+    @property
+    def size(self) -> tuple[int, ...]:
+        """The result's MATLAB size."""
+        return matlab_dims(self.final)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The result's class: A's (complex if A or h is)."""
+        cplx = self.a_dtype.kind == "c" or self.h.dtype.kind == "c"
+        return cast_to_class(np.zeros(1, np.complex128 if cplx else np.float64), self.a_dtype).dtype
+
+    def plan(self) -> list[np.ndarray]:
+        """:func:`padding_plan`: per axis, the index of A each padded index reads (-1: the
+        constant, :meth:`fill`)."""
+        return padding_plan(self.a_dims, self.h.shape, self.shape, self.boundary)
+
+    def fill(self) -> np.generic:
+        """The constant of a numeric boundary, in A's class (0 for the named rules)."""
+        value = 0 if isinstance(self.boundary, str) else self.boundary
+        return boundary_value(value, self.a_dtype)
+
+    def box(self, P, *, method: str = "auto", separable: bool | None = None) -> np.ndarray:
+        """The result's part computed from a part ``P`` of the padded array: its valid
+        correlation with h, in A's class."""
+        out = valid_correlation(P, self.h, conv=self.conv, method=method, separable=separable)
+        return cast_to_class(out, self.a_dtype)
+
+
+def imfilter_plan(A, h, *options, size: Sequence[int] | None = None) -> FilterPlan:
+    """``imfilter(A, h, *options)`` checked as the call checks it, without A's values: ``A`` may
+    be a stand-in of its class (an empty array) with ``size`` its MATLAB size."""
+    boundary, shape, mode = _parse_imfilter(options)
+    A = _image(A, "imfilter")
+    h = _double(h, "imfilter", "H", 2)
+    h = h.reshape(matlab_dims(h.shape))
+    a_size = tuple(size) if size is not None else A.shape
+    nd = max(len(a_size), h.ndim)
+    return FilterPlan(
+        h.reshape(_dims(h.shape, nd)),
+        boundary,
+        shape,  # type: ignore[arg-type]
+        mode == "conv",
+        _dims(a_size, nd),
+        A.dtype,
+    )
+
+
 def imfilter(
     A,
     h,
@@ -855,13 +924,10 @@ def imfilter(
     >>> imfilter(np.array(A, np.uint8), [[-1, 0, 1]])[0].tolist()
     [24, 0, 0, 14, 0]
     """
-    boundary, shape, mode = _parse_imfilter(options)
+    call = imfilter_plan(A, h, *options)
     A = _image(A, "imfilter")
-    h = _double(h, "imfilter", "H", 2)
-    h = h.reshape(matlab_dims(h.shape))
-    nd = max(A.ndim, h.ndim)
-    a_dims, h_dims = _dims(A.shape, nd), _dims(h.shape, nd)
-    final = a_dims if shape == "same" else tuple(a + k - 1 for a, k in zip(a_dims, h_dims))
+    h, boundary, shape, conv = call.h, call.boundary, call.shape, call.conv
+    a_dims, h_dims, final = call.a_dims, h.shape, call.final
     if A.size == 0 or h.size == 0:
         if shape == "same":
             return A.copy() if A.size == 0 else np.zeros(A.shape, A.dtype)
@@ -872,7 +938,6 @@ def imfilter(
                 identifier="images:imfilter:negativeDimensionBadSizeB",
             )
         return np.zeros(matlab_dims(final), A.dtype)
-    conv = mode == "conv"
     if (
         not isinstance(boundary, str)
         and boundary_value(boundary, A.dtype) == 0
@@ -1271,20 +1336,41 @@ def _gauss_image(A, fn: str) -> np.ndarray:
     return arr.reshape(matlab_dims(arr.shape))
 
 
-def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndarray:
+def gauss_plan(
+    fn: Literal["imgaussfilt", "imgaussfilt3"],
+    A,
+    sigma=0.5,
+    *name_value,
+    size: Sequence[int] | None = None,
+    **kwargs,
+) -> FilterPlan:
+    """``imgaussfilt(A, sigma, ...)`` or ``imgaussfilt3`` checked as the call checks it, without
+    A's values (``A`` may be a stand-in of its class, ``size`` its MATLAB size): imfilter with
+    MATLAB's Gaussian kernel, the padding option, convolution, A's size."""
     A = _gauss_image(A, fn)
-    if fn == "imgaussfilt3" and A.ndim > 3:
+    a_size = tuple(size) if size is not None else A.shape
+    if fn == "imgaussfilt3" and len(a_size) > 3:
         raise FilterArgumentError(
-            f"Expected A to be a 3-D array. Got a {_size_text(A.shape)} array.",
+            f"Expected A to be a 3-D array. Got a {_size_text(a_size)} array.",
             identifier="MATLAB:imgaussfilt3:expected3D",
             argument=1,
         )
-    sig, size, padding = _gauss_args(fn, ndim, sigma, name_value, kwargs)
-    h = _gauss_kernel(sig, size)
+    ndim = 3 if fn == "imgaussfilt3" else 2
+    sig, taps, padding = _gauss_args(fn, ndim, sigma, name_value, kwargs)
+    h = _gauss_kernel(sig, taps)
+    nd = max(len(a_size), h.ndim)
+    return FilterPlan(
+        h.reshape(_dims(h.shape, nd)), padding, "same", True, _dims(a_size, nd), A.dtype
+    )
+
+
+def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndarray:
+    call = gauss_plan(fn, A, sigma, *name_value, **kwargs)
+    A = _gauss_image(A, fn)
     if A.size == 0:
         return A.copy()
-    P = padded(A, h.shape, padding, "same")
-    out = valid_correlation(P, h, conv=True, method=method, separable=separable)
+    P = padded(A, call.h.shape, call.boundary, "same")
+    out = valid_correlation(P, call.h, conv=True, method=method, separable=separable)
     return _cast_owned(out, A.dtype).reshape(A.shape)
 
 
