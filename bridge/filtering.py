@@ -59,12 +59,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from bridge import kernels
-from bridge.convolution import conv2
+from bridge.convolution import Method, conv2
 from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
 from bridge.semantics import matlab_dims
 
@@ -502,7 +503,7 @@ def _rank_one(w: np.ndarray):
     factors = []
     rec = np.ones([1] * w.ndim)
     for n, d in enumerate(axes):
-        line = list(p)
+        line: list[Any] = list(p)
         line[d] = slice(None)
         f = np.array(w[tuple(line)], dtype=np.float64)
         if n:
@@ -545,7 +546,7 @@ def _filter_real(
         if any(b or a for b, a in zeros):
             P = np.pad(P, zeros)
         return _tap_loop(P, w)
-    Pf = np.where(bad, 0.0, P) if has_bad else P
+    Pf = np.where(bad, 0.0, P) if has_bad and bad is not None else P
     factors = None
     if separable is not False:
         factors = _rank_one(w)
@@ -562,9 +563,9 @@ def _filter_real(
             s[d] = starts[d]
             n = list(out.shape)
             n[d] = lengths[d]
-            out = kernels.convolve(out, f.reshape(shape), s, n, np.float64, method)
+            out = kernels.convolve(out, f.reshape(shape), s, n, np.dtype(np.float64), method)
     else:
-        out = kernels.convolve(Pf, w, starts, lengths, np.float64, method)
+        out = kernels.convolve(Pf, w, starts, lengths, np.dtype(np.float64), method)
     out = np.asarray(out, dtype=np.float64).reshape(lengths)
     if has_bad:
         if not out.flags.writeable or not out.flags.c_contiguous:
@@ -649,7 +650,11 @@ def _correlate(P, h, conv: bool, method: str, separable, zeros=None) -> np.ndarr
 
 
 def filter2(
-    h, X, shape: Literal["same", "full", "valid"] = "same", *, method: str = "auto"
+    h: ArrayLike,
+    X: ArrayLike,
+    shape: Literal["same", "full", "valid"] = "same",
+    *,
+    method: Method = "auto",
 ) -> np.ndarray:
     """2-D correlation, as MATLAB's ``filter2(h, X, shape)``: ``conv2(X, rot90(h, 2), shape)``.
 
@@ -700,7 +705,7 @@ def filter2(
         raise
 
 
-def xcorr2(a, b=None, *, method: str = "auto") -> np.ndarray:
+def xcorr2(a: ArrayLike, b: ArrayLike | None = None, *, method: Method = "auto") -> np.ndarray:
     """2-D cross-correlation, as MATLAB's ``xcorr2(a, b)``: ``conv2(a, rot90(conj(b), 2))``.
 
     ``xcorr2(a)`` is the autocorrelation ``xcorr2(a, a)``. The result is conv2's ``'full'``:
@@ -776,7 +781,7 @@ def _parse_imfilter(options) -> tuple[Boundary, str, str]:
         if text is not None:
             word = _validatestring(text, _IMFILTER_STRINGS, "imfilter", "OPTION", pos)
             if word in _BOUNDARY_NAMES:
-                boundary = word
+                boundary = cast(BoundaryName, word)
             elif word in ("full", "same"):
                 shape = word
             else:
@@ -1165,7 +1170,7 @@ def fspecial(
     if kind == "disk":
         rad = 5.0
         if n:
-            attrs = ("positive", "finite", "real", "nonempty", "scalar")
+            attrs: tuple[str, ...] = ("positive", "finite", "real", "nonempty", "scalar")
             rad = float(_param(params[0], "fspecial", "RADIUS", 2, attrs).reshape(()))
         return _disk(rad)
     if kind in ("laplacian", "unsharp"):
@@ -1299,7 +1304,9 @@ def _gauss_args(fn: str, ndim: int, sigma, name_value, kwargs):
         elif hits[0] == "Padding":
             word = _text(value)
             if word is not None:
-                padding = _validatestring(word, _BOUNDARY_NAMES, fn, "Padding", pos + 1)
+                padding = cast(
+                    BoundaryName, _validatestring(word, _BOUNDARY_NAMES, fn, "Padding", pos + 1)
+                )
             else:
                 pv = _array(value, fn, "Padding", pos + 1)
                 _attributes(pv, fn, "Padding", pos + 1, ("real", "scalar"))
