@@ -35,7 +35,7 @@ import stat
 import sys
 import time
 
-from bridge import client, jobcli
+from bridge import client, jobcli, serve_memory
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
@@ -464,7 +464,12 @@ class Server:
             if mine != theirs:
                 self.refuse(conn, f"{key} {theirs!r} differs from the server's {mine!r}")
                 return
-        if jobcli.parse(argv) is None:
+        if serve_memory.is_memory(argv):  # operands from memory (the MEX client)
+            problem = serve_memory.check(argv)
+            if problem:
+                self.refuse(conn, problem)
+                return
+        elif jobcli.parse(argv) is None:
             self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
             return
         try:
@@ -698,8 +703,9 @@ def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> i
     conn.setblocking(True)
     st = client.proc_stat(os.getpid())
     client.send(conn, ["ready", str(os.getpid()), str(st[2] if st else 0)])
+    reader = client.Reader(conn, 1024)
     try:
-        go = client.Reader(conn, 1024).next(GO_DEADLINE)
+        go = reader.next(GO_DEADLINE)
     except (OSError, ValueError):
         return NOT_STARTED
     if go != ["go"]:
@@ -710,6 +716,8 @@ def job_process(conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> i
         client.send(conn, ["refused", f"cannot enter {cwd}: {err.strerror}"])
         return NOT_STARTED
     os.umask(umask)
+    if serve_memory.is_memory(argv):
+        return serve_memory.job(conn, reader, argv)
     status, out, err = run_job(argv)
     conn.settimeout(None)
     client.send(conn, ["ok", str(status), out, err])

@@ -1,0 +1,185 @@
+"""A warm job whose operands come from memory: the server side of the MEX client (issue 19).
+
+The MEX client (``matlab/private/bridge_mex.c``) sends the same ``bridge-serve/2`` request as a
+file job, op ``job``, but its arguments start with :data:`MARK`::
+
+    --memory, 1, OP, SHAPE, NAME:CLASS:COMPLEX:D1xD2x..., ...      (one field per operand)
+
+No plain job starts with ``--memory`` (jobcli.parse declines it), so an older server refuses the
+request and the client runs the job through files. The listening process checks the request
+(:func:`check`) exactly where it checks a file job's command line; the handshake (``queued``,
+``ready``, ``go``) is the file job's. After ``go`` the client sends the operands' bytes, one after
+another, each in MATLAB's column-major order (complex: interleaved real and imaginary parts), and
+the job process answers one message::
+
+    ok, STATUS, LINE                                      (STATUS != 0: LINE is the error line)
+    ok, 0, "", CLASS, COMPLEX, D1xD2x...                  then the result's bytes, column-major
+
+The job is the file job's: the operands become the :class:`bridge.formats.classes.Variable` s that
+the MAT reader would give for them (MATLAB class, size, complexity), the request is a job file's
+(``op`` and ``shape`` as the wrappers save them), the file job's memory plan decides
+(:func:`bridge.stream.plan_job`; a job that the file path would stream is refused, and runs
+through files), :func:`bridge.jobs.run_job` computes it with :mod:`bridge.convolution`, and an
+error becomes the one line :mod:`bridge.jobcli` prints, from the same error object. The wrappers
+strip the request file's name from a file job's line; a memory job names no file, so the two
+lines the wrappers raise are the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bridge import client, jobcli
+from bridge.errors import EXIT_OK
+
+MARK = "--memory"
+VERSION = "1"
+OPS = ("conv", "conv2", "convn")
+ROLES = ("A", "B", "u", "v")
+CLASSES = (
+    "double",
+    "single",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "logical",
+)
+ITEM = {"double": 8, "single": 4, "int64": 8, "uint64": 8, "int32": 4, "uint32": 4}
+ITEM.update({"int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "logical": 1})
+PAYLOAD_DEADLINE = 10.0  # the operands' bytes must keep coming: no progress this long, give up
+NOT_STARTED = 3  # bridge.serve.NOT_STARTED: the client gave up; the job never ran
+
+
+def is_memory(argv: list[str]) -> bool:
+    return argv[:1] == [MARK]
+
+
+def parse(argv: list[str]) -> tuple[str, str, list[tuple[str, str, bool, tuple[int, ...]]]]:
+    """(op, shape, operands) of a memory job's arguments; ValueError if they are malformed."""
+    if len(argv) < 6 or argv[0] != MARK or argv[1] != VERSION:
+        raise ValueError("not a memory job of this version")
+    op, shape, fields = argv[2], argv[3], argv[4:]
+    if op not in OPS or not 2 <= len(fields) <= 3:
+        raise ValueError("bad op or number of operands")
+    operands = []
+    for field in fields:
+        name, cls, cplx, dims = field.split(":")
+        size = tuple(int(d) for d in dims.split("x"))
+        if (
+            name not in ROLES
+            or cls not in CLASSES
+            or cplx not in ("0", "1")
+            or len(size) < 2
+            or min(size) < 0
+        ):
+            raise ValueError(f"bad operand {field!r}")
+        operands.append((name, cls, cplx == "1", size))
+    if len({name for name, *_ in operands}) != len(operands):
+        raise ValueError("an operand given twice")
+    return op, shape, operands
+
+
+def nbytes(cls: str, cplx: bool, size: tuple[int, ...]) -> int:
+    return ITEM[cls] * (2 if cplx else 1) * math.prod(size)
+
+
+def check(argv: list[str]) -> str | None:
+    """Why the listening process refuses this memory job (the client then runs it through files),
+    or None."""
+    try:
+        parse(argv)
+    except ValueError as err:
+        return f"bad memory job: {err}"
+    return None
+
+
+def _receive(conn, buffer: memoryview, data: bytes) -> bytes:
+    """Fill ``buffer`` from ``data`` (bytes that came with "go"), then from the connection; the
+    bytes left over. ConnectionError: the client stopped sending (it gave up, or froze)."""
+    n = min(len(data), len(buffer))
+    buffer[:n] = data[:n]
+    data = data[n:]
+    got = n
+    conn.settimeout(PAYLOAD_DEADLINE)
+    while got < len(buffer):
+        try:
+            k = conn.recv_into(buffer[got:])
+        except TimeoutError:
+            raise ConnectionError("the operands stopped coming") from None
+        if not k:
+            raise ConnectionError("the client closed the connection")
+        got += k
+    return data
+
+
+def job(conn, reader: client.Reader, argv: list[str]) -> int:
+    """The body of a memory job's process, after "go": read the operands, compute, answer. The
+    process's exit status."""
+    import numpy as np
+
+    from bridge.formats.classes import Variable, class_dtype
+
+    op, shape, described = parse(argv)
+    variables = []
+    try:
+        data = reader.data
+        for name, cls, cplx, size in described:
+            raw = np.empty(nbytes(cls, cplx, size), np.uint8)
+            data = _receive(conn, memoryview(raw), data)
+            if cplx and cls not in ("double", "single"):
+                # MATLAB's complex integers: interleaved pairs, read as the MAT reader reads them.
+                base = np.dtype(np.bool_ if cls == "logical" else cls)
+                pairs = raw.view(base).astype(np.float64)
+                values = pairs.view(np.complex128)
+            else:
+                values = raw.view(class_dtype(cls, cplx))
+            values = values.reshape(size, order="F")
+            variables.append((name, Variable(name, cls, size, cplx, values)))
+    except (OSError, ValueError):
+        return NOT_STARTED  # the client gave up before its operands were all here
+    status, line, result = run(op, shape, variables)
+    conn.settimeout(None)
+    if status < 0:
+        client.send(conn, ["refused", "a job this large is streamed; it runs through files"])
+        return 0
+    if result is None:
+        client.send(conn, ["ok", str(status), line])
+        return 0
+    cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
+    cplx = "1" if result.dtype.kind == "c" else "0"
+    dims = "x".join(str(d) for d in result.shape)
+    flat = np.asfortranarray(result).reshape(-1, order="F")
+    try:
+        conn.sendall(client.encode(["ok", "0", "", cls, cplx, dims]))
+        if flat.size:
+            conn.sendall(memoryview(flat).cast("B"))
+    except OSError:
+        pass  # the client is gone (Ctrl-C): nobody waits for the answer
+    return 0
+
+
+def run(op: str, shape: str, variables: list) -> tuple[int, str, object]:
+    """(status, error line, result or None): the file job's work and error report on operands
+    that are already in memory."""
+    from bridge import jobs, stream
+
+    job = jobs.Job(op, shape, [], None, "shape", variables=variables)
+    try:
+        # The file job's memory plan: the same checks and errors, and the same refusal of a job
+        # that does not fit. A job the file path would stream is not run here.
+        plan = stream.plan_job(job, "out.mat", stream.budget(None))
+        if plan is not None:
+            return -1, "", None
+        job.read_operands()
+        result = jobs.run_job(job)
+    except Exception as err:
+        status, text = jobcli._error_status(err)
+        return status, jobcli._error_line(text), None
+    if result.ndim < 2:
+        result = result.reshape(1, -1)
+    return EXIT_OK, "", result
