@@ -53,6 +53,7 @@ SPARE_MB = 512
 # 0.1-0.2 s). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
     "bridge.jobs",
+    "bridge.stream",  # every job's memory plan (a job process that imports it pays 15 ms)
     "bridge.convolution",
     "bridge.semantics",
     "bridge.kernels",

@@ -9,7 +9,8 @@ No plain job starts with ``--memory`` (jobcli.parse declines it), so an older se
 request and the client runs the job through files. The listening process checks the request
 (:func:`check`) exactly where it checks a file job's command line; the handshake (``queued``,
 ``ready``, ``go``) is the file job's. After ``go`` the client sends the operands' bytes, one after
-another, each in MATLAB's column-major order (complex: interleaved real and imaginary parts), and
+another, each in MATLAB's column-major order (complex: all real parts, then all imaginary parts,
+as MATLAB's separate complex storage holds them), and
 the job process answers one message::
 
     ok, STATUS, LINE                                      (STATUS != 0: LINE is the error line)
@@ -131,13 +132,12 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
         for name, cls, cplx, size in described:
             raw = np.empty(nbytes(cls, cplx, size), np.uint8)
             data = _receive(conn, memoryview(raw), data)
-            if cplx and cls not in ("double", "single"):
-                # MATLAB's complex integers: interleaved pairs, read as the MAT reader reads them.
-                base = np.dtype(np.bool_ if cls == "logical" else cls)
-                pairs = raw.view(base).astype(np.float64)
-                values = pairs.view(np.complex128)
+            if cplx:  # the real parts, then the imaginary parts (MATLAB's separate storage)
+                parts = raw.view(class_dtype(cls)).reshape(2, -1)
+                values = np.empty(parts.shape[1], class_dtype(cls, True))
+                values.real, values.imag = parts  # complex integers: as the MAT reader
             else:
-                values = raw.view(class_dtype(cls, cplx))
+                values = raw.view(class_dtype(cls))
             values = values.reshape(size, order="F")
             variables.append((name, Variable(name, cls, size, cplx, values)))
     except (OSError, ValueError):
@@ -153,11 +153,13 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
     cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
     cplx = "1" if result.dtype.kind == "c" else "0"
     dims = "x".join(str(d) for d in result.shape)
-    flat = np.asfortranarray(result).reshape(-1, order="F")
+    parts = [result.real, result.imag] if result.dtype.kind == "c" else [result]
     try:
         conn.sendall(client.encode(["ok", "0", "", cls, cplx, dims]))
-        if flat.size:
-            conn.sendall(memoryview(flat).cast("B"))
+        for part in parts:
+            flat = np.asfortranarray(part).reshape(-1, order="F")
+            if flat.size:
+                conn.sendall(memoryview(flat).cast("B"))
     except OSError:
         pass  # the client is gone (Ctrl-C): nobody waits for the answer
     return 0
