@@ -681,7 +681,11 @@ def spare_process(control: socket.socket, megabytes: int) -> int:
     poller.register(control, select.POLLIN)
     try:
         if jobcli.prefault_heap(megabytes, lambda: bool(poller.poll(0))) >= megabytes:
-            control.sendall(b"R")  # all touched (else a job came, or the heap would not grow)
+            # All touched (else a job came, or the heap would not grow). A job that came while
+            # the last block was touched is in the socket already, and the server has closed its
+            # end: "R" then fails (EPIPE), and the job must still be taken (it was dropped).
+            with contextlib.suppress(OSError):
+                control.sendall(b"R")
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not fds:
             return 0
