@@ -90,6 +90,9 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   int k, count, r;
   size_t item;
   mxArray *result = NULL;
+  mwSize dims[64];
+  size_t nd = 0, n, numel = 1;
+  int single = 0, cplx = 0;
 
   if (nrhs == 1 && mxIsChar(prhs[0])) {
     plhs[0] = mxCreateString(BRIDGE_MEX_VERSION);
@@ -156,16 +159,20 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   }
   if (r == BW_OK && !(c.count == 6 && bw_is(&c, 1, "0"))) r = BW_COLD;
   if (r == BW_OK) {
-    mwSize dims[64];
-    size_t nd = 0, n, numel = 1;
-    const char *p = c.f[5], *end = c.f[5] + c.n[5];
-    int single = bw_is(&c, 3, "single"), cplx = bw_is(&c, 4, "1");
-    while (p < end && nd < 64) {
-      dims[nd] = (mwSize)strtoul(p, NULL, 10);
+    char text[1024], *p = text, *next;
+    single = bw_is(&c, 3, "single");
+    cplx = bw_is(&c, 4, "1");
+    if (c.n[5] >= sizeof text) c.n[5] = 0; /* the fields are not terminated: copy first */
+    memcpy(text, c.f[5], c.n[5]);
+    text[c.n[5]] = 0;
+    while (*p && nd < 64) {
+      dims[nd] = (mwSize)strtoul(p, &next, 10);
       numel *= dims[nd++];
-      while (p < end && *p != 'x') p++;
-      p++;
+      p = *next == 'x' ? next + 1 : next + strlen(next);
     }
+    if (nd < 2) r = BW_COLD;
+  }
+  if (r == BW_OK) {
     result = mxCreateUninitNumericArray(nd, dims, single ? mxSINGLE_CLASS : mxDOUBLE_CLASS,
                                         cplx ? mxCOMPLEX : mxREAL);
     n = numel * (single ? 4 : 8);

@@ -142,23 +142,24 @@ static int bw_socket_path(char *out, size_t n) {
   if (bw_disabled()) return BW_NONE;
   if (env && *bw_trim(env, value, sizeof value)) {
     if (value[0] == '/') {
-      snprintf(out, n, "%s", value);
+      if (snprintf(out, n, "%s", value) >= (int)n) return BW_NONE;
     } else {
       char cwd[PATH_MAX];
       if (!getcwd(cwd, sizeof cwd)) return BW_NONE;
-      snprintf(out, n, "%s/%s", cwd, value);
+      if (snprintf(out, n, "%s/%s", cwd, value) >= (int)n) return BW_NONE;
     }
     return BW_OK;
   }
   env = getenv("XDG_RUNTIME_DIR");
-  if (env && *bw_trim(env, value, sizeof value) == '/')
-    snprintf(folder, sizeof folder, "%s/bridge", value);
-  else
+  if (env && *bw_trim(env, value, sizeof value) == '/') {
+    if (snprintf(folder, sizeof folder, "%s/bridge", value) >= (int)sizeof folder) return BW_NONE;
+  } else {
     snprintf(folder, sizeof folder, "/tmp/bridge-%lu", (unsigned long)getuid());
+  }
   if (lstat(folder, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
       (st.st_mode & 077))
     return BW_NONE;
-  snprintf(out, n, "%s/serve.sock", folder);
+  if (snprintf(out, n, "%s/serve.sock", folder) >= (int)n) return BW_NONE;
   return BW_OK;
 }
 
@@ -172,7 +173,7 @@ static void bw_walk(const char *folder, long long *count, long long *newest, lon
   while ((e = readdir(d)) != NULL) {
     size_t len = strlen(e->d_name);
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
+    if (snprintf(path, sizeof path, "%s/%s", folder, e->d_name) >= (int)sizeof path) continue;
     if (len >= 3 && !strcmp(e->d_name + len - 3, ".py")) {
       if (stat(path, &st) == 0) {
         long long ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
@@ -487,6 +488,11 @@ static int bw_start(bw_conn *c, bw_buf *req, bw_watch *job, bw_interrupted_fn in
   long long start;
   int r;
   bw_buf go = {0};
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+  job->pid = 0;
+  job->start = -2;
+  job->stopped_since = -1;
   if (bw_socket_path(path, sizeof path) != BW_OK) return BW_NONE;
   r = bw_connect(c, path);
   if (r != BW_OK) return r;
@@ -512,7 +518,10 @@ static int bw_start(bw_conn *c, bw_buf *req, bw_watch *job, bw_interrupted_fn in
     }
     bw_free(&go);
   }
-  if (r != BW_OK) bw_close(c);
+  if (r != BW_OK) {
+    job->pid = 0; /* nothing started: nothing to kill */
+    bw_close(c);
+  }
   return r;
 }
 
