@@ -10,11 +10,17 @@ request and the client runs the job through files. The listening process checks 
 (:func:`check`) exactly where it checks a file job's command line; the handshake (``queued``,
 ``ready``, ``go``) is the file job's. After ``go`` the client sends the operands' bytes, one after
 another, each in MATLAB's column-major order (complex: all real parts, then all imaginary parts,
-as MATLAB's separate complex storage holds them), and
-the job process answers one message::
+as MATLAB's separate complex storage holds them), and the job process answers one message::
 
     ok, STATUS, LINE                                      (STATUS != 0: LINE is the error line)
     ok, 0, "", CLASS, COMPLEX, D1xD2x...                  then the result's bytes, column-major
+    refused, REASON                                       (a job the file path streams)
+
+Then the process waits :data:`KEEP` seconds for the same client's next call: the header with op
+``next`` and a memory job's arguments, then the operands, answered as above, with no handshake
+(the process is the client's already). A loop of small calls so costs one fork, not one per
+call. A process that is gone, or refuses (another identity), leaves the client to start anew;
+a memory job has no side effect, so the client may send it again.
 
 The job is the file job's: the operands become the :class:`bridge.formats.classes.Variable` s that
 the MAT reader would give for them (MATLAB class, size, complexity), the request is a job file's
@@ -52,6 +58,8 @@ CLASSES = (
 )
 ITEM = {"double": 8, "single": 4, "int64": 8, "uint64": 8, "int32": 4, "uint32": 4}
 ITEM.update({"int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "logical": 1})
+KEEP = 2.0  # a job process waits this long for its client's next memory job, then ends
+MAX_MESSAGE = 1 << 20  # a "next" request, as the server's own limit
 PAYLOAD_DEADLINE = 10.0  # the operands' bytes must keep coming: no progress this long, give up
 NOT_STARTED = 3  # bridge.serve.NOT_STARTED: the client gave up; the job never ran
 
@@ -119,8 +127,44 @@ def _receive(conn, buffer: memoryview, data: bytes) -> bytes:
 
 
 def job(conn, reader: client.Reader, argv: list[str]) -> int:
-    """The body of a memory job's process, after "go": read the operands, compute, answer. The
-    process's exit status."""
+    """The body of a memory job's process, after "go": read the operands, compute, answer; then
+    serve the same client's next memory jobs (:data:`KEEP`). The process's exit status."""
+    identity = client.package_identity()  # the server's: it checked the client's against it
+    reader = _Leftover(conn, reader.data)
+    while True:
+        code = _one(conn, reader, argv)
+        if code is not None:
+            return code
+        # The next call of the same client: "next" with the file job's header and a memory job's
+        # arguments, then its operands (no handshake: this process is the client's already).
+        try:
+            message = reader.next(KEEP)
+        except (OSError, ValueError):
+            return 0
+        if message is None:
+            return 0  # the client is idle: free the slot
+        if (
+            len(message) < 7
+            or message[:2] != [client.MAGIC, "next"]
+            or message[2:5] != identity
+            or check(message[7:])
+        ):
+            client.send(conn, ["refused", "not a memory job of this server's bridge"])
+            return 0
+        argv = message[7:]
+
+
+class _Leftover(client.Reader):
+    """The connection's reader, with the bytes that came after the last message."""
+
+    def __init__(self, conn, data: bytes) -> None:
+        super().__init__(conn, MAX_MESSAGE)
+        self.data = data
+
+
+def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
+    """One memory job on ``conn``: None when it was answered (the client may send another),
+    else the process's exit status."""
     import numpy as np
 
     from bridge.formats.classes import Variable, class_dtype
@@ -140,16 +184,18 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
                 values = raw.view(class_dtype(cls))
             values = values.reshape(size, order="F")
             variables.append((name, Variable(name, cls, size, cplx, values)))
+        reader.data = data
     except (OSError, ValueError):
         return NOT_STARTED  # the client gave up before its operands were all here
     status, line, result = run(op, shape, variables)
+    del variables
     conn.settimeout(None)
     if status < 0:
         client.send(conn, ["refused", "a job this large is streamed; it runs through files"])
         return 0
     if result is None:
         client.send(conn, ["ok", str(status), line])
-        return 0
+        return None
     cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
     cplx = "1" if result.dtype.kind == "c" else "0"
     dims = "x".join(str(d) for d in result.shape)
@@ -161,8 +207,8 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
             if flat.size:
                 conn.sendall(memoryview(flat).cast("B"))
     except OSError:
-        pass  # the client is gone (Ctrl-C): nobody waits for the answer
-    return 0
+        return 0  # the client is gone (Ctrl-C): nobody waits for the answer
+    return None
 
 
 def run(op: str, shape: str, variables: list) -> tuple[int, str, object]:

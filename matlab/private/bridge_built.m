@@ -13,7 +13,8 @@ function path = bridge_built(kind, build)
 %   configured compiler); BRIDGE_BUILT('mex', true) builds it (BRIDGE_SETUP calls this) and
 %   raises bridge:build when that fails.
 %
-%   Linux only (the warm worker is): elsewhere PATH is ''. BRIDGE_NO_SERVER=1 also gives ''.
+%   Linux only (the warm worker is): elsewhere PATH is ''. BRIDGE_NO_SERVER=1 also gives '', and
+%   BRIDGE_NO_MEX=1 gives '' for the MEX client (calls then go through files).
 persistent known
 if isempty(known)
   known = struct();
@@ -29,6 +30,9 @@ if ~build
   flag = strtrim(getenv('BRIDGE_NO_SERVER'));
   if ~isempty(flag) && ~strcmp(flag, '0')
     return
+  end
+  if strcmp(kind, 'mex') && ~isempty(getenv('BRIDGE_NO_MEX')) && ~strcmp(getenv('BRIDGE_NO_MEX'), '0')
+    return  % the file path only (through the compiled client where it is built)
   end
   if isfield(known, kind)
     path = known.(kind);

@@ -82,18 +82,76 @@ static void give_up(int nlhs, mxArray *plhs[], int r) {
     answer(nlhs, plhs, r == BW_NONE ? -1 : -2, "", 0, NULL);
 }
 
+/* The connection to the last job's process, kept for the next call: a memory job's process
+   serves the same client's next calls for a moment (bridge/serve_memory.py), which saves the
+   server's fork per call. */
+static bw_conn kept;
+static bw_watch kept_job;
+static int have_kept = 0;
+
+static void drop_kept(void) {
+  if (have_kept) bw_close(&kept);
+  have_kept = 0;
+}
+
+/* Send the operands, then read the answer into PLHS: BW_OK (answered), or why not. */
+static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[], int nlhs,
+                    mxArray *plhs[]) {
+  mwSize dims[64];
+  size_t nd = 0, n, numel = 1, item;
+  int k, single, cplx, r = BW_OK;
+  char text[1024], *p = text, *next;
+  mxArray *result;
+  for (k = 0; k < count && r == BW_OK; k++) {
+    class_name(mxGetClassID(prhs[k]), &item);
+    r = send_array(c, prhs[k], item, job);
+  }
+  if (r == BW_OK) r = bw_next(c, job, 0, interrupted);
+  if (r != BW_OK) return r;
+  if (!bw_is(c, 0, "ok")) return BW_COLD; /* e.g. a job the file path streams */
+  if (c->count == 3) {
+    answer(nlhs, plhs, (double)bw_number(c, 1), c->f[2], c->n[2], NULL);
+    return BW_OK;
+  }
+  if (!(c->count == 6 && bw_is(c, 1, "0"))) return BW_COLD;
+  single = bw_is(c, 3, "single");
+  cplx = bw_is(c, 4, "1");
+  if (c->n[5] >= sizeof text) return BW_COLD;
+  memcpy(text, c->f[5], c->n[5]); /* the fields are not terminated: copy first */
+  text[c->n[5]] = 0;
+  while (*p && nd < 64) {
+    dims[nd] = (mwSize)strtoul(p, &next, 10);
+    numel *= dims[nd++];
+    p = *next == 'x' ? next + 1 : next + strlen(next);
+  }
+  if (nd < 2) return BW_COLD;
+  result = mxCreateUninitNumericArray(nd, dims, single ? mxSINGLE_CLASS : mxDOUBLE_CLASS,
+                                      cplx ? mxCOMPLEX : mxREAL);
+  if (!result) return BW_COLD;
+  n = numel * (single ? 4 : 8);
+  if (n) r = bw_read(c, mxGetData(result), n, job, interrupted);
+  if (r == BW_OK && n && cplx) r = bw_read(c, mxGetImagData(result), n, job, interrupted);
+  if (r != BW_OK) {
+    mxDestroyArray(result);
+    return r;
+  }
+  answer(nlhs, plhs, 0, "", 0, result);
+  return BW_OK;
+}
+
 void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
+  static int registered = 0;
   char package[PATH_MAX], op[16], shape[256], names[8], field[256];
-  bw_buf req = {0};
+  bw_buf req = {0}, tail = {0};
   bw_conn c;
   bw_watch job;
   int k, count, r;
   size_t item;
-  mxArray *result = NULL;
-  mwSize dims[64];
-  size_t nd = 0, n, numel = 1;
-  int single = 0, cplx = 0;
 
+  if (!registered) {
+    mexAtExit(drop_kept);
+    registered = 1;
+  }
   if (nrhs == 1 && mxIsChar(prhs[0])) {
     plhs[0] = mxCreateString(BRIDGE_MEX_VERSION);
     return;
@@ -116,14 +174,10 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
       mexErrMsgIdAndTxt("bridge:mexUsage", "operands must be full numeric or logical arrays");
   }
 
-  /* The request: the file job's header, then the memory job's description. */
-  if (bw_header(&req, package) || bw_field(&req, "--memory") || bw_field(&req, "1") ||
-      bw_field(&req, op) || bw_field(&req, shape)) {
-    bw_free(&req);
-    give_up(nlhs, plhs, BW_NONE);
-    return;
-  }
-  for (k = 0; k < count; k++) {
+  /* The memory job's description (after the header): --memory 1 OP SHAPE NAME:CLASS:C:DIMS... */
+  r = bw_field(&tail, "--memory") || bw_field(&tail, "1") || bw_field(&tail, op) ||
+      bw_field(&tail, shape);
+  for (k = 0; k < count && !r; k++) {
     const mxArray *x = prhs[4 + k];
     const mwSize *dims = mxGetDimensions(x);
     mwSize d, nd = mxGetNumberOfDimensions(x);
@@ -131,63 +185,56 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
                        class_name(mxGetClassID(x), &item), mxIsComplex(x) ? 1 : 0);
     for (d = 0; d < nd && len < (int)sizeof field - 24; d++)
       len += snprintf(field + len, sizeof field - len, d ? "x%lu" : "%lu", (unsigned long)dims[d]);
-    if (bw_field(&req, field)) {
+    r = bw_field(&tail, field);
+  }
+
+  /* The process of the last call, if it still waits: "next" and the operands, no handshake. */
+  if (!r && have_kept && bw_alive(&kept_job)) {
+    if (bw_header_op(&req, "next", package) || bw_add(&req, tail.data, tail.len)) {
+      r = BW_COLD;
+    } else {
+      bw_end(&req);
+      r = bw_send(&kept, req.data, req.len, &kept_job, interrupted);
+      if (r == BW_OK) r = exchange(&kept, &kept_job, count, prhs + 4, nlhs, plhs);
+    }
+    if (r == BW_OK) {
       bw_free(&req);
-      give_up(nlhs, plhs, BW_NONE);
+      bw_free(&tail);
       return;
     }
+    /* Gone (it waits only a moment), refused, stopped or interrupted: a new job process,
+       unless interrupted. A memory job has no side effect: running it again is harmless. */
+    bw_kill(&kept_job);
+    drop_kept();
+    if (r == BW_INTR) {
+      bw_free(&req);
+      bw_free(&tail);
+      give_up(nlhs, plhs, r);
+      return;
+    }
+    r = 0;
+  } else if (have_kept) {
+    drop_kept();
+  }
+  if (!r && (bw_header(&req, package) || bw_add(&req, tail.data, tail.len))) r = BW_NONE;
+  bw_free(&tail);
+  if (r) {
+    bw_free(&req);
+    give_up(nlhs, plhs, BW_NONE);
+    return;
   }
   bw_end(&req);
-
   r = bw_start(&c, &req, &job, interrupted);
   bw_free(&req);
+  if (r == BW_OK) r = exchange(&c, &job, count, prhs + 4, nlhs, plhs);
   if (r != BW_OK) {
-    give_up(nlhs, plhs, r);
-    return;
-  }
-  /* The operands' bytes, straight from MATLAB's memory. */
-  for (k = 0; k < count && r == BW_OK; k++) {
-    class_name(mxGetClassID(prhs[4 + k]), &item);
-    r = send_array(&c, prhs[4 + k], item, &job);
-  }
-  if (r == BW_OK) r = bw_next(&c, &job, 0, interrupted);
-  if (r == BW_OK && !bw_is(&c, 0, "ok")) r = BW_COLD; /* e.g. a job the file path streams */
-  if (r == BW_OK && c.count == 3) {
-    answer(nlhs, plhs, (double)bw_number(&c, 1), c.f[2], c.n[2], NULL);
-    bw_close(&c);
-    return;
-  }
-  if (r == BW_OK && !(c.count == 6 && bw_is(&c, 1, "0"))) r = BW_COLD;
-  if (r == BW_OK) {
-    char text[1024], *p = text, *next;
-    single = bw_is(&c, 3, "single");
-    cplx = bw_is(&c, 4, "1");
-    if (c.n[5] >= sizeof text) c.n[5] = 0; /* the fields are not terminated: copy first */
-    memcpy(text, c.f[5], c.n[5]);
-    text[c.n[5]] = 0;
-    while (*p && nd < 64) {
-      dims[nd] = (mwSize)strtoul(p, &next, 10);
-      numel *= dims[nd++];
-      p = *next == 'x' ? next + 1 : next + strlen(next);
-    }
-    if (nd < 2) r = BW_COLD;
-  }
-  if (r == BW_OK) {
-    result = mxCreateUninitNumericArray(nd, dims, single ? mxSINGLE_CLASS : mxDOUBLE_CLASS,
-                                        cplx ? mxCOMPLEX : mxREAL);
-    n = numel * (single ? 4 : 8);
-    if (!result) r = BW_COLD;
-    else if (n) r = bw_read(&c, mxGetData(result), n, &job, interrupted);
-    if (r == BW_OK && n && cplx) r = bw_read(&c, mxGetImagData(result), n, &job, interrupted);
-  }
-  if (r != BW_OK) {
-    if (result) mxDestroyArray(result);
     /* Given up on a stopped or silent job process, or Ctrl-C: it never finishes behind us. */
     bw_kill(&job);
     bw_close(&c);
     give_up(nlhs, plhs, r);
     return;
   }
-  bw_close(&c);
-  answer(nlhs, plhs, 0, "", 0, result);
+  kept = c;
+  kept_job = job;
+  have_kept = 1;
 }

@@ -4,14 +4,17 @@ function folder = bridge_package(python)
 %   (bridge_worker.py imports that one), else the folder of the bridge that PYTHON imports,
 %   asked once per session. The compiled clients send its identity (version, folder, checksum
 %   of its .py files) to the warm worker, which serves only its own bridge.
-persistent pythons folders
+persistent pythons folders checkout
 if isempty(pythons)
   pythons = {};
   folders = {};
+  root = fileparts(fileparts(fileparts(mfilename('fullpath'))));
+  checkout = fullfile(root, 'bridge');
+  if exist(fullfile(checkout, '__init__.py'), 'file') ~= 2
+    checkout = '';
+  end
 end
-root = fileparts(fileparts(fileparts(mfilename('fullpath'))));
-checkout = fullfile(root, 'bridge');
-if exist(fullfile(checkout, '__init__.py'), 'file') == 2
+if ~isempty(checkout)
   folder = checkout;
   return
 end

@@ -221,8 +221,8 @@ static int bw_identity(const char *package, char *version, size_t nv, char *fold
   return 0;
 }
 
-/* The request's header: MAGIC, op, version, package, fingerprint, cwd, umask. */
-static int bw_header(bw_buf *b, const char *package) {
+/* The request's header: MAGIC, OP, version, package, fingerprint, cwd, umask. */
+static int bw_header_op(bw_buf *b, const char *op, const char *package) {
   char version[256], folder[PATH_MAX], fingerprint[128], cwd[PATH_MAX], mask[16];
   mode_t old;
   if (bw_identity(package, version, sizeof version, folder, fingerprint, sizeof fingerprint))
@@ -231,9 +231,11 @@ static int bw_header(bw_buf *b, const char *package) {
   old = umask(022);
   umask(old);
   snprintf(mask, sizeof mask, "%u", (unsigned)old);
-  return bw_begin(b) || bw_field(b, BW_MAGIC) || bw_field(b, "job") || bw_field(b, version) ||
+  return bw_begin(b) || bw_field(b, BW_MAGIC) || bw_field(b, op) || bw_field(b, version) ||
          bw_field(b, folder) || bw_field(b, fingerprint) || bw_field(b, cwd) || bw_field(b, mask);
 }
+
+static int bw_header(bw_buf *b, const char *package) { return bw_header_op(b, "job", package); }
 
 /* ---- processes the client waits for -------------------------------------------------------- */
 
