@@ -13,8 +13,9 @@ function path = bridge_built(kind, build)
 %   configured compiler); BRIDGE_BUILT('mex', true) builds it (BRIDGE_SETUP calls this) and
 %   raises bridge:build when that fails.
 %
-%   Linux only (the warm worker is): elsewhere PATH is ''. BRIDGE_NO_SERVER=1 also gives '', and
-%   BRIDGE_NO_MEX=1 gives '' for the MEX client (calls then go through files).
+%   Linux only (the warm worker is): elsewhere PATH is ''. BRIDGE_NO_SERVER=1 also gives '';
+%   BRIDGE_NO_MEX=1 gives '' for the MEX client (calls go through files), BRIDGE_NO_CLIENT=1 for
+%   the compiled client (file jobs start Python, whose client asks the worker).
 persistent known
 if isempty(known)
   known = struct();
@@ -31,8 +32,9 @@ if ~build
   if ~isempty(flag) && ~strcmp(flag, '0')
     return
   end
-  if strcmp(kind, 'mex') && ~isempty(getenv('BRIDGE_NO_MEX')) && ~strcmp(getenv('BRIDGE_NO_MEX'), '0')
-    return  % the file path only (through the compiled client where it is built)
+  off = getenv(['BRIDGE_NO_' upper(kind)]);  % BRIDGE_NO_MEX, BRIDGE_NO_CLIENT
+  if ~isempty(off) && ~strcmp(off, '0')
+    return
   end
   if isfield(known, kind)
     path = known.(kind);
@@ -45,7 +47,7 @@ switch kind
   case 'client'
     sources = {'bridge_client.c', 'bridge_wire.h'};
     installed = fullfile(here, 'bridge_client');  % built by setup.py in a checkout
-    if exist(installed, 'file') == 2 && ~build
+    if exist(installed, 'file') == 2 && ~build && newer(installed, here, sources)
       known.(kind) = installed;
       path = installed;
       return
@@ -133,6 +135,16 @@ else
 end
 if ~ok && exist(folder, 'dir') ~= 7
   problem = sprintf('cannot move the built %s client to %s: %s', kind, folder, msg);
+end
+end
+
+function tf = newer(file, here, sources)
+% FILE was built after the last change of SOURCES (an install that predates an edit is stale).
+info = dir(file);
+tf = ~isempty(info);
+for k = 1:numel(sources)
+  source = dir(fullfile(here, sources{k}));
+  tf = tf && ~isempty(source) && info.datenum >= source.datenum;
 end
 end
 

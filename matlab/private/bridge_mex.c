@@ -32,7 +32,8 @@
 extern sig_atomic_t octave_interrupt_state;
 static int interrupted(void) { return octave_interrupt_state > 0; }
 #else
-extern bool utIsInterruptPending(void);
+#include <stdbool.h>
+extern bool utIsInterruptPending(void); /* libut (mex ... -lut): MATLAB's Ctrl-C flag */
 static int interrupted(void) { return utIsInterruptPending() ? 1 : 0; }
 #endif
 
