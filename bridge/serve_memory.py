@@ -16,11 +16,12 @@ as MATLAB's separate complex storage holds them), and the job process answers on
     ok, 0, "", CLASS, COMPLEX, D1xD2x...                  then the result's bytes, column-major
     refused, REASON                                       (a job the file path streams)
 
-Then the process waits :data:`KEEP` seconds for the same client's next call: the header with op
-``next`` and a memory job's arguments, then the operands, answered as above, with no handshake
-(the process is the client's already). A loop of small calls so costs one fork, not one per
-call. A process that is gone, or refuses (another identity), leaves the client to start anew;
-a memory job has no side effect, so the client may send it again.
+Then the process waits :data:`KEEP` seconds (for at most :data:`LIFETIME` in all) for the same
+client's next call: the header with op ``next`` and a memory job's arguments, then the operands,
+answered as above, with no handshake (the process is the client's already). A loop of small
+calls so costs a fork every :data:`LIFETIME` seconds, not one per call. A process that is gone,
+or refuses (another identity), leaves the client to start anew; a memory job has no side
+effect, so the client may send it again.
 
 The job is the file job's: the operands become the :class:`bridge.formats.classes.Variable` s that
 the MAT reader would give for them (MATLAB class, size, complexity), the request is a job file's
@@ -35,6 +36,7 @@ lines the wrappers raise are the same.
 from __future__ import annotations
 
 import math
+import time
 
 from bridge import client, jobcli
 from bridge.errors import EXIT_OK
@@ -58,7 +60,11 @@ CLASSES = (
 )
 ITEM = {"double": 8, "single": 4, "int64": 8, "uint64": 8, "int32": 4, "uint32": 4}
 ITEM.update({"int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "logical": 1})
-KEEP = 2.0  # a job process waits this long for its client's next memory job, then ends
+# A job process waits KEEP seconds for its client's next memory job, and takes next jobs for at
+# most LIFETIME seconds in all: it holds one of the server's job slots meanwhile, so a client
+# that calls in a loop delays others' jobs (queued for a free slot) by at most that long.
+KEEP = 1.0
+LIFETIME = 2.0
 MAX_MESSAGE = 1 << 20  # a "next" request, as the server's own limit
 PAYLOAD_DEADLINE = 10.0  # the operands' bytes must keep coming: no progress this long, give up
 NOT_STARTED = 3  # bridge.serve.NOT_STARTED: the client gave up; the job never ran
@@ -131,10 +137,13 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
     serve the same client's next memory jobs (:data:`KEEP`). The process's exit status."""
     identity = client.package_identity()  # the server's: it checked the client's against it
     reader = _Leftover(conn, reader.data)
+    end = time.monotonic() + LIFETIME
     while True:
         code = _one(conn, reader, argv)
         if code is not None:
             return code
+        if time.monotonic() >= end:
+            return 0  # the slot goes back to the server: the client's next call starts anew
         # The next call of the same client: "next" with the file job's header and a memory job's
         # arguments, then its operands (no handshake: this process is the client's already).
         try:
