@@ -343,6 +343,11 @@ static int bw_connect(bw_conn *c, const char *path) {
   strcpy(addr.sun_path, path);
   c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (c->fd < 0) return BW_NONE;
+  {
+    /* Large operands go over in fewer turns of writer and reader (capped by wmem_max). */
+    int size = 4 << 20;
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
   if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     struct pollfd p;
     int err = 0;
