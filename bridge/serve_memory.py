@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import socket
+import stat
 import time
 
 from bridge import client, jobcli
@@ -81,6 +83,9 @@ def parse(argv: list[str]) -> tuple[str, str, list[tuple[str, str, bool, tuple[i
     if len(argv) < 6 or argv[0] != MARK or argv[1] != VERSION:
         raise ValueError("not a memory job of this version")
     op, shape, fields = argv[2], argv[3], argv[4:]
+    if fields and fields[-1].startswith("shm="):
+        shared_file(argv)
+        fields = fields[:-1]
     if op not in OPS or not 2 <= len(fields) <= 3:
         raise ValueError("bad op or number of operands")
     operands = []
@@ -99,6 +104,26 @@ def parse(argv: list[str]) -> tuple[str, str, list[tuple[str, str, bool, tuple[i
     if len({name for name, *_ in operands}) != len(operands):
         raise ValueError("an operand given twice")
     return op, shape, operands
+
+
+SHM_FOLDER = "/dev/shm"
+SHM_PREFIX = "bridge-mex-"
+
+
+def shared_file(argv: list[str]) -> str | None:
+    """The file in /dev/shm that holds the operands (``shm=PATH``, last), or None; ValueError
+    for any other path (only the MEX client's own files are opened)."""
+    if not argv[-1].startswith("shm="):
+        return None
+    path = argv[-1][4:]
+    folder, name = os.path.split(path)
+    if folder != SHM_FOLDER or not name.startswith(SHM_PREFIX) or name in ("", ".", ".."):
+        raise ValueError(f"bad shared file {path!r}")
+    return path
+
+
+def _align(n: int) -> int:
+    return (n + 63) & ~63
 
 
 def nbytes(cls: str, cplx: bool, size: tuple[int, ...]) -> int:
@@ -181,12 +206,21 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     from bridge.formats.classes import Variable, class_dtype
 
     op, shape, described = parse(argv)
-    variables = []
+    shared = _Shared.open(shared_file(argv))
+    if shared is False:
+        client.send(conn, ["refused", "the shared file cannot be used"])
+        return 0
+    variables, offset = [], 0
     try:
         data = reader.data
         for name, cls, cplx, size in described:
-            raw = np.empty(nbytes(cls, cplx, size), np.uint8)
-            data = _receive(conn, memoryview(raw), data)
+            if shared:  # in place, in the client's file
+                count = nbytes(cls, cplx, size)
+                raw = np.frombuffer(shared.map, np.uint8, count, offset)
+                offset = _align(offset + count)
+            else:
+                raw = np.empty(nbytes(cls, cplx, size), np.uint8)
+                data = _receive(conn, memoryview(raw), data)
             if cplx:  # the real parts, then the imaginary parts (MATLAB's separate storage)
                 parts = raw.view(class_dtype(cls)).reshape(2, -1)
                 values = np.empty(parts.shape[1], class_dtype(cls, True))
@@ -199,8 +233,11 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     except (OSError, ValueError):
         return NOT_STARTED  # the client gave up before its operands were all here
     status, line, result = run(op, shape, variables)
-    del variables
+    del variables, raw
     conn.settimeout(None)
+    if shared and result is not None and shared.put(result, offset):
+        client.send(conn, ["ok", "0", "", *_described(result), "shm"])
+        return None
     if status < 0:
         client.send(conn, ["refused", "a job this large is streamed; it runs through files"])
         return 0
@@ -210,12 +247,9 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     if result.nbytes > 1 << 20:  # a large result goes over in fewer turns (capped by wmem_max)
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
-    cplx = "1" if result.dtype.kind == "c" else "0"
-    dims = "x".join(str(d) for d in result.shape)
     parts = [result.real, result.imag] if result.dtype.kind == "c" else [result]
     try:
-        conn.sendall(client.encode(["ok", "0", "", cls, cplx, dims]))
+        conn.sendall(client.encode(["ok", "0", "", *_described(result)]))
         for part in parts:
             flat = np.asfortranarray(part).reshape(-1, order="F")
             if flat.size:
@@ -223,6 +257,80 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     except OSError:
         return 0  # the client is gone (Ctrl-C): nobody waits for the answer
     return None
+
+
+def _described(result) -> list[str]:
+    """CLASS, COMPLEX, D1xD2x... of a result."""
+    import numpy as np
+
+    cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
+    return [cls, "1" if result.dtype.kind == "c" else "0", "x".join(map(str, result.shape))]
+
+
+class _Shared:
+    """The client's shared file, mapped: its operands, then room for the result. The client keeps
+    the file from call to call (its pages are touched once); so does this process, while it takes
+    the same client's next calls."""
+
+    last: _Shared | None = None
+
+    def __init__(self, path: str, fd: int, st, mapping) -> None:
+        self.path, self.fd, self.key, self.size, self.map = path, fd, st.st_ino, st.st_size, mapping
+
+    @classmethod
+    def open(cls, path: str | None):
+        """The mapped file, None without one, False if it cannot be used."""
+        if path is None:
+            return None
+        import mmap
+
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size <= 0:
+                raise OSError("not the client's file")
+            last = cls.last
+            same = last is not None and (last.path, last.key) == (path, st.st_ino)
+            if same and last.size == st.st_size:
+                os.close(fd)
+                return last  # the same file, the same size: the same mapping
+            if last is not None:
+                cls.last = None
+                last.close()
+            cls.last = cls(path, fd, st, mmap.mmap(fd, st.st_size))
+            return cls.last
+        except (OSError, ValueError):
+            os.close(fd)
+            return False
+
+    def put(self, result, offset: int) -> bool:
+        """Write the result at ``offset`` (real parts, then imaginary parts); False when it
+        does not fit or the space cannot be had (the socket then carries it)."""
+        import numpy as np
+
+        parts = [result.real, result.imag] if result.dtype.kind == "c" else [result]
+        need = sum(part.nbytes for part in parts)
+        if offset + need > self.size:
+            return False
+        try:
+            if need:
+                os.posix_fallocate(self.fd, offset, need)  # a full /dev/shm: no SIGBUS
+        except OSError:
+            return False
+        for part in parts:
+            view = np.frombuffer(self.map, part.dtype, part.size, offset)
+            view.reshape(part.shape, order="F")[...] = part
+            offset += part.nbytes
+            del view
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, ValueError):
+            self.map.close()  # views still alive (an error's traceback): the collector's job
+        os.close(self.fd)
 
 
 def run(op: str, shape: str, variables: list) -> tuple[int, str, object]:

@@ -265,6 +265,35 @@ def test_mex_path_is_the_cold_path_bit_for_bit(session, folders, name):
         np.testing.assert_allclose(got["W"], got["R"], rtol=1e-4, atol=1e-4 * scale)
 
 
+SHARED = [
+    "conv2-same",
+    "conv-row-col",
+    "conv-single-complex",
+    "conv2-complex",
+    "conv2-logical",
+    "conv2-separable-single",
+    "convn-3d-complex-single",
+    "convn-4d-uint8",
+    "empty-conv2",
+    "empty-valid-result",
+    "conv2-int64-beyond-2^53",
+    "large",
+]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_mex_shared_memory_is_the_cold_path_bit_for_bit(session, name):
+    """Operands through the shared file in /dev/shm (BRIDGE_MEX_SHM_MIN=0: every size)."""
+    call, own, inputs = CASES[name]
+    fast = "setenv('BRIDGE_MEX_SHM_MIN', '0');"
+    got = compare_paths(session, call + "; setenv('BRIDGE_MEX_SHM_MIN', '')", own, inputs, fast)
+    for folder in list(session.temp.iterdir()):
+        shutil.rmtree(folder)
+    assert same_bits(got["W"], got["K"])
+    classes = [str(c[0]) for c in got["cls"].ravel()]
+    assert classes[0] == classes[1]
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -514,10 +543,13 @@ def test_several_sessions_at_once(server, folders):
         " ok = ok && isequal(size(C), size(R)) && all(abs(C(:) - R(:)) < 1e-9); end;"
         "printf('ok=%d\\n', ok);"
     )
-    procs = [octave_script(code, server_env(server), folders) for _ in range(3)]
+    env = {**server_env(server), "BRIDGE_MEX_SHM_MIN": "0"}  # the shared files too
+    procs = [octave_script(code, env, folders) for _ in range(3)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert all("ok=1" in o for o in outs), outs
+    left = [f"bridge-mex-{p.pid}-" for p in procs]  # removed as each Octave ended
+    assert not [f for f in os.listdir("/dev/shm") if f.startswith(tuple(left))]
 
 
 # --- the compiled client on its own ------------------------------------------------------------

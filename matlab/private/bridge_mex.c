@@ -83,6 +83,138 @@ static void give_up(int nlhs, mxArray *plhs[], int r) {
     answer(nlhs, plhs, r == BW_NONE ? -1 : -2, "", 0, NULL);
 }
 
+/* ---- large operands through shared memory ------------------------------------------------
+   Operands of SHM_MIN bytes and more go through a file in /dev/shm instead of the socket: the
+   client copies them in once, the job process computes on them where they are (mapped) and
+   writes the result after them, the client copies it out: two copies instead of four, and no
+   turns of writer and reader through a socket buffer. One file per MATLAB process, kept (and
+   kept mapped) from call to call, so that its pages are touched once: fresh pages cost more than
+   the copies here (a KVM guest). Space is reserved (posix_fallocate) before a byte is written: a
+   full /dev/shm means the socket, never SIGBUS. The file is removed when the MEX file is
+   cleared or MATLAB exits; the file of a process that is gone (a crash) is removed by the next
+   MATLAB process that starts one. BRIDGE_MEX_SHM_MIN (bytes) overrides SHM_MIN (tests: 0). */
+#include <sys/mman.h>
+
+#define SHM_MIN (1u << 20)
+#define ALIGN(n) (((n) + 63) & ~(size_t)63)
+
+typedef struct {
+  int fd;
+  char *map;
+  size_t size, result; /* the mapping's size, this call's result offset */
+  char name[96];
+  int used; /* this call put its operands there */
+} shm_t;
+
+static shm_t shm = {-1, NULL, 0, 0, "", 0};
+
+static void shm_remove(void) {
+  if (shm.map) munmap(shm.map, shm.size);
+  if (shm.fd >= 0) close(shm.fd);
+  if (shm.name[0]) unlink(shm.name);
+  shm.map = NULL;
+  shm.fd = -1;
+  shm.size = 0;
+  shm.name[0] = 0;
+}
+
+/* The files of MATLAB processes that are gone (a crash): removed. */
+static void shm_sweep(void) {
+  DIR *d = opendir("/dev/shm");
+  struct dirent *e;
+  char path[PATH_MAX];
+  long pid;
+  struct stat st;
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, "bridge-mex-", 11)) continue;
+    pid = strtol(e->d_name + 11, NULL, 10);
+    snprintf(path, sizeof path, "/proc/%ld", pid);
+    if (pid > 0 && stat(path, &st) != 0) {
+      snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+      if (lstat(path, &st) == 0 && st.st_uid == getuid()) unlink(path);
+    }
+  }
+  closedir(d);
+}
+
+/* An upper bound of the result's bytes: every dimension at most a + b (or the separable form's
+   A + numel), 16 bytes an element (complex double). */
+static size_t result_bound(int count, const mxArray *prhs[]) {
+  size_t bound = 16, k, nd = 0;
+  mwSize d;
+  if (count == 3) { /* conv2(u, v, A) */
+    const mwSize *a = mxGetDimensions(prhs[2]);
+    return bound * (a[0] + mxGetNumberOfElements(prhs[0])) *
+           ((mxGetNumberOfDimensions(prhs[2]) > 1 ? a[1] : 1) + mxGetNumberOfElements(prhs[1]));
+  }
+  for (k = 0; k < 2; k++)
+    if (mxGetNumberOfDimensions(prhs[k]) > nd) nd = mxGetNumberOfDimensions(prhs[k]);
+  for (d = 0; d < nd; d++) {
+    size_t sum = 0;
+    for (k = 0; k < 2; k++)
+      sum += d < mxGetNumberOfDimensions(prhs[k]) ? mxGetDimensions(prhs[k])[d] : 1;
+    bound *= sum;
+  }
+  return bound; /* conv's vector result (numel(u) + numel(v) at most) is within it too */
+}
+
+/* Put the operands in the shared file (0), or -1: not worth it, or not possible (the socket). */
+static int shm_put(int count, const mxArray *prhs[]) {
+  static int swept = 0;
+  const char *env = getenv("BRIDGE_MEX_SHM_MIN");
+  size_t least = env && *env ? (size_t)strtoull(env, NULL, 10) : SHM_MIN;
+  size_t offset = 0, n, item, total;
+  int k;
+  shm.used = 0;
+  for (k = 0; k < count; k++) {
+    class_name(mxGetClassID(prhs[k]), &item);
+    offset = ALIGN(offset + mxGetNumberOfElements(prhs[k]) * item * (mxIsComplex(prhs[k]) ? 2 : 1));
+  }
+  if (offset < least || offset == 0) return -1;
+  total = offset + ALIGN(result_bound(count, prhs));
+  if (!swept) {
+    swept = 1;
+    shm_sweep();
+  }
+  if (shm.fd < 0) {
+    snprintf(shm.name, sizeof shm.name, "/dev/shm/bridge-mex-%ld-%lx", (long)getpid(),
+             (unsigned long)(bw_now_ms() * 1000));
+    shm.fd = open(shm.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (shm.fd < 0) {
+      shm.name[0] = 0;
+      return -1;
+    }
+  }
+  if (total > shm.size) { /* grow (the pages already touched stay) */
+    if (shm.map) munmap(shm.map, shm.size);
+    shm.map = NULL;
+    shm.size = 0;
+    if (ftruncate(shm.fd, (off_t)total)) {
+      shm_remove();
+      return -1;
+    }
+    shm.map = (char *)mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, shm.fd, 0);
+    if (shm.map == MAP_FAILED) {
+      shm.map = NULL;
+      shm_remove();
+      return -1;
+    }
+    shm.size = total;
+  }
+  if (posix_fallocate(shm.fd, 0, (off_t)offset)) return -1; /* no room: the socket */
+  shm.result = offset;
+  for (offset = 0, k = 0; k < count; k++) {
+    class_name(mxGetClassID(prhs[k]), &item);
+    n = mxGetNumberOfElements(prhs[k]) * item;
+    if (n) memcpy(shm.map + offset, mxGetData(prhs[k]), n);
+    if (n && mxIsComplex(prhs[k])) memcpy(shm.map + offset + n, mxGetImagData(prhs[k]), n);
+    offset = ALIGN(offset + n * (mxIsComplex(prhs[k]) ? 2 : 1));
+  }
+  shm.used = 1;
+  return 0;
+}
+
 /* The connection to the last job's process, kept for the next call: a memory job's process
    serves the same client's next calls for a moment (bridge/serve_memory.py), which saves the
    server's fork per call. */
@@ -95,15 +227,20 @@ static void drop_kept(void) {
   have_kept = 0;
 }
 
+static void at_exit(void) {
+  drop_kept();
+  shm_remove();
+}
+
 /* Send the operands, then read the answer into PLHS: BW_OK (answered), or why not. */
 static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[], int nlhs,
                     mxArray *plhs[]) {
   mwSize dims[64];
   size_t nd = 0, n, numel = 1, item;
-  int k, single, cplx, r = BW_OK;
+  int k, single, cplx, r = BW_OK, shared;
   char text[1024], *p = text, *next;
   mxArray *result;
-  for (k = 0; k < count && r == BW_OK; k++) {
+  for (k = 0; k < count && r == BW_OK && !shm.used; k++) {
     class_name(mxGetClassID(prhs[k]), &item);
     r = send_array(c, prhs[k], item, job);
   }
@@ -114,7 +251,8 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
     answer(nlhs, plhs, (double)bw_number(c, 1), c->f[2], c->n[2], NULL);
     return BW_OK;
   }
-  if (!(c->count == 6 && bw_is(c, 1, "0"))) return BW_COLD;
+  shared = c->count == 7 && bw_is(c, 6, "shm") && shm.used;
+  if (!((c->count == 6 || shared) && bw_is(c, 1, "0"))) return BW_COLD;
   single = bw_is(c, 3, "single");
   cplx = bw_is(c, 4, "1");
   if (c->n[5] >= sizeof text) return BW_COLD;
@@ -130,8 +268,17 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
                                       cplx ? mxCOMPLEX : mxREAL);
   if (!result) return BW_COLD;
   n = numel * (single ? 4 : 8);
-  if (n) r = bw_read(c, mxGetData(result), n, job, interrupted);
-  if (r == BW_OK && n && cplx) r = bw_read(c, mxGetImagData(result), n, job, interrupted);
+  if (shared) { /* the result is in the file, after the operands */
+    if (shm.result + n * (cplx ? 2 : 1) > shm.size) {
+      mxDestroyArray(result);
+      return BW_COLD;
+    }
+    if (n) memcpy(mxGetData(result), shm.map + shm.result, n);
+    if (n && cplx) memcpy(mxGetImagData(result), shm.map + shm.result + n, n);
+  } else {
+    if (n) r = bw_read(c, mxGetData(result), n, job, interrupted);
+    if (r == BW_OK && n && cplx) r = bw_read(c, mxGetImagData(result), n, job, interrupted);
+  }
   if (r != BW_OK) {
     mxDestroyArray(result);
     return r;
@@ -140,9 +287,37 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
   return BW_OK;
 }
 
+/* The memory job's description (after the header): --memory 1 OP SHAPE NAME:CLASS:C:DIMS...
+   [shm=FILE], with the operands put in a shared file where they are large. */
+static int describe(bw_buf *tail, const char *op, const char *shape, const char *names, int count,
+                    const mxArray *prhs[]) {
+  char field[256];
+  size_t item;
+  int k, r;
+  shm_put(count, prhs);
+  tail->len = 0;
+  r = bw_field(tail, "--memory") || bw_field(tail, "1") || bw_field(tail, op) ||
+      bw_field(tail, shape);
+  for (k = 0; k < count && !r; k++) {
+    const mxArray *x = prhs[k];
+    const mwSize *dims = mxGetDimensions(x);
+    mwSize d, nd = mxGetNumberOfDimensions(x);
+    int len = snprintf(field, sizeof field, "%c:%s:%d:", names[k],
+                       class_name(mxGetClassID(x), &item), mxIsComplex(x) ? 1 : 0);
+    for (d = 0; d < nd && len < (int)sizeof field - 24; d++)
+      len += snprintf(field + len, sizeof field - len, d ? "x%lu" : "%lu", (unsigned long)dims[d]);
+    r = bw_field(tail, field);
+  }
+  if (!r && shm.used) {
+    snprintf(field, sizeof field, "shm=%s", shm.name);
+    r = bw_field(tail, field);
+  }
+  return r;
+}
+
 void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   static int registered = 0;
-  char package[PATH_MAX], op[16], shape[256], names[8], field[256];
+  char package[PATH_MAX], op[16], shape[256], names[8];
   bw_buf req = {0}, tail = {0};
   bw_conn c;
   bw_watch job;
@@ -150,7 +325,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   size_t item;
 
   if (!registered) {
-    mexAtExit(drop_kept);
+    mexAtExit(at_exit);
     registered = 1;
   }
   if (nrhs == 1 && mxIsChar(prhs[0])) {
@@ -175,19 +350,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
       mexErrMsgIdAndTxt("bridge:mexUsage", "operands must be full numeric or logical arrays");
   }
 
-  /* The memory job's description (after the header): --memory 1 OP SHAPE NAME:CLASS:C:DIMS... */
-  r = bw_field(&tail, "--memory") || bw_field(&tail, "1") || bw_field(&tail, op) ||
-      bw_field(&tail, shape);
-  for (k = 0; k < count && !r; k++) {
-    const mxArray *x = prhs[4 + k];
-    const mwSize *dims = mxGetDimensions(x);
-    mwSize d, nd = mxGetNumberOfDimensions(x);
-    int len = snprintf(field, sizeof field, "%c:%s:%d:", names[k],
-                       class_name(mxGetClassID(x), &item), mxIsComplex(x) ? 1 : 0);
-    for (d = 0; d < nd && len < (int)sizeof field - 24; d++)
-      len += snprintf(field + len, sizeof field - len, d ? "x%lu" : "%lu", (unsigned long)dims[d]);
-    r = bw_field(&tail, field);
-  }
+  r = describe(&tail, op, shape, names, count, prhs + 4);
 
   /* The process of the last call, if it still waits: "next" and the operands, no handshake. */
   if (!r && have_kept && bw_alive(&kept_job)) {
@@ -213,7 +376,8 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
       give_up(nlhs, plhs, r);
       return;
     }
-    r = 0;
+    /* Anew: the kept process may have taken (and removed) the shared file already. */
+    r = describe(&tail, op, shape, names, count, prhs + 4);
   } else if (have_kept) {
     drop_kept();
   }
