@@ -276,6 +276,7 @@ class _Shared:
 
     def __init__(self, path: str, fd: int, st, mapping) -> None:
         self.path, self.fd, self.key, self.size, self.map = path, fd, st.st_ino, st.st_size, mapping
+        self.reserved = 0  # the result's space, reserved up to here (the operands' by the client)
 
     @classmethod
     def open(cls, path: str | None):
@@ -316,8 +317,9 @@ class _Shared:
         if offset + need > self.size:
             return False
         try:
-            if need:
-                os.posix_fallocate(self.fd, offset, need)  # a full /dev/shm: no SIGBUS
+            if need and offset + need > self.reserved:  # a full /dev/shm: no SIGBUS
+                os.posix_fallocate(self.fd, offset, need)
+                self.reserved = max(self.reserved, offset + need)
         except OSError:
             return False
         for part in parts:

@@ -102,11 +102,12 @@ typedef struct {
   int fd;
   char *map;
   size_t size, result; /* the mapping's size, this call's result offset */
+  size_t reserved;     /* bytes from the start with space reserved (posix_fallocate) */
   char name[96];
   int used; /* this call put its operands there */
 } shm_t;
 
-static shm_t shm = {-1, NULL, 0, 0, "", 0};
+static shm_t shm = {-1, NULL, 0, 0, 0, "", 0};
 
 static void shm_remove(void) {
   if (shm.map) munmap(shm.map, shm.size);
@@ -114,7 +115,7 @@ static void shm_remove(void) {
   if (shm.name[0]) unlink(shm.name);
   shm.map = NULL;
   shm.fd = -1;
-  shm.size = 0;
+  shm.size = shm.reserved = 0;
   shm.name[0] = 0;
 }
 
@@ -202,7 +203,10 @@ static int shm_put(int count, const mxArray *prhs[]) {
     }
     shm.size = total;
   }
-  if (posix_fallocate(shm.fd, 0, (off_t)offset)) return -1; /* no room: the socket */
+  if (offset > shm.reserved) { /* reserved once: already reserved pages stay */
+    if (posix_fallocate(shm.fd, 0, (off_t)offset)) return -1; /* no room: the socket */
+    shm.reserved = offset;
+  }
   shm.result = offset;
   for (offset = 0, k = 0; k < count; k++) {
     class_name(mxGetClassID(prhs[k]), &item);
