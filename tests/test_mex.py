@@ -626,3 +626,40 @@ def test_compiled_client_without_a_server_runs_cold(compiled_client, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert scipy.io.loadmat(tmp_path / "out.mat")["C"].tolist() == [[0.0, 1.0, 3.0, 2.0]]
+
+
+def test_compiled_client_ctrl_c_stops_the_job_as_the_cold_path_does(compiled_client, tmp_path):
+    sock = tmp_path / "i.sock"
+    start_server(sock)
+    try:
+        scipy.io.savemat(
+            tmp_path / "big.mat",
+            {"A": RNG.random((256, 256, 256)), "B": RNG.random((41, 41, 41)), "op": "convn"},
+        )
+        proc = subprocess.Popen(
+            [
+                str(compiled_client),
+                str(ROOT / "bridge"),
+                sys.executable,
+                str(PRIVATE / "bridge_worker.py"),
+                "big.mat",
+                "out.mat",
+                "--error-file",
+                "err.txt",
+            ],
+            cwd=tmp_path,
+            env=server_env(sock),
+        )
+        wait_until(lambda: status(sock)["running"] == 1)
+        (job,) = status(sock)["job_pids"]
+        os.kill(job, signal.SIGSTOP)  # it can never finish by itself now
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        assert (tmp_path / "err.txt").read_text() == (
+            "bridge: error: interrupted (bridge:interrupted)\n"
+        )
+        wait_until(lambda: gone(job))
+        left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("i.sock"))
+        assert left == ["big.mat", "err.txt"]  # no output, no temporary file
+    finally:
+        stop_server(sock)

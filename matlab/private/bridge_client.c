@@ -10,7 +10,8 @@
    in its place (exec): bridge_worker.py then skips the server it was just refused by and runs
    the job itself, so statuses and error lines are the Python worker's. Ctrl-C, SIGTERM or SIGHUP
    while the server runs the job kill the job's process and exit 130, 143 or 129 with the cold
-   path's error line, in the --error-file when one is given.
+   path's error line, in the --error-file when one is given (the job's process gets SIGTERM,
+   and cleans up as the cold path does, then SIGKILL if it has not ended within 2 s).
 
    Built by the wrappers on first use (cc -O2 -o bridge_client bridge_client.c) or by setup.py. */
 #define _GNU_SOURCE
@@ -122,7 +123,9 @@ int main(int argc, char **argv) {
   bw_free(&req);
   if (r == BW_OK) r = bw_next(&c, &job, 0, interrupted);
   if (r == BW_INTR) {
-    bw_kill(&job); /* harmless before "go": job.pid is then 0 or not the announced process */
+    /* harmless before "go": job.pid is then 0. SIGTERM first: a job that was writing its
+       output removes its temporary file, as the cold path does on Ctrl-C. */
+    bw_terminate(&job);
     return report_signal(argc, argv, first);
   }
   if (r == BW_OK && bw_is(&c, 0, "ok") && c.count == 4) {

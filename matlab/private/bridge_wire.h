@@ -297,6 +297,25 @@ static void bw_kill(bw_watch *w) {
     kill(w->pid, SIGKILL);
 }
 
+/* SIGTERM the process if it is still the one announced, so that it cleans up (a file job
+   removes its temporary output), then SIGKILL it if it has not ended within 2 s. */
+static void bw_terminate(bw_watch *w) {
+  char state;
+  pid_t parent;
+  long long start;
+  double until = bw_now_ms() + 2000;
+  if (bw_proc_stat(w->pid, &state, &parent, &start) != 0 || start != w->start) return;
+  kill(w->pid, SIGTERM);
+  kill(w->pid, SIGCONT); /* a stopped process takes its SIGTERM only once it runs */
+  while (bw_now_ms() < until) {
+    if (bw_proc_stat(w->pid, &state, &parent, &start) != 0 || start != w->start ||
+        state == 'Z' || state == 'X')
+      return;
+    usleep(10000);
+  }
+  bw_kill(w);
+}
+
 /* ---- the connection ------------------------------------------------------------------------ */
 
 typedef struct {
