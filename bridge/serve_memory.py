@@ -3,7 +3,7 @@
 The MEX client (``matlab/private/bridge_mex.c``) sends the same ``bridge-serve/2`` request as a
 file job, op ``job``, but its arguments start with :data:`MARK`::
 
-    --memory, 1, OP, SHAPE, NAME:CLASS:COMPLEX:D1xD2x..., ...      (one field per operand)
+    --memory, 1, OP, SHAPE, NAME:CLASS:COMPLEX:D1xD2x..., ... [, shm=/dev/shm/bridge-mex-...]
 
 No plain job starts with ``--memory`` (jobcli.parse declines it), so an older server refuses the
 request and the client runs the job through files. The listening process checks the request
@@ -22,6 +22,14 @@ answered as above, with no handshake (the process is the client's already). A lo
 calls so costs a fork every :data:`LIFETIME` seconds, not one per call. A process that is gone,
 or refuses (another identity), leaves the client to start anew; a memory job has no side
 effect, so the client may send it again.
+
+Large operands (1 MB and more) travel through a file instead (``shm=PATH``, last): the MEX
+client's one file in /dev/shm, kept from call to call, which holds the operands one after another
+(each at a multiple of 64 bytes) and room for the result after them. The job computes on the
+operands where they are (mapped), writes the result after them and answers ``ok, 0, "", CLASS,
+COMPLEX, DIMS, shm``; a result that does not fit, or for which /dev/shm has no room, goes over
+the socket as above. Only files named ``/dev/shm/bridge-mex-*``, regular and of this user, are
+opened.
 
 The job is the file job's: the operands become the :class:`bridge.formats.classes.Variable` s that
 the MAT reader would give for them (MATLAB class, size, complexity), the request is a job file's
