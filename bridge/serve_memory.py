@@ -50,9 +50,15 @@ import os
 import socket
 import stat
 import time
+from typing import TYPE_CHECKING
 
 from bridge import client
 from bridge.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    import mmap
+
+    import numpy as np
 
 MARK = "--memory"
 VERSION = "1"
@@ -231,20 +237,20 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
 
     op, shape, described = parse(argv)
     shared = _Shared.open(shared_file(argv))
-    if shared is False:
+    if shared is False:  # (None: no file; the socket carries the operands)
         client.send(conn, ["refused", "the shared file cannot be used"])
         return 0
     variables, offset = [], 0
     try:
         data = reader.data
         for name, cls, cplx, size in described:
-            if shared:  # in place, in the client's file
+            if isinstance(shared, _Shared):  # in place, in the client's file
                 count = nbytes(cls, cplx, size)
                 raw = np.frombuffer(shared.map, np.uint8, count, offset)
                 offset = _align(offset + count)
             else:
                 raw = np.empty(nbytes(cls, cplx, size), np.uint8)
-                data = _receive(conn, memoryview(raw), data)
+                data = _receive(conn, raw.data, data)
             if cplx:  # the real parts, then the imaginary parts (MATLAB's separate storage)
                 parts = raw.view(class_dtype(cls)).reshape(2, -1)
                 values = np.empty(parts.shape[1], class_dtype(cls, True))
@@ -259,7 +265,7 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     status, line, result = run(op, shape, variables)
     del variables, raw
     conn.settimeout(None)
-    if shared and result is not None and shared.put(result, offset):
+    if isinstance(shared, _Shared) and result is not None and shared.put(result, offset):
         client.send(conn, ["ok", "0", "", *_described(result), "shm"])
         return None
     if status < 0:
@@ -271,19 +277,19 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
     if result.nbytes > 1 << 20:  # a large result goes over in fewer turns (capped by wmem_max)
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    parts = [result.real, result.imag] if result.dtype.kind == "c" else [result]
+    pieces = [result.real, result.imag] if result.dtype.kind == "c" else [result]
     try:
         conn.sendall(client.encode(["ok", "0", "", *_described(result)]))
-        for part in parts:
+        for part in pieces:
             flat = np.asfortranarray(part).reshape(-1, order="F")
             if flat.size:
-                conn.sendall(memoryview(flat).cast("B"))
+                conn.sendall(flat.data.cast("B"))
     except OSError:
         return 0  # the client is gone (Ctrl-C): nobody waits for the answer
     return None
 
 
-def _described(result) -> list[str]:
+def _described(result: np.ndarray) -> list[str]:
     """CLASS, COMPLEX, D1xD2x... of a result."""
     import numpy as np
 
@@ -298,12 +304,12 @@ class _Shared:
 
     last: _Shared | None = None
 
-    def __init__(self, path: str, fd: int, st, mapping) -> None:
+    def __init__(self, path: str, fd: int, st: os.stat_result, mapping: mmap.mmap) -> None:
         self.path, self.fd, self.key, self.size, self.map = path, fd, st.st_ino, st.st_size, mapping
         self.reserved = 0  # the result's space, reserved up to here (the operands' by the client)
 
     @classmethod
-    def open(cls, path: str | None):
+    def open(cls, path: str | None) -> _Shared | bool | None:
         """The mapped file, None without one, False if it cannot be used."""
         if path is None:
             return None
@@ -318,8 +324,11 @@ class _Shared:
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size <= 0:
                 raise OSError("not the client's file")
             last = cls.last
-            same = last is not None and (last.path, last.key) == (path, st.st_ino)
-            if same and last.size == st.st_size:
+            if last is not None and (last.path, last.key, last.size) == (
+                path,
+                st.st_ino,
+                st.st_size,
+            ):
                 os.close(fd)
                 return last  # the same file, the same size: the same mapping
             if last is not None:
@@ -331,7 +340,7 @@ class _Shared:
             os.close(fd)
             return False
 
-    def put(self, result, offset: int) -> bool:
+    def put(self, result: np.ndarray, offset: int) -> bool:
         """Write the result at ``offset`` (real parts, then imaginary parts); False when it
         does not fit or the space cannot be had (the socket then carries it)."""
         import numpy as np
@@ -359,7 +368,7 @@ class _Shared:
         os.close(self.fd)
 
 
-def run(op: str, shape: str, variables: list) -> tuple[int, str, object]:
+def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | None]:
     """(status, error line, result or None): the file job's work and error report on operands
     that are already in memory."""
     from bridge.job import compute, files, outcome, stream
@@ -368,7 +377,7 @@ def run(op: str, shape: str, variables: list) -> tuple[int, str, object]:
     job = files.Job(
         op,
         [],
-        None,
+        "",  # no file to name in errors
         settings={"shape": shape},
         setting_variables={"shape": "shape"},
         variables=variables,
