@@ -125,12 +125,26 @@ def _virtual(secret, source=None):
     return build, "virtual HDF5 dataset", None
 
 
+def _plugin_filter(secret):
+    def build(f):
+        operand_b(f)
+        plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        plist.set_chunk((2, 2))
+        plist.set_filter(32001, h5py.h5z.FLAG_OPTIONAL, ())  # blosc: a plugin, not built in
+        space = h5py.h5s.create_simple((4, 4))
+        h5py.h5d.create(f.id, b"A", h5py.h5t.IEEE_F64LE, space, dcpl=plist)
+        matlab(f["A"])
+
+    return build, "HDF5 filter 32001", "plugin library"
+
+
 INDIRECTIONS = {
     "external-storage": (_external_storage, h5util.LIBVER),
     "external-link": (_external_link, h5util.LIBVER),
     "soft-link-through-external-link": (_soft_link_through_external, h5util.LIBVER),
     "virtual-dataset": (_virtual, ("earliest", "latest")),
     "virtual-dataset-of-this-file": (lambda s: _virtual(s, "."), ("earliest", "latest")),
+    "filter-plugin": (_plugin_filter, h5util.LIBVER),
 }
 
 

@@ -33,6 +33,10 @@ from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype, to_dty
 # type uses 'r' and 'i' (accepted on reading, never written: Octave reads it as zeros).
 COMPLEX_FIELDS = (("real", "imag"), ("r", "i"))
 
+# HDF5 filters built into HDF5 and h5py: deflate (gzip), shuffle, fletcher32, szip, nbit,
+# scaleoffset, lzf. Any other a dataset names would be looked for as a plugin library.
+BUILT_IN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+
 # Superblock version 0: MATLAB before R2021b refuses files with a newer one.
 LIBVER = ("earliest", "v108")
 
@@ -181,6 +185,14 @@ def indirection(obj: h5py.HLObject) -> str | None:
     if plist.get_external_count() > 0:
         target = shown_name(plist.get_external(0)[0])
         return f"stored outside the HDF5 file, in '{target}' (HDF5 external storage)"
+    for k in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(k)
+        if code not in BUILT_IN_FILTERS:
+            shown = shown_name(name) if name else "unnamed"
+            return (
+                f"compressed with HDF5 filter {code} ({shown}), which HDF5 would load as a plugin "
+                "library from another file (MATLAB writes gzip)"
+            )
     return None
 
 
