@@ -367,6 +367,13 @@ def issue21_cases() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
         matlab(f.create_dataset("v", data=np.ones((1, 1), np.float32)), "single")
         matlab(f.create_dataset("u", data=np.array([[1e300, -1e300, 1.0]]).T), "single")
 
+    def soft_links_exponential(f):
+        # walked naively, u takes 10^16 steps; HDF5 and bridge follow 16 soft links per lookup
+        for k in range(16):
+            f[f"l{k}"] = h5py.SoftLink("/" + "/".join([f"l{k + 1}"] * 10))
+        f["l16"] = h5py.SoftLink("/")
+        f["u"] = h5py.SoftLink("/l0/v")
+
     latest = ("earliest", "latest")
     cases: dict[str, tuple[str, bytes, tuple[str, ...]]] = {}
     for ext in (".mat", ".h5"):
@@ -376,6 +383,7 @@ def issue21_cases() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
             ("external-link", external_link, h5util.LIBVER),
             ("soft-link-through-external-link", soft_through_external, h5util.LIBVER),
             ("virtual-dataset", virtual, latest),
+            ("soft-links-exponential", soft_links_exponential, h5util.LIBVER),
         ]:
             cases[f"{tag}-{name}"] = (ext, built(ext, build, libver), ())
     for name, build in [

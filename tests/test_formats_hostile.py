@@ -127,12 +127,26 @@ def _virtual(secret, source=None):
     return build, "virtual HDF5 dataset", None
 
 
+def _plugin_filter(secret):
+    def build(f):
+        operand_b(f)
+        plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        plist.set_chunk((2, 2))
+        plist.set_filter(32001, h5py.h5z.FLAG_OPTIONAL, ())  # blosc: a plugin, not built in
+        space = h5py.h5s.create_simple((4, 4))
+        h5py.h5d.create(f.id, b"A", h5py.h5t.IEEE_F64LE, space, dcpl=plist)
+        matlab(f["A"])
+
+    return build, "HDF5 filter 32001", "plugin library"
+
+
 INDIRECTIONS = {
     "external-storage": (_external_storage, h5util.LIBVER),
     "external-link": (_external_link, h5util.LIBVER),
     "soft-link-through-external-link": (_soft_link_through_external, h5util.LIBVER),
     "virtual-dataset": (_virtual, ("earliest", "latest")),
     "virtual-dataset-of-this-file": (lambda s: _virtual(s, "."), ("earliest", "latest")),
+    "filter-plugin": (_plugin_filter, h5util.LIBVER),
 }
 
 
@@ -485,3 +499,43 @@ def test_a_double_beyond_singles_range_meeting_a_single_operand_has_no_warning(t
     path.write_text("% A single 1 2\n1 2\n% B double 1 1\n1e300\n")
     proc = cli(path, tmp_path / "out.txt")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_soft_links_naming_other_soft_links_are_followed_a_bounded_number_of_times(
+    tmp_path, monkeypatch
+):
+    # l0 -> /l1/l1/.../l1, l1 -> /l2/l2/..., ..., l16 -> '/': walked naively, l0 takes 10^16
+    # steps. HDF5 follows at most 16 soft links per lookup; so does bridge, in total.
+    def build(f):
+        operand_b(f)
+        for k in range(16):
+            f[f"l{k}"] = h5py.SoftLink("/" + "/".join([f"l{k + 1}"] * 10))
+        f["l16"] = h5py.SoftLink("/")
+        f["A"] = h5py.SoftLink("/l0/B")
+
+    path = hdf5_file(tmp_path / "in.h5", build, mat=False)
+    calls = []
+    member = h5util.member
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return member(*args, **kwargs)
+
+    monkeypatch.setattr(h5util, "member", counted)
+    variables = formats.read(path)[0]
+    assert "too many" in variables["A"].describe()
+    assert len(calls) < 2000
+    monkeypatch.undo()
+    job_and_vars_ok = cli("vars", path)
+    assert job_and_vars_ok.returncode == 0, job_and_vars_ok.stderr
+
+
+def test_a_soft_link_loop_is_named(tmp_path):
+    def build(f):
+        operand_b(f)
+        f["A"] = h5py.SoftLink("/A")
+
+    path = hdf5_file(tmp_path / "in.mat", build, mat=True)
+    assert "too many" in formats.read(path)[0]["A"].describe()
+    proc = cli(path, tmp_path / "out.mat")
+    assert proc.returncode == 3 and "'A'" in proc.stderr and "soft link" in proc.stderr

@@ -626,9 +626,11 @@ def run_octave(script: str, env: dict, cwd: Path) -> str:
 
 @pytest.mark.octave
 def test_wrappers_use_the_server(server, short_dir):
+    # Each call one file job (the compiled client's or the Python client's): without the MEX
+    # client, whose job process takes a session's next calls (tests/test_mex.py covers it).
     octave_cli()
     script = WRAPPER_SCRIPT.format(matlab=ROOT / "matlab")
-    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir), BRIDGE_NO_MEX="1")
     cold = run_octave(script, dict(env, BRIDGE_NO_SERVER="1"), short_dir)
     assert server.status()["jobs"] == 0
     warm = run_octave(script, env, short_dir)
@@ -643,7 +645,7 @@ def test_four_octave_processes_share_one_server(server, short_dir):
     from tests.test_wrappers_parallel import CALLS, PROCESSES, SCRIPT
 
     octave = octave_cli()
-    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir), BRIDGE_NO_MEX="1")
     procs = [
         subprocess.Popen(
             [

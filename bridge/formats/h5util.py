@@ -33,6 +33,10 @@ from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype, to_dty
 # type uses 'r' and 'i' (accepted on reading, never written: Octave reads it as zeros).
 COMPLEX_FIELDS = (("real", "imag"), ("r", "i"))
 
+# HDF5 filters built into HDF5 and h5py: deflate (gzip), shuffle, fletcher32, szip, nbit,
+# scaleoffset, lzf. Any other a dataset names would be looked for as a plugin library.
+BUILT_IN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+
 # Superblock version 0: MATLAB before R2021b refuses files with a newer one.
 LIBVER = ("earliest", "v108")
 
@@ -113,17 +117,25 @@ def root_entries(f: h5py.File, path: str) -> Iterator[tuple[str, h5py.HLObject |
             yield name, obj, note
 
 
-# HDF5's own limit on soft links followed in one lookup (H5L_NUM_LINKS).
+# HDF5's own limit on soft links followed in one lookup (H5L_NUM_LINKS): counted over the whole
+# lookup, not per level, so that links whose paths name other links many times cannot make a
+# lookup take exponential time.
 _MAX_SOFT_LINKS = 16
 
 
 def member(
-    group: h5py.Group, raw: bytes, path: str | None, variable: str | None, depth: int = 0
+    group: h5py.Group,
+    raw: bytes,
+    path: str | None,
+    variable: str | None,
+    budget: list[int] | None = None,
 ) -> tuple[h5py.HLObject | None, str | None]:
     """(object, None) for the link ``raw`` of ``group``, or (None, note) for a link that leads
     nowhere. Links are looked at before they are followed: an external link, or a soft link whose
     path goes through one, is refused (FileFormatError), and so is a dataset whose values are in
-    another file (:func:`check_local`). A job file never makes bridge open another file."""
+    another file (:func:`check_local`). A job file never makes bridge open another file.
+    ``budget``: soft links this lookup may still follow (shared by the nested calls)."""
+    budget = [_MAX_SOFT_LINKS] if budget is None else budget
     links = group.id.links
     if not links.exists(raw):
         return None, "an HDF5 link to nothing"
@@ -137,32 +149,40 @@ def member(
         raise FileFormatError(msg).where(file=path, variable=variable)
     if kind == h5py.h5l.TYPE_SOFT:
         target = links.get_val(raw)
-        if depth >= _MAX_SOFT_LINKS:
-            return None, f"an HDF5 soft link to '{shown_name(target)}' that loops"
-        obj = resolve(group, target, path, variable, depth + 1)
+        if budget[0] <= 0:
+            return None, f"an HDF5 soft link to '{shown_name(target)}' in a chain of too many"
+        budget[0] -= 1
+        obj, note = resolve(group, target, path, variable, budget)
         if obj is None:
-            return None, f"an HDF5 soft link to '{shown_name(target)}', which does not exist"
+            return (
+                None,
+                note or f"an HDF5 soft link to '{shown_name(target)}', which does not exist",
+            )
         return check_local(obj, path, variable), None
     if kind != h5py.h5l.TYPE_HARD:
         return None, f"an HDF5 link of unknown type {kind}"
     return check_local(group[raw], path, variable), None
 
 
-def resolve(group: h5py.Group, target: bytes, path: str | None, variable: str | None, depth: int):
-    """The object at a soft link's ``target`` path, walked one link at a time; None if the path
-    leads nowhere (or loops)."""
+def resolve(
+    group: h5py.Group,
+    target: bytes,
+    path: str | None,
+    variable: str | None,
+    budget: list[int] | None = None,
+) -> tuple[h5py.HLObject | None, str | None]:
+    """(object, None) at a soft link's ``target`` path, walked one link at a time, or (None, a
+    note) if the path leads nowhere or through too many soft links."""
+    budget = [_MAX_SOFT_LINKS] if budget is None else budget
     current = group.file if target.startswith(b"/") else group
-    parts = [p for p in target.split(b"/") if p and p != b"."]
-    if not parts:
-        return current
-    for part in parts:
+    for part in (p for p in target.split(b"/") if p and p != b"."):
         if not isinstance(current, h5py.Group):
-            return None
-        obj, _ = member(current, part, path, variable, depth)
+            return None, None
+        obj, note = member(current, part, path, variable, budget)
         if obj is None:
-            return None
+            return None, note if budget[0] <= 0 else None
         current = obj
-    return current
+    return current, None
 
 
 def child(
@@ -184,6 +204,14 @@ def indirection(obj: h5py.HLObject) -> str | None:
     if plist.get_external_count() > 0:
         target = shown_name(plist.get_external(0)[0])
         return f"stored outside the HDF5 file, in '{target}' (HDF5 external storage)"
+    for k in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(k)
+        if code not in BUILT_IN_FILTERS:
+            shown = shown_name(name) if name else "unnamed"
+            return (
+                f"compressed with HDF5 filter {code} ({shown}), which HDF5 would load as a plugin "
+                "library from another file (MATLAB writes gzip)"
+            )
     return None
 
 
@@ -264,7 +292,7 @@ class Source:
     @contextlib.contextmanager
     def open(self) -> Iterator[h5py.Dataset]:
         with open_read(self.path) as f, guard(self.path, self.variable):
-            dataset = resolve(f, self.name, self.path, self.variable, 0)
+            dataset, _ = resolve(f, self.name, self.path, self.variable)
             if not isinstance(dataset, h5py.Dataset):
                 msg = "is no longer a dataset in the file (was it changed while bridge read it?)"
                 raise FileFormatError(msg).where(file=self.path, variable=self.variable)

@@ -175,7 +175,7 @@ def _sparse(name: str, group: h5py.Group, cls: str, path: str) -> Variable:
 
     def load() -> np.ndarray:
         with h5util.open_read(path) as f, h5util.guard(path, name):
-            g = h5util.resolve(f, group_name.encode("utf-8"), path, name, 0)
+            g, _ = h5util.resolve(f, group_name.encode("utf-8"), path, name)
             parts = {
                 key: h5util.child(g, key, path, name) if isinstance(g, h5py.Group) else None
                 for key in ("jc", "ir", "data")
