@@ -4,6 +4,9 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %   NAMES, with OP and SHAPE, in a private temporary folder, runs the worker on it with the
 %   interpreter chosen by BRIDGE_PYTHON(CALLER, OPTION) and returns the worker's C. Errors are
 %   raised with MATLAB's identifier where the worker reports one, bridge:* identifiers otherwise.
+%   SHAPE is the shape text of conv, conv2 and convn, or a struct of the operation's settings by
+%   their job-file names (struct('padding', 'replicate', 'mode', 'conv') for imfilter); those
+%   travel through files (the MEX client carries the conv family's calls).
 %
 %   The operands go uncompressed (-v6; in MATLAB, -v7.3 -nocompression for a variable beyond
 %   v6's 2 GB) to a folder in RAM where there is one (/dev/shm on Linux), else in tempdir;
@@ -33,7 +36,14 @@ for k = 1:numel(names)
   S.(names{k}) = values{k};
 end
 S.op = op;
-S.shape = shape;
+if isstruct(shape)  % an operation's settings, by their job-file names (filtering family)
+  fields = fieldnames(shape);
+  for k = 1:numel(fields)
+    S.(fields{k}) = shape.(fields{k});
+  end
+else
+  S.shape = shape;
+end
 places = temp_places();
 for p = 1:numel(places)
   last = p == numel(places);
