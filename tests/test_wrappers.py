@@ -259,10 +259,22 @@ def test_errors_carry_matlab_identifiers(matlab, clean_tmp, code, inputs, identi
     assert raised(matlab, code, **inputs).identifier == identifier
 
 
-def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
+def test_an_error_matlab_raises_reads_as_matlabs(matlab, clean_tmp):
+    """MATLAB's own errors name no job-file variable and no interpreter (issue 21: they read
+    'variable 'u'' and ended with the Python path and exit status)."""
     err = raised(matlab, "W = bridge_conv(ones(3), [1 2]);")
-    assert err.message.startswith("bridge_conv: variable 'u': A and B must be vectors.")
-    assert f"Python {sys.executable}" in err.message and "exit status 3" in err.message
+    assert err.identifier == "MATLAB:conv:AorBNotVector"
+    assert err.message == "bridge_conv: A and B must be vectors. Got a 3x3 array."
+    err = raised(matlab, "W = bridge_conv2(magic(5), @sin);")
+    assert err.identifier == "MATLAB:conv2:inputType" and "save" not in err.message
+    err = raised(matlab, "W = bridge_conv2([1 2], {1}, magic(3));")
+    assert err.identifier == "MATLAB:conv2:inputTypeSeparable"
+
+
+def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
+    """bridge's own errors say which interpreter failed, and how."""
+    err = raised(matlab, "W = bridge_conv([1 2], [1 2], 'Python', '/bin/false');")
+    assert "Python /bin/false" in err.message and "exit status 1" in err.message
     assert str(matlab.tmpdir) not in err.message  # the request file is ours, not the user's
 
 
