@@ -34,7 +34,9 @@ import signal
 import socket
 import stat
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 from bridge import client, fastpath, serve_memory
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
@@ -736,10 +738,46 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
     os.umask(umask)
     if serve_memory.is_params(params):
         return serve_memory.job(conn, reader, params["memory"])
-    status, out, err = run_job(params)
+    with _cancelled_if_gone(conn):
+        status, out, err = run_job(params)
     conn.settimeout(None)
     client.send(conn, ["ok", str(status), out, err])
     return 0
+
+
+@contextlib.contextmanager
+def _cancelled_if_gone(conn: socket.socket) -> Iterator[None]:
+    """While the job runs: if its client goes away (killed, or gave up), stop the job as
+    SIGTERM stops it, so that an OUT it has not committed yet is left as it was. A client sends
+    nothing while it waits, so anything readable on the connection is its end."""
+    stop_r, stop_w = os.pipe()
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(
+            conn.fileno(), select.POLLIN | select.POLLHUP | getattr(select, "POLLRDHUP", 0)
+        )
+        poller.register(stop_r, select.POLLIN)
+        while True:
+            events = dict(poller.poll())
+            if stop_r in events:
+                return
+            if conn.fileno() in events:
+                with contextlib.suppress(OSError):
+                    if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                        return  # bytes, not an end: no longer a sign of anything
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    thread = threading.Thread(target=watch, name="bridge-client-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        os.write(stop_w, b"x")
+        thread.join()
+        os.close(stop_r)
+        os.close(stop_w)
 
 
 def run_job(params: dict) -> tuple[int, str, str]:

@@ -714,6 +714,15 @@ raise SystemExit(serve.serve(None, 0, slots={slots}))
 """
 
 
+def pid_alive(pid: int) -> bool:
+    """A process that has not ended (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class ScriptServer(Running):
     """A server started by a script (``python -c code``) that patches bridge first."""
 
@@ -833,6 +842,28 @@ def test_a_tiny_job_does_not_wait_behind_a_long_one(slow_server, short_dir):
     status = running.status()
     # Both ran warm, once each: the long job's client waited for its live job process.
     assert status["jobs"] == 2 and status["abandoned"] == 0 and status["refused"] == 0
+
+
+def test_a_client_that_goes_away_cancels_its_job(slow_server, short_dir):
+    """Killed mid-request, a client's job went on and replaced OUT about 12 s later: the job
+    now stops as SIGTERM stops it (OUT as it was, no temporary file left)."""
+    running = slow_server(slots=2)
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    (short_dir / "slow-out.mat").write_bytes(b"previous result")
+    long = background_worker("slow.mat", "slow-out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: (short_dir / "slow.mat.started").exists())
+    pids = running.status()["job_pids"]
+    assert len(pids) == 1
+    long.kill()
+    long.communicate(timeout=30)
+    deadline = time.monotonic() + SLOW + 10
+    while time.monotonic() < deadline and pid_alive(pids[0]):
+        time.sleep(0.1)
+    assert not pid_alive(pids[0]), "the job went on without its client"
+    time.sleep(0.5)
+    assert (short_dir / "slow-out.mat").read_bytes() == b"previous result"
+    assert not [p.name for p in short_dir.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_jobs_beyond_the_slots_queue_and_run_warm(slow_server, short_dir):
