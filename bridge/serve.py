@@ -49,6 +49,7 @@ MAX_REQUEST = 1 << 20
 NOT_STARTED = 3  # exit status of a job process whose client gave up before "go"
 MAX_CONNECTIONS = 256  # connections still sending their request; beyond, the oldest is dropped
 MAX_QUEUE = 512  # jobs waiting for a slot; beyond, refused (they run cold)
+QUEUE_PATIENCE = 30.0  # seconds after which a queued job goes first, however costly
 IDENTITY = ("version", "package", "fingerprint")
 # A spare job process forked ahead, its heap first touched while it waits (megabytes; 0: none).
 SPARE_ENV = "BRIDGE_SERVE_PREFAULT_MB"
@@ -167,6 +168,7 @@ class Server:
         self.last_refusal = ""
         self.pending: list[Pending] = []
         self.queue: list[tuple[socket.socket, list[str]]] = []
+        self.queued_at: dict[int, float] = {}  # id(fields) of a queued job -> when it came
         self.running: dict[int, float] = {}  # job process pid -> start time
         self.last_activity = time.monotonic()
         self.spare_mb = spare_megabytes()
@@ -425,6 +427,9 @@ class Server:
 
     def drop_queued(self, conn: socket.socket) -> None:
         """A queued client hung up, or sent something where nothing is due: drop it."""
+        for c, f in self.queue:
+            if c is conn:
+                self.queued_at.pop(id(f), None)
         self.queue = [(c, f) for c, f in self.queue if c is not conn]
         try:
             hung_up = not conn.recv(1, socket.MSG_PEEK)
@@ -492,11 +497,26 @@ class Server:
             with contextlib.suppress(OSError):
                 conn.sendall(client.encode(["queued"]))
             self.queue.append((conn, fields))
+            self.queued_at[id(fields)] = time.monotonic()
 
     def start_queued(self) -> None:
         while self.queue and len(self.running) < self.slots:
-            conn, fields = self.queue.pop(0)
+            conn, fields = self.queue.pop(self.next_queued())
+            self.queued_at.pop(id(fields), None)
             self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
+
+    def next_queued(self) -> int:
+        """The queued job to start next: the cheapest, so that a tiny job waits at most for a
+        free slot, not behind long ones; ties, and every job queued longer than
+        :data:`QUEUE_PATIENCE` seconds (no job waits for ever), in their order."""
+        now = time.monotonic()
+        costs = []
+        for k, (_, fields) in enumerate(self.queue):
+            waited = now - self.queued_at.get(id(fields), now)
+            if waited > QUEUE_PATIENCE:
+                return k
+            costs.append((job_bytes(fields[5], fields[7:]), k))
+        return min(costs)[1]
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
         # The job request; request() let only plain jobs and memory jobs through.
@@ -680,6 +700,34 @@ class Server:
             "uptime": round(time.time() - self.started, 3),
             **dict(zip(IDENTITY, self.identity, strict=True)),
         }
+
+
+def job_bytes(cwd: str, argv: list[str]) -> int:
+    """What a queued job costs, as far as the server can tell without reading an untrusted file:
+    the bytes of its operands (a memory job's from their sizes, a file job's input files' sizes on
+    disk). A job whose files cannot be looked at counts as large."""
+    if serve_memory.is_memory(argv):
+        try:
+            return sum(
+                serve_memory.nbytes(cls, cplx, size)
+                for _, cls, cplx, size in serve_memory.parse(argv)[2]
+            )
+        except (ValueError, KeyError):
+            return 1 << 62
+    params = fastpath.parse(argv)
+    if params is None:
+        return 1 << 62
+    total = 0
+    for path in (
+        [params["infile"], *params["more_files"][:-1]]
+        if params["more_files"]
+        else [params["infile"]]
+    ):
+        try:
+            total += os.stat(os.path.join(cwd, path)).st_size
+        except OSError:
+            return 1 << 62
+    return total
 
 
 def spare_process(control: socket.socket, megabytes: int) -> int:

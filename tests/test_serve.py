@@ -882,6 +882,34 @@ def test_jobs_beyond_the_slots_queue_and_run_warm(slow_server, short_dir):
     assert status["jobs"] == 2 and status["queued"] == 0 and status["refused"] == 0
 
 
+def test_the_cheapest_queued_job_runs_first(slow_server, short_dir):
+    """With every slot busy, a tiny job queued after a large one starts first (40 clients once
+    left tiny jobs waiting behind long ones, a median of 10 s)."""
+    running = slow_server(slots=1)
+    make_files(short_dir)
+    shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
+    big = np.random.default_rng(3).random((400, 400))
+    scipy.io.savemat(short_dir / "slow-big.mat", {"A": big, "B": np.ones((3, 3))})
+    first = background_worker("slow.mat", "slow-out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["running"] == 1)
+    large = background_worker("slow-big.mat", "big-out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["queued"] == 1)
+    tiny = background_worker("in.mat", "out.mat", env=running.env, cwd=short_dir)
+    wait_for(lambda: running.status()["queued"] == 2)
+    finished = []
+    procs = {"large": large, "tiny": tiny, "first": first}
+    deadline = time.monotonic() + 120
+    while len(finished) < 3 and time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if name not in finished and proc.poll() is not None:
+                finished.append(name)
+        time.sleep(0.05)
+    for proc in procs.values():
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    assert finished.index("tiny") < finished.index("large")
+
+
 def test_a_frozen_server_costs_seconds_and_never_runs_the_job(server, short_dir):
     make_files(short_dir)
     os.kill(server.proc.pid, signal.SIGSTOP)
