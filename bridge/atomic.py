@@ -20,7 +20,6 @@ import errno
 import os
 import re
 import secrets
-import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +53,7 @@ def _read_only(path: Path) -> bool:
 
 def _host() -> str:
     """This machine's name as it goes into a temporary file's name (no dots, no separators)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", os.uname().nodename)[:64] or "host"
 
 
 def _temporary_name(path: Path) -> Path:

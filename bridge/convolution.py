@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
@@ -36,6 +34,9 @@ from bridge.semantics import (
     window,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["Layout", "Method", "Shape", "conv", "conv2", "convn", "layout"]
 
 Shape = Literal["full", "same", "valid"]
@@ -44,8 +45,7 @@ Method = Literal["auto", "direct", "gemm", "fft", "fft-float"]
 """How the sum is computed (:mod:`bridge.kernels`); ``'auto'`` keeps MATLAB's answers."""
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """What a call returns, known from its operands' sizes and classes alone.
 
     ``size`` and ``dtype`` are the result's MATLAB size and class; the result is the window

@@ -59,15 +59,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from bridge import kernels
 from bridge.convolution import Method, conv2
 from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
 from bridge.semantics import matlab_dims
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Boundary",

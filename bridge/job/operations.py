@@ -16,11 +16,10 @@ Nothing here imports numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A setting an operation may read, with its command-line flag (one per setting)."""
 
     name: str  # the request's key
@@ -83,8 +82,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(NamedTuple):
     """How an operation takes a setting: from the job file's variable ``variable`` (or the
     command line), passed positionally (``matlab`` None) or as the name-value pair
     ``matlab, value``; ``default`` is passed when neither gives it (None: nothing passed)."""
@@ -95,8 +93,7 @@ class Use:
     default: object = None
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     name: str
     function: str  # the function of the public API (bridge.<function>) that computes it
     forms: tuple[tuple[str, ...], ...]  # operand variables in MATLAB's order, most specific first

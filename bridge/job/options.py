@@ -9,7 +9,7 @@ path's reader of an argument list with such a table. Nothing here imports numpy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bridge.job.operations import OPERATIONS, ROLES, SETTINGS
 
@@ -17,8 +17,7 @@ from bridge.job.operations import OPERATIONS, ROLES, SETTINGS
 ROLE_FLAGS: tuple[str, ...] = tuple(dict.fromkeys(role.lower() for role in ROLES))
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One command-line option.
 
     ``choices`` None: any text. ``flag`` options take no value (they set True). ``check``

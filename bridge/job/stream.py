@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge import convolution, filtering, formats, kernels
+from bridge import convolution, formats, kernels
 from bridge.atomic import atomic_path
 from bridge.errors import BridgeError, OutputError, UsageError
 from bridge.formats import check_name
@@ -212,6 +212,8 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         return None  # computed in memory (its size checks are the library's)
     conv_op, order, transform = job.op, list(range(len(operands))), None
     if kind == "corr":  # filter2, xcorr2: conv2 of two operands, the second transformed
+        from bridge import filtering  # not for the conv family: a tiny job never loads it
+
         (first, second), transform = filtering.CONV2_FORMS[job.op]
         order = [first, second if second < len(operands) else first]  # xcorr2(a): b is a
         operands = [operands[k] for k in order]
@@ -330,6 +332,8 @@ def _plan_filter(job, operands, outfile, limit, fmt, mat_version, hdf5_order):
     """imfilter, imgaussfilt(3): the padded image read in boxes (each box's padded part filled
     from A by the library's padding rule, the far end of A for 'circular'), the kernel whole.
     None when the in-memory job fits."""
+    from bridge import filtering  # not for the conv family: a tiny job never loads it
+
     image = operands[0]
     standin = np.empty(0, image.dtype)
     args, _ = compute.arguments(job)
