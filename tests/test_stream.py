@@ -218,6 +218,18 @@ def test_imgaussfilt_streams(capsys, tmp_path, op):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
 
 
+def test_the_plan_never_passes_the_budget(tmp_path):
+    """A 2000x1500 operand with a 400x400 kernel under 16M: the smallest box of the same
+    summation path as in memory once planned 36.9 MB; the boxes now stay within the budget."""
+    A = RNG.random((1500, 2000))
+    B = RNG.random((400, 400))
+    infile = write_h5(tmp_path / "in.h5", {"A": A, "B": B}, chunks=(100, 100))
+    limit = stream.parse_size("16M")
+    plan = streamed_plan(infile, limit, tmp_path / "out.h5", op="conv2")
+    resident = plan.kernel.nbytes + 3 * plan.kernel.numel * plan.dtype.itemsize
+    assert resident + stream.READ_CACHE_BYTES + stream._box_bytes(plan, plan.block) <= limit
+
+
 @pytest.mark.parametrize("shape", ["full", "same", "valid"])
 def test_streamed_equals_in_memory_floats(capsys, tmp_path, shape):
     A = RNG.standard_normal((90, 70, 40))

@@ -502,7 +502,10 @@ def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
                 hi = mid - 1
         inner = math.prod(block) // max(block[k], 1)
         if lo * inner < MIN_BOX_OUTPUTS:  # the same summation path as in memory (see above)
-            lo = min(plan.lengths[k], -(-MIN_BOX_OUTPUTS // inner))
+            wanted = min(plan.lengths[k], -(-MIN_BOX_OUTPUTS // inner))
+            block[k] = wanted
+            if _box_bytes(plan, tuple(block)) <= room:  # never past the budget
+                lo = wanted
         block[k] = lo
         return tuple(block)
     raise MemoryLimitError(
