@@ -3,7 +3,7 @@
 Before a job reads its operands, :func:`plan_job` works out from the file's headers what the
 in-memory job would need (operands, their copies in the result's class, the result and the
 kernels' work space; :func:`in_memory_bytes`) and compares it with the memory budget
-(``--max-memory``, else :func:`default_budget`). A job that fits runs in memory as before. One
+(``--max-memory``, else :func:`default_budget`, half of the machine's memory). A job that fits runs in memory as before. One
 that does not is *streamed* when it can be:
 
 * the result is cut into boxes (:func:`plan_boxes`): slabs along the outermost dimension of the
@@ -91,26 +91,40 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-def available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes (Linux), else what sysconf says, else None."""
+def physical_memory() -> int | None:
+    """The memory this machine (or this container's cgroup, where it sets a limit) has, in
+    bytes: MemTotal of /proc/meminfo, else sysconf; None if neither says."""
+    total = None
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
+    if total is None:
+        try:
+            total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):
+            return None
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total
 
 
 def default_budget() -> int:
-    available = available_memory()
-    if not available:
+    """Half of the machine's memory (:func:`physical_memory`): the same for every run of a job
+    on a machine, so whether it streams never depends on what else runs at its start."""
+    total = physical_memory()
+    if not total:
         return FALLBACK_BUDGET
-    return max(int(available * DEFAULT_FRACTION), 64 << 20)
+    return max(int(total * DEFAULT_FRACTION), 64 << 20)
 
 
 def budget(max_memory: str | None) -> int:
