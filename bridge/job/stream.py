@@ -3,8 +3,8 @@
 Before a job reads its operands, :func:`plan_job` works out from the file's headers what the
 in-memory job would need (operands, their copies in the result's class, the result and the
 kernels' work space; :func:`in_memory_bytes`) and compares it with the memory budget
-(``--max-memory``, else :func:`default_budget`, half of the machine's memory). A job that fits runs in memory as before. One
-that does not is *streamed* when it can be:
+(``--max-memory``, else :func:`default_budget`, half of the machine's memory). A job that fits
+runs in memory as before. One that does not is *streamed* when it can be:
 
 * the result is cut into boxes (:func:`plan_boxes`): slabs along the outermost dimension of the
   storage order, or, when even one plane is too large, single planes of the outer dimensions and
