@@ -48,7 +48,7 @@ if ~iscellstr(jobs) || isempty(jobs) || ~(ischar(outdir) || isa(outdir, 'string'
     'and OUTDIR text.']);
 end
 args = [{'batch'}, jobs(:)', {'--out-dir', char(outdir)}];
-[options, python] = batch_options(caller, varargin);
+[options, python, names] = batch_options(caller, varargin);
 args = [args, options];
 
 [python, source, problem] = bridge_python(caller, python);
@@ -70,8 +70,27 @@ if exist('OCTAVE_VERSION', 'builtin') ~= 0
 else
   [status, output] = system(command, '-echo');
 end
+if any(status == [129 130 143])  % stopped (Ctrl-C, SIGTERM, SIGHUP): keep what was done
+  kept = '';
+  if exist(reportfile, 'file') == 2
+    kept = fullfile(char(outdir), 'bridge_batch_report.json');
+    if ~movefile(reportfile, kept)
+      kept = '';
+    end
+  end
+  message = sprintf('%s: the batch was stopped (exit status %d); the outputs written are complete', ...
+    caller, status);
+  if ~isempty(kept)
+    message = sprintf('%s, and the report of the jobs that finished is %s', message, kept);
+  end
+  error('bridge:interrupted', '%s.', message);
+end
 if status ~= 0 && status ~= 3  % 3: some jobs failed, which the report says
-  bridge_fail(caller, python, source, status, bridge_worker_message(errfile, output), '');
+  line = bridge_worker_message(errfile, output);
+  for k = 1:2:numel(names)  % the options as the caller named them, not as command-line flags
+    line = strrep(line, names{k + 1}, ['''' names{k} '''']);
+  end
+  bridge_fail(caller, python, source, status, line, '');
 end
 if exist(reportfile, 'file') ~= 2
   error('bridge:noOutput', '%s', sprintf( ...
@@ -86,10 +105,12 @@ if isempty(report)
 end
 end
 
-function [options, python] = batch_options(caller, args)
-% NAME, VALUE pairs -> command-line words; 'Python' is the interpreter.
+function [options, python, names] = batch_options(caller, args)
+% NAME, VALUE pairs -> command-line words; 'Python' is the interpreter. NAMES: pairs of the
+% caller's option name and the flag it became, for error messages.
 options = {};
 python = '';
+names = {};
 if mod(numel(args), 2) ~= 0
   error('bridge:badOption', '%s', [caller ': options come as NAME, VALUE pairs.']);
 end
@@ -109,6 +130,7 @@ for k = 1:2:numel(args)
     continue
   end
   option = ['--' lower(regexprep(name, '([a-z0-9])([A-Z])', '$1-$2'))];
+  names = [names, {name, option}]; %#ok<AGROW>
   if any(strcmp(option, {'--report', '--error-file', '--out-dir'}))
     error('bridge:badOption', '%s', sprintf( ...
       '%s: option ''%s'' is set by bridge_batch itself (OUTDIR, and REPORT is returned).', ...

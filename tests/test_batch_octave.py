@@ -230,3 +230,47 @@ def test_a_running_server_does_not_take_the_batch(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         assert not os.path.exists(sock)
+
+
+# A "python" that behaves as a batch stopped by SIGTERM after one job: it writes the partial
+# report it was asked for and exits 143, as `bridge batch` does.
+STOPPED_PYTHON = """#!/bin/sh
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--report" ]; then report="$2"; fi
+  shift
+done
+printf '[{"input": "a.mat", "output": "out/a.mat", "status": "ok", "exit": 0, "message": "",
+ "seconds": 0.1, "worker": "local"}]' > "$report"
+echo "bridge: 1 ok, 0 failed, 0 skipped, 1 not run (interrupted) in 0.2 s; report: $report" >&2
+exit 143
+"""
+
+
+def test_a_stopped_batch_keeps_its_report_and_says_so(tmp_path):
+    """SIGTERM raised bridge:workerFailed ('no message ... exit status 130') and the partial
+    report went with the temporary folder, where the summary pointed."""
+    (tmp_path / "work" / "out").mkdir(parents=True)
+    fake = tmp_path / "stopped-python"
+    fake.write_text(STOPPED_PYTHON)
+    fake.chmod(0o755)
+    code = (
+        f"try, bridge_batch('a.mat', 'out', 'Python', {m_string(fake)}); res = struct('id', '',"
+        " 'msg', ''); catch e, res = struct('id', e.identifier, 'msg', e.message); end"
+    )
+    res = run_octave(code, tmp_path)
+    assert field(res, "id") == "bridge:interrupted", field(res, "msg")
+    kept = tmp_path / "work" / "out" / "bridge_batch_report.json"
+    assert str(kept) in field(res, "msg") or "bridge_batch_report.json" in field(res, "msg")
+    assert '"status": "ok"' in kept.read_text()
+
+
+def test_a_misspelt_option_is_named_as_the_caller_wrote_it(tmp_path):
+    (tmp_path / "work" / "jobs").mkdir(parents=True)
+    scipy.io.savemat(tmp_path / "work" / "jobs" / "a.mat", {"A": np.ones((2, 2)), "B": 1.0})
+    code = (
+        "try, bridge_batch('jobs', 'out', 'Jbos', 2); res = struct('id', '', 'msg', '');"
+        " catch e, res = struct('id', e.identifier, 'msg', e.message); end"
+    )
+    res = run_octave(code, tmp_path)
+    assert field(res, "id") == "bridge:usage"
+    assert "'Jbos'" in field(res, "msg") and "--jbos" not in field(res, "msg")
