@@ -88,7 +88,8 @@ end
 if status ~= 0 && status ~= 3  % 3: some jobs failed, which the report says
   line = bridge_worker_message(errfile, output);
   for k = 1:2:numel(names)  % the options as the caller named them, not as command-line flags
-    line = strrep(line, names{k + 1}, ['''' names{k} '''']);
+    quoted = ['''' names{k} ''''];
+    line = strrep(strrep(line, ['''' names{k + 1} ''''], quoted), names{k + 1}, quoted);
   end
   bridge_fail(caller, python, source, status, line, '');
 end

@@ -113,10 +113,10 @@ res = struct('first', strjoin({R1.status}, '|'), 'second', strjoin({R2.status}, 
 @pytest.mark.parametrize(
     "call, identifier, words",
     [
-        ("bridge_batch('jobs', 'out', 'Bogus', 1)", "bridge:usage", ["No such option: --bogus"]),
+        ("bridge_batch('jobs', 'out', 'Bogus', 1)", "bridge:usage", ["No such option: 'Bogus'"]),
         ("bridge_batch('jobs/*.h5x', 'out')", "bridge:noInput", ["no file matches"]),
         ("bridge_batch('nothere', 'out')", "bridge:noInput", ["nothere: no such file"]),
-        ("bridge_batch('jobs', 'out', 'Jobs', 0)", "bridge:usage", ["--jobs"]),
+        ("bridge_batch('jobs', 'out', 'Jobs', 0)", "bridge:usage", ["for 'Jobs':"]),
         ("bridge_batch('jobs', 'out', 'Report', 'r.csv')", "bridge:badOption", ["Report"]),
         ("bridge_batch('jobs', 'out', 'Shape')", "bridge:badOption", ["pairs"]),
         ("bridge_batch('jobs', 'out', 'Python', 3)", "bridge:badOption", ["Python"]),
