@@ -319,7 +319,9 @@ def list_vars(
     status, errors, listing = EXIT_OK, [], []
     for index, path in enumerate(files):
         try:
-            with phase(FileFormatError, path):
+            with phase(FileFormatError, path), process.read_guard(
+                [path], error_file=error_file, protect=files
+            ):
                 variables, request = formats.read(path, hdf5_order=order)
         except Exception as err:  # report it, go on with the other files, fail at the end
             captured = io.StringIO()
