@@ -30,7 +30,6 @@ from pathlib import Path
 
 from bridge.errors import BridgeError, OutputError
 
-
 # Called with (temporary path, True) once a temporary output exists and (path, False) once it is
 # renamed or removed: bridge's own processes register their watchdog here (never the library).
 TEMPORARY_WATCHERS: list[Callable[[str, bool], None]] = []
@@ -91,7 +90,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
     pattern = re.compile(
         re.escape(f".{path.name}.{_host()}.") + r"(\d+)\.[0-9a-f]{12}\.tmp\Z"
     )
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(path.parent)
     except OSError:

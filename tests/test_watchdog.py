@@ -134,8 +134,11 @@ def assert_nothing_written(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
-STOPS = [("SIGTERM", 143, "stopped by SIGTERM"), ("SIGINT", 130, "interrupted"),
-         ("SIGHUP", 129, "stopped by SIGHUP")]
+STOPS = [
+    ("SIGTERM", 143, "stopped by SIGTERM"),
+    ("SIGINT", 130, "interrupted"),
+    ("SIGHUP", 129, "stopped by SIGHUP"),
+]
 
 
 # --- a job: python -m bridge IN OUT ------------------------------------------------------------
@@ -159,11 +162,16 @@ def test_stop_signals_end_a_read_stuck_in_c_code(job, name, code, words):
     proc = start(job, "in.mat", "out.mat")
     wait_stuck(proc, job)
     proc.send_signal(getattr(signal, name))
-    status, out, err, seconds = finish(proc, 30)
+    status, _, err, seconds = finish(proc, 30)
     assert status == code, err
-    assert err.endswith(f"bridge: error: {words}" + (
-        " (bridge:interrupted)\n" if name == "SIGINT" else
-        "; no output was written (bridge:interrupted)\n"))
+    assert err.endswith(
+        f"bridge: error: {words}"
+        + (
+            " (bridge:interrupted)\n"
+            if name == "SIGINT"
+            else "; no output was written (bridge:interrupted)\n"
+        )
+    )
     assert seconds < process.STOP_GRACE + GRACE_SLACK
     assert_nothing_written(job)
 
@@ -227,17 +235,23 @@ def test_bridge_vars_has_the_deadline_and_the_stop_signals(job):
     proc = start(job, "vars", "in.mat", BRIDGE_READ_TIMEOUT="2")
     status, _, err, _ = finish(proc, 30)
     assert status == 3, err
-    assert err.endswith("in.mat: reading took more than 2 s; the file may be malformed "
-                        "(bridge:readTimeout)\n")
+    assert err.endswith(
+        "in.mat: reading took more than 2 s; the file may be malformed (bridge:readTimeout)\n"
+    )
     for name, code, words in STOPS:
         proc = start(job, "vars", "in.mat")
         wait_stuck(proc, job)
         proc.send_signal(getattr(signal, name))
         status, _, err, seconds = finish(proc, 30)
         assert status == code, (name, err)
-        assert err.endswith(f"bridge: error: {words}" + (
-            " (bridge:interrupted)\n" if name == "SIGINT" else
-            "; no output was written (bridge:interrupted)\n"))
+        assert err.endswith(
+            f"bridge: error: {words}"
+            + (
+                " (bridge:interrupted)\n"
+                if name == "SIGINT"
+                else "; no output was written (bridge:interrupted)\n"
+            )
+        )
         assert seconds < process.STOP_GRACE + GRACE_SLACK
 
 
@@ -246,8 +260,20 @@ def test_bridge_vars_has_the_deadline_and_the_stop_signals(job):
 
 def test_a_batch_worker_stuck_in_a_read_fails_its_job_and_the_batch_goes_on(job):
     scipy.io.savemat(job / "bad.mat", {"A": np.eye(3), "B": np.ones((2, 2))})
-    proc = start(job, "batch", "in.mat", "bad.mat", "--out-dir", "out", "--jobs", "2",
-                 "--report", "report.json", WD_ONLY="bad", BRIDGE_READ_TIMEOUT="2")
+    proc = start(
+        job,
+        "batch",
+        "in.mat",
+        "bad.mat",
+        "--out-dir",
+        "out",
+        "--jobs",
+        "2",
+        "--report",
+        "report.json",
+        WD_ONLY="bad",
+        BRIDGE_READ_TIMEOUT="2",
+    )
     status, _, err, _ = finish(proc, 60)
     assert status == 3, err
     rows = {Path(r["input"]).name: r for r in json.loads((job / "report.json").read_text())}
@@ -279,16 +305,26 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
     from tests.test_serve import Running
 
     short = Path(tempfile.mkdtemp(prefix="wd-", dir="/tmp"))
-    env = env_for(job, BRIDGE_SOCKET=str(short / "s.sock"), BRIDGE_READ_TIMEOUT="2",
-                  BRIDGE_SERVE_PREFAULT_MB="0")
-    server = Running(short / "s.sock", env=env, command=[sys.executable, str(job / "stuck.py"),
-                                                          "serve"])
+    env = env_for(
+        job,
+        BRIDGE_SOCKET=str(short / "s.sock"),
+        BRIDGE_READ_TIMEOUT="2",
+        BRIDGE_SERVE_PREFAULT_MB="0",
+    )
+    server = Running(
+        short / "s.sock", env=env, command=[sys.executable, str(job / "stuck.py"), "serve"]
+    )
     try:
         caller = dict(env)
         caller.pop("BRIDGE_NO_SERVER")
-        proc = subprocess.Popen([sys.executable, "-m", "bridge", "in.mat", "out.mat"], cwd=job,
-                                env=caller, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "in.mat", "out.mat"],
+            cwd=job,
+            env=caller,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # The job process ends at the deadline (with its line, or for the caller to run the job
         # cold, where nothing is stuck here); it used to run forever, and the caller waited.
         status, _, err, _ = finish(proc, 60)
@@ -296,9 +332,14 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
         assert status == 0 or (status == 3 and "bridge:readTimeout" in err), err
         # A stop signal ends a job process stuck in a read too.
         (job / "stuck.mark").unlink(missing_ok=True)
-        proc = subprocess.Popen([sys.executable, "-m", "bridge", "in.mat", "out.mat"], cwd=job,
-                                env=dict(caller, BRIDGE_READ_TIMEOUT="0"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "in.mat", "out.mat"],
+            cwd=job,
+            env=dict(caller, BRIDGE_READ_TIMEOUT="0"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_stuck(proc, job)
         (pid,) = server.status()["job_pids"]
         os.kill(pid, signal.SIGTERM)
@@ -346,8 +387,14 @@ print("ok")
 
 @pytest.mark.parametrize("code", [LIBRARY, FORWARD], ids=["library", "forward"])
 def test_library_use_arms_nothing_and_another_wakeup_fd_is_kept(tmp_path, code):
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.stdout == "ok\n", done.stderr
 
 

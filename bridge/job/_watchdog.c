@@ -16,7 +16,9 @@
  * the one mutex, so a disarm either comes first (nothing happens) or waits forever.
  * Bytes read from the pipe are forwarded to the wakeup fd that was set before (the caller's),
  * so nothing that waited on it misses a signal. A forked child starts with nothing armed, no
- * thread and no pipe (pthread_atfork); its first arm makes new ones.
+ * thread and no pipe of its own (pthread_atfork; the parent's become /dev/null); its first arm
+ * makes new ones. POSIX only; where it is not built, the Python thread of bridge/job/process.py
+ * stands in.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -293,15 +295,21 @@ static void after_fork_child(void) {
     started = 0;
     armed = 0;
     pending = 0;
-    if (wake_r >= 0) {
-        close(wake_r);
-        close(wake_w);
+    /* The pipes are the parent's: a wakeup fd still set to one (a fork inside a guard) must
+     * not reach it, nor a number reused for another file. They become /dev/null here. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int *fds[4] = {&wake_r, &wake_w, &ctl_r, &ctl_w};
+    for (int k = 0; k < 4; k++) {
+        if (*fds[k] >= 0) {
+            if (null < 0 || dup2(null, *fds[k]) < 0)
+                close(*fds[k]);
+            else
+                fcntl(*fds[k], F_SETFD, FD_CLOEXEC);
+            *fds[k] = -1;
+        }
     }
-    if (ctl_r >= 0) {
-        close(ctl_r);
-        close(ctl_w);
-    }
-    wake_r = wake_w = ctl_r = ctl_w = -1;
+    if (null >= 0)
+        close(null);
     forward_fd = channel_fd = -1;
     for (size_t i = 0; i < n_live; i++)
         free(live[i]);

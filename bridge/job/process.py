@@ -153,8 +153,6 @@ def prefault_heap(megabytes: int, stop=None) -> int:
     return len(blocks) * 16
 
 
-
-
 # --- the read guard ------------------------------------------------------------------------------
 #
 # A read from an untrusted file may never end: a mutated 6 KB HDF5 file makes the HDF5 library
