@@ -199,13 +199,17 @@ def read_deadline(paths: Sequence[str]) -> float:
 
 
 def set_last_words(
-    fd: int | None, encode: Callable[[int, str], bytes] | None = None, quiet_stops: bool = False
+    fd: int | None,
+    encode: Callable[[int, str], bytes] | None = None,
+    quiet_stops: bool = False,
+    exit_status: int | None = None,
 ) -> None:
     """Where a front door hears of a job the watchdog ended: ``encode(status, line)`` is written
     to ``fd`` instead of the line to stderr (``line`` is '' when the error file took it);
     ``quiet_stops``: a stop signal ends the process without a line (a batch worker's stop is the
-    batch's business). ``fd`` None: back to stderr."""
-    _GUARD["last_words"] = None if fd is None else (fd, encode, quiet_stops)
+    batch's business); ``exit_status``: the process's status then, instead of the job's (a warm
+    worker's job process answers the status and exits 0). ``fd`` None: back to stderr."""
+    _GUARD["last_words"] = None if fd is None else (fd, encode, quiet_stops, exit_status)
 
 
 @contextlib.contextmanager
@@ -256,7 +260,7 @@ def _events(paths: Sequence[str], seconds: float, has_error_file: bool) -> list[
     from bridge.job import outcome
 
     words = _GUARD["last_words"]
-    encode, quiet = (words[1], words[2]) if words else (None, False)
+    encode, quiet, exit_status = words[1:] if words else (None, False, None)
     shown = f"{round(seconds, 1):g}"
     where = ", ".join(paths)
     texts = {
@@ -281,7 +285,8 @@ def _events(paths: Sequence[str], seconds: float, has_error_file: bool) -> list[
         if encode is None:
             events.append((key, status, line.encode(), None, None))
         else:
-            events.append((key, status, line.encode(), encode(status, line), encode(status, "")))
+            end = status if exit_status is None else exit_status
+            events.append((key, end, line.encode(), encode(status, line), encode(status, "")))
     if seconds <= 0:
         events = [event for event in events if event[0] != 0]
     return events
