@@ -13,7 +13,8 @@
  * - the deadline: the same with the read-timeout message and exit status 3.
  *
  * Everything done after the decision is async-signal-safe (unlink, open, write, _exit), under
- * the one mutex, so a disarm either comes first (nothing happens) or waits forever.
+ * the one mutex, so a disarm either comes first (nothing happens) or waits forever. Arm and
+ * disarm only change the settings; the thread looks at them every TICK_MS and at each signal.
  * Bytes read from the pipe are forwarded to the wakeup fd that was set before (the caller's),
  * so nothing that waited on it misses a signal. A forked child starts with nothing armed, no
  * thread and no pipe of its own (pthread_atfork; the parent's become /dev/null); its first arm
@@ -51,7 +52,10 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int started;              /* the thread runs (in this process) */
 static int wake_r = -1, wake_w = -1; /* the signals' pipe: CPython writes, the thread reads */
-static int ctl_r = -1, ctl_w = -1;   /* wakes the thread when the settings change */
+/* The thread looks at the settings at least this often (ms): arm and disarm never wake it, so
+ * a short read never waits for it (on a loaded machine, a woken thread holding the lock when
+ * preempted cost the main thread milliseconds). The deadline is seen at most this late. */
+#define TICK_MS 250
 
 static int armed;
 static int has_deadline;
@@ -171,8 +175,8 @@ static int has_event(int key) {
 static void *watch(void *unused) {
     (void)unused;
     for (;;) {
-        struct pollfd fds[2];
-        int timeout = -1, r_ctl, r_wake;
+        struct pollfd fds[1];
+        int timeout = TICK_MS, r_wake;
         double left;
         unsigned char bytes[64];
 
@@ -180,32 +184,25 @@ static void *watch(void *unused) {
         if (armed) {
             if (pending) {
                 left = until(pending_until);
-                timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
+                if ((int)(left * 1000) + 1 < timeout)
+                    timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
             }
             if (has_deadline) {
                 left = until(deadline);
-                if (left <= 0)
-                    timeout = 0;
-                else if (timeout < 0 || (int)(left * 1000) + 1 < timeout)
-                    timeout = (int)(left * 1000) + 1;
+                if ((int)(left * 1000) + 1 < timeout)
+                    timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
             }
         }
-        r_ctl = ctl_r;
         r_wake = wake_r;
         pthread_mutex_unlock(&lock);
 
-        fds[0].fd = r_ctl;
+        fds[0].fd = r_wake;
         fds[0].events = POLLIN;
-        fds[1].fd = r_wake;
-        fds[1].events = POLLIN;
-        fds[0].revents = fds[1].revents = 0;
-        if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+        fds[0].revents = 0;
+        if (poll(fds, 1, timeout) < 0 && errno != EINTR)
             continue;
-        if (fds[0].revents & POLLIN)
-            while (read(r_ctl, bytes, sizeof bytes) > 0) {
-            }
         pthread_mutex_lock(&lock);
-        if (fds[1].revents & POLLIN) {
+        if (fds[0].revents & POLLIN) {
             ssize_t n;
             while ((n = read(r_wake, bytes, sizeof bytes)) > 0) {
                 ssize_t i;
@@ -227,14 +224,6 @@ static void *watch(void *unused) {
         pthread_mutex_unlock(&lock);
     }
     return NULL;
-}
-
-static void nudge(void) {
-    if (ctl_w >= 0) {
-        char c = 0;
-        ssize_t w = write(ctl_w, &c, 1);
-        (void)w;
-    }
 }
 
 static int make_pipe(int *r, int *w) {
@@ -259,8 +248,6 @@ static int start(void) {
     if (started)
         return 0;
     if (wake_r < 0 && make_pipe(&wake_r, &wake_w) != 0)
-        return -1;
-    if (ctl_r < 0 && make_pipe(&ctl_r, &ctl_w) != 0)
         return -1;
     /* The thread blocks every signal: they go to the main thread, as bridge's threads do. */
     sigfillset(&all);
@@ -298,8 +285,8 @@ static void after_fork_child(void) {
     /* The pipes are the parent's: a wakeup fd still set to one (a fork inside a guard) must
      * not reach it, nor a number reused for another file. They become /dev/null here. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int *fds[4] = {&wake_r, &wake_w, &ctl_r, &ctl_w};
-    for (int k = 0; k < 4; k++) {
+    int *fds[2] = {&wake_r, &wake_w};
+    for (int k = 0; k < 2; k++) {
         if (*fds[k] >= 0) {
             if (null < 0 || dup2(null, *fds[k]) < 0)
                 close(*fds[k]);
@@ -426,7 +413,6 @@ static PyObject *py_arm(PyObject *self, PyObject *args) {
         deadline = after(seconds);
     pending = 0;
     armed = 1;
-    nudge();
     pthread_mutex_unlock(&lock);
     Py_RETURN_NONE;
 
@@ -450,7 +436,6 @@ static PyObject *py_disarm(PyObject *self, PyObject *unused) {
     armed = 0;
     pending = 0;
     clear_events();
-    nudge();
     pthread_mutex_unlock(&lock);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;

@@ -323,6 +323,9 @@ def _watchdog() -> Any:
     return _WATCHDOG[0]
 
 
+_TICK = 0.25  # seconds: the watchdog looks at its settings at least this often
+
+
 class _PythonWatchdog:
     """The watchdog where bridge/job/_watchdog.c was not built: the same rules in a Python
     thread, which runs only while the main thread lets go of the GIL (a read stuck in C code
@@ -343,8 +346,7 @@ class _PythonWatchdog:
         self.pid = os.getpid()  # a forked child starts afresh
         self.armed, self.pending, self.live = False, None, set()
         self.wake = os.pipe()
-        self.ctl = os.pipe()
-        for fd in (*self.wake, *self.ctl):
+        for fd in self.wake:
             os.set_blocking(fd, False)
         threading.Thread(target=self._watch, name="bridge-watchdog", daemon=True).start()
 
@@ -361,7 +363,6 @@ class _PythonWatchdog:
             until = time.monotonic() + seconds if seconds > 0 else None
             self.settings = (until, grace, forward, channel, error_file, {e[0]: e for e in events})
             self.armed, self.pending = True, None
-            os.write(self.ctl[1], b"\0")
 
     def disarm(self) -> None:
         with self.lock:
@@ -378,16 +379,13 @@ class _PythonWatchdog:
         with contextlib.suppress(AttributeError, OSError):
             signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
         while True:
-            timeout = None
+            timeout = _TICK  # arm and disarm never wake this thread (it would take the GIL)
             with self.lock:
                 if self.armed:
                     until = [t for t in (self.settings[0], self.pending and self.pending[1]) if t]
                     if until:
-                        timeout = max(min(until) - time.monotonic(), 0.0)
-            ready, _, _ = select.select([self.ctl[0], self.wake[0]], [], [], timeout)
-            if self.ctl[0] in ready:
-                with contextlib.suppress(OSError):
-                    os.read(self.ctl[0], 4096)
+                        timeout = min(max(min(until) - time.monotonic(), 0.0), _TICK)
+            ready, _, _ = select.select([self.wake[0]], [], [], timeout)
             data = b""
             if self.wake[0] in ready:
                 with contextlib.suppress(OSError):
