@@ -224,26 +224,35 @@ def read_guard(
     ``deadline=False``) and stop signals that end the process even while the main thread is
     stuck in C code. ``error_file`` gets the line by :func:`bridge.job.outcome.write_error_file`'s
     rule, never when it is one of ``protect`` (IN, OUT). Nothing in library use (before
-    :func:`tune_process`), nothing when already inside a guard."""
-    if not _GUARD["enabled"] or _GUARD["depth"]:
+    :func:`tune_process`), nothing when already inside a guard, nothing outside the main thread
+    (a job run by a thread of a process that does other things must not end that process; bridge's
+    own jobs run on the main thread of the command line, batch workers, warm job processes)."""
+    if (
+        not _GUARD["enabled"]
+        or _GUARD["depth"]
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
     seconds = read_deadline(paths) if deadline else 0.0
     watchdog = _watchdog()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        try:
-            previous = signal.set_wakeup_fd(watchdog.wakeup_fd(), warn_on_full_buffer=False)
-        except (ValueError, OSError):
-            previous = None
-    events = _events(paths, seconds, error_file is not None)
     target = None
     if error_file and not _is_one_of(error_file, protect):
         target = os.fsencode(error_file)
     words = _GUARD["last_words"]
     channel = words[0] if words else -1
-    forward = previous if previous is not None and previous >= 0 else -1
-    watchdog.arm(seconds, STOP_GRACE, forward, channel, target, events)
+    previous = None
+    try:
+        previous = signal.set_wakeup_fd(watchdog.wakeup_fd(), warn_on_full_buffer=False)
+        forward = previous if previous >= 0 else -1
+        watchdog.arm(seconds, STOP_GRACE, forward, channel, target, _events(paths, seconds))
+    except OSError:  # no pipe or thread to be had (out of descriptors): read unguarded
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        previous = watchdog = None
+    if watchdog is None:
+        yield
+        return
     _GUARD["depth"] += 1
     try:
         yield
@@ -254,7 +263,7 @@ def read_guard(
         watchdog.disarm()
 
 
-def _events(paths: Sequence[str], seconds: float, has_error_file: bool) -> list[tuple]:
+def _events(paths: Sequence[str], seconds: float) -> list[tuple]:
     """(key, status, line, channel line, channel quiet) for the deadline (key 0) and each stop
     signal, as :func:`bridge.job.outcome.report_interrupt` and the job's errors word them."""
     from bridge.job import outcome
