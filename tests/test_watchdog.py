@@ -11,6 +11,7 @@ the GIL): no signal ends that wait, no Python code runs in any thread meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -105,6 +106,7 @@ def start(folder: Path, *args: str, **env: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a failed test kills its stuck processes, workers too
     )
 
 
@@ -112,7 +114,8 @@ def wait_stuck(proc: subprocess.Popen, folder: Path) -> None:
     deadline = time.monotonic() + 60
     while not (folder / "stuck.mark").exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"never got stuck: {proc.communicate()}")
         time.sleep(0.02)
     time.sleep(0.2)  # well inside the stuck call
@@ -123,7 +126,8 @@ def finish(proc: subprocess.Popen, within: float) -> tuple[int, str, str, float]
     try:
         out, err = proc.communicate(timeout=within)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         pytest.fail(f"still running {within} s later (SIGKILLed): {err}")
     return proc.returncode, out, err, time.monotonic() - start
@@ -304,7 +308,7 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
     env = env_for(
         job,
         BRIDGE_SOCKET=str(short / "s.sock"),
-        BRIDGE_READ_TIMEOUT="2",
+        BRIDGE_READ_TIMEOUT="8",  # the job processes' (the server's environment)
         BRIDGE_SERVE_PREFAULT_MB="0",
     )
     server = Running(
@@ -331,7 +335,7 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "in.mat", "out.mat"],
             cwd=job,
-            env=dict(caller, BRIDGE_READ_TIMEOUT="0"),
+            env=caller,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -342,9 +346,12 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
         started = time.monotonic()
         while Path(f"/proc/{pid}").exists() and time.monotonic() - started < 30:
             time.sleep(0.05)
-        assert time.monotonic() - started < process.STOP_GRACE + GRACE_SLACK
+        assert time.monotonic() - started < process.STOP_GRACE + GRACE_SLACK  # not the deadline
         finish(proc, 60)
     finally:
+        with contextlib.suppress(Exception):
+            for pid in server.status()["job_pids"]:  # stuck (the old code): never left behind
+                os.kill(pid, signal.SIGKILL)
         server.stop()
         shutil.rmtree(short, ignore_errors=True)
 
