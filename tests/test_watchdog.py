@@ -25,7 +25,6 @@ import pytest
 import scipy.io
 
 from bridge.job import process
-from tests.test_cli_process import environment
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,6 +32,14 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def environment() -> dict[str, str]:
+    """This process's environment with the checkout first on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
 
 # bridge's command line (python -m bridge ...) with the readers stuck in C code: WD_GIL=held
 # (PyDLL) or released (CDLL); WD_ONLY: only files whose name holds it; WD_STREAM: the job streams
