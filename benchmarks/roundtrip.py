@@ -5,12 +5,16 @@
     python benchmarks/roundtrip.py --quick       # smaller cases of the same kinds, best of 1
 
 One ``octave-cli`` session runs everything, on the same random data per case: the built-in
-(``conv``/``conv2``/``convn``), the wrapper cold (``BRIDGE_NO_SERVER=1``: a new Python per call)
-and the wrapper warm (a server started with ``bridge_serve('start')`` on a private socket, stopped
-at the end). Each is timed with tic/toc, best of ``--rounds``; the ratios wrapper/built-in are
-printed. Then where the time goes: in the same session, ``save -v6`` of the operands and
-``load`` of a result-sized file; in this Python, the convolution in-process (``bridge.conv*``),
-and the cold worker's fixed cost (a tiny job, end to end).
+(``conv``/``conv2``/``convn``), then the wrapper on each of its paths: cold (``BRIDGE_NO_SERVER=1``:
+a new Python per call), and with a warm worker (started with ``bridge_serve('start')`` on a
+private socket, stopped at the end) through the Python client (``BRIDGE_NO_MEX=1
+BRIDGE_NO_CLIENT=1``: files, a Python start per call), through the compiled client
+(``BRIDGE_NO_MEX=1``: files, no Python start) and through the MEX client (from memory: no files,
+no process). Each is timed with tic/toc, best of ``--rounds`` (small cases: the mean of several
+calls, best of the rounds); the ratios path/built-in are printed, and ``system('true')``, the floor
+of any call through ``system()``, heads the table. Then where the time goes: in the same session,
+``save -v6`` of the operands and ``load`` of a result-sized file; in this Python, the convolution
+in-process (``bridge.conv*``), and the cold worker's fixed cost (a tiny job, end to end).
 
 Nothing here is a test: no time is asserted.
 """
@@ -35,12 +39,16 @@ import bridge  # noqa: E402
 
 # (label, function, size of A, size of B, shape)
 CASES = [
+    ("conv2 16x16 * 3x3 'same'", "conv2", (16, 16), (3, 3), "same"),
+    ("conv2 512x512 * 5x5 'same'", "conv2", (512, 512), (5, 5), "same"),
     ("conv2 1000x1000 * 15x15 'same'", "conv2", (1000, 1000), (15, 15), "same"),
     ("conv2 2048x2048 * 61x61 'same'", "conv2", (2048, 2048), (61, 61), "same"),
     ("conv 2e6 * 2001 'full'", "conv", (1, 2_000_000), (1, 2001), "full"),
     ("convn 200^3 * 9^3 'same'", "convn", (200, 200, 200), (9, 9, 9), "same"),
 ]
 QUICK = [
+    ("conv2 16x16 * 3x3 'same'", "conv2", (16, 16), (3, 3), "same"),
+    ("conv2 512x512 * 5x5 'same'", "conv2", (512, 512), (5, 5), "same"),
     ("conv2 500x500 * 15x15 'same'", "conv2", (500, 500), (15, 15), "same"),
     ("conv2 1024x1024 * 31x31 'same'", "conv2", (1024, 1024), (31, 31), "same"),
     ("conv 5e5 * 1001 'full'", "conv", (1, 500_000), (1, 1001), "full"),
@@ -50,35 +58,52 @@ QUICK = [
 SCRIPT = r"""
 addpath('{matlab}');
 rand('seed', 1);
-function t = best(f, rounds)
+function t = best(f, rounds, reps)
+  % the best over ROUNDS of the mean time of REPS calls
   t = Inf;
   for r = 1:rounds
-    tic; f(); t = min(t, toc);
+    tic; for k = 1:reps, f(); end; t = min(t, toc / reps);
   end
 end
 function save_v6(file, S)
   save(file, '-struct', 'S', '-v6');
 end
+function on(name, value)
+  setenv(name, value);
+end
 [ok, line] = bridge_serve('start', 'IdleTimeout', 600);
 if ~ok, printf('SERVER %s\n', line); end
+system('true');
+printf('FLOOR %.6g\n', best(@() system('true'), {rounds}, 50));
 {cases}
 bridge_serve('stop');
 """
 
+# Per case: the built-in, then the wrapper cold, warm through Python, through the compiled
+# client, through the MEX client (each warmed up once first: the MEX and the compiled client are
+# built on first use, the worker's first job of a kind loads what it needs).
 CASE = r"""
 A = rand({a}); B = rand({b});
 f = @() {fn}(A, B, '{shape}');
 w = @() bridge_{fn}(A, B, '{shape}');
 R = f(); W = w();
 err = max(abs(R(:) - W(:))) / max(abs(R(:)));
-tb = best(f, {rounds});
-setenv('BRIDGE_NO_SERVER', '1'); tc = best(w, {rounds}); setenv('BRIDGE_NO_SERVER', '');
-tw = best(w, {rounds});
+tb = best(f, {rounds}, {reps});
+on('BRIDGE_NO_SERVER', '1'); tc = best(w, {rounds}, {cold_reps}); on('BRIDGE_NO_SERVER', '');
+on('BRIDGE_NO_MEX', '1'); on('BRIDGE_NO_CLIENT', '1'); w(); tp = best(w, {rounds}, {reps});
+on('BRIDGE_NO_CLIENT', ''); w(); tx = best(w, {rounds}, {reps}); on('BRIDGE_NO_MEX', '');
+w(); tm = best(w, {rounds}, {reps});
 S = struct('A', A, 'B', B); tmp = [tempname() '.mat'];
-ts = best(@() save_v6(tmp, S), {rounds});
-C = R; save(tmp, 'C', '-v6'); tl = best(@() load(tmp), {rounds}); delete(tmp);
-printf('CASE {k} %.6g %.6g %.6g %.6g %.6g %.3g\n', tb, tc, tw, ts, tl, err);
+ts = best(@() save_v6(tmp, S), {rounds}, 1);
+C = R; save(tmp, 'C', '-v6'); tl = best(@() load(tmp), {rounds}, 1); delete(tmp);
+printf('CASE {k} %.6g %.6g %.6g %.6g %.6g %.6g %.6g %.3g\n', tb, tc, tp, tx, tm, ts, tl, err);
 """
+
+
+def reps_for(a: tuple, b: tuple) -> int:
+    """Calls per timing: many for small cases (tic/toc and the scheduler's noise), one for big."""
+    work = int(np.prod(a)) * int(np.prod(b))
+    return 20 if work < 10**4 else 5 if work < 10**8 else 1
 
 
 def octave_size(shape: tuple[int, ...]) -> str:
@@ -128,7 +153,16 @@ def main() -> int:
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"best of {rounds}; Python {sys.version.split()[0]}, numpy {np.__version__}")
     body = "".join(
-        CASE.format(k=k, a=octave_size(a), b=octave_size(b), fn=fn, shape=shape, rounds=rounds)
+        CASE.format(
+            k=k,
+            a=octave_size(a),
+            b=octave_size(b),
+            fn=fn,
+            shape=shape,
+            rounds=rounds,
+            reps=reps_for(a, b),
+            cold_reps=max(1, reps_for(a, b) // 4),
+        )
         for k, (_, fn, a, b, shape) in enumerate(cases)
     )
     with tempfile.TemporaryDirectory(prefix="bridge-rt-", dir="/tmp") as tmp:
@@ -137,9 +171,10 @@ def main() -> int:
             BRIDGE_PYTHON=sys.executable,
             BRIDGE_SOCKET=f"{tmp}/s.sock",
             BRIDGE_NO_SERVER="",
+            BRIDGE_BUILD_CACHE=f"{tmp}/cache",  # the compiled clients built afresh, here
         )
         env.pop("BRIDGE_TEMP", None)
-        script = SCRIPT.format(matlab=ROOT / "matlab", cases=body)
+        script = SCRIPT.format(matlab=ROOT / "matlab", cases=body, rounds=rounds)
         done = subprocess.run(
             [octave, "--norc", "--quiet", "--no-history", "--eval", script],
             capture_output=True,
@@ -147,36 +182,46 @@ def main() -> int:
             env=env,
             cwd=tmp,
         )
-    rows = {}
+    rows, floor = {}, float("nan")
     for line in done.stdout.splitlines():
         if line.startswith("CASE "):
             k, *values = line.split()[1:]
             rows[int(k)] = [float(v) for v in values]
+        elif line.startswith("FLOOR "):
+            floor = float(line.split()[1])
         elif line.startswith("SERVER"):
             print(line)
     if done.returncode != 0 or len(rows) != len(cases):
         print(done.stdout[-2000:], done.stderr[-2000:])
         return 1
     fixed = tiny_cold(rounds)
-    print(f"cold worker's fixed cost (tiny job, end to end): {fixed:.3f} s\n")
+    print(f"cold worker's fixed cost (tiny job, end to end): {fixed:.3f} s")
+    print(f"system('true') in Octave (the floor of any system() call): {floor * 1e3:.2f} ms\n")
     head = (
-        f"{'case':34} {'built-in':>9} {'cold':>8} {'ratio':>6} {'warm':>8} {'ratio':>6}"
-        f" | {'save -v6':>8} {'load':>7} {'compute':>8}  rel.err"
+        f"{'case':32} {'built-in':>9} {'cold':>8} {'x':>5} {'warm py':>8} {'x':>5}"
+        f" {'warm C':>8} {'x':>5} {'MEX':>8} {'x':>5} | {'save':>6} {'load':>6} {'compute':>7}"
     )
     print(head)
     print("-" * len(head))
     for k, (label, fn, a, b, shape) in enumerate(cases):
-        tb, tc, tw, ts, tl, err = rows[k]
+        tb, tc, tp, tx, tm, ts, tl, err = rows[k]
         compute = in_process(fn, a, b, shape, rounds)
         print(
-            f"{label:34} {tb:9.3f} {tc:8.3f} {tc / tb:6.2f} {tw:8.3f} {tw / tb:6.2f}"
-            f" | {ts:8.3f} {tl:7.3f} {compute:8.3f}  {err:.1e}"
+            f"{label:32} {tb:9.4f} {tc:8.4f} {tc / tb:5.2f} {tp:8.4f} {tp / tb:5.2f}"
+            f" {tx:8.4f} {tx / tb:5.2f} {tm:8.4f} {tm / tb:5.2f} | {ts:6.3f} {tl:6.3f}"
+            f" {compute:7.3f}  err {err:.1e}"
         )
+        if k == 0 and label.startswith("conv2 16x16"):
+            print(
+                f"{'  the same / system(true)':32} {'':9} {'':8} {tc / floor:5.1f} {'':8}"
+                f" {tp / floor:5.1f} {'':8} {tx / floor:5.1f} {'':8} {tm / floor:5.1f}"
+            )
     print(
-        "\nratio = wrapper / built-in (lower is better); save, load: Octave's side of the files;"
-        "\ncompute: bridge's convolution in this Python, in-process. The rest of a warm call is"
-        "\nthe worker reading and writing the files and the socket round trip; cold adds the"
-        "\nfixed cost above (Python's start-up and imports)."
+        "\nx = path / built-in (lower is better; the 16x16 row also against system('true'));"
+        "\nsave, load: Octave's side of the files; compute: bridge's convolution in this Python,"
+        "\nin-process. A warm file call adds the worker reading and writing the files and the"
+        "\nsocket round trip, and a Python start (warm py) or none (warm C); the MEX client sends"
+        "\nthe operands over the socket and gets the result back, no file, no process."
     )
     return 0
 

@@ -3,6 +3,10 @@
 Functions (each with MATLAB's sizes, offsets, orientation, classes and error identifiers):
 
 * :func:`conv`, :func:`conv2`, :func:`convn`: MATLAB's convolutions;
+* :func:`filter2`, :func:`xcorr2`: 2-D correlation and cross-correlation;
+* :func:`imfilter`, :func:`fspecial`, :func:`imgaussfilt`, :func:`imgaussfilt3`: the Image
+  Processing Toolbox's filtering (N-D, every boundary option, integer images rounded and
+  saturated as MATLAB does).
 
 Errors are :class:`BridgeError` subclasses that also inherit the fitting builtin (``ValueError``,
 ``TypeError``, ...), each with ``.identifier`` (MATLAB's where MATLAB has one).
@@ -28,6 +32,12 @@ _PUBLIC = {
     "conv": "bridge.convolution",
     "conv2": "bridge.convolution",
     "convn": "bridge.convolution",
+    "filter2": "bridge.filtering",
+    "xcorr2": "bridge.filtering",
+    "imfilter": "bridge.filtering",
+    "fspecial": "bridge.filtering",
+    "imgaussfilt": "bridge.filtering",
+    "imgaussfilt3": "bridge.filtering",
     "BridgeError": "bridge.errors",
     "MatlabArgumentError": "bridge.errors",
     "ShapeParameterError": "bridge.errors",
@@ -39,6 +49,8 @@ _PUBLIC = {
     "JobError": "bridge.errors",
     "UsageError": "bridge.errors",
     "OutputError": "bridge.errors",
+    "FilterArgumentError": "bridge.errors",
+    "FilterTypeError": "bridge.errors",
 }
 
 __all__ = ["__version__", *_PUBLIC]
@@ -50,6 +62,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         BridgeError,
         DimensionError,
         FileFormatError,
+        FilterArgumentError,
+        FilterTypeError,
         InputTypeError,
         JobError,
         MatlabArgumentError,
@@ -59,6 +73,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         UsageError,
         VariableError,
     )
+    from bridge.filtering import filter2, fspecial, imfilter, imgaussfilt, imgaussfilt3, xcorr2
 
 
 def __getattr__(name: str) -> object:

@@ -1,8 +1,32 @@
 """``python -m bridge``: the command line of :mod:`bridge.cli`."""
 
+import importlib.util
+import os
 import sys
 
+
+def _this_package() -> None:
+    """``python -m bridge`` run from the folder that holds a checkout named ``bridge`` (what
+    ``git clone`` makes) with bridge installed editable: Python takes the checkout's folder for a
+    namespace package ``bridge`` (a folder without ``__init__.py`` on the path before the
+    install's finder), so the package has no names. Put the package this file belongs to in its
+    place before anything else is imported from it."""
+    package = sys.modules.get("bridge")
+    if package is None or getattr(package, "__file__", None) is not None:
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "bridge", os.path.join(here, "__init__.py"), submodule_search_locations=[here]
+    )
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bridge"] = module
+    spec.loader.exec_module(module)
+
+
 if __name__ == "__main__":
+    _this_package()
     from bridge import client, fastpath
     from bridge.job import process
 

@@ -64,7 +64,7 @@ Exit status:
 def _operations_help() -> str:
     """The job's operations and their operands, from their declarations."""
     lines = [
-        f"  {op.name:<13}{' | '.join(', '.join(form) for form in op.forms)}"
+        f"  {op.name:<13}{' | '.join(', '.join(form) or '(no operands)' for form in op.forms)}"
         for op in OPERATIONS.values()
     ]
     return "\n".join(lines)
@@ -80,6 +80,7 @@ IN holds the operands, by name, and optionally the request:
   shape        'full' (default; filter2, imfilter: 'same'), 'same' or 'valid'
   padding, mode                     imfilter's boundary option and 'corr'/'conv'
   sigma, FilterSize, Padding        imgaussfilt(3)'s
+  type, p1, p2                      fspecial's type and parameters
 as variables in .mat files (op and shape as char; Octave's plain save and
 save -hdf5 too), datasets and attributes in .h5/.hdf5, or named arrays and
 header lines in .txt. The result is written to OUT as C, in the format of
@@ -249,7 +250,9 @@ def job(**params) -> None:
     process.import_numpy_with_signals_held()
     from bridge.job.runner import Request, run
 
-    run(Request.from_params(params))
+    request = Request.from_params(params)
+    request.progress = True
+    run(request)
 
 
 _JOB_FILES = [
@@ -316,7 +319,8 @@ def list_vars(
     from bridge import formats
 
     order = _plain(hdf5_order)
-    status, errors, listing = EXIT_OK, [], []
+    status, errors = EXIT_OK, []
+    listing: list[dict[str, object]] = []
     for index, path in enumerate(files):
         try:
             # As a job's: SIGTERM and SIGHUP raise too, and a read has a deadline and stops
@@ -337,18 +341,30 @@ def list_vars(
             status = status or code
             listing.append({"file": path, "error": captured.getvalue().strip()})
             continue
-        listing.append({"file": path, **_described(variables, request)})
+        call = _call(path, variables, request)
+        listing.append({"file": path, **_described(variables, request), "call": call})
         if as_json:
             continue
         if len(files) > 1:
             typer.echo(("\n" if index else "") + f"{path}:")
-        typer.echo(_whos(variables, request))
+        typer.echo(_whos(variables, request, call))
     if as_json:
         typer.echo(json.dumps(listing, indent=1))
     if errors and error_file and not outcome.write_error_file(error_file, "".join(errors)):
         sys.stderr.write("".join(errors))
     if status:
         raise typer.Exit(status)
+
+
+def _call(path: str, variables: dict, request: dict) -> str | None:
+    """The MATLAB call the file asks for as a job (bridge.job.files), or None: not a whole job."""
+    from bridge.errors import BridgeError
+    from bridge.job import files
+
+    try:
+        return files.call_text(files.resolve(path, variables, request))
+    except BridgeError:
+        return None
 
 
 def _described(variables: dict, request: dict) -> dict:
@@ -367,7 +383,7 @@ def _described(variables: dict, request: dict) -> dict:
     }
 
 
-def _whos(variables: dict, request: dict) -> str:
+def _whos(variables: dict, request: dict, call: str | None = None) -> str:
     """A table like MATLAB's ``whos``: Name, Size, Class, Attributes."""
     rows = [("Name", "Size", "Class", "Attributes")]
     for name, var in variables.items():
@@ -387,6 +403,9 @@ def _whos(variables: dict, request: dict) -> str:
     if request:
         fields = ", ".join(f"{key} = '{value}'" for key, value in request.items())
         lines += ["", f"  request: {fields}"]
+    if call:
+        lines += [] if request else [""]
+        lines.append(f"  job: {call}")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -512,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     process.tune_process()
     if not (argv and argv[0] in SUBCOMMANDS) or argv[0] == "batch":
-        status = fastpath.main(argv)  # a plain job: no Typer command to build (0.15 s of pydantic)
+        status = fastpath.main(argv)  # a plain job: no Typer command to build
         if status is not None:
             return status
     debug = "--debug" in argv

@@ -87,7 +87,8 @@ def peer_creds(sock) -> tuple[int, int, int]:
     """(pid, uid, gid) of the process at the other end of a Unix socket (Linux SO_PEERCRED), as
     they were when it connected (or listened)."""
     creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
-    return tuple(int.from_bytes(creds[k : k + 4], sys.byteorder) for k in (0, 4, 8))
+    pid, uid, gid = (int.from_bytes(creds[k : k + 4], sys.byteorder) for k in (0, 4, 8))
+    return pid, uid, gid
 
 
 def peer_uid(sock) -> int:
@@ -205,8 +206,9 @@ class Reader:
             self.data += chunk
 
 
-def receive(sock, limit: int = 1 << 40) -> list[str]:
-    """One message from ``sock`` (EOF before its end: ConnectionError)."""
+def receive(sock, limit: int = 1 << 40) -> list[str] | None:
+    """One message from ``sock`` (EOF before its end: ConnectionError); None if the socket has a
+    timeout and it passes first."""
     return Reader(sock, limit).next(sock.gettimeout())
 
 
@@ -270,7 +272,8 @@ class Watch:
     the process announced: same start time) and not stay stopped for STOPPED_GRACE seconds."""
 
     def __init__(self, pid: int, starttime: int | None = None) -> None:
-        self.pid, self.starttime, self.stopped_since = pid, starttime, None
+        self.pid, self.starttime = pid, starttime
+        self.stopped_since: float | None = None
 
     def alive(self) -> bool:
         stat = proc_stat(self.pid)

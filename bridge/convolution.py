@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
-from bridge.kernels import method_direct
+from bridge.kernels import choice, method_direct
 from bridge.semantics import (
     SHAPES,
     as_matlab,
@@ -176,14 +176,17 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     ):
         return None
     (a0, a1), (b0, b1) = A.shape, B.shape
-    # 'auto' sums directly when the *full* result is this small (kernels.choose_method), so
-    # every shape of these operands takes the direct sum, here as there.
+    # 'auto' sums directly when the *full* result is small (choice.direct_is_certain), so every
+    # shape of these operands takes the direct sum, here as there. Up to the size the direct
+    # sum runs in one thread (it skips zero taps there, which gives the same bits).
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
-    if work == 0 or work > method_direct.SMALL_WORK:
+    if work == 0 or work >= method_direct.NUMBA_THREADED_WORK:
         return None
-    chosen = method_direct._NUMBA
-    loop = chosen[0] if chosen else method_direct.compiled_loop(work, _F64)
-    if loop is None:
+    if (
+        work > method_direct.SMALL_WORK
+        and method != "direct"
+        and not choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
+    ):
         return None
     if shape == "full":  # semantics.window, inline
         s0, n0, s1, n1 = 0, a0 + b0 - 1, 0, a1 + b1 - 1
@@ -194,22 +197,7 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     if n0 <= 0 or n1 <= 0:
         return None
     big, small = (A, B) if a0 * a1 >= b0 * b1 else (B, A)
-    c_loop = method_direct._C_LOOP
-    if c_loop and loop is c_loop[0]:  # 2-D arrays read as 1 x n0 x n1
-        fb, fs = big.flags, small.flags
-        if fb.c_contiguous and fs.c_contiguous:
-            out = np.zeros((n0, n1))
-            loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
-            return out
-        if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
-            out = np.zeros((n0, n1), order="F")
-            loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
-            return out
-    out = np.zeros((n0, n1))
-    big = np.ascontiguousarray(big).reshape(1, *big.shape)
-    small = np.ascontiguousarray(small).reshape(1, *small.shape)
-    loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
-    return out
+    return method_direct.sum_2d(big, small, (s0, s1), (n0, n1))
 
 
 _LEAN_METHODS = frozenset(("auto", "direct"))

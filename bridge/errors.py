@@ -21,6 +21,8 @@ Only the CLI turns these into exit statuses; library code never calls ``sys.exit
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 # Exit statuses of the CLI, documented in the README. 1 is left to Python itself (an uncaught
 # exception before bridge could handle it), so a bridge-made status is never confused with it.
 EXIT_OK = 0
@@ -33,6 +35,8 @@ EXIT_INTERNAL = 70  # a bug in bridge: an unexpected exception (EX_SOFTWARE of s
 EXIT_SIGHUP = 129
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+_E = TypeVar("_E", bound="BridgeError")  # where() returns the error it is called on
 
 
 class BridgeError(Exception):
@@ -59,7 +63,7 @@ class BridgeError(Exception):
         self.argument = argument
         self.arguments = arguments
 
-    def where(self, *, file: str | None = None, variable: str | None = None) -> BridgeError:
+    def where(self: _E, *, file: str | None = None, variable: str | None = None) -> _E:
         """Add context (keeping what is already known) and return self, for ``raise e.where()``."""
         if file is not None and self.file is None:
             self.file = str(file)
@@ -148,3 +152,20 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class FilterArgumentError(MatlabArgumentError):
+    """A bad argument to the filtering family (filter2, xcorr2, imfilter, fspecial,
+    imgaussfilt): an unknown or ambiguous option, a size or value out of range. Carries the
+    identifier MATLAB's function raises (``images:fspecial:outOfRangeAlpha``,
+    ``MATLAB:imfilter:unrecognizedStringChoice``, ...) or a ``bridge:*`` one where MATLAB's is
+    not known."""
+
+    default_identifier = "bridge:filtering:badArgument"
+
+
+class FilterTypeError(BridgeError, TypeError):
+    """An argument of the filtering family of a class MATLAB's function refuses (a single
+    kernel for imfilter, a logical image for imgaussfilt, text where a number is expected)."""
+
+    default_identifier = "bridge:filtering:invalidType"

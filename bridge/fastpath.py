@@ -56,18 +56,21 @@ def main(argv: list[str]) -> int | None:
     params = parse(argv)
     if params is None:
         return None
-    return run_reported(params)
+    return run_reported(params, progress=True)
 
 
-def run_reported(params: dict) -> int:
+def run_reported(params: dict, *, progress: bool = False) -> int:
     """Run a job from its parameters, reporting an error as the command line does (one line on
-    stderr or in the error file); its exit status."""
+    stderr or in the error file); its exit status. ``progress``: a long computation says so on
+    stderr (:attr:`bridge.job.runner.Request.progress`)."""
     error_file, debug = params.get("error_file"), bool(params.get("debug"))
     outcome.set_job_paths(params["infile"], params["outfile"])
     try:
         with process.signals_raise():
             process.import_numpy_with_signals_held()
-            runner.run(runner.Request.from_params(params))
+            request = runner.Request.from_params(params)
+            request.progress = progress
+            runner.run(request)
         return EXIT_OK
     except KeyboardInterrupt as err:
         return outcome.report_interrupt(err, error_file, debug)

@@ -36,7 +36,7 @@ import stat
 import sys
 import time
 
-from bridge import client, fastpath
+from bridge import client, fastpath, serve_memory
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 from bridge.job import outcome, process
 
@@ -51,8 +51,8 @@ IDENTITY = ("version", "package", "fingerprint")
 # A spare job process forked ahead, its heap first touched while it waits (megabytes; 0: none).
 SPARE_ENV = "BRIDGE_SERVE_PREFAULT_MB"
 SPARE_MB = 512
-# What jobs import (a job process that imports them itself pays for it: scipy.io and h5py
-# 0.1-0.2 s). None of these may start a thread on import: the server forks.
+# What jobs import (a job process that imports them itself pays for it: scipy.io and h5py are
+# a large share of a small job). None of these may start a thread on import: the server forks.
 WARM_MODULES = (
     "bridge.job.compute",
     "bridge.job.stream",
@@ -469,7 +469,12 @@ class Server:
             if mine != theirs:
                 self.refuse(conn, f"{key} {theirs!r} differs from the server's {mine!r}")
                 return
-        if fastpath.parse(argv) is None:
+        if serve_memory.is_memory(argv):  # operands from memory (the MEX client)
+            problem = serve_memory.check(argv)
+            if problem:
+                self.refuse(conn, problem)
+                return
+        elif fastpath.parse(argv) is None:
             self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
             return
         try:
@@ -492,7 +497,8 @@ class Server:
             self.start(conn, fields[5], int(fields[6]) & 0o777, fields[7:])
 
     def start(self, conn: socket.socket, cwd: str, umask: int, argv: list[str]) -> None:
-        params = fastpath.parse(argv)  # the job request; request() let only plain jobs through
+        # The job request; request() let only plain jobs and memory jobs through.
+        params = serve_memory.params(argv) if serve_memory.is_memory(argv) else fastpath.parse(argv)
         if params is None:
             self.refuse(conn, "not a plain job (bridge IN OUT [options]); it runs cold")
             return
@@ -688,7 +694,11 @@ def spare_process(control: socket.socket, megabytes: int) -> int:
     poller.register(control, select.POLLIN)
     try:
         if process.prefault_heap(megabytes, lambda: bool(poller.poll(0))) >= megabytes:
-            control.sendall(b"R")  # all touched (else a job came, or the heap would not grow)
+            # All touched (else a job came, or the heap would not grow). A job that came while
+            # the last block was touched is in the socket already, and the server has closed its
+            # end: "R" then fails (EPIPE), and the job must still be taken (it was dropped).
+            with contextlib.suppress(OSError):
+                control.sendall(b"R")
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not fds:
             return 0
@@ -711,8 +721,9 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
     conn.setblocking(True)
     st = client.proc_stat(os.getpid())
     client.send(conn, ["ready", str(os.getpid()), str(st[2] if st else 0)])
+    reader = client.Reader(conn, 1024)
     try:
-        go = client.Reader(conn, 1024).next(GO_DEADLINE)
+        go = reader.next(GO_DEADLINE)
     except (OSError, ValueError):
         return NOT_STARTED
     if go != ["go"]:
@@ -723,6 +734,8 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
         client.send(conn, ["refused", f"cannot enter {cwd}: {problem.strerror}"])
         return NOT_STARTED
     os.umask(umask)
+    if serve_memory.is_params(params):
+        return serve_memory.job(conn, reader, params["memory"])
     status, out, err = run_job(params)
     conn.settimeout(None)
     client.send(conn, ["ok", str(status), out, err])

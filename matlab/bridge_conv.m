@@ -14,7 +14,9 @@ function w = bridge_conv(varargin)
 %   (then that checkout's bridge is used). Each call runs Python once, in a private temporary
 %   folder (in /dev/shm where there is one; BRIDGE_TEMP chooses) that is removed afterwards (kept
 %   when the environment variable BRIDGE_KEEP_TEMP is set); a warm server started by BRIDGE_SERVE
-%   takes the job when one runs. BRIDGE_DIAGNOSE shows which Python is used and what it can import.
+%   takes the job when one runs, from memory through the MEX client where it is built (no files,
+%   no Python started; see BRIDGE_SETUP). BRIDGE_DIAGNOSE shows which Python is used and what it
+%   can import.
 %
 %   Errors (identifiers), as MATLAB's conv where MATLAB has one:
 %     MATLAB:conv:AorBNotVector           U or V is not a vector
@@ -32,7 +34,7 @@ function w = bridge_conv(varargin)
 %   Example:
 %     w = bridge_conv([-1 2 3 -2 0 1 2], [2 4 -1 1], 'same')   % [15 5 -9 7 6 7 -1]
 %
-%   See also CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_SERVE, BRIDGE_DIAGNOSE.
+%   See also CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_SERVE, BRIDGE_SETUP, BRIDGE_DIAGNOSE.
 [args, python] = bridge_options(varargin);
 bridge_nargs(args, 2, 3);
 shape = bridge_shape(args, 3, 'MATLAB:conv:unknownShapeParameter');

@@ -1,10 +1,13 @@
 function [running, line] = bridge_serve(action, varargin)
 %BRIDGE_SERVE  Start, stop or query the warm worker that makes every wrapper call faster.
 %   BRIDGE_SERVE('start') starts `bridge serve` in the background and returns once it answers
-%   (or at once, if one runs already). Wrapper calls then skip Python's start-up and imports: a
-%   small call costs a few hundredths of a second instead of a few tenths. Jobs of several MATLAB
-%   processes run at once, up to one per core; results and errors are the same as without it.
-%   The server ends after 1800 s without a call.
+%   (or at once, if one runs already): the first step of fast calls. Wrapper calls then skip
+%   Python's start-up and imports, and, through the MEX client (built on first use in Octave, by
+%   BRIDGE_SETUP once in MATLAB), the files too: the operands go to the worker from memory and
+%   the result comes back as an array, so a small call costs about what system('true') does.
+%   Without the MEX client a compiled client takes the file job to the worker without starting
+%   Python. Jobs of several MATLAB processes run at once, up to one per core; results and errors
+%   are the same as without it. The server ends after 1800 s without a call.
 %   BRIDGE_SERVE('start', 'IdleTimeout', S) ends it after S seconds without a call (0: never).
 %   BRIDGE_SERVE('stop') stops it.  BRIDGE_SERVE('status') says whether one runs.
 %   BRIDGE_SERVE(..., 'Python', PYTHON) uses that interpreter (as the wrappers do).
@@ -22,7 +25,7 @@ function [running, line] = bridge_serve(action, varargin)
 %
 %   Errors: bridge:badOption (unknown action or option), bridge:pythonNotFound.
 %
-%   See also BRIDGE_CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_DIAGNOSE.
+%   See also BRIDGE_SETUP, BRIDGE_CONV, BRIDGE_CONV2, BRIDGE_CONVN, BRIDGE_DIAGNOSE.
 if nargin < 1
   action = 'status';
 end

@@ -18,7 +18,6 @@ Used by tests/test_fuzz.py (bounded, in CI) and benchmarks/fuzz.py (as long as a
 from __future__ import annotations
 
 import io
-import os
 import random
 import resource
 import struct
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from tests.processes import cold_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS_SPACE = 4 << 30
@@ -293,14 +294,6 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
 
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    env["BRIDGE_NO_SERVER"] = "1"
-    env.pop("BRIDGE_SOCKET", None)
-    return env
-
-
 def run(case: Case, folder: Path | None = None) -> Outcome:
     """Run ``case`` through ``python -m bridge IN OUT`` and check everything the suite demands."""
     with tempfile.TemporaryDirectory(dir=folder) as work:
@@ -315,7 +308,7 @@ def run(case: Case, folder: Path | None = None) -> Outcome:
                 cwd=work,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
-                env=environment(),
+                env=cold_environment(),
                 timeout=TIMEOUT,
                 preexec_fn=_limits,
             )
@@ -382,7 +375,7 @@ def in_process(paths: list[str]) -> list[tuple[str, str]]:
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        env=environment(),
+        env=cold_environment(),
         timeout=TIMEOUT * 4,
         preexec_fn=_limits,
     )

@@ -290,3 +290,156 @@ def hdf5_cases() -> dict[str, tuple[str, bytes]]:
         ]:
             cases[f"{tag}-{name}"] = built(ext, edit)
     return cases
+
+
+# --- issue 21: indirection to other files, chars beyond UTF-16, huge empties, single range ----
+
+
+def issue21_cases() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
+    """Hostile files of issue 21: name -> (extension, bytes, extra CLI arguments).
+
+    HDF5 external storage, external links (also through a soft link) and virtual datasets that
+    would make bridge read another file; char codes beyond UTF-16 and lone surrogates; empty
+    arrays of huge sizes, within MATLAB's limit and beyond it; doubles beyond single's range
+    stored for a single variable. Each ends in exit 0 or 3 (tests/fuzzing.py says what else).
+    """
+    import os
+    import tempfile
+
+    import h5py
+
+    from bridge.formats import h5util, mat73
+
+    def matlab(dataset, cls="double"):
+        h5util.write_text_attr(dataset, "MATLAB_class", cls)
+        return dataset
+
+    def built(ext: str, build, libver=h5util.LIBVER) -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, f"job{ext}")
+            options = {"userblock_size": 512} if ext == ".mat" else {}
+            with h5py.File(path, "w", libver=libver, **options) as f:
+                matlab(f.create_dataset("v", data=np.ones((2, 1))))
+                build(f)
+            if ext == ".mat":
+                with open(path, "r+b") as f:
+                    f.write(mat73.header())
+            with open(path, "rb") as f:
+                return f.read()
+
+    def external_storage(f):
+        matlab(
+            f.create_dataset("u", shape=(3, 1), dtype="<f8", external=[("/etc/hostname", 0, 24)])
+        )
+
+    def external_link(f):
+        f["u"] = h5py.ExternalLink("/etc/elsewhere.h5", "/x")
+
+    def soft_through_external(f):
+        f["g"] = h5py.ExternalLink("elsewhere.h5", "/")
+        f["u"] = h5py.SoftLink("/g/x")
+
+    def virtual(f):
+        layout = h5py.VirtualLayout(shape=(3, 1), dtype="f8")
+        layout[:] = h5py.VirtualSource("elsewhere.h5", "x", shape=(3, 1))
+        matlab(f.create_virtual_dataset("u", layout))
+
+    def operand(f):
+        matlab(f.create_dataset("u", data=np.ones((3, 1))))
+
+    def lone_surrogate(f):
+        operand(f)
+        matlab(f.create_dataset("op", data=np.array([[0xD800, 0x63]], np.uint16).T), "char")
+
+    def code_beyond_utf16(f):
+        operand(f)
+        matlab(f.create_dataset("op", data=np.array([[0x110000]], np.uint32)), "char")
+
+    def empty(dims):
+        def build(f):
+            d = matlab(f.create_dataset("u", data=np.array(dims, np.uint64)))
+            d.attrs["MATLAB_empty"] = np.uint8(1)
+
+        return build
+
+    def single_beyond_range(f):
+        del f["v"]
+        matlab(f.create_dataset("v", data=np.ones((1, 1), np.float32)), "single")
+        matlab(f.create_dataset("u", data=np.array([[1e300, -1e300, 1.0]]).T), "single")
+
+    def soft_links_exponential(f):
+        # walked naively, u takes 10^16 steps; HDF5 and bridge follow 16 soft links per lookup
+        for k in range(16):
+            f[f"l{k}"] = h5py.SoftLink("/" + "/".join([f"l{k + 1}"] * 10))
+        f["l16"] = h5py.SoftLink("/")
+        f["u"] = h5py.SoftLink("/l0/v")
+
+    latest = ("earliest", "latest")
+    cases: dict[str, tuple[str, bytes, tuple[str, ...]]] = {}
+    for ext in (".mat", ".h5"):
+        tag = "v73" if ext == ".mat" else "hdf5"
+        for name, build, libver in [
+            ("external-storage", external_storage, h5util.LIBVER),
+            ("external-link", external_link, h5util.LIBVER),
+            ("soft-link-through-external-link", soft_through_external, h5util.LIBVER),
+            ("virtual-dataset", virtual, latest),
+            ("soft-links-exponential", soft_links_exponential, h5util.LIBVER),
+        ]:
+            cases[f"{tag}-{name}"] = (ext, built(ext, build, libver), ())
+    for name, build in [
+        ("v73-char-lone-surrogate", lone_surrogate),
+        ("v73-char-beyond-utf16", code_beyond_utf16),
+        ("v73-single-beyond-range", single_beyond_range),
+        ("v73-empty-0x2^40x2^40", empty([0, 2**40, 2**40])),
+        ("v73-empty-0x2^48", empty([0, 2**48])),
+    ]:
+        cases[name] = (".mat", built(".mat", build), ())
+    cases["v73-empty-0x2^40-convn-same"] = (
+        ".mat",
+        built(".mat", empty([0, 2**40])),
+        ("--a", "u", "--b", "v", "--op", "convn", "--shape", "same"),
+    )
+
+    def char5(codes, mdtype, dtype):
+        head = array_head("op", mxCHAR, (1, len(codes)))
+        return matrix(head + element(mdtype, np.asarray(codes, dtype).tobytes()))
+
+    def empty5(name, dims):
+        return matrix(array_head(name, mxDOUBLE, dims) + element(miDOUBLE, b""))
+
+    n = 2**31 - 1
+    single = matrix(
+        array_head("u", 7, (1, 3))
+        + element(miDOUBLE, np.array([1e300, -1e300, 1], "<f8").tobytes())
+    )
+    v_single = matrix(array_head("v", 7, (1, 1)) + element(7, np.ones(1, "<f4").tobytes()))
+    for name, data, args in [
+        ("mat5-char-lone-surrogate", mat5(operands(), char5([0xD800, 0x63], miUINT16, "<u2")), ()),
+        ("mat5-char-utf16-surrogate", mat5(operands(), char5([0xDC00], 17, "<u2")), ()),
+        ("mat5-char-utf32-beyond-unicode", mat5(operands(), char5([0x110000], 18, "<u4")), ()),
+        ("mat5-char-uint32-huge", mat5(operands(), char5([0xFFFFFFFF], miUINT32, "<u4")), ()),
+        ("mat5-empty-0x2^31x2^31", mat5(empty5("u", (0, n, n)), double("v", [1.0])), ()),
+        (
+            "mat5-empty-0x2^31-valid",
+            mat5(empty5("A", (0, n)), double("B", [1.0, 2.0], (1, 2))),
+            ("--shape", "valid"),
+        ),
+        ("mat5-single-beyond-range", mat5(single, v_single), ()),
+    ]:
+        cases[name] = (".mat", data, args)
+    texts = [
+        ("text-single-beyond-range", "% u single 1 3\n1e300 -1e300 1\n% v single 1 1\n1\n"),
+        (
+            "octave-float-beyond-range",
+            "# name: u\n# type: float matrix\n# rows: 1\n# columns: 2\n 1e300 1\n\n\n"
+            "# name: v\n# type: float scalar\n1\n",
+        ),
+        (
+            "octave-empty-huge",
+            "# name: u\n# type: matrix\n# ndims: 3\n 0 100000000000000 100000000000000\n\n\n"
+            "# name: v\n# type: scalar\n1\n",
+        ),
+    ]
+    for name, content in texts:
+        cases[name] = (".txt", content.encode("utf-8"), ())
+    return cases

@@ -19,10 +19,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import scipy.io
+
+if TYPE_CHECKING:
+    from tests.strategies import Case
 
 SENTINEL = "__BRIDGE_OCTAVE_DONE__"
 
@@ -152,6 +156,32 @@ class OctaveSession:
     def run_file(self, path: Path) -> str:
         """Run an .m script file and return what it printed."""
         return self._run(f"run('{path}');")
+
+
+def operands(case: Case) -> tuple[dict[str, np.ndarray], str, str]:
+    """Octave's inputs and set-up code for ``case``, and the key of its call.
+
+    The set-up makes x1, x2, ... of the arrays (1-D ones as rows) and c1, c2, ... of their
+    columns. Octave narrows a complex array whose imaginary part is zero when it loads it
+    (test_conv_octave.py's difference 3), and again on x(:): complex() rebuilds both from the
+    parts, as a MATLAB user's array would be. The key is ``case.op``, but "conv2sep-complex" for a
+    separable call with a complex operand (Octave 7.3 mishandles those: difference 4).
+    """
+    inputs, setup = {}, ""
+    for i, a in enumerate(case.arrays):
+        name = f"x{i + 1}"
+        a = a if a.ndim >= 2 else a.reshape(1, -1)
+        if a.dtype.kind == "c":
+            inputs[f"{name}_re"], inputs[f"{name}_im"] = a.real, a.imag
+            setup += f"{name} = complex({name}_re, {name}_im);"
+            setup += f"c{i + 1} = complex({name}_re(:), {name}_im(:));"
+        else:
+            inputs[name] = a
+            setup += f"c{i + 1} = {name}(:);"
+    kind = case.op
+    if kind == "conv2sep" and any(a.dtype.kind == "c" for a in case.arrays):
+        kind = "conv2sep-complex"
+    return inputs, setup, kind
 
 
 def _text(value: np.ndarray) -> str:

@@ -15,7 +15,7 @@ import pytest
 import scipy.io
 
 from bridge import atomic, formats
-from tests.test_cli_process import environment as checkout_environment
+from tests.processes import checkout_environment
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,9 @@ from bridge import batch, cli, formats
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from bridge.job import progress as job_progress
 from bridge.job.options import TARGETS
-from tests.test_cli_process import environment as checkout_environment
+from tests.processes import cold_environment
 
+pytestmark = pytest.mark.slow  # batches fork their workers; most run in processes
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
     r"^bridge: (\d+) ok, (\d+) failed, (\d+) skipped(, \d+ not run \(interrupted\))? in [0-9.]+ s"
@@ -37,21 +38,13 @@ SUMMARY = re.compile(
 RNG = np.random.default_rng(7)
 
 
-def environment(*pythonpath: Path) -> dict[str, str]:
-    """The checkout importable (tests.test_cli_process.environment), and no warm server."""
-    env = checkout_environment(*pythonpath)
-    env.pop("BRIDGE_SOCKET", None)
-    env["BRIDGE_NO_SERVER"] = "1"
-    return env
-
-
 def run_batch(*args, cwd: Path, env=None, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bridge", "batch", *map(str, args)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=env or environment(),
+        env=env or cold_environment(),
         cwd=cwd,
         timeout=timeout,
     )
@@ -100,14 +93,16 @@ def write_jobs(folder: Path) -> dict[str, bool]:
         scipy.io.savemat(folder / name, variables)
     formats.write(folder / "i_hdf.h5", {"A": RNG.random((5, 4)), "B": RNG.random((2, 3))})
     formats.write(
-        folder / "j_text.txt", {"A": RNG.random((4, 4)), "B": RNG.random((3, 3))},
+        folder / "j_text.txt",
+        {"A": RNG.random((4, 4)), "B": RNG.random((3, 3))},
         request={"shape": "valid"},
     )
     # bad jobs: each fails alone, as the single job would
     (folder / "x_garbage.mat").write_text("not a MAT-file\n")
     scipy.io.savemat(folder / "y_missing.mat", {"A": np.ones((2, 2))})
-    scipy.io.savemat(folder / "z_notvector.mat", {"u": np.ones((3, 3)), "v": np.ones((1, 2)),
-                                                  "op": "conv"})
+    scipy.io.savemat(
+        folder / "z_notvector.mat", {"u": np.ones((3, 3)), "v": np.ones((1, 2)), "op": "conv"}
+    )
     good = {name: True for name in [*mat, "i_hdf.h5", "j_text.txt"]}
     return {**good, "x_garbage.mat": False, "y_missing.mat": False, "z_notvector.mat": False}
 
@@ -164,8 +159,17 @@ def jobs_dir(tmp_path) -> tuple[Path, dict[str, bool]]:
 )
 def test_outputs_and_error_lines_are_the_single_job_commands(jobs_dir, tmp_path, options):
     folder, expected = jobs_dir
-    done = run_batch(folder, "--out-dir", tmp_path / "out", "--report", tmp_path / "r.json",
-                     "--jobs", "2", *options, cwd=tmp_path)
+    done = run_batch(
+        folder,
+        "--out-dir",
+        tmp_path / "out",
+        "--report",
+        tmp_path / "r.json",
+        "--jobs",
+        "2",
+        *options,
+        cwd=tmp_path,
+    )
     rows = read_report(tmp_path / "r.json")
     assert [Path(r["input"]).name for r in rows] == sorted(expected)
     (tmp_path / "single").mkdir()
@@ -195,14 +199,26 @@ def test_outputs_and_error_lines_are_the_single_job_commands(jobs_dir, tmp_path,
 
 def test_a_real_single_job_process_writes_the_same(jobs_dir, tmp_path):
     folder, _ = jobs_dir
-    done = run_batch(folder / "b_same.mat", folder / "j_text.txt", folder / "y_missing.mat",
-                     "--out-dir", "out", "--report", "r.csv", cwd=tmp_path)
+    done = run_batch(
+        folder / "b_same.mat",
+        folder / "j_text.txt",
+        folder / "y_missing.mat",
+        "--out-dir",
+        "out",
+        "--report",
+        "r.csv",
+        cwd=tmp_path,
+    )
     assert done.returncode == EXIT_DATA
     rows = read_report(tmp_path / "r.csv")
     for row in rows:
         one = subprocess.run(
             [sys.executable, "-m", "bridge", row["input"], "one" + Path(row["input"]).suffix],
-            capture_output=True, text=True, env=environment(), cwd=tmp_path, timeout=60,
+            capture_output=True,
+            text=True,
+            env=cold_environment(),
+            cwd=tmp_path,
+            timeout=60,
         )
         assert row["exit"] == one.returncode
         assert row["message"] == one.stderr.strip()
@@ -223,15 +239,19 @@ def test_report_csv_and_json_hold_the_same_rows(jobs_dir, tmp_path):
     for c, j in zip(csv_rows, json_rows):
         assert set(j) == set(batch.REPORT_COLUMNS)
         assert (c["input"], c["status"], c["exit"], c["message"]) == (
-            j["input"], j["status"], j["exit"], j["message"],
+            j["input"],
+            j["status"],
+            j["exit"],
+            j["message"],
         )
     assert {r["status"] for r in json_rows} == {"ok", "failed"}
 
 
 def test_all_ok_exits_0_without_a_report(jobs_dir, tmp_path):
     folder, _expected = jobs_dir
-    done = run_batch(folder / "a_conv2.mat", folder / "c_conv.mat", "--out-dir", "out",
-                     cwd=tmp_path)
+    done = run_batch(
+        folder / "a_conv2.mat", folder / "c_conv.mat", "--out-dir", "out", cwd=tmp_path
+    )
     assert done.returncode == EXIT_OK, done.stderr
     assert re.fullmatch(r"bridge: 2 ok, 0 failed, 0 skipped in [0-9.]+ s\n", done.stderr)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_conv2.mat", "c_conv.mat"]
@@ -270,8 +290,15 @@ def test_resume_skips_existing_outputs_and_reruns_failed_jobs(jobs_dir, tmp_path
 
 
 def make_tree(root: Path) -> None:
-    for rel in ["top1.mat", "top2.txt", "notes.csv", ".hidden.mat", "sub/deep.mat",
-                "sub/deeper/deepest.h5", ".git/x.mat"]:
+    for rel in [
+        "top1.mat",
+        "top2.txt",
+        "notes.csv",
+        ".hidden.mat",
+        "sub/deep.mat",
+        "sub/deeper/deepest.h5",
+        ".git/x.mat",
+    ]:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".csv"):
@@ -284,8 +311,10 @@ def make_tree(root: Path) -> None:
     "args, expected",
     [
         (["tree"], ["tree/top1.mat", "tree/top2.txt"]),
-        (["tree", "--recursive"],
-         ["tree/top1.mat", "tree/top2.txt", "tree/sub/deep.mat", "tree/sub/deeper/deepest.h5"]),
+        (
+            ["tree", "--recursive"],
+            ["tree/top1.mat", "tree/top2.txt", "tree/sub/deep.mat", "tree/sub/deeper/deepest.h5"],
+        ),
         (["tree/*.mat"], ["tree/top1.mat"]),
         (["tree/**/*.mat"], ["tree/sub/deep.mat", "tree/top1.mat"]),
         (["tree/s*"], ["tree/sub/deep.mat"]),  # a matched folder gives its job files
@@ -296,10 +325,10 @@ def make_tree(root: Path) -> None:
 )
 def test_job_list(tmp_path, args, expected):
     make_tree(tmp_path / "tree")
-    assert batch.expand([str(tmp_path / a) if not a.startswith("--") else a for a in args
-                         if a != "--recursive"], recursive="--recursive" in args) == [
-        str(tmp_path / e) for e in expected
-    ]
+    assert batch.expand(
+        [str(tmp_path / a) if not a.startswith("--") else a for a in args if a != "--recursive"],
+        recursive="--recursive" in args,
+    ) == [str(tmp_path / e) for e in expected]
     # the same through the command line, with the patterns unexpanded by any shell
     done = run_batch(*args, "--out-dir", "out", "--report", "r.json", cwd=tmp_path)
     assert done.returncode == EXIT_OK, done.stderr
@@ -340,9 +369,22 @@ def test_an_empty_folder_is_an_empty_batch(tmp_path):
         (["a/x.mat", "--bogus"], ["No such option: --bogus", "(bridge:usage)"]),
         (["--out-dir", "out"], ["Missing argument 'JOB'"]),
     ],
-    ids=["same-name", "same-after-to", "output-is-input", "output-is-other-input",
-         "report-is-input", "report-kind", "missing", "no-match", "bad-out-var", "bad-format",
-         "bad-to", "zero-jobs", "unknown-option", "no-job"],
+    ids=[
+        "same-name",
+        "same-after-to",
+        "output-is-input",
+        "output-is-other-input",
+        "report-is-input",
+        "report-kind",
+        "missing",
+        "no-match",
+        "bad-out-var",
+        "bad-format",
+        "bad-to",
+        "zero-jobs",
+        "unknown-option",
+        "no-job",
+    ],
 )
 def test_usage_errors_before_anything_runs(tmp_path, args, words):
     for folder in ("a", "b"):
@@ -381,7 +423,7 @@ def test_broken_numpy_exits_5(tmp_path):
     shadow = tmp_path / "shadow" / "numpy"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('numpy is broken here on purpose')\n")
-    done = run_batch("x.mat", "--out-dir", "out", cwd=tmp_path, env=environment(shadow.parent))
+    done = run_batch("x.mat", "--out-dir", "out", cwd=tmp_path, env=cold_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "cannot import numpy" in done.stderr and "(bridge:pythonEnv)" in done.stderr
 
@@ -393,8 +435,9 @@ def many_jobs(folder: Path, count: int, size: int = 64) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(count)
     for k in range(count):
-        scipy.io.savemat(folder / f"job{k:04d}.mat",
-                         {"A": rng.random((size, size)), "B": rng.random((3, 3))})
+        scipy.io.savemat(
+            folder / f"job{k:04d}.mat", {"A": rng.random((size, size)), "B": rng.random((3, 3))}
+        )
 
 
 def test_long_lived_workers_run_many_jobs_each(tmp_path, monkeypatch):
@@ -446,8 +489,11 @@ def test_a_bar_when_stderr_is_a_terminal(tmp_path):
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
-            env={**environment(), "TERM": "xterm", "COLUMNS": "100"}, cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env={**cold_environment(), "TERM": "xterm", "COLUMNS": "100"},
+            cwd=tmp_path,
         )
         os.close(follower)
         out, _ = proc.communicate(timeout=120)
@@ -490,10 +536,26 @@ def _conv2(a, b):
 def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
     many_jobs(tmp_path / "in", 400)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--jobs", "2",
-         "--report", "r.json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "batch",
+            "in",
+            "--out-dir",
+            "out",
+            "--jobs",
+            "2",
+            "--report",
+            "r.json",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -532,10 +594,25 @@ def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
 def test_a_worker_that_dies_fails_its_job_alone(tmp_path):
     many_jobs(tmp_path / "in", 300)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--jobs", "2",
-         "--report", "r.json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "batch",
+            "in",
+            "--out-dir",
+            "out",
+            "--jobs",
+            "2",
+            "--report",
+            "r.json",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
     )
     children: list[int] = []
     deadline = time.monotonic() + 60
@@ -579,8 +656,14 @@ def test_dask_is_imported_only_with_scheduler(tmp_path):
         "found = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
         "print(status, sorted(found))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environment(), cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.stdout.strip() == "0 []", done.stderr
 
 
@@ -589,8 +672,15 @@ def test_scheduler_without_dask_exits_5(tmp_path):
     shadow = tmp_path / "shadow" / "distributed"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('no distributed here')\n")
-    done = run_batch("in", "--out-dir", "out", "--scheduler", "tcp://127.0.0.1:1",
-                     cwd=tmp_path, env=environment(shadow.parent))
+    done = run_batch(
+        "in",
+        "--out-dir",
+        "out",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+        cwd=tmp_path,
+        env=cold_environment(shadow.parent),
+    )
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "pip install 'bridge[dask]'" in done.stderr and "(bridge:pythonEnv)" in done.stderr
 
@@ -605,8 +695,9 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     err = io.StringIO()
     with redirect_stderr(err):
-        status = cli.main(["batch", "in", "--out-dir", "out", "--scheduler",
-                           f"tcp://127.0.0.1:{port}"])
+        status = cli.main(
+            ["batch", "in", "--out-dir", "out", "--scheduler", f"tcp://127.0.0.1:{port}"]
+        )
     assert status == EXIT_USAGE
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in err.getvalue()
     assert "(bridge:scheduler)" in err.getvalue()

@@ -22,10 +22,10 @@ import scipy.io
 
 from bridge.errors import EXIT_DATA, EXIT_OK
 from tests.octave import octave_required
+from tests.processes import cold_environment
 from tests.test_batch import (
     SUMMARY,
     assert_same_file,
-    environment,
     last_line,
     read_report,
     run_batch,
@@ -33,6 +33,7 @@ from tests.test_batch import (
     write_jobs,
 )
 
+pytestmark = pytest.mark.slow  # a Dask scheduler and workers
 WORKERS = 2
 
 
@@ -66,7 +67,7 @@ def cluster(tmp_path_factory):
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=environment(),
+                env=cold_environment(),
                 cwd=elsewhere,
             )
         )
@@ -101,11 +102,23 @@ def test_jobs_run_on_both_workers_with_the_single_jobs_outputs(cluster, tmp_path
     expected = write_jobs(tmp_path / "jobs")
     rng = np.random.default_rng(3)
     for k in range(40):  # enough work for both workers
-        scipy.io.savemat(tmp_path / "jobs" / f"more{k:02d}.mat",
-                         {"A": rng.random((96, 96)), "B": rng.random((9, 9))})
+        scipy.io.savemat(
+            tmp_path / "jobs" / f"more{k:02d}.mat",
+            {"A": rng.random((96, 96)), "B": rng.random((9, 9))},
+        )
         expected[f"more{k:02d}.mat"] = True
-    done = run_batch("jobs", "--out-dir", "out", "--report", "r.csv", "--scheduler", address,
-                     "--shape", "same", cwd=tmp_path)
+    done = run_batch(
+        "jobs",
+        "--out-dir",
+        "out",
+        "--report",
+        "r.csv",
+        "--scheduler",
+        address,
+        "--shape",
+        "same",
+        cwd=tmp_path,
+    )
     assert done.returncode == EXIT_DATA, done.stderr  # the three bad jobs
     assert SUMMARY.match(last_line(done.stderr))
     assert last_line(done.stderr).startswith(f"bridge: {len(expected) - 3} ok, 3 failed, 0 skipped")
@@ -131,13 +144,23 @@ def test_resume_on_the_cluster(cluster, tmp_path):
     write_jobs(tmp_path / "jobs")
     for path in (tmp_path / "jobs").glob("[xyz]_*"):
         path.unlink()  # good jobs only
-    first = run_batch("jobs", "--out-dir", "out", "--scheduler", address, "--report", "a.json",
-                      cwd=tmp_path)
+    first = run_batch(
+        "jobs", "--out-dir", "out", "--scheduler", address, "--report", "a.json", cwd=tmp_path
+    )
     assert first.returncode == EXIT_OK, first.stderr
     assert {r["worker"] for r in read_report(tmp_path / "a.json")} <= set(workers)
     (tmp_path / "out" / "a_conv2.mat").unlink()
-    again = run_batch("jobs", "--out-dir", "out", "--scheduler", address, "--resume",
-                      "--report", "b.json", cwd=tmp_path)
+    again = run_batch(
+        "jobs",
+        "--out-dir",
+        "out",
+        "--scheduler",
+        address,
+        "--resume",
+        "--report",
+        "b.json",
+        cwd=tmp_path,
+    )
     assert again.returncode == EXIT_OK, again.stderr
     rows = {Path(r["input"]).name: r for r in read_report(tmp_path / "b.json")}
     assert rows.pop("a_conv2.mat")["worker"] in workers
@@ -152,10 +175,25 @@ def test_ctrl_c_cancels_the_queued_tasks(cluster, tmp_path):
     address, _ = cluster
     many_jobs(tmp_path / "in", 300)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "batch", "in", "--out-dir", "out", "--scheduler",
-         address, "--report", "r.json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(), cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "batch",
+            "in",
+            "--out-dir",
+            "out",
+            "--scheduler",
+            address,
+            "--report",
+            "r.json",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
     )
     out = tmp_path / "out"
     deadline = time.monotonic() + 60

@@ -139,17 +139,31 @@ res = struct('first', strjoin({R1.status}, '|'), 'second', strjoin({R2.status}, 
             ["tcp://127.0.0.1:1"],
         ),
     ],
-    ids=["unknown-option", "no-match", "missing", "zero-jobs", "report", "odd", "python-number",
-         "bad-value", "jobs-not-text", "too-few", "python-missing", "python-not-on-path",
-         "scheduler"],
+    ids=[
+        "unknown-option",
+        "no-match",
+        "missing",
+        "zero-jobs",
+        "report",
+        "odd",
+        "python-number",
+        "bad-value",
+        "jobs-not-text",
+        "too-few",
+        "python-missing",
+        "python-not-on-path",
+        "scheduler",
+    ],
 )
 def test_errors_carry_the_wrappers_identifiers(tmp_path, call, identifier, words):
     if identifier == "bridge:scheduler":
         pytest.importorskip("distributed", reason="pip install -e '.[dask]'")
     (tmp_path / "work" / "jobs").mkdir(parents=True)
     scipy.io.savemat(tmp_path / "work" / "jobs" / "a.mat", {"A": np.ones((2, 2)), "B": 1.0})
-    code = f"try, {call}; res = struct('id', '', 'msg', ''); catch e, " \
+    code = (
+        f"try, {call}; res = struct('id', '', 'msg', ''); catch e, "
         "res = struct('id', e.identifier, 'msg', e.message); end"
+    )
     res = run_octave(code, tmp_path)
     assert field(res, "id") == identifier, field(res, "msg")
     for word in words:
@@ -180,14 +194,17 @@ def test_a_running_server_does_not_take_the_batch(tmp_path):
     import subprocess
     import time
 
-    from tests.test_batch import environment
+    from tests.processes import cold_environment
 
     sock = tmp_path / "serve.sock"
-    env = {**environment(), "BRIDGE_SOCKET": str(sock)}
+    env = {**cold_environment(), "BRIDGE_SOCKET": str(sock)}
     env.pop("BRIDGE_NO_SERVER")
     server = subprocess.Popen(
         [sys.executable, "-m", "bridge", "serve", "--idle-timeout", "120"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 30
@@ -195,13 +212,18 @@ def test_a_running_server_does_not_take_the_batch(tmp_path):
             time.sleep(0.05)
         write_jobs(tmp_path / "work" / "jobs")
         res = run_octave(
-            "R = bridge_batch('jobs', 'out'); res = struct('n', numel(R));", tmp_path,
-            BRIDGE_SOCKET=str(sock), BRIDGE_NO_SERVER="",
+            "R = bridge_batch('jobs', 'out'); res = struct('n', numel(R));",
+            tmp_path,
+            BRIDGE_SOCKET=str(sock),
+            BRIDGE_NO_SERVER="",
         )
         assert field(res, "n") == 13
         status = subprocess.run(
             [sys.executable, "-m", "bridge", "serve", "--status"],
-            capture_output=True, text=True, env=env, timeout=30,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
         )
         assert " jobs=0 " in status.stdout, status.stdout
     finally:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from tests.test_cli_process import environment
+from tests.processes import cold_environment
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_workers_end_when_the_batch_is_killed(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env={**environment(), "BRIDGE_NO_SERVER": "1"},
+        env=cold_environment(),
     )
     try:
         deadline = time.monotonic() + 60

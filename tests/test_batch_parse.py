@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bridge import batch, cli
 from bridge.job.options import BATCH_OPTIONS
-from tests.test_batch import environment
+from tests.processes import cold_environment
 
 COMMAND = typer.main.get_command(cli.batch_app)
 
@@ -56,6 +56,7 @@ TOKENS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=10))
 def test_the_fast_parser_declines_or_agrees_with_typer(argv):
@@ -69,8 +70,22 @@ def test_the_fast_parser_declines_or_agrees_with_typer(argv):
     [
         ["jobs", "--out-dir", "out"],
         ["a.mat", "b.txt", "--out-dir=out", "--jobs", "2", "--report", "r.json", "--resume"],
-        ["d/*.mat", "--out-dir", "o", "--to", "TXT", "--recursive", "--shape", "same",
-         "--out-var", "R", "--compress", "--error-file", "e.txt", "--debug"],
+        [
+            "d/*.mat",
+            "--out-dir",
+            "o",
+            "--to",
+            "TXT",
+            "--recursive",
+            "--shape",
+            "same",
+            "--out-var",
+            "R",
+            "--compress",
+            "--error-file",
+            "e.txt",
+            "--debug",
+        ],
         ["a.mat", "--out-dir", "o", "--scheduler", "tcp://127.0.0.1:8786", "--mat-version", "7.3"],
     ],
 )
@@ -97,6 +112,7 @@ def test_everything_else_goes_to_typer(argv):
     assert batch.parse(argv) is None
 
 
+@pytest.mark.slow
 def test_a_batch_process_imports_no_typer(tmp_path):
     code = (
         "import runpy, sys\n"
@@ -106,12 +122,19 @@ def test_a_batch_process_imports_no_typer(tmp_path):
         "except SystemExit as exit:\n"
         "    print(exit.code, 'typer' in sys.modules, 'click' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environment(), cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "none: no such file or folder" in (tmp_path / "e.txt").read_text()
 
 
+@pytest.mark.slow
 def test_the_typer_command_runs_the_same_batch(tmp_path, monkeypatch, capsys):
     import numpy as np
     import scipy.io

@@ -8,6 +8,7 @@ no stray temporary file next to OUT.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -223,6 +224,18 @@ def test_vars_lists_name_size_and_class(tmp_path, capsys):
     assert rows["B"] == ["2x2", "single", "complex"]
     assert rows["L"] == ["1x5", "logical"]
     assert "op" in out
+
+
+def test_vars_shows_the_call_the_job_makes(tmp_path, capsys):
+    """The job a file asks for, as the job layer reads it from the operation's declaration."""
+    write_job(tmp_path / "in.mat", u=np.zeros((1, 3)), v=np.ones((1, 2)), shape="same")
+    status, out, _ = run(capsys, "vars", tmp_path / "in.mat")
+    assert status == EXIT_OK and "  job: conv(u, v, 'same')" in out.splitlines()
+    status, out, _ = run(capsys, "vars", "--json", tmp_path / "in.mat")
+    assert json.loads(out)[0]["call"] == "conv(u, v, 'same')"
+    write_job(tmp_path / "half.mat", u=np.zeros((1, 3)))  # not a whole job: no call
+    status, out, _ = run(capsys, "vars", "--json", tmp_path / "half.mat")
+    assert status == EXIT_OK and json.loads(out)[0]["call"] is None
 
 
 def test_vars_of_several_files_names_each(tmp_path, capsys):

@@ -25,19 +25,11 @@ from bridge.errors import (
     EXIT_OUTPUT,
     EXIT_USAGE,
 )
+from tests.processes import checkout_environment
 
+pytestmark = pytest.mark.slow  # every test starts python -m bridge
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "scipy", "h5py")
-
-
-def environment(*pythonpath: Path) -> dict[str, str]:
-    """The test's environment with the checkout importable (it need not be installed)."""
-    env = dict(os.environ)
-    parts = [str(p) for p in (*pythonpath, ROOT)]
-    if env.get("PYTHONPATH"):
-        parts.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
 
 
 def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.CompletedProcess:
@@ -46,7 +38,7 @@ def bridge_process(*args, env=None, python_flags=(), cwd=None) -> subprocess.Com
         stdin=subprocess.PIPE,  # left open: a read would hang until the timeout
         capture_output=True,
         text=True,
-        env=env or environment(),
+        env=env or checkout_environment(),
         cwd=cwd,
         timeout=60,
     )
@@ -108,7 +100,7 @@ def test_internal_error_exits_70(job, tmp_path):
         [sys.executable, "-c", code, str(job), str(tmp_path / "out.mat")],
         capture_output=True,
         text=True,
-        env=environment(),
+        env=checkout_environment(),
         timeout=60,
     )
     assert done.returncode == EXIT_INTERNAL
@@ -122,7 +114,7 @@ def test_broken_numpy_in_the_interpreter_exits_5(job, tmp_path):
     shadow = tmp_path / "shadow" / "numpy"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('numpy is broken here on purpose')\n")
-    done = bridge_process(job, tmp_path / "out.mat", env=environment(shadow.parent))
+    done = bridge_process(job, tmp_path / "out.mat", env=checkout_environment(shadow.parent))
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "cannot import numpy" in done.stderr and sys.executable in done.stderr
     assert done.stderr.count("\n") == 1
@@ -145,3 +137,59 @@ def test_help_version_and_usage_errors_do_not_import_numpy(argv):
 def test_version_in_a_process():
     done = bridge_process("--version")
     assert done.stdout == f"bridge {bridge.__version__}\n"
+
+
+SLOW_COMPUTE = """
+import sys, time
+from bridge.job import compute, progress
+progress.PROGRESS_EVERY = 0.2
+real = compute.compute
+def slow(job):
+    time.sleep(1.5)
+    return real(job)
+compute.compute = slow
+from bridge.fastpath import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_a_long_in_memory_job_says_so_on_stderr_and_keeps_stdout_clean(job, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", SLOW_COMPUTE, str(job), str(tmp_path / "out.mat")],
+        capture_output=True,
+        text=True,
+        env=checkout_environment(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) >= 3
+    assert all(
+        line.startswith("bridge: computing conv") and line.endswith("s so far") for line in lines
+    )
+
+
+def test_a_checkout_named_bridge_in_the_current_folder_does_not_hide_the_package(tmp_path):
+    """``git clone`` makes a folder named bridge; from its parent, Python took that folder for
+    a namespace package 'bridge' (before the editable install's finder) and ``python -m bridge
+    --version`` exited 70. The installed package answers, as from anywhere else."""
+    (tmp_path / "bridge" / "bridge").mkdir(parents=True)  # the clone's layout, without files
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    installed = subprocess.run(
+        [sys.executable, "-c", "import bridge; print(bridge.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT.parent,
+    )
+    assert installed.returncode == 0, "install the checkout first: python3 -m pip install -e ."
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, f"bridge {bridge.__version__}\n"), done.stderr

@@ -332,6 +332,7 @@ def test_cli_main_is_still_typers_for_usage(capsys):
 # --- start-up: the fast path stays fast with the new files ------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["csv-operands", "octave-text"])
 def test_a_tiny_job_of_user_files_imports_neither_scipy_nor_typer_nor_h5py(tmp_path, kind):
     from tests.test_fastpath import HEAVY, _imports

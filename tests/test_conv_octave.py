@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 
 import bridge
 from bridge.errors import BridgeError
-from tests.octave import OctaveError
+from tests.octave import OctaveError, operands
 from tests.reference import assert_matlab_equal, expected_class, reference
 from tests.strategies import cases
 
@@ -58,24 +58,8 @@ SETTINGS = settings(
 
 
 def octave_result(octave, case) -> np.ndarray:
-    inputs = {"shape": case.shape.lower()}
-    setup = ""
-    for i, a in enumerate(case.arrays):
-        name = f"x{i + 1}"
-        a = a if a.ndim >= 2 else a.reshape(1, -1)
-        if a.dtype.kind == "c":
-            # Octave narrows a complex array whose imaginary part is zero when it loads it
-            # (difference 3); complex() keeps it complex, as MATLAB would.
-            inputs[f"{name}_re"], inputs[f"{name}_im"] = a.real, a.imag
-            setup += f"{name} = complex({name}_re, {name}_im);"
-            # x(:) narrows again: build the column from the parts
-            setup += f"c{i + 1} = complex({name}_re(:), {name}_im(:));"
-        else:
-            inputs[name] = a
-            setup += f"c{i + 1} = {name}(:);"
-    call = case.op
-    if call == "conv2sep" and any(a.dtype.kind == "c" for a in case.arrays):
-        call = "conv2sep-complex"
+    inputs, setup, call = operands(case)
+    inputs["shape"] = case.shape.lower()
     return octave.call(setup + CALLS[call], inputs, ["C"])["C"]
 
 

@@ -110,6 +110,7 @@ def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(
         np.testing.assert_array_equal(got, general)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(cases(ops=("conv2", "convn"), allow_empty=False))
 def test_the_fft_gives_the_same_bits_with_its_lines_in_threads_and_for_every_window(case):

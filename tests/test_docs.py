@@ -27,6 +27,7 @@ def test_readme_python_examples():
     assert result.attempted > 0 and result.failed == 0
 
 
+@pytest.mark.slow
 def test_readme_first_command_runs_the_example_job(tmp_path):
     """The README's first command, minus its pip install (the suite runs installed)."""
     import shlex

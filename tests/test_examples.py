@@ -24,6 +24,7 @@ import bridge
 from bridge import formats
 from tests.octave import octave_cli
 
+pytestmark = pytest.mark.slow  # the README's commands, run in a shell
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 README = (EXAMPLES / "README.md").read_text()
@@ -68,7 +69,7 @@ def run_command(workspace: Path, command: str) -> subprocess.CompletedProcess:
 
 
 def test_readme_lists_a_command_for_every_example():
-    for folder in ("signal", "blur", "volume", "matlab"):
+    for folder in ("signal", "blur", "volume", "matlab", "photo", "cnn"):
         assert any(f"examples/{folder}/" in c for c in COMMANDS), folder
 
 
@@ -118,6 +119,16 @@ def test_volume_result_is_convn_same(workspace):
     inputs, got = result_of(workspace, "volume", hdf5_order="c")
     assert got.shape == inputs["A"].shape == (20, 16, 8)
     np.testing.assert_array_equal(got, bridge.convn(inputs["A"], inputs["B"], "same"))
+
+
+def test_photo_result_is_imgaussfilt(workspace):
+    inputs, got = result_of(workspace, "photo")
+    assert got.dtype == np.uint8 and got.shape == inputs["A"].shape == (240, 320, 3)
+    np.testing.assert_array_equal(got, bridge.imgaussfilt(inputs["A"], 2))
+    # MATLAB's 9-tap kernel, not OpenCV's 13: each of the sun's two edges on this row is
+    # blurred over 4 pixels on each side (OpenCV's would take 6)
+    row = got[50, :, 0].astype(int)
+    assert np.count_nonzero((row > 110) & (row < 250)) == 2 * (4 + 4)
 
 
 def test_committed_inputs_are_what_their_scripts_make():

@@ -86,6 +86,7 @@ TOKENS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=9))
 def test_the_fast_parser_declines_or_agrees_with_typer(argv):
@@ -183,6 +184,7 @@ def _imports(args: list[str], tmp_path: Path, script: list[str] | None = None):
     return done, imported
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compressed", [False, True])
 @pytest.mark.parametrize(
     "options", [[], ["--error-file", "e.txt"], ["--compress", "--shape", "same", "--op", "conv2"]]
@@ -209,6 +211,7 @@ def _conv2(a: np.ndarray, b: np.ndarray, shape: str) -> np.ndarray:
     return full
 
 
+@pytest.mark.slow
 def test_a_failing_tiny_job_imports_no_typer_either(tmp_path):
     scipy.io.savemat(tmp_path / "in.mat", {"u": np.ones((2, 2)), "v": np.ones((1, 2))})
     done, imported = _imports(["in.mat", "out.mat", "--op", "conv"], tmp_path)
@@ -217,6 +220,7 @@ def test_a_failing_tiny_job_imports_no_typer_either(tmp_path):
     assert not imported & HEAVY
 
 
+@pytest.mark.slow
 def test_help_still_works_through_typer(tmp_path):
     done, imported = _imports(["--help"], tmp_path)
     assert done.returncode == EXIT_OK
@@ -224,6 +228,7 @@ def test_help_still_works_through_typer(tmp_path):
     assert "typer" in imported
 
 
+@pytest.mark.slow
 def test_a_usage_error_still_gets_typers_message(tmp_path):
     done, _ = _imports(["in.mat", "out.mat", "--shape", "round"], tmp_path)
     assert done.returncode == EXIT_USAGE

@@ -211,6 +211,7 @@ def test_an_empty_array_of_a_huge_size_allocates_nothing(tmp_path):
     assert variables["A"].size == (0, 2147483647) and variables["A"].data.nbytes == 0
 
 
+@pytest.mark.slow
 def test_many_arrays_read_in_linear_time(tmp_path):
     # 100,000 arrays (2 MB): the duplicate-name check was quadratic (over a minute).
     path = tmp_path / "job.txt"

@@ -22,7 +22,7 @@ import scipy.io
 
 from bridge import cli, errors, formats
 from bridge.job import outcome, process
-from tests.fuzzing import environment
+from tests.processes import cold_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def bridge_process(*args, cwd=None, **options) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "bridge", *args],
         cwd=cwd,
-        env=environment(),
+        env=cold_environment(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -210,6 +210,7 @@ def test_the_error_file_is_not_followed_through_a_symlink(tmp_path, capsys):
     assert victim.read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 def test_a_name_that_is_not_utf8_is_escaped_in_the_error_file(tmp_path):
     name = os.fsdecode(b"\xff\xfejob.mat")
     proc = bridge_process(name, "out.mat", "--error-file", "error.txt", cwd=tmp_path)
@@ -239,6 +240,7 @@ def _slow_job(folder: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "status", "name"),
     [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP"), (signal.SIGINT, 130, None)],
@@ -269,7 +271,7 @@ def test_signals_remove_the_temporary_file_and_exit_128_plus_the_signal(
         "    return module\n"
         "builtins.__import__ = patch\n"
     )
-    env = environment()
+    env = cold_environment()
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
     (tmp_path / "site").mkdir()
     slow.rename(tmp_path / "site" / "sitecustomize.py")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge import kernels, semantics
-from bridge.kernels import method_direct, method_fft, method_gemm
+from bridge.kernels import loops, method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
 from tests.strategies import cases
@@ -71,14 +71,21 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(method_direct, "NUMBA_SHARE", 5)
     monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
     monkeypatch.setattr(method_gemm, "BLOCK_BYTES", 3 * 32 * 8)
-    monkeypatch.setattr(method_fft, "_oa_block", lambda q: max(2 * q, 4))
+    monkeypatch.setattr(method_fft, "oa_block", lambda q: max(2 * q, 4))
 
 
 def c_loop():
     """The C loop of the direct sum, built at install (a failed build fails the tests using it:
     the README's install builds it on every machine with a C compiler)."""
-    loop = method_direct.c_kernel()
+    loop = loops.c_direct3()
     assert loop is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    return loop
+
+
+def numba_loop():
+    """numba's loop of the direct sum (numba installed: the tests that call this skip without)."""
+    loop = loops.numba_direct3()
+    assert loop is not None, "numba is installed but its loop did not compile"
     return loop
 
 
@@ -90,9 +97,7 @@ def direct_path(request, monkeypatch):
         monkeypatch.setattr(method_direct, "_NUMBA", [c_loop()])
     elif request.param == "numba":
         pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-        from bridge.kernels._direct_numba import direct3
-
-        monkeypatch.setattr(method_direct, "_NUMBA", [direct3])
+        monkeypatch.setattr(method_direct, "_NUMBA", [numba_loop()])
     else:
         monkeypatch.setattr(method_direct, "_NUMBA", [None])
     return request.param
@@ -149,8 +154,7 @@ def test_the_paths_of_the_direct_sum_give_the_same_bits(monkeypatch, case, small
     """numpy blocks, the compiled loops (numba, C) and the strided product of small outputs:
     one sum."""
     pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-    from bridge.kernels._direct_numba import direct3
-
+    direct3 = numba_loop()
     with monkeypatch.context() as m:
         m.setattr(method_direct, "SMALL_WORK", 1 << 30 if small else 0)
         m.setattr(method_direct, "_NUMBA", [None])
@@ -191,8 +195,7 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
 ):
     """Lines longer than the compiled loop's pieces, with NaN/Inf and zero taps."""
     pytest.importorskip("numba", reason="numba (the [fast] extra; [test] installs it)")
-    from bridge.kernels._direct_numba import direct3
-
+    direct3 = numba_loop()
     rng = np.random.default_rng(len(a_dims))
     A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
     A.reshape(-1)[[7, 2100, -5]] = [np.nan, np.inf, -np.inf]
@@ -213,12 +216,102 @@ def test_long_lines_give_the_same_bits_by_every_path_of_the_direct_sum(
     np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, starts_of)))
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    nd=st.integers(1, 3),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    accumulate=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_c_loop_sets_or_adds_to_every_output_of_its_share(nd, data, cls, accumulate, seed):
+    """direct3 sets every output of lines l0..l1, columns c0..c1 (so the result needs no zeros
+    first) and nothing else; with ``accumulate`` each sum starts from the output's value and
+    adds the taps in order: the bits of the numpy path's passes (one per tap) over it."""
+    rng = np.random.default_rng(seed)
+    n = data.draw(st.tuples(*[st.integers(1, 40 if d == nd - 1 else 6) for d in range(nd)]))
+    q = data.draw(st.tuples(*[st.integers(1, 7) for _ in range(nd)]))
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    if rng.random() < 0.3:
+        x.reshape(-1)[rng.integers(x.size)] = np.nan
+    if rng.random() < 0.2:
+        w.reshape(-1)[rng.integers(w.size)] = np.inf
+    if rng.random() < 0.3:
+        w.reshape(-1)[rng.integers(w.size)] = 0.0
+    if rng.random() < 0.1:
+        w[...] = 0.0  # with zero taps skipped: lines without a tap
+    skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
+    starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
+    lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
+    start_values = rng.standard_normal(lengths).astype(cls)
+    want = start_values.copy() if accumulate else np.zeros(lengths, cls)
+    tmp = np.empty(lengths, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        method_direct.shift_add(want, tmp, x, w, starts, lengths)
+    pad = (1,) * (3 - nd)
+    o3 = (start_values.copy() if accumulate else np.full(lengths, np.nan, cls)).reshape(
+        pad + tuple(lengths)
+    )
+    s = [0] * (3 - nd) + starts
+    lines, L2 = o3.shape[0] * o3.shape[1], o3.shape[2]
+    cut, col = int(rng.integers(0, lines + 1)), int(rng.integers(0, L2 + 1))
+    guard = o3.copy()
+    x3, w3 = x.reshape(pad + x.shape), w.reshape(pad + w.shape)
+    for l0, l1, c0, c1 in ((0, cut, 0, L2), (cut, lines, 0, col), (cut, lines, col, L2)):
+        c_loop()(o3, x3, w3, *s, l0, l1, c0, c1, skip_zero, 0, accumulate)
+        # outside the share: untouched
+        flat_o, flat_g = o3.reshape(lines, L2), guard.reshape(lines, L2)
+        inside = np.zeros((lines, L2), bool)
+        inside[l0:l1, c0:c1] = True
+        np.testing.assert_array_equal(flat_o[~inside], flat_g[~inside])
+        guard = o3.copy()
+    np.testing.assert_array_equal(o3.reshape(lengths), want)
+
+
+ND_CASES = [
+    ((7, 9, 5, 40), (2, 3, 3, 5), "same"),
+    ((5, 4, 6, 3, 37), (3, 2, 3, 2, 4), "full"),
+    ((3, 6, 8, 70), (2, 3, 4, 9), "valid"),
+    ((40, 2, 3, 4), (3, 2, 2, 2), "full"),  # short lines: every block from copies
+]
+
+
+@pytest.mark.parametrize("a_dims, b_dims, shape", ND_CASES)
+@pytest.mark.parametrize("cls", [np.float64, np.float32])
+def test_four_or_more_dimensions_give_the_same_bits_by_the_c_loop_and_numpy(
+    monkeypatch, a_dims, b_dims, shape, cls
+):
+    """The C loop volume by volume, each call adding to the sums of the calls before
+    (``accumulate``), against the numpy path; NaN/Inf, zero taps, column-major operands."""
+    rng = np.random.default_rng(len(a_dims) + int(cls == np.float32))
+    A, B = rng.standard_normal(a_dims).astype(cls), rng.standard_normal(b_dims).astype(cls)
+    A.reshape(-1)[[3, 50, -7]] = [np.nan, np.inf, -np.inf]
+    B.reshape(-1)[2] = 0.0
+    results = []
+    for kernel, threaded in ((None, False), (c_loop(), False), (c_loop(), True)):
+        with monkeypatch.context() as m:
+            m.setattr(method_direct, "_NUMBA", [kernel])
+            if threaded:
+                m.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+            results.append(bridge.convn(A, B, shape, method="direct"))
+            F = np.asfortranarray
+            results.append(bridge.convn(F(A), F(B), shape, method="direct"))
+            # finite data: zero taps skipped
+            results.append(bridge.convn(np.where(np.isfinite(A), A, 0), B, shape, method="direct"))
+    for k in range(3, len(results)):
+        np.testing.assert_array_equal(results[k], results[k % 3])
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(defining_sum(A, B, shape)))
+    finite = defining_sum(np.where(np.isfinite(A), A, 0.0), B.astype(np.float64), shape)
+    assert np.max(np.abs(results[2] - finite)) <= 1e-4 * np.max(np.abs(finite))
+
+
 # ---- the automatic choice --------------------------------------------------------------------
 
 CHOICE_SIZES = [
     ((20000,), (5,)),  # direct
     ((20000,), (60,)),  # banded products or FFT
-    ((30000,), (900,)),  # overlap-add FFT
+    pytest.param(((30000,), (900,)), marks=pytest.mark.slow),  # overlap-add FFT
     ((120, 130), (3, 3)),
     ((120, 130), (25, 21)),
     ((24, 20, 22), (3, 3, 3)),
@@ -426,7 +519,7 @@ def test_a_complex_single_valid_is_the_slice_of_full():
 
 def zdirect():
     """The C loop of the FFT path's last-axis sums, built at install with the direct sum's."""
-    kernel = method_fft._zdirect()
+    kernel = loops.c_zdirect()
     assert kernel is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
     return kernel
 
@@ -507,7 +600,7 @@ def test_the_fft_summing_the_last_axis_directly_keeps_every_promise(monkeypatch,
     # Column-major operands (as MATLAB's are read): the same bits.
     AF, BF = np.asfortranarray(A), np.asfortranarray(B)
     np.testing.assert_array_equal(bridge.convn(AF, BF, "full", method="fft-float"), full)
-    monkeypatch.setattr(method_fft, "_ZDIRECT", [None])  # numpy's sums
+    monkeypatch.setattr(loops, "c_zdirect", lambda: None)  # numpy's sums
     np.testing.assert_array_equal(bridge.convn(A, B, "full", method="fft-float"), full)
 
 
@@ -558,6 +651,7 @@ def test_fft_peak_memory_is_at_most_three_times_inputs_and_output(dims, method):
     assert peak <= 3.0 * (A.nbytes + B.nbytes + out_bytes), peak / (A.nbytes + out_bytes)
 
 
+@pytest.mark.slow
 def test_importing_small_jobs_and_ffts_do_not_import_scipy_numba_or_threadpoolctl():
     code = (
         "import sys, numpy as np, bridge.convolution as c;"
@@ -570,7 +664,7 @@ def test_importing_small_jobs_and_ffts_do_not_import_scipy_numba_or_threadpoolct
     assert out.stdout.strip() == "[]", out.stdout
 
 
-@pytest.mark.parametrize("taps", [3, 40, 300])
+@pytest.mark.parametrize("taps", [3, 40, pytest.param(300, marks=pytest.mark.slow)])
 def test_separable_passes_are_exact_on_integer_data_whatever_the_path(taps):
     """conv2(u, v, A): each pass goes by its own fastest path (1-D FFTs for long u and v)."""
     rng = np.random.default_rng(taps)
@@ -692,6 +786,7 @@ def test_fft_float_with_products_near_the_top_of_the_range_is_not_nan():
     np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=1e-12 * np.max(np.abs(want[ok])))
 
 
+@pytest.mark.slow
 def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
     # A warm server, a batch or Dask worker and a long session have scipy.fft (and maybe numba)
     # loaded; a cold command line has not. The same job must get the same method, and so the
@@ -733,3 +828,136 @@ def test_the_kernel_threads_leave_asynchronous_signals_to_the_main_thread():
     mask = pool._pool().submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
     assert {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= mask
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # main: unblocked
+
+
+# ---- the layering of bridge.kernels ----------------------------------------------------------
+
+
+def _kernel_imports():
+    """Per module of bridge/kernels: the bridge.kernels modules it imports (anywhere), the
+    bridge modules it imports inside functions, and the private names it takes from others."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(kernels.__file__).parent
+    names = {p.stem for p in root.glob("*.py")} | {"_direct_c"}
+    graph, inner, private = {}, {}, {}
+    for path in sorted(root.glob("*.py")):
+        me = path.stem
+        tree = ast.parse(path.read_text())
+        deps, hidden, reached = set(), [], []
+        aliases = {}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    mod = getattr(node, "module", None) or node.names[0].name
+                    if mod.startswith("bridge"):
+                        hidden.append(mod)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bridge"):
+                for alias in node.names:
+                    if node.module == "bridge.kernels" and alias.name in names:
+                        deps.add(alias.name)
+                        aliases[alias.asname or alias.name] = alias.name
+                    elif node.module.startswith("bridge.kernels."):
+                        deps.add(node.module.rsplit(".", 1)[1])
+                        if alias.name.startswith("_"):
+                            reached.append(f"{node.module}.{alias.name}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                reached.append(f"{node.value.id}.{node.attr}")
+        deps.discard(me)
+        graph[me], inner[me], private[me] = deps, hidden, reached
+    return graph, inner, private
+
+
+def test_the_kernels_import_each_other_without_cycles_hidden_imports_or_private_names():
+    graph, inner, private = _kernel_imports()
+    assert {m: v for m, v in inner.items() if v} == {}, "function-level bridge imports"
+    assert {m: v for m, v in private.items() if v} == {}, "private names of other modules"
+    done, visiting = set(), []
+
+    def visit(m):
+        assert m not in visiting, f"import cycle: {' -> '.join([*visiting, m])}"
+        if m in done:
+            return
+        visiting.append(m)
+        for d in sorted(graph.get(m, ())):
+            visit(d)
+        visiting.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dims=st.lists(st.tuples(st.integers(1, 300), st.integers(1, 40)), min_size=1, max_size=4),
+    cplx=st.booleans(),
+)
+def test_auto_takes_the_cheapest_method_of_the_cost_model(dims, cplx):
+    """choose_method's shortcut for small sums picks what the full cost model picks."""
+    a_shape = tuple(p for p, _ in dims)
+    b_shape = tuple(min(p, q) for p, q in dims)
+    full = [p + q - 1 for p, q in zip(a_shape, b_shape)]
+    if math.prod(full) * min(math.prod(a_shape), math.prod(b_shape)) > 4e7:
+        return  # the choice only: keep the arrays small
+    dtype = np.complex128 if cplx else np.float64
+    a = np.full(a_shape, 0.5, dtype)
+    b = np.full(b_shape, 0.25, dtype)
+    costs = kernels.estimate_costs(a_shape, b_shape, full, cplx)
+    best = min(costs, key=costs.get)
+    if math.prod(full) * min(a.size, b.size) <= method_direct.SMALL_WORK:
+        best = "direct"
+    assert kernels.choose_method(a, b, full) == ("fft-float" if best == "fft" else best)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.tuples(st.integers(60, 300), st.integers(60, 300)),
+    b=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    method=st.sampled_from(["auto", "direct"]),
+    seed=st.integers(0, 2**32 - 1),
+    bad=st.booleans(),
+    layout=st.sampled_from(["C", "F", "mixed"]),
+)
+def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
+    a, b, shape, method, seed, bad, layout
+):
+    """Beyond the smallest calls, the lean path takes what 'auto' is certain to sum directly
+    (in one thread, zero taps not skipped): the general path's bits, NaN/Inf and zero taps
+    included, in every memory layout."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a), rng.standard_normal(b)
+    B.flat[rng.integers(B.size)] = 0.0
+    if bad:
+        A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    if layout != "C":
+        A = np.asfortranarray(A)
+        B = np.asfortranarray(B) if layout == "F" else B
+    full = (a[0] + b[0] - 1, a[1] + b[1] - 1)
+    work = math.prod(full) * B.size
+    lean = convolution._lean(A, B, shape, method)
+    certain = method == "direct" or kernels.choice.direct_is_certain(A.shape, B.shape, full)
+    expect_lean = work < method_direct.NUMBA_THREADED_WORK and certain
+    if shape == "valid" and (a[0] < b[0] or a[1] < b[1]):
+        expect_lean = False
+    assert (lean is not None) == expect_lean
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convolution, "_lean", lambda *args: None)
+        general = bridge.conv2(A, B, shape, method=method)
+    if lean is not None:
+        assert lean.dtype == general.dtype and lean.shape == general.shape
+        np.testing.assert_array_equal(lean, general)
+        np.testing.assert_array_equal(bridge.conv2(A, B, shape, method=method), general)

@@ -33,6 +33,7 @@ LAYERS = {
         "bridge.fastpath",
         "bridge.client",
         "bridge.serve",
+        "bridge.serve_memory",
         "bridge.batch",
         "bridge.cli",
         "bridge.__main__",
@@ -55,7 +56,9 @@ def layer_of(module: str) -> int:
     best, level = "", None
     for k, name in enumerate(ORDER):
         for prefix in LAYERS[name]:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+            # "bridge" is the package's own __init__ only; every other name is a module's prefix.
+            inside = prefix != "bridge" and module.startswith(prefix + ".")
+            if (module == prefix or inside) and len(prefix) > len(best):
                 best, level = prefix, k
     if level is None:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")

@@ -157,6 +157,7 @@ NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,20}", fullmatch=True).filter(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -442,6 +443,7 @@ def assert_written_as_scipy_writes(contents: dict, compress: bool) -> None:
             assert_identical(back[name].astype(value.dtype), value)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(NAMES, arrays(), min_size=1, max_size=4), st.booleans())
 def test_the_writer_writes_what_savemat_writes(variables, compress):

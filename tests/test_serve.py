@@ -30,6 +30,7 @@ from bridge import client, fastpath, serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.octave import octave_cli
 
+pytestmark = pytest.mark.slow  # servers and jobs in processes
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "matlab" / "private" / "bridge_worker.py"
 
@@ -139,6 +140,10 @@ def make_files(folder: Path) -> None:
     scipy.io.savemat(folder / "onlyu.mat", {"u": np.ones((1, 3))})
     (folder / "garbage.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 3)
     (folder / "in.txt").write_text("% op conv\n% u double 1 3\n1 2 3\n% v double 1 2\n1 -1\n")
+    scipy.io.savemat(
+        folder / "image.mat",
+        {"A": rng.integers(0, 256, (9, 11, 3)).astype(np.uint8), "h": rng.random((3, 4))},
+    )
     (folder / "sub").mkdir()
 
 
@@ -161,8 +166,12 @@ JOBS = {
     "bad-shape-option": ["in.mat", "out.mat", "--shape", "middle", "--error-file", "err.txt"],
     "out-same-as-in": ["in.mat", "in.mat"],
     "debug": ["notvec.mat", "out.mat", "--debug"],
+    "imfilter": ["image.mat", "out.mat", "--op", "imfilter", "--padding", "symmetric"],
+    "imgaussfilt": ["image.mat", "out.mat", "--op", "imgaussfilt", "--sigma", "1.5"],
+    "filter-bad-option": ["image.mat", "out.mat", "--op", "imfilter", "--padding", "rim"],
 }
 STATUS = {
+    "filter-bad-option": EXIT_DATA,
     "missing-file": EXIT_DATA,
     "missing-file-error-file": EXIT_DATA,
     "not-vector": EXIT_DATA,
@@ -617,9 +626,11 @@ def run_octave(script: str, env: dict, cwd: Path) -> str:
 
 @pytest.mark.octave
 def test_wrappers_use_the_server(server, short_dir):
+    # Each call one file job (the compiled client's or the Python client's): without the MEX
+    # client, whose job process takes a session's next calls (tests/test_mex.py covers it).
     octave_cli()
     script = WRAPPER_SCRIPT.format(matlab=ROOT / "matlab")
-    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir), BRIDGE_NO_MEX="1")
     cold = run_octave(script, dict(env, BRIDGE_NO_SERVER="1"), short_dir)
     assert server.status()["jobs"] == 0
     warm = run_octave(script, env, short_dir)
@@ -634,7 +645,7 @@ def test_four_octave_processes_share_one_server(server, short_dir):
     from tests.test_wrappers_parallel import CALLS, PROCESSES, SCRIPT
 
     octave = octave_cli()
-    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir))
+    env = dict(server.env, BRIDGE_PYTHON=sys.executable, TMPDIR=str(short_dir), BRIDGE_NO_MEX="1")
     procs = [
         subprocess.Popen(
             [

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+import bridge
 from bridge import cli, formats, kernels
 from bridge.formats import h5util
 from bridge.job import compute, files, stream
@@ -163,6 +164,60 @@ def test_the_second_operand_may_be_the_larger_one(capsys, tmp_path, shape):
     assert got.shape == {"full": (703, 602), "same": (4, 3), "valid": (0, 0)}[shape]
 
 
+@pytest.mark.parametrize(
+    ("op", "names", "shape"),
+    [
+        ("filter2", ("h", "X"), "same"),
+        ("filter2", ("h", "X"), "valid"),
+        ("filter2", ("h", "X"), "full"),
+        ("xcorr2", ("b", "a"), None),
+    ],
+)
+def test_filter2_and_xcorr2_stream_as_the_conv2_they_are(capsys, tmp_path, op, names, shape):
+    """The large operand read in boxes, the other rotated (and conjugated for xcorr2) once."""
+    big = RNG.integers(-9, 10, (700, 600)) + 1j * RNG.integers(-9, 10, (700, 600))
+    small = RNG.integers(-3, 4, (5, 4)) + 1j * RNG.integers(-3, 4, (5, 4))
+    kernel_name, signal_name = names
+    infile = write_h5(tmp_path / "in.h5", {kernel_name: small, signal_name: big}, chunks=(64, 64))
+    with h5py.File(infile, "a") as f:
+        f.attrs["op"] = op
+    options = [f"--shape={shape}"] if shape else []
+    got = compare(capsys, tmp_path, infile, "8M", f"--op={op}", *options)
+    want = bridge.filter2(small, big, shape) if op == "filter2" else bridge.xcorr2(big, small)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("padding", ["0", "7.5", "replicate", "symmetric", "circular"])
+@pytest.mark.parametrize("options", [["--shape=same"], ["--shape=full", "--mode=conv"]])
+@pytest.mark.parametrize("order", ["matlab", "c"])
+def test_imfilter_streams_every_boundary_option(capsys, tmp_path, padding, options, order):
+    """The padded image read in boxes through the padding rule ('circular' reads the far end of
+    A, 'symmetric' and 'replicate' the edge): integer images the same integers as in memory."""
+    A = RNG.integers(0, 256, (300, 200, 3)).astype(np.uint8)
+    h = RNG.integers(-2, 3, (5, 4)).astype(np.float64)
+    infile = write_h5(tmp_path / "in.h5", {"A": A, "h": h}, order=order, chunks=(32, 32, 3))
+    with h5py.File(infile, "a") as f:
+        f.attrs["op"] = "imfilter"
+    got = compare(capsys, tmp_path, infile, "2M", f"--padding={padding}", *options)
+    mode = "conv" if "--mode=conv" in options else "corr"
+    shape = options[0].split("=")[1]
+    value = float(padding) if padding[0].isdigit() else padding
+    want = bridge.imfilter(A, h, value, mode, shape)
+    assert got.dtype == np.uint8 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("op", ["imgaussfilt", "imgaussfilt3"])
+def test_imgaussfilt_streams(capsys, tmp_path, op):
+    A = RNG.standard_normal((160, 120, 12))
+    infile = write_h5(tmp_path / "in.h5", {"A": A}, chunks=(40, 40, 4))
+    with h5py.File(infile, "a") as f:
+        f.attrs["op"] = op
+    got = compare(capsys, tmp_path, infile, "4M", "--sigma=1.5", "--padding=circular", floats=True)
+    want = getattr(bridge, op)(A, 1.5, "Padding", "circular")
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("shape", ["full", "same", "valid"])
 def test_streamed_equals_in_memory_floats(capsys, tmp_path, shape):
     A = RNG.standard_normal((90, 70, 40))
@@ -230,6 +285,7 @@ def test_small_operands_with_a_large_result_stream_from_a_v7_file(capsys, tmp_pa
     compare(capsys, tmp_path, infile, "2M")
 
 
+@pytest.mark.slow
 def test_forty_megabytes_with_an_eight_megabyte_budget(capsys, tmp_path):
     A = RNG.integers(-1000, 1000, (160, 180, 175)).astype(np.float64)  # 40 MB
     B = RNG.integers(-2, 3, (3, 5, 3)).astype(np.float64)

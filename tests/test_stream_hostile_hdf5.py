@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from bridge import formats
-from bridge.errors import BridgeError, FileFormatError, InputTypeError
+from bridge.errors import BridgeError, FileFormatError
 from tests.test_stream import one_line, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_a_dangling_soft_link_is_named_as_a_link(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("ext", [".mat", ".h5"])
-def test_an_external_link_is_named_and_not_followed(capsys, tmp_path, ext):
+def test_an_external_link_is_refused_and_not_followed(capsys, tmp_path, ext):
     target = tmp_path / "elsewhere.h5"
     with h5py.File(target, "w") as f:
         f["x"] = np.ones((3, 3))
@@ -67,10 +67,12 @@ def test_an_external_link_is_named_and_not_followed(capsys, tmp_path, ext):
         f["A"] = h5py.ExternalLink(str(target), "/x")
 
     path = mat73_file(tmp_path / f"in{ext}", build)
-    with pytest.raises(InputTypeError, match=r"external link to '/x'.*not followed"):
-        formats.read(path)[0]["A"].array()
+    with pytest.raises(FileFormatError, match=r"external link to '/x'.*never reads another file"):
+        formats.read(path)
     status, _, err = run(capsys, path, tmp_path / "o.mat")
     assert status == 3 and "external link" in one_line(err) and "HDF5 group" not in err
+    status, _, err = run(capsys, "vars", path)
+    assert status == 3 and "external link" in one_line(err)
 
 
 def test_a_soft_link_that_resolves_is_followed(tmp_path):
@@ -237,6 +239,7 @@ print(outcomes)
 """
 
 
+@pytest.mark.slow
 def test_random_byte_flips_end_in_exit_0_or_3(tmp_path):
     good = tmp_path / "good.mat"
     _valid_v73(good)
@@ -255,6 +258,7 @@ def test_random_byte_flips_end_in_exit_0_or_3(tmp_path):
     print(outcomes)
 
 
+@pytest.mark.slow
 def test_corrupt_files_through_a_fresh_process_have_no_traceback(tmp_path):
     good = _valid_v73(tmp_path / "good.mat")
     bad = tmp_path / "bad.mat"

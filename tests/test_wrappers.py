@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from tests.octave import OctaveError, octave_cli
+from tests.octave import OctaveError, octave_cli, operands
 from tests.reference import assert_matlab_equal, expected_class, reference
 from tests.strategies import Case, cases
 
@@ -93,24 +93,9 @@ def call(matlab, code: str, inputs: dict, outputs: list[str]) -> dict[str, np.nd
 
 def round_trip(matlab, case: Case) -> tuple[np.ndarray, np.ndarray]:
     """(wrapper's result, Octave's own result) of one case."""
-    inputs, setup = {}, ""
-    for i, a in enumerate(case.arrays):
-        name = f"x{i + 1}"
-        a = a if a.ndim >= 2 else a.reshape(1, -1)
-        if a.dtype.kind == "c":
-            # Octave narrows a complex array whose imaginary part is zero when it loads it, and
-            # again on x(:): complex() keeps it complex, as a MATLAB user's array would be.
-            inputs[f"{name}_re"], inputs[f"{name}_im"] = a.real, a.imag
-            setup += f"{name} = complex({name}_re, {name}_im);"
-            setup += f"c{i + 1} = complex({name}_re(:), {name}_im(:));"
-        else:
-            inputs[name] = a
-            setup += f"c{i + 1} = {name}(:);"
+    inputs, setup, kind = operands(case)
     inputs["wshape"] = case.shape  # any case: MATLAB's shapes are case-insensitive
     inputs["shape"] = case.shape.lower()  # Octave's are not (spec 7.5)
-    kind = case.op
-    if kind == "conv2sep" and any(a.dtype.kind == "c" for a in case.arrays):
-        kind = "conv2sep-complex"
     got = call(matlab, setup + WRAPPED[kind], inputs, ["W", "R"])
     return got["W"], got["R"]
 
@@ -274,10 +259,22 @@ def test_errors_carry_matlab_identifiers(matlab, clean_tmp, code, inputs, identi
     assert raised(matlab, code, **inputs).identifier == identifier
 
 
-def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
+def test_an_error_matlab_raises_reads_as_matlabs(matlab, clean_tmp):
+    """MATLAB's own errors name no job-file variable and no interpreter (issue 21: they read
+    'variable 'u'' and ended with the Python path and exit status)."""
     err = raised(matlab, "W = bridge_conv(ones(3), [1 2]);")
-    assert err.message.startswith("bridge_conv: variable 'u': A and B must be vectors.")
-    assert f"Python {sys.executable}" in err.message and "exit status 3" in err.message
+    assert err.identifier == "MATLAB:conv:AorBNotVector"
+    assert err.message == "bridge_conv: A and B must be vectors. Got a 3x3 array."
+    err = raised(matlab, "W = bridge_conv2(magic(5), @sin);")
+    assert err.identifier == "MATLAB:conv2:inputType" and "save" not in err.message
+    err = raised(matlab, "W = bridge_conv2([1 2], {1}, magic(3));")
+    assert err.identifier == "MATLAB:conv2:inputTypeSeparable"
+
+
+def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
+    """bridge's own errors say which interpreter failed, and how."""
+    err = raised(matlab, "W = bridge_conv([1 2], [1 2], 'Python', '/bin/false');")
+    assert "Python /bin/false" in err.message and "exit status 1" in err.message
     assert str(matlab.tmpdir) not in err.message  # the request file is ours, not the user's
 
 

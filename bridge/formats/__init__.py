@@ -76,6 +76,8 @@ MAT_VERSIONS = ("6", "7", "7.3")
 # MATLAB's -v6/-v7 cannot hold a variable of 2 GiB or more (the element sizes are 32-bit); leave
 # room for the variable's own headers. Larger results are written as v7.3.
 V7_MAX_BYTES = 2**31 - 2**16
+# Its dimensions are int32 too: an (empty) array with a longer dimension is written as v7.3.
+V7_MAX_DIM = 2**31 - 1
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _SNIFF_BYTES = 2048 + 8  # HDF5 looks for its signature at 0, 512, 1024, 2048, ...
@@ -220,7 +222,7 @@ def read(path, *, hdf5_order: str | None = None) -> tuple[dict[str, Variable], d
         msg += f" (supported: {SUPPORTED})"
         raise FileFormatError(msg).where(file=path)
     fmt = accepted[kind]
-    options = {"hdf5_order": hdf5_order}
+    options: dict[str, str | bool | None] = {"hdf5_order": hdf5_order}
     if kind == "hdf5" and _octave_hdf5(path):
         fmt = "octave5"
     elif fmt == "mat73" and kind == "hdf5":
@@ -294,9 +296,12 @@ def write(
     path = os.fspath(path)
     fmt = check_output(path, fmt, mat_version)
     check_order(hdf5_order)
-    if set(request or {}) - set(REQUEST_FIELDS):
-        unknown = sorted(set(request) - set(REQUEST_FIELDS))
-        msg = f"unknown request fields {_words(unknown)}; must be among {_words(REQUEST_FIELDS)}"
+    unknown = sorted(set(request or {}) - set(REQUEST_FIELDS))
+    if unknown:
+        msg = (
+            f"unknown request fields {_words(unknown)}; "
+            f"must be among {_words(list(REQUEST_FIELDS))}"
+        )
         raise UsageError(msg)
     if fmt == "mat" and mat_version == "6" and compress:
         raise UsageError("MAT v6 files are uncompressed; use MAT version 7 to compress")
@@ -306,15 +311,19 @@ def write(
         prepared[name] = as_matlab_array(array)
         class_of(prepared[name])  # OutputError now, before any file is created
     request = {k: str(v) for k, v in (request or {}).items()}
-    if fmt == "mat" and (
-        mat_version == "7.3" or any(a.nbytes > V7_MAX_BYTES for a in prepared.values())
-    ):
+    if fmt == "mat" and (mat_version == "7.3" or any(map(_beyond_v7, prepared.values()))):
         fmt = "mat73"
     writer = _module(fmt).write
     if fmt == "ascii":
         writer = _module(fmt).write_spaces
     with atomic_path(path) as tmp:
         writer(tmp, prepared, request, compress=compress, hdf5_order=hdf5_order)
+
+
+def _beyond_v7(array: np.ndarray) -> bool:
+    """True if MAT v7 cannot hold ``array``: 2 GiB or more, or a dimension beyond int32 (an
+    empty array may have one: MATLAB holds zeros(0, 2^40))."""
+    return array.nbytes > V7_MAX_BYTES or any(n > V7_MAX_DIM for n in array.shape)
 
 
 def check_output(path, fmt: str | None = None, mat_version: str = "7") -> str:

@@ -59,7 +59,7 @@ def read(path: str) -> list[Found]:
                 raise Malformed(f"the name of {where} is not ASCII text") from None
             where = f"variable '{text}'"
             buf = np.empty(nbytes, np.uint8)
-            if f.readinto(memoryview(buf)) != nbytes:
+            if f.readinto(buf.data) != nbytes:
                 raise Malformed(f"truncated inside {where}")
             values = buf.view(dtype) if nbytes else np.empty(0, dtype)
             count = rows * cols

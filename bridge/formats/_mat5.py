@@ -36,17 +36,18 @@ import time
 import zlib
 from dataclasses import dataclass
 from math import prod
+from typing import Literal
 
 import numpy as np
 
-from bridge.formats.classes import class_dtype, to_class
+from bridge.formats.classes import MAX_CHAR_CODE, class_dtype, size_problem, to_class
 
 # Data types of data elements.
 miINT8, miUINT8, miINT16, miUINT16, miINT32, miUINT32 = 1, 2, 3, 4, 5, 6
 miSINGLE, miDOUBLE, miINT64, miUINT64 = 7, 9, 12, 13
 miMATRIX, miCOMPRESSED, miUTF8, miUTF16, miUTF32 = 14, 15, 16, 17, 18
 
-_NUMERIC_TYPES = {
+_NUMERIC_TYPES: dict[int, np.dtype] = {
     miINT8: np.dtype("<i1"),
     miUINT8: np.dtype("<u1"),
     miINT16: np.dtype("<i2"),
@@ -83,6 +84,8 @@ _DTYPES = {name: class_dtype(name).newbyteorder("<") for name in _CLASSES.values
 _COMPLEX_FLAG, _LOGICAL_FLAG = 0x0800, 0x0200
 _NAME = re.compile(rb"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 _TAG = struct.Struct("<II")
+_Order = Literal["<", ">"]  # the file's byte order, as struct and numpy write it
+_ORDERS: dict[bytes, _Order] = {b"IM": "<", b"MI": ">"}  # the header's endian indicator
 
 # How much of a variable is read (or inflated) before its header is parsed: flags, dims, name
 # and, for objects, the class name. A header larger than this is refused.
@@ -92,7 +95,14 @@ MAX_DIMS = 32  # numpy's limit (numpy 1.x; 64 in numpy 2)
 
 
 class Malformed(Exception):
-    """The file is not a well-formed MAT-file; the message says what is wrong and where."""
+    """The file is not a well-formed MAT-file; the message says what is wrong and where.
+
+    ``variable``: the variable's name when the message is about its values alone (the file is
+    well formed, its values are not what MATLAB holds)."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 @dataclass
@@ -121,7 +131,7 @@ def read(path: str) -> list[Found]:
         header = f.read(128)
         if len(header) < 128 or not header.startswith(b"MATLAB"):
             raise Malformed("truncated: shorter than the 128-byte MAT-file header")
-        order = {b"IM": "<", b"MI": ">"}.get(header[126:128])
+        order = _ORDERS.get(header[126:128])
         if order is None or int.from_bytes(header[124:126], _ENDIAN[order]) != 0x0100:
             raise Malformed("the header is not that of a MAT-file v5/v6/v7")
         found: dict[str, Found] = {}
@@ -152,10 +162,10 @@ def read(path: str) -> list[Found]:
         return list(found.values())
 
 
-_ENDIAN = {"<": "little", ">": "big"}
+_ENDIAN: dict[_Order, Literal["little", "big"]] = {"<": "little", ">": "big"}
 
 
-def _tag(data: bytes, order: str) -> tuple[int, int]:
+def _tag(data: bytes, order: _Order) -> tuple[int, int]:
     if len(data) < 8:
         raise Malformed("truncated inside a data element's tag")
     first, second = struct.unpack(order + "II", data)
@@ -165,7 +175,7 @@ def _tag(data: bytes, order: str) -> tuple[int, int]:
 class _Source:
     """One variable's bytes, read or inflated on demand up to its declared size."""
 
-    def __init__(self, order: str, where: str) -> None:
+    def __init__(self, order: _Order, where: str) -> None:
         self.order = order
         self.where = where
 
@@ -189,7 +199,7 @@ class _Source:
 
 
 class _Plain(_Source):
-    def __init__(self, f, nbytes: int, order: str, where: str) -> None:
+    def __init__(self, f, nbytes: int, order: _Order, where: str) -> None:
         super().__init__(order, where)
         self.f, self.nbytes = f, nbytes
         self.start = f.tell()
@@ -203,9 +213,9 @@ class _Plain(_Source):
         # One read into the buffer numpy will view: uncompressed data is never copied again.
         buf = np.empty(self.nbytes, np.uint8)
         self.f.seek(self.start)
-        if self.f.readinto(memoryview(buf)) != self.nbytes:
+        if self.f.readinto(buf.data) != self.nbytes:
             raise Malformed(f"truncated inside the {self.where}")
-        return memoryview(buf)
+        return buf.data
 
     def skip(self) -> None:
         pass  # the caller seeks past it; its size is within the file
@@ -214,12 +224,12 @@ class _Plain(_Source):
 class _Inflated(_Source):
     """A miCOMPRESSED variable: a zlib stream holding one miMATRIX element."""
 
-    def __init__(self, f, nbytes: int, order: str, where: str) -> None:
+    def __init__(self, f, nbytes: int, order: _Order, where: str) -> None:
         super().__init__(order, f"compressed {where}")
         self.f, self.left = f, nbytes
         self.inflater = zlib.decompressobj()
         self.pending = b""
-        self.total = None  # the inner element's declared contents size
+        self.total: int | None = None  # the inner element's declared contents size (head())
         self.done = 0  # contents bytes inflated so far
         self.kept = bytearray()
 
@@ -267,6 +277,7 @@ class _Inflated(_Source):
             raise Malformed(f"the {self.where} is not one whole zlib stream")
 
     def whole(self, bound: int) -> memoryview:
+        assert self.total is not None  # head() came first
         if self.total > bound:
             raise Malformed(
                 f"the {self.where} declares {self.total} bytes, more than its array can hold"
@@ -281,9 +292,10 @@ class _Inflated(_Source):
             buf[self.done : self.done + len(part)] = np.frombuffer(part, np.uint8)
             self.done += len(part)
         self._finish()
-        return memoryview(buf)
+        return buf.data
 
     def skip(self) -> None:
+        assert self.total is not None  # head() came first
         while self.done < self.total:
             part = self._inflate(min(_CHUNK, self.total - self.done))
             if not part:
@@ -292,7 +304,7 @@ class _Inflated(_Source):
         self._finish()
 
 
-def _element(buf: memoryview, pos: int, end: int, order: str, what: str):
+def _element(buf: memoryview, pos: int, end: int, order: _Order, what: str):
     """(data type, data, position of the next element) of the data element at ``pos``."""
     if end - pos < 8:
         raise Malformed(f"{what} is missing or truncated")
@@ -317,7 +329,7 @@ def _string(mdtype: int, data: memoryview, what: str) -> str:
         raise Malformed(f"{what} is not ASCII text") from None
 
 
-def _numeric(mdtype: int, data: memoryview, count: int, order: str, what: str) -> np.ndarray:
+def _numeric(mdtype: int, data: memoryview, count: int, order: _Order, what: str) -> np.ndarray:
     dtype = _NUMERIC_TYPES.get(mdtype)
     if dtype is None:
         raise Malformed(f"{what} is of data type {mdtype}, which is not a numeric type")
@@ -331,7 +343,7 @@ def _numeric(mdtype: int, data: memoryview, count: int, order: str, what: str) -
 
 @dataclass
 class _Header:
-    order: str
+    order: _Order
     where: str
     mxclass: int
     flags: int
@@ -365,7 +377,7 @@ class _Header:
         return self.pos + parts * (8 + 8 * count + 8)
 
     @classmethod
-    def parse(cls, head: memoryview, order: str, where: str) -> _Header:
+    def parse(cls, head: memoryview, order: _Order, where: str) -> _Header:
         end = len(head)
         mdtype, flags, pos = _element(head, 0, end, order, f"the array flags of the {where}")
         if mdtype != miUINT32 or len(flags) != 8:
@@ -391,6 +403,10 @@ class _Header:
         mdtype, data, pos = _element(head, pos, end, order, f"the name of the {where}")
         name = _string(mdtype, data, f"the name of the {where}")
         where = f"variable '{name}'" if name else where
+        if mxclass in (*_CLASSES, mxCHAR, mxSPARSE):
+            problem = size_problem(dims)
+            if problem is not None:
+                raise Malformed(problem, name or None)
         if mxclass in _CLASSES:
             matlab_class = "logical" if word & _LOGICAL_FLAG else _CLASSES[mxclass]
         elif mxclass == mxCHAR:
@@ -479,6 +495,12 @@ class _Header:
                 f"the text of the {self.where} holds {codes.size} characters; "
                 f"the dimensions say {count}"
             )
+        if codes.size and codes.max() > MAX_CHAR_CODE:
+            msg = (
+                f"char codes must be UTF-16 code units (0..65535), as MATLAB's char holds "
+                f"them; found {int(codes.max())}"
+            )
+            raise Malformed(msg, self.name)
         return codes.reshape(self.dims, order="F")
 
     def _indices(self, buf: memoryview, what: str) -> np.ndarray:

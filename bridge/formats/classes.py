@@ -14,7 +14,7 @@ from math import prod
 
 import numpy as np
 
-from bridge.errors import InputTypeError, JobError, OutputError, UsageError
+from bridge.errors import FileFormatError, InputTypeError, JobError, OutputError, UsageError
 
 # MATLAB class -> numpy dtype of a real array of that class.
 NUMERIC_DTYPES: dict[str, np.dtype] = {
@@ -48,6 +48,13 @@ _NOT_MATLAB = {
     "unknown": "an HDF5 object without a MATLAB_class attribute (not a MATLAB variable)",
     "group": "an HDF5 group, not a dataset",
 }
+
+# MATLAB's largest array has 2^48-1 elements (``[~, maxsize] = computer``; indices must be below
+# 2^48). bridge applies the bound to the product of an empty array's nonzero dimensions too, as
+# the text format always did: numpy cannot hold a double 0x2^31x2^31 at all.
+MAX_ELEMENTS = 2**48 - 1
+# numpy 1.x holds at most 32 dimensions.
+MAX_DIMS = 32
 
 # Request fields travel beside the operands; they are never operands themselves.
 REQUEST_FIELDS = ("op", "shape")
@@ -106,10 +113,21 @@ def to_class(values: np.ndarray, matlab_class: str, is_complex: bool) -> np.ndar
     values = np.asarray(values)
     if matlab_class == "logical":
         return values != 0
-    target = class_dtype(matlab_class, is_complex)
+    return to_dtype(values, class_dtype(matlab_class, is_complex))
+
+
+def to_dtype(values: np.ndarray, target: np.dtype) -> np.ndarray:
+    """``values`` in the numpy dtype of a MATLAB class, converted as MATLAB converts: integers
+    saturate (:func:`saturate`), a double beyond single's range becomes +-Inf, silently (numpy
+    would print an overflow RuntimeWarning, which must never reach a user)."""
+    values = np.asarray(values)
+    target = np.dtype(target)
+    if target.kind == "b":
+        return values != 0
     if target.kind in "iu" and values.dtype != target:
         return saturate(values, target)
-    return values.astype(target, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(target, copy=False)
 
 
 def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -140,6 +158,21 @@ def saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+# MATLAB's char is a UTF-16 code unit: 0..65535 (lone surrogates included, as MATLAB holds them).
+MAX_CHAR_CODE = 0xFFFF
+
+
+def char_text(codes: np.ndarray) -> str:
+    """The text of MATLAB char codes (UTF-16 code units), as MATLAB shows it: a surrogate pair
+    is one character; a lone surrogate (MATLAB holds one, Unicode text cannot) is written as the
+    escape ``\\udXXX``, so that the text can always be printed. Readers refuse codes beyond
+    MAX_CHAR_CODE; any that got here anyway would read as U+FFFD."""
+    codes = np.asarray(codes).astype(np.int64).ravel()
+    codes[(codes < 0) | (codes > MAX_CHAR_CODE)] = 0xFFFD
+    text = codes.astype("<u2").tobytes().decode("utf-16-le", "surrogatepass")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def check_name(name: str) -> None:
     """UsageError unless MATLAB's load accepts ``name`` and it is not a request field."""
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
@@ -158,6 +191,33 @@ def is_identifier(name: str) -> bool:
 
 def size_text(size: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in size)
+
+
+def size_problem(size: tuple[int, ...]) -> str | None:
+    """Why MATLAB could not hold an array of ``size`` (in words), or None if it could."""
+    size = tuple(int(n) for n in size)
+    if len(size) > MAX_DIMS:
+        return f"has {len(size)} dimensions; bridge reads at most {MAX_DIMS}"
+    if any(n < 0 for n in size):
+        return f"has a negative dimension in its size {size_text(size)}"
+    nonzero = prod(n for n in size if n)
+    if max(size, default=0) > MAX_ELEMENTS:
+        what = "a dimension longer than"
+    elif nonzero > MAX_ELEMENTS:
+        what = "dimensions other than 0 that multiply to more than" if 0 in size else "more than"
+    else:
+        return None
+    return (
+        f"has the size {size_text(size)}, beyond what MATLAB holds: {what} 2^48-1 elements "
+        "(MATLAB's largest array)"
+    )
+
+
+def check_size(size: tuple[int, ...], file: str | None, variable: str | None) -> None:
+    """FileFormatError (naming the file and the variable) if MATLAB could not hold ``size``."""
+    problem = size_problem(size)
+    if problem is not None:
+        raise FileFormatError(problem).where(file=file, variable=variable)
 
 
 @dataclass
@@ -198,7 +258,7 @@ class Variable:
 
         Raises InputTypeError (MATLAB:conv2:inputType) for char, cell, struct and objects.
         """
-        if not self.is_numeric:
+        if not self.is_numeric or self.data is None:  # (is_numeric: data is not None)
             msg = (
                 f"Invalid data type: {self.describe()}; operands must be numeric or logical "
                 f"({SUPPORTED_CLASSES})"
@@ -217,4 +277,4 @@ class Variable:
         if len(self.size) > 2 or (self.size[0] > 1 and prod(self.size) > 0):
             msg = f"is {self.describe()}; a request field must be one row of text"
             raise JobError(msg).where(file=self.file, variable=self.name)
-        return "".join(chr(int(c)) for c in np.ravel(self.data, order="F"))
+        return char_text(np.ravel(self.data, order="F"))

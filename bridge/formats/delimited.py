@@ -42,7 +42,7 @@ def read_matrix(path: str) -> np.ndarray:
     pending: list[str] = []
     lines: list[int] = []  # the line of each row, for error messages
     first_pending_row = 0
-    width = None
+    width: int | None = None
     for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
         if not stripped or stripped[0] in "%#":
@@ -63,10 +63,10 @@ def read_matrix(path: str) -> np.ndarray:
             parts.append(_convert(pending, path, lines, first_pending_row, width))
             pending, first_pending_row = [], len(lines)
     del text
+    if width is None:  # not one row
+        raise FileFormatError("holds no numbers").where(file=path)
     if pending:
         parts.append(_convert(pending, path, lines, first_pending_row, width))
-    if not parts:
-        raise FileFormatError("holds no numbers").where(file=path)
     if any(np.iscomplexobj(p) for p in parts):
         parts = [p.astype(np.complex128, copy=False) for p in parts]
     values = parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -6,8 +6,9 @@ Every h5py access to a file being read goes through :func:`guard`: a damaged fil
 B-tree, heap or symbol-table signatures, truncated chunks, undecodable names) makes h5py raise
 OSError, KeyError, RuntimeError, ValueError, UnicodeDecodeError and more; each becomes one
 FileFormatError line naming the file and the variable. Root entries are listed by their links
-(:func:`root_entries`), so dangling soft links and external links are named as links and never
-followed out of the file.
+(:func:`root_entries`, :func:`member`), so dangling soft links are named as links, and nothing that
+would read another file (external links, soft links through them, external storage, virtual
+datasets) is ever followed: the file is refused.
 
 Numeric datasets are read lazily (:class:`Source`, :class:`H5Variable`): sizes and classes come
 from the headers, so a job can check what a result will cost before reading anything, and a
@@ -26,11 +27,15 @@ import h5py
 import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
-from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype
+from bridge.formats.classes import NUMERIC_DTYPES, Variable, class_dtype, to_dtype
 
 # MATLAB names the members of a complex compound exactly 'real' and 'imag'; h5py's own complex
 # type uses 'r' and 'i' (accepted on reading, never written: Octave reads it as zeros).
 COMPLEX_FIELDS = (("real", "imag"), ("r", "i"))
+
+# HDF5 filters built into HDF5 and h5py: deflate (gzip), shuffle, fletcher32, szip, nbit,
+# scaleoffset, lzf. Any other a dataset names would be looked for as a plugin library.
+BUILT_IN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
 
 # Superblock version 0: MATLAB before R2021b refuses files with a newer one.
 LIBVER = ("earliest", "v108")
@@ -94,7 +99,9 @@ def root_entries(f: h5py.File, path: str) -> Iterator[tuple[str, h5py.HLObject |
     """(name, object, note) for each link of the root group, in HDF5's order.
 
     ``object`` is None for links that are not followed; ``note`` then says what the link is
-    (a dangling soft link, an external link, a name that is not UTF-8).
+    (a dangling soft link, a name that is not UTF-8). Anything that would read another file (an
+    external link, a soft link through one, a dataset stored externally or virtual) is refused:
+    FileFormatError naming the variable.
     """
     with guard(path, what="its root group cannot be listed"):
         raw_names = list(f.id.__iter__())
@@ -106,27 +113,117 @@ def root_entries(f: h5py.File, path: str) -> Iterator[tuple[str, h5py.HLObject |
             except UnicodeDecodeError:
                 yield name, None, "an HDF5 object whose name is not UTF-8 text"
                 continue
-            kind = f.id.links.get_info(raw).type
-            if kind == h5py.h5l.TYPE_EXTERNAL:
-                target_file, target = f.id.links.get_val(raw)
-                note = (
-                    f"an HDF5 external link to '{shown_name(target)}' in "
-                    f"'{shown_name(target_file)}' (not followed)"
-                )
-                yield name, None, note
-                continue
-            if kind == h5py.h5l.TYPE_SOFT:
-                target = shown_name(f.id.links.get_val(raw))
-                obj = f.get(raw)
-                if obj is None:
-                    yield name, None, f"an HDF5 soft link to '{target}', which does not exist"
-                    continue
-                yield name, obj, None
-                continue
-            if kind != h5py.h5l.TYPE_HARD:
-                yield name, None, f"an HDF5 link of unknown type {kind}"
-                continue
-            yield name, f[raw], None
+            obj, note = member(f, raw, path, name)
+            yield name, obj, note
+
+
+# HDF5's own limit on soft links followed in one lookup (H5L_NUM_LINKS): counted over the whole
+# lookup, not per level, so that links whose paths name other links many times cannot make a
+# lookup take exponential time.
+_MAX_SOFT_LINKS = 16
+
+
+def member(
+    group: h5py.Group,
+    raw: bytes,
+    path: str | None,
+    variable: str | None,
+    budget: list[int] | None = None,
+) -> tuple[h5py.HLObject | None, str | None]:
+    """(object, None) for the link ``raw`` of ``group``, or (None, note) for a link that leads
+    nowhere. Links are looked at before they are followed: an external link, or a soft link whose
+    path goes through one, is refused (FileFormatError), and so is a dataset whose values are in
+    another file (:func:`check_local`). A job file never makes bridge open another file.
+    ``budget``: soft links this lookup may still follow (shared by the nested calls)."""
+    budget = [_MAX_SOFT_LINKS] if budget is None else budget
+    links = group.id.links
+    if not links.exists(raw):
+        return None, "an HDF5 link to nothing"
+    kind = links.get_info(raw).type
+    if kind == h5py.h5l.TYPE_EXTERNAL:
+        target_file, target = links.get_val(raw)
+        msg = (
+            f"is an HDF5 external link to '{shown_name(target)}' in '{shown_name(target_file)}'; "
+            "bridge never reads another file than the job file (store the data in it)"
+        )
+        raise FileFormatError(msg).where(file=path, variable=variable)
+    if kind == h5py.h5l.TYPE_SOFT:
+        target = links.get_val(raw)
+        if budget[0] <= 0:
+            return None, f"an HDF5 soft link to '{shown_name(target)}' in a chain of too many"
+        budget[0] -= 1
+        obj, note = resolve(group, target, path, variable, budget)
+        if obj is None:
+            return (
+                None,
+                note or f"an HDF5 soft link to '{shown_name(target)}', which does not exist",
+            )
+        return check_local(obj, path, variable), None
+    if kind != h5py.h5l.TYPE_HARD:
+        return None, f"an HDF5 link of unknown type {kind}"
+    return check_local(group[raw], path, variable), None
+
+
+def resolve(
+    group: h5py.Group,
+    target: bytes,
+    path: str | None,
+    variable: str | None,
+    budget: list[int] | None = None,
+) -> tuple[h5py.HLObject | None, str | None]:
+    """(object, None) at a soft link's ``target`` path, walked one link at a time, or (None, a
+    note) if the path leads nowhere or through too many soft links."""
+    budget = [_MAX_SOFT_LINKS] if budget is None else budget
+    current = group.file if target.startswith(b"/") else group
+    for part in (p for p in target.split(b"/") if p and p != b"."):
+        if not isinstance(current, h5py.Group):
+            return None, None
+        obj, note = member(current, part, path, variable, budget)
+        if obj is None:
+            return None, note if budget[0] <= 0 else None
+        current = obj
+    return current, None
+
+
+def child(
+    group: h5py.Group, key: str, path: str | None, variable: str | None
+) -> h5py.HLObject | None:
+    """``group[key]`` if that link leads to an object in this file; None if there is none.
+    ``path`` and ``variable`` name the file and variable in errors (None: the caller adds them)."""
+    return member(group, key.encode("utf-8"), path, variable)[0]
+
+
+def indirection(obj: h5py.HLObject) -> str | None:
+    """What makes a dataset's values come from elsewhere (external storage, a virtual
+    dataset), in words; None for a dataset that holds its own values, or for anything else."""
+    if not isinstance(obj, h5py.Dataset):
+        return None
+    plist = obj.id.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL:
+        return "a virtual HDF5 dataset (its values are mapped from other datasets or files)"
+    if plist.get_external_count() > 0:
+        target = shown_name(plist.get_external(0)[0])
+        return f"stored outside the HDF5 file, in '{target}' (HDF5 external storage)"
+    for k in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(k)
+        if code not in BUILT_IN_FILTERS:
+            shown = shown_name(name) if name else "unnamed"
+            return (
+                f"compressed with HDF5 filter {code} ({shown}), which HDF5 would load as a plugin "
+                "library from another file (MATLAB writes gzip)"
+            )
+    return None
+
+
+def check_local(obj: h5py.HLObject, path: str | None, variable: str | None) -> h5py.HLObject:
+    """``obj``, if its values are in this file; FileFormatError otherwise."""
+    found = indirection(obj)
+    if found is not None:
+        msg = (
+            f"is {found}; bridge never reads another file than the job file (store the data in it)"
+        )
+        raise FileFormatError(msg).where(file=path, variable=variable)
+    return obj
 
 
 @dataclass
@@ -195,7 +292,11 @@ class Source:
     @contextlib.contextmanager
     def open(self) -> Iterator[h5py.Dataset]:
         with open_read(self.path) as f, guard(self.path, self.variable):
-            yield f[self.name]
+            dataset, _ = resolve(f, self.name, self.path, self.variable)
+            if not isinstance(dataset, h5py.Dataset):
+                msg = "is no longer a dataset in the file (was it changed while bridge read it?)"
+                raise FileFormatError(msg).where(file=self.path, variable=self.variable)
+            yield check_local(dataset, self.path, self.variable)
 
     def _file_slices(self, box: tuple[slice, ...], dims: tuple[int, ...]) -> tuple[slice, ...]:
         """The dataset's selection for a box of ``dims`` (the storage dims, any padding; a
@@ -225,7 +326,7 @@ class Source:
             return _complex(raw[pair[0]], raw[pair[1]], self.target)
         if self.matlab_class == "logical":
             return raw != 0
-        return raw.astype(self.target, copy=False)
+        return to_dtype(raw, self.target)  # MATLAB's conversion: saturated, no warning
 
     def read(self) -> np.ndarray:
         """All values, MATLAB-shaped, in the class's dtype, C-contiguous in MATLAB's order (what
@@ -289,9 +390,10 @@ def read_values(dataset: h5py.Dataset) -> np.ndarray:
 def _complex(real: np.ndarray, imag: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     # Assign the parts: real + 1j*imag would turn an infinite imaginary part into NaN + Inf*1j.
     if dtype is None:
-        dtype = np.complex64 if real.dtype == np.float32 else np.complex128
+        dtype = np.dtype(np.complex64 if real.dtype == np.float32 else np.complex128)
     out = np.empty(real.shape, dtype=dtype)
-    out.real, out.imag = real, imag
+    with np.errstate(over="ignore", invalid="ignore"):  # double parts of a single: +-Inf
+        out.real, out.imag = real, imag
     return out
 
 
@@ -345,7 +447,8 @@ def attr_text(value: object) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, str):
-        return value
+        # h5py hands undecodable bytes over as lone surrogates: make them U+FFFD, as above
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
     return None
 
 

@@ -22,6 +22,7 @@ from bridge.formats.classes import (
     NUMERIC_DTYPES,
     REQUEST_FIELDS,
     Variable,
+    check_size,
     class_of,
     matlab_size,
 )
@@ -67,6 +68,7 @@ def _variable(name: str, obj, note: str | None, order: str, path: str) -> Variab
         size = matlab_size((shape[0], 1))  # MATLAB's h5read: 1-D is a column
     else:
         size = matlab_size(shape[::-1] if order == "matlab" else shape)
+    check_size(size, path, name)
     dtype = obj.dtype
     kind = _special_kind(dtype)
     if kind == "text":
@@ -113,8 +115,9 @@ def _text(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Var
     if obj.size * itemsize > h5util.MAX_TEXT_BYTES:
         return h5util.H5Variable(name, "char", size, file=path)  # never an operand: not read
     values = obj[()]
-    codes = np.array([ord(c) for c in _joined_text(np.asarray(values))], dtype=np.uint32)
-    codes = codes.reshape(1, -1)
+    # MATLAB's char is UTF-16 code units: a character beyond U+FFFF is a surrogate pair
+    text = _joined_text(np.asarray(values)).encode("utf-16-le", "surrogatepass")
+    codes = np.frombuffer(text, "<u2").astype(np.uint32).reshape(1, -1)
     return Variable(name, "char", matlab_size(codes.shape), data=codes, file=path)
 
 

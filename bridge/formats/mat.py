@@ -31,6 +31,8 @@ def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
     try:
         found = _mat5.read(path) if v5 else _mat4.read(path)
     except _mat5.Malformed as e:
+        if e.variable:
+            raise FileFormatError(str(e)).where(file=path, variable=e.variable) from None
         msg = f"cannot be read as a MAT-file (truncated or corrupt?): {e}"
         raise FileFormatError(msg).where(file=path) from None
     return [_variable(path, item) for item in found], {}

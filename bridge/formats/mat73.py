@@ -25,6 +25,7 @@ from bridge.formats import h5util
 from bridge.formats.classes import (
     NUMERIC_DTYPES,
     Variable,
+    check_size,
     class_of,
     matlab_size,
     to_class,
@@ -94,6 +95,8 @@ def _variable(name: str, obj, note: str | None, path: str) -> Variable:
             data = np.zeros(size, np.uint32)
         return Variable(name, cls, size, data=data, file=path)
     size = matlab_size(obj.shape[::-1])  # HDF5 holds MATLAB's data with dimensions reversed
+    if cls in NUMERIC_DTYPES or cls == "char":
+        check_size(size, path, name)
     if cls == "char":
         return _char(name, obj, size, path)
     if cls not in NUMERIC_DTYPES:
@@ -132,10 +135,11 @@ def _empty_size(obj: h5py.Dataset, name: str, path: str) -> tuple[int, ...]:
         msg = f"MATLAB_empty is set but the dataset holds {obj.shape} values of type {obj.dtype}"
         raise FileFormatError(msg).where(file=path, variable=name)
     size = tuple(int(n) for n in np.ravel(obj[()]))
-    if not size or 0 not in size or any(n < 0 or n >= 2**48 for n in size):
+    if not size or 0 not in size:
         shown = "x".join(map(str, size)) or "nothing"
         msg = f"MATLAB_empty is set but the stored size is {shown} (an empty array has a 0)"
         raise FileFormatError(msg).where(file=path, variable=name)
+    check_size(size, path, name)
     return matlab_size(size)
 
 
@@ -151,26 +155,46 @@ def _char(name: str, obj: h5py.Dataset, size: tuple[int, ...], path: str) -> Var
 
 def _sparse(name: str, group: h5py.Group, cls: str, path: str) -> Variable:
     """A sparse matrix, read dense on demand (compressed sparse columns: data, ir, jc)."""
-    rows = np.asarray(group.attrs["MATLAB_sparse"])
-    jc_set = group.get("jc")
-    if rows.size != 1 or rows.dtype.kind not in "iu" or not isinstance(jc_set, h5py.Dataset):
+    stored_rows = np.asarray(group.attrs["MATLAB_sparse"])
+    jc_set = h5util.child(group, "jc", path, name)
+    data_set = h5util.child(group, "data", path, name)
+    if (
+        stored_rows.size != 1
+        or stored_rows.dtype.kind not in "iu"
+        or not isinstance(jc_set, h5py.Dataset)
+    ):
         raise FileFormatError("a sparse matrix without its row count or jc").where(
             file=path, variable=name
         )
-    rows = int(rows.reshape(-1)[0])
+    rows = int(stored_rows.reshape(-1)[0])
     cols = (jc_set.size or 1) - 1
-    is_complex = "data" in group and h5util.complex_fields(group["data"].dtype) is not None
+    is_complex = isinstance(data_set, h5py.Dataset) and (
+        h5util.complex_fields(data_set.dtype) is not None
+    )
     group_name = group.name
 
     def load() -> np.ndarray:
         with h5util.open_read(path) as f, h5util.guard(path, name):
-            g = f[group_name]
-            jc = np.asarray(g["jc"][()], dtype=np.int64).ravel()
-            ir = np.asarray(g["ir"][()], dtype=np.int64).ravel() if "ir" in g else np.zeros(0, int)
-            values = h5util.read_values(g["data"]).ravel() if "data" in g else np.zeros(0)
+            g, _ = h5util.resolve(f, group_name.encode("utf-8"), path, name)
+            parts = {
+                key: h5util.child(g, key, path, name) if isinstance(g, h5py.Group) else None
+                for key in ("jc", "ir", "data")
+            }
+            if not all(p is None or isinstance(p, h5py.Dataset) for p in parts.values()):
+                msg = "is a sparse matrix whose jc, ir or data is not a dataset"
+                raise FileFormatError(msg).where(file=path, variable=name)
+            if parts["jc"] is None:
+                msg = "is a sparse matrix without its jc"
+                raise FileFormatError(msg).where(file=path, variable=name)
+            jc = np.asarray(parts["jc"][()], dtype=np.int64).ravel()
+            ir = parts["ir"]
+            ir = np.zeros(0, int) if ir is None else np.asarray(ir[()], dtype=np.int64).ravel()
+            data = parts["data"]
+            values = np.zeros(0) if data is None else h5util.read_values(data).ravel()
         nnz = len(ir)
         if (
             rows < 0
+            or jc.size != cols + 1
             or len(values) != nnz
             or jc[0] != 0
             or jc[-1] != nnz

@@ -24,7 +24,7 @@ import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
 from bridge.formats import h5util
-from bridge.formats.classes import Variable, matlab_size
+from bridge.formats.classes import Variable, matlab_size, size_problem, to_dtype
 from bridge.formats.octave_text import (
     _INT_TYPES,
     _NUMERIC,
@@ -36,10 +36,10 @@ from bridge.formats.octave_text import (
     _range_numel,
 )
 
-_DTYPES = {
-    "double": np.float64,
-    "single": np.float32,
-    "logical": np.bool_,
+_DTYPES: dict[str, np.dtype] = {
+    "double": np.dtype(np.float64),
+    "single": np.dtype(np.float32),
+    "logical": np.dtype(np.bool_),
     **{name: np.dtype(name) for name in _INT_TYPES},
 }
 # A dataset whose declared size exceeds what the file stores by more than this factor (a
@@ -52,13 +52,23 @@ def looks_like(path: str) -> bool:
     """True if the HDF5 file's root holds Octave's variable groups (type and value)."""
     try:
         with h5py.File(path, "r") as f:
-            for name in f:
-                obj = f.get(name)
-                if isinstance(obj, h5py.Group) and "type" in obj and "value" in obj:
+            for raw in f.id.__iter__():
+                # only hard links are looked into: following any other could open another file
+                if f.id.links.get_info(raw).type != h5py.h5l.TYPE_HARD:
+                    continue
+                obj = f[raw]
+                if isinstance(obj, h5py.Group) and all(
+                    _hard(obj, key) for key in (b"type", b"value")
+                ):
                     return True
     except _H5_ERRORS:
         return False  # the HDF5 reader reports what is wrong with the file
     return False
+
+
+def _hard(group: h5py.Group, key: bytes) -> bool:
+    links = group.id.links
+    return links.exists(key) and links.get_info(key).type == h5py.h5l.TYPE_HARD
 
 
 def read(path: str, **_options) -> tuple[list[Variable], dict[str, str]]:
@@ -94,13 +104,13 @@ def _first(error: BaseException) -> str:
 
 
 def _variable(f: h5py.File, name: str, path: str) -> Variable:
-    obj = f.get(name)
-    if not isinstance(obj, h5py.Group) or "type" not in obj or "value" not in obj:
+    obj = h5util.child(f, name, path, name)
+    if not isinstance(obj, h5py.Group) or not {"type", "value"} <= set(obj):
         what = "a dataset" if isinstance(obj, h5py.Dataset) else "an object"
         msg = f"is {what} outside Octave's layout (a group with 'type' and 'value')"
         raise FileFormatError(msg)
-    kind = _type_name(obj["type"])
-    value = obj["value"]
+    kind = _type_name(h5util.child(obj, "type", path, name))
+    value = h5util.child(obj, "value", path, name)
     base, _, last = kind.rpartition(" ")
     if last in ("scalar", "matrix") and base in _NUMERIC:
         cls, is_complex = _NUMERIC[base]
@@ -118,9 +128,9 @@ def _variable(f: h5py.File, name: str, path: str) -> Variable:
     if kind == "scalar struct":
         return Variable(name, "struct", (1, 1), file=path)
     if kind == "struct":  # a struct array: each field is a cell of the array's size
-        fields = [value.get(k) for k in value] if isinstance(value, h5py.Group) else []
+        fields = [_child(value, k) for k in value] if isinstance(value, h5py.Group) else []
         first = next((g for g in fields if isinstance(g, h5py.Group) and "value" in g), None)
-        size = _group_size(first["value"]) if first is not None else (1, 1)
+        size = _group_size(_child(first, "value")) if first is not None else (1, 1)
         return Variable(name, "struct", size, file=path)
     if kind == "function handle":
         return Variable(name, "function_handle", (1, 1), file=path)
@@ -134,6 +144,12 @@ def _type_name(dataset) -> str:
     if text is None:
         raise FileFormatError("its 'type' is not a string")
     return " ".join(text.replace("\x00", "").split())
+
+
+def _child(group: h5py.Group, key: str):
+    """``group[key]`` (None if missing), refusing any link or storage out of the file; the
+    caller adds the file and the variable to the error."""
+    return h5util.child(group, key, None, None)
 
 
 def _dataset(value) -> h5py.Dataset:
@@ -152,6 +168,9 @@ def _empty_size(value: h5py.Dataset) -> tuple[int, ...] | None:
     if np.any(dims < 0) or prod(int(d) for d in dims) != 0:
         shown = "x".join(str(int(d)) for d in dims)
         raise FileFormatError(f"an empty array (OCTAVE_EMPTY_MATRIX) cannot have the size {shown}")
+    problem = size_problem(tuple(int(d) for d in dims))
+    if problem is not None:
+        raise FileFormatError(problem)
     return matlab_size(tuple(int(d) for d in dims))
 
 
@@ -198,9 +217,9 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
     if cls == "logical":
         array = array != 0
     elif is_complex:
-        array = array.astype(np.complex64 if cls == "single" else np.complex128, copy=False)
+        array = to_dtype(array, np.dtype(np.complex64 if cls == "single" else np.complex128))
     else:
-        array = array.astype(dtype, copy=False)
+        array = to_dtype(array, dtype)  # MATLAB's conversion: saturated, no overflow warning
     size = matlab_size(array.shape)
     return Variable(name, cls, size, is_complex, array.reshape(size, order="F"), path)
 
@@ -247,7 +266,7 @@ def _sparse(name: str, cls: str, is_complex: bool, value, path: str) -> Variable
         raise FileFormatError("a sparse matrix's value must be a group")
 
     def scalar(key: str) -> int:
-        found = _read(_dataset(value.get(key)), max_elements=1).reshape(-1)
+        found = _read(_dataset(_child(value, key)), max_elements=1).reshape(-1)
         if found.size != 1 or found.dtype.kind not in "iu" or found[0] < 0:
             raise FileFormatError(f"the sparse field '{key}' must be a count")
         return int(found[0])
@@ -258,9 +277,9 @@ def _sparse(name: str, cls: str, is_complex: bool, value, path: str) -> Variable
             f"a {rows}x{cols} sparse matrix is too large to expand (more than "
             f"{MAX_EXPANDED_ELEMENTS} elements); save full(...) of what bridge should compute"
         )
-    cidx = _read(_dataset(value.get("cidx")), max_elements=cols + 1).reshape(-1)
-    ridx = _read(_dataset(value.get("ridx")), max_elements=max(nnz, 1)).reshape(-1)
-    data = _read(_dataset(value.get("data")), max_elements=max(nnz, 1)).reshape(-1)
+    cidx = _read(_dataset(_child(value, "cidx")), max_elements=cols + 1).reshape(-1)
+    ridx = _read(_dataset(_child(value, "ridx")), max_elements=max(nnz, 1)).reshape(-1)
+    data = _read(_dataset(_child(value, "data")), max_elements=max(nnz, 1)).reshape(-1)
     if (
         cidx.size != cols + 1
         or ridx.size != nnz
@@ -277,14 +296,16 @@ def _sparse(name: str, cls: str, is_complex: bool, value, path: str) -> Variable
         raise FileFormatError(f"sparse data is stored as {_words(data.dtype)}")
     dtype = (np.complex128 if is_complex else np.float64) if cls == "double" else np.bool_
     full = np.zeros((rows, cols), dtype=dtype)
-    columns = np.repeat(np.arange(cols), np.diff(cidx.astype(np.int64)))
+    counts: np.ndarray = np.diff(cidx.astype(np.int64))  # the nonzeros of each column
+    columns = np.repeat(np.arange(cols), counts)
     full[ridx.astype(np.intp), columns] = data != 0 if cls == "logical" else data
     return Variable(name, cls, (rows, cols), is_complex, full, path, sparse=True)
 
 
 def _group_size(value) -> tuple[int, ...]:
-    if isinstance(value, h5py.Group) and isinstance(value.get("dims"), h5py.Dataset):
-        dims = _read(value["dims"], max_elements=MAX_NDIMS).reshape(-1)
+    dims_set = _child(value, "dims") if isinstance(value, h5py.Group) else None
+    if isinstance(dims_set, h5py.Dataset):
+        dims = _read(dims_set, max_elements=MAX_NDIMS).reshape(-1)
         if dims.dtype.kind in "iu" and dims.size >= 2 and np.all(dims >= 0):
             return matlab_size(tuple(int(d) for d in dims[::-1]))
     return (1, 1)

@@ -37,7 +37,13 @@ from math import prod
 import numpy as np
 
 from bridge.errors import FileFormatError
-from bridge.formats.classes import Variable, is_identifier
+from bridge.formats.classes import (
+    Variable,
+    is_identifier,
+    matlab_size,
+    size_problem,
+    to_dtype,
+)
 
 # A range, sparse, diagonal or permutation matrix is a few numbers in the file; refuse to expand
 # one beyond this many elements (2 GiB of doubles).
@@ -160,8 +166,17 @@ class _Parser:
             sizes = (self.line() or "").split()
             if len(sizes) != ndims or not all(s.isdigit() and len(s) <= 18 for s in sizes):
                 raise self.fail(f"expected {ndims} sizes after '# ndims: {ndims}'", variable)
-            return tuple(int(s) for s in sizes), True
-        return (self.count("rows", variable), self.count("columns", variable)), False
+            return self.holdable(tuple(int(s) for s in sizes), variable), True
+        size = (self.count("rows", variable), self.count("columns", variable))
+        return self.holdable(size, variable), False
+
+    def holdable(self, size: tuple[int, ...], variable: str) -> tuple[int, ...]:
+        """``size``, if MATLAB could hold it. (Only an empty array's size can be beyond: any
+        other is checked against the values the file holds.)"""
+        problem = size_problem(matlab_size(size)) if 0 in size else None
+        if problem is not None:
+            raise self.fail(problem, variable)
+        return size
 
     def data(self) -> tuple[str, int, int]:
         """The text up to the next '#' line (or the end), the values of one block, in place."""
@@ -258,7 +273,7 @@ class _Parser:
             codes = self.exact(prod(size), name)
             return _char(name, codes.reshape(size, order="F"), self.path)
         rows = self.count("elements", name)
-        parts = []
+        parts: list[np.ndarray] = []
         for _ in range(rows):
             length = self.count("length", name)
             if parts and length != len(parts[0]):
@@ -375,7 +390,7 @@ class _Parser:
         if first.strip() == "@<anonymous>":
             self.line()  # the function's text
         else:
-            line = first
+            line: str | None = first
             while line is not None and line.lstrip().startswith("#"):
                 line = self.line()  # '# octaveroot:', '# subtype:', ... then the name
         saved = self.pos
@@ -444,18 +459,25 @@ def _values(region, count: int, cls: str, is_complex: bool, fail) -> np.ndarray:
         shown = f"more than {count}" if found > count else str(found)
         raise fail(f"expected {count} {what}, found {shown}")
     if not parts:
-        dtype = np.complex64 if cls == "single" else np.complex128
-        if not is_complex:
+        if is_complex:
+            dtype = np.dtype(np.complex64 if cls == "single" else np.complex128)
+        else:
             dtype = _dtype_of(cls)
         return np.zeros(0, dtype=dtype)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _dtype_of(cls: str) -> np.dtype:
-    return {"double": np.float64, "single": np.float32, "logical": np.bool_}.get(cls, cls)
+    types: dict[str, type[np.generic]] = {
+        "double": np.float64,
+        "single": np.float32,
+        "logical": np.bool_,
+    }
+    return np.dtype(types.get(cls, cls))
 
 
 def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) -> np.ndarray:
+    numbers: np.ndarray | None  # integers: None where a token is not one
     if cls in ("double", "single") or is_complex:
         if has_na:
             tokens = [_nan(t) for t in tokens]
@@ -468,9 +490,10 @@ def _convert(tokens: list[str], cls: str, is_complex: bool, has_na: bool, fail) 
             out = np.empty(
                 len(tokens) // 2, dtype=np.complex64 if cls == "single" else np.complex128
             )
-            out.real, out.imag = numbers[0::2], numbers[1::2]
+            with np.errstate(over="ignore"):  # beyond single's range: +-Inf, no warning
+                out.real, out.imag = numbers[0::2], numbers[1::2]
             return out
-        return numbers.astype(np.float32) if cls == "single" else numbers
+        return to_dtype(numbers, np.dtype(np.float32)) if cls == "single" else numbers
     low, high = _INT_RANGES.get(cls, (0, 1))
     wide = np.uint64 if cls == "uint64" else np.int64
     try:

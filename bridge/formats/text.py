@@ -236,7 +236,9 @@ def _convert(tokens: list[str], cls: str) -> np.ndarray:
     if cls in ("double", "single"):
         # Read as double then round to single, as MATLAB's sscanf + single() does; %.9g text
         # of a single comes back exactly.
-        return np.array(tokens, dtype=np.float64).astype(NUMERIC_DTYPES[cls])
+        # (beyond single's range: +-Inf, as single() gives, without numpy's overflow warning)
+        with np.errstate(over="ignore"):
+            return np.array(tokens, dtype=np.float64).astype(NUMERIC_DTYPES[cls])
     # Integers straight from their digits: int64/uint64 beyond 2^53 stay exact.
     digits = np.array(tokens, dtype=str)
     if cls != "logical":

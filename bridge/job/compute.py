@@ -12,7 +12,8 @@ from bridge.job.files import Job
 def arguments(job: Job) -> tuple[list[object], dict[int, str | None]]:
     """The call's positional arguments, and for each 1-based position past the operands the
     job-file variable (or None: the command line) its value came from."""
-    args: list[object] = [array for _, array in job.operands]
+    # Unread operands (a job planned from its headers) keep their places as their variables.
+    args: list[object] = [value for _, value in (job.operands or job.variables)]
     sources: dict[int, str | None] = {}
     for use in job.operation.uses:
         value = job.settings.get(use.setting, use.default)

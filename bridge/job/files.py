@@ -114,6 +114,23 @@ def load_job(
     if shape is not None:
         settings = {**(settings or {}), "shape": shape}
     variables, request = formats.read(path, hdf5_order=hdf5_order)
+    job = resolve(path, variables, request, op=op, settings=settings, names=names)
+    if read:
+        job.read_operands()
+    return job
+
+
+def resolve(
+    path: str,
+    variables: dict,
+    request: dict,
+    *,
+    op: str | None = None,
+    settings: dict[str, object] | None = None,
+    names: dict[str, str] | None = None,
+) -> Job:
+    """The job a file's ``variables`` and ``request`` (:func:`bridge.formats.read`) ask for,
+    operands unread; raises what is missing or contradictory, naming ``path``."""
     renamed = _role_names(names or {})
     _check_renamed(path, renamed, variables)
     op_value = op if op is not None else request.get("op")
@@ -130,9 +147,23 @@ def load_job(
     chosen = [(role_name[r], variables[role_name[r]]) for r in roles]
     job = Job(op_value, [], path, variables=chosen)
     _settings(job, settings or {}, request, variables)
-    if read:
-        job.read_operands()
     return job
+
+
+def call_text(job: Job) -> str:
+    """The MATLAB call a job makes, as text: ``conv2(A, B, 'same')``."""
+    words = [name or "?" for name, _ in (job.operands or job.variables)]
+    for use in job.operation.uses:
+        value = job.setting(use.setting)
+        if value is None:
+            continue
+        shown = (
+            f"'{value}'"
+            if isinstance(value, str)
+            else (use.variable if use.setting in job.settings else repr(value))
+        )
+        words += [f"'{use.matlab}'", shown] if use.matlab else [shown]
+    return f"{job.operation.function}({', '.join(words)})"
 
 
 def _settings(job: Job, given: dict[str, object], request: dict, variables: dict) -> None:

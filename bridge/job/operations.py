@@ -62,6 +62,17 @@ SETTINGS: dict[str, Setting] = {
             "N[,N...]",
             numeric=True,
         ),
+        Setting("type", "--type", "fspecial: the filter's type (gaussian, sobel, ...).", "TYPE"),
+        Setting(
+            "p1",
+            "--p1",
+            "fspecial: its first parameter (size, radius, ...).",
+            "N[,N]",
+            numeric=True,
+        ),
+        Setting(
+            "p2", "--p2", "fspecial: its second parameter (sigma, angle).", "N[,N]", numeric=True
+        ),
         Setting(
             "filter_domain",
             "--filter-domain",
@@ -94,7 +105,8 @@ class Operation:
     # Operand sets that imply this operation in a job file without 'op': (form, label).
     implied: tuple[tuple[tuple[str, ...], str], ...] = ()
     # How it streams past memory (bridge.job.stream): 'conv', 'corr' (conv with the kernel
-    # rotated, conj for xcorr2) or None (refused when too large).
+    # rotated, conj for xcorr2), 'filter' (the padded image in boxes: imfilter, imgaussfilt) or
+    # None (computed in memory).
     streams: str | None = None
     summary: str = ""
 
@@ -173,7 +185,16 @@ OPERATIONS: dict[str, Operation] = {
             (("A", "h"),),
             (Use("padding", "padding"), Use("shape", "shape"), Use("mode", "mode")),
             "bridge_imfilter",
+            streams="filter",
             summary="N-D filtering of images",
+        ),
+        Operation(
+            "fspecial",
+            "fspecial",
+            ((),),
+            (Use("type", "type"), Use("p1", "p1"), Use("p2", "p2")),
+            "bridge_fspecial",
+            summary="predefined 2-D filters",
         ),
         Operation(
             "imgaussfilt",
@@ -186,6 +207,7 @@ OPERATIONS: dict[str, Operation] = {
                 Use("filter_domain", "FilterDomain", "FilterDomain"),
             ),
             "bridge_imgaussfilt",
+            streams="filter",
             summary="2-D Gaussian filtering",
         ),
         Operation(
@@ -199,6 +221,7 @@ OPERATIONS: dict[str, Operation] = {
                 Use("filter_domain", "FilterDomain", "FilterDomain"),
             ),
             "bridge_imgaussfilt3",
+            streams="filter",
             summary="3-D Gaussian filtering",
         ),
     )

@@ -6,15 +6,42 @@ a plain line every :data:`PROGRESS_EVERY` seconds. stdout is never touched: MATL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 # Seconds between plain progress lines (stderr not a terminal), and between refreshes of a bar.
 PROGRESS_EVERY = 5.0
 BAR_EVERY = 0.1
+
+
+@contextlib.contextmanager
+def heartbeat(what: str, stream: TextIO | None = None) -> Iterator[None]:
+    """While the body runs: after :data:`PROGRESS_EVERY` seconds, a line every
+    :data:`PROGRESS_EVERY` seconds saying how long ``what`` has taken so far (a long in-memory
+    job is otherwise silent). A thread prints it: the kernels release the GIL while they sum."""
+    stream = stream or sys.stderr
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(PROGRESS_EVERY):
+            elapsed = time.monotonic() - started
+            with contextlib.suppress(OSError, ValueError):
+                stream.write(f"bridge: {what}: {elapsed:.0f} s so far\n")
+                stream.flush()
+
+    thread = threading.Thread(target=beat, name="bridge-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class Progress:

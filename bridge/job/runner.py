@@ -48,6 +48,9 @@ class Request:
     max_memory: str | None = None
     error_file: str | None = None
     debug: bool = False
+    # Say on stderr how long a long in-memory computation has taken (the command line's single
+    # job; never a warm worker's or a batch's, whose stderr is collected or shared).
+    progress: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> Request:
@@ -182,7 +185,13 @@ def run(request: Request) -> None:
             return
         with phase(FileFormatError, infile), guard():
             job.read_operands()
-    result = compute.compute(job)
+    if request.progress:
+        from bridge.job.progress import heartbeat
+
+        with heartbeat(f"computing {files.call_text(job)}"):
+            result = compute.compute(job)
+    else:
+        result = compute.compute(job)
     with phase(OutputError, outfile):
         files.save_result(
             outfile,

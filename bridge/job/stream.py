@@ -32,6 +32,7 @@ line naming the sizes and what to do (exit 3).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge import convolution, formats, kernels
+from bridge import convolution, filtering, formats, kernels
 from bridge.atomic import atomic_path
 from bridge.errors import BridgeError, OutputError, UsageError
 from bridge.formats import check_name
@@ -167,6 +168,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The output dataset's dimensions reversed (MATLAB's order in HDF5's C order): set by run.
     out_reverse: bool = False
+    # What the operation does to its kernel before convolving (filter2, xcorr2), or None.
+    kernel_transform: Callable[[np.ndarray], np.ndarray] | None = None
+    # imfilter-type jobs: the library's call (padding rule, kernel, class), else None.
+    filtering: Any = None
+    # The class the sums are computed in, when it is not the result's (imfilter: double).
+    work_dtype: np.dtype | None = None
 
 
 def _variable_size(variable) -> tuple[int, ...]:
@@ -198,11 +205,24 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
             return None
         source = getattr(variable, "source", None)
         operands.append(Operand(name, _variable_size(variable), dtype, variable, source))
-    if job.operation.streams != "conv":
+    kind = job.operation.streams
+    if kind == "filter":
+        return _plan_filter(job, operands, outfile, limit, fmt, mat_version, hdf5_order)
+    if kind not in ("conv", "corr"):
         return None  # computed in memory (its size checks are the library's)
+    conv_op, order, transform = job.op, list(range(len(operands))), None
+    if kind == "corr":  # filter2, xcorr2: conv2 of two operands, the second transformed
+        (first, second), transform = filtering.CONV2_FORMS[job.op]
+        order = [first, second if second < len(operands) else first]  # xcorr2(a): b is a
+        operands = [operands[k] for k in order]
+        conv_op = "conv2"
     try:
-        shape_of = convolution.layout(job.op, [(o.size, o.dtype) for o in operands], job.shape)
+        shape_of = convolution.layout(
+            conv_op, [(o.size, o.dtype) for o in operands], job.shape or "full"
+        )
     except BridgeError as err:
+        if err.argument is not None and 1 <= err.argument <= len(order):
+            err.argument = order[err.argument - 1] + 1  # the job's own argument
         raise compute.named(job, err) from None
     out_size, dtype = shape_of.size, shape_of.dtype
     result_bytes = math.prod(out_size) * dtype.itemsize
@@ -217,25 +237,18 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         f"with {sizes_text} the job needs about {_bytes(need)} in memory, more than "
         f"{{max_memory}} {_bytes(limit)}"
     )
-    out_fmt = formats.check_output(outfile, fmt, mat_version)
-    if out_fmt == "mat" and (
-        mat_version == "7.3" or math.prod(out_size) * dtype.itemsize > formats.V7_MAX_BYTES
-    ):
-        out_fmt = "mat73"
+    out_fmt = _streamed_format(outfile, fmt, mat_version, result_bytes)
+    if transform is not None and operands[1].numel > operands[0].numel:
+        raise MemoryLimitError(
+            f"{what}; streaming reads the larger operand in parts, and {operands[1].name}, "
+            f"which {job.op} transforms, is the larger: raise {{max_memory}}"
+        ).where(file=job.path)
     if shape_of.separable:
         raise MemoryLimitError(
             f"{what}; the separable conv2(u, v, A) is not streamed: compute "
             "convn(convn(A, u(:)), v(:).') as two convn jobs, or raise {max_memory}"
         ).where(file=job.path)
-    if out_fmt not in ("mat73", "hdf5"):
-        hint = (
-            "write OUT as MAT v7.3 ({mat_version} 7.3) or HDF5 (.h5)"
-            if out_fmt == "mat"
-            else "write OUT as .mat with {mat_version} 7.3, or .h5"
-        )
-        kind = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
-        msg = f"{what}; streaming it needs an output written in parts, not {kind}: {hint}"
-        raise MemoryLimitError(msg).where(file=job.path)
+    _check_streamed_format(out_fmt, what, job.path)
     empty = any(o.numel == 0 for o in operands) or 0 in out_size
     # The signal: the operand read by boxes (the larger); the kernel is held whole.
     first_is_signal = operands[0].numel >= operands[1].numel
@@ -267,6 +280,7 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
         empty=empty,
         out_format=out_fmt,
         path=job.path,
+        kernel_transform=transform,
         axes=tuple(range(ndim))[::-1] if files_reversed else tuple(range(ndim)),
     )
     if empty:
@@ -288,6 +302,148 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     resident = kernel_need + (signal.nbytes if signal.source is None else READ_CACHE_BYTES)
     plan.block = plan_boxes(plan, limit - resident, what)
     return plan
+
+
+def _streamed_format(outfile: str, fmt, mat_version: str, result_bytes: int) -> str:
+    """OUT's format for a streamed job: a MAT OUT is v7.3 when asked or too large for v7."""
+    out_fmt = formats.check_output(outfile, fmt, mat_version)
+    if out_fmt == "mat" and (mat_version == "7.3" or result_bytes > formats.V7_MAX_BYTES):
+        out_fmt = "mat73"
+    return out_fmt
+
+
+def _check_streamed_format(out_fmt: str, what: str, path: str) -> None:
+    """A streamed result is written in parts: MAT v7.3 or HDF5 only."""
+    if out_fmt in ("mat73", "hdf5"):
+        return
+    hint = (
+        "write OUT as MAT v7.3 ({mat_version} 7.3) or HDF5 (.h5)"
+        if out_fmt == "mat"
+        else "write OUT as .mat with {mat_version} 7.3, or .h5"
+    )
+    written = {"mat": "a MAT v7 file", "text": "a text file"}.get(out_fmt, out_fmt)
+    msg = f"{what}; streaming it needs an output written in parts, not {written}: {hint}"
+    raise MemoryLimitError(msg).where(file=path)
+
+
+def _plan_filter(job, operands, outfile, limit, fmt, mat_version, hdf5_order):
+    """imfilter, imgaussfilt(3): the padded image read in boxes (each box's padded part filled
+    from A by the library's padding rule, the far end of A for 'circular'), the kernel whole.
+    None when the in-memory job fits."""
+    image = operands[0]
+    standin = np.empty(0, image.dtype)
+    args, _ = compute.arguments(job)
+    try:
+        if job.op == "imfilter":
+            kernel = job.variables[1][1].array()
+            call = filtering.imfilter_plan(standin, kernel, *args[2:], size=image.size)
+        else:
+            call = filtering.gauss_plan(job.op, standin, *args[1:], size=image.size)
+    except BridgeError as err:
+        raise compute.named(job, err) from None
+    padded = tuple(
+        n + b + a
+        for n, (b, a) in zip(
+            call.a_dims, filtering.pad_width(call.a_dims, call.h.shape, call.shape)
+        )
+    )
+    dtype = call.dtype
+    work = np.dtype(np.complex128 if dtype.kind == "c" or call.h.dtype.kind == "c" else np.float64)
+    out_elements = math.prod(call.final)
+    result_bytes = out_elements * dtype.itemsize
+    # A as read, the padded copy in A's class and in double (with the kernels' work array),
+    # the double result and its conversion to A's class.
+    need = (
+        image.nbytes
+        + math.prod(padded) * (image.dtype.itemsize + 2 * work.itemsize)
+        + out_elements * work.itemsize
+        + result_bytes
+    )
+    if need <= limit or image.numel == 0 or call.h.size == 0:
+        return None
+    what = (
+        f"the result is {'x'.join(map(str, call.size))} {dtype.name} ({_bytes(result_bytes)}); "
+        f"with {image.name} {'x'.join(map(str, image.size))} ({_bytes(image.nbytes)}) the job "
+        f"needs about {_bytes(need)} in memory, more than {{max_memory}} {_bytes(limit)}"
+    )
+    out_fmt = _streamed_format(outfile, fmt, mat_version, result_bytes)
+    _check_streamed_format(out_fmt, what, job.path)
+    kernel_need = call.h.nbytes * 3
+    if kernel_need > limit // 2:
+        raise MemoryLimitError(
+            f"{what}; streaming needs the kernel whole: {_bytes(kernel_need)} with its copies, "
+            "more than half of {max_memory}; raise {max_memory}"
+        ).where(file=job.path)
+    if image.source is None and image.nbytes + kernel_need > limit // 2:
+        raise MemoryLimitError(
+            f"{what}; streaming needs {image.name} read in parts, which only MAT v7.3 and "
+            "HDF5 files allow: save IN with save -v7.3 (or h5create/h5write), or raise "
+            "{max_memory}"
+        ).where(file=job.path)
+    files_reversed = (image.source.reverse if image.source is not None else False) or (
+        image.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
+    )
+    ndim = len(call.a_dims)
+    h_dims = call.h.shape
+    plan = Plan(
+        op=job.op,
+        shape=call.shape,
+        dtype=dtype,
+        out_size=call.size,
+        signal=image,
+        kernel=image,  # no kernel operand to read: the call holds it
+        signal_first=True,
+        dims=padded,
+        kernel_dims=tuple(h_dims),
+        # The valid window of the padded array's correlation: box k needs padded [o0, o1+k-1).
+        starts=tuple(k - 1 for k in h_dims),
+        lengths=call.final,
+        method="auto",
+        out_format=out_fmt,
+        path=job.path,
+        axes=tuple(range(ndim))[::-1] if files_reversed else tuple(range(ndim)),
+        filtering=call,
+        work_dtype=work,
+    )
+    resident = kernel_need + (image.nbytes if image.source is None else READ_CACHE_BYTES)
+    plan.block = plan_boxes(plan, limit - resident, what)
+    return plan
+
+
+def _padded_part(plan: Plan, sources: list[np.ndarray], read) -> np.ndarray:
+    """A box of the padded image: per axis, the indices of A its padded indices read
+    (``sources``, -1 for the constant), read from A by contiguous runs (``read(slices)`` returns
+    A's part in MATLAB's order) and placed; the constant where any index is -1."""
+    assert plan.filtering is not None
+    wanted = [np.unique(ix[ix >= 0]) for ix in sources]
+    fill = plan.filtering.fill()
+    shape = tuple(len(ix) for ix in sources)
+    if any(w.size == 0 for w in wanted):
+        return np.full(shape, fill)
+    runs = [np.split(w, np.flatnonzero(np.diff(w) != 1) + 1) for w in wanted]
+    gathered = None
+    for combo in itertools.product(*runs):
+        part = read(tuple(slice(int(r[0]), int(r[-1]) + 1) for r in combo))
+        if gathered is None:
+            gathered = np.empty([w.size for w in wanted], part.dtype)
+        at = tuple(
+            slice(int(np.searchsorted(w, r[0])), int(np.searchsorted(w, r[0])) + r.size)
+            for w, r in zip(wanted, combo)
+        )
+        gathered[at] = part
+    assert gathered is not None
+    where = [np.searchsorted(w, np.clip(ix, 0, None)) for w, ix in zip(wanted, sources)]
+    where = [np.minimum(p, w.size - 1) for p, w in zip(where, wanted)]
+    box = gathered[np.ix_(*where)]
+    outside = np.zeros(shape, bool)
+    for d, ix in enumerate(sources):
+        line = [1] * len(shape)
+        line[d] = len(ix)
+        outside |= (ix < 0).reshape(line)
+    if outside.any():
+        box = box.astype(np.result_type(box.dtype, np.asarray(fill).dtype), copy=True)
+        box[outside] = fill
+    return box
 
 
 def choose_method(plan: Plan) -> str:
@@ -312,7 +468,7 @@ def _box_bytes(plan: Plan, block: tuple[int, ...]) -> int:
     padded layout and work array, the output box and its stored form."""
     inp = math.prod(min(n + q - 1, a) for n, q, a in zip(block, plan.kernel_dims, plan.dims))
     out = math.prod(block)
-    item = plan.dtype.itemsize
+    item = max(plan.dtype.itemsize, plan.work_dtype.itemsize if plan.work_dtype else 0)
     read_item = plan.signal.dtype.itemsize * (2 if plan.signal.dtype.kind == "c" else 1)
     work = max(inp, math.prod(n + q - 1 for n, q in zip(block, plan.kernel_dims)))
     return inp * read_item + inp * item + 2 * work * item + 3 * out * item
@@ -460,8 +616,10 @@ def run(plan: Plan, outfile: str, *, out_var="C", compress=False, hdf5_order=Non
     nbytes = math.prod(shape) * stored_dtype.itemsize
     _check_disk(outfile, 0 if plan.empty or compress else nbytes)
     kernel = np.empty(0, plan.dtype)
-    if not plan.empty:
+    if not plan.empty and plan.filtering is None:
         kernel = plan.kernel.variable.array()
+        if plan.kernel_transform is not None:
+            kernel = plan.kernel_transform(kernel)
         kernel = np.ascontiguousarray(kernel.reshape(plan.kernel_dims), dtype=plan.dtype)
     userblock = mat73.USERBLOCK_SIZE if plan.out_format == "mat73" else 0
     with atomic_path(outfile) as tmp:
@@ -496,6 +654,7 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
     )
     swap = plan.out_reverse
     out_dims = plan.lengths[::-1] if swap else plan.lengths
+    sources = plan.filtering.plan() if plan.filtering is not None else None
     try:
         if signal.source is not None:
             import h5py
@@ -505,31 +664,48 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
                 with h5util.guard(signal.source.path, signal.name):
                     ds = f[signal.source.name]
                 flip = signal.source.reverse
-                for box in boxes(plan):
+                # MATLAB-ordered dims of what is read: the padded array's for a filtering job
+                # read through its padding plan, the signal's otherwise.
+                a_dims = plan.filtering.a_dims if plan.filtering is not None else plan.dims
+
+                def read(box_slices):
                     if flip:  # read in the file's order, then MATLAB's (C order, as in memory)
-                        part = signal.source.read_box(ds, box.inp[::-1], plan.dims[::-1])
-                        part = np.ascontiguousarray(part.T)
-                    else:
-                        part = signal.source.read_box(ds, box.inp, plan.dims)
+                        part = signal.source.read_box(ds, box_slices[::-1], a_dims[::-1])
+                        return np.ascontiguousarray(part.T)
+                    return signal.source.read_box(ds, box_slices, a_dims)
+
+                for box in boxes(plan):
+                    part = _part(plan, box, read, sources)
                     _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
         else:
             whole = signal.variable.array()
-            whole = whole.reshape(plan.dims)
+            whole = whole.reshape(plan.filtering.a_dims if plan.filtering else plan.dims)
             for box in boxes(plan):
-                part = whole[box.inp]
+                part = _part(plan, box, lambda sl: whole[sl], sources)
                 _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter)
     finally:
         if meter is not None:
             meter.close()
 
 
+def _part(plan: Plan, box: Box, read, sources) -> np.ndarray:
+    """The input part of a box: the signal's slab (halo included), or for a filtering job the
+    padded image's part, filled through the padding plan ``sources``."""
+    if sources is None:
+        return read(box.inp)
+    return _padded_part(plan, [ix[sl] for ix, sl in zip(sources, box.inp)], read)
+
+
 def _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter) -> None:
     from bridge.formats import h5util  # h5py: only when a job streams
 
     lengths = tuple(s.stop - s.start for s in box.out)
-    block = compute_box(
-        part, kernel, box.starts, lengths, plan.dtype, plan.method, plan.signal_first
-    )
+    if plan.filtering is not None:
+        block = plan.filtering.box(part)
+    else:
+        block = compute_box(
+            part, kernel, box.starts, lengths, plan.dtype, plan.method, plan.signal_first
+        )
     del part
     out_box = box.out
     if swap:

@@ -14,8 +14,16 @@ One module per method (``method=`` of conv, conv2 and convn), registered in :dat
 - :mod:`~bridge.kernels.method_gemm` -- ``gemm``: the same products as BLAS matrix products.
 - :mod:`~bridge.kernels.method_fft` -- ``fft`` (exact only) and ``fft-float`` (bounded).
 - :mod:`~bridge.kernels.choice` -- ``auto``: the cost model.
-- :mod:`~bridge.kernels.nonfinite` -- NaN/Inf patching and the overflow guard they share;
-  :mod:`~bridge.kernels.pool` -- the persistent threads and BLAS thread control.
+- :mod:`~bridge.kernels.patching` -- NaN/Inf patched around the fast methods by the direct sum.
+- the ground layer, which imports no other method: :mod:`~bridge.kernels.nonfinite` (finite
+  parts, the overflow guard), :mod:`~bridge.kernels.loops` (the compiled loops: the C
+  extension, numba's), :mod:`~bridge.kernels.pool` (the persistent threads, BLAS thread
+  control).
+
+The modules import each other without a cycle (ground layer < ``method_direct`` <
+``patching`` < ``method_gemm``, ``method_fft`` < ``choice`` < this package), all at module
+level: only outside modules that are heavy or optional (numba, threadpoolctl, the thread pool's
+executor) are imported inside functions (``tests/test_kernels.py`` checks both).
 
 A new kernel is one module with a function ``(a, b, starts, lengths, dtype, memo) -> array``
 (the window, of class ``dtype``) and a line in :data:`RUNNERS`; :func:`choice.estimate_costs`
@@ -81,8 +89,11 @@ def convolve(
     # MATLAB's column-major arrays as they were read (the same bits as row-major copies: each
     # FFT line is transformed alike whatever its strides, the direct sum takes its taps in the
     # same order), the other methods want rows (made below, once the method is known).
-    a = np.asarray(a, dtype=dtype)
-    b = np.asarray(b, dtype=dtype)
+    # A double beyond single's range meeting a single operand becomes +-Inf, as MATLAB makes it;
+    # numpy would also warn, and no Python warning may reach a user.
+    with np.errstate(over="ignore"):
+        a = np.asarray(a, dtype=dtype)
+        b = np.asarray(b, dtype=dtype)
     out_shape = tuple(int(n) for n in lengths)
     lengths = out_shape
     starts = tuple(int(s) for s in starts)

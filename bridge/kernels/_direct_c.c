@@ -80,7 +80,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
     CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
                            const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
                            ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero, \
-                           int reverse) {                                                         \
+                           int reverse, int accumulate) {                                         \
         /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                            \
         const ptrdiff_t L1 = dims[0], L2 = dims[1];                                               \
         const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                 \
@@ -120,7 +120,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         /* Taps in reverse order take the rows in turn, one tap each. Where more rows than the    \
            cache has ways start in the same set of a 4 KB-periodic cache (rows 4 KB apart: 512    \
            doubles, ...), every block reads a copy of its rows instead (where the kernel is       \
-           finite): 2048^2 * 15x15, one thread, 142 -> 84 ms (volumes: no gain, measured). */     \
+           finite): the copy costs less than the conflict misses it saves (images only). */       \
         int alias = 0;                                                                            \
         if (reverse && finite && q0 == 1 && rows > 12) {                                          \
             unsigned char in_set[64] = {0};                                                       \
@@ -190,7 +190,8 @@ typedef float vec_f32 __attribute__((vector_size(64)));
             const ptrdiff_t *offset = P->offset, *shift = P->shift, *at_local = P->at_local;      \
             const T *weight = P->weight;                                                          \
             if (nt == 0) {                                                                        \
-                for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                                   \
+                if (!accumulate)                                                                  \
+                    for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                               \
                 continue;                                                                         \
             }                                                                                     \
             const int from_x = !alias;                                                            \
@@ -213,14 +214,17 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                 if (from_x && k >= in0 && k + BLOCK <= in1)                                       \
                     kd = k;                                                                       \
                 else if (from_x && k >= in0 && k < in1 && in1 - in0 >= BLOCK &&                   \
-                         (in1 == c1 || !finite))                                                  \
+                         (in1 == c1 || !finite) && !accumulate)                                   \
                     kd = in1 - BLOCK;                                                             \
                 if (kd >= 0 && pair) {                                                            \
                     /* both lines' block, half a block at a time (few registers) */               \
                     if (pass == 0)                                                                \
                         for (ptrdiff_t half = kd; half < kd + BLOCK; half += BLOCK / 2) {         \
                             V a[VECTORS / 2], b[VECTORS / 2];                                     \
-                            for (int v = 0; v < VECTORS / 2; v++) a[v] = b[v] = (V){0};           \
+                            for (int v = 0; v < VECTORS / 2; v++) {                                \
+                                a[v] = accumulate ? LOAD(V, row + half + v * W) : (V){0};          \
+                                b[v] = accumulate ? LOAD(V, row + L2 + half + v * W) : (V){0};     \
+                            }                                                                      \
                             for (ptrdiff_t g = 0; g < nseg; g++) {                                \
                                 const ptrdiff_t kind = seg[3 * g], t1 = seg[3 * g + 2];           \
                                 for (ptrdiff_t t = seg[3 * g + 1]; t < t1; t++) {                 \
@@ -242,10 +246,11 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                     continue;                                                                     \
                 }                                                                                 \
                 if (kd >= 0) {                                                                    \
-                    V acc[VECTORS];                                                               \
-                    for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
-                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
-                        const T *xt = xl + offset[t] + kd;                                        \
+                    V acc[VECTORS];                                                                \
+                    for (int v = 0; v < VECTORS; v++)                                              \
+                        acc[v] = accumulate ? LOAD(V, row + kd + v * W) : (V){0};                  \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                           \
+                        const T *xt = xl + offset[t] + kd;                                         \
                         const T wt = weight[t];                                                   \
                         for (int v = 0; v < VECTORS; v++)                                         \
                             acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;                           \
@@ -259,7 +264,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                        as many vectors as its outputs need (a line's last few outputs: one).      \
                        With finite weights a product with such a zero is +0 or -0, which leaves   \
                        the sum unchanged (a sum that starts from +0 is never -0): the exact sums. \
-                       (lines of 130: 128^3 * 3^3 6.0 -> 5.8 ms, measured alternated) */          \
+                       Only the vectors the block needs are summed (short lines' last blocks). */ \
                     const ptrdiff_t kb = k, k1 = min_p(c1, kb + BLOCK);                           \
                     const int nv = (int)((k1 - kb + W - 1) / W);                                  \
                     const ptrdiff_t first = kb + s2 - (q2 - 1);                                   \
@@ -272,15 +277,17 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                         for (ptrdiff_t p = lo; p < hi; p++) dst[p] = src[p];                      \
                         for (ptrdiff_t p = hi; p < LW; p++) dst[p] = 0;                           \
                     }                                                                             \
-                    V acc[VECTORS];                                                               \
-                    for (int v = 0; v < VECTORS; v++) acc[v] = (V){0};                            \
-                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
-                        const T *xt = local + at_local[t];                                        \
+                    T sums[BLOCK];                                                                 \
+                    for (ptrdiff_t i = 0; i < BLOCK; i++)                                          \
+                        sums[i] = accumulate && i < k1 - kb ? row[kb + i] : 0;                     \
+                    V acc[VECTORS];                                                                \
+                    for (int v = 0; v < VECTORS; v++) acc[v] = LOAD(V, sums + v * W);              \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                           \
+                        const T *xt = local + at_local[t];                                         \
                         const T wt = weight[t];                                                   \
                         for (int v = 0; v < VECTORS; v++)                                         \
                             if (v < nv) acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;               \
                     }                                                                             \
-                    T sums[BLOCK];                                                                \
                     for (int v = 0; v < VECTORS; v++) STORE(sums + v * W, acc[v]);                \
                     memcpy(row + k, sums, sizeof(T) * (size_t)(k1 - k));                          \
                     k = k1;                                                                       \
@@ -292,7 +299,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                     else if (k < in1)                                                             \
                         k1 = min_p(k1, in1);                                                      \
                     T acc[BLOCK];                                                                 \
-                    for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = 0;                            \
+                    for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = accumulate ? row[k + i] : 0;  \
                     for (ptrdiff_t t = 0; t < nt; t++) {                                          \
                         const ptrdiff_t lo = max_p(k, -shift[t]), hi = min_p(k1, n2 - shift[t]);  \
                         const T *xt = xl + offset[t];                                             \
@@ -356,8 +363,8 @@ static PyObject *release3(Py_buffer *a, Py_buffer *b, Py_buffer *c, PyObject *re
 
 static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11 && nargs != 12) {
-        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 or 12 arguments");
+    if (nargs < 11 || nargs > 13) {
+        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 to 13 arguments");
         return NULL;
     }
     ptrdiff_t v[7];
@@ -369,8 +376,12 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (skip_zero < 0) return NULL;
     /* reverse: 0 none; 1 the arrays are the transposes of the operands and result; 2 they are
        the column-major operands and result themselves (read as their transposes) */
-    long reverse = nargs == 12 ? PyLong_AsLong(args[11]) : 0;
+    long reverse = nargs >= 12 ? PyLong_AsLong(args[11]) : 0;
     if (reverse == -1 && PyErr_Occurred()) return NULL;
+    /* accumulate: each sum starts from the output's value instead of 0 (the taps of a leading
+       kernel index after those of the ones before it: bridge's sums of 4 or more dimensions) */
+    int accumulate = nargs == 13 ? PyObject_IsTrue(args[12]) : 0;
+    if (accumulate < 0) return NULL;
     if (reverse < 0 || reverse > 2) {
         PyErr_SetString(PyExc_ValueError, "direct3: reverse must be 0, 1 or 2");
         return NULL;
@@ -400,10 +411,10 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
             status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0);
+                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
         else
             status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0);
+                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
@@ -532,10 +543,12 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
-     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0): sets lines "
-     "l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's zeros). "
-     "reverse 1: the arrays are the transposes of the operands and result, the taps summed in "
-     "the operands' order; 2: the same, given the column-major arrays themselves."},
+     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
+     "sets lines l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's "
+     "zeros). reverse 1: the arrays are the transposes of the operands and result, the taps "
+     "summed in the operands' order; 2: the same, given the column-major arrays themselves. "
+     "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
+     "0."},
     {"zdirect", (PyCFunction)(void (*)(void))py_zdirect, METH_FASTCALL,
      "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
      "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "

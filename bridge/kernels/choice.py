@@ -19,23 +19,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bridge.kernels import method_direct, method_fft, method_gemm
-from bridge.kernels.method_fft import _exact_bound_holds, _is_integer_valued
+from bridge.kernels import loops, method_direct, method_fft, method_gemm
+from bridge.kernels.method_fft import exact_bound_holds, is_integer_valued
 from bridge.kernels.nonfinite import finite_part
 
 # Cost model (seconds), measured on the benchmark machine with benchmarks/calibrate.py
 # (BENCHMARKS.md, "Cost model"): per multiply-add of the defining sum, per multiply-add of the
 # banded products (band zeros included), per point * log2(points) of the FFTs, and per output
 # for the copies around each method.
-DIRECT_PER_MAC = 1.0e-9  # numpy path (two passes per tap: multiply, add)
+DIRECT_PER_MAC = method_direct.NUMPY_SECONDS_PER_MAC  # numpy path (multiply, add per tap)
 DIRECT_PER_OUT = 4e-9
 DIRECT_SMALL_FIXED = 1e-5  # the strided product of small outputs
 DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
-# The C loop of the direct sum (built at install; real data, up to 3 dimensions), two threads;
+# The C loop of the direct sum (built at install; real data), two threads;
 # volumes cost about twice as much per multiply-add (their lines are shorter and read rows of
 # several planes).
 C_LOOP_PER_MAC = 0.032e-9
 C_LOOP_PER_MAC_3D = 0.065e-9
+# 4 or more dimensions: volume by volume (method_direct._compiled_nd), the lines often short.
+C_LOOP_PER_MAC_ND = 0.2e-9
 C_LOOP_PER_OUT = 1e-9  # the output's first touch and the line set-up
 C_LOOP_FIXED = 5e-6
 GEMM_PER_MAC = 0.05e-9
@@ -56,17 +58,12 @@ def _big_small(a_shape, b_shape):
     return tuple(b_shape), tuple(a_shape)
 
 
-def direct_seconds(work: int) -> float:
-    """Predicted seconds of the numpy path of ``direct`` for ``work`` multiply-adds."""
-    return DIRECT_PER_MAC * work
-
-
 def _fft_points(big, small) -> tuple[float, float]:
-    if method_fft._use_overlap_add(big, small):
-        L = method_fft._oa_block(small[0])
+    if method_fft.use_overlap_add(big, small):
+        L = method_fft.oa_block(small[0])
         return -(-big[0] // (L - small[0] + 1)) * L, math.log2(L)
-    full = method_fft._fft_size(big, small)
-    axes = method_fft._fft_axes(big, small)
+    full = method_fft.fft_size(big, small)
+    axes = method_fft.fft_axes(big, small)
     if method_fft.direct_last_axis(big, small):
         axes = axes[:-1]  # the last axis is summed (_fft_transform_seconds)
     per = max(math.log2(max(math.prod(full[k] for k in axes), 2)), 1.0)
@@ -82,6 +79,23 @@ def _fft_transform_seconds(big, small, cplx: bool) -> float:
     return (2.0 if cplx else 1.0) * seconds
 
 
+def _direct_seconds(big, small, lengths, cplx: bool) -> float:
+    taps = math.prod(small)
+    outs = math.prod(lengths)
+    work = outs * taps
+    if not cplx and loops.c_loop_available():
+        per_mac = {1: C_LOOP_PER_MAC, 2: C_LOOP_PER_MAC, 3: C_LOOP_PER_MAC_3D}.get(
+            len(big), C_LOOP_PER_MAC_ND
+        )
+        return C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
+    k = COMPLEX_FACTOR if cplx else 1.0
+    if work <= method_direct.SMALL_WORK:
+        return DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
+    blocks = -(-outs // method_direct.BLOCK)
+    direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
+    return direct + DIRECT_PER_BLOCK_TAP * blocks * taps
+
+
 def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, float]:
     """Predicted seconds of ``direct``, ``gemm`` and ``fft`` for operands of these shapes, as in
     a cold process of this installation (the C loop where it was built; numba's loop not
@@ -91,21 +105,12 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     taps = math.prod(small)
     outs = math.prod(lengths)
     k = COMPLEX_FACTOR if cplx else 1.0
-    work = outs * taps
-    if not cplx and len(big) <= 3 and method_direct.c_loop_available():
-        per_mac = C_LOOP_PER_MAC_3D if len(big) == 3 else C_LOOP_PER_MAC
-        direct = C_LOOP_FIXED + per_mac * work + C_LOOP_PER_OUT * outs
-    elif work <= method_direct.SMALL_WORK:
-        direct = DIRECT_SMALL_FIXED + k * DIRECT_PER_MAC * work
-    else:
-        blocks = -(-outs // method_direct.BLOCK)
-        direct = k * DIRECT_PER_MAC * work + DIRECT_PER_OUT * outs
-        direct += DIRECT_PER_BLOCK_TAP * blocks * taps
+    direct = _direct_seconds(big, small, lengths, cplx)
     costs = {"direct": direct}
     q = max(small)
     if q >= 2 and q == taps:
         # Offered for kernels of one line (vectors) only: with several lines the gathering of
-        # each row's inputs costs more than the products save (measured: BENCHMARKS.md).
+        # each row's inputs costs more than the products save (BENCHMARKS.md).
         R = method_gemm.block_columns(q)
         lines = taps // q
         W = R + q - 1
@@ -128,19 +133,30 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
     return costs
 
 
+def direct_is_certain(a_shape, b_shape, lengths, cplx: bool = False) -> bool:
+    """Whether ``auto`` picks ``direct`` for operands of these shapes and this full result
+    (``lengths``) whatever their values: the sum is small (:data:`method_direct.SMALL_WORK`:
+    nothing else comes close), or its predicted cost is below the other methods' fixed costs
+    alone (what :func:`estimate_costs` would pick, without working out the others)."""
+    big, small = _big_small(a_shape, b_shape)
+    if math.prod(lengths) * math.prod(small) <= method_direct.SMALL_WORK:
+        return True
+    return _direct_seconds(big, small, lengths, cplx) < min(FFT_FIXED, GEMM_FIXED)
+
+
 def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=None) -> str:
     """Pick the fastest method that keeps MATLAB's answers (within the documented contract)."""
-    if math.prod(lengths) * min(a.size, b.size) <= method_direct.SMALL_WORK:
-        return "direct"  # the lean path of small calls: nothing else comes close
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    if direct_is_certain(a.shape, b.shape, lengths, cplx):
+        return "direct"
     costs = estimate_costs(a.shape, b.shape, lengths, cplx)
     best = min(costs, key=costs.get)
     if best != "fft":
         return best
     fa, _ = finite_part(a, memo)
     fb, _ = finite_part(b, memo)
-    if _is_integer_valued(fa, memo) and _is_integer_valued(fb, memo):
-        if _exact_bound_holds(fa, fb):
+    if is_integer_valued(fa, memo) and is_integer_valued(fb, memo):
+        if exact_bound_holds(fa, fb):
             return "fft-float"  # rounds to the exact integers
         # Integer data beyond the exact bound: FFT would round them wrongly.
         del costs["fft"]

@@ -2,15 +2,19 @@
 
 Every output is ``0 + x[o - j0] * w[j0] + x[o - j1] * w[j1] + ...`` over the taps of the smaller
 operand ``w`` in index order, only where ``o - j`` lies inside the larger operand ``x``: each
-product rounded, then added (no fused multiply-add). Three paths compute exactly that, so they
+product rounded, then added (no fused multiply-add). Every path computes exactly that, so they
 give the same bits, and every output is computed the same way whatever the window: ``'same'``
 and ``'valid'`` are bit-identical slices of ``'full'``.
 
 - small outputs: one product of a strided view of the zero-padded operand (taps x outputs) with
   the taps, summed tap after tap (the padding only adds exact zeros);
-- the compiled loop (numba, optional: ``pip install bridge[fast]``), on shares of the output in
-  the kernels' threads, once the process has spent as long in the numpy path as loading numba
-  costs (so a cold tiny job never imports it);
+- the compiled loop, on shares of the output in the kernels' threads (real data): the C loop
+  built at install (:mod:`~bridge.kernels.loops`; up to 3 dimensions in one call, 4 or more
+  volume by volume, each call adding to the sums of the calls before), else numba's (optional:
+  ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
+  numpy path as loading numba costs (so a cold tiny job never imports it);
+- :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
+  small calls (``bridge.convolution``);
 - otherwise numpy: per block of output (in cache) and tap, one multiply and one add on slices.
 
 Zero taps are skipped where the larger operand is finite (they add exact zeros); where it holds
@@ -21,33 +25,42 @@ real terms, never padding.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from bridge.kernels import pool
+from bridge.kernels import loops, pool
 from bridge.kernels.nonfinite import all_finite
 
 NAME = "direct"
 
-# Outputs * taps of at most this go through the one strided product (measured: BENCHMARKS.md).
+# Outputs * taps of at most this go through the one strided product (BENCHMARKS.md).
 SMALL_WORK = 1 << 16
-# Outputs per block of the numpy path (256 KB of doubles; measured 8K-128K on a busy machine,
-# 32K at or near the best in each case).
+# Outputs per block of the numpy path: 256 KB of doubles, an output block and its inputs in a
+# core's L2.
 BLOCK = 1 << 15
 # Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
-# calling thread only (waking a thread costs 0.05 ms quiet, milliseconds on a busy machine).
+# calling thread only (waking a thread costs more than such a sum, the more so on a busy
+# machine).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
-# Seconds it costs a process to load numba and the cached loop (measured: 0.3-0.4 s).
+# Seconds it costs a process to load numba and the cached loop.
 NUMBA_LOAD_SECONDS = 0.4
-# The compiled loop once tried: [kernel] or [None] (numba missing, or BRIDGE_NUMBA=0).
+# Seconds per multiply-add of the numpy path (two passes per tap: multiply, add); the cost
+# model's figure (choice.DIRECT_PER_MAC), measured by benchmarks/calibrate.py.
+NUMPY_SECONDS_PER_MAC = 1.0e-9
+# The compiled loop once chosen for this process: [kernel] or [None] (numpy). Tests set it to
+# force a path.
 _NUMBA: list = []
 _SPENT = [0.0]  # seconds spent in the numpy path of this process (the "rent" paid so far)
 _NUMBA_LOCK = threading.Lock()
+
+
+def numpy_seconds(work: int) -> float:
+    """Predicted seconds of the numpy path of ``direct`` for ``work`` multiply-adds."""
+    return NUMPY_SECONDS_PER_MAC * work
 
 
 def direct(
@@ -73,11 +86,11 @@ def direct(
     # Zero taps can be skipped only where the data are finite (Inf * 0 is NaN); forming them is
     # always right, so small calls do not look.
     skip_zero = work > SMALL_WORK and bool((small == 0).any()) and all_finite(big, memo)
-    kernel = None
-    if big.ndim <= 3 and dtype.kind == "f":
-        kernel = compiled_loop(work, dtype)
-    if kernel is not None:  # compiled: no floating-point warnings to silence
+    kernel = compiled_loop(work, dtype) if dtype.kind == "f" else None
+    if kernel is not None and big.ndim <= 3:  # compiled: no floating-point warnings to silence
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
+    if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
+        return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
     out = np.zeros(tuple(lengths), dtype)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -94,8 +107,8 @@ def product(x, w, out=None):
     """``x * w`` elementwise; complex numbers by the textbook product, each real product
     rounded: ``(xr*wr - xi*wi) + (xr*wi + xi*wr)i``. numpy's own complex product fuses
     multiply-adds in its vector loops and not in their remainders, so an element's bits would
-    depend on its place in the array, and 'valid' would not be a slice of 'full' (seen:
-    complex64 3x3 * 3x3, 'valid' -23.836716i against 'full' -23.836723i)."""
+    depend on its place in the array, and 'valid' would not be a slice of 'full'
+    (tests/test_kernels.py has the case that showed it)."""
     x, w = np.asarray(x), np.asarray(w)
     if x.dtype.kind != "c" and w.dtype.kind != "c":
         return np.multiply(x, w, out=out)
@@ -203,51 +216,49 @@ def numba_kernel(work: int, dtype: np.dtype):
         return _NUMBA[0]
     if np.dtype(dtype).kind != "f":
         return None
-    c_loop = c_kernel()
-    if c_loop is not None:
-        return c_loop
-    if os.environ.get("BRIDGE_NUMBA", "1") == "0":
-        return None
-    from bridge.kernels import choice
-
-    if _SPENT[0] + choice.direct_seconds(work) < NUMBA_LOAD_SECONDS:
+    if loops.C_DIRECT3 is not None:
+        return loops.C_DIRECT3
+    if _SPENT[0] + numpy_seconds(work) < NUMBA_LOAD_SECONDS:
         return None
     with _NUMBA_LOCK:
         if not _NUMBA:
-            try:
-                from bridge.kernels._direct_numba import direct3
-            except Exception:  # not installed, or broken (e.g. built for another numpy)
-                direct3 = None
-            _NUMBA.append(direct3)
+            _NUMBA.append(loops.numba_direct3())
     return _NUMBA[0]
 
 
-_C_LOOP: list = []  # [callable] or [None]: the C loop, once looked for
+def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: Sequence[int]):
+    """The window ``starts``/``lengths`` of the defining sum of two float64 matrices, by the
+    compiled loop in the calling thread, or None where this process has no compiled loop for
+    it (then :func:`direct` or :func:`bridge.kernels.convolve` gives the same bits).
 
-
-def c_kernel():
-    """The C loop (bridge/kernels/_direct_c.c, built at install; it releases the GIL), or None
-    where it was not built or ``BRIDGE_C_LOOP=0``. Same arguments as numba's ``direct3``."""
-    if not _C_LOOP:
-        with _NUMBA_LOCK:
-            if not _C_LOOP:
-                _C_LOOP.append(_load_c_loop())
-    return _C_LOOP[0]
-
-
-def c_loop_available() -> bool:
-    """Whether this installation has the C loop (the same answer in every process of it)."""
-    return c_kernel() is not None
-
-
-def _load_c_loop():
-    if os.environ.get("BRIDGE_C_LOOP", "1") == "0":
+    The lean path of small calls (``bridge.convolution``): no checks beyond the loop's own, no
+    threads, no zero taps skipped. ``big`` has at least as many elements as ``small``; both in
+    C or both in Fortran order are read in place (a Fortran-ordered result for Fortran-ordered
+    operands, read as their transposes with the taps in the row-major order), anything else
+    is copied to C order first. The same bits as :func:`direct` in every case.
+    """
+    (s0, s1), (n0, n1) = starts, lengths
+    loop = _NUMBA[0] if _NUMBA else loops.C_DIRECT3
+    if loop is None:
+        loop = compiled_loop(n0 * n1 * small.size, big.dtype)
+    if loop is None:
         return None
-    try:
-        from bridge.kernels._direct_c import direct3
-    except ImportError:  # not built (no C compiler at install)
-        return None
-    return direct3
+    if loop is loops.C_DIRECT3:  # 2-D arrays read as 1 x n0 x n1
+        fb, fs = big.flags, small.flags
+        # The C loop sets every output of the window: no zeros to write first.
+        if fb.c_contiguous and fs.c_contiguous:
+            out = np.empty((n0, n1))
+            loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
+            return out
+        if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
+            out = np.empty((n0, n1), order="F")
+            loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
+            return out
+    out = np.zeros((n0, n1))
+    big = np.ascontiguousarray(big).reshape(1, *big.shape)
+    small = np.ascontiguousarray(small).reshape(1, *small.shape)
+    loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
+    return out
 
 
 def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
@@ -258,12 +269,13 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
         big.ndim > 1
         and big.flags.f_contiguous
         and not big.flags.c_contiguous
-        and kernel is c_kernel()
+        and kernel is loops.C_DIRECT3
     )
     if reverse:
         big, small = big.T, small.T
         starts, lengths = starts[::-1], lengths[::-1]
-    out = np.zeros(tuple(lengths), dtype)
+    # The C loop sets every output (numba's adds to zeros): no zeros to write first.
+    out = (np.empty if kernel is loops.C_DIRECT3 else np.zeros)(tuple(lengths), dtype)
     nd = big.ndim
     pad = (1,) * (3 - nd)
     o3 = out.reshape(pad + out.shape)
@@ -293,3 +305,49 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     else:
         pool.in_threads(run, shares)
     return out.T if reverse else out
+
+
+def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
+    """The C loop on 4 or more dimensions: each output volume (an index of the leading
+    dimensions, all but the last three) takes the kernel's leading indices in row-major order,
+    one call each on the input volume it reads, every call adding its taps to the sums the
+    calls before left (``accumulate``). So each output adds every tap in the row-major order of
+    the whole kernel, starting from +0, as the numpy path does: the same bits. Row-major
+    copies of column-major operands (the leading split needs the kernel's slowest index
+    outermost, which their transposes would put on the lines)."""
+    big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
+    lead = big.ndim - 3
+    out = np.zeros(tuple(lengths), dtype)
+    s0, s1, s2 = (int(v) for v in starts[lead:])
+    L0, L1, L2 = out.shape[lead:]
+    lines = L0 * L1
+    nlead, qlead = big.shape[:lead], small.shape[:lead]
+    volumes = []  # (output volume, [(input volume, kernel volume), ...])
+    for o in np.ndindex(*out.shape[:lead]):
+        reads = []
+        for j in np.ndindex(*qlead):
+            i = tuple(o[d] + starts[d] - j[d] for d in range(lead))
+            if all(0 <= i[d] < nlead[d] for d in range(lead)):
+                reads.append((big[i], small[j]))
+        if reads:
+            volumes.append((out[o], reads))
+    if not volumes:
+        return out
+    # Shares of lines of every volume: enough for the threads to finish together.
+    want = 4 * pool.THREADS if out.size * small.size >= NUMBA_THREADED_WORK else 1
+    per = max(1, -(-lines * len(volumes) // want))
+    per = min(per, lines)
+    cuts = range(0, lines, per)
+    shares = [(v, m, min(m + per, lines)) for v in range(len(volumes)) for m in cuts]
+
+    def run(part):
+        for v, m0, m1 in part:
+            o3, reads = volumes[v]
+            for x3, w3 in reads:
+                kernel(o3, x3, w3, s0, s1, s2, m0, m1, 0, L2, skip_zero, 0, True)
+
+    if len(shares) == 1:
+        run(shares)
+    else:
+        pool.in_threads(run, shares)
+    return out

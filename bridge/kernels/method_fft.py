@@ -18,7 +18,7 @@
 
 The full result is transformed and the window cut from it, so ``'same'`` and ``'valid'`` are
 bit-identical slices of ``'full'``. The transforms are numpy.fft's (pocketfft, imported with
-numpy: a cold job never pays for scipy.fft's 0.25 s import), one axis at a time on the lines
+numpy: a cold job never pays for importing scipy.fft), one axis at a time on the lines
 that hold data, the lines shared out to the kernels' threads; the inverse keeps only the window's
 lines of each axis once it is done. Each line is transformed on its own, so none of this changes
 a bit of the window.
@@ -32,9 +32,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bridge.kernels import pool
+from bridge.kernels import loops, pool
 from bridge.kernels.method_direct import product
-from bridge.kernels.nonfinite import finite_part, memoized, patch
+from bridge.kernels.nonfinite import finite_part, memoized
+from bridge.kernels.patching import patch
 
 NAMES = ("fft", "fft-float")
 
@@ -50,17 +51,17 @@ def _norm2(x: np.ndarray) -> float:
     return float(np.sqrt(np.sum(np.abs(x).astype(np.float64) ** 2)))
 
 
-def _fft_size(a_shape, b_shape) -> list[int]:
+def fft_size(a_shape, b_shape) -> list[int]:
     return [p + q - 1 for p, q in zip(a_shape, b_shape, strict=True)]
 
 
-def _fft_axes(a_shape, b_shape) -> list[int]:
+def fft_axes(a_shape, b_shape) -> list[int]:
     """The dimensions an FFT must transform: those where both operands extend."""
     return [k for k, (p, q) in enumerate(zip(a_shape, b_shape)) if p > 1 and q > 1]
 
 
 def _log2_points(a_shape, b_shape) -> float:
-    return max(math.log2(math.prod(_fft_size(a_shape, b_shape))), 1.0)
+    return max(math.log2(math.prod(fft_size(a_shape, b_shape))), 1.0)
 
 
 def _exact_log2_term(a_shape, b_shape) -> float:
@@ -70,14 +71,14 @@ def _exact_log2_term(a_shape, b_shape) -> float:
     length L by log2(L) stages)."""
     term = _log2_points(a_shape, b_shape)
     if direct_last_axis(a_shape, b_shape):
-        full = _fft_size(a_shape, b_shape)
+        full = fft_size(a_shape, b_shape)
         taps = min(a_shape[-1], b_shape[-1])
         term = max(term, math.log2(math.prod(full[:-1])) + taps)
     return term
 
 
 # The last axis goes by the direct sum over the other axes' spectra when the shorter operand
-# has at most this many taps along it (measured: BENCHMARKS.md, "One axis direct").
+# has at most this many taps along it (BENCHMARKS.md, "One axis direct").
 DIRECT_AXIS_TAPS = 16
 
 
@@ -95,16 +96,20 @@ def direct_last_axis(a_shape, b_shape) -> bool:
 
 
 @memoized
-def _is_integer_valued(x: np.ndarray) -> bool:
+def is_integer_valued(x: np.ndarray) -> bool:
+    """Whether every element of ``x`` (finite) is an integer (both parts of complex data);
+    memoized per call of :func:`bridge.kernels.convolve` (``memo``)."""
     if x.dtype.kind == "c":
-        return _is_integer_valued(x.real) and _is_integer_valued(x.imag)
+        return is_integer_valued(x.real) and is_integer_valued(x.imag)
     head = x.ravel(order="K")[:256]  # real data usually show it at once (K: no copy of any layout)
     if not np.array_equal(head, np.rint(head)):
         return False
     return bool(np.array_equal(x, np.rint(x)))
 
 
-def _exact_bound_holds(a: np.ndarray, b: np.ndarray) -> bool:
+def exact_bound_holds(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the exact bound holds for integer-valued finite ``a`` and ``b``: an FFT of them,
+    rounded, is the exact sum (:func:`fft_is_exact` checks the data too)."""
     bound = FFT_BOUND_FACTOR * np.finfo(np.float64).eps * _exact_log2_term(a.shape, b.shape)
     if a.dtype.kind == "c" or b.dtype.kind == "c":
         bound *= 2.0  # complex: real and imaginary parts each carry the error of a real FFT
@@ -120,9 +125,9 @@ def fft_is_exact(a: np.ndarray, b: np.ndarray) -> bool:
     if a.dtype.kind == "c" or b.dtype.kind == "c":
         return False
     for x in (a, b):
-        if not np.all(np.isfinite(x)) or not _is_integer_valued(x):
+        if not np.all(np.isfinite(x)) or not is_integer_valued(x):
             return False
-    return _exact_bound_holds(a, b)
+    return exact_bound_holds(a, b)
 
 
 def fft_error_bound(a: np.ndarray, b: np.ndarray) -> float:
@@ -150,7 +155,7 @@ def fft_patched(
     fa, bad_a = finite_part(a, memo)
     fb, bad_b = finite_part(b, memo)
     exact = (
-        _is_integer_valued(fa, memo) and _is_integer_valued(fb, memo) and _exact_bound_holds(fa, fb)
+        is_integer_valued(fa, memo) and is_integer_valued(fb, memo) and exact_bound_holds(fa, fb)
     )
     out = _fft_window(fa, fb, starts, lengths, dtype, exact)
     if len(bad_a) or len(bad_b):  # the defining sum around them wants rows
@@ -159,14 +164,15 @@ def fft_patched(
     return out
 
 
-def _oa_block(q: int) -> int:
-    """FFT length per overlap-add segment for a kernel of ``q`` taps (measured)."""
+def oa_block(q: int) -> int:
+    """FFT length per overlap-add segment for a kernel of ``q`` taps: at least 8 times the
+    kernel (little overlap per segment), at least 1024 (few segments)."""
     return max(1024, 1 << (8 * q - 1).bit_length())
 
 
-def _use_overlap_add(a_shape, b_shape) -> bool:
+def use_overlap_add(a_shape, b_shape) -> bool:
     """1-D signals much longer than the kernel: overlap-add beats one long FFT."""
-    return len(a_shape) == 1 and max(a_shape) >= 4 * _oa_block(min(a_shape[0], b_shape[0]))
+    return len(a_shape) == 1 and max(a_shape) >= 4 * oa_block(min(a_shape[0], b_shape[0]))
 
 
 def next_fast_len(n: int) -> int:
@@ -282,19 +288,19 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
 
 
 def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
-    if _use_overlap_add(a.shape, b.shape):
+    if use_overlap_add(a.shape, b.shape):
         c = _overlap_add(a, b)
         sl = slice(starts[0], starts[0] + lengths[0])
         c = np.rint(c[sl]) if exact else c[sl]
         out = np.empty(c.shape, dtype)
         np.add(c, 0.0, out=out, casting="same_kind")
         return out
-    full = _fft_size(a.shape, b.shape)
+    full = fft_size(a.shape, b.shape)
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
     # Transform only the dimensions where both operands extend: along the others the
     # convolution is a product, broadcast (the passes of the separable conv2 are 1-D FFTs).
-    axes = _fft_axes(a.shape, b.shape)
+    axes = fft_axes(a.shape, b.shape)
     # Along the other dimensions only the window is needed: cut the operand that extends there.
     a, b = _cut_to_window(a, b, axes, starts, lengths), _cut_to_window(b, a, axes, starts, lengths)
     if not axes:
@@ -316,7 +322,7 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
         # are small where b is the kernel); the inverse's stages in turn after them.
         a_slot = (n - 1) % 2
         # Column-major stages where the last axis is summed: its points are planes then, each
-        # stage writes its lines whole (measured: 200^3 * 9^3 0.25 -> 0.20 s).
+        # stage writes its lines whole.
         order = "F" if last else "C"
         fa = _forward(a.astype(work, copy=False), axes, fshape, not cplx, scratch,
                       [i % 2 for i in range(n)], order)  # fmt: skip
@@ -362,7 +368,7 @@ def _sum_last_axis(fx, fw, start: int, length: int, into: tuple[_Scratch, int]) 
     w = np.asfortranarray(np.broadcast_to(fw, (*lead, nw))).T.reshape(nw, points)
     out = into[0].take(into[1], (*lead, length), np.complex128, order="F")
     o = out.T.reshape(length, points)
-    kernel = _zdirect()
+    kernel = loops.c_zdirect()
     if kernel is not None:
         xv, wv, ov = x.view(np.float64), w.view(np.float64), o.view(np.float64)
 
@@ -422,7 +428,7 @@ def _volume_by_planes(a, b, fshape, starts, lengths, real: bool, exact: bool) ->
     w = taps.reshape(nw, points).view(np.float64)
     (s0, s1, sz), (l0, l1, lz) = starts, lengths
     out = np.empty((l0, l1, lz), np.float64 if real else np.complex128, order="F")
-    kernel = _zdirect()
+    kernel = loops.c_zdirect()
 
     def back(share):
         summed = np.empty((1, m0, L1), np.complex128)
@@ -467,21 +473,6 @@ def _sum_planes_numpy(out, x, w, start: int) -> None:
     out[...] = acc
 
 
-_ZDIRECT: list = []
-
-
-def _zdirect():
-    """The C loop of :func:`_sum_last_axis` (bridge/kernels/_direct_c.c), or None."""
-    if not _ZDIRECT:
-        from bridge.kernels import method_direct
-
-        kernel = None
-        if method_direct.c_loop_available():
-            from bridge.kernels._direct_c import zdirect as kernel
-        _ZDIRECT.append(kernel)
-    return _ZDIRECT[0]
-
-
 def _cut_to_window(x, other, axes, starts, lengths) -> np.ndarray:
     """``x`` cut along the untransformed dimensions where it extends (``other`` has 1 there) to
     the window's rows: the product there is a plain product, so the rest is never needed."""
@@ -499,7 +490,7 @@ def _overlap_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n, q = a.size, b.size
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
-    L = next_fast_len(_oa_block(q))
+    L = next_fast_len(oa_block(q))
     step = L - q + 1
     nseg = -(-n // step)
     segs = np.zeros((nseg, L), work)

@@ -14,17 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from bridge.kernels import pool
-from bridge.kernels.nonfinite import finite_part, patch
+from bridge.kernels.nonfinite import finite_part
+from bridge.kernels.patching import patch
 
 NAME = "gemm"
 
-# Result bytes per block of the banded products (measured: 512 KB, the L2 of one core).
+# Result bytes per block of the banded products: the L2 of one core.
 BLOCK_BYTES = 1 << 19
 MIN_BLOCK = 16
 
 
 def block_columns(q: int) -> int:
-    """Output columns per banded product for a kernel line of ``q`` taps (measured)."""
+    """Output columns per banded product for a kernel line of ``q`` taps: the largest power of
+    two below ``2 q``, so the band's zeros stay at most about half its products (at least
+    :data:`MIN_BLOCK`, so each product is large enough for BLAS)."""
     return max(MIN_BLOCK, 1 << max(0, (2 * q - 1).bit_length() - 1))
 
 
@@ -127,7 +130,7 @@ def _gemm_finite(a, b, starts, lengths, dtype) -> np.ndarray:
             np.matmul(X[:k], band, out=res_rows[m0:m1])
 
     # Small products are best one BLAS thread each, our threads taking blocks of rows (a
-    # threaded BLAS spins on every small product, 25x slower on a busy machine).
+    # threaded BLAS spins on every small product, which a busy machine punishes).
     with pool.single_threaded_blas():
         pool.in_threads(run, list(range(0, rows, step)))
     out = res.reshape(P)[(*(slice(0, n) for n in lengths[:-1]), slice(0, n_last))]

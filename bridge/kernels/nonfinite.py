@@ -1,20 +1,15 @@
-"""What every fast method shares: per-call facts about the operands, NaN/Inf and overflow.
+"""What every method shares: per-call facts about the operands, NaN/Inf and overflow.
 
-Patching NaN/Inf (``gemm`` and the FFTs): non-finite inputs are replaced by zeros, the fast
-method runs, and every output whose window covers a non-finite input is recomputed by the
-defining sum. The outputs whose window covers none are exactly the outputs that do not involve
-them in the defining sum either, so NaN and Inf land exactly where MATLAB puts them. Where
-products could overflow (``max|a| * max|b| * taps`` near the top of the class's range) the
-grouped and FFT methods would not reproduce the literal sum's Inf/NaN, so they fall back to
-``direct``.
+The lowest layer of the kernels (numpy only). The fast methods run on the finite parts
+(:func:`finite_part`) and :mod:`~bridge.kernels.patching` recomputes the outputs around
+NaN/Inf. Where products could overflow (``max|a| * max|b| * taps`` near the top of the class's
+range) the grouped and FFT methods would not reproduce the literal sum's Inf/NaN, so they fall
+back to ``direct`` (:func:`may_overflow`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-# Patch: at most this many boxes around non-finite inputs; beyond, the whole window is direct.
-MAX_PATCH_BOXES = 256
 
 
 def nonfinite(x: np.ndarray) -> np.ndarray:
@@ -73,24 +68,3 @@ def may_overflow(a: np.ndarray, b: np.ndarray, memo=None) -> bool:
     """Whether finite products or sums could reach the top of the range of the result class."""
     top = float(np.finfo(a.dtype).max)
     return max_abs(a, memo) * max_abs(b, memo) * min(a.size, b.size) * 4.0 >= top * 1e-3
-
-
-def patch(out, a, b, starts, lengths, bad_a, bad_b, dtype) -> None:
-    """Recompute by the defining sum every output whose window covers a non-finite input."""
-    if len(bad_a) == 0 and len(bad_b) == 0:
-        return
-    from bridge.kernels.method_direct import direct
-
-    boxes = []
-    for bad, other in ((bad_a, b.shape), (bad_b, a.shape)):
-        for p in bad:
-            lo = [max(int(p[d]), starts[d]) for d in range(len(starts))]
-            hi = [min(int(p[d]) + other[d], starts[d] + lengths[d]) for d in range(len(starts))]
-            if all(h > low for low, h in zip(lo, hi)):
-                boxes.append((lo, hi))
-            if len(boxes) > MAX_PATCH_BOXES:
-                out[...] = direct(a, b, starts, lengths, dtype)
-                return
-    for lo, hi in boxes:
-        sl = tuple(slice(low - s, h - s) for low, h, s in zip(lo, hi, starts))
-        out[sl] = direct(a, b, lo, [h - low for low, h in zip(lo, hi)], dtype)

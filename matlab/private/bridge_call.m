@@ -4,6 +4,9 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %   NAMES, with OP and SHAPE, in a private temporary folder, runs the worker on it with the
 %   interpreter chosen by BRIDGE_PYTHON(CALLER, OPTION) and returns the worker's C. Errors are
 %   raised with MATLAB's identifier where the worker reports one, bridge:* identifiers otherwise.
+%   SHAPE is the shape text of conv, conv2 and convn, or a struct of the operation's settings by
+%   their job-file names (struct('padding', 'replicate', 'mode', 'conv') for imfilter); those
+%   travel through files (the MEX client carries the conv family's calls).
 %
 %   The operands go uncompressed (-v6; in MATLAB, -v7.3 -nocompression for a variable beyond
 %   v6's 2 GB) to a folder in RAM where there is one (/dev/shm on Linux), else in tempdir;
@@ -12,28 +15,103 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %   write its result in one place (out of room in /dev/shm) is run again in the next. With
 %   getpref('bridge', 'autostart') true (or BRIDGE_AUTOSTART=1), a call that finds no warm
 %   server starts one (see BRIDGE_SERVE).
+%
+%   With a warm worker running, the call skips the files and Python: the MEX client bridge_mex
+%   (built on first use in Octave, by BRIDGE_SETUP in MATLAB) hands the operands to the worker from
+%   memory and gets the result back as an array; where it is not built, the compiled client
+%   bridge_client takes the file job to the worker without starting Python. Both fall back
+%   silently: no worker, a refusal or a frozen worker runs the call through files, cold. Answers,
+%   errors and identifiers are the same on every path.
 [python, source, problem] = bridge_python(caller, option);
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
 python = bridge_resolve_python(python);  % past launchers (pyenv's shim): once per session
+[C, route] = memory_call(caller, op, names, values, shape, python, source);
+if strcmp(route, 'done')
+  return
+end
 S = struct();
 for k = 1:numel(names)
   S.(names{k}) = values{k};
 end
 S.op = op;
-S.shape = shape;
+if isstruct(shape)  % an operation's settings, by their job-file names (filtering family)
+  fields = fieldnames(shape);
+  for k = 1:numel(fields)
+    S.(fields{k}) = shape.(fields{k});
+  end
+else
+  S.shape = shape;
+end
 places = temp_places();
 for p = 1:numel(places)
   last = p == numel(places);
-  [C, done] = attempt(caller, python, source, S, places{p}, last);
+  [C, done] = attempt(caller, python, source, S, places{p}, last, route);
   if done
     return
   end
 end
 end
 
-function [C, done] = attempt(caller, python, source, S, place, last)
+function [C, route] = memory_call(caller, op, names, values, shape, python, source)
+% The call through the MEX client, from memory: ROUTE 'done' (C is the answer; a failed job has
+% raised its error), 'files' (no MEX client or no warm worker: the file path may still ask one)
+% or 'cold' (the worker was asked and refused, or was frozen: the file path runs cold).
+C = [];
+route = 'files';
+if ~memory_operands(values, shape)
+  return  % sparse, char, cell, struct, complex integers, unusual shapes: the file path's errors
+end
+folder = bridge_built('mex');
+if isempty(folder) || ~mex_on_path(folder)
+  return
+end
+package = bridge_package(python);
+if isempty(package)
+  return
+end
+[status, line, R] = bridge_mex(package, op, shape, [names{:}], values{:});
+if status == 0
+  C = R;
+  route = 'done';
+elseif status == -2
+  route = 'cold';
+elseif status > 0
+  bridge_fail(caller, python, source, status, line, '');
+end
+end
+
+function ok = memory_operands(values, shape)
+% Operands that travel from memory exactly as a MAT file carries them.
+ok = ischar(shape) && size(shape, 1) == 1 && numel(shape) <= 16 && ~isempty(shape) ...
+  && all(isletter(shape)) && all(shape < 128);
+for k = 1:numel(values)
+  x = values{k};
+  ok = ok && (isnumeric(x) || islogical(x)) && ~issparse(x) && ~(isinteger(x) && ~isreal(x));
+end
+end
+
+function ok = mex_on_path(folder)
+% Put the MEX client's folder on the path (once), and check that it is this version's.
+persistent added answer
+if ~isempty(added) && strcmp(added, folder)
+  ok = answer;
+  return
+end
+if ~any(strcmp(strsplit(path, pathsep), folder))
+  addpath(folder, '-end');
+end
+try
+  ok = strcmp(bridge_mex('version'), 'bridge_mex 1');
+catch
+  ok = false;
+end
+added = folder;
+answer = ok;
+end
+
+function [C, done] = attempt(caller, python, source, S, place, last, route)
 % One try in the folder PLACE; DONE false: out of room there, try the next place.
 C = [];
 done = false;
@@ -65,7 +143,21 @@ idle = autostart();
 if ~isempty(idle)
   args = [{'--autostart', idle}, args];
 end
-[status, output] = system(bridge_command(python, args));
+if strcmp(route, 'cold')
+  command = bridge_command(python, args, [], {'--cold'});
+else
+  client = bridge_built('client');
+  package = '';
+  if ~isempty(client)
+    package = bridge_package(python);
+  end
+  if isempty(package)
+    command = bridge_command(python, args);
+  else
+    command = bridge_command(python, args, [], {client, package});
+  end
+end
+[status, output] = system(command);
 if status == 4 && ~last
   return  % the result did not fit: try the next place
 end

@@ -1,4 +1,4 @@
-function cmd = bridge_command(python, args, host)
+function cmd = bridge_command(python, args, host, client)
 %BRIDGE_COMMAND  The shell command that runs the worker script with ARGS (a cell of char).
 %   CMD = BRIDGE_COMMAND(PYTHON, ARGS) is for system(). The worker is bridge_worker.py next to this
 %   file: it imports the bridge of the checkout it sits in, if any, else the installed one. It
@@ -17,11 +17,22 @@ function cmd = bridge_command(python, args, host)
 %
 %   CMD = BRIDGE_COMMAND(PYTHON, ARGS, HOST) builds the command of another host, for tests: HOST
 %   is a struct with logical fields matlab, windows and mac (default: this one).
-if nargin < 3
+%
+%   CMD = BRIDGE_COMMAND(PYTHON, ARGS, HOST, CLIENT) runs the job through the compiled client
+%   CLIENT = {PATH, PACKAGE} (bridge_client.c): it hands the job to the warm worker without
+%   starting Python, and runs PYTHON -S bridge_worker.py --cold ARGS in its place when the worker
+%   cannot take it. CLIENT = {'--cold'} runs the worker with --cold: the server was asked already.
+if nargin < 3 || isempty(host)
   host = struct('matlab', exist('OCTAVE_VERSION', 'builtin') == 0, 'windows', ispc, 'mac', ismac);
 end
 worker = fullfile(fileparts(mfilename('fullpath')), 'bridge_worker.py');
-words = [{python, '-S', worker}, args(:)'];
+if nargin >= 4 && numel(client) == 2
+  words = [{client{1}, client{2}, python, worker}, args(:)'];
+elseif nargin >= 4 && numel(client) == 1
+  words = [{python, '-S', worker, '--cold'}, args(:)'];
+else
+  words = [{python, '-S', worker}, args(:)'];
+end
 for k = 1:numel(words)
   if host.windows
     words{k} = ['"' words{k} '"'];

@@ -17,6 +17,11 @@ if isempty(line)
   line = 'no message; bridge_diagnose may tell more';
 end
 where = sprintf('(Python %s from %s, exit status %d)', python, source, status);
+% An error MATLAB itself raises reads as MATLAB's: no job-file variable, no interpreter.
+matlabs = ~isempty(regexp(id, '^(MATLAB|images):', 'once'));
+if matlabs
+  line = regexprep(line, '^variable ''\w+'': ', '');
+end
 switch status
   case {126, 127, 9009}
     % 127: "command not found" from sh; 126: found but not executable; 9009: cmd.exe.
@@ -34,7 +39,11 @@ switch status
     if isempty(id)
       id = 'bridge:workerFailed';
     end
-    msg = sprintf('%s: %s %s', caller, line, where);
+    if matlabs
+      msg = sprintf('%s: %s', caller, line);
+    else
+      msg = sprintf('%s: %s %s', caller, line, where);
+    end
 end
 error(id, '%s', msg);
 end

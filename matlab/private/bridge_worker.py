@@ -8,8 +8,10 @@ environment variable has to be set for the child, which keeps the command line i
 Linux, macOS and Windows.
 
 ``--executable`` prints ``sys.executable`` and the PYTHON* environment variables (for
-bridge_resolve_python.m). ``--diagnose`` prints the interpreter and the versions of the
-packages the worker needs (for bridge_diagnose.m) and needs none of them to run.
+bridge_resolve_python.m); ``--package`` the folder of the bridge it runs (for bridge_package.m).
+``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
+bridge_diagnose.m) and needs none of them to run. ``--cold`` before a job's arguments runs it here
+without asking the warm server (the compiled client asked it already).
 
 When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job goes to it before
 anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
@@ -151,16 +153,31 @@ if __name__ == "__main__":
             if name.startswith("PYTHON"):
                 print(f"{name}={os.environ[name]}")
         raise SystemExit(0)
+    if sys.argv[1:] == ["--package"]:
+        # For bridge_package.m: the folder of the bridge this worker runs (the compiled clients
+        # send its identity to the warm server).
+        use_site()
+        import importlib.util
+
+        spec = importlib.util.find_spec("bridge")
+        print("--package--")
+        print(os.path.dirname(os.path.realpath(spec.origin)) if spec and spec.origin else "")
+        raise SystemExit(0 if spec else EXIT_ENVIRONMENT)
     if sys.argv[1:] == ["--diagnose"]:
         use_site()
         raise SystemExit(diagnose())
     if sys.argv[1:2] == ["--serve"] and len(sys.argv) in (3, 4):
         raise SystemExit(serve_command(sys.argv[2], float((sys.argv[3:4] and sys.argv[3]) or 0)))
+    # --cold: the compiled client (bridge_client.c) asked the server already and was refused or
+    # gave up on it; run here without asking again (a frozen server would cost its time-outs twice).
+    cold = sys.argv[1:2] == ["--cold"]
+    if cold:
+        del sys.argv[1]
     start_after = None
     if sys.argv[1:2] == ["--autostart"] and len(sys.argv) > 3:
         start_after = sys.argv[2]
         del sys.argv[1:3]
-    status = warm(sys.argv[1:])
+    status = None if cold else warm(sys.argv[1:])
     if status is None and start_after is not None:
         autostart(start_after)
     if status is not None:

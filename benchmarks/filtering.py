@@ -1,0 +1,325 @@
+"""imfilter and imgaussfilt against scipy.ndimage, OpenCV and Octave, in one run, best of 7.
+
+Two tables:
+
+* ``imfilter``: a random (not separable) k x k kernel and a separable one (fspecial's Gaussian
+  of that size, sigma k/6), 'same', each boundary option; bridge's ``imfilter`` against
+  ``scipy.ndimage.correlate`` (modes constant/nearest/reflect/wrap), OpenCV's ``filter2D``
+  (the random kernel) or ``sepFilter2D`` (the separable one) with the matching border
+  (CONSTANT/REPLICATE/REFLECT; OpenCV's filters have no circular border), and Octave's
+  ``imfilter`` timed inside octave-cli (tic/toc around the call only);
+* ``imgaussfilt``: bridge's ``imgaussfilt(A, sigma)`` (9 taps for sigma 2: ``2*ceil(2*sigma)+1``,
+  replicate padding) against ``scipy.ndimage.gaussian_filter`` with the same radius
+  (``truncate = ceil(2*sigma)/sigma``, mode 'nearest'), ``cv2.GaussianBlur`` with the same ksize
+  and BORDER_REPLICATE, and Octave's ``imfilter(A, fspecial('gaussian', ...), 'replicate')``
+  (Octave has no imgaussfilt).
+
+Ratios are the other library's time over bridge's (above 1: bridge is faster). Every answer is
+checked against bridge's: double within 1e-10 of the result's scale, single within 1e-4, uint8
+within 1 (OpenCV rounds ties to even and its 8-bit Gaussian uses fixed-point taps; scipy is run
+with a double output, then rounded as MATLAB does, since its own uint8 output truncates and
+wraps). A library whose first run of a case takes longer than ``--slow`` seconds is not
+repeated (marked ``*``: one run). Octave runs only where the case's multiply-adds stay below
+``--octave-max-work`` (its conv2 is the direct sum), scipy's ``correlate`` below
+``--scipy-max-work`` (also direct); ``-`` in the table: not run.
+
+    python3 benchmarks/filtering.py                    # the default grid (tens of minutes)
+    python3 benchmarks/filtering.py --sizes 512 --kernels 3 7 --no-octave   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bridge import filtering  # noqa: E402
+
+SCIPY_MODE = {"0": "constant", "replicate": "nearest", "symmetric": "reflect", "circular": "wrap"}
+CLASSES = {"double": np.float64, "single": np.float32, "uint8": np.uint8}
+
+
+def best_of(fn, repeat: int, slow: float) -> tuple[float, object, bool]:
+    """(best seconds, the last result, whether it was repeated)."""
+    t0 = time.perf_counter()
+    out = fn()
+    best = time.perf_counter() - t0
+    if best > slow:
+        return best, out, False
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out, True
+
+
+def agree(ref: np.ndarray, got: np.ndarray, cls: str) -> bool:
+    ref = np.asarray(ref, np.float64)
+    got = np.asarray(got, np.float64)
+    if ref.shape != got.shape:
+        return False
+    if cls == "uint8":
+        return bool(np.max(np.abs(ref - got)) <= 1)
+    scale = max(float(np.max(np.abs(ref))), 1e-300)
+    return bool(np.max(np.abs(ref - got)) <= (1e-10 if cls == "double" else 1e-4) * scale)
+
+
+def to_class(x: np.ndarray, cls: str) -> np.ndarray:
+    return filtering.cast_to_class(x, CLASSES[cls]) if cls == "uint8" else x
+
+
+class Octave:
+    """One octave-cli process; each case: load the operands, time the call inside Octave."""
+
+    def __init__(self) -> None:
+        from tests.octave import OctaveSession
+
+        self.session = OctaveSession("octave-cli", timeout=3600)
+        self.session.call("pkg load image; x = 1;", {}, ["x"])
+
+    def time(self, A, h, call: str, repeat: int, slow: float):
+        code = (
+            f"tic; B = {call}; t = toc;"
+            f"if t <= {slow}, for r = 2:{repeat}, tic; B = {call}; t = min(t, toc); end; end;"
+            "n = min(size(B), 256); B = B(1:n(1), 1:n(2));"
+        )
+        got = self.session.call(code, {"A": A, "h": h}, ["t", "B"])
+        return float(got["t"].reshape(())), got["B"]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def cv2_border(cv2, boundary: str):
+    return {
+        "0": cv2.BORDER_CONSTANT,
+        "replicate": cv2.BORDER_REPLICATE,
+        "symmetric": cv2.BORDER_REFLECT,
+    }.get(boundary)
+
+
+def row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def fmt(t: float | None, base: float, repeated: bool = True) -> str:
+    if t is None:
+        return "-"
+    return f"{t:.4f}{'' if repeated else '*'} ({t / base:.2f})"
+
+
+def bench_imfilter(args, octave) -> None:
+    import cv2
+    import scipy.ndimage as ndi
+
+    print(
+        row(
+            [
+                "image",
+                "class",
+                "kernel",
+                "boundary",
+                "bridge s",
+                "scipy s (ratio)",
+                "OpenCV s (ratio)",
+                "Octave s (ratio)",
+                "agree",
+            ]
+        )
+    )
+    print(row(["---"] * 9))
+    rng = np.random.default_rng(0)
+    for n in args.sizes:
+        base = rng.random((n, n))
+        for k in args.kernels:
+            kernels = {
+                "random": rng.standard_normal((k, k)),
+                "gaussian": filtering.fspecial("gaussian", k, max(k / 6, 0.5)),
+            }
+            for cls in args.classes:
+                A = (
+                    (base * 255).astype(CLASSES[cls])
+                    if cls == "uint8"
+                    else base.astype(CLASSES[cls])
+                )
+                for kind, h in kernels.items():
+                    for boundary in args.boundaries:
+                        opt = float(boundary) if boundary == "0" else boundary
+                        tb, ref, rb = best_of(
+                            lambda A=A, h=h, opt=opt: filtering.imfilter(A, h, opt),
+                            args.repeat,
+                            args.slow,
+                        )
+                        ok = []
+                        src = A.astype(np.float64) if cls == "uint8" else A
+                        ts, rs = None, True
+                        if n * n * k * k <= args.scipy_max_work:
+                            ts, out, rs = best_of(
+                                lambda src=src, h=h, b=boundary: ndi.correlate(
+                                    src, h, mode=SCIPY_MODE[b], cval=0.0
+                                ),
+                                args.repeat,
+                                args.slow,
+                            )
+                            ok.append(agree(ref, to_class(out, cls), cls))
+                        tc = None
+                        rc = True
+                        border = cv2_border(cv2, boundary)
+                        if border is not None:
+                            if kind == "random":
+                                fn = lambda A=A, h=h, border=border: cv2.filter2D(  # noqa: E731
+                                    A, -1, h, borderType=border
+                                )
+                            else:
+                                u = h[:, h.shape[1] // 2] / math.sqrt(h[k // 2, k // 2])
+                                fn = lambda A=A, u=u, border=border: cv2.sepFilter2D(  # noqa: E731
+                                    A, -1, u, u, borderType=border
+                                )
+                            tc, out, rc = best_of(fn, args.repeat, args.slow)
+                            ok.append(agree(ref, out, cls))
+                        to = None
+                        if octave is not None and n * n * k * k <= args.octave_max_work:
+                            call = f"imfilter(A, h, {'0' if boundary == '0' else repr(boundary)})"
+                            to, out = octave.time(A, h, call, args.repeat, args.slow)
+                            m = out.shape
+                            ok.append(agree(ref[: m[0], : m[1]], out, cls))
+                        print(
+                            row(
+                                [
+                                    f"{n}x{n}",
+                                    cls,
+                                    f"{k}x{k} {kind}",
+                                    boundary,
+                                    f"{tb:.4f}{'' if rb else '*'}",
+                                    fmt(ts, tb, rs),
+                                    fmt(tc, tb, rc),
+                                    fmt(to, tb),
+                                    "yes" if all(ok) else "NO",
+                                ]
+                            ),
+                            flush=True,
+                        )
+
+
+def bench_gauss(args, octave) -> None:
+    import cv2
+    import scipy.ndimage as ndi
+
+    print()
+    print(
+        row(
+            [
+                "image",
+                "class",
+                "sigma (taps)",
+                "bridge s",
+                "scipy s (ratio)",
+                "OpenCV s (ratio)",
+                "Octave s (ratio)",
+                "agree",
+            ]
+        )
+    )
+    print(row(["---"] * 8))
+    rng = np.random.default_rng(1)
+    for n in args.sizes:
+        base = rng.random((n, n))
+        for sigma in args.sigmas:
+            taps = 2 * math.ceil(2 * sigma) + 1
+            for cls in args.classes:
+                A = (base * 255).astype(np.uint8) if cls == "uint8" else base.astype(CLASSES[cls])
+                tb, ref, rb = best_of(
+                    lambda A=A, s=sigma: filtering.imgaussfilt(A, s), args.repeat, args.slow
+                )
+                ok = []
+                src = A.astype(np.float64) if cls == "uint8" else A
+                trunc = math.ceil(2 * sigma) / sigma
+                ts, out, rs = best_of(
+                    lambda src=src, s=sigma, t=trunc: ndi.gaussian_filter(
+                        src, s, mode="nearest", truncate=t
+                    ),
+                    args.repeat,
+                    args.slow,
+                )
+                ok.append(agree(ref, to_class(out, cls), cls))
+                tc, out, rc = best_of(
+                    lambda A=A, s=sigma, t=taps: cv2.GaussianBlur(
+                        A, (t, t), s, borderType=cv2.BORDER_REPLICATE
+                    ),
+                    args.repeat,
+                    args.slow,
+                )
+                ok.append(agree(ref, out, cls))
+                to = None
+                if octave is not None and n * n * taps * taps <= args.octave_max_work:
+                    h = filtering.fspecial("gaussian", taps, sigma)
+                    to, out = octave.time(
+                        A,
+                        h,
+                        f"imfilter(A, fspecial('gaussian', {taps}, {sigma}), 'replicate')",
+                        args.repeat,
+                        args.slow,
+                    )
+                    m = out.shape
+                    ok.append(agree(ref[: m[0], : m[1]], out, cls))
+                print(
+                    row(
+                        [
+                            f"{n}x{n}",
+                            cls,
+                            f"{sigma} ({taps})",
+                            f"{tb:.4f}{'' if rb else '*'}",
+                            fmt(ts, tb, rs),
+                            fmt(tc, tb, rc),
+                            fmt(to, tb),
+                            "yes" if all(ok) else "NO",
+                        ]
+                    ),
+                    flush=True,
+                )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096])
+    p.add_argument("--kernels", type=int, nargs="+", default=[3, 7, 15, 31])
+    p.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 5.0])
+    p.add_argument("--classes", nargs="+", default=list(CLASSES), choices=list(CLASSES))
+    p.add_argument("--boundaries", nargs="+", default=list(SCIPY_MODE), choices=list(SCIPY_MODE))
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--slow", type=float, default=3.0, help="seconds: run such a case once")
+    p.add_argument("--octave-max-work", type=float, default=2e9, help="multiply-adds")
+    p.add_argument("--scipy-max-work", type=float, default=20e9, help="multiply-adds")
+    p.add_argument("--no-octave", action="store_true")
+    p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt"])
+    args = p.parse_args(argv)
+    print(
+        "uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    )
+    print(f"cores: {os.cpu_count()}, numpy {np.__version__}")
+    octave = None if args.no_octave else Octave()
+    try:
+        if "imfilter" not in args.skip:
+            bench_imfilter(args, octave)
+        if "imgaussfilt" not in args.skip:
+            bench_gauss(args, octave)
+    finally:
+        if octave is not None:
+            octave.close()
+    print(
+        "uptime after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

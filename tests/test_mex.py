@@ -1,0 +1,665 @@
+"""The wrappers' fast paths (issue 19), live in Octave: the MEX client and the compiled client.
+
+With a warm worker running, ``bridge_conv*`` hand the operands to it from memory through the MEX
+client (matlab/private/bridge_mex.c, built on first use by mkoctfile into BRIDGE_BUILD_CACHE), or,
+with BRIDGE_NO_MEX=1, send the file job through the compiled client (bridge_client.c) instead of
+starting Python. Checked here against the cold path (BRIDGE_NO_SERVER=1) bit for bit and against
+Octave's own functions: every class, complex, empty, N-D, every shape, errors with identifiers
+and messages; then the fallbacks (a dead worker, a frozen one, another user's), Ctrl-C, and
+several Octave sessions at once. No assertion is about time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from bridge import client
+from tests.octave import OctaveSession, octave_cli
+
+pytestmark = [pytest.mark.octave, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+MATLAB = ROOT / "matlab"
+PRIVATE = MATLAB / "private"
+
+
+def m_string(text) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def server_env(sock: Path) -> dict:
+    return {**os.environ, "BRIDGE_SOCKET": str(sock), "PYTHONPATH": str(ROOT)}
+
+
+def start_server(sock: Path, idle: float = 600) -> int:
+    """A detached server of this checkout on ``sock``; its pid."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve", "--detach", "--idle-timeout", str(idle)],
+        env=server_env(sock),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return status(sock)["pid"]
+
+
+def status(sock: Path) -> dict:
+    return client.request("status", str(sock), timeout=30)
+
+
+def stop_server(sock: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        client.request("stop", str(sock), timeout=10)
+
+
+def wait_until(predicate, seconds: float = 60.0) -> None:
+    """Poll ``predicate`` (never an assertion about time: the limit only ends a hung test)."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    stat = client.proc_stat(pid)
+    return stat is None or stat[0] in "ZXx"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mex")
+    for name in ("cache", "temp", "sock"):
+        (base / name).mkdir()
+    (base / "sock").chmod(0o700)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(folders):
+    sock = folders / "sock" / "s.sock"
+    start_server(sock)
+    yield sock
+    stop_server(sock)
+
+
+@pytest.fixture(scope="module")
+def session(server, folders):
+    """An Octave session whose wrappers talk to ``server``, building into a private cache."""
+    octave = OctaveSession(octave_cli())
+    octave._run(
+        f"addpath({m_string(MATLAB)}); setenv('BRIDGE_PYTHON', {m_string(sys.executable)});"
+        f"setenv('BRIDGE_SOCKET', {m_string(server)});"
+        f"setenv('BRIDGE_BUILD_CACHE', {m_string(folders / 'cache')});"
+        f"setenv('BRIDGE_TEMP', {m_string(folders / 'temp')});"
+        "setenv('BRIDGE_NO_SERVER', ''); setenv('BRIDGE_NO_MEX', '');"
+        "setenv('BRIDGE_KEEP_TEMP', '');"
+    )
+    octave.temp = folders / "temp"
+    yield octave
+    octave.close()
+
+
+def mex_folder(folders: Path) -> Path:
+    (built,) = [p for p in (folders / "cache").iterdir() if p.name.startswith("mex-")]
+    return built
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+RNG = np.random.default_rng(19)
+
+
+def rand(*shape, dtype=np.float64):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def ints(dtype, *shape):
+    info = np.iinfo(dtype)
+    return RNG.integers(max(info.min, -100), min(info.max, 100), shape, endpoint=True).astype(dtype)
+
+
+def cplx(*shape, dtype=np.complex128):
+    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(dtype)
+
+
+# name -> (wrapper call on x1.., Octave's own call or None, inputs)
+CASES = {
+    "conv2-same": (
+        "bridge_conv2(x1, x2, 'same')",
+        "conv2(x1, x2, 'same')",
+        [rand(16, 16), rand(3, 3)],
+    ),
+    "conv2-full": ("bridge_conv2(x1, x2)", "conv2(x1, x2)", [rand(7, 5), rand(4, 6)]),
+    "conv2-valid-mixed-case": (
+        "bridge_conv2(x1, x2, 'VaLiD')",
+        "conv2(x1, x2, 'valid')",
+        [rand(9, 8), rand(3, 2)],
+    ),
+    "conv-row-col": ("bridge_conv(x1, x2, 'same')", None, [rand(1, 9), rand(4, 1)]),
+    "conv-full-col": ("bridge_conv(x1, x2)", None, [rand(6, 1), rand(1, 3)]),
+    "conv-single-complex": (
+        "bridge_conv(x1, x2, 'full')",
+        None,
+        [cplx(1, 7, dtype=np.complex64), rand(1, 3)],
+    ),
+    "conv2-single": (
+        "bridge_conv2(x1, x2, 'same')",
+        "conv2(x1, x2, 'same')",
+        [rand(8, 9, dtype=np.float32), rand(3, 3)],
+    ),
+    "conv2-complex": ("bridge_conv2(x1, x2)", "conv2(x1, x2)", [cplx(6, 5), cplx(2, 3)]),
+    "conv2-complex-zero-imag": (
+        "bridge_conv2(complex(x1, 0), x2)",
+        "conv2(complex(x1, 0), x2)",
+        [rand(4, 4), rand(2, 2)],
+    ),
+    "conv2-logical": (
+        "bridge_conv2(x1 > 0, x2 > 0, 'valid')",
+        "conv2(double(x1 > 0), double(x2 > 0), 'valid')",
+        [rand(6, 7), rand(2, 3)],
+    ),
+    "conv2-separable": (
+        "bridge_conv2(x1, x2, x3, 'same')",
+        "conv2(x1, x2, x3, 'same')",
+        [rand(1, 3), rand(4, 1), rand(10, 9)],
+    ),
+    "conv2-separable-single": (
+        "bridge_conv2(x1, x2, x3)",
+        "conv2(x1, x2, x3)",
+        [rand(1, 3, dtype=np.float32), rand(2, 1), rand(5, 6)],
+    ),
+    "convn-3d-complex-single": (
+        "bridge_convn(x1, x2, 'same')",
+        "convn(x1, x2, 'same')",
+        [cplx(5, 4, 3, dtype=np.complex64), rand(2, 2, 2, dtype=np.float32)],
+    ),
+    "convn-4d-uint8": (
+        "bridge_convn(x1, x2, 'valid')",
+        "convn(double(x1), x2, 'valid')",
+        [ints(np.uint8, 4, 3, 3, 2), rand(2, 1, 2)],
+    ),
+    "convn-mixed-dims": ("bridge_convn(x1, x2)", "convn(x1, x2)", [rand(3, 4), rand(2, 2, 3)]),
+    # Octave's own functions differ from MATLAB's on empties (spec 7): fast against cold only.
+    "empty-conv2": ("bridge_conv2(x1, x2)", None, [np.zeros((0, 3)), rand(2, 2)]),
+    "empty-convn-same": (
+        "bridge_convn(x1, x2, 'same')",
+        None,
+        [np.zeros((2, 0, 3)), rand(2, 2)],
+    ),
+    "empty-valid-result": (
+        "bridge_conv2(x1, x2, 'valid')",
+        None,
+        [rand(2, 2), rand(3, 3)],
+    ),
+    "nonfinite": (
+        "bridge_conv2(x1, x2)",
+        "conv2(x1, x2)",
+        [np.array([[1.0, np.nan], [np.inf, -np.inf]]), rand(2, 2)],
+    ),
+    "large": (
+        "bridge_conv2(x1, x2, 'same')",
+        "conv2(x1, x2, 'same')",
+        [rand(300, 200), rand(7, 9)],
+    ),
+}
+for _dtype in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64):
+    CASES[f"conv2-{np.dtype(_dtype).name}"] = (
+        "bridge_conv2(x1, x2, 'same')",
+        "conv2(double(x1), x2, 'same')",
+        [ints(_dtype, 6, 5), rand(3, 2)],
+    )
+CASES["conv2-int64-beyond-2^53"] = (
+    "bridge_conv2(x1, x2)",
+    None,
+    [np.array([[2**62 + 1, -(2**61) + 3]], np.int64), np.array([[1.0, 1.0]])],
+)
+
+
+def compare_paths(session, call: str, own: str | None, inputs: list, fast_env: str = "") -> dict:
+    """The call on the fast path, on the cold path and (``own``) Octave's own function, in one
+    Octave command; the fast path must leave no file (BRIDGE_KEEP_TEMP would keep them)."""
+    names = {f"x{k + 1}": a for k, a in enumerate(inputs)}
+    code = (
+        f"setenv('BRIDGE_KEEP_TEMP', '1'); {fast_env} W = {call}; setenv('BRIDGE_NO_MEX', '');"
+        f"setenv('BRIDGE_KEEP_TEMP', ''); setenv('BRIDGE_NO_SERVER', '1'); K = {call};"
+        f"setenv('BRIDGE_NO_SERVER', ''); R = {own or 'K'};"
+        "cls = {class(W), class(K), class(R)}; cx = [iscomplex(W), iscomplex(K), iscomplex(R)];"
+    )
+    return session.call(code, names, ["W", "K", "R", "cls", "cx"])
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
+def test_mex_path_is_the_cold_path_bit_for_bit(session, folders, name):
+    call, own, inputs = CASES[name]
+    got = compare_paths(session, call, own, inputs)
+    kept = list(session.temp.iterdir())
+    for folder in kept:
+        shutil.rmtree(folder)
+    assert kept == [], "the fast path wrote files: it was not the MEX client"
+    classes = [str(c[0]) for c in got["cls"].ravel()]
+    complexity = got["cx"].ravel().tolist()
+    assert classes[0] == classes[1] and complexity[0] == complexity[1]
+    assert same_bits(got["W"], got["K"])
+    if own is not None:  # and MATLAB's answer, as Octave's own function gives it
+        assert classes[0] == classes[2] and got["W"].shape == got["R"].shape
+        scale = 1 + np.abs(got["R"][np.isfinite(got["R"])]).max(initial=0)
+        np.testing.assert_allclose(got["W"], got["R"], rtol=1e-4, atol=1e-4 * scale)
+
+
+SHARED = [
+    "conv2-same",
+    "conv-row-col",
+    "conv-single-complex",
+    "conv2-complex",
+    "conv2-logical",
+    "conv2-separable-single",
+    "convn-3d-complex-single",
+    "convn-4d-uint8",
+    "empty-conv2",
+    "empty-valid-result",
+    "conv2-int64-beyond-2^53",
+    "large",
+]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_mex_shared_memory_is_the_cold_path_bit_for_bit(session, name):
+    """Operands through the shared file in /dev/shm (BRIDGE_MEX_SHM_MIN=0: every size)."""
+    call, own, inputs = CASES[name]
+    fast = "setenv('BRIDGE_MEX_SHM_MIN', '0');"
+    got = compare_paths(session, call + "; setenv('BRIDGE_MEX_SHM_MIN', '')", own, inputs, fast)
+    for folder in list(session.temp.iterdir()):
+        shutil.rmtree(folder)
+    assert same_bits(got["W"], got["K"])
+    classes = [str(c[0]) for c in got["cls"].ravel()]
+    assert classes[0] == classes[1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "conv2-same",
+        "conv-single-complex",
+        "convn-3d-complex-single",
+        "conv2-uint64",
+        "empty-conv2",
+        "large",
+    ],
+)
+def test_compiled_client_path_is_the_cold_path_bit_for_bit(session, server, name):
+    call, own, inputs = CASES[name]
+    before = status(server)["jobs"]
+    got = compare_paths(session, call, own, inputs, fast_env="setenv('BRIDGE_NO_MEX', '1');")
+    for folder in list(session.temp.iterdir()):
+        shutil.rmtree(folder)
+    assert status(server)["jobs"] == before + 1  # one file job went to the server
+    assert same_bits(got["W"], got["K"])
+    assert [str(c[0]) for c in got["cls"].ravel()][:2] in ([c, c] for c in ("double", "single"))
+
+
+ERRORS = {
+    "conv-of-matrix": ("bridge_conv(x1, [1 2])", [np.ones((3, 3))], "MATLAB:conv:AorBNotVector"),
+    "conv-second-not-vector": (
+        "bridge_conv([1 2], x1, 'same')",
+        [np.ones((2, 2))],
+        "MATLAB:conv:AorBNotVector",
+    ),
+    "conv2-of-3d": ("bridge_conv2(x1, [1 2])", [np.ones((2, 2, 2))], "bridge:conv2:notMatrix"),
+    "conv2-second-3d": (
+        "bridge_conv2([1 2], x1, 'valid')",
+        [np.ones((2, 2, 2))],
+        "bridge:conv2:notMatrix",
+    ),
+    "separable-not-vectors": (
+        "bridge_conv2(x1, x1, x1)",
+        [np.ones((2, 2))],
+        "MATLAB:conv2:firstTwoInputsNotVectors",
+    ),
+    "bad-shape": (
+        "bridge_conv2(x1, x1, 'middle')",
+        [np.ones((2, 2))],
+        "MATLAB:conv2:unknownShapeParameter",
+    ),
+    "shape-with-space": (
+        "bridge_conv(x1, [1 2], 'Same ')",
+        [np.ones((1, 2))],
+        "MATLAB:conv2:unknownShapeParameter",
+    ),
+    "char": ("bridge_convn('abc', x1)", [np.ones((1, 2))], "MATLAB:conv2:inputType"),
+    "sparse": ("bridge_conv2(sparse(x1), x1)", [np.eye(3)], None),
+}
+
+
+@pytest.mark.parametrize("name", list(ERRORS), ids=list(ERRORS))
+@pytest.mark.parametrize("path", ["mex", "client"])
+def test_errors_are_the_cold_paths(session, name, path):
+    call, inputs, identifier = ERRORS[name]
+    names = {f"x{k + 1}": a for k, a in enumerate(inputs)}
+    fast_env = "setenv('BRIDGE_NO_MEX', '1');" if path == "client" else ""
+    code = (
+        f"{fast_env} try, W = {call}; m1 = 'none'; i1 = 'none'; catch e, m1 = e.message;"
+        " i1 = e.identifier; end; setenv('BRIDGE_NO_MEX', ''); setenv('BRIDGE_NO_SERVER', '1');"
+        f" try, W = {call}; m2 = 'none'; i2 = 'none'; catch e, m2 = e.message;"
+        " i2 = e.identifier; end; setenv('BRIDGE_NO_SERVER', '');"
+    )
+    got = session.call(code, names, ["m1", "i1", "m2", "i2"])
+    text = {k: "".join(np.ravel(v).astype(str)) for k, v in got.items()}
+    assert (text["i1"], text["m1"]) == (text["i2"], text["m2"])
+    if identifier is not None:
+        assert text["i1"] == identifier
+
+
+def test_the_mex_client_is_built_once_into_the_cache(session, folders):
+    session.call("W = bridge_conv2(x1, x1);", {"x1": np.ones((2, 2))}, ["W"])
+    built = mex_folder(folders)
+    assert (built / "bridge_mex.mex").is_file()
+    assert not (PRIVATE / "bridge_mex.mex").exists()  # never inside the installation
+    got = session.call("v = bridge_mex('version'); w = which('bridge_mex');", {}, ["v", "w"])
+    assert "".join(got["v"].ravel()) == "bridge_mex 1"
+    assert "".join(got["w"].ravel()).startswith(str(built))
+
+
+# --- fallbacks -------------------------------------------------------------------------------
+
+
+def octave_script(code: str, env: dict, folders: Path, timeout: float = 300) -> subprocess.Popen:
+    environ = {
+        **env,
+        "BRIDGE_PYTHON": sys.executable,
+        "BRIDGE_BUILD_CACHE": str(folders / "cache"),
+        "BRIDGE_TEMP": str(folders / "temp"),
+    }
+    return subprocess.Popen(
+        [
+            octave_cli(),
+            "--norc",
+            "--quiet",
+            "--no-history",
+            "--eval",
+            f"addpath({m_string(MATLAB)}); {code}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environ,
+    )
+
+
+CHECK = (
+    "A = magic(6); B = [1 2; 3 4]; ok = 1;"
+    "for k = 1:4, C = bridge_conv2(A, B, 'same'); ok = ok && isequal(C, conv2(A, B, 'same')); end;"
+    "printf('ok=%d\\n', ok);"
+)
+
+
+def run_octave(code: str, env: dict, folders: Path) -> str:
+    proc = octave_script(code, env, folders)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_a_dead_worker_leaves_its_socket_and_the_call_runs_cold(session, folders, tmp_path):
+    sock = tmp_path / "dead.sock"
+    pid = start_server(sock)
+    os.killpg(os.getpgid(pid), signal.SIGKILL)  # the server and its job processes, mid-life
+    wait_until(lambda: gone(pid))
+    assert sock.exists()
+    out = run_octave(CHECK, server_env(sock), folders)
+    assert "ok=1" in out
+
+
+def test_a_frozen_worker_is_given_up_and_the_call_runs_cold(folders, tmp_path):
+    sock = tmp_path / "frozen.sock"
+    flag = tmp_path / "frozen"
+    pid = start_server(sock)
+    group = os.getpgid(pid)
+    # A call first, so that the session keeps a job process of this server; then freeze the
+    # server and that process (their whole group), and call again.
+    code = (
+        "C = bridge_conv2(magic(6), [1 2; 3 4]); printf('first\\n'); fflush(stdout);"
+        f"while ~exist({m_string(flag)}, 'file'), pause(0.05); end;" + CHECK
+    )
+    proc = octave_script(code, server_env(sock), folders)
+    try:
+        assert proc.stdout.readline().strip() == "first"
+        os.killpg(group, signal.SIGSTOP)
+        flag.write_text("")
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        os.killpg(group, signal.SIGCONT)
+    assert "ok=1" in out, out
+    assert status(sock)["ok"]  # the server lives on
+    stop_server(sock)
+
+
+def test_a_frozen_worker_without_a_kept_process(folders, tmp_path):
+    sock = tmp_path / "frozen2.sock"
+    pid = start_server(sock)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        out = run_octave(CHECK, server_env(sock), folders)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert "ok=1" in out
+    assert status(sock)["ok"]
+    stop_server(sock)
+
+
+def test_another_users_worker_is_refused(folders, tmp_path):
+    """A socket whose listener is another user (SO_PEERCRED): nothing is sent to it."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to listen as another user")
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="bridge-other-user-", dir="/tmp"))  # reachable by 65534
+    shared.chmod(0o777)
+    sock = shared / "s.sock"
+    log = shared / "bytes"
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the other user's "server": counts what it receives
+        try:
+            os.close(ready_r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(sock))
+            listener.listen(16)
+            os.write(ready_w, b"R")
+            received = 0
+            listener.settimeout(120)
+            while True:
+                conn, _ = listener.accept()
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    while chunk := conn.recv(65536):
+                        received += len(chunk)
+                conn.close()
+                log.write_text(str(received))
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"R"
+        out = run_octave(CHECK, server_env(sock), folders)
+        assert "ok=1" in out
+        assert log.read_text() == "0"  # it was reached (connected to), and sent nothing
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_ctrl_c_kills_the_job(folders, tmp_path):
+    sock = tmp_path / "c.sock"
+    start_server(sock)
+    try:
+        code = (
+            "A = rand(250, 250, 250); B = rand(31, 31, 31); printf('start\\n'); fflush(stdout);"
+            "C = bridge_convn(A, B); printf('finished\\n');"
+        )
+        proc = octave_script(code, server_env(sock), folders)
+        assert proc.stdout.readline().strip() == "start"
+        wait_until(lambda: status(sock)["running"] == 1)
+        (job,) = status(sock)["job_pids"]
+        os.kill(job, signal.SIGSTOP)  # it can never finish by itself now
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=300)
+        assert "finished" not in out
+        wait_until(lambda: gone(job))  # killed by the MEX client (a stopped process only by KILL)
+        assert status(sock)["ok"]
+    finally:
+        stop_server(sock)
+
+
+def test_several_sessions_at_once(server, folders):
+    code = (
+        "ok = 1; shapes = {'full', 'same', 'valid'};"
+        "for k = 1:12, A = rand(randi(40), randi(40)); B = rand(randi(5), randi(5));"
+        " s = shapes{randi(3)}; C = bridge_conv2(A, B, s); R = conv2(A, B, s);"
+        " ok = ok && isequal(size(C), size(R)) && all(abs(C(:) - R(:)) < 1e-9); end;"
+        "printf('ok=%d\\n', ok);"
+    )
+    env = {**server_env(server), "BRIDGE_MEX_SHM_MIN": "0"}  # the shared files too
+    procs = [octave_script(code, env, folders) for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert all("ok=1" in o for o in outs), outs
+    left = [f"bridge-mex-{p.pid}-" for p in procs]  # removed as each Octave ended
+    assert not [f for f in os.listdir("/dev/shm") if f.startswith(tuple(left))]
+
+
+# --- the compiled client on its own ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compiled_client(tmp_path_factory):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    out = tmp_path_factory.mktemp("client") / "bridge_client"
+    subprocess.run([cc, "-O2", "-o", str(out), str(PRIVATE / "bridge_client.c")], check=True)
+    return out
+
+
+@pytest.mark.parametrize("job", ["good", "not-a-vector", "missing-input"])
+def test_compiled_client_answers_as_the_cold_path(server, compiled_client, tmp_path, job):
+    inputs = {"u": np.ones((3, 3)) if job == "not-a-vector" else np.arange(4.0), "v": np.ones(2)}
+    scipy.io.savemat(tmp_path / "in.mat", {**inputs, "op": "conv"})
+    infile = "absent.mat" if job == "missing-input" else "in.mat"
+    worker = str(PRIVATE / "bridge_worker.py")
+    results = {}
+    for way, env in (
+        ("warm", server_env(server)),
+        ("cold", {**server_env(server), "BRIDGE_NO_SERVER": "1"}),
+    ):
+        before = status(server)["jobs"]
+        done = subprocess.run(
+            [
+                str(compiled_client),
+                str(ROOT / "bridge"),
+                sys.executable,
+                worker,
+                infile,
+                f"{way}.mat",
+                "--error-file",
+                f"{way}.err",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        err = tmp_path / f"{way}.err"
+        out = tmp_path / f"{way}.mat"
+        results[way] = (
+            done.returncode,
+            err.read_text() if err.exists() else "",
+            scipy.io.loadmat(out)["C"].tolist() if out.exists() else None,
+        )
+        assert status(server)["jobs"] == before + (way == "warm")
+    assert results["warm"] == results["cold"]
+    assert results["warm"][0] == {"good": 0, "not-a-vector": 3, "missing-input": 3}[job]
+
+
+def test_compiled_client_without_a_server_runs_cold(compiled_client, tmp_path):
+    scipy.io.savemat(tmp_path / "in.mat", {"u": np.arange(3.0), "v": np.ones(2)})
+    env = {**os.environ, "BRIDGE_SOCKET": str(tmp_path / "none.sock"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [
+            str(compiled_client),
+            str(ROOT / "bridge"),
+            sys.executable,
+            str(PRIVATE / "bridge_worker.py"),
+            "in.mat",
+            "out.mat",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert scipy.io.loadmat(tmp_path / "out.mat")["C"].tolist() == [[0.0, 1.0, 3.0, 2.0]]
+
+
+def test_compiled_client_ctrl_c_stops_the_job_as_the_cold_path_does(compiled_client, tmp_path):
+    sock = tmp_path / "i.sock"
+    start_server(sock)
+    try:
+        scipy.io.savemat(
+            tmp_path / "big.mat",
+            {"A": RNG.random((256, 256, 256)), "B": RNG.random((41, 41, 41)), "op": "convn"},
+        )
+        proc = subprocess.Popen(
+            [
+                str(compiled_client),
+                str(ROOT / "bridge"),
+                sys.executable,
+                str(PRIVATE / "bridge_worker.py"),
+                "big.mat",
+                "out.mat",
+                "--error-file",
+                "err.txt",
+            ],
+            cwd=tmp_path,
+            env=server_env(sock),
+        )
+        wait_until(lambda: status(sock)["running"] == 1)
+        (job,) = status(sock)["job_pids"]
+        os.kill(job, signal.SIGSTOP)  # it can never finish by itself now
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        assert (tmp_path / "err.txt").read_text() == (
+            "bridge: error: interrupted (bridge:interrupted)\n"
+        )
+        wait_until(lambda: gone(job))
+        left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("i.sock"))
+        assert left == ["big.mat", "err.txt"]  # no output, no temporary file
+    finally:
+        stop_server(sock)
