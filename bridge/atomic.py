@@ -11,6 +11,9 @@ removed. A read-only destination is refused, as MATLAB's ``save`` refuses it.
 A process killed outright (SIGKILL, a power cut) cannot remove its temporary file. Its name says
 who made it (``.OUT.<host>.<pid>.<random>.tmp``), so the next write of the same OUT removes the
 temporaries of this host whose process is gone; another host's, or a living process's, are left.
+A process that ends itself from another thread (bridge/job/process.py's watchdog, when a job
+stuck in C code is stopped) learns of each live temporary file through
+:data:`TEMPORARY_WATCHERS` and removes it first.
 """
 
 from __future__ import annotations
@@ -21,10 +24,19 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bridge.errors import BridgeError, OutputError
+
+# Called with (temporary path, True) once a temporary output exists and (path, False) once it is
+# renamed or removed: bridge's own processes register their watchdog here (never the library).
+TEMPORARY_WATCHERS: list[Callable[[str, bool], None]] = []
+
+
+def _announce(tmp: str, live: bool) -> None:
+    for watcher in TEMPORARY_WATCHERS:
+        watcher(tmp, live)
 
 
 def _mode_for(path: Path) -> int:
@@ -118,6 +130,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             tmp = str(_temporary_name(path))
             try:
                 os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                _announce(tmp, True)
                 break
             except FileExistsError:
                 tmp = None  # someone else's: never removed below
@@ -127,6 +140,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
+            _announce(tmp, False)
         if not isinstance(e, OSError):
             raise
         msg = f"cannot create a file in the folder '{folder}': {e.strerror or e}"
@@ -144,3 +158,5 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             msg = f"cannot be written: {e.strerror or e}"
             raise OutputError(msg).where(file=str(path)) from e
         raise
+    finally:
+        _announce(tmp, False)

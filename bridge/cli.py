@@ -323,8 +323,14 @@ def list_vars(
     listing: list[dict[str, object]] = []
     for index, path in enumerate(files):
         try:
-            with phase(FileFormatError, path):
+            # As a job's: SIGTERM and SIGHUP raise too, and a read has a deadline and stops
+            # even when stuck in C code (process.read_guard).
+            with phase(FileFormatError, path), process.signals_raise(), process.read_guard(
+                [path], error_file=error_file, protect=files
+            ):
                 variables, request = formats.read(path, hdf5_order=order)
+        except KeyboardInterrupt as err:
+            raise typer.Exit(outcome.report_interrupt(err, error_file, debug)) from None
         except Exception as err:  # report it, go on with the other files, fail at the end
             captured = io.StringIO()
             with contextlib.redirect_stderr(captured):

@@ -22,6 +22,7 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
+from bridge.job import process
 from bridge.job.operations import SETTINGS, Setting
 from bridge.job.options import MAX_FILES
 
@@ -137,15 +138,24 @@ def run(request: Request) -> None:
     fmt = request.fmt
     formats.check_output(outfile, fmt, request.mat_version)
     limit = stream.budget(request.max_memory)
-    if len(inputs) > 1:
-        job = files.load_files(
-            inputs, op=request.op, settings=request.settings, hdf5_order=request.hdf5_order
+    # Every read of IN has a deadline, and stop signals end the job even while a read is stuck in
+    # C code (bridge.job.process.read_guard); so does streaming, without the deadline.
+
+    def guard(deadline: bool = True) -> contextlib.AbstractContextManager[None]:
+        return process.read_guard(
+            inputs, error_file=request.error_file, protect=request.files, deadline=deadline
         )
+
+    if len(inputs) > 1:
+        with guard():
+            job = files.load_files(
+                inputs, op=request.op, settings=request.settings, hdf5_order=request.hdf5_order
+            )
         if fmt is None and job.headerless and os.path.splitext(outfile)[1].lower() == ".txt":
             fmt = "ascii"  # headerless in, headerless out: load -ascii, dlmread, readmatrix
     else:
         (infile,) = inputs
-        with phase(FileFormatError, infile):
+        with phase(FileFormatError, infile), guard():
             job = files.load_job(
                 infile,
                 op=request.op,
@@ -164,15 +174,16 @@ def run(request: Request) -> None:
                 hdf5_order=request.hdf5_order,
             )
         if plan is not None:
-            stream.run(
-                plan,
-                outfile,
-                out_var=request.out_var,
-                compress=request.compress,
-                hdf5_order=request.hdf5_order,
-            )
+            with guard(deadline=False):
+                stream.run(
+                    plan,
+                    outfile,
+                    out_var=request.out_var,
+                    compress=request.compress,
+                    hdf5_order=request.hdf5_order,
+                )
             return
-        with phase(FileFormatError, infile):
+        with phase(FileFormatError, infile), guard():
             job.read_operands()
     if request.progress:
         from bridge.job.progress import heartbeat
