@@ -43,7 +43,7 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
-from bridge.job import outcome
+from bridge.job import outcome, process
 from bridge.job import progress as job_progress
 from bridge.job.options import (
     BATCH_OPTIONS,
@@ -392,7 +392,7 @@ def _preload() -> None:
     import bridge.job.compute  # noqa: F401
 
 
-def _worker_main(conn, options: dict, parent: int) -> None:
+def _worker_main(conn, options: dict, parent: int, words: int = -1) -> None:
     """A worker: run (index, IN, OUT) tasks from ``conn`` until None, answering (index, exit
     status, error line, seconds) for each. A first SIGINT or SIGTERM abandons the running job
     (its output is written atomically, so nothing partial is left) and ends the worker; one that
@@ -400,6 +400,8 @@ def _worker_main(conn, options: dict, parent: int) -> None:
     worker ends with the batch process ``parent``, however that dies (:func:`_end_with`)."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
+    if words >= 0:  # a job the watchdog ends (a read past its deadline): its line, for died()
+        process.set_last_words(words, lambda status, line: line.encode(), quiet_stops=True)
     _end_with(parent)
     try:
         while True:
@@ -461,11 +463,13 @@ def _interrupt_once(signum, frame):
 class _Worker:
     def __init__(self, context, options: dict) -> None:
         self.conn, child = context.Pipe()
+        self.words, words = os.pipe()  # bridge.job.process.set_last_words
         self.process = context.Process(
-            target=_worker_main, args=(child, options, os.getpid()), daemon=True
+            target=_worker_main, args=(child, options, os.getpid(), words), daemon=True
         )
         self.process.start()
         child.close()
+        os.close(words)
         self.queued: deque[int] = deque()  # tasks sent, oldest (running) first
 
     def send(self, index: int, row: Row) -> None:
@@ -478,6 +482,9 @@ class _Worker:
         self.process.join(5)
         code = self.process.exitcode
         self.conn.close()
+        words = self.last_words()
+        if words:  # the watchdog ended the job (a read past its deadline): the job's own line
+            return code or EXIT_INTERNAL, words
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -485,6 +492,15 @@ class _Worker:
                 name = f"signal {-code}"
             return 128 - code, f"the worker process running this job was killed by {name}"
         return EXIT_INTERNAL, f"the worker process running this job exited with status {code}"
+
+    def last_words(self) -> str:
+        words = b""
+        with contextlib.suppress(OSError):
+            os.set_blocking(self.words, False)
+            words = os.read(self.words, 1 << 16)
+        with contextlib.suppress(OSError):
+            os.close(self.words)
+        return words.decode("utf-8", "replace").strip()
 
     def stop(self, interrupt: bool) -> None:
         if self.process.is_alive():
@@ -499,6 +515,8 @@ class _Worker:
             self.process.kill()
             self.process.join()
         self.conn.close()
+        with contextlib.suppress(OSError):
+            os.close(self.words)
 
 
 def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress) -> None:
@@ -601,7 +619,10 @@ def _replace(worker, pool, todo, pending, context, options, progress) -> None:
     # The dead worker's temporary output, if it left one (reaped above, so it is gone).
     remove_stale_temporaries(row.output)
     row.status, row.exit, row.worker = "failed", status, "local"
-    row.message = outcome.error_line(f"{row.input}: {text} (bridge:workerDied)")
+    if text.startswith(f"{PROG}: error:"):  # the job's own line (Worker.died)
+        row.message = text
+    else:
+        row.message = outcome.error_line(f"{row.input}: {text} (bridge:workerDied)")
     progress.finished(row)
     pool.remove(worker)
     if pending:

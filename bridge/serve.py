@@ -786,6 +786,13 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
     os.umask(umask)
     if serve_memory.is_params(params):
         return serve_memory.job(conn, reader, params["memory"])
+    # A job the watchdog ends (a read past its deadline, a stop signal while stuck in C code)
+    # answers as run_job would, and the process exits 0 as below (bridge.job.process).
+    process.set_last_words(
+        conn.fileno(),
+        lambda status, line: client.encode(["ok", str(status), "", line]),
+        exit_status=0,
+    )
     with _cancelled_if_gone(conn):
         status, out, err = run_job(params)
     conn.settimeout(None)
