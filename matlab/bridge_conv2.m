@@ -40,6 +40,14 @@ if numel(args) == 4 || (numel(args) == 3 && ~bridge_istext(args{3}))
   C = bridge_call('bridge_conv2', 'conv2', {'u', 'v', 'A'}, operands, shape, python);
 else
   shape = bridge_shape(args, 3, 'MATLAB:conv2:unknownShapeParameter');
-  C = bridge_call('bridge_conv2', 'conv2', {'A', 'B'}, bridge_operands(args(1:2)), shape, python);
+  operands = bridge_operands(args(1:2));
+  for k = 1:2  % checked here: an N-D array would be saved and Python started for nothing
+    if ndims(operands{k}) > 2
+      dims = sprintf('%dx', size(operands{k}));
+      error('bridge:conv2:notMatrix', '%s', sprintf(['N-D arrays are not supported. Got a ' ...
+        '%s array; use convn for more than two dimensions.'], dims(1:end - 1)));
+    end
+  end
+  C = bridge_call('bridge_conv2', 'conv2', {'A', 'B'}, operands, shape, python);
 end
 end

@@ -271,6 +271,13 @@ def test_an_error_matlab_raises_reads_as_matlabs(matlab, clean_tmp):
     assert err.identifier == "MATLAB:conv2:inputTypeSeparable"
 
 
+def test_conv2_of_an_nd_array_fails_before_anything_runs(matlab, clean_tmp):
+    """Checked in the wrapper: with an interpreter that does not exist, the error is still
+    conv2's own (the array was saved and Python started before)."""
+    err = raised(matlab, "W = bridge_conv2(ones(2, 2, 2), 1, 'Python', '/nonexistent/python3');")
+    assert err.identifier == "bridge:conv2:notMatrix" and "2x2x2" in err.message
+
+
 def test_worker_error_message_names_python_and_status(matlab, clean_tmp):
     """bridge's own errors say which interpreter failed, and how."""
     err = raised(matlab, "W = bridge_conv([1 2], [1 2], 'Python', '/bin/false');")
