@@ -24,7 +24,7 @@ import numpy as np
 
 from bridge.errors import BridgeError, FileFormatError
 from bridge.formats import h5util
-from bridge.formats.classes import Variable, matlab_size, size_problem, to_dtype
+from bridge.formats.classes import Variable, check_size, matlab_size, size_problem
 from bridge.formats.octave_text import (
     _INT_TYPES,
     _NUMERIC,
@@ -176,6 +176,13 @@ def _empty_size(value: h5py.Dataset) -> tuple[int, ...] | None:
 
 def _read(dataset: h5py.Dataset, *, max_elements: int | None = None) -> np.ndarray:
     """A dataset's values, after checking that the file really stores them."""
+    _check_stored(dataset, max_elements=max_elements)
+    return np.asarray(h5util.read_values(dataset))
+
+
+def _check_stored(dataset: h5py.Dataset, *, max_elements: int | None = None) -> None:
+    """That the file really stores what the dataset declares (no null dataspace, no
+    compression bomb), from its headers alone."""
     if dataset.shape is None:
         raise FileFormatError("its value has no data (HDF5 null dataspace)")
     if max_elements is not None and dataset.size > max_elements:
@@ -189,7 +196,6 @@ def _read(dataset: h5py.Dataset, *, max_elements: int | None = None) -> np.ndarr
                 "(damaged or a compression bomb)"
             )
             raise FileFormatError(msg)
-    return np.asarray(h5util.read_values(dataset))
 
 
 def _matlab_array(values: np.ndarray) -> np.ndarray:
@@ -207,21 +213,34 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
         if not is_complex:
             data = np.zeros(empty, dtype=dtype)
         return Variable(name, cls, empty, is_complex, data, path)
-    values = _read(value)
-    if is_complex != np.iscomplexobj(values):
+    _check_stored(value)
+    pair = h5util.complex_fields(value.dtype)
+    if is_complex != (pair is not None):
         kind = f"complex {cls}" if is_complex else cls
-        raise FileFormatError(f"{kind} data is stored as {_words(values.dtype)}")
-    if values.dtype.kind not in "biufc":
+        raise FileFormatError(f"{kind} data is stored as {_words(value.dtype)}")
+    base = value.dtype[pair[0]] if pair else value.dtype
+    if base.kind not in "biufc":
         raise FileFormatError(f"its value is {_words(value.dtype)}, not numbers")
-    array = _matlab_array(values)
-    if cls == "logical":
-        array = array != 0
-    elif is_complex:
-        array = to_dtype(array, np.dtype(np.complex64 if cls == "single" else np.complex128))
-    else:
-        array = to_dtype(array, dtype)  # MATLAB's conversion: saturated, no overflow warning
-    size = matlab_size(array.shape)
-    return Variable(name, cls, size, is_complex, array.reshape(size, order="F"), path)
+    # Octave stores MATLAB's column-major array as HDF5 sees C order: the axes come reversed.
+    # Read on demand, as MAT v7.3 variables are: a large operand can be streamed.
+    size = matlab_size(tuple(value.shape)[::-1])
+    check_size(size, path, name)
+    source = h5util.Source(
+        path=path,
+        name=value.name.encode(),
+        variable=name,
+        shape=tuple(value.shape),
+        dtype=value.dtype,
+        size=size,
+        matlab_class=cls,
+        complex=is_complex,
+        reverse=True,
+        chunks=value.chunks,
+    )
+    variable = h5util.H5Variable(
+        name, cls, size, is_complex, file=path, loader=source.read, source=source
+    )
+    return h5util.lazy(variable)
 
 
 def _char(name: str, value, path: str) -> Variable:
