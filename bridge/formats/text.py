@@ -48,7 +48,7 @@ from bridge.formats.classes import (
 
 FORMAT_HELP = (
     "a bridge text file has a header '% NAME CLASS [complex] SIZE...' before the rows of each "
-    "array (see 'Job files' in bridge's README)"
+    "array (see bridge's docs/job-files.md)"
 )
 HEADER_COMMENT = (
     "% bridge text: '% NAME CLASS [complex] SIZE', then the rows of reshape(X, size(X,1), [])\n"

@@ -1,6 +1,6 @@
 """What a job file asks for: which operation, which operands in which order, which settings.
 
-The job-file contract (README, "Job files"):
+The job-file contract (docs/job-files.md):
 
 * Operands by name, as the operation declares them (:mod:`bridge.job.operations`): ``A`` and
   ``B`` for conv2 and convn; ``u`` and ``v`` for conv (``A``/``B`` accepted too); ``u``, ``v``
