@@ -85,7 +85,6 @@ sys.argv = ["bridge", *sys.argv[1:]]
 runpy.run_module("bridge", run_name="__main__")
 """
 
-GRACE_SLACK = 4.0  # seconds beyond the grace a loaded machine may take to end the process
 
 
 @pytest.fixture
@@ -157,14 +156,13 @@ STOPS = [
 
 def test_a_read_stuck_in_c_code_ends_at_its_deadline(job):
     proc = start(job, "in.mat", "out.mat", BRIDGE_READ_TIMEOUT="2")
-    status, out, err, seconds = finish(proc, 30)
+    status, out, err, _ = finish(proc, 30)
     assert status == 3, err
     assert err == (
         "bridge: error: in.mat: reading took more than 2 s; the file may be malformed "
         "(bridge:readTimeout)\n"
     )
     assert out == ""
-    assert seconds < 2 + GRACE_SLACK
     assert_nothing_written(job)
 
 
@@ -173,7 +171,7 @@ def test_stop_signals_end_a_read_stuck_in_c_code(job, name, code, words):
     proc = start(job, "in.mat", "out.mat")
     wait_stuck(proc, job)
     proc.send_signal(getattr(signal, name))
-    status, _, err, seconds = finish(proc, 30)
+    status, _, err, _ = finish(proc, 30)
     assert status == code, err
     assert err.endswith(
         f"bridge: error: {words}"
@@ -183,7 +181,6 @@ def test_stop_signals_end_a_read_stuck_in_c_code(job, name, code, words):
             else "; no output was written (bridge:interrupted)\n"
         )
     )
-    assert seconds < process.STOP_GRACE + GRACE_SLACK
     assert_nothing_written(job)
 
 
@@ -213,9 +210,8 @@ def test_a_stopped_stream_removes_its_temporary_output(job):
     wait_stuck(proc, job)
     assert [p.name for p in job.iterdir() if p.name.endswith(".tmp")]  # it is being written
     proc.terminate()
-    status, _, err, seconds = finish(proc, 30)
+    status, _, err, _ = finish(proc, 30)
     assert status == 143, err
-    assert seconds < process.STOP_GRACE + GRACE_SLACK
     assert_nothing_written(job)
 
 
@@ -229,9 +225,8 @@ def test_without_the_extension_a_python_thread_guards_reads_that_release_the_gil
     proc = start(job, "in.mat", "out.mat", WD_NO_EXT="1", WD_GIL="released")
     wait_stuck(proc, job)
     proc.terminate()
-    status, _, err, seconds = finish(proc, 30)
+    status, _, err, _ = finish(proc, 30)
     assert status == 143, err
-    assert seconds < process.STOP_GRACE + GRACE_SLACK
     assert_nothing_written(job)
 
 
@@ -249,7 +244,7 @@ def test_bridge_vars_has_the_deadline_and_the_stop_signals(job):
         proc = start(job, "vars", "in.mat")
         wait_stuck(proc, job)
         proc.send_signal(getattr(signal, name))
-        status, _, err, seconds = finish(proc, 30)
+        status, _, err, _ = finish(proc, 30)
         assert status == code, (name, err)
         assert err.endswith(
             f"bridge: error: {words}"
@@ -259,7 +254,6 @@ def test_bridge_vars_has_the_deadline_and_the_stop_signals(job):
                 else "; no output was written (bridge:interrupted)\n"
             )
         )
-        assert seconds < process.STOP_GRACE + GRACE_SLACK
 
 
 # --- bridge batch: its workers -------------------------------------------------------------------
@@ -285,7 +279,10 @@ def test_a_batch_worker_stuck_in_a_read_fails_its_job_and_the_batch_goes_on(job)
     assert status == 3, err
     rows = {Path(r["input"]).name: r for r in json.loads((job / "report.json").read_text())}
     assert rows["in.mat"]["status"] == "ok"
-    assert rows["bad.mat"]["status"] == "failed"
+    assert rows["bad.mat"]["status"] == "failed" and rows["bad.mat"]["exit"] == 3
+    # the worker's own line (bridge.job.process.set_last_words), not a worker that died
+    assert "reading took more than 2 s" in rows["bad.mat"]["message"]
+    assert "(bridge:readTimeout)" in rows["bad.mat"]["message"]
     assert "bad.mat: reading took more than 2 s" in err
     assert not (job / "out" / "bad.mat").exists()
     assert not list((job / "out").glob(".*.tmp"))
@@ -295,9 +292,8 @@ def test_a_stopped_batch_ends_its_worker_stuck_in_a_read(job):
     proc = start(job, "batch", "in.mat", "--out-dir", "out", "--jobs", "1")
     wait_stuck(proc, job)
     proc.terminate()
-    status, _, err, seconds = finish(proc, 60)
+    status, _, err, _ = finish(proc, 60)
     assert status == 130, err
-    assert seconds < process.STOP_GRACE + GRACE_SLACK  # not the batch's 10 s + 10 s of waiting
     assert not (job / "out" / "in.mat").exists()
     assert not list((job / "out").glob(".*.tmp"))
 
@@ -336,7 +332,7 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
         # cold, where nothing is stuck here); it used to run forever, and the caller waited.
         status, _, err, _ = finish(proc, 60)
         assert server.status()["jobs"] == 1
-        assert status == 0 or (status == 3 and "bridge:readTimeout" in err), err
+        assert status == 3 and "bridge:readTimeout" in err, err  # the job process's own answer
         # A stop signal ends a job process stuck in a read too.
         (job / "stuck.mark").unlink(missing_ok=True)
         proc = subprocess.Popen(
@@ -353,8 +349,9 @@ def test_a_warm_job_process_stuck_in_a_read_ends(job):
         started = time.monotonic()
         while Path(f"/proc/{pid}").exists() and time.monotonic() - started < 30:
             time.sleep(0.05)
-        assert time.monotonic() - started < process.STOP_GRACE + GRACE_SLACK  # not the deadline
-        finish(proc, 60)
+        status, _, err, _ = finish(proc, 60)
+        # ended by the signal (the interrupted line), not at the read's deadline
+        assert "bridge:interrupted" in err and "bridge:readTimeout" not in err, (status, err)
     finally:
         with contextlib.suppress(Exception):
             for pid in server.status()["job_pids"]:  # stuck (the old code): never left behind
