@@ -48,17 +48,18 @@ def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method:
 
 
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 
 
 def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
-    """Two small double matrices: the general path's answer (the same compiled loop, the same
-    bits) without its checks, size rules and method choice, which cost more than such a sum.
-    None: not such a call, or no compiled loop."""
+    """Two small double (or two single) matrices: the general path's answer (the same compiled
+    loop, the same bits) without its checks, size rules and method choice, which cost more than
+    such a sum. None: not such a call, or no compiled loop."""
     if (
         type(A) is not np.ndarray
         or type(B) is not np.ndarray
-        or A.dtype is not _F64
-        or B.dtype is not _F64
+        or A.dtype is not B.dtype
+        or (A.dtype is not _F64 and A.dtype is not _F32)
         or A.ndim != 2
         or B.ndim != 2
         or method not in _LEAN_METHODS

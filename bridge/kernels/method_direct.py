@@ -227,9 +227,10 @@ def numba_kernel(work: int, dtype: np.dtype):
 
 
 def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: Sequence[int]):
-    """The window ``starts``/``lengths`` of the defining sum of two float64 matrices, by the
-    compiled loop in the calling thread, or None where this process has no compiled loop for
-    it (then :func:`direct` or :func:`bridge.kernels.convolve` gives the same bits).
+    """The window ``starts``/``lengths`` of the defining sum of two matrices of one class
+    (float64 or float32, the result's), by the compiled loop in the calling thread, or None
+    where this process has no compiled loop for it (then :func:`direct` or
+    :func:`bridge.kernels.convolve` gives the same bits).
 
     The lean path of small calls (``bridge.convolution``): no checks beyond the loop's own, no
     threads, no zero taps skipped. ``big`` has at least as many elements as ``small``; both in
@@ -247,14 +248,14 @@ def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: S
         fb, fs = big.flags, small.flags
         # The C loop sets every output of the window: no zeros to write first.
         if fb.c_contiguous and fs.c_contiguous:
-            out = np.empty((n0, n1))
+            out = np.empty((n0, n1), big.dtype)
             loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
             return out
         if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
-            out = np.empty((n0, n1), order="F")
+            out = np.empty((n0, n1), big.dtype, order="F")
             loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
             return out
-    out = np.zeros((n0, n1))
+    out = np.zeros((n0, n1), big.dtype)
     big = np.ascontiguousarray(big).reshape(1, *big.shape)
     small = np.ascontiguousarray(small).reshape(1, *small.shape)
     loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
