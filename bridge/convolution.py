@@ -70,7 +70,7 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     # shape of these operands takes the direct sum, here as there. Up to the size the direct
     # sum runs in one thread (it skips zero taps there, which gives the same bits).
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
-    if work == 0 or work >= method_direct.NUMBA_THREADED_WORK:
+    if work == 0 or method_direct.threaded_work(work, A.dtype):
         return None
     if (
         work > method_direct.SMALL_WORK

@@ -949,7 +949,7 @@ def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
     work = math.prod(full) * B.size
     lean = convolution._lean(A, B, shape, method)
     certain = method == "direct" or kernels.choice.direct_is_certain(A.shape, B.shape, full)
-    expect_lean = work < method_direct.NUMBA_THREADED_WORK and certain
+    expect_lean = not method_direct.threaded_work(work, A.dtype) and certain
     if shape == "valid" and (a[0] < b[0] or a[1] < b[1]):
         expect_lean = False
     assert (lean is not None) == expect_lean

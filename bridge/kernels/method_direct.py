@@ -41,9 +41,9 @@ SMALL_WORK = 1 << 16
 # Outputs per block of the numpy path: 256 KB of doubles, an output block and its inputs in a
 # core's L2.
 BLOCK = 1 << 15
-# Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
-# calling thread only (waking a thread costs more than such a sum, the more so on a busy
-# machine).
+# Outputs per share of the compiled loop, and the multiply-adds of doubles below which it runs
+# in the calling thread only (waking a thread costs more than such a sum, the more so on a busy
+# machine); singles, summed twice as many at a time, count half (threaded_work).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
 # Seconds it costs a process to load numba and the cached loop.
@@ -56,6 +56,12 @@ NUMPY_SECONDS_PER_MAC = 1.0e-9
 _NUMBA: list = []
 _SPENT = [0.0]  # seconds spent in the numpy path of this process (the "rent" paid so far)
 _NUMBA_LOCK = threading.Lock()
+
+
+def threaded_work(work: int, dtype) -> bool:
+    """Whether the compiled loop shares ``work`` multiply-adds of class ``dtype`` out to the
+    kernels' threads (:data:`NUMBA_THREADED_WORK`, in doubles' multiply-adds)."""
+    return work * np.dtype(dtype).itemsize >= NUMBA_THREADED_WORK * 8
 
 
 def numpy_seconds(work: int) -> float:
@@ -286,7 +292,7 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     flags = (skip_zero, True) if reverse else (skip_zero,)
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]
-    if out.size * small.size < NUMBA_THREADED_WORK:  # small: one call, this thread
+    if not threaded_work(out.size * small.size, dtype):  # small: one call, this thread
         kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, *flags)
         return out.T if reverse else out
     if lines == 1:  # a vector: shares of the columns
@@ -335,7 +341,7 @@ def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.nd
     if not volumes:
         return out
     # Shares of lines of every volume: enough for the threads to finish together.
-    want = 4 * pool.THREADS if out.size * small.size >= NUMBA_THREADED_WORK else 1
+    want = 4 * pool.THREADS if threaded_work(out.size * small.size, dtype) else 1
     per = max(1, -(-lines * len(volumes) // want))
     per = min(per, lines)
     cuts = range(0, lines, per)
