@@ -12,7 +12,7 @@ import numpy as np
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
-from bridge.kernels import choice, method_direct
+from bridge.kernels import method_direct
 from bridge.semantics import (
     SHAPES,
     as_matlab,
@@ -66,16 +66,17 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
     ):
         return None
     (a0, a1), (b0, b1) = A.shape, B.shape
-    # 'auto' sums directly when the *full* result is small (choice.direct_is_certain), so every
-    # shape of these operands takes the direct sum, here as there. Up to the size the direct
-    # sum runs in one thread (it skips zero taps there, which gives the same bits).
+    # 'auto' sums directly when the *full* result is small (kernels.choice.direct_is_certain),
+    # so every shape of these operands takes the direct sum, here as there; up to the size the
+    # direct sum runs in one thread (where the general path skips zero taps of finite data,
+    # which gives the same bits).
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
     if work == 0 or method_direct.threaded_work(work, A.dtype):
         return None
     if (
         work > method_direct.SMALL_WORK
         and method != "direct"
-        and not choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
+        and not kernels.choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
     ):
         return None
     if shape == "full":  # semantics.window, inline
