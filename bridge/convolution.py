@@ -20,7 +20,7 @@ import numpy as np
 
 from bridge import kernels
 from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
-from bridge.kernels import choice, method_direct
+from bridge.kernels import method_direct
 from bridge.semantics import (
     SHAPES,
     as_matlab,
@@ -159,33 +159,35 @@ def _convolve(A: np.ndarray, B: np.ndarray, shape: str, dtype: np.dtype, method:
 
 
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 
 
 def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
-    """Two small double matrices: the general path's answer (the same compiled loop, the same
-    bits) without its checks, size rules and method choice, which cost more than such a sum.
-    None: not such a call, or no compiled loop."""
+    """Two small double (or two single) matrices: the general path's answer (the same compiled
+    loop, the same bits) without its checks, size rules and method choice, which cost more than
+    such a sum. None: not such a call, or no compiled loop."""
     if (
         type(A) is not np.ndarray
         or type(B) is not np.ndarray
-        or A.dtype is not _F64
-        or B.dtype is not _F64
+        or A.dtype is not B.dtype
+        or (A.dtype is not _F64 and A.dtype is not _F32)
         or A.ndim != 2
         or B.ndim != 2
         or method not in _LEAN_METHODS
     ):
         return None
     (a0, a1), (b0, b1) = A.shape, B.shape
-    # 'auto' sums directly when the *full* result is small (choice.direct_is_certain), so every
-    # shape of these operands takes the direct sum, here as there. Up to the size the direct
-    # sum runs in one thread (it skips zero taps there, which gives the same bits).
+    # 'auto' sums directly when the *full* result is small (kernels.choice.direct_is_certain),
+    # so every shape of these operands takes the direct sum, here as there; up to the size the
+    # direct sum runs in one thread (where the general path skips zero taps of finite data,
+    # which gives the same bits).
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
-    if work == 0 or work >= method_direct.NUMBA_THREADED_WORK:
+    if work == 0 or method_direct.threaded_work(work, A.dtype):
         return None
     if (
         work > method_direct.SMALL_WORK
         and method != "direct"
-        and not choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
+        and not kernels.choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
     ):
         return None
     if shape == "full":  # semantics.window, inline

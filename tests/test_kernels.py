@@ -929,9 +929,10 @@ def test_auto_takes_the_cheapest_method_of_the_cost_model(dims, cplx):
     seed=st.integers(0, 2**32 - 1),
     bad=st.booleans(),
     layout=st.sampled_from(["C", "F", "mixed"]),
+    cls=st.sampled_from([np.float64, np.float32]),
 )
 def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
-    a, b, shape, method, seed, bad, layout
+    a, b, shape, method, seed, bad, layout, cls
 ):
     """Beyond the smallest calls, the lean path takes what 'auto' is certain to sum directly
     (in one thread, zero taps not skipped): the general path's bits, NaN/Inf and zero taps
@@ -939,7 +940,7 @@ def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
     from bridge import convolution
 
     rng = np.random.default_rng(seed)
-    A, B = rng.standard_normal(a), rng.standard_normal(b)
+    A, B = rng.standard_normal(a).astype(cls), rng.standard_normal(b).astype(cls)
     B.flat[rng.integers(B.size)] = 0.0
     if bad:
         A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
@@ -950,7 +951,7 @@ def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
     work = math.prod(full) * B.size
     lean = convolution._lean(A, B, shape, method)
     certain = method == "direct" or kernels.choice.direct_is_certain(A.shape, B.shape, full)
-    expect_lean = work < method_direct.NUMBA_THREADED_WORK and certain
+    expect_lean = not method_direct.threaded_work(work, A.dtype) and certain
     if shape == "valid" and (a[0] < b[0] or a[1] < b[1]):
         expect_lean = False
     assert (lean is not None) == expect_lean

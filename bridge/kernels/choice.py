@@ -136,12 +136,21 @@ def estimate_costs(a_shape, b_shape, lengths, cplx: bool = False) -> dict[str, f
 def direct_is_certain(a_shape, b_shape, lengths, cplx: bool = False) -> bool:
     """Whether ``auto`` picks ``direct`` for operands of these shapes and this full result
     (``lengths``) whatever their values: the sum is small (:data:`method_direct.SMALL_WORK`:
-    nothing else comes close), or its predicted cost is below the other methods' fixed costs
-    alone (what :func:`estimate_costs` would pick, without working out the others)."""
+    nothing else comes close), or its predicted cost is below the parts of the other methods'
+    costs that need no working out (their fixed and per-output costs): what
+    :func:`estimate_costs` would pick, without the rest of the model."""
     big, small = _big_small(a_shape, b_shape)
-    if math.prod(lengths) * math.prod(small) <= method_direct.SMALL_WORK:
+    outs = math.prod(lengths)
+    taps = math.prod(small)
+    if outs * taps <= method_direct.SMALL_WORK:
         return True
-    return _direct_seconds(big, small, lengths, cplx) < min(FFT_FIXED, GEMM_FIXED)
+    direct = _direct_seconds(big, small, lengths, cplx)
+    # estimate_costs adds the transforms (the banded products) to these terms
+    if direct >= FFT_FIXED + FFT_PER_OUT * outs:
+        return False
+    if max(small) >= 2 and max(small) == taps:  # the banded products are offered
+        return direct < GEMM_FIXED + GEMM_PER_OUT * outs
+    return True
 
 
 def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=None) -> str:

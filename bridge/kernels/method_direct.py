@@ -41,9 +41,9 @@ SMALL_WORK = 1 << 16
 # Outputs per block of the numpy path: 256 KB of doubles, an output block and its inputs in a
 # core's L2.
 BLOCK = 1 << 15
-# Outputs per share of the compiled loop, and the multiply-adds below which it runs in the
-# calling thread only (waking a thread costs more than such a sum, the more so on a busy
-# machine).
+# Outputs per share of the compiled loop, and the multiply-adds of doubles below which it runs
+# in the calling thread only (waking a thread costs more than such a sum, the more so on a busy
+# machine); singles, summed twice as many at a time, count half (threaded_work).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
 # Seconds it costs a process to load numba and the cached loop.
@@ -56,6 +56,12 @@ NUMPY_SECONDS_PER_MAC = 1.0e-9
 _NUMBA: list = []
 _SPENT = [0.0]  # seconds spent in the numpy path of this process (the "rent" paid so far)
 _NUMBA_LOCK = threading.Lock()
+
+
+def threaded_work(work: int, dtype) -> bool:
+    """Whether the compiled loop shares ``work`` multiply-adds of class ``dtype`` out to the
+    kernels' threads (:data:`NUMBA_THREADED_WORK`, in doubles' multiply-adds)."""
+    return work * np.dtype(dtype).itemsize >= NUMBA_THREADED_WORK * 8
 
 
 def numpy_seconds(work: int) -> float:
@@ -227,9 +233,10 @@ def numba_kernel(work: int, dtype: np.dtype):
 
 
 def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: Sequence[int]):
-    """The window ``starts``/``lengths`` of the defining sum of two float64 matrices, by the
-    compiled loop in the calling thread, or None where this process has no compiled loop for
-    it (then :func:`direct` or :func:`bridge.kernels.convolve` gives the same bits).
+    """The window ``starts``/``lengths`` of the defining sum of two matrices of one class
+    (float64 or float32, the result's), by the compiled loop in the calling thread, or None
+    where this process has no compiled loop for it (then :func:`direct` or
+    :func:`bridge.kernels.convolve` gives the same bits).
 
     The lean path of small calls (``bridge.convolution``): no checks beyond the loop's own, no
     threads, no zero taps skipped. ``big`` has at least as many elements as ``small``; both in
@@ -247,14 +254,14 @@ def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: S
         fb, fs = big.flags, small.flags
         # The C loop sets every output of the window: no zeros to write first.
         if fb.c_contiguous and fs.c_contiguous:
-            out = np.empty((n0, n1))
+            out = np.empty((n0, n1), big.dtype)
             loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
             return out
         if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
-            out = np.empty((n0, n1), order="F")
+            out = np.empty((n0, n1), big.dtype, order="F")
             loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
             return out
-    out = np.zeros((n0, n1))
+    out = np.zeros((n0, n1), big.dtype)
     big = np.ascontiguousarray(big).reshape(1, *big.shape)
     small = np.ascontiguousarray(small).reshape(1, *small.shape)
     loop(out.reshape(1, n0, n1), big, small, 0, s0, s1, 0, n0, 0, n1, False)
@@ -285,7 +292,7 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     flags = (skip_zero, True) if reverse else (skip_zero,)
     lines = o3.shape[0] * o3.shape[1]
     L2 = o3.shape[2]
-    if out.size * small.size < NUMBA_THREADED_WORK:  # small: one call, this thread
+    if not threaded_work(out.size * small.size, dtype):  # small: one call, this thread
         kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, *flags)
         return out.T if reverse else out
     if lines == 1:  # a vector: shares of the columns
@@ -334,7 +341,7 @@ def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.nd
     if not volumes:
         return out
     # Shares of lines of every volume: enough for the threads to finish together.
-    want = 4 * pool.THREADS if out.size * small.size >= NUMBA_THREADED_WORK else 1
+    want = 4 * pool.THREADS if threaded_work(out.size * small.size, dtype) else 1
     per = max(1, -(-lines * len(volumes) // want))
     per = min(per, lines)
     cuts = range(0, lines, per)

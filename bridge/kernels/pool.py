@@ -1,9 +1,8 @@
 """Threads for the kernels: one persistent pool, and BLAS kept to one thread inside it.
 
 The pool is created on first use and lives as long as the process (a warm ``bridge serve``
-reuses it for every job). Work is cut into blocks that the calling thread and the pool's take in
-turn (:func:`in_threads`); the calling thread always works too, so nested or concurrent callers
-never wait on a full pool with nothing running, and a helper that never started is cancelled.
+reuses it for every job). Work is cut into shares: the calling thread runs the first, the pool
+the others, so nested or concurrent callers never wait on a full pool with nothing running.
 """
 
 from __future__ import annotations
@@ -48,39 +47,18 @@ def _block_signals() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
 
 
-class _Shared:
-    """The blocks of one :func:`in_threads` call, taken one at a time by whichever thread is
-    free: each block exactly once."""
-
-    def __init__(self, blocks):
-        self._blocks = iter(blocks)
-        self._lock = threading.Lock()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self._lock:
-            return next(self._blocks)
-
-
 def in_threads(run, blocks) -> None:
-    """Run ``run`` in this thread and the pool's, each taking the next of ``blocks`` until none
-    is left (``run`` iterates over what it is given). A thread that starts late (a busy
-    machine, a pool busy with another caller's work) takes fewer blocks instead of holding the
-    others up: this thread alone runs them all if it must. Each block is computed alike
-    whichever thread takes it, so no result depends on the sharing."""
+    """Run ``run`` on interleaved shares of ``blocks``, one share per thread (this one too)."""
     if THREADS == 1 or len(blocks) < 2:
         run(blocks)
         return
-    shared = _Shared(blocks)
-    futures = [_pool().submit(run, shared) for _ in range(THREADS - 1)]
+    shares = [blocks[k::THREADS] for k in range(THREADS)]
+    futures = [_pool().submit(run, s) for s in shares[1:]]
     try:
-        run(shared)
+        run(shares[0])
     finally:
         for f in futures:
-            if not f.cancel():  # started: wait for the block it holds
-                f.result()
+            f.result()
 
 
 class single_threaded_blas:
