@@ -159,7 +159,7 @@ def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=Non
     if direct_is_certain(a.shape, b.shape, lengths, cplx):
         return "direct"
     costs = estimate_costs(a.shape, b.shape, lengths, cplx)
-    best = min(costs, key=costs.get)
+    best = min(costs, key=costs.__getitem__)
     if best != "fft":
         return best
     fa, _ = finite_part(a, memo)
@@ -169,5 +169,5 @@ def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=Non
             return "fft-float"  # rounds to the exact integers
         # Integer data beyond the exact bound: FFT would round them wrongly.
         del costs["fft"]
-        return min(costs, key=costs.get)
+        return min(costs, key=costs.__getitem__)
     return "fft-float"

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 try:
-    from bridge.kernels import _direct_c
+    from bridge.kernels import _direct_c  # type: ignore[attr-defined]  # a C extension
 except ImportError:  # not built (no C compiler at install)
     _direct_c = None
 
@@ -28,10 +29,10 @@ _C_ON = _direct_c is not None and os.environ.get("BRIDGE_C_LOOP", "1") != "0"
 # The C loop of the direct sum (it releases the GIL), or None where it was not built or
 # BRIDGE_C_LOOP=0: direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0) (see its
 # docstring), numba's arguments and a ``reverse`` flag.
-C_DIRECT3 = _direct_c.direct3 if _C_ON else None
+C_DIRECT3: Callable[..., None] | None = _direct_c.direct3 if _C_ON else None
 # The C loop of the FFT path's direct sum along the last axis, or None (as C_DIRECT3):
 # zdirect(out, x, w, s, p0, p1).
-C_ZDIRECT = _direct_c.zdirect if _C_ON else None
+C_ZDIRECT: Callable[..., None] | None = _direct_c.zdirect if _C_ON else None
 
 _NUMBA: list = []  # [numba's loop or None], once looked for
 _LOCK = threading.Lock()

@@ -250,16 +250,17 @@ def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: S
         loop = compiled_loop(n0 * n1 * small.size, big.dtype)
     if loop is None:
         return None
-    if loop is loops.C_DIRECT3:  # 2-D arrays read as 1 x n0 x n1
+    c_loop = loops.C_DIRECT3
+    if c_loop is not None and loop is c_loop:  # 2-D arrays read as 1 x n0 x n1
         fb, fs = big.flags, small.flags
         # The C loop sets every output of the window: no zeros to write first.
         if fb.c_contiguous and fs.c_contiguous:
             out = np.empty((n0, n1), big.dtype)
-            loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
+            c_loop(out, big, small, 0, s0, s1, 0, n0, 0, n1, False)
             return out
         if fb.f_contiguous and fs.f_contiguous:  # MATLAB's: read as their transposes
             out = np.empty((n0, n1), big.dtype, order="F")
-            loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
+            c_loop(out, big, small, 0, s1, s0, 0, n1, 0, n0, False, 2)
             return out
     out = np.zeros((n0, n1), big.dtype)
     big = np.ascontiguousarray(big).reshape(1, *big.shape)

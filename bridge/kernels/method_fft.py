@@ -227,9 +227,9 @@ def _along(
     m = n // 2 + 1 if transform is np.fft.rfft else n
     shape = list(x.shape)
     shape[axis] = m
-    dtype = np.float64 if transform is np.fft.irfft else np.complex128
+    dtype = np.dtype(np.float64 if transform is np.fft.irfft else np.complex128)
     if into is None:
-        out = np.empty(shape, dtype, order=order)
+        out = np.empty(shape, dtype, order="F" if order == "F" else "C")
     else:
         out = into[0].take(into[1], shape, dtype, order)
     others = [d for d in range(x.ndim) if d != axis]

@@ -133,5 +133,6 @@ def _gemm_finite(a, b, starts, lengths, dtype) -> np.ndarray:
     # threaded BLAS spins on every small product, which a busy machine punishes).
     with pool.single_threaded_blas():
         pool.in_threads(run, list(range(0, rows, step)))
-    out = res.reshape(P)[(*(slice(0, n) for n in lengths[:-1]), slice(0, n_last))]
+    window = (*(slice(0, n) for n in lengths[:-1]), slice(0, n_last))
+    out = res.reshape(P)[window]
     return np.add(out, 0.0, dtype=dtype)  # a contiguous copy, and outputs start from +0
