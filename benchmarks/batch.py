@@ -49,8 +49,9 @@ def environment() -> dict[str, str]:
 
 def timed(argv: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=environment(), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        argv, cwd=cwd, env=environment(), stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({done.returncode}):\n{done.stderr}")
@@ -93,8 +94,9 @@ def check(folder: Path, names: list[str], octave: bool, cli_calls: int) -> None:
     for name in names:
         got = scipy.io.loadmat(folder / "out-batch" / name)["C"]
         if octave:
-            np.testing.assert_allclose(got, scipy.io.loadmat(folder / "out-octave" / name)["C"],
-                                       rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(
+                got, scipy.io.loadmat(folder / "out-octave" / name)["C"], rtol=1e-13, atol=1e-13
+            )
     for name in names[:cli_calls]:
         a = (folder / "out-batch" / name).read_bytes()
         b = (folder / "out-cli" / name).read_bytes()
@@ -105,15 +107,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=400, help="number of job files")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cli-calls", type=int, default=None,
-                        help="separate CLI calls timed (scaled to all jobs); default: all")
+    parser.add_argument(
+        "--cli-calls",
+        type=int,
+        default=None,
+        help="separate CLI calls timed (scaled to all jobs); default: all",
+    )
     args = parser.parse_args()
     cli_calls = min(args.cli_calls or args.jobs, args.jobs)
     octave = shutil.which("octave-cli")
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"uptime before: {load}")
-    print(f"{args.jobs} jobs of 64x64 * 3x3 (.mat), {args.rounds} rounds; separate CLI calls: "
-          f"{cli_calls} timed" + ("" if cli_calls == args.jobs else f", scaled to {args.jobs}"))
+    print(
+        f"{args.jobs} jobs of 64x64 * 3x3 (.mat), {args.rounds} rounds; separate CLI calls: "
+        f"{cli_calls} timed" + ("" if cli_calls == args.jobs else f", scaled to {args.jobs}")
+    )
     with tempfile.TemporaryDirectory(prefix="bridge-bench-batch-") as tmp:
         folder = Path(tmp)
         names = make_jobs(folder, args.jobs)
@@ -127,13 +135,19 @@ def main() -> None:
     median = statistics.median(r["batch"] for r in rounds)
     chosen = min(rounds, key=lambda r: abs(r["batch"] - median))
     print()
-    print(f"bridge batch --jobs 2     {chosen['batch']:7.2f} s  "
-          f"({chosen['batch'] / args.jobs * 1e3:.1f} ms a job)")
+    print(
+        f"bridge batch --jobs 2     {chosen['batch']:7.2f} s  "
+        f"({chosen['batch'] / args.jobs * 1e3:.1f} ms a job)"
+    )
     if octave:
-        print(f"octave-cli loop           {chosen['octave']:7.2f} s  "
-              f"({chosen['octave'] / args.jobs * 1e3:.1f} ms a job)")
-    print(f"separate CLI calls        {chosen['cli']:7.2f} s  "
-          f"({chosen['cli'] / args.jobs * 1e3:.1f} ms a job)")
+        print(
+            f"octave-cli loop           {chosen['octave']:7.2f} s  "
+            f"({chosen['octave'] / args.jobs * 1e3:.1f} ms a job)"
+        )
+    print(
+        f"separate CLI calls        {chosen['cli']:7.2f} s  "
+        f"({chosen['cli'] / args.jobs * 1e3:.1f} ms a job)"
+    )
     if octave:
         ratio = chosen["batch"] / chosen["octave"]
         print(f"batch / octave loop       {ratio:7.2f}x  (goal <= 1.0)")

@@ -1,11 +1,11 @@
-"""Measure the cost model of bridge.kernels.choose_method on this machine.
+"""Measure the cost model of bridge._kernels.choose_method on this machine.
 
     python benchmarks/calibrate.py [--quick]
 
 Times every method (forced) on a grid of 1-D, 2-D and 3-D cases with random data and prints,
 per case, the seconds, the method ``auto`` picks, and the per-unit constant each time implies
 (seconds per multiply-add for ``direct``, per banded flop for ``gemm``, per point*log2(points)
-for the FFT). The constants in bridge/kernels/choice.py come from such a run (BENCHMARKS.md).
+for the FFT). The constants in bridge/_kernels/choice.py come from such a run (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge import kernels
+from bridge import _kernels as kernels
 
 
 def best_of(fn, reps=3) -> float:

@@ -58,9 +58,7 @@ def main() -> None:
             for checkout in times:
                 times[checkout].append(once(checkout, folder))
     for checkout, seconds in times.items():
-        print(
-            f"{checkout}: best {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
-        )
+        print(f"{checkout}: best {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s")
     this, other = times.values()
     print(
         f"ratio this/other: best {min(this) / min(other):.2f}, "

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bridge  # noqa: E402
-from bridge.kernels import method_fft  # noqa: E402
+from bridge._kernels import method_fft  # noqa: E402
 
 CASES = [
     ((1000, 1000), (5, 5)),

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 READERS = {
-    "bridge": "from bridge.formats import mat; mat.read({path!r})",
+    "bridge": "from bridge._formats import mat; mat.read({path!r})",
     "scipy": "import scipy.io; scipy.io.loadmat({path!r})",
 }
 
@@ -30,7 +30,7 @@ def _child(code: str) -> tuple[float, float]:
     script = (
         "import time\n"
         "import numpy, scipy.io\n"  # imports outside the timed part, for both readers
-        "from bridge.formats import mat\n"
+        "from bridge._formats import mat\n"
         "t = time.perf_counter()\n"
         f"{code}\n"
         # VmHWM: this process's peak (ru_maxrss would keep the parent's from before exec)

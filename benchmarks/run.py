@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bridge  # noqa: E402
-from bridge import kernels  # noqa: E402
+from bridge import _kernels as kernels  # noqa: E402
 
 FULL = [
     ("conv", (1_000_000, 1), (3, 1)),
@@ -208,7 +208,7 @@ def tiny_job(reps: int) -> dict[str, float] | None:
 def tiny_job_warm(src: Path, dst: Path, reps: int) -> float | None:
     """The same job through the MATLAB wrappers' worker (``python -S bridge_worker.py``) with a
     ``bridge serve`` running for the measurement: the warm path. None if it did not serve."""
-    from bridge import client
+    from bridge import _client as client
 
     worker = ROOT / "matlab" / "private" / "bridge_worker.py"
     folder = tempfile.mkdtemp(prefix="bridge-bench-", dir="/tmp")  # socket paths must be short

@@ -52,7 +52,7 @@ with h5py.File(src, "r") as f, h5py.File(dst, "w", userblock_size=512) as g:
 
 
 def make_volume(path: Path, gib: float) -> tuple[int, ...]:
-    from bridge.formats import mat73
+    from bridge._formats import mat73
 
     planes = max(8, round(gib * (1 << 30) / (8 * PLANE[0] * PLANE[1])))
     shape = (planes, PLANE[1], PLANE[0])  # HDF5 order of a MATLAB 512x512xN

@@ -177,7 +177,7 @@ def floors(reps: int):
 
 
 def chosen(A, B) -> str:
-    from bridge.kernels import choose_method
+    from bridge._kernels import choose_method
 
     keep = [d for d in range(A.ndim) if A.shape[d] != 1 or B.shape[d] != 1]
     a = A.reshape([A.shape[d] for d in keep])
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import bridge
-    from bridge.kernels import method_direct
+    from bridge._kernels import method_direct
 
     all_cases = cases(args.quick)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

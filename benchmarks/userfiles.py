@@ -6,8 +6,8 @@
 Octave writes one random double matrix (full precision) with ``save -text``, ``save -hdf5``,
 ``dlmwrite`` (CSV, %.17g via 'precision') and ``save -ascii -double``. Then, in one run:
 
-* bridge: ``bridge.formats.read`` (Octave text, Octave HDF5) and
-  ``bridge.formats.delimited.read_matrix`` (CSV, ``save -ascii``), in this process;
+* bridge: ``bridge._formats.read`` (Octave text, Octave HDF5) and
+  ``bridge._formats.delimited.read_matrix`` (CSV, ``save -ascii``), in this process;
 * Octave: ``load`` / ``dlmread`` of the same file inside one ``octave-cli`` (tic/toc);
 * numpy: ``np.loadtxt`` of the delimited files (the obvious Python alternative).
 
@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge import formats  # noqa: E402
-from bridge.formats import delimited  # noqa: E402
+from bridge import _formats as formats  # noqa: E402
+from bridge._formats import delimited  # noqa: E402
 
 FILES = {
     "octave text": ("A.txt", "save('-text', '{p}', 'A');", "S = load('{p}');"),

@@ -1,4 +1,4 @@
-"""``python -m bridge``: the command line of :mod:`bridge.cli`."""
+"""``python -m bridge``: the command line of :mod:`bridge._cli`."""
 
 import importlib.util
 import os
@@ -27,8 +27,9 @@ def _this_package() -> None:
 
 if __name__ == "__main__":
     _this_package()
-    from bridge import client, fastpath
-    from bridge.job import process
+    from bridge import _client as client
+    from bridge import _fastpath as fastpath
+    from bridge._job import process
 
     process.tune_process()
 
@@ -37,12 +38,12 @@ if __name__ == "__main__":
     if status is not None:
         raise SystemExit(status)
 
-    # A plain job runs without importing Typer (bridge.fastpath); anything else goes to Typer.
+    # A plain job runs without importing Typer (bridge._fastpath); anything else goes to Typer.
     status = fastpath.main(sys.argv[1:])
     if status is not None:
         raise SystemExit(status)
     try:
-        from bridge.cli import main
+        from bridge._cli import main
     except ImportError as err:
         # Typer missing from this interpreter: say so in one line, with the environment status.
         sys.stderr.write(

@@ -1,12 +1,12 @@
 """conv, conv2 and convn with MATLAB's answers: sizes, offsets, orientation, classes and errors.
 
-Inputs are read as MATLAB arrays (:func:`bridge.semantics.as_matlab`): a 1-D numpy array is a row
+Inputs are read as MATLAB arrays (:func:`bridge._semantics.as_matlab`): a 1-D numpy array is a row
 vector, trailing singleton dimensions mean nothing. Results are numpy arrays of MATLAB's size
 (at least 2-D, trailing singletons beyond the second dropped) and class (float64, float32,
 complex128, complex64).
 
 Each function's checks are written once, on sizes (:func:`layout`), so that a job planned from a
-file's headers (bridge.job.stream) raises exactly what the call would raise, and knows the
+file's headers (bridge._job.stream) raises exactly what the call would raise, and knows the
 result's size, class and place in the full convolution before any value is read.
 """
 
@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 
-from bridge import kernels
-from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
-from bridge.kernels import method_direct
-from bridge.semantics import (
+from bridge import _kernels as kernels
+from bridge._kernels import method_direct
+from bridge._semantics import (
     SHAPES,
     as_matlab,
     conv_orientation_is_row,
@@ -33,6 +32,7 @@ from bridge.semantics import (
     result_size,
     window,
 )
+from bridge.errors import DimensionError, NotVectorError, ShapeParameterError
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -42,7 +42,7 @@ __all__ = ["Layout", "Method", "Shape", "conv", "conv2", "convn", "layout"]
 Shape = Literal["full", "same", "valid"]
 """The shape of a result: MATLAB's ``'full'``, ``'same'`` or ``'valid'`` (any case)."""
 Method = Literal["auto", "direct", "gemm", "fft", "fft-float"]
-"""How the sum is computed (:mod:`bridge.kernels`); ``'auto'`` keeps MATLAB's answers."""
+"""How the sum is computed (:mod:`bridge._kernels`); ``'auto'`` keeps MATLAB's answers."""
 
 
 class Layout(NamedTuple):
@@ -222,7 +222,7 @@ def convn(
         'auto' picks the fastest method that keeps MATLAB's answers: 'direct' is the defining
         sum; 'gemm' the same products in BLAS matrix products; 'fft' is exact FFT for integer
         data (ValueError otherwise); 'fft-float' FFT within the documented FFT error bound.
-        See :mod:`bridge.kernels`.
+        See :mod:`bridge._kernels`.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """MATLAB's filtering family: filter2, xcorr2, imfilter, fspecial, imgaussfilt, imgaussfilt3.
 
 A library module: MATLAB's rules (sizes, anchors, boundary options, classes, identifiers) are
-written here once; the sums are :func:`bridge.kernels.convolve`'s (the direct sum, or a faster
+written here once; the sums are :func:`bridge._kernels.convolve`'s (the direct sum, or a faster
 method that keeps the project's accuracy contract), so every method of ``method=`` applies.
 
 imfilter is "pad, then a valid correlation":
@@ -42,7 +42,7 @@ sum only by round-off: every finite output is within
 
 of the direct sum (``P`` the padded array, ``(*)`` the same valid correlation, ``n_k`` the taps
 per axis, eps of double), plus the bound of the kernel method used for each pass (the FFT
-bound of :func:`bridge.kernels.fft_error_bound` when ``auto`` picks ``fft-float``). Results in
+bound of :func:`bridge._kernels.fft_error_bound` when ``auto`` picks ``fft-float``). Results in
 an integer class are rounded after that, so an output within that distance of a half-integer
 may round to the neighbouring integer. MATLAB itself filters large rank-one kernels in two
 passes (from SVD factors), so its own answers differ from the direct sum by as much.
@@ -63,10 +63,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
-from bridge import kernels
+from bridge import _kernels as kernels
+from bridge._semantics import matlab_dims
 from bridge.convolution import Method, conv2
 from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
-from bridge.semantics import matlab_dims
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -598,7 +598,7 @@ def valid_correlation(
     conv : bool
         Convolution (h rotated 180 degrees on every axis) instead of correlation.
     method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
-        The kernel method for the sums (:func:`bridge.kernels.convolve`).
+        The kernel method for the sums (:func:`bridge._kernels.convolve`).
     separable : bool or None
         1-D passes for rank-one kernels: None where it saves work, True wherever h allows,
         False never (see the module's tolerance).
@@ -891,7 +891,7 @@ def imfilter(
         ``'symmetric'``, ``'replicate'``, ``'circular'``; the size, ``'same'`` (default) or
         ``'full'``; the mode, ``'corr'`` (default) or ``'conv'``. The last of each kind wins.
     method : {'auto', 'direct', 'gemm', 'fft', 'fft-float'}
-        The kernel method for the sums (keyword only; see :mod:`bridge.kernels`).
+        The kernel method for the sums (keyword only; see :mod:`bridge._kernels`).
     separable : bool or None
         1-D passes for rank-one kernels (keyword only; see the module's tolerance).
 

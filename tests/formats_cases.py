@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.formats.classes import class_dtype, matlab_size
+from bridge._formats.classes import class_dtype, matlab_size
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = ROOT / ".." / "shared" / "fixtures"

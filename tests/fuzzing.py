@@ -100,7 +100,7 @@ def seeds() -> list[Case]:
     import scipy.io
     import scipy.sparse
 
-    from bridge import formats
+    from bridge import _formats as formats
 
     arrays = _rng_arrays()
     out: list[Case] = []
@@ -386,8 +386,8 @@ def in_process(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _classify(path: str) -> str:
+    from bridge._job import files
     from bridge.errors import BridgeError
-    from bridge.job import files
 
     try:
         files.load_job(path)

@@ -233,7 +233,7 @@ def hdf5_cases() -> dict[str, tuple[str, bytes]]:
 
     import h5py
 
-    from bridge import formats
+    from bridge import _formats as formats
 
     def built(ext: str, edit) -> tuple[str, bytes]:
         with tempfile.TemporaryDirectory() as folder:
@@ -308,7 +308,7 @@ def issue21_cases() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
 
     import h5py
 
-    from bridge.formats import h5util, mat73
+    from bridge._formats import h5util, mat73
 
     def matlab(dataset, cls="double"):
         h5util.write_text_attr(dataset, "MATLAB_class", cls)

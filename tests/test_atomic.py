@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import atomic, formats
+from bridge import _atomic as atomic
+from bridge import _formats as formats
 from tests.processes import checkout_environment
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ def test_the_next_write_removes_only_dead_writers_temporaries(tmp_path):
 
 SLOW_WRITER = """
 import sys, time
-from bridge import atomic
+from bridge import _atomic as atomic
 real = atomic.atomic_path
 import contextlib
 @contextlib.contextmanager
@@ -57,9 +58,9 @@ def slow(path):
         time.sleep(60)
         yield tmp
 atomic.atomic_path = slow
-import bridge.formats
-bridge.formats.atomic_path = slow
-from bridge.fastpath import main
+import bridge._formats
+bridge._formats.atomic_path = slow
+from bridge._fastpath import main
 raise SystemExit(main(sys.argv[1:3]))
 """
 

@@ -23,10 +23,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import batch, cli, formats
+from bridge import _batch as batch
+from bridge import _cli as cli
+from bridge import _formats as formats
+from bridge._job import progress as job_progress
+from bridge._job.options import TARGETS
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
-from bridge.job import progress as job_progress
-from bridge.job.options import TARGETS
 from tests.processes import cold_environment
 
 pytestmark = pytest.mark.slow  # batches fork their workers; most run in processes
@@ -651,7 +653,7 @@ def test_a_worker_that_dies_fails_its_job_alone(tmp_path):
 def test_dask_is_imported_only_with_scheduler(tmp_path):
     many_jobs(tmp_path / "in", 2, size=4)
     code = (
-        "import sys; from bridge.cli import main\n"
+        "import sys; from bridge._cli import main\n"
         "status = main(['batch', 'in', '--out-dir', 'out'])\n"
         "found = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
         "print(status, sorted(found))"

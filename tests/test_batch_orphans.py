@@ -22,12 +22,12 @@ pytestmark = pytest.mark.slow
 # A batch whose jobs sleep (patched before the workers are forked, so they inherit it).
 SLOW_BATCH = """
 import sys, time
-from bridge.job import runner
+from bridge._job import runner
 def slow(request):
     open(request.files[0] + ".started", "w").close()
     time.sleep(120)
 runner.run = slow
-from bridge import batch
+from bridge import _batch as batch
 raise SystemExit(batch.main(sys.argv[1:]))
 """
 

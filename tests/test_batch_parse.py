@@ -1,5 +1,5 @@
-"""``bridge batch``'s command line: the fast parser (bridge.batch.parse, no Typer) either declines
-or gives exactly the parameters of the Typer command (bridge.cli.batch), whose options are the
+"""``bridge batch``'s command line: the fast parser (bridge._batch.parse, no Typer) either declines
+or gives exactly the parameters of the Typer command (bridge._cli.batch), whose options are the
 batch's own plus every option of the job command; ``python -m bridge batch`` imports no Typer.
 """
 
@@ -15,8 +15,9 @@ import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import batch, cli
-from bridge.job.options import BATCH_OPTIONS
+from bridge import _batch as batch
+from bridge import _cli as cli
+from bridge._job.options import BATCH_OPTIONS
 from tests.processes import cold_environment
 
 COMMAND = typer.main.get_command(cli.batch_app)

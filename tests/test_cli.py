@@ -1,6 +1,6 @@
-"""The command line in-process (bridge.cli.main): jobs, options, exit statuses, one-line errors.
+"""The command line in-process (bridge._cli.main): jobs, options, exit statuses, one-line errors.
 
-Job files are written with scipy.io.savemat, a writer independent of bridge.formats. Every
+Job files are written with scipy.io.savemat, a writer independent of bridge._formats. Every
 failing job is also checked for what it must leave alone: IN byte for byte, an existing OUT, and
 no stray temporary file next to OUT.
 """
@@ -17,7 +17,9 @@ import pytest
 import scipy.io
 
 import bridge
-from bridge import cli, formats
+from bridge import _cli as cli
+from bridge import _formats as formats
+from bridge._job.operations import OPERATIONS
 from bridge.errors import (
     EXIT_DATA,
     EXIT_ENVIRONMENT,
@@ -26,7 +28,6 @@ from bridge.errors import (
     EXIT_OUTPUT,
     EXIT_USAGE,
 )
-from bridge.job.operations import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS = b"an earlier result that a failed job must not touch"
@@ -205,7 +206,7 @@ def test_version(capsys):
 
 def test_console_script_is_cli_main():
     # The script calls main() and exits with what it returns: main must return an int.
-    assert 'bridge = "bridge.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert 'bridge = "bridge._cli:main"' in (ROOT / "pyproject.toml").read_text()
     assert cli.main(["--version"]) == EXIT_OK
 
 
@@ -436,7 +437,7 @@ def _boom(job):
 
 
 def test_unexpected_exception_exits_70_without_traceback(tmp_path, capsys, monkeypatch):
-    from bridge.job import compute
+    from bridge._job import compute
 
     monkeypatch.setattr(compute, "compute", _boom)
     write_job(tmp_path / "in.mat", u=np.ones((1, 2)), v=np.ones((1, 2)))
@@ -447,7 +448,7 @@ def test_unexpected_exception_exits_70_without_traceback(tmp_path, capsys, monke
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
-    from bridge.job import compute
+    from bridge._job import compute
 
     monkeypatch.setattr(compute, "compute", _boom)
     write_job(tmp_path / "in.mat", u=np.ones((1, 2)), v=np.ones((1, 2)))

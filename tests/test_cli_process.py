@@ -91,7 +91,7 @@ def test_matlab_identifier_ends_the_line(tmp_path):
 def test_internal_error_exits_70(job, tmp_path):
     code = (
         "import sys; from bridge import cli\n"
-        "from bridge.job import compute\n"
+        "from bridge._job import compute\n"
         "def boom(job): raise KeyError('unexpected')\n"
         "compute.compute = boom\n"
         "raise SystemExit(cli.main(sys.argv[1:]))\n"
@@ -141,14 +141,14 @@ def test_version_in_a_process():
 
 SLOW_COMPUTE = """
 import sys, time
-from bridge.job import compute, progress
+from bridge._job import compute, progress
 progress.PROGRESS_EVERY = 0.2
 real = compute.compute
 def slow(job):
     time.sleep(1.5)
     return real(job)
 compute.compute = slow
-from bridge.fastpath import main
+from bridge._fastpath import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -1,6 +1,6 @@
 """The command line with the files users already have, and its messages in MATLAB users' terms.
 
-In-process (bridge.cli.main). Operand files are written by numpy (np.savetxt, the way dlmwrite
+In-process (bridge._cli.main). Operand files are written by numpy (np.savetxt, the way dlmwrite
 and save -ascii lay them out) or scipy.io, independent of bridge's writers; results are compared
 with tests/reference.py's defining sum.
 """
@@ -17,7 +17,7 @@ import pytest
 import scipy.io
 import scipy.sparse
 
-from bridge import cli
+from bridge import _cli as cli
 from bridge.errors import EXIT_DATA, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests import reference
 from tests.test_cli import PREVIOUS, assert_one_error_line, digest, run

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bridge
-from bridge import kernels
+from bridge import _kernels as kernels
 from tests.kernel_bounds import fft_bound
 from tests.reference import assert_matlab_equal, mdims, offset, reference, size_formula
 from tests.strategies import cases
@@ -117,7 +117,7 @@ def test_the_fft_gives_the_same_bits_with_its_lines_in_threads_and_for_every_win
     """The FFT transforms one axis at a time, shares the lines out to threads and keeps only the
     window's lines in the inverse: with every transform threaded, full, same and valid are the
     bits of the one-thread full."""
-    from bridge.kernels import method_fft
+    from bridge._kernels import method_fft
 
     A, B = case.arrays
     with pytest.MonkeyPatch.context() as mp:

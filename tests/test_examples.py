@@ -21,7 +21,7 @@ import pytest
 import scipy.io
 
 import bridge
-from bridge import formats
+from bridge import _formats as formats
 from tests.octave import octave_cli
 
 pytestmark = pytest.mark.slow  # the README's commands, run in a shell

@@ -1,4 +1,4 @@
-"""The job command's fast path (bridge.fastpath): Typer's parameters without Typer, and start-up.
+"""The job command's fast path (bridge._fastpath): Typer's parameters without Typer, and start-up.
 
 For any argument list the fast parser either declines (Typer parses it, as before) or gives
 exactly the parameters Typer gives; its option table is the Typer command's. A tiny job in a
@@ -21,10 +21,11 @@ import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import cli, fastpath
+from bridge import _cli as cli
+from bridge import _fastpath as fastpath
+from bridge._job import options as job_options
+from bridge._job import outcome
 from bridge.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
-from bridge.job import options as job_options
-from bridge.job import outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = typer.main.get_command(cli.job_app)
@@ -57,8 +58,13 @@ def test_the_option_table_is_the_typer_commands():
     assert eager == {"--version"}  # eager options are never taken by the fast path
     del table["--version"]
     declared = {
-        o.flag: (o.name, o.choices, o.case_insensitive and o.choices is not None, o.is_flag,
-                 o.default)
+        o.flag: (
+            o.name,
+            o.choices,
+            o.case_insensitive and o.choices is not None,
+            o.is_flag,
+            o.default,
+        )
         for o in job_options.JOB_OPTIONS
     }
     assert table == declared

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge import filtering
+from bridge._kernels import fft_error_bound
 from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
-from bridge.kernels import fft_error_bound
 from tests.filtering_strategies import (
     BOUNDARIES,
     abs_bound,

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import formats
+from bridge import _formats as formats
+from bridge._formats import mat, mat73, text
+from bridge._job import files
 from bridge.errors import FileFormatError, InputTypeError, JobError, OutputError, UsageError
-from bridge.formats import mat, mat73, text
-from bridge.job import files
 
 SUPPORTED = "bridge reads and writes .mat, .h5, .hdf5, .txt, .csv or .dat files"
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
 from bridge.errors import FileFormatError, InputTypeError
 
 A = np.arange(6.0).reshape(3, 2)  # a MATLAB 3x2

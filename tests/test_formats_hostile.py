@@ -17,9 +17,9 @@ import h5py
 import numpy as np
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
+from bridge._formats import h5util, mat73
 from bridge.errors import FileFormatError
-from bridge.formats import h5util, mat73
 from tests import hostile
 
 ROOT = Path(__file__).resolve().parents[1]

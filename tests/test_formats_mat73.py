@@ -16,7 +16,7 @@ import numpy as np
 import pymatreader
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
 from tests.formats_cases import (
     CASE_IDS,
     CASES,

@@ -16,9 +16,9 @@ import pytest
 import scipy.io
 import scipy.sparse
 
-from bridge import formats
+from bridge import _formats as formats
+from bridge._formats.classes import class_dtype
 from bridge.errors import FileFormatError, InputTypeError
-from bridge.formats.classes import class_dtype
 
 DATA = Path(scipy.io.__file__).parent / "matlab" / "tests" / "data"
 

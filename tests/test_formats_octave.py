@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
 from tests.formats_cases import (
     CASE_IDS,
     CASES,

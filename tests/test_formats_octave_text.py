@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge import formats
+from bridge import _formats as formats
+from bridge._formats import delimited, octave_text
 from bridge.errors import BridgeError, FileFormatError, OutputError
-from bridge.formats import delimited, octave_text
 from tests.formats_cases import assert_identical
 
 # ----------------------------------------------------------------- what Octave writes (live)

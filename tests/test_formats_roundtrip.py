@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bridge import formats
-from bridge.formats.classes import as_matlab_array
+from bridge import _formats as formats
+from bridge._formats.classes import as_matlab_array
 from tests.formats_cases import (
     CASE_IDS,
     CASES,

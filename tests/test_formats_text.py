@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
 from bridge.errors import FileFormatError
 
 
@@ -98,7 +98,7 @@ def test_single_uses_nine_digits_and_double_seventeen(tmp_path):
 
 
 def test_numbers_after_a_comment_without_header_are_refused_with_the_format(tmp_path):
-    # Headerless numbers are one matrix (bridge.formats.delimited); after a '%' line they are a
+    # Headerless numbers are one matrix (bridge._formats.delimited); after a '%' line they are a
     # bridge text file that lacks its header.
     message = _error(tmp_path, "% my data\n1 2\n3 4\n")
     assert "line 2" in message and "'% NAME CLASS [complex] SIZE...'" in message

@@ -2,7 +2,7 @@
 failing disks, out of memory, and the exit statuses as documented literals.
 
 Processes are real where only a process shows it (signals, file names that are not UTF-8);
-the rest runs bridge.cli.main in-process.
+the rest runs bridge._cli.main in-process.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import cli, errors, formats
-from bridge.job import outcome, process
+from bridge import _cli as cli
+from bridge import _formats as formats
+from bridge import errors
+from bridge._job import outcome, process
 from tests.processes import cold_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +155,7 @@ def test_a_device_is_not_called_missing(tmp_path, capsys):
 
 
 def test_memory_error_anywhere_is_exit_3_in_one_line(tmp_path, capsys, monkeypatch):
-    from bridge.job import compute
+    from bridge._job import compute
 
     def exhausted(job):
         raise MemoryError
@@ -264,7 +266,7 @@ def test_signals_remove_the_temporary_file_and_exit_128_plus_the_signal(
         "    time.sleep(60)\n"
         "def patch(*args, **kwargs):\n"
         "    module = real_import(*args, **kwargs)\n"
-        "    mat5 = sys.modules.get('bridge.formats._mat5')\n"
+        "    mat5 = sys.modules.get('bridge._formats._mat5')\n"
         "    if mat5 is not None and hasattr(mat5, 'write'):\n"
         "        mat5.write = write\n"
         "        builtins.__import__ = real_import\n"
@@ -332,7 +334,7 @@ def test_a_signal_while_the_temporary_file_is_created_leaves_no_file(tmp_path, m
     """A signal raised as an exception just after the temporary output is created, before the
     call that created it returns, must not leave the file behind (seen: a batch interrupted at
     the terminal left one)."""
-    from bridge import atomic
+    from bridge import _atomic as atomic
 
     class Stop(Exception):
         pass

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import convolution, formats
+from bridge import _formats as formats
+from bridge import convolution
+from bridge._job import compute, files
 from bridge.errors import (
     InputTypeError,
     JobError,
@@ -15,7 +17,6 @@ from bridge.errors import (
     ShapeParameterError,
     VariableError,
 )
-from bridge.job import compute, files
 
 ROW = np.array([[1.0, 2.0, 3.0]])
 COLUMN = np.array([[1.0], [-1.0]])

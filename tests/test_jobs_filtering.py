@@ -1,6 +1,6 @@
 """The filtering family through the job layer: job files (every format), command-line settings,
 batch and the warm worker give exactly the Python API's answer, and errors name the job file's
-variable. The operations come from their declarations (bridge.job.operations): nothing else was
+variable. The operations come from their declarations (bridge._job.operations): nothing else was
 written for them in the job layer, the parsers, batch or serve."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import bridge
-from bridge import cli, formats
+from bridge import _cli as cli
+from bridge import _formats as formats
+from bridge._job.operations import OPERATIONS
 from bridge.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
-from bridge.job.operations import OPERATIONS
 
 RNG = np.random.default_rng(18)
 IMAGE = RNG.integers(0, 256, (17, 23, 3)).astype(np.uint8)

@@ -1,4 +1,4 @@
-"""The methods of bridge.kernels against the defining sum: each method forced, the automatic
+"""The methods of bridge._kernels against the defining sum: each method forced, the automatic
 choice on integer, single and non-finite data, the patching of NaN/Inf around the fast methods,
 block boundaries, the FFT accuracy contract, memory and lazy imports. No timings are asserted."""
 
@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bridge
-from bridge import kernels, semantics
-from bridge.kernels import loops, method_direct, method_fft, method_gemm
+from bridge import _kernels as kernels
+from bridge import _semantics as semantics
+from bridge._kernels import loops, method_direct, method_fft, method_gemm
 from tests.kernel_bounds import contract, fft_bound
 from tests.reference import assert_matlab_equal, defining_sum, reference
 from tests.strategies import cases
@@ -78,7 +79,7 @@ def c_loop():
     """The C loop of the direct sum, built at install (a failed build fails the tests using it:
     the README's install builds it on every machine with a C compiler)."""
     loop = loops.c_direct3()
-    assert loop is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    assert loop is not None, "bridge/_kernels/_direct_c.c was not built: pip install -e . again"
     return loop
 
 
@@ -520,7 +521,7 @@ def test_a_complex_single_valid_is_the_slice_of_full():
 def zdirect():
     """The C loop of the FFT path's last-axis sums, built at install with the direct sum's."""
     kernel = loops.c_zdirect()
-    assert kernel is not None, "bridge/kernels/_direct_c.c was not built: pip install -e . again"
+    assert kernel is not None, "bridge/_kernels/_direct_c.c was not built: pip install -e . again"
     return kernel
 
 
@@ -794,7 +795,7 @@ def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
     code = (
         "import sys, numpy as np\n"
         "from bridge import kernels\n"
-        "from bridge.kernels import method_direct\n"
+        "from bridge._kernels import method_direct\n"
         "if sys.argv[1] == 'warm':\n"
         "    import scipy.fft\n"
         "    method_direct.numba_kernel(10**12, np.float64)  # loads numba where installed\n"
@@ -820,7 +821,7 @@ def test_the_kernel_threads_leave_asynchronous_signals_to_the_main_thread():
     they interrupt: the kernels' threads block them."""
     import signal
 
-    from bridge.kernels import pool
+    from bridge._kernels import pool
 
     bridge.conv2(
         np.random.default_rng(0).random((300, 300)), np.random.default_rng(1).random((40, 40))
@@ -830,11 +831,11 @@ def test_the_kernel_threads_leave_asynchronous_signals_to_the_main_thread():
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # main: unblocked
 
 
-# ---- the layering of bridge.kernels ----------------------------------------------------------
+# ---- the layering of bridge._kernels ----------------------------------------------------------
 
 
 def _kernel_imports():
-    """Per module of bridge/kernels: the bridge.kernels modules it imports (anywhere), the
+    """Per module of bridge/_kernels: the bridge._kernels modules it imports (anywhere), the
     bridge modules it imports inside functions, and the private names it takes from others."""
     import ast
     import pathlib
@@ -858,10 +859,10 @@ def _kernel_imports():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bridge"):
                 for alias in node.names:
-                    if node.module == "bridge.kernels" and alias.name in names:
+                    if node.module == "bridge._kernels" and alias.name in names:
                         deps.add(alias.name)
                         aliases[alias.asname or alias.name] = alias.name
-                    elif node.module.startswith("bridge.kernels."):
+                    elif node.module.startswith("bridge._kernels."):
                         deps.add(node.module.rsplit(".", 1)[1])
                         if alias.name.startswith("_"):
                             reached.append(f"{node.module}.{alias.name}")

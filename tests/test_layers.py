@@ -5,10 +5,10 @@ names outside its own subpackage.
 The layers, from the ground up (README, "Contributing"):
 
 0. ground: errors and the signal set kernel threads block;
-1. numbers: ``bridge.kernels`` (methods and the choice among them);
+1. numbers: ``bridge._kernels`` (methods and the choice among them);
 2. library: MATLAB's rules and the public functions (the ``bridge`` package itself);
-3. files: ``bridge.formats`` and atomic output;
-4. job: ``bridge.job`` (operations and options declared once, one job's run, streaming);
+3. files: ``bridge._formats`` and atomic output;
+4. job: ``bridge._job`` (operations and options declared once, one job's run, streaming);
 5. front doors: the command line, the fast path, the warm worker and its client, batch.
 """
 
@@ -24,18 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bridge"
 
 LAYERS = {
-    "ground": ["bridge.errors", "bridge.signals"],
-    "numbers": ["bridge.kernels"],
-    "library": ["bridge", "bridge.semantics", "bridge.convolution", "bridge.filtering"],
-    "files": ["bridge.formats", "bridge.atomic"],
-    "job": ["bridge.job"],
+    "ground": ["bridge.errors", "bridge._signals"],
+    "numbers": ["bridge._kernels"],
+    "library": ["bridge", "bridge._semantics", "bridge.convolution", "bridge.filtering"],
+    "files": ["bridge._formats", "bridge._atomic"],
+    "job": ["bridge._job"],
     "front doors": [
-        "bridge.fastpath",
-        "bridge.client",
-        "bridge.serve",
-        "bridge.serve_memory",
-        "bridge.batch",
-        "bridge.cli",
+        "bridge._fastpath",
+        "bridge._client",
+        "bridge._serve",
+        "bridge._serve_memory",
+        "bridge._batch",
+        "bridge._cli",
         "bridge.__main__",
     ],
 }
@@ -120,8 +120,7 @@ def test_imports_go_to_the_same_layer_or_below(module):
     for target, line, _ in GRAPH[module]:
         theirs = layer_of(target)
         assert theirs <= mine, (
-            f"{module} (layer {ORDER[mine]}) imports {target} (layer {ORDER[theirs]}), "
-            f"line {line}"
+            f"{module} (layer {ORDER[mine]}) imports {target} (layer {ORDER[theirs]}), line {line}"
         )
 
 
@@ -135,7 +134,7 @@ def test_no_import_cycle():
         stack.append(node)
         for nxt in edges[node]:
             # A package's __init__ runs before any of its submodules: an import of the package
-            # by its own submodule is no cycle of code (bridge.job.x importing bridge.job).
+            # by its own submodule is no cycle of code (bridge._job.x importing bridge._job).
             if node.startswith(nxt + "."):
                 continue
             if state.get(nxt) == 1:
@@ -197,8 +196,8 @@ def _is_private(name: str) -> bool:
 
 def test_the_checks_see_function_level_imports():
     """The graph counts imports inside functions (they must not hide a cycle)."""
-    batch_imports = {t for t, _, _ in GRAPH["bridge.cli"]}
-    assert "bridge.batch" in batch_imports  # imported inside cli.batch()
+    batch_imports = {t for t, _, _ in GRAPH["bridge._cli"]}
+    assert "bridge._batch" in batch_imports  # imported inside cli.batch()
 
 
 def _strings_outside_docstrings(tree: ast.AST):
@@ -219,15 +218,15 @@ def _strings_outside_docstrings(tree: ast.AST):
 def test_errors_below_the_front_doors_name_arguments_not_flags():
     """Library, files and job errors reach Python callers too: they say ``{max_memory}`` and
     the command line renders its flag (bridge.errors.BridgeError.text)."""
-    from bridge.job.options import BATCH_OPTIONS, JOB_OPTIONS
+    from bridge._job.options import BATCH_OPTIONS, JOB_OPTIONS
 
     flags = {option.flag for option in (*JOB_OPTIONS, *BATCH_OPTIONS)}
     problems = []
     for module in MODULES:
-        if layer_of(module) > ORDER.index("job") or module in ("bridge.job.options",):
+        if layer_of(module) > ORDER.index("job") or module in ("bridge._job.options",):
             continue
-        if module.startswith("bridge.job.") and module != "bridge.job.stream":
-            continue  # the request's own checks (bridge.job.runner) speak of its flags
+        if module.startswith("bridge._job.") and module != "bridge._job.stream":
+            continue  # the request's own checks (bridge._job.runner) speak of its flags
         tree = ast.parse(MODULES[module].read_text())
         for node in _strings_outside_docstrings(tree):
             for flag in flags:
@@ -237,8 +236,8 @@ def test_errors_below_the_front_doors_name_arguments_not_flags():
 
 
 def test_an_error_names_an_argument_as_the_caller_knows_it():
+    from bridge._job.outcome import status_and_text
     from bridge.errors import UsageError
-    from bridge.job.outcome import status_and_text
 
     err = UsageError("{max_memory} '3' is below 1M", arguments=("max_memory",))
     assert str(err) == "max_memory '3' is below 1M (bridge:usage)"

@@ -1,4 +1,4 @@
-"""bridge's own MAT-file readers (bridge.formats._mat5, _mat4) against scipy.io and Octave, and
+"""bridge's own MAT-file readers (bridge._formats._mat5, _mat4) against scipy.io and Octave, and
 the numpy-only writer against scipy.io.savemat.
 
 The readers must give what scipy.io.loadmat gives (with MATLAB's classes) on every file scipy
@@ -25,9 +25,9 @@ import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge import formats
+from bridge import _formats as formats
+from bridge._formats import _mat5, mat
 from bridge.errors import FileFormatError
-from bridge.formats import _mat5, mat
 from tests import hostile
 from tests.formats_cases import all_samples, assert_identical
 
@@ -86,7 +86,7 @@ def assert_read_as_scipy_reads(path) -> None:
 @pytest.mark.parametrize("path", SCIPY_DATA, ids=[Path(p).name for p in SCIPY_DATA])
 def test_matlab_files_are_read_as_scipy_reads_them_or_refused_as_scipy_refuses(path):
     if _is_v73(path):
-        return  # HDF5: bridge.formats.mat73
+        return  # HDF5: bridge._formats.mat73
     try:
         _scipy(path)
     except Exception:

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge import client
+from bridge import _client as client
 from tests.octave import OctaveSession, octave_cli
 
 pytestmark = [pytest.mark.octave, pytest.mark.slow]

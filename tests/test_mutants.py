@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import bridge
-from bridge import formats
-from bridge.formats import h5util, mat73
-from bridge.kernels import choice
+from bridge import _formats as formats
+from bridge._formats import h5util, mat73
+from bridge._kernels import choice
 from tests import hostile
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import bridge
-from bridge import kernels
+from bridge import _kernels as kernels
 from bridge.errors import BridgeError
 from tests.reference import defining_sum
 

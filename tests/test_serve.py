@@ -26,7 +26,9 @@ import pytest
 import scipy.io
 import scipy.signal
 
-from bridge import client, fastpath, serve
+from bridge import _client as client
+from bridge import _fastpath as fastpath
+from bridge import _serve as serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from tests.octave import octave_cli
 
@@ -699,8 +701,8 @@ def test_a_missing_socket_folder_is_one_line(short_dir):
 SLOW = 7.0
 SLOW_SERVER = """
 import os, sys, time
-from bridge import serve
-from bridge.job import runner
+from bridge import _serve as serve
+from bridge._job import runner
 run = runner.run
 def slow(request):
     infile = request.files[0]
@@ -973,7 +975,7 @@ def test_identity_does_not_follow_a_shadowing_bridge_folder(monkeypatch):
 
 
 def test_serve_does_not_import_the_cli():
-    """No import circle: serve runs job requests (bridge.fastpath, bridge.job); only cli
+    """No import circle: serve runs job requests (bridge._fastpath, bridge._job); only cli
     imports serve."""
     import ast
 
@@ -984,8 +986,8 @@ def test_serve_does_not_import_the_cli():
             names |= {f"{node.module}.{a.name}" for a in node.names} | {node.module or ""}
         elif isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
-    assert not any(n == "bridge.cli" or n.startswith("bridge.cli.") for n in names), names
-    assert "bridge.fastpath" in names
+    assert not any(n == "bridge._cli" or n.startswith("bridge._cli.") for n in names), names
+    assert "bridge._fastpath" in names
 
 
 def test_status_from_a_folder_holding_bridge(server, short_dir):
@@ -1137,7 +1139,7 @@ def test_the_spare_memory_setting(monkeypatch):
 
 def test_prefaulting_the_heap_in_a_child():
     code = (
-        "from bridge.job import process\n"
+        "from bridge._job import process\n"
         "assert not process.prefault_heap(0)\n"
         "assert process.prefault_heap(16)\n"
         "import numpy as np\n"
@@ -1152,7 +1154,7 @@ def test_prefaulting_the_heap_in_a_child():
 
 LATE_SERVER = """
 import socket, sys, time
-from bridge import serve
+from bridge import _serve as serve
 send_fds = socket.send_fds
 def late(*args, **kwargs):  # the spare reads the job and closes its end before the server goes on
     sent = send_fds(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Jobs bigger than the memory budget: size checks, streaming, refusals (bridge.job.stream).
+"""Jobs bigger than the memory budget: size checks, streaming, refusals (bridge._job.stream).
 
 Every streamed job is compared with the same job run in memory (no --max-memory): integer data
 exactly, floating-point data exactly too (the same method and the same sums in the same order),
@@ -19,10 +19,12 @@ import pytest
 import scipy.io
 
 import bridge
-from bridge import cli, formats, kernels
-from bridge.formats import h5util
-from bridge.job import compute, files, stream
-from bridge.job import progress as job_progress
+from bridge import _cli as cli
+from bridge import _formats as formats
+from bridge import _kernels as kernels
+from bridge._formats import h5util
+from bridge._job import compute, files, stream
+from bridge._job import progress as job_progress
 
 RNG = np.random.default_rng(2026)
 
@@ -457,7 +459,7 @@ def test_boxes_cover_the_result_once_with_halos_inside_the_operand():
 
     for shape in ("full", "same", "valid"):
         dims, kdims = (13, 9, 17), (4, 3, 6)
-        from bridge.semantics import result_size, window
+        from bridge._semantics import result_size, window
 
         plan = stream.Plan(
             op="convn",

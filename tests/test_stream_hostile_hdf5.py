@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
-from bridge import formats
+from bridge import _formats as formats
 from bridge.errors import BridgeError, FileFormatError
 from tests.test_stream import one_line, run
 
@@ -29,7 +29,7 @@ def mat73_file(path: Path, build) -> Path:
     """A v7.3 MAT-file: MATLAB's header, then HDF5 built by ``build(f)``."""
     with h5py.File(path, "w", userblock_size=512, libver=("earliest", "v108")) as f:
         build(f)
-    from bridge.formats import mat73
+    from bridge._formats import mat73
 
     with open(path, "r+b") as f:
         f.write(mat73.header())
@@ -208,7 +208,7 @@ def test_overwritten_signatures(capsys, tmp_path, signature):
 
 MUTATE = """
 import random, sys, numpy as np
-from bridge.job import runner
+from bridge._job import runner
 from bridge.errors import BridgeError
 good = open(sys.argv[1], "rb").read()
 rng = random.Random(int(sys.argv[3]))

@@ -4,7 +4,7 @@ forever, holding the GIL, and SIGTERM, SIGINT and SIGHUP did not stop the job, o
 Every read of a job's files (and of ``bridge vars``, batch workers, the warm worker's job
 processes) has a deadline that ends the job with exit 3 and a line naming the file, and the stop
 signals end it with 143, 130, 129 within a short grace, however stuck the read is
-(bridge/job/process.py, read_guard; bridge/job/_watchdog.c). A read stuck in C code holding the
+(bridge/_job/process.py, read_guard; bridge/_job/_watchdog.c). A read stuck in C code holding the
 GIL is simulated by a second lock of a locked mutex called through ``ctypes.PyDLL`` (which keeps
 the GIL): no signal ends that wait, no Python code runs in any thread meanwhile.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from bridge.job import process
+from bridge._job import process
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,7 +47,7 @@ def environment() -> dict[str, str]:
 STUCK = r"""
 import ctypes, os, runpy, sys
 if os.environ.get("WD_NO_EXT"):
-    sys.modules["bridge.job._watchdog"] = None
+    sys.modules["bridge._job._watchdog"] = None
 
 def stick(name):
     if os.environ.get("WD_ONLY", "") not in os.path.basename(str(name)):
@@ -59,17 +59,17 @@ def stick(name):
     lib.pthread_mutex_lock(mutex)  # never returns, whatever signal comes
     return True
 
-import bridge.formats
-from bridge.job import files, stream
-from bridge.atomic import atomic_path
-load_job, read = files.load_job, bridge.formats.read
+import bridge._formats
+from bridge._job import files, stream
+from bridge._atomic import atomic_path
+load_job, read = files.load_job, bridge._formats.read
 def stuck_load_job(path, **kwargs):
     stick(path)
     return load_job(path, **kwargs)
 def stuck_read(path, **kwargs):
     stick(path)
     return read(path, **kwargs)
-files.load_job, bridge.formats.read = stuck_load_job, stuck_read
+files.load_job, bridge._formats.read = stuck_load_job, stuck_read
 if os.environ.get("WD_STREAM"):
     def plan_job(job, outfile, *args, **kwargs):
         return outfile
@@ -80,11 +80,10 @@ if os.environ.get("WD_STREAM"):
             stick(outfile)
     stream.plan_job, stream.run = plan_job, run
     os.environ["WD_ONLY"] = ""
-    files.load_job, bridge.formats.read = load_job, read
+    files.load_job, bridge._formats.read = load_job, read
 sys.argv = ["bridge", *sys.argv[1:]]
 runpy.run_module("bridge", run_name="__main__")
 """
-
 
 
 @pytest.fixture
@@ -280,7 +279,7 @@ def test_a_batch_worker_stuck_in_a_read_fails_its_job_and_the_batch_goes_on(job)
     rows = {Path(r["input"]).name: r for r in json.loads((job / "report.json").read_text())}
     assert rows["in.mat"]["status"] == "ok"
     assert rows["bad.mat"]["status"] == "failed" and rows["bad.mat"]["exit"] == 3
-    # the worker's own line (bridge.job.process.set_last_words), not a worker that died
+    # the worker's own line (bridge._job.process.set_last_words), not a worker that died
     assert "reading took more than 2 s" in rows["bad.mat"]["message"]
     assert "(bridge:readTimeout)" in rows["bad.mat"]["message"]
     assert "bad.mat: reading took more than 2 s" in err
@@ -366,7 +365,7 @@ LIBRARY = r"""
 import signal, threading
 import numpy as np, scipy.io
 import bridge
-from bridge.job import process, runner
+from bridge._job import process, runner
 scipy.io.savemat("in.mat", {"A": np.eye(3), "B": np.ones((2, 2))})
 runner.run(runner.Request(files=["in.mat", "out.mat"]))
 assert signal.set_wakeup_fd(-1) == -1
@@ -376,7 +375,7 @@ print("ok")
 
 FORWARD = r"""
 import os, signal
-from bridge.job import process
+from bridge._job import process
 process.tune_process()
 r, w = os.pipe()
 os.set_blocking(w, False)

@@ -529,13 +529,13 @@ def test_a_place_that_fails_gives_way_to_the_next(tmp_path):
 
 
 def server_status(sock: Path) -> dict:
-    from bridge import client
+    from bridge import _client as client
 
     return client.request("status", str(sock), timeout=30)
 
 
 def stop_server(sock: Path) -> None:
-    from bridge import client
+    from bridge import _client as client
 
     with contextlib.suppress(OSError):
         client.request("stop", str(sock), timeout=30)

@@ -14,7 +14,7 @@ u = [3 1 4 1 5 9 2 6 5 3 5 8 9 7 9 3 2 3 8 4 6 2 6 4];
 v = [1 4 6 4 1] / 16;
 
 % The bridge text format: request lines, then per array '% NAME CLASS ROWS COLS' and its rows,
-% numbers with %.17g (lossless for doubles). See bridge/formats/text.py.
+% numbers with %.17g (lossless for doubles). See bridge/_formats/text.py.
 f = fopen(infile, 'w');
 fprintf(f, '%% op conv\n%% shape same\n');
 fprintf(f, '%% u double %d %d\n', size(u));

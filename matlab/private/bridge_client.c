@@ -3,7 +3,7 @@
    bridge_client PACKAGE PYTHON WORKER [--autostart SECONDS] ARG...
 
    Hands the job ARG... (bridge IN OUT [options]) to a running `bridge serve` of the package in
-   PACKAGE, as bridge/client.py's run_warm does, and exits with the job's status after writing
+   PACKAGE, as bridge/_client.py's run_warm does, and exits with the job's status after writing
    its output. Whenever the job should run cold instead (no server, a refusal, a server or job
    process gone, frozen or silent: the time-outs of bridge_wire.h), it runs
      PYTHON -S WORKER --cold [--autostart SECONDS] ARG...

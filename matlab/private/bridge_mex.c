@@ -20,7 +20,7 @@
    Nothing here raises an error for a worker's answer: the wrappers turn STATUS and LINE into
    the file path's error, with the same identifier and message. The operands go over the Unix
    socket straight from MATLAB's memory, and the result comes back into a new array, after the
-   file job's handshake (see bridge/serve_memory.py and bridge_wire.h). */
+   file job's handshake (see bridge/_serve_memory.py and bridge_wire.h). */
 #define _GNU_SOURCE /* struct ucred; before any system header */
 #include "bridge_wire.h"
 
@@ -220,7 +220,7 @@ static int shm_put(int count, const mxArray *prhs[]) {
 }
 
 /* The connection to the last job's process, kept for the next call: a memory job's process
-   serves the same client's next calls for a moment (bridge/serve_memory.py), which saves the
+   serves the same client's next calls for a moment (bridge/_serve_memory.py), which saves the
    server's fork per call. */
 static bw_conn kept;
 static bw_watch kept_job;

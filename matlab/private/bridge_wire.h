@@ -1,7 +1,7 @@
 /* bridge_wire.h: the client side of the warm worker's protocol ("bridge-serve/2") in C.
 
    Shared by the MEX client (bridge_mex.c: operands from memory) and the compiled command-line
-   client (bridge_client.c: file jobs without a Python start). It is bridge/client.py in C, and
+   client (bridge_client.c: file jobs without a Python start). It is bridge/_client.py in C, and
    must stay so: the same socket path (BRIDGE_SOCKET, else $XDG_RUNTIME_DIR/bridge/serve.sock, else
    /tmp/bridge-UID/serve.sock in a private folder), the same identity (version, package folder,
    fingerprint of the package's .py files), the same refusal of a server of another user
@@ -190,7 +190,7 @@ static void bw_walk(const char *folder, long long *count, long long *newest, lon
 }
 
 /* version, package folder (real path) and fingerprint of the package in PACKAGE, as
-   bridge.client.package_identity gives them; -1 if PACKAGE is not a bridge package. */
+   bridge._client.package_identity gives them; -1 if PACKAGE is not a bridge package. */
 static int bw_identity(const char *package, char *version, size_t nv, char *folder,
                        char *fingerprint, size_t nf) {
   char path[PATH_MAX + 16], line[512];

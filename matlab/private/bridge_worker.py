@@ -13,7 +13,7 @@ bridge_resolve_python.m); ``--package`` the folder of the bridge it runs (for br
 bridge_diagnose.m) and needs none of them to run. ``--cold`` before a job's arguments runs it here
 without asking the warm server (the compiled client asked it already).
 
-When a ``bridge serve`` of the same checkout runs (see bridge/serve.py), a job goes to it before
+When a ``bridge serve`` of the same checkout runs (see bridge/_serve.py), a job goes to it before
 anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
 BRIDGE_NO_SERVER=1 skips the server. The wrappers run this file with ``python -S``: site-packages
 (and the .pth files, which can cost tens of milliseconds) are set up only when the job runs here.
@@ -75,7 +75,7 @@ def diagnose() -> int:
 def warm(argv: list[str]) -> int | None:
     """The job's exit status from a running ``bridge serve``, or None: run it here (cold)."""
     try:
-        from bridge.client import run_warm
+        from bridge._client import run_warm
     except Exception:  # no bridge, or one without the client: the cold path reports it
         return None
     return run_warm(argv)
@@ -84,7 +84,7 @@ def warm(argv: list[str]) -> int | None:
 def serve_command(action: str, idle_timeout: float) -> int:
     """``--serve ACTION``: start (detached), stop or status of the server; one line printed."""
     use_site()
-    from bridge import serve
+    from bridge import _serve as serve
 
     if action == "start":
         return serve.start_detached(None, idle_timeout)
@@ -96,7 +96,7 @@ def serve_command(action: str, idle_timeout: float) -> int:
 def autostart(idle_timeout: str) -> None:
     """Start a detached server for the next calls when none runs (this job runs cold)."""
     try:
-        from bridge import client
+        from bridge import _client as client
 
         path = client.socket_path()
         if client.disabled():
@@ -115,7 +115,7 @@ def autostart(idle_timeout: str) -> None:
         if pid == 0:
             try:
                 use_site()
-                from bridge import serve
+                from bridge import _serve as serve
 
                 null = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
@@ -184,15 +184,15 @@ if __name__ == "__main__":
         raise SystemExit(status)
     use_site()
     try:
-        # A plain job runs without Typer (bridge.fastpath); anything else goes to the Typer CLI.
-        from bridge import fastpath
-        from bridge.job import process
+        # A plain job runs without Typer (bridge._fastpath); anything else goes to the Typer CLI.
+        from bridge import _fastpath as fastpath
+        from bridge._job import process
 
         process.tune_process()
         status = fastpath.main(sys.argv[1:])
         if status is not None:
             raise SystemExit(status)
-        from bridge.cli import main
+        from bridge._cli import main
     except ImportError as err:
         raise SystemExit(fail(err)) from None
     raise SystemExit(main())

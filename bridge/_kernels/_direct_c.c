@@ -1,0 +1,561 @@
+/* The compiled loop of ``direct``, built at install (optional: without a C compiler, bridge uses
+ * numba where installed, else numpy).
+ *
+ * The sums of bridge/_kernels/_direct_numba.py: each output o is 0 + x[o - j] * w[j] + ... over
+ * the taps j in index order (row-major: the last index fastest), only where o - j lies inside x.
+ * Each product is rounded, then added (built with -ffp-contract=off: no fused multiply-add), so
+ * it gives the bits of the numpy and numba paths. Arrays are C-contiguous, 3-D (leading
+ * dimensions of 1 added). With ``reverse``, the arrays are the transposes (all axes reversed)
+ * of the operands and result, as a column-major (MATLAB) array is read without a copy: the taps
+ * are then taken in the operands' row-major order, the first index here fastest, so the bits are
+ * those of the operands in row-major memory. Called as a CPython function; it releases the GIL,
+ * so the kernels' threads run shares of the output at once.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Outputs are summed in registers, VECTORS vectors of outputs at a time, over every tap of
+ * the kernel in order: the same products added in the same order as the numpy path's passes
+ * (one per tap) over the output, each output reading and writing memory once. */
+#define VECTORS 4
+#define STACK_ITEMS 512 /* tap tables of at most this many items live on the stack */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+static inline ptrdiff_t max_p(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
+static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+/* Unaligned vector loads and stores (memcpy compiles to one instruction). */
+#define LOAD(V, p) __extension__({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE(p, v) __extension__({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
+
+typedef double vec_f64 __attribute__((vector_size(64)));
+typedef float vec_f32 __attribute__((vector_size(64)));
+
+/* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
+ * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
+ * (block k0..). Tap (j0, j1, j2) of output line (o0, o1), where it lies inside x (and is not a
+ * zero skipped). */
+#define ADD_TAP(S, o0, o1, j0, j1, j2)                                                            \
+    do {                                                                                          \
+        const ptrdiff_t x0_ = (o0) - (j0), x1_ = (o1) - (j1);                                     \
+        const __typeof__(*w) w_ = w[((j0) * q1 + (j1)) * q2 + (j2)];                              \
+        if (x0_ < 0 || x0_ >= n0 || x1_ < 0 || x1_ >= n1 || (skip_zero && w_ == 0)) break;        \
+        (S).offset[(S).nt] = (x0_ * n1 + x1_) * n2 + s2 - (j2);                                   \
+        (S).shift[(S).nt] = s2 - (j2);                                                            \
+        (S).at_local[(S).nt] = ((j0) * q1 + (j1)) * LW + q2 - 1 - (j2);                           \
+        (S).weight[(S).nt] = w_;                                                                  \
+        (S).nt++;                                                                                 \
+    } while (0)
+
+#define BUILD_TAPS(S, o0, o1)                                                                     \
+    do {                                                                                          \
+        (S).nt = (S).nr = 0;                                                                      \
+        for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                                     \
+            for (ptrdiff_t j1 = 0; j1 < q1; j1++) {                                               \
+                const ptrdiff_t x0 = (o0) - j0, x1 = (o1) - j1;                                   \
+                if (x0 < 0 || x0 >= n0 || x1 < 0 || x1 >= n1) continue;                           \
+                (S).row_base[j0 * q1 + j1] = (x0 * n1 + x1) * n2;                                 \
+                (S).used[(S).nr++] = j0 * q1 + j1;                                                \
+            }                                                                                     \
+        if (!reverse) {                                                                           \
+            for (ptrdiff_t j0 = 0; j0 < q0; j0++)                                                 \
+                for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                             \
+                    for (ptrdiff_t j2 = 0; j2 < q2; j2++) ADD_TAP(S, o0, o1, j0, j1, j2);         \
+        } else {                                                                                  \
+            for (ptrdiff_t j2 = 0; j2 < q2; j2++)                                                 \
+                for (ptrdiff_t j1 = 0; j1 < q1; j1++)                                             \
+                    for (ptrdiff_t j0 = 0; j0 < q0; j0++) ADD_TAP(S, o0, o1, j0, j1, j2);         \
+        }                                                                                         \
+    } while (0)
+
+#define DEFINE_DIRECT(NAME, T, V)                                                                 \
+    CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
+                           const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
+                           ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero, \
+                           int reverse, int accumulate) {                                         \
+        /* dims: the output's L1 and L2, x's n0 n1 n2, w's q0 q1 q2 */                            \
+        const ptrdiff_t L1 = dims[0], L2 = dims[1];                                               \
+        const ptrdiff_t n0 = dims[2], n1 = dims[3], n2 = dims[4];                                 \
+        const ptrdiff_t q0 = dims[5], q1 = dims[6], q2 = dims[7];                                 \
+        enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                  \
+        const ptrdiff_t taps = q0 * q1 * q2, rows = q0 * q1, LW = BLOCK + q2 - 1;                 \
+        int finite = 1;                                                                           \
+        for (ptrdiff_t t = 0; t < taps; t++) finite &= (w[t] - w[t] == 0);                        \
+        /* The taps of a line (S: its own; F: those of every line that reads all q0 * q1 rows,    \
+           at offsets from the first such line, built once) */                                    \
+        struct taps {                                                                             \
+            ptrdiff_t *offset, *shift, *at_local, *row_base, *used;                               \
+            T *weight;                                                                            \
+            ptrdiff_t nt, nr;                                                                     \
+        } S, F;                                                                                   \
+        /* on the stack for small kernels (a tiny call costs no malloc) */                        \
+        const size_t n_index = 2 * (3 * (size_t)taps + 2 * (size_t)rows);                         \
+        const size_t n_values = 2 * (size_t)taps + (finite ? (size_t)(rows * LW) : 0);            \
+        ptrdiff_t index_here[STACK_ITEMS];                                                        \
+        T values_here[STACK_ITEMS];                                                               \
+        ptrdiff_t *index =                                                                        \
+            n_index <= STACK_ITEMS ? index_here : malloc(sizeof(ptrdiff_t) * n_index);            \
+        T *values = n_values <= STACK_ITEMS ? values_here : malloc(sizeof(T) * n_values);         \
+        if (index == NULL || values == NULL) {                                                    \
+            if (index != index_here) free(index);                                                 \
+            if (values != values_here) free(values);                                              \
+            return -1;                                                                            \
+        }                                                                                         \
+        S.offset = index, S.shift = S.offset + taps, S.at_local = S.shift + taps;                 \
+        S.row_base = S.at_local + taps, S.used = S.row_base + rows;                               \
+        F.offset = S.used + rows, F.shift = F.offset + taps, F.at_local = F.shift + taps;         \
+        F.row_base = F.at_local + taps, F.used = F.row_base + rows;                               \
+        S.weight = values, F.weight = values + taps;                                              \
+        T *local = values + 2 * taps;                                                             \
+        const int has_full = q0 <= n0 && q1 <= n1;                                                \
+        if (has_full) BUILD_TAPS(F, q0 - 1, q1 - 1);                                              \
+        /* Taps in reverse order take the rows in turn, one tap each. Where more rows than the    \
+           cache has ways start in the same set of a 4 KB-periodic cache (rows 4 KB apart: 512    \
+           doubles, ...), every block reads a copy of its rows instead (where the kernel is       \
+           finite): the copy costs less than the conflict misses it saves (images only). */       \
+        int alias = 0;                                                                            \
+        if (reverse && finite && q0 == 1 && rows > 12) {                                          \
+            unsigned char in_set[64] = {0};                                                       \
+            for (ptrdiff_t r = 0; r < rows; r++) {                                                \
+                const size_t at = (size_t)r * (size_t)n2 * sizeof(T);                             \
+                if (++in_set[(at >> 6) & 63] > 12) alias = 1;                                     \
+            }                                                                                     \
+        }                                                                                         \
+        /* Two lines (o1, o1 + 1) that both read all the kernel's rows share the loads of each    \
+           row: a row's taps for line o1 + 1 are line o1's next row's. Steps in each line's tap   \
+           order: per kernel plane (or, reversed, per last index) the rows from o1 + 1 down,      \
+           the first for line o1 + 1 only, the last for line o1 only, the others for both. */     \
+        const ptrdiff_t steps = q0 * (q1 + 1) * q2, groups = reverse ? q2 : q0;                   \
+        ptrdiff_t *pair_at = NULL, *seg = NULL;                                                   \
+        T *pair_w = NULL;                                                                         \
+        if (has_full && q1 >= 2 && L1 >= 2) {                                                     \
+            pair_at = malloc(sizeof(ptrdiff_t) * (size_t)steps);                                  \
+            seg = malloc(sizeof(ptrdiff_t) * 3 * (size_t)(groups * 3));                           \
+            pair_w = malloc(sizeof(T) * 2 * (size_t)steps);                                       \
+            if (pair_at == NULL || seg == NULL || pair_w == NULL) {                               \
+                free(pair_at);                                                                    \
+                free(seg);                                                                        \
+                free(pair_w);                                                                     \
+                pair_at = seg = NULL;                                                             \
+                pair_w = NULL;                                                                    \
+            }                                                                                     \
+        }                                                                                         \
+        ptrdiff_t nseg = 0;                                                                       \
+        if (pair_at != NULL) {                                                                    \
+            ptrdiff_t ns = 0;                                                                     \
+            for (ptrdiff_t g = 0; g < groups; g++)                                                \
+                for (ptrdiff_t rho = 0; rho <= q1; rho++) {                                       \
+                    const ptrdiff_t kind = rho == 0 ? 2 : rho == q1 ? 1 : 0; /* B, A, both */     \
+                    if (nseg > 0 && seg[3 * (nseg - 1)] == kind && kind == 0) {                   \
+                        seg[3 * (nseg - 1) + 2] += reverse ? q0 : q2;                             \
+                    } else {                                                                      \
+                        seg[3 * nseg] = kind, seg[3 * nseg + 1] = ns;                             \
+                        seg[3 * nseg + 2] = ns + (reverse ? q0 : q2);                             \
+                        nseg++;                                                                   \
+                    }                                                                             \
+                    for (ptrdiff_t h = 0; h < (reverse ? q0 : q2); h++, ns++) {                   \
+                        const ptrdiff_t j0 = reverse ? h : g, j2 = reverse ? g : h;               \
+                        pair_at[ns] = ((q0 - 1 - j0) * n1 + q1 - rho) * n2 + s2 - j2;             \
+                        pair_w[2 * ns] = rho >= 1 ? w[(j0 * q1 + rho - 1) * q2 + j2] : 0;         \
+                        pair_w[2 * ns + 1] = rho < q1 ? w[(j0 * q1 + rho) * q2 + j2] : 0;         \
+                    }                                                                             \
+                }                                                                                 \
+        }                                                                                         \
+        /* outputs whose every tap lies inside x */                                               \
+        const ptrdiff_t in0 = min_p(max_p(c0, q2 - 1 - s2), c1);                                  \
+        const ptrdiff_t in1 = max_p(in0, min_p(c1, n2 - s2));                                     \
+        for (ptrdiff_t line = l0; line < l1; line++) {                                            \
+            const ptrdiff_t i0 = line / L1, i1 = line - i0 * L1;                                  \
+            const ptrdiff_t o0 = i0 + s0, o1 = i1 + s1;                                           \
+            T *row = out + (i0 * L1 + i1) * L2;                                                   \
+            /* this line's taps: x[base + offset[t] + k] for output k */                          \
+            const struct taps *P;                                                                 \
+            ptrdiff_t base = 0;                                                                   \
+            if (has_full && o0 >= q0 - 1 && o0 < n0 && o1 >= q1 - 1 && o1 < n1) {                 \
+                P = &F;                                                                           \
+                base = ((o0 - (q0 - 1)) * n1 + o1 - (q1 - 1)) * n2;                               \
+            } else {                                                                              \
+                BUILD_TAPS(S, o0, o1);                                                            \
+                P = &S;                                                                           \
+            }                                                                                     \
+            const ptrdiff_t nt = P->nt, nr = P->nr;                                               \
+            const ptrdiff_t *offset = P->offset, *shift = P->shift, *at_local = P->at_local;      \
+            const T *weight = P->weight;                                                          \
+            if (nt == 0) {                                                                        \
+                if (!accumulate)                                                                  \
+                    for (ptrdiff_t k = c0; k < c1; k++) row[k] = 0;                               \
+                continue;                                                                         \
+            }                                                                                     \
+            const int from_x = !alias;                                                            \
+            /* with the next line: both read every row, in one plane, in this share */            \
+            const int pair = pair_at != NULL && P == &F && i1 + 1 < L1 && line + 1 < l1 &&        \
+                             o1 + 1 < n1 && from_x;                                               \
+            for (int pass = 0; pass < 1 + pair; pass++) {                                         \
+            if (pass == 1) {                                                                      \
+                line++;  /* the second line of the pair: its blocks near the edges */             \
+                row += L2;                                                                        \
+                base += n2;                                                                       \
+            }                                                                                     \
+            const T *xl = x + base;                                                               \
+            /* Blocks of BLOCK outputs, each summed in registers over every tap. */               \
+            ptrdiff_t k = c0;                                                                     \
+            while (k < c1) {                                                                      \
+                /* inside: from x itself (where the inside ends the line, its last block ends     \
+                   there too, overlapping the one before: outputs summed twice, alike) */         \
+                ptrdiff_t kd = -1;                                                                \
+                if (from_x && k >= in0 && k + BLOCK <= in1)                                       \
+                    kd = k;                                                                       \
+                else if (from_x && k >= in0 && k < in1 && in1 - in0 >= BLOCK &&                   \
+                         (in1 == c1 || !finite) && !accumulate)                                   \
+                    kd = in1 - BLOCK;                                                             \
+                if (kd >= 0 && pair) {                                                            \
+                    /* both lines' block, half a block at a time (few registers) */               \
+                    if (pass == 0)                                                                \
+                        for (ptrdiff_t half = kd; half < kd + BLOCK; half += BLOCK / 2) {         \
+                            V a[VECTORS / 2], b[VECTORS / 2];                                     \
+                            for (int v = 0; v < VECTORS / 2; v++) {                                \
+                                a[v] = accumulate ? LOAD(V, row + half + v * W) : (V){0};          \
+                                b[v] = accumulate ? LOAD(V, row + L2 + half + v * W) : (V){0};     \
+                            }                                                                      \
+                            for (ptrdiff_t g = 0; g < nseg; g++) {                                \
+                                const ptrdiff_t kind = seg[3 * g], t1 = seg[3 * g + 2];           \
+                                for (ptrdiff_t t = seg[3 * g + 1]; t < t1; t++) {                 \
+                                    const T *xt = xl + pair_at[t] + half;                         \
+                                    const T wa = pair_w[2 * t], wb = pair_w[2 * t + 1];           \
+                                    for (int v = 0; v < VECTORS / 2; v++) {                       \
+                                        const V xv = LOAD(V, xt + v * W);                         \
+                                        if (kind != 2) a[v] = a[v] + xv * wa;                     \
+                                        if (kind != 1) b[v] = b[v] + xv * wb;                     \
+                                    }                                                             \
+                                }                                                                 \
+                            }                                                                     \
+                            for (int v = 0; v < VECTORS / 2; v++) {                               \
+                                STORE(row + half + v * W, a[v]);                                  \
+                                STORE(row + L2 + half + v * W, b[v]);                             \
+                            }                                                                     \
+                        }                                                                         \
+                    k = kd + BLOCK;                                                               \
+                    continue;                                                                     \
+                }                                                                                 \
+                if (kd >= 0) {                                                                    \
+                    V acc[VECTORS];                                                                \
+                    for (int v = 0; v < VECTORS; v++)                                              \
+                        acc[v] = accumulate ? LOAD(V, row + kd + v * W) : (V){0};                  \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                           \
+                        const T *xt = xl + offset[t] + kd;                                         \
+                        const T wt = weight[t];                                                   \
+                        for (int v = 0; v < VECTORS; v++)                                         \
+                            acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;                           \
+                    }                                                                             \
+                    for (int v = 0; v < VECTORS; v++) STORE(row + kd + v * W, acc[v]);            \
+                    k = kd + BLOCK;                                                               \
+                    continue;                                                                     \
+                }                                                                                 \
+                if (finite) {                                                                     \
+                    /* near an edge: a block from a copy of the rows it reads, zero outside x,    \
+                       as many vectors as its outputs need (a line's last few outputs: one).      \
+                       With finite weights a product with such a zero is +0 or -0, which leaves   \
+                       the sum unchanged (a sum that starts from +0 is never -0): the exact sums. \
+                       Only the vectors the block needs are summed (short lines' last blocks). */ \
+                    const ptrdiff_t kb = k, k1 = min_p(c1, kb + BLOCK);                           \
+                    const int nv = (int)((k1 - kb + W - 1) / W);                                  \
+                    const ptrdiff_t first = kb + s2 - (q2 - 1);                                   \
+                    const ptrdiff_t lo = min_p(LW, max_p(0, -first));                             \
+                    const ptrdiff_t hi = max_p(lo, min_p(LW, n2 - first));                        \
+                    for (ptrdiff_t u = 0; u < nr; u++) {                                          \
+                        T *dst = local + P->used[u] * LW;                                         \
+                        const T *src = xl + P->row_base[P->used[u]] + first;                      \
+                        for (ptrdiff_t p = 0; p < lo; p++) dst[p] = 0;                            \
+                        for (ptrdiff_t p = lo; p < hi; p++) dst[p] = src[p];                      \
+                        for (ptrdiff_t p = hi; p < LW; p++) dst[p] = 0;                           \
+                    }                                                                             \
+                    T sums[BLOCK];                                                                 \
+                    for (ptrdiff_t i = 0; i < BLOCK; i++)                                          \
+                        sums[i] = accumulate && i < k1 - kb ? row[kb + i] : 0;                     \
+                    V acc[VECTORS];                                                                \
+                    for (int v = 0; v < VECTORS; v++) acc[v] = LOAD(V, sums + v * W);              \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                           \
+                        const T *xt = local + at_local[t];                                         \
+                        const T wt = weight[t];                                                   \
+                        for (int v = 0; v < VECTORS; v++)                                         \
+                            if (v < nv) acc[v] = acc[v] + LOAD(V, xt + v * W) * wt;               \
+                    }                                                                             \
+                    for (int v = 0; v < VECTORS; v++) STORE(sums + v * W, acc[v]);                \
+                    memcpy(row + k, sums, sizeof(T) * (size_t)(k1 - k));                          \
+                    k = k1;                                                                       \
+                } else {                                                                          \
+                    /* a weight is NaN or Inf: each tap over the outputs it reaches */            \
+                    ptrdiff_t k1 = min_p(c1, k + BLOCK);                                          \
+                    if (k < in0)                                                                  \
+                        k1 = min_p(k1, in0);                                                      \
+                    else if (k < in1)                                                             \
+                        k1 = min_p(k1, in1);                                                      \
+                    T acc[BLOCK];                                                                 \
+                    for (ptrdiff_t i = 0; i < k1 - k; i++) acc[i] = accumulate ? row[k + i] : 0;  \
+                    for (ptrdiff_t t = 0; t < nt; t++) {                                          \
+                        const ptrdiff_t lo = max_p(k, -shift[t]), hi = min_p(k1, n2 - shift[t]);  \
+                        const T *xt = xl + offset[t];                                             \
+                        const T wt = weight[t];                                                   \
+                        for (ptrdiff_t i = lo; i < hi; i++) acc[i - k] += xt[i] * wt;             \
+                    }                                                                             \
+                    for (ptrdiff_t i = k; i < k1; i++) row[i] = acc[i - k];                       \
+                    k = k1;                                                                       \
+                }                                                                                 \
+            }                                                                                     \
+            }                                                                                     \
+        }                                                                                         \
+        if (index != index_here) free(index);                                                     \
+        if (values != values_here) free(values);                                                  \
+        free(pair_at);                                                                            \
+        free(seg);                                                                                \
+        free(pair_w);                                                                             \
+        return 0;                                                                                 \
+    }
+
+DEFINE_DIRECT(bridge_direct3_f64, double, vec_f64)
+DEFINE_DIRECT(bridge_direct3_f32, float, vec_f32)
+
+/* The buffer of a C-contiguous array, or of a column-major one (``fortran``: read as its
+ * transpose, which is C-contiguous). */
+static int get_array(PyObject *obj, Py_buffer *view, int writable, int fortran,
+                     const char *what) {
+    int flags = (fortran ? PyBUF_F_CONTIGUOUS : PyBUF_C_CONTIGUOUS) | PyBUF_FORMAT |
+                (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->ndim < 1 || view->ndim > 3) {
+        PyErr_Format(PyExc_ValueError, "direct3: %s must have 1 to 3 dimensions", what);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Dimension k of the array (of its transpose: ``fortran``) as 3-D, leading 1s added. */
+static ptrdiff_t dim3(const Py_buffer *view, int k, int fortran) {
+    int d = k - (3 - view->ndim);
+    return d < 0 ? 1 : view->shape[fortran ? view->ndim - 1 - d : d];
+}
+
+static char kind_of(const Py_buffer *view) {
+    const char *f = view->format ? view->format : "B";
+    char c = f[strlen(f) - 1];
+    if (c == 'd' && view->itemsize == 8) return 'd';
+    if (c == 'f' && view->itemsize == 4) return 'f';
+    return 0;
+}
+
+/* Release the three buffers of a call; its result (a new reference; NULL: the error set). */
+static PyObject *release3(Py_buffer *a, Py_buffer *b, Py_buffer *c, PyObject *result) {
+    PyBuffer_Release(a);
+    PyBuffer_Release(b);
+    PyBuffer_Release(c);
+    Py_XINCREF(result);
+    return result;
+}
+
+static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs < 11 || nargs > 13) {
+        PyErr_SetString(PyExc_TypeError, "direct3 takes 11 to 13 arguments");
+        return NULL;
+    }
+    ptrdiff_t v[7];
+    for (int k = 0; k < 7; k++) {
+        v[k] = PyNumber_AsSsize_t(args[3 + k], PyExc_OverflowError);
+        if (v[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    int skip_zero = PyObject_IsTrue(args[10]);
+    if (skip_zero < 0) return NULL;
+    /* reverse: 0 none; 1 the arrays are the transposes of the operands and result; 2 they are
+       the column-major operands and result themselves (read as their transposes) */
+    long reverse = nargs >= 12 ? PyLong_AsLong(args[11]) : 0;
+    if (reverse == -1 && PyErr_Occurred()) return NULL;
+    /* accumulate: each sum starts from the output's value instead of 0 (the taps of a leading
+       kernel index after those of the ones before it: bridge's sums of 4 or more dimensions) */
+    int accumulate = nargs == 13 ? PyObject_IsTrue(args[12]) : 0;
+    if (accumulate < 0) return NULL;
+    if (reverse < 0 || reverse > 2) {
+        PyErr_SetString(PyExc_ValueError, "direct3: reverse must be 0, 1 or 2");
+        return NULL;
+    }
+    const int fortran = reverse == 2;
+    Py_buffer bo, bx, bw;
+    if (get_array(args[0], &bo, 1, fortran, "out") < 0) return NULL;
+    if (get_array(args[1], &bx, 0, fortran, "x") < 0) {
+        PyBuffer_Release(&bo);
+        return NULL;
+    }
+    if (get_array(args[2], &bw, 0, fortran, "w") < 0) {
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    char kind = kind_of(&bo);
+    PyObject *result = Py_None;
+    if (kind == 0 || kind_of(&bx) != kind || kind_of(&bw) != kind) {
+        PyErr_SetString(PyExc_TypeError, "direct3: out, x and w must all be float64 or float32");
+        result = NULL;
+    } else {
+        const int f = fortran;
+        ptrdiff_t dims[8] = {dim3(&bo, 1, f), dim3(&bo, 2, f), dim3(&bx, 0, f), dim3(&bx, 1, f),
+                             dim3(&bx, 2, f), dim3(&bw, 0, f), dim3(&bw, 1, f), dim3(&bw, 2, f)};
+        int status;
+        Py_BEGIN_ALLOW_THREADS
+        if (kind == 'd')
+            status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
+                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+        else
+            status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
+                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+        Py_END_ALLOW_THREADS
+        if (status < 0) result = PyErr_NoMemory();
+    }
+    return release3(&bo, &bx, &bw, result);
+}
+
+/* The direct sum along the last axis of the FFT path's spectra (method_fft's "one axis
+ * direct"), the arrays as planes (the last axis slowest: column-major spectra): columns p0..p1
+ * of out (n planes of np complex numbers) set to
+ *     out[j, p] = 0 + x[s + j, p] * w[0, p] + x[s + j - 1, p] * w[1, p] + ...
+ * over the taps k of w (nw planes) for which s + j - k is a plane of x (nx planes). Complex
+ * numbers are pairs of doubles; each product is re = xr*wr - xi*wi, im = xi*wr + xr*wi, each
+ * product rounded (built without fused multiply-add), so numpy with the same products in the
+ * same order gives the same bits. */
+#define ZBLOCK 4   /* vectors of 4 complex numbers summed in registers at a time */
+#define ZCOLUMN 64 /* complex numbers per column block: its planes' rows stay in cache */
+
+CLONES static int bridge_zdirect(double *out, const double *x, const double *w, ptrdiff_t n,
+                                 ptrdiff_t nx, ptrdiff_t nw, ptrdiff_t np_, ptrdiff_t s,
+                                 ptrdiff_t p0, ptrdiff_t p1) {
+    const vec_f64 sign = {-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0};
+    typedef long long vec_i64 __attribute__((vector_size(64)));
+    const vec_i64 swap = {1, 0, 3, 2, 5, 4, 7, 6};
+    const vec_i64 real = {0, 0, 2, 2, 4, 4, 6, 6};
+    const vec_i64 imag = {1, 1, 3, 3, 5, 5, 7, 7};
+    const ptrdiff_t row = 2 * np_; /* doubles per plane */
+    enum { VPC = ZCOLUMN / 4 };    /* vectors per column block */
+    /* Each tap's real parts and signed imaginary parts, spread for the products, per block. */
+    vec_f64 *ws = aligned_alloc(sizeof(vec_f64), (size_t)(2 * nw * VPC) * sizeof(vec_f64));
+    if (!ws) return -1;
+    for (ptrdiff_t pc = p0; pc < p1; pc += ZCOLUMN) {
+        const ptrdiff_t pe = min_p(pc + ZCOLUMN, p1);
+        const int whole = pe - pc == ZCOLUMN;
+        if (whole)
+            for (ptrdiff_t k = 0; k < nw; k++)
+                for (int v = 0; v < VPC; v++) {
+                    vec_f64 wv = LOAD(vec_f64, w + k * row + 2 * pc + 8 * v);
+                    ws[(2 * k) * VPC + v] = __builtin_shuffle(wv, real);
+                    ws[(2 * k + 1) * VPC + v] = __builtin_shuffle(wv, imag) * sign;
+                }
+        for (ptrdiff_t j = 0; j < n; j++) {
+            const ptrdiff_t k0 = max_p(0, s + j - (nx - 1)), k1 = min_p(nw - 1, s + j);
+            double *o = out + j * row;
+            ptrdiff_t p = pc;
+            if (whole) {
+                for (int v0 = 0; v0 < VPC; v0 += ZBLOCK, p += 4 * ZBLOCK) {
+                    vec_f64 acc[ZBLOCK];
+                    for (int b = 0; b < ZBLOCK; b++) acc[b] = (vec_f64){0};
+                    for (ptrdiff_t k = k0; k <= k1; k++) {
+                        const double *xp = x + (s + j - k) * row + 2 * p;
+                        const vec_f64 *wr = ws + (2 * k) * VPC + v0, *wi = wr + VPC;
+                        for (int b = 0; b < ZBLOCK; b++) {
+                            vec_f64 xv = LOAD(vec_f64, xp + 8 * b);
+                            acc[b] += xv * wr[b] + __builtin_shuffle(xv, swap) * wi[b];
+                        }
+                    }
+                    for (int b = 0; b < ZBLOCK; b++) STORE(o + 2 * p + 8 * b, acc[b]);
+                }
+            }
+            for (; p < pe; p++) {
+                double re = 0.0, im = 0.0;
+                for (ptrdiff_t k = k0; k <= k1; k++) {
+                    const double *xp = x + (s + j - k) * row + 2 * p, *wp = w + k * row + 2 * p;
+                    re += xp[0] * wp[0] + xp[1] * -wp[1];
+                    im += xp[1] * wp[0] + xp[0] * wp[1];
+                }
+                o[2 * p] = re;
+                o[2 * p + 1] = im;
+            }
+        }
+    }
+    free(ws);
+    return 0;
+}
+
+static int get_lines(PyObject *obj, Py_buffer *view, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->ndim != 2 || kind_of(view) != 'd' || view->shape[1] % 2) {
+        PyErr_Format(PyExc_ValueError, "zdirect: %s must be 2-D float64, an even row length",
+                     what);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "zdirect takes 6 arguments");
+        return NULL;
+    }
+    ptrdiff_t v[3];
+    for (int k = 0; k < 3; k++) {
+        v[k] = PyNumber_AsSsize_t(args[3 + k], PyExc_OverflowError);
+        if (v[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    Py_buffer bo, bx, bw;
+    if (get_lines(args[0], &bo, 1, "out") < 0) return NULL;
+    if (get_lines(args[1], &bx, 0, "x") < 0) {
+        PyBuffer_Release(&bo);
+        return NULL;
+    }
+    if (get_lines(args[2], &bw, 0, "w") < 0) {
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    PyObject *result = Py_None;
+    ptrdiff_t points = bo.shape[1] / 2;
+    if (bx.shape[1] != bo.shape[1] || bw.shape[1] != bo.shape[1] || v[1] < 0 || v[1] > v[2] ||
+        v[2] > points || bw.shape[0] < 1 || bx.shape[0] < 1) {
+        PyErr_SetString(PyExc_ValueError, "zdirect: planes or shapes do not match");
+        result = NULL;
+    } else {
+        int status;
+        Py_BEGIN_ALLOW_THREADS
+        status = bridge_zdirect(bo.buf, bx.buf, bw.buf, bo.shape[0], bx.shape[0], bw.shape[0],
+                                points, v[0], v[1], v[2]);
+        Py_END_ALLOW_THREADS
+        if (status < 0) result = PyErr_NoMemory();
+    }
+    return release3(&bo, &bx, &bw, result);
+}
+
+static PyMethodDef methods[] = {
+    {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
+     "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
+     "sets lines l0..l1, columns c0..c1 of out to their sums (numba's direct3 adds them to out's "
+     "zeros). reverse 1: the arrays are the transposes of the operands and result, the taps "
+     "summed in the operands' order; 2: the same, given the column-major arrays themselves. "
+     "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
+     "0."},
+    {"zdirect", (PyCFunction)(void (*)(void))py_zdirect, METH_FASTCALL,
+     "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
+     "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
+     "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
+                                    "The compiled loop of direct.", -1, methods};
+
+PyMODINIT_FUNC PyInit__direct_c(void) { return PyModule_Create(&module); }

@@ -1,0 +1,72 @@
+"""The compiled loops, found once per process: the C extension built at install
+(``bridge/_kernels/_direct_c.c``) and numba's loop (``bridge/_kernels/_direct_numba.py``, the
+``[fast]`` extra).
+
+The lowest layer of the kernels next to :mod:`~bridge._kernels.nonfinite` and
+:mod:`~bridge._kernels.pool`: ``method_direct`` and ``method_fft`` take their loops from here, so
+neither needs the other to find them. The C extension is a plain module of this package (it
+loads in about a millisecond); numba is a heavy import, so :func:`numba_direct3` imports it
+only when called (``method_direct`` calls it once the work pays for it).
+
+``BRIDGE_C_LOOP=0`` (read at import) and ``BRIDGE_NUMBA=0`` (read at numba's first use) turn
+the loops off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+try:
+    from bridge._kernels import _direct_c  # type: ignore[attr-defined]  # a C extension
+except ImportError:  # not built (no C compiler at install)
+    _direct_c = None
+
+from bridge._kernels import _direct_numba
+
+_C_ON = _direct_c is not None and os.environ.get("BRIDGE_C_LOOP", "1") != "0"
+# The C loop of the direct sum (it releases the GIL), or None where it was not built or
+# BRIDGE_C_LOOP=0: direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0) (see its
+# docstring), numba's arguments and a ``reverse`` flag.
+C_DIRECT3: Callable[..., None] | None = _direct_c.direct3 if _C_ON else None
+# The C loop of the FFT path's direct sum along the last axis, or None (as C_DIRECT3):
+# zdirect(out, x, w, s, p0, p1).
+C_ZDIRECT: Callable[..., None] | None = _direct_c.zdirect if _C_ON else None
+
+_NUMBA: list = []  # [numba's loop or None], once looked for
+_LOCK = threading.Lock()
+
+
+def c_direct3():
+    """:data:`C_DIRECT3`."""
+    return C_DIRECT3
+
+
+def c_zdirect():
+    """:data:`C_ZDIRECT` (a function, so that tests can turn it off)."""
+    return C_ZDIRECT
+
+
+def c_loop_available() -> bool:
+    """Whether this installation has the C loop (the same answer in every process of it)."""
+    return C_DIRECT3 is not None
+
+
+def numba_direct3():
+    """numba's loop of the direct sum (compiled, or loaded from numba's cache: about 0.4 s the
+    first time in a process), or None where numba is missing or broken, or ``BRIDGE_NUMBA=0``."""
+    if not _NUMBA:
+        with _LOCK:
+            if not _NUMBA:
+                _NUMBA.append(_load_numba())
+    return _NUMBA[0]
+
+
+def _load_numba():
+    if os.environ.get("BRIDGE_NUMBA", "1") == "0":
+        return None
+    try:
+        return _direct_numba.compile_direct3()
+    except Exception:  # not installed, or broken (e.g. built for another numpy)
+        return None
