@@ -90,7 +90,7 @@ def test_matlab_identifier_ends_the_line(tmp_path):
 
 def test_internal_error_exits_70(job, tmp_path):
     code = (
-        "import sys; from bridge import cli\n"
+        "import sys; from bridge import _cli as cli\n"
         "from bridge._job import compute\n"
         "def boom(job): raise KeyError('unexpected')\n"
         "compute.compute = boom\n"

@@ -794,7 +794,7 @@ def test_the_choice_does_not_depend_on_what_the_process_has_loaded():
     # same bits, in both (seen broken: a Dask worker's float result differed from the CLI's).
     code = (
         "import sys, numpy as np\n"
-        "from bridge import kernels\n"
+        "from bridge import _kernels as kernels\n"
         "from bridge._kernels import method_direct\n"
         "if sys.argv[1] == 'warm':\n"
         "    import scipy.fft\n"

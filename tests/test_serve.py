@@ -504,7 +504,7 @@ def test_a_stop_signal_during_a_fork_stops_the_server(short_dir):
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    for _ in range(1000): pass  # the handler runs here, inside the hook\n"
         "os.register_at_fork(after_in_parent=hook)\n"
-        "from bridge import serve\n"
+        "from bridge import _serve as serve\n"
         f"sys.exit(serve.serve({str(sock)!r}))\n"
     )
     env = base_env(BRIDGE_SOCKET=str(sock), BRIDGE_SERVE_PREFAULT_MB="0")
@@ -979,7 +979,7 @@ def test_serve_does_not_import_the_cli():
     imports serve."""
     import ast
 
-    tree = ast.parse((ROOT / "bridge" / "serve.py").read_text())
+    tree = ast.parse((ROOT / "bridge" / "_serve.py").read_text())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
