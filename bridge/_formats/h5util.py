@@ -256,6 +256,28 @@ class H5Variable(Variable):
         return math.prod(self.size) * class_dtype(self.matlab_class, self.complex).itemsize
 
 
+def dataset_variable(
+    name: str, cls: str, size: tuple[int, ...], dataset: h5py.Dataset, path: str, is_complex: bool
+) -> H5Variable:
+    """A numeric variable whose values are the dataset's, MATLAB's dimensions reversed (as
+    MATLAB's v7.3 and Octave's ``save -hdf5`` store them): read on demand, or by boxes when a
+    job streams; small ones at once (:func:`lazy`)."""
+    source = Source(
+        path=path,
+        name=dataset.name.encode(),
+        variable=name,
+        shape=tuple(dataset.shape),
+        dtype=dataset.dtype,
+        size=size,
+        matlab_class=cls,
+        complex=is_complex,
+        reverse=True,
+        chunks=dataset.chunks,
+    )
+    variable = H5Variable(name, cls, size, is_complex, file=path, loader=source.read, source=source)
+    return lazy(variable)
+
+
 def lazy(variable: H5Variable) -> H5Variable:
     """``variable``, already read if it is small (lazy reading needs the file to stay)."""
     if variable.nbytes <= EAGER_BYTES:

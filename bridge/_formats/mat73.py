@@ -106,22 +106,7 @@ def _variable(name: str, obj, note: str | None, path: str) -> Variable:
     if base.kind not in "biuf" or (cls == "logical" and pair):
         msg = f"is a MATLAB {cls} stored as HDF5 type {obj.dtype}, which MATLAB never writes"
         raise FileFormatError(msg).where(file=path, variable=name)
-    source = h5util.Source(
-        path=path,
-        name=obj.name.encode(),
-        variable=name,
-        shape=tuple(obj.shape),
-        dtype=obj.dtype,
-        size=size,
-        matlab_class=cls,
-        complex=pair is not None,
-        reverse=True,
-        chunks=obj.chunks,
-    )
-    variable = h5util.H5Variable(
-        name, cls, size, pair is not None, file=path, loader=source.read, source=source
-    )
-    return h5util.lazy(variable)
+    return h5util.dataset_variable(name, cls, size, obj, path, pair is not None)
 
 
 def _flag(value) -> bool:

@@ -225,22 +225,7 @@ def _numeric(name: str, cls: str, is_complex: bool, value, path: str) -> Variabl
     # Read on demand, as MAT v7.3 variables are: a large operand can be streamed.
     size = matlab_size(tuple(value.shape)[::-1])
     check_size(size, path, name)
-    source = h5util.Source(
-        path=path,
-        name=value.name.encode(),
-        variable=name,
-        shape=tuple(value.shape),
-        dtype=value.dtype,
-        size=size,
-        matlab_class=cls,
-        complex=is_complex,
-        reverse=True,
-        chunks=value.chunks,
-    )
-    variable = h5util.H5Variable(
-        name, cls, size, is_complex, file=path, loader=source.read, source=source
-    )
-    return h5util.lazy(variable)
+    return h5util.dataset_variable(name, cls, size, value, path, is_complex)
 
 
 def _char(name: str, value, path: str) -> Variable:

@@ -274,9 +274,7 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     # Compute in MATLAB's order, as the in-memory job does (bridge.convolution, whatever the
     # memory layout): boxes of a MATLAB-layout HDF5 operand are transposed after reading, so
     # that every output is the same sum in the same order.
-    files_reversed = (signal.source.reverse if signal.source is not None else False) or (
-        signal.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
-    )
+    files_reversed = _files_reversed(signal, out_fmt, hdf5_order)
     ndim = len(shape_of.a_dims)
     s_m, k_m = shape_of.a_dims, shape_of.b_dims
     if not first_is_signal:
@@ -304,22 +302,38 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     if empty:
         return plan
     kernel_need = kernel.nbytes + 3 * kernel.numel * dtype.itemsize
+    _check_resident(signal, kernel.name, kernel_need, limit, what, job.path)
+    plan.method = choose_method(plan)
+    resident = kernel_need + (signal.nbytes if signal.source is None else READ_CACHE_BYTES)
+    plan.block = plan_boxes(plan, limit - resident, what)
+    return plan
+
+
+def _check_resident(
+    signal: Operand, kernel: str, kernel_need: int, limit: int, what: str, path: str
+) -> None:
+    """What a streamed job holds whole must fit half the budget: the kernel with its copies,
+    and the signal too unless a MAT v7.3 or HDF5 file lets it be read in parts."""
     if kernel_need > limit // 2:
         raise MemoryLimitError(
-            f"{what}; streaming reads {signal.name} in parts but needs {kernel.name} whole: "
+            f"{what}; streaming reads {signal.name} in parts but needs {kernel} whole: "
             f"{_bytes(kernel_need)} with its copies, more than half of {{max_memory}}; "
             "raise {max_memory}"
-        ).where(file=job.path)
+        ).where(file=path)
     if signal.source is None and signal.nbytes + kernel_need > limit // 2:
         raise MemoryLimitError(
             f"{what}; streaming needs {signal.name} read in parts, which only MAT v7.3 and "
             "HDF5 files allow: save IN with save -v7.3 (or h5create/h5write), or raise "
             "{max_memory}"
-        ).where(file=job.path)
-    plan.method = choose_method(plan)
-    resident = kernel_need + (signal.nbytes if signal.source is None else READ_CACHE_BYTES)
-    plan.block = plan_boxes(plan, limit - resident, what)
-    return plan
+        ).where(file=path)
+
+
+def _files_reversed(signal: Operand, out_fmt: str, hdf5_order: str | None) -> bool:
+    """Whether the files hold MATLAB's dimensions reversed (the signal's, else the output's):
+    boxes are read and written in that order."""
+    if signal.source is not None:
+        return bool(signal.source.reverse)
+    return out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab"
 
 
 def _streamed_format(outfile: str, fmt, mat_version: str, result_bytes: int) -> str:
@@ -389,20 +403,8 @@ def _plan_filter(job, operands, outfile, limit, fmt, mat_version, hdf5_order):
     out_fmt = _streamed_format(outfile, fmt, mat_version, result_bytes)
     _check_streamed_format(out_fmt, what, job.path)
     kernel_need = call.h.nbytes * 3
-    if kernel_need > limit // 2:
-        raise MemoryLimitError(
-            f"{what}; streaming needs the kernel whole: {_bytes(kernel_need)} with its copies, "
-            "more than half of {max_memory}; raise {max_memory}"
-        ).where(file=job.path)
-    if image.source is None and image.nbytes + kernel_need > limit // 2:
-        raise MemoryLimitError(
-            f"{what}; streaming needs {image.name} read in parts, which only MAT v7.3 and "
-            "HDF5 files allow: save IN with save -v7.3 (or h5create/h5write), or raise "
-            "{max_memory}"
-        ).where(file=job.path)
-    files_reversed = (image.source.reverse if image.source is not None else False) or (
-        image.source is None and (out_fmt == "mat73" or (hdf5_order or "matlab") == "matlab")
-    )
+    _check_resident(image, "the kernel", kernel_need, limit, what, job.path)
+    files_reversed = _files_reversed(image, out_fmt, hdf5_order)
     ndim = len(call.a_dims)
     h_dims = call.h.shape
     plan = Plan(
