@@ -371,7 +371,7 @@ class _Shared:
 def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | None]:
     """(status, error line, result or None): the file job's work and error report on operands
     that are already in memory."""
-    from bridge._job import compute, files, outcome, stream
+    from bridge._job import compute, files, memory, outcome, stream
 
     # The job a job file with these variables and op and shape (as the wrappers save them) is.
     job = files.Job(
@@ -385,7 +385,7 @@ def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | No
     try:
         # The file job's memory plan: the same checks and errors, and the same refusal of a job
         # that does not fit. A job the file path would stream is not run here.
-        plan = stream.plan_job(job, "out.mat", stream.budget(None))
+        plan = stream.plan_job(job, "out.mat", memory.budget(None))
         if plan is not None:
             return -1, "", None
         job.read_operands()

@@ -141,8 +141,9 @@ def test_version_in_a_process():
 
 SLOW_COMPUTE = """
 import sys, time
-from bridge._job import compute, progress
+from bridge._job import compute, progress, runner
 progress.PROGRESS_EVERY = 0.2
+runner.HEARTBEAT_WORK = 0  # this tiny job is made long by the sleep below
 real = compute.compute
 def slow(job):
     time.sleep(1.5)

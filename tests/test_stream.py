@@ -23,7 +23,7 @@ from bridge import _cli as cli
 from bridge import _formats as formats
 from bridge import _kernels as kernels
 from bridge._formats import h5util
-from bridge._job import compute, files, stream
+from bridge._job import compute, files, memory, stream
 from bridge._job import progress as job_progress
 
 RNG = np.random.default_rng(2026)
@@ -86,7 +86,7 @@ def compare(capsys, tmp_path, infile, budget, *options, boxes_at_least=2, floats
     # the job really was cut in boxes
     op = next((o.split("=")[1] for o in opts if o.startswith("--op=")), None)
     shape = next((o.split("=")[1] for o in opts if o.startswith("--shape=")), None)
-    plan = streamed_plan(infile, stream.parse_size(budget), out, op=op, shape=shape)
+    plan = streamed_plan(infile, memory.parse_size(budget), out, op=op, shape=shape)
     assert plan is not None
     count = sum(1 for _ in stream.boxes(plan)) if not plan.empty else 0
     if got.size >= 2 * stream.MIN_BOX_OUTPUTS:
@@ -111,7 +111,7 @@ def compare(capsys, tmp_path, infile, budget, *options, boxes_at_least=2, floats
     ],
 )
 def test_sizes(text, expected):
-    assert stream.parse_size(text) == expected
+    assert memory.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "lots", "-5M", "5X", "100"])
@@ -125,13 +125,13 @@ def test_bad_sizes_are_usage_errors(capsys, tmp_path, text):
 def test_default_budget_is_a_fraction_of_the_machines_memory(monkeypatch):
     """Deterministic: the same file streams or not whatever else runs (a 3 GB job once exited 0
     after 33 s and 3 after 7-10 s, by the free memory at its start)."""
-    total = stream.physical_memory()
+    total = memory.physical_memory()
     assert total is not None and total > 0
-    assert stream.default_budget() == max(int(total * stream.DEFAULT_FRACTION), 64 << 20)
+    assert memory.default_budget() == max(int(total * memory.DEFAULT_FRACTION), 64 << 20)
     with open("/proc/meminfo") as f:  # the check reads no figure that moves with the load
         assert "MemTotal:" in f.read()
-    monkeypatch.setattr(stream, "physical_memory", lambda: None)
-    assert stream.default_budget() == stream.FALLBACK_BUDGET
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)
+    assert memory.default_budget() == memory.FALLBACK_BUDGET
 
 
 # ---- streamed == in memory ----------------------------------------------------------------------
@@ -223,13 +223,24 @@ def test_imgaussfilt_streams(capsys, tmp_path, op):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
 
 
+@pytest.mark.parametrize(
+    ("sizes", "fits"),
+    [([(64, 64), (3, 3)], True), ([(1, 2_000_000), (1, 2001)], False), ([], True)],
+)
+def test_a_job_that_obviously_fits_skips_the_planner(sizes, fits):
+    """Small jobs are not planned (the planner costs a cold start); anything near the budget
+    is, and the planner's estimate is always below the bound that lets a job skip it."""
+    limit = 64 << 20
+    assert memory.obviously_fits(sizes, limit) is fits
+
+
 def test_the_plan_never_passes_the_budget(tmp_path):
     """A 2000x1500 operand with a 400x400 kernel under 16M: the smallest box of the same
     summation path as in memory once planned 36.9 MB; the boxes now stay within the budget."""
     A = RNG.random((1500, 2000))
     B = RNG.random((400, 400))
     infile = write_h5(tmp_path / "in.h5", {"A": A, "B": B}, chunks=(100, 100))
-    limit = stream.parse_size("16M")
+    limit = memory.parse_size("16M")
     plan = streamed_plan(infile, limit, tmp_path / "out.h5", op="conv2")
     resident = plan.kernel.nbytes + 3 * plan.kernel.numel * plan.dtype.itemsize
     assert resident + stream.READ_CACHE_BYTES + stream._box_bytes(plan, plan.block) <= limit

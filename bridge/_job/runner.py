@@ -8,6 +8,7 @@ same for callers that run many jobs and want the status and line instead of an e
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import stat
@@ -89,7 +90,10 @@ class Request:
         return self.files[-1]
 
 
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\Z|\s*[-+]?(inf|nan)\s*\Z", re.I)
+# A number as the command line writes it (re caches the pattern at its first use).
+HEARTBEAT_WORK = 1 << 26  # about 0.1 s of the slowest sum: below it a job is never long
+
+_NUMBER = r"(?i)\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\Z|\s*[-+]?(inf|nan)\s*\Z"
 
 
 def parse_setting(setting: Setting, value: object) -> object:
@@ -99,11 +103,11 @@ def parse_setting(setting: Setting, value: object) -> object:
         return value
     if setting.numeric:
         parts = value.split(",")
-        if not all(_NUMBER.match(p) for p in parts):
+        if not all(re.match(_NUMBER, p) for p in parts):
             raise UsageError(f"{setting.flag} must be a number or numbers separated by commas")
         numbers = [float(p) for p in parts]
         return numbers[0] if len(numbers) == 1 else numbers
-    if setting.text_or_number and _NUMBER.match(value):
+    if setting.text_or_number and re.match(_NUMBER, value):
         return float(value)
     if setting.choices is not None:
         return value.lower()
@@ -133,11 +137,11 @@ def run(request: Request) -> None:
         check_paths(path, outfile)
     import_numeric_stack()
     from bridge import _formats as formats
-    from bridge._job import compute, files, stream
+    from bridge._job import compute, files, memory
 
     fmt = request.fmt
     formats.check_output(outfile, fmt, request.mat_version)
-    limit = stream.budget(request.max_memory)
+    limit = memory.budget(request.max_memory)
     # Every read of IN has a deadline, and stop signals end the job even while a read is stuck in
     # C code (bridge._job.process.read_guard); so does streaming, without the deadline.
 
@@ -165,14 +169,19 @@ def run(request: Request) -> None:
                 read=False,
             )
             # Sizes come from the headers: check what the job costs before reading or allocating.
-            plan = stream.plan_job(
-                job,
-                outfile,
-                limit,
-                fmt=fmt,
-                mat_version=request.mat_version,
-                hdf5_order=request.hdf5_order,
-            )
+            plan = None
+            sizes = [tuple(int(d) for d in v.size) for _, v in job.variables]
+            if not memory.obviously_fits(sizes, limit):
+                from bridge._job import stream  # the planner: only for jobs that may not fit
+
+                plan = stream.plan_job(
+                    job,
+                    outfile,
+                    limit,
+                    fmt=fmt,
+                    mat_version=request.mat_version,
+                    hdf5_order=request.hdf5_order,
+                )
         if plan is not None:
             with guard(deadline=False):
                 stream.run(
@@ -185,7 +194,10 @@ def run(request: Request) -> None:
             return
         with phase(FileFormatError, infile), guard():
             job.read_operands()
-    if request.progress:
+    # No heartbeat for a job that cannot take seconds (a thread per tiny job is start-up time):
+    # fewer multiply-adds than HEARTBEAT_WORK, however the operands combine.
+    work = math.prod(math.prod(array.shape) for _, array in job.operands) if job.operands else 0
+    if request.progress and work > HEARTBEAT_WORK:
         from bridge._job.progress import heartbeat
 
         with heartbeat(f"computing {files.call_text(job)}"):
@@ -222,15 +234,15 @@ def run_captured(request: Request) -> tuple[int, str]:
     return EXIT_OK, ""
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+_IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]{0,62}\Z"  # a MATLAB variable name
 
 
 def check_identifier(name: str) -> None:
     """MATLAB's load() rejects names that are not identifiers or are longer than 63 characters."""
-    if len(name) > 63 and _IDENTIFIER.match(name[:63]):
+    if len(name) > 63 and re.match(_IDENTIFIER, name[:63]):
         msg = f"'{name}' has {len(name)} characters; MATLAB variable names have at most 63"
         raise UsageError(msg)
-    if not _IDENTIFIER.match(name):
+    if not re.match(_IDENTIFIER, name):
         msg = f"'{name}' is not a MATLAB variable name (a letter, then letters, digits or _)"
         raise UsageError(msg)
 

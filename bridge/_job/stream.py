@@ -35,10 +35,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -50,12 +49,8 @@ from bridge._formats import check_name
 from bridge._formats.classes import NUMERIC_DTYPES, class_dtype, class_of
 from bridge._job import compute
 from bridge._job import progress as job_progress
-from bridge.errors import BridgeError, OutputError, UsageError
+from bridge.errors import BridgeError, OutputError
 
-# Fraction of the available memory a job may use by default, and the budget when the system does
-# not say what is available.
-DEFAULT_FRACTION = 0.5
-FALLBACK_BUDGET = 2 << 30
 # Target bytes of an output chunk (MATLAB reads any chunking; this keeps chunks whole per slab).
 CHUNK_BYTES = 1 << 20
 # Outputs per box at least (when the result has more): bridge._kernels computes outputs of up to
@@ -76,63 +71,6 @@ class MemoryLimitError(BridgeError, MemoryError):
         super().__init__(message, **context)
 
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*\Z", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """Bytes of a size like '512M', '4G', '1.5GiB', '800000000' (binary units)."""
-    match = _SIZE.match(str(text))
-    if not match:
-        msg = f"{{max_memory}} '{text}' is not a size; write it like 512M, 4G or 1.5GiB"
-        raise UsageError(msg, arguments=("max_memory",))
-    value = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if value < 1 << 20:
-        msg = f"{{max_memory}} '{text}' is below 1M; bridge needs at least that"
-        raise UsageError(msg, arguments=("max_memory",))
-    return int(value)
-
-
-def physical_memory() -> int | None:
-    """The memory this machine (or this container's cgroup, where it sets a limit) has, in
-    bytes: MemTotal of /proc/meminfo, else sysconf; None if neither says."""
-    total = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    total = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    if total is None:
-        try:
-            total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, AttributeError):
-            return None
-    try:
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
-            limit = f.read().strip()
-        if limit.isdigit():
-            total = min(total, int(limit))
-    except OSError:
-        pass
-    return total
-
-
-def default_budget() -> int:
-    """Half of the machine's memory (:func:`physical_memory`): the same for every run of a job
-    on a machine, so whether it streams never depends on what else runs at its start."""
-    total = physical_memory()
-    if not total:
-        return FALLBACK_BUDGET
-    return max(int(total * DEFAULT_FRACTION), 64 << 20)
-
-
-def budget(max_memory: str | None) -> int:
-    return default_budget() if max_memory is None else parse_size(max_memory)
-
-
 def _bytes(n: float) -> str:
     for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale:
@@ -143,8 +81,7 @@ def _bytes(n: float) -> str:
 # ---- what a job needs -------------------------------------------------------------------------
 
 
-@dataclass
-class Operand:
+class Operand(NamedTuple):
     name: str
     size: tuple[int, ...]  # MATLAB size
     dtype: np.dtype  # class dtype
@@ -531,8 +468,7 @@ def plan_boxes(plan: Plan, room: int, what: str) -> tuple[int, ...]:
     ).where(file=plan.path)
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
     out: tuple[slice, ...]  # the box in the result (compute order)
     inp: tuple[slice, ...]  # the part of the signal it needs (compute order)
     starts: tuple[int, ...]  # the box's window in the full convolution of that part
