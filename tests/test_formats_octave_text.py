@@ -213,11 +213,16 @@ def test_generated_arrays_saved_by_octave_read_back_exactly(octave, tmp_path, wr
 
 
 def _assert_same_ignoring_nan_signs(got: np.ndarray, expected: np.ndarray) -> None:
-    """assert_identical, except that NaN has no sign (Octave writes every NaN as NaN)."""
+    """assert_identical, except that NaN has no sign (Octave writes every NaN as NaN), and
+    neither has an all-zero imaginary part (see below)."""
     assert got.dtype == expected.dtype and got.shape == expected.shape
     assert np.array_equal(got, expected, equal_nan=True)
     for part in (np.real, np.imag):
         g, e = part(got), part(expected)
+        if part is np.imag and not np.any(e):
+            # Octave narrows a complex array whose imaginary part is all zero when it loads
+            # the test's input: the sign of those zeros never reaches Octave's save.
+            continue
         if g.dtype.kind == "f":
             keep = ~np.isnan(e)
             assert np.array_equal(np.signbit(g[keep]), np.signbit(e[keep]))
