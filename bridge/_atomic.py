@@ -86,19 +86,34 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
     """Remove the temporary files of ``path`` left by processes of this host that are gone
     (killed before they could clean up); the names removed."""
     path = Path(path)
-    pattern = re.compile(re.escape(f".{path.name}.{_host()}.") + r"(\d+)\.[0-9a-f]{12}\.tmp\Z")
+    return _sweep(path.parent, re.escape(f".{path.name}."))
+
+
+def sweep_folder(folder: str | os.PathLike) -> list[str]:
+    """:func:`remove_stale_temporaries` for every file of ``folder`` at once: what a batch does
+    before it writes thousands of results there (it then skips the sweep of each write)."""
+    return _sweep(Path(folder), r"\..+\.")
+
+
+def _sweep(folder: Path, start: str) -> list[str]:
+    pattern = re.compile(start + re.escape(f"{_host()}.") + r"(\d+)\.[0-9a-f]{12}\.tmp\Z")
     removed: list[str] = []
     try:
-        names = os.listdir(path.parent)
+        names = os.listdir(folder)
     except OSError:
         return removed
     for name in names:
         match = pattern.match(name)
         if match and not _alive(int(match.group(1))):
             with contextlib.suppress(OSError):
-                os.remove(path.parent / name)
+                os.remove(folder / name)
                 removed.append(name)
     return removed
+
+
+# Whether each write sweeps its OUT's stale temporaries (a listing of OUT's folder). A batch's
+# workers write thousands of results into one folder, which the batch sweeps once instead.
+SWEEP_EACH_WRITE = True
 
 
 @contextlib.contextmanager
@@ -117,7 +132,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     if _read_only(path):
         msg = "is read-only; make it writable or choose another name (MATLAB's save refuses too)"
         raise OutputError(msg).where(file=str(path))
-    remove_stale_temporaries(path)
+    if SWEEP_EACH_WRITE:
+        remove_stale_temporaries(path)
     tmp = None
     try:
         # The name is known here before the file exists, so that a signal raised as an

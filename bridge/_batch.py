@@ -32,7 +32,8 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
-from bridge._atomic import remove_stale_temporaries
+from bridge import _atomic
+from bridge._atomic import remove_stale_temporaries, sweep_folder
 from bridge._job import outcome, process
 from bridge._job import progress as job_progress
 from bridge._job.options import (
@@ -151,6 +152,8 @@ def run(
             client.close()
         msg = f"cannot create the output folder: {err.strerror or err}"
         raise OutputError(msg, file=out_dir) from err
+    # Temporaries a killed batch left here (its workers skip this sweep on each write).
+    sweep_folder(out_dir)
     if resume:
         for row in rows:
             if os.path.exists(row.output):
@@ -397,6 +400,7 @@ def _worker_main(conn, options: dict, parent: int, words: int = -1) -> None:
     worker ends with the batch process ``parent``, however that dies (:func:`_end_with`)."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
+    _atomic.SWEEP_EACH_WRITE = False  # the batch swept DIR before its workers started
     if words >= 0:  # a job the watchdog ends (a read past its deadline): its line, for died()
         process.set_last_words(words, lambda status, line: line.encode(), quiet_stops=True)
     _end_with(parent)

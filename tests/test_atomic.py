@@ -97,3 +97,26 @@ def test_a_job_killed_mid_write_leaves_a_file_the_next_job_removes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert not [p.name for p in Path(tmp_path).iterdir() if p.name.endswith(".tmp")]
     assert scipy.io.loadmat(out)["C"].shape == (4, 4)
+
+
+def test_a_batch_sweeps_its_folder_once_and_its_workers_skip_the_sweep(tmp_path):
+    """A batch writes thousands of results into one folder: it sweeps the folder's stale
+    temporaries once, before its workers start, and they do not list it on every write."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    scipy.io.savemat(jobs / "a.mat", {"A": np.eye(3), "B": np.ones((2, 2))})
+    out = tmp_path / "out"
+    out.mkdir()
+    host = atomic._host()
+    stale = out / f".other.mat.{host}.{_dead_pid()}.0123456789ab.tmp"
+    stale.write_bytes(b"partial")
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "batch", str(jobs), "--out-dir", str(out)],
+        env={**checkout_environment(), "BRIDGE_NO_SERVER": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mat"]
+    assert atomic.sweep_folder(out) == []
