@@ -393,6 +393,22 @@ static int bw_connect(bw_conn *c, const char *path) {
   return BW_OK;
 }
 
+/* After a tick with nothing to do: BW_INTR if the user interrupted, BW_COLD if WATCH's process
+   is gone, else BW_OK (go on waiting). */
+static int bw_idle(bw_watch *watch, bw_interrupted_fn interrupted) {
+  if (interrupted && interrupted()) return BW_INTR;
+  if (!bw_alive(watch)) return BW_COLD;
+  return BW_OK;
+}
+
+/* Wait up to a tick for EVENTS on the socket; then as bw_idle if nothing came. */
+static int bw_wait(bw_conn *c, short events, bw_watch *watch, bw_interrupted_fn interrupted) {
+  struct pollfd pf;
+  pf.fd = c->fd;
+  pf.events = events;
+  return poll(&pf, 1, BW_TICK_MS) == 0 ? bw_idle(watch, interrupted) : BW_OK;
+}
+
 /* Send N bytes while WATCH's process lives; BW_OK, BW_COLD or BW_INTR. */
 static int bw_send(bw_conn *c, const void *data, size_t n, bw_watch *watch,
                    bw_interrupted_fn interrupted) {
@@ -406,13 +422,8 @@ static int bw_send(bw_conn *c, const void *data, size_t n, bw_watch *watch,
     }
     if (k < 0 && errno == EINTR) continue;
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      struct pollfd pf;
-      pf.fd = c->fd;
-      pf.events = POLLOUT;
-      if (poll(&pf, 1, BW_TICK_MS) == 0) {
-        if (interrupted && interrupted()) return BW_INTR;
-        if (!bw_alive(watch)) return BW_COLD;
-      }
+      int r = bw_wait(c, POLLOUT, watch, interrupted);
+      if (r != BW_OK) return r;
       continue;
     }
     return BW_COLD;
@@ -465,8 +476,8 @@ static int bw_next(bw_conn *c, bw_watch *watch, double within_ms, bw_interrupted
       int got = bw_fill(c);
       if (got < 0) return got;
       if (got == 0) {
-        if (interrupted && interrupted()) return BW_INTR;
-        if (!bw_alive(watch)) return BW_COLD;
+        int r = bw_idle(watch, interrupted);
+        if (r != BW_OK) return r;
         if (within_ms > 0 && bw_now_ms() - start > within_ms) return BW_COLD;
       }
     }
@@ -491,13 +502,8 @@ static int bw_read(bw_conn *c, void *dst, size_t n, bw_watch *watch, bw_interrup
     }
     if (k == 0) return BW_COLD;
     if (errno == EAGAIN || errno == EINTR) {
-      struct pollfd pf;
-      pf.fd = c->fd;
-      pf.events = POLLIN;
-      if (poll(&pf, 1, BW_TICK_MS) == 0) {
-        if (interrupted && interrupted()) return BW_INTR;
-        if (!bw_alive(watch)) return BW_COLD;
-      }
+      int r = bw_wait(c, POLLIN, watch, interrupted);
+      if (r != BW_OK) return r;
       continue;
     }
     return BW_COLD;
