@@ -8,6 +8,9 @@ runs outside pytest as well (benchmarks/fuzz.py).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +33,27 @@ def cold_environment(*pythonpath: Path) -> dict[str, str]:
     env.pop("BRIDGE_SOCKET", None)
     env["BRIDGE_NO_SERVER"] = "1"
     return env
+
+
+def start_batch(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+    """``python -m bridge batch ARGS`` started in ``cwd`` in a cold environment, its output piped
+    as text, for a test that signals or watches it while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", "batch", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cold_environment(),
+        cwd=cwd,
+        **popen,
+    )
+
+
+def wait_for_outputs(folder: Path, count: int, within: float = 60) -> None:
+    """Return once ``folder`` holds ``count`` entries, or after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if folder.is_dir() and len(list(folder.iterdir())) >= count:
+            return
+        time.sleep(0.01)

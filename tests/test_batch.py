@@ -29,7 +29,7 @@ from bridge import _formats as formats
 from bridge._job import progress as job_progress
 from bridge._job.options import TARGETS
 from bridge.errors import EXIT_DATA, EXIT_ENVIRONMENT, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
-from tests.processes import cold_environment
+from tests.processes import cold_environment, start_batch, wait_for_outputs
 
 pytestmark = pytest.mark.slow  # batches fork their workers; most run in processes
 ROOT = Path(__file__).resolve().parents[1]
@@ -537,33 +537,18 @@ def _conv2(a, b):
 @pytest.mark.parametrize("how", ["terminal-ctrl-c", "sigint-to-batch", "sigterm-to-batch"])
 def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
     many_jobs(tmp_path / "in", 400)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge",
-            "batch",
-            "in",
-            "--out-dir",
-            "out",
-            "--jobs",
-            "2",
-            "--report",
-            "r.json",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cold_environment(),
+    proc = start_batch(
+        "in",
+        "--out-dir",
+        "out",
+        "--jobs",
+        "2",
+        "--report",
+        "r.json",
         cwd=tmp_path,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if (tmp_path / "out").is_dir() and len(list((tmp_path / "out").iterdir())) >= 20:
-            break
-        time.sleep(0.01)
+    wait_for_outputs(tmp_path / "out", 20)
     if how == "terminal-ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends: the whole process group
     else:
@@ -595,27 +580,7 @@ def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
 
 def test_a_worker_that_dies_fails_its_job_alone(tmp_path):
     many_jobs(tmp_path / "in", 300)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge",
-            "batch",
-            "in",
-            "--out-dir",
-            "out",
-            "--jobs",
-            "2",
-            "--report",
-            "r.json",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cold_environment(),
-        cwd=tmp_path,
-    )
+    proc = start_batch("in", "--out-dir", "out", "--jobs", "2", "--report", "r.json", cwd=tmp_path)
     children: list[int] = []
     deadline = time.monotonic() + 60
     while not children and time.monotonic() < deadline:

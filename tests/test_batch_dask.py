@@ -22,7 +22,7 @@ import scipy.io
 
 from bridge.errors import EXIT_DATA, EXIT_OK
 from tests.octave import octave_required
-from tests.processes import cold_environment
+from tests.processes import cold_environment, start_batch, wait_for_outputs
 from tests.test_batch import (
     SUMMARY,
     assert_same_file,
@@ -174,33 +174,11 @@ def test_ctrl_c_cancels_the_queued_tasks(cluster, tmp_path):
 
     address, _ = cluster
     many_jobs(tmp_path / "in", 300)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge",
-            "batch",
-            "in",
-            "--out-dir",
-            "out",
-            "--scheduler",
-            address,
-            "--report",
-            "r.json",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cold_environment(),
-        cwd=tmp_path,
+    proc = start_batch(
+        "in", "--out-dir", "out", "--scheduler", address, "--report", "r.json", cwd=tmp_path
     )
     out = tmp_path / "out"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if out.is_dir() and len(list(out.iterdir())) >= 10:
-            break
-        time.sleep(0.01)
+    wait_for_outputs(out, 10)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == EXIT_OK:
