@@ -39,7 +39,7 @@ if __name__ == "__main__":
         raise SystemExit(status)
 
     # A plain job runs without importing Typer (bridge._fastpath); anything else goes to Typer.
-    status = fastpath.main(sys.argv[1:])
+    status = fastpath.main(sys.argv[1:], leave=True)
     if status is not None:
         raise SystemExit(status)
     try:

@@ -16,6 +16,7 @@ This module imports nothing heavy: numpy and the formats come with the job.
 from __future__ import annotations
 
 import os
+import sys
 
 from bridge._job import outcome, process, runner
 from bridge._job.options import EXTENSIONS, JOB_OPTIONS, MAX_FILES, scan
@@ -46,8 +47,11 @@ def request(argv: list[str]) -> runner.Request | None:
     return None if params is None else runner.Request.from_params(params)
 
 
-def main(argv: list[str]) -> int | None:
-    """Run a plain job invocation and return its exit status; None if Typer must parse ``argv``."""
+def main(argv: list[str], *, leave: bool = False) -> int | None:
+    """Run a plain job invocation and return its exit status; None if Typer must parse ``argv``.
+
+    ``leave``: the process was started for this one job (``python -m bridge``, the MATLAB
+    worker), so once the job has ended it exits with the status at once (:func:`leave_now`)."""
     if argv[:1] == ["batch"]:  # bridge batch: its own fast path, as plain as a job's
         process.import_numpy_with_signals_held()
         from bridge import _batch as batch
@@ -56,7 +60,28 @@ def main(argv: list[str]) -> int | None:
     params = parse(argv)
     if params is None:
         return None
-    return run_reported(params, progress=True)
+    status = run_reported(params, progress=True)
+    if leave:
+        leave_now(status)
+    return status
+
+
+def leave_now(status: int) -> None:
+    """End a one-job process with ``status``, skipping the interpreter's teardown.
+
+    The job's output is already complete: written, synced and renamed into place, or not there
+    at all, and its error line or file written. What the interpreter would still do is unload
+    numpy and every other module one by one, and that teardown is a sizeable part of a tiny
+    job's whole time (BENCHMARKS.md, the cold tiny job). Only the standard streams hold data yet
+    to be written, so they are flushed first. Never used for batch (its workers and pools end
+    in their own shutdown), serve, or a program that imports bridge.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken stream: nothing more can reach it
+    os._exit(status)
 
 
 def run_reported(params: dict, *, progress: bool = False) -> int:

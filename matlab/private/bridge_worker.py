@@ -189,7 +189,7 @@ if __name__ == "__main__":
         from bridge._job import process
 
         process.tune_process()
-        status = fastpath.main(sys.argv[1:])
+        status = fastpath.main(sys.argv[1:], leave=True)
         if status is not None:
             raise SystemExit(status)
         from bridge._cli import main
