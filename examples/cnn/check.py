@@ -7,12 +7,13 @@ import numpy as np
 import scipy.io
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_input import layer  # noqa: E402
+from make_input import layer
 
 
 def loop(X: np.ndarray, K: np.ndarray) -> np.ndarray:
     rows, cols, channels = X.shape
     kh, kw, kc = K.shape
+    assert channels == kc, (channels, kc)  # one output channel: the kernel spans the input's
     Y = np.zeros((rows - kh + 1, cols - kw + 1))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
