@@ -15,6 +15,7 @@ This module imports nothing heavy: numpy and the formats come with the job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -77,10 +78,8 @@ def leave_now(status: int) -> None:
     in their own shutdown), serve, or a program that imports bridge.
     """
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing can reach it
             stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed or broken stream: nothing more can reach it
     os._exit(status)
 
 
