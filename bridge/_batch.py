@@ -46,6 +46,7 @@ from bridge._job.options import (
 )
 from bridge._job.outcome import PROG
 from bridge._job.runner import Request, check_identifier, import_numeric_stack, run_captured
+from bridge._signals import STOP_SIGNALS
 from bridge.errors import (
     EXIT_DATA,
     EXIT_ENVIRONMENT,
@@ -401,10 +402,11 @@ def _worker_main(conn, options: dict, parent: int, words: int = -1) -> None:
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
     _atomic.SWEEP_EACH_WRITE = False  # the batch swept DIR before its workers started
-    if words >= 0:  # a job the watchdog ends (a read past its deadline): its line, for died()
-        process.set_last_words(words, lambda status, line: line.encode(), quiet_stops=True)
-    _end_with(parent)
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held while it forked (_Worker)
+        if words >= 0:  # a job the watchdog ends (a read past its deadline): its line, for died()
+            process.set_last_words(words, lambda status, line: line.encode(), quiet_stops=True)
+        _end_with(parent)
         while True:
             task = conn.recv()
             if task is None:
@@ -468,7 +470,13 @@ class _Worker:
         self.process = context.Process(
             target=_worker_main, args=(child, options, os.getpid(), words), daemon=True
         )
-        self.process.start()
+        # The stop signals are held while the worker forks (bridge._signals.STOP_SIGNALS): the
+        # worker takes them once its handlers are in place (_worker_main), the batch here.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
         os.close(words)
         self.queued: deque[int] = deque()  # tasks sent, oldest (running) first
@@ -530,7 +538,7 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
     else:
         context = multiprocessing.get_context("spawn")
     pending = deque(range(len(todo)))
-    pool = [_Worker(context, options) for _ in range(min(workers, len(todo)))]
+    pool: list[_Worker] = []
     interrupted = False
 
     def record(worker: _Worker, index: int, status: int, line: str, seconds: float) -> None:
@@ -545,6 +553,9 @@ def _run_local(todo: list[Row], options: dict, workers: int, progress: Progress)
     stop = []
     restore_signals = _on_signals(lambda signum, frame: stop.append(signum))
     try:
+        # Started under the flag's handler: a stop that comes while they start ends them below.
+        while len(pool) < min(workers, len(todo)):
+            pool.append(_Worker(context, options))
         while pending or any(w.queued for w in pool):
             for worker in list(pool):
                 while pending and len(worker.queued) < IN_FLIGHT:

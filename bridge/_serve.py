@@ -42,6 +42,7 @@ from bridge import _client as client
 from bridge import _fastpath as fastpath
 from bridge import _serve_memory as serve_memory
 from bridge._job import outcome, process
+from bridge._signals import STOP_SIGNALS
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
 EXIT_RUNNING = 1  # another server answers on the socket (or, for --status/--stop, none does)
@@ -86,10 +87,6 @@ class AlreadyRunning(BridgeError):
     default_identifier = "bridge:serveRunning"
 
 
-# Signals that stop a server. Their handler only sets a flag and wakes the loop: an exception
-# raised from a handler is lost when the handler runs inside a callback (seen: a SIGTERM that
-# came while the server forked ran inside logging's after-fork hook, and the server served on).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def job_slots() -> int:
@@ -180,7 +177,8 @@ class Server:
         self.wake: tuple[int, int] | None = None  # a pipe the stop signals write to
 
     def on_signal(self, signum, frame) -> None:
-        """SIGTERM, SIGINT: stop (the loop wakes through the pipe the signal writes to)."""
+        """SIGTERM, SIGINT: stop (the loop wakes through the pipe the signal writes to). Only a
+        flag: an exception raised here would be lost if the handler ran inside a callback."""
         self.stopping = True
 
     def catch_signals(self) -> dict:

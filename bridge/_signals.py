@@ -24,3 +24,9 @@ ASYNC_SIGNALS = frozenset(
     )
     if hasattr(signal, name)
 )
+
+# The signals that ask a process of bridge's to stop (kill's default, Ctrl-C). Held back while a
+# front door forks (the server's job processes, batch's workers): a handler that runs while
+# os.fork's at-fork hooks run (logging has one) is lost if it raises, since the hook swallows
+# the exception; held, the signal is taken once the fork is done.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -534,6 +534,39 @@ def _conv2(a, b):
     return convolve2d(a, b)
 
 
+@pytest.mark.slow
+def test_a_stop_signal_during_a_workers_fork_stops_the_batch(tmp_path):
+    """A SIGTERM whose handler runs inside an after-fork hook (logging has one) still stops the
+    batch. (It was raised as an exception there, the hook swallowed it, and the batch ran on to
+    the end.)"""
+    many_jobs(tmp_path / "in", 40, size=8)
+    code = (
+        "import os, signal, sys\n"
+        "sent = []\n"
+        "def hook():\n"
+        "    if not sent:\n"
+        "        sent.append(True)\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        for _ in range(1000): pass  # the handler runs here, inside the hook\n"
+        "os.register_at_fork(after_in_parent=hook)\n"
+        "from bridge import _batch as batch\n"
+        "sys.exit(batch.main(['in', '--out-dir', 'out', '--jobs', '2']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=cold_environment(),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == batch.EXIT_INTERRUPTED, done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "0 ok, 0 failed, 0 skipped, 40 not run (interrupted)" in last_line(done.stderr)
+
+
 @pytest.mark.parametrize("how", ["terminal-ctrl-c", "sigint-to-batch", "sigterm-to-batch"])
 def test_interruption_stops_cleanly_and_reports_what_was_done(tmp_path, how):
     many_jobs(tmp_path / "in", 400)
