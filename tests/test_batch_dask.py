@@ -181,8 +181,7 @@ def test_ctrl_c_cancels_the_queued_tasks(cluster, tmp_path):
     wait_for_outputs(out, 10)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == EXIT_OK:
-        pytest.skip("the batch finished before the signal (machine too fast)")
+    # 290 tasks were still to run when the signal went: the batch cannot have finished first.
     assert proc.returncode == 130, err
     rows = read_report(tmp_path / "r.json")
     assert 1 <= len(rows) < 300
