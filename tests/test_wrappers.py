@@ -306,6 +306,43 @@ def test_python_not_on_path(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("how", ["environment", "preference", "no-client", "installed"])
+def test_a_missing_python_is_one_error_and_no_shell_noise(tmp_path, how):
+    """Issue 21: with a Python that is not there, the shell's "not found" line reached the
+    terminal once per system() call (the question for sys.executable, the job itself through
+    python or bridge_client, bridge_package's question where the wrappers are installed)
+    before the wrapper's own error, which says the same. Now only that error is seen."""
+    temp, home = tmp_path / "temp", tmp_path / "home"
+    temp.mkdir()
+    home.mkdir()
+    name = "bridge-no-such-python"
+    env = {"BRIDGE_PYTHON": name, "HOME": str(home), "TMPDIR": str(temp), "BRIDGE_TEMP": str(temp)}
+    code = ""
+    if how == "preference":
+        env["BRIDGE_PYTHON"] = ""
+        code = f"setpref('bridge', 'python', '{name}');"
+    elif how == "no-client":
+        env["BRIDGE_NO_CLIENT"] = "1"  # the job starts Python itself
+    elif how == "installed":  # not in a checkout: bridge_package asks Python for its bridge
+        import shutil
+
+        shutil.copytree(MATLAB, tmp_path / "wrappers")
+        code = f"addpath({m_string(tmp_path / 'wrappers')});"
+    code += (
+        "try, bridge_conv2(magic(5), ones(3)); catch e, printf('%s\\n%s\\n', e.identifier,"
+        " e.message); end;"
+        "try, bridge_serve('status'); catch e, printf('%s\\n', e.identifier); end;"
+        "try, bridge_batch('jobs', 'out'); catch e, printf('%s\\n', e.identifier); end;"
+    )
+    done = octave_eval(code, tmp_path, **env)
+    assert name not in done.stderr, done.stderr  # sh's and bridge_client's lines name it
+    identifier, message, serve, batch = done.stdout.splitlines()[:4]
+    assert identifier == serve == batch == "bridge:pythonNotFound"
+    assert message.startswith(f"bridge_conv2: cannot run Python {name} (from ")
+    assert "exit status 127, not found" in message and "bridge_diagnose" in message
+    assert list(temp.iterdir()) == []
+
+
 @pytest.fixture(scope="module")
 def python_without_numpy(tmp_path_factory) -> Path:
     """An interpreter whose numpy cannot be imported: the real one, with a broken numpy first."""
