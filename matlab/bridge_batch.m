@@ -55,6 +55,12 @@ args = [args, options];
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
+% Found missing by a question that shows no shell noise, before the batch's own command would
+% print the shell's "not found" line (the batch still runs PYTHON as given).
+[~, status] = bridge_resolve_python(python);
+if any(status == [126, 127, 9009])
+  bridge_fail(caller, python, source, status, '', '');
+end
 folder = bridge_make_folder(caller, tempdir);
 cleanup = onCleanup(@() bridge_remove_folder(folder)); %#ok<NASGU> removes the folder however we leave
 reportfile = fullfile(folder, 'report.json');

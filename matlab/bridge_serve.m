@@ -53,14 +53,19 @@ end
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
-[status, output] = system(bridge_command(python, {'--serve', action, sprintf('%g', idle)}));
-lines = regexp(strtrim(output), '[\r\n]+', 'split');
-text = strtrim(lines{end});
+% A Python that cannot be run is found by bridge_resolve_python's question (asked once per
+% session, the wrappers ask it too), which shows no shell noise; the command would show it.
+[~, status] = bridge_resolve_python(python);
+if ~any(status == [126, 127, 9009])
+  [status, output] = system(bridge_command(python, {'--serve', action, sprintf('%g', idle)}));
+end
 if any(status == [126, 127, 9009])
   error('bridge:pythonNotFound', '%s', sprintf( ...
     'bridge_serve: cannot run Python %s (from %s): exit status %d. %s', ...
     python, source, status, bridge_python_advice()));
 end
+lines = regexp(strtrim(output), '[\r\n]+', 'split');
+text = strtrim(lines{end});
 is_running = status == 0 && ~strcmp(action, 'stop');
 if nargout > 0
   running = is_running;

@@ -306,6 +306,46 @@ def test_python_not_on_path(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("how", ["environment", "preference", "no-client", "installed"])
+def test_a_missing_python_is_one_error_and_no_shell_noise(tmp_path, how):
+    """Issue 21: with a Python that is not there, the shell's "not found" line reached the
+    terminal once per system() call (the question for sys.executable, the job itself through
+    python or bridge_client, bridge_package's question where the wrappers are installed)
+    before the wrapper's own error, which says the same. Now only that error is seen (and
+    bridge_diagnose's report, on stdout)."""
+    temp, home = tmp_path / "temp", tmp_path / "home"
+    temp.mkdir()
+    home.mkdir()
+    name = "bridge-no-such-python"
+    env = {"BRIDGE_PYTHON": name, "HOME": str(home), "TMPDIR": str(temp), "BRIDGE_TEMP": str(temp)}
+    code = ""
+    if how == "preference":
+        env["BRIDGE_PYTHON"] = ""
+        code = f"setpref('bridge', 'python', '{name}');"
+    elif how == "no-client":
+        env["BRIDGE_NO_CLIENT"] = "1"  # the job starts Python itself
+    elif how == "installed":  # not in a checkout: bridge_package asks Python for its bridge
+        import shutil
+
+        shutil.copytree(MATLAB, tmp_path / "wrappers")
+        code = f"addpath({m_string(tmp_path / 'wrappers')});"
+    code += (
+        "try, bridge_conv2(magic(5), ones(3)); catch e, printf('%s\\n%s\\n', e.identifier,"
+        " e.message); end;"
+        "try, bridge_serve('status'); catch e, printf('%s\\n', e.identifier); end;"
+        "try, bridge_batch('jobs', 'out'); catch e, printf('%s\\n', e.identifier); end;"
+        "d = bridge_diagnose(); printf('%d %d\\n', d.status, d.ok);"
+    )
+    done = octave_eval(code, tmp_path, **env)
+    assert name not in done.stderr, done.stderr  # sh's and bridge_client's lines name it
+    identifier, message, serve, batch, diagnosis = done.stdout.splitlines()[:5]
+    assert identifier == serve == batch == "bridge:pythonNotFound"
+    assert diagnosis == "127 0"
+    assert message.startswith(f"bridge_conv2: cannot run Python {name} (from ")
+    assert "exit status 127, not found" in message and "bridge_diagnose" in message
+    assert list(temp.iterdir()) == []
+
+
 @pytest.fixture(scope="module")
 def python_without_numpy(tmp_path_factory) -> Path:
     """An interpreter whose numpy cannot be imported: the real one, with a broken numpy first."""
@@ -342,6 +382,75 @@ def test_python_without_numpy_is_a_python_environment_error(matlab, clean_tmp, r
     )
     assert int(diagnosis["W"][0, 0]) == 5
     assert "cannot import" in "".join(np.ravel(diagnosis["O"]))
+
+
+DIAGNOSE_AFTER_A_CALL = (
+    "w = bridge_conv2(magic(3), ones(2)); printf('call:%g\\n', sum(w(:)));"
+    "d = bridge_diagnose(); printf('status:%d\\nok:%d\\n', d.status, d.ok);"
+    "printf('executable:%s\\n', d.executable); bridge_diagnose();"
+)
+
+
+def diagnosis_lines(done: subprocess.CompletedProcess) -> dict[str, str]:
+    """The four lines DIAGNOSE_AFTER_A_CALL prints before bridge_diagnose's report."""
+    return dict(line.split(":", 1) for line in done.stdout.splitlines()[:4] if ":" in line)
+
+
+def test_diagnose_is_ok_for_a_python_whose_teardown_fails(tmp_path):
+    """Issue 21: bridge_diagnose reported PROBLEM for a Python the calls ran well. Here a
+    sitecustomize on PYTHONPATH warns on stderr at start-up and crashes the interpreter at exit:
+    a job never reaches the teardown (it leaves at once, bridge._fastpath.leave_now), the check
+    did and came back with status 139 ('cannot be started'), every package listed as there."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, os, signal, sys\n"
+        "sys.stderr.write('sitecustomize: a harmless start-up warning\\n')\n"
+        "atexit.register(os.kill, os.getpid(), signal.SIGSEGV)\n"
+    )
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = octave_eval(
+        DIAGNOSE_AFTER_A_CALL,
+        tmp_path,
+        PYTHONPATH=str(site),
+        TMPDIR=str(temp),
+        BRIDGE_TEMP=str(temp),
+        BRIDGE_SOCKET=str(tmp_path / "s.sock"),
+    )
+    got = diagnosis_lines(done)
+    assert got["call"] == "180", done.stderr  # the call works with this Python
+    assert (got["status"], got["ok"]) == ("0", "1"), done.stdout
+    assert "OK: the wrappers can run this Python." in done.stdout
+
+
+def test_diagnose_checks_the_interpreter_the_calls_run(tmp_path, bare_venv):
+    """Issue 21: the check ran the launcher as given while the calls run the interpreter behind
+    it (bridge_resolve_python). This launcher starts a virtual environment's Python with -I,
+    which ignores PYTHONPATH, where numpy and the others are here: the calls (that Python,
+    started as the wrappers start it) work, the check reported 'lacks a package'."""
+    import sysconfig
+
+    launcher = tmp_path / "launcher"
+    launcher.write_text(f"#!/bin/sh\nexec '{bare_venv}' -I \"$@\"\n")
+    launcher.chmod(0o755)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = octave_eval(
+        DIAGNOSE_AFTER_A_CALL,
+        tmp_path,
+        BRIDGE_PYTHON=str(launcher),
+        PYTHONPATH=sysconfig.get_paths()["purelib"],
+        TMPDIR=str(temp),
+        BRIDGE_TEMP=str(temp),
+        BRIDGE_SOCKET=str(tmp_path / "s.sock"),
+    )
+    got = diagnosis_lines(done)
+    assert got["call"] == "180", done.stderr
+    assert (got["status"], got["ok"]) == ("0", "1"), done.stdout
+    assert got["executable"] == str(bare_venv)
+    assert f"runs:    {bare_venv} (what {launcher} starts" in done.stdout
+    assert "OK: the wrappers can run this Python." in done.stdout
 
 
 # --- the call's machinery ----------------------------------------------------------------

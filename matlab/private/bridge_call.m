@@ -26,7 +26,11 @@ function C = bridge_call(caller, op, names, values, shape, option)
 if ~isempty(problem)
   error('bridge:pythonNotFound', '%s', problem);
 end
-python = bridge_resolve_python(python);  % past launchers (pyenv's shim): once per session
+% Past launchers (pyenv's shim), once per session; a Python that is not there fails here, once.
+[python, status] = bridge_resolve_python(python);
+if any(status == [126, 127, 9009])
+  bridge_fail(caller, python, source, status, '', '');
+end
 [C, route] = memory_call(caller, op, names, values, shape, python, source);
 if strcmp(route, 'done')
   return

@@ -24,11 +24,9 @@ if ~isempty(found)
   return
 end
 folder = '';
-[status, out] = system(bridge_command(python, {'--package'}));
-lines = regexp(strtrim(out), '[\r\n]+', 'split');
-start = find(strcmp(lines, '--package--'), 1, 'last');
-if status == 0 && ~isempty(start) && start < numel(lines)
-  folder = lines{start + 1};
+[status, lines] = bridge_probe(python, {'--package'}, '--package--');
+if status == 0 && ~isempty(lines)
+  folder = lines{1};
 end
 pythons{end + 1} = python;
 folders{end + 1} = folder;

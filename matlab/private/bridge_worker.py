@@ -10,8 +10,9 @@ Linux, macOS and Windows.
 ``--executable`` prints ``sys.executable`` and the PYTHON* environment variables (for
 bridge_resolve_python.m); ``--package`` the folder of the bridge it runs (for bridge_package.m).
 ``--diagnose`` prints the interpreter and the versions of the packages the worker needs (for
-bridge_diagnose.m) and needs none of them to run. ``--cold`` before a job's arguments runs it here
-without asking the warm server (the compiled client asked it already).
+bridge_diagnose.m) and needs none of them to run. These and ``--serve`` end as a job does, without
+the interpreter's teardown. ``--cold`` before a job's arguments runs it here without asking the
+warm server (the compiled client asked it already).
 
 When a ``bridge serve`` of the same checkout runs (see bridge/_serve.py), a job goes to it before
 anything heavy is imported; on any failure to reach it, or a refusal, the job runs here as before.
@@ -57,19 +58,37 @@ def use_site() -> None:
 
 
 def diagnose() -> int:
+    """``--diagnose``: the interpreter and the packages, between the marker ``--diagnose--`` and
+    the verdict line ``--diagnose-- ok`` (or ``--diagnose-- missing NAME...``), which
+    bridge_diagnose.m reads together with the exit status."""
+    print("--diagnose--")
     print(f"python: {sys.executable}")
     print(f"version: {sys.version.split()[0]}")
-    status = 0
+    missing = []
     for name in PACKAGES:
         try:
             module = __import__(name)
         except Exception as err:  # a broken package fails in many ways, not only ImportError
             print(f"{name}: cannot import ({type(err).__name__}: {' '.join(str(err).split())})")
-            status = EXIT_ENVIRONMENT
+            missing.append(name)
         else:
             where = os.path.dirname(getattr(module, "__file__", "") or "")
             print(f"{name}: {getattr(module, '__version__', '?')} ({where})")
-    return status
+    print("--diagnose-- " + (f"missing {' '.join(missing)}" if missing else "ok"))
+    return EXIT_ENVIRONMENT if missing else 0
+
+
+def leave(status: int) -> None:
+    """End a question (--executable, --package, --diagnose, --serve) as a job ends
+    (bridge._fastpath's leave_now): the answer flushed, then out without the interpreter's
+    teardown. A teardown that fails (an atexit hook or a C extension crashing at exit) does not
+    touch a job, so it must not turn the answer into a failure either."""
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing more to say
+            stream.flush()
+    os._exit(status)
 
 
 def warm(argv: list[str]) -> int | None:
@@ -152,7 +171,7 @@ if __name__ == "__main__":
         for name in sorted(os.environ):
             if name.startswith("PYTHON"):
                 print(f"{name}={os.environ[name]}")
-        raise SystemExit(0)
+        leave(0)
     if sys.argv[1:] == ["--package"]:
         # For bridge_package.m: the folder of the bridge this worker runs (the compiled clients
         # send its identity to the warm server).
@@ -162,12 +181,12 @@ if __name__ == "__main__":
         spec = importlib.util.find_spec("bridge")
         print("--package--")
         print(os.path.dirname(os.path.realpath(spec.origin)) if spec and spec.origin else "")
-        raise SystemExit(0 if spec else EXIT_ENVIRONMENT)
+        leave(0 if spec else EXIT_ENVIRONMENT)
     if sys.argv[1:] == ["--diagnose"]:
         use_site()
-        raise SystemExit(diagnose())
+        leave(diagnose())
     if sys.argv[1:2] == ["--serve"] and len(sys.argv) in (3, 4):
-        raise SystemExit(serve_command(sys.argv[2], float((sys.argv[3:4] and sys.argv[3]) or 0)))
+        leave(serve_command(sys.argv[2], float((sys.argv[3:4] and sys.argv[3]) or 0)))
     # --cold: the compiled client (bridge_client.c) asked the server already and was refused or
     # gave up on it; run here without asking again (a frozen server would cost its time-outs twice).
     cold = sys.argv[1:2] == ["--cold"]
