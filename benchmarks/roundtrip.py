@@ -63,7 +63,7 @@ QUICK = [
 # the built-in call, the wrapper's call, the call in this Python)
 FILTER_CASES = [
     (
-        "imfilter 1000^2 uint8 * 15x15 repl",
+        "imfilter 1000^2 u8 * 15x15 repl",
         (1000, 1000),
         "uint8",
         "rand(15, 15) / 225",
