@@ -1,11 +1,14 @@
-"""The MATLAB user's whole round trip: ``bridge_conv*`` from Octave against Octave's built-in.
+"""The MATLAB user's whole round trip: ``bridge_conv*`` and the filtering wrappers from Octave
+against Octave's built-in.
 
     python benchmarks/roundtrip.py               # issue 8's four cases, best of 2
     python benchmarks/roundtrip.py --rounds 3
     python benchmarks/roundtrip.py --quick       # smaller cases of the same kinds, best of 1
 
 One ``octave-cli`` session runs everything, on the same random data per case: the built-in
-(``conv``/``conv2``/``convn``), then the wrapper on each of its paths: cold (``BRIDGE_NO_SERVER=1``:
+(``conv``/``conv2``/``convn``; the image package's ``imfilter``, and for ``imgaussfilt``, which
+the package lacks, ``imfilter`` with ``fspecial('gaussian', ...)`` and 'replicate', its
+definition), then the wrapper on each of its paths: cold (``BRIDGE_NO_SERVER=1``:
 a new Python per call), and with a warm worker (started with ``bridge_serve('start')`` on a
 private socket, stopped at the end) through the Python client (``BRIDGE_NO_MEX=1
 BRIDGE_NO_CLIENT=1``: files, a Python start per call), through the compiled client
@@ -22,6 +25,7 @@ Nothing here is a test: no time is asserted.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import bridge  # noqa: E402
 
-# (label, function, size of A, size of B, shape)
+# (label, function, size of A, size of B, shape): the conv family
 CASES = [
     ("conv2 16x16 * 3x3 'same'", "conv2", (16, 16), (3, 3), "same"),
     ("conv2 512x512 * 5x5 'same'", "conv2", (512, 512), (5, 5), "same"),
@@ -55,8 +59,37 @@ QUICK = [
     ("convn 100^3 * 9^3 'same'", "convn", (100, 100, 100), (9, 9, 9), "same"),
 ]
 
+# The filtering wrappers: (label, size of A, A's class, B (an Octave expression) and its size,
+# the built-in call, the wrapper's call, the call in this Python)
+FILTER_CASES = [
+    (
+        "imfilter 1000^2 u8 * 15x15 repl",
+        (1000, 1000),
+        "uint8",
+        "rand(15, 15) / 225",
+        (15, 15),
+        "imfilter(A, B, 'replicate')",
+        "bridge_imfilter(A, B, 'replicate')",
+        lambda A, B: bridge.imfilter(A, B, "replicate"),
+    ),
+    (
+        "imgaussfilt 1000^2 double s=2",
+        (1000, 1000),
+        "double",
+        "fspecial('gaussian', 9, 2)",  # imgaussfilt's own size for sigma 2: 2*ceil(2*2)+1
+        (9, 9),
+        "imfilter(A, B, 'replicate')",
+        "bridge_imgaussfilt(A, 2)",
+        lambda A, B: bridge.imgaussfilt(A, 2),
+    ),
+]
+QUICK_FILTER = [
+    (label.replace("1000", "500"), (500, 500), *rest) for label, _, *rest in FILTER_CASES
+]
+
 SCRIPT = r"""
 addpath('{matlab}');
+try, pkg load image; catch, end  % imfilter, fspecial: the filtering cases' built-in
 rand('seed', 1);
 function t = best(f, rounds, reps)
   % the best over ROUNDS of the mean time of REPS calls
@@ -83,10 +116,10 @@ bridge_serve('stop');
 # client, through the MEX client (each warmed up once first: the MEX and the compiled client are
 # built on first use, the worker's first job of a kind loads what it needs).
 CASE = r"""
-A = rand({a}); B = rand({b});
-f = @() {fn}(A, B, '{shape}');
-w = @() bridge_{fn}(A, B, '{shape}');
-R = f(); W = w();
+A = {a}; B = {b};
+f = @() {builtin};
+w = @() {wrapper};
+R = double(f()); W = double(w());
 err = max(abs(R(:) - W(:))) / max(abs(R(:)));
 tb = best(f, {rounds}, {reps});
 on('BRIDGE_NO_SERVER', '1'); tc = best(w, {rounds}, {cold_reps}); on('BRIDGE_NO_SERVER', '');
@@ -110,17 +143,36 @@ def octave_size(shape: tuple[int, ...]) -> str:
     return ", ".join(map(str, shape))
 
 
-def in_process(fn: str, a: tuple, b: tuple, shape: str, rounds: int) -> float:
+def in_process(call, a: tuple, b: tuple, rounds: int, cls: str) -> float:
     rng = np.random.default_rng(1)
-    A, B = rng.random(a), rng.random(b)
-    f = getattr(bridge, fn)
-    f(A, B, shape)
+    A = (rng.random(a) * (255 if cls == "uint8" else 1)).astype(cls)
+    B = rng.random(b) / math.prod(b)
+    call(A, B)
     best = float("inf")
     for _ in range(rounds):
         t = time.perf_counter()
-        f(A, B, shape)
+        call(A, B)
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def expanded(cases: list, filters: list) -> list:
+    """Every case as (label, A, B, built-in, wrapper, reps, in-process call, A's and B's sizes,
+    A's class)."""
+    rows = []
+    for label, fn, a, b, shape in cases:
+        call = f"(A, B, '{shape}')"
+        operands = (f"rand({octave_size(a)})", f"rand({octave_size(b)})")
+        computed = lambda A, B, fn=fn, shape=shape: getattr(bridge, fn)(A, B, shape)  # noqa: E731
+        wrapper = f"bridge_{fn}{call}"
+        rows.append(
+            (label, *operands, fn + call, wrapper, reps_for(a, b), computed, a, b, "double")
+        )
+    for label, a, cls, b_expr, b, builtin, wrapper, call in filters:
+        scale = "255 * " if cls == "uint8" else ""
+        a_expr = f"{cls}({scale}rand({octave_size(a)}))"
+        rows.append((label, a_expr, b_expr, builtin, wrapper, reps_for(a, b), call, a, b, cls))
+    return rows
 
 
 def tiny_cold(rounds: int) -> float:
@@ -145,7 +197,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="smaller cases, best of 1")
     args = p.parse_args()
     rounds = args.rounds or (1 if args.quick else 2)
-    cases = QUICK if args.quick else CASES
+    cases = expanded(*((QUICK, QUICK_FILTER) if args.quick else (CASES, FILTER_CASES)))
     octave = shutil.which("octave-cli")
     if not octave:
         print("octave-cli not found: nothing to compare against")
@@ -155,15 +207,15 @@ def main() -> int:
     body = "".join(
         CASE.format(
             k=k,
-            a=octave_size(a),
-            b=octave_size(b),
-            fn=fn,
-            shape=shape,
+            a=a,
+            b=b,
+            builtin=builtin,
+            wrapper=wrapper,
             rounds=rounds,
-            reps=reps_for(a, b),
-            cold_reps=max(1, reps_for(a, b) // 4),
+            reps=reps,
+            cold_reps=max(1, reps // 4),
         )
-        for k, (_, fn, a, b, shape) in enumerate(cases)
+        for k, (_, a, b, builtin, wrapper, reps, *_) in enumerate(cases)
     )
     with tempfile.TemporaryDirectory(prefix="bridge-rt-", dir="/tmp") as tmp:
         env = dict(
@@ -203,9 +255,9 @@ def main() -> int:
     )
     print(head)
     print("-" * len(head))
-    for k, (label, fn, a, b, shape) in enumerate(cases):
+    for k, (label, *_, call, a, b, cls) in enumerate(cases):
         tb, tc, tp, tx, tm, ts, tl, err = rows[k]
-        compute = in_process(fn, a, b, shape, rounds)
+        compute = in_process(call, a, b, rounds, cls)
         print(
             f"{label:32} {tb:9.4f} {tc:8.4f} {tc / tb:5.2f} {tp:8.4f} {tp / tb:5.2f}"
             f" {tx:8.4f} {tx / tb:5.2f} {tm:8.4f} {tm / tb:5.2f} | {ts:6.3f} {tl:6.3f}"
@@ -218,7 +270,7 @@ def main() -> int:
             )
     print(
         "\nx = path / built-in (lower is better; the 16x16 row also against system('true'));"
-        "\nsave, load: Octave's side of the files; compute: bridge's convolution in this Python,"
+        "\nsave, load: Octave's side of the files; compute: bridge's function in this Python,"
         "\nin-process. A warm file call adds the worker reading and writing the files and the"
         "\nsocket round trip, and a Python start (warm py) or none (warm C); the MEX client sends"
         "\nthe operands over the socket and gets the result back, no file, no process."

@@ -5,6 +5,12 @@ file job, op ``job``, but its arguments start with :data:`MARK`::
 
     --memory, 1, OP, SHAPE, NAME:CLASS:COMPLEX:D1xD2x..., ... [, shm=/dev/shm/bridge-mex-...]
 
+The named values are the variables a wrapper's job file would hold: the operands, then the
+operation's settings (``padding``, ``mode``, ``sigma``, ``FilterSize``, ...; a char setting as
+CLASS ``char``, its UTF-16 codes as uint16), so any operation of :mod:`bridge._job.operations`
+travels with no change here or in the client. SHAPE is the conv family's shape text, or empty
+(a filtering wrapper's ``shape`` is one of its named values).
+
 No plain job starts with ``--memory`` (fastpath.parse declines it), so an older server refuses the
 request and the client runs the job through files. The listening process checks the request
 (:func:`check`) exactly where it checks a file job's command line; the handshake (``queued``,
@@ -14,6 +20,8 @@ as MATLAB's separate complex storage holds them), and the job process answers on
 
     ok, STATUS, LINE                                      (STATUS != 0: LINE is the error line)
     ok, 0, "", CLASS, COMPLEX, D1xD2x...                  then the result's bytes, column-major
+                                                          (CLASS: double, single, an integer
+                                                          class or logical)
     refused, REASON                                       (a job the file path streams)
 
 Then the process waits :data:`KEEP` seconds (for at most :data:`LIFETIME` in all) for the same
@@ -33,7 +41,8 @@ opened.
 
 The job is the file job's: the operands become the :class:`bridge._formats.classes.Variable` s that
 the MAT reader would give for them (MATLAB class, size, complexity), the request is a job file's
-(``op`` and ``shape`` as the wrappers save them), the file job's memory plan decides
+(the named values as a job file's variables, ``op`` and ``shape`` its request fields, resolved
+by :func:`bridge._job.files.resolve`), the file job's memory plan decides
 (:func:`bridge._job.stream.plan_job`; a job that the file path would stream is refused, and runs
 through files), :func:`bridge._job.compute.compute` computes it with the library's function, and
 an error becomes the one line :mod:`bridge._job.outcome` prints, from the same error object. The
@@ -53,6 +62,8 @@ import time
 from typing import TYPE_CHECKING
 
 from bridge import _client as client
+from bridge._job.operations import OPERATIONS, SETTING_VARIABLES
+from bridge._job.operations import ROLES as OPERAND_ROLES
 from bridge.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -62,8 +73,11 @@ if TYPE_CHECKING:
 
 MARK = "--memory"
 VERSION = "1"
-OPS = ("conv", "conv2", "convn")
-ROLES = ("A", "B", "u", "v")
+OPS = tuple(OPERATIONS)
+# The names a value may have: an operand's role or a setting's job-file variable (request fields
+# included: a filtering wrapper's shape).
+ROLES = (*OPERAND_ROLES, *sorted(SETTING_VARIABLES - set(OPERAND_ROLES)))
+MAX_VALUES = 12  # bridge_mex.c's MAX_VALUES
 CLASSES = (
     "double",
     "single",
@@ -76,9 +90,10 @@ CLASSES = (
     "int64",
     "uint64",
     "logical",
+    "char",  # a setting's text: its UTF-16 codes (uint16), as a MAT file holds char
 )
 ITEM = {"double": 8, "single": 4, "int64": 8, "uint64": 8, "int32": 4, "uint32": 4}
-ITEM.update({"int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "logical": 1})
+ITEM.update({"int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "logical": 1, "char": 2})
 # A job process waits KEEP seconds for its client's next memory job, and takes next jobs for at
 # most LIFETIME seconds in all: it holds one of the server's job slots meanwhile, so a client
 # that calls in a loop delays others' jobs (queued for a free slot) by at most that long.
@@ -105,13 +120,13 @@ def is_params(request: dict) -> bool:
 
 def parse(argv: list[str]) -> tuple[str, str, list[tuple[str, str, bool, tuple[int, ...]]]]:
     """(op, shape, operands) of a memory job's arguments; ValueError if they are malformed."""
-    if len(argv) < 6 or argv[0] != MARK or argv[1] != VERSION:
+    if len(argv) < 5 or argv[0] != MARK or argv[1] != VERSION:
         raise ValueError("not a memory job of this version")
     op, shape, fields = argv[2], argv[3], argv[4:]
     if fields and fields[-1].startswith("shm="):
         shared_file(argv)
         fields = fields[:-1]
-    if op not in OPS or not 2 <= len(fields) <= 3:
+    if op not in OPS or not 1 <= len(fields) <= MAX_VALUES:
         raise ValueError("bad op or number of operands")
     operands = []
     for field in fields:
@@ -121,6 +136,7 @@ def parse(argv: list[str]) -> tuple[str, str, list[tuple[str, str, bool, tuple[i
             name not in ROLES
             or cls not in CLASSES
             or cplx not in ("0", "1")
+            or (cplx == "1" and cls in ("logical", "char"))
             or len(size) < 2
             or min(size) < 0
         ):
@@ -251,7 +267,9 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
             else:
                 raw = np.empty(nbytes(cls, cplx, size), np.uint8)
                 data = _receive(conn, raw.data, data)
-            if cplx:  # the real parts, then the imaginary parts (MATLAB's separate storage)
+            if cls == "char":  # the codes, as the MAT reader holds a char variable's
+                values = raw.view(np.uint16)
+            elif cplx:  # the real parts, then the imaginary parts (MATLAB's separate storage)
                 parts = raw.view(class_dtype(cls)).reshape(2, -1)
                 values = np.empty(parts.shape[1], class_dtype(cls, True))
                 values.real, values.imag = parts  # complex integers: as the MAT reader
@@ -291,10 +309,10 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
 
 def _described(result: np.ndarray) -> list[str]:
     """CLASS, COMPLEX, D1xD2x... of a result."""
-    import numpy as np
+    from bridge._formats.classes import class_of
 
-    cls = "single" if result.dtype in (np.float32, np.complex64) else "double"
-    return [cls, "1" if result.dtype.kind == "c" else "0", "x".join(map(str, result.shape))]
+    cls, cplx = class_of(result)  # the class the file job's writer gives it
+    return [cls, "1" if cplx else "0", "x".join(map(str, result.shape))]
 
 
 class _Shared:
@@ -371,18 +389,21 @@ class _Shared:
 def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | None]:
     """(status, error line, result or None): the file job's work and error report on operands
     that are already in memory."""
+    from bridge._formats.classes import REQUEST_FIELDS
     from bridge._job import compute, files, memory, outcome, stream
 
-    # The job a job file with these variables and op and shape (as the wrappers save them) is.
-    job = files.Job(
-        op,
-        [],
-        "",  # no file to name in errors
-        settings={"shape": shape},
-        setting_variables={"shape": "shape"},
-        variables=variables,
-    )
+    # The job a job file with these variables (and op and shape, as the wrappers save them) is,
+    # resolved as the file job resolves one: the operands by role, the settings by variable.
+    # The request fields are taken out of the variables as the file readers take them.
+    request = {"op": op, **({"shape": shape} if shape else {})}
+    named: dict = {}
     try:
+        for name, variable in variables:
+            if name in REQUEST_FIELDS:
+                request.setdefault(name, variable.text())
+            else:
+                named[name] = variable
+        job = files.resolve("", named, request)  # no file to name in errors
         # The file job's memory plan: the same checks and errors, and the same refusal of a job
         # that does not fit. A job the file path would stream is not run here.
         plan = stream.plan_job(job, "out.mat", memory.budget(None))

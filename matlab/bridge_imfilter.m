@@ -44,12 +44,14 @@ end
 function kind = option_kind(word)
 % Which setting a text option sets; a text that names none (or two) goes as the padding, where
 % the worker raises MATLAB's error for it.
+kind = 'padding';
+if isempty(word)
+  return  % (Octave's strncmp refuses N = 0: the worker's error for it, not strncmp's)
+end
 kinds = {'padding', 'padding', 'padding', 'shape', 'shape', 'mode', 'mode'};
 words = {'symmetric', 'replicate', 'circular', 'same', 'full', 'corr', 'conv'};
 hits = find(strncmp(word, words, numel(word)));
-if isempty(word) || isempty(hits) || numel(unique(kinds(hits))) > 1
-  kind = 'padding';
-else
+if ~isempty(hits) && numel(unique(kinds(hits))) == 1
   kind = kinds{hits(1)};
 end
 end

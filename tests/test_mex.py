@@ -374,7 +374,7 @@ def test_the_mex_client_is_built_once_into_the_cache(session, folders):
     assert (built / "bridge_mex.mex").is_file()
     assert not (PRIVATE / "bridge_mex.mex").exists()  # never inside the installation
     got = session.call("v = bridge_mex('version'); w = which('bridge_mex');", {}, ["v", "w"])
-    assert "".join(got["v"].ravel()) == "bridge_mex 1"
+    assert "".join(got["v"].ravel()) == "bridge_mex 2"
     assert "".join(got["w"].ravel()).startswith(str(built))
 
 
@@ -412,6 +412,16 @@ CHECK = (
 )
 
 
+# The same through a filtering wrapper, whose settings travel as named values: answered as the
+# cold file job answers (computed first, with no worker).
+FILTER_CHECK = (
+    "A = uint8(magic(6) * 7); h = [1 2; 3 4] / 7; setenv('BRIDGE_NO_SERVER', '1');"
+    "R = bridge_imfilter(A, h, 'replicate', 'full'); setenv('BRIDGE_NO_SERVER', ''); ok = 1;"
+    "for k = 1:4, C = bridge_imfilter(A, h, 'replicate', 'full'); ok = ok && isequal(C, R)"
+    " && isa(C, 'uint8'); end; printf('ok=%d\\n', ok);"
+)
+
+
 def run_octave(code: str, env: dict, folders: Path) -> str:
     proc = octave_script(code, env, folders)
     out, _ = proc.communicate(timeout=300)
@@ -419,13 +429,14 @@ def run_octave(code: str, env: dict, folders: Path) -> str:
     return out
 
 
-def test_a_dead_worker_leaves_its_socket_and_the_call_runs_cold(session, folders, tmp_path):
+@pytest.mark.parametrize("check", [CHECK, FILTER_CHECK], ids=["conv2", "imfilter"])
+def test_a_dead_worker_leaves_its_socket_and_the_call_runs_cold(session, folders, tmp_path, check):
     sock = tmp_path / "dead.sock"
     pid = start_server(sock)
     os.killpg(os.getpgid(pid), signal.SIGKILL)  # the server and its job processes, mid-life
     wait_until(lambda: gone(pid))
     assert sock.exists()
-    out = run_octave(CHECK, server_env(sock), folders)
+    out = run_octave(check, server_env(sock), folders)
     assert "ok=1" in out
 
 
@@ -453,12 +464,13 @@ def test_a_frozen_worker_is_given_up_and_the_call_runs_cold(folders, tmp_path):
     stop_server(sock)
 
 
-def test_a_frozen_worker_without_a_kept_process(folders, tmp_path):
+@pytest.mark.parametrize("check", [CHECK, FILTER_CHECK], ids=["conv2", "imfilter"])
+def test_a_frozen_worker_without_a_kept_process(folders, tmp_path, check):
     sock = tmp_path / "frozen2.sock"
     pid = start_server(sock)
     os.kill(pid, signal.SIGSTOP)
     try:
-        out = run_octave(CHECK, server_env(sock), folders)
+        out = run_octave(check, server_env(sock), folders)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert "ok=1" in out
@@ -663,3 +675,250 @@ def test_compiled_client_ctrl_c_stops_the_job_as_the_cold_path_does(compiled_cli
         assert left == ["big.mat", "err.txt"]  # no output, no temporary file
     finally:
         stop_server(sock)
+
+
+# --- the filtering wrappers ------------------------------------------------------------------
+# The same contract as the conv family's: through the MEX client (with the operation's settings
+# as named values next to the operands) the answer is the cold file job's bit for bit, class,
+# size and complexity included, and errors carry the same identifier and message.
+
+
+def image(cls: str, *shape):
+    """An image of MATLAB class ``cls`` whose integer values reach past the class's range
+    after filtering (rounding and saturation are exercised)."""
+    if cls == "logical":
+        return RNG.random(shape) > 0.5
+    if cls == "complex":
+        return cplx(*shape)
+    if cls in ("double", "single"):
+        return rand(*shape, dtype=np.dtype(cls))
+    dtype = np.dtype(cls)
+    info = np.iinfo(dtype)
+    return RNG.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+
+
+FILTER_CLASSES = ("double", "single", "uint8", "int16", "logical")
+PADDINGS = {  # the option as the wrapper gets it: none, numbers, every boundary rule
+    "zero": "",
+    "number": ", 300.6",
+    "number-of-class": ", cast(-7, class(x1(1) + 0))",  # (logical: double)
+    "symmetric": ", 'symmetric'",
+    "replicate": ", 'Replicate'",
+    "circular": ", 'circ'",
+}
+SHAPES_MODES = ["", ", 'full'", ", 'conv'", ", 'full', 'conv'", ", 'same', 'corr'"]
+
+FILTER_CASES: dict[str, tuple[str, list]] = {}
+for _k, (_cls, _pad) in enumerate((c, p) for c in FILTER_CLASSES for p in PADDINGS):
+    _how = SHAPES_MODES[_k % len(SHAPES_MODES)]
+    FILTER_CASES[f"imfilter-{_cls}-{_pad}{_how.replace(', ', '-').replace(chr(39), '')}"] = (
+        f"bridge_imfilter(x1, x2{PADDINGS[_pad]}{_how})",
+        [image(_cls, 9, 8), rand(3, 4)],
+    )
+FILTER_CASES.update(
+    {
+        "imfilter-complex-image-and-kernel": (
+            "bridge_imfilter(x1, x2, 'replicate', 'full')",
+            [cplx(7, 6), cplx(2, 3)],
+        ),
+        "imfilter-complex-number-padding": (
+            "bridge_imfilter(x1, x2, complex(1, 2), 'conv')",
+            [cplx(5, 6), rand(3, 3)],
+        ),
+        "imfilter-3d-image": (
+            "bridge_imfilter(x1, x2, 'symmetric')",
+            [image("int16", 6, 5, 3), rand(3, 3)],
+        ),
+        "imfilter-3d-kernel-full": (
+            "bridge_imfilter(x1, x2, 'circular', 'full')",
+            [image("single", 5, 5, 4), rand(2, 3, 2)],
+        ),
+        "imfilter-empty-image": (
+            "bridge_imfilter(x1, x2)",
+            [np.zeros((0, 4), np.uint8), rand(3, 3)],
+        ),
+        "imfilter-large-uint8": (
+            "bridge_imfilter(x1, x2, 'replicate')",
+            [image("uint8", 300, 200), rand(15, 15)],
+        ),
+        "filter2-same": ("bridge_filter2(x1, x2)", [rand(3, 3), rand(9, 8)]),
+        "filter2-full-single": (
+            "bridge_filter2(x1, x2, 'full')",
+            [rand(2, 3, dtype=np.float32), rand(6, 7)],
+        ),
+        "filter2-valid-uint8": (
+            "bridge_filter2(x1, x2, 'VALID')",
+            [rand(3, 2), image("uint8", 8, 9)],
+        ),
+        "filter2-complex-logical": ("bridge_filter2(x1, x2 > 0)", [cplx(3, 3), rand(6, 5)]),
+        "xcorr2-one": ("bridge_xcorr2(x1)", [rand(6, 5)]),
+        "xcorr2-two-single": ("bridge_xcorr2(x1, x2)", [rand(7, 6, dtype=np.float32), rand(3, 2)]),
+        "xcorr2-complex": ("bridge_xcorr2(x1, x2)", [cplx(5, 4), cplx(2, 3)]),
+        "xcorr2-int16-logical": ("bridge_xcorr2(x1, x2 > 0)", [image("int16", 5, 5), rand(3, 3)]),
+        "fspecial-gaussian": ("bridge_fspecial('gaussian', [5 7], 1.5)", []),
+        "fspecial-disk": ("bridge_fspecial('disk', 2.5)", []),
+        "fspecial-motion": ("bridge_fspecial('Motion', 9, 30)", []),
+        "fspecial-sobel": ("bridge_fspecial('sobel')", []),
+    }
+)
+for _cls in FILTER_CLASSES[:4]:
+    FILTER_CASES[f"imgaussfilt-{_cls}"] = ("bridge_imgaussfilt(x1)", [image(_cls, 12, 11)])
+FILTER_CASES.update(
+    {
+        "imgaussfilt-sigma-per-axis": ("bridge_imgaussfilt(x1, [0.7 2])", [image("uint8", 12, 13)]),
+        "imgaussfilt-filtersize-padding-number": (
+            "bridge_imgaussfilt(x1, 1.2, 'FilterSize', [3 7], 'Padding', 4.5)",
+            [image("int16", 10, 9)],
+        ),
+        "imgaussfilt-replicate": (
+            "bridge_imgaussfilt(x1, 2, 'padding', 'replicate')",
+            [rand(9, 9)],
+        ),
+        "imgaussfilt-circular-size": (
+            "bridge_imgaussfilt(x1, 1, 'Padding', 'circular', 'FilterSize', 5)",
+            [image("single", 8, 8)],
+        ),
+        "imgaussfilt-symmetric-3d": (
+            "bridge_imgaussfilt(x1, 0.8, 'Padding', 'symmetric')",
+            [image("uint8", 7, 6, 3)],
+        ),
+        "imgaussfilt-domain": (
+            "bridge_imgaussfilt(x1, 1, 'FilterDomain', 'spatial')",
+            [image("double", 8, 7)],
+        ),
+        "imgaussfilt3-double": ("bridge_imgaussfilt3(x1)", [rand(6, 7, 5)]),
+        "imgaussfilt3-uint8-per-axis": (
+            "bridge_imgaussfilt3(x1, [1 0.5 2])",
+            [image("uint8", 7, 6, 8)],
+        ),
+        "imgaussfilt3-size-padding": (
+            "bridge_imgaussfilt3(x1, 1, 'FilterSize', [3 5 3], 'Padding', 'replicate')",
+            [image("single", 6, 6, 6)],
+        ),
+        "imgaussfilt3-int16-number": (
+            "bridge_imgaussfilt3(x1, 0.9, 'Padding', 100)",
+            [image("int16", 5, 6, 4)],
+        ),
+    }
+)
+
+
+def mex_and_cold(session, call: str, inputs: list, fast_env: str = "") -> dict:
+    """The call through the MEX client (``fast_env`` set first), then cold, in one Octave
+    command; ``same``: isequal, the same class, size and complexity, checked in Octave. The
+    MEX client's call keeps the temporary folder it would have made (BRIDGE_KEEP_TEMP)."""
+    names = {f"x{k + 1}": a for k, a in enumerate(inputs)}
+    code = (
+        f"setenv('BRIDGE_KEEP_TEMP', '1'); {fast_env} W = {call};"
+        "setenv('BRIDGE_MEX_SHM_MIN', ''); setenv('BRIDGE_KEEP_TEMP', '');"
+        f"setenv('BRIDGE_NO_SERVER', '1'); K = {call}; setenv('BRIDGE_NO_SERVER', '');"
+        "same = isequal(W, K) && strcmp(class(W), class(K)) && isequal(size(W), size(K))"
+        " && isreal(W) == isreal(K); cls = class(W);"
+    )
+    return session.call(code, names, ["W", "K", "same", "cls"])
+
+
+def took_no_files(session) -> bool:
+    """Whether the last call through the MEX client wrote no temporary folder (the file path,
+    with BRIDGE_KEEP_TEMP set, leaves its folder behind): the mark of the MEX path."""
+    kept = list(session.temp.iterdir())
+    for folder in kept:
+        shutil.rmtree(folder)
+    return kept == []
+
+
+@pytest.mark.parametrize("name", list(FILTER_CASES), ids=list(FILTER_CASES))
+def test_filtering_through_the_mex_client_is_the_cold_path_bit_for_bit(session, name):
+    call, inputs = FILTER_CASES[name]
+    got = mex_and_cold(session, call, inputs)
+    assert took_no_files(session), "the call wrote files: it did not go through the MEX client"
+    assert got["same"].item() == 1
+    assert same_bits(got["W"], got["K"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "imfilter-uint8-replicate-full",
+        "imfilter-logical-replicate-full-conv",
+        "imfilter-complex-image-and-kernel",
+        "imfilter-large-uint8",
+        "filter2-valid-uint8",
+        "xcorr2-one",
+        "imgaussfilt-filtersize-padding-number",
+        "imgaussfilt3-uint8-per-axis",
+        "fspecial-motion",
+    ],
+)
+def test_filtering_through_shared_memory_is_the_cold_path_bit_for_bit(session, name):
+    """Operands, settings and the result (integer, logical) through the shared file."""
+    call, inputs = FILTER_CASES[name]
+    got = mex_and_cold(session, call, inputs, "setenv('BRIDGE_MEX_SHM_MIN', '0');")
+    assert took_no_files(session)
+    assert got["same"].item() == 1
+    assert same_bits(got["W"], got["K"])
+
+
+FILTER_ERRORS = {
+    "imfilter-unknown-option": (
+        "bridge_imfilter(x1, x2, 'middle')",
+        "MATLAB:imfilter:unrecognizedStringChoice",
+    ),
+    "imfilter-ambiguous-option": (
+        "bridge_imfilter(x1, x2, 'c')",
+        "MATLAB:imfilter:ambiguousStringChoice",
+    ),
+    "imfilter-int64": ("bridge_imfilter(int64(x1), x2)", "bridge:imfilter:int64"),
+    "imfilter-padding-not-scalar": ("bridge_imfilter(x1, x2, [1 2])", None),
+    # (Octave's strncmp refused the empty text in the wrapper, with no identifier)
+    "imfilter-empty-text": (
+        "bridge_imfilter(x1, x2, '')",
+        "MATLAB:imfilter:unrecognizedStringChoice",
+    ),
+    "imgaussfilt-negative-sigma": ("bridge_imgaussfilt(x1, -1)", None),
+    "imgaussfilt-even-size": ("bridge_imgaussfilt(x1, 1, 'FilterSize', 4)", None),
+    "imgaussfilt-bad-padding": ("bridge_imgaussfilt(x1, 1, 'Padding', 'mirror')", None),
+    "imgaussfilt3-2d-sigma": ("bridge_imgaussfilt3(x1, [1 2])", None),
+    "filter2-bad-shape": ("bridge_filter2(x2, x1, 'middle')", "MATLAB:conv2:unknownShapeParameter"),
+    "xcorr2-3d": ("bridge_xcorr2(cat(3, x1, x1))", None),
+    "fspecial-unknown": ("bridge_fspecial('blur', 3)", None),
+    "fspecial-too-many": (
+        "bridge_fspecial('sobel', 3)",
+        "images:fspecial:tooManyArgsForThisFilter",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FILTER_ERRORS), ids=list(FILTER_ERRORS))
+def test_filtering_errors_through_the_mex_client_are_the_cold_paths(session, name):
+    call, identifier = FILTER_ERRORS[name]
+    names = {"x1": rand(6, 5), "x2": rand(3, 3)}
+    code = (
+        "setenv('BRIDGE_KEEP_TEMP', '1');"
+        f"try, W = {call}; m1 = 'none'; i1 = 'none'; catch e, m1 = e.message;"
+        " i1 = e.identifier; end; setenv('BRIDGE_KEEP_TEMP', ''); setenv('BRIDGE_NO_SERVER', '1');"
+        f" try, W = {call}; m2 = 'none'; i2 = 'none'; catch e, m2 = e.message;"
+        " i2 = e.identifier; end; setenv('BRIDGE_NO_SERVER', '');"
+    )
+    got = session.call(code, names, ["m1", "i1", "m2", "i2"])
+    assert took_no_files(session), "the failing call went through files, not the MEX client"
+    text = {k: "".join(np.ravel(v).astype(str)) for k, v in got.items()}
+    assert text["i1"] != "none"
+    assert (text["i1"], text["m1"]) == (text["i2"], text["m2"])
+    if identifier is not None:
+        assert text["i1"] == identifier
+
+
+def test_filtering_falls_back_to_files_where_memory_cannot_carry_a_setting(session):
+    """A setting the MEX client does not send (a cell) goes through files, with the cold
+    path's error."""
+    code = (
+        "setenv('BRIDGE_KEEP_TEMP', '1'); try, bridge_imfilter(x1, x2, {1}); i1 = 'none';"
+        " catch e, i1 = e.identifier; end; setenv('BRIDGE_KEEP_TEMP', '');"
+        "setenv('BRIDGE_NO_SERVER', '1'); try, bridge_imfilter(x1, x2, {1}); i2 = 'none';"
+        " catch e, i2 = e.identifier; end; setenv('BRIDGE_NO_SERVER', '');"
+    )
+    got = session.call(code, {"x1": rand(4, 4), "x2": rand(2, 2)}, ["i1", "i2"])
+    assert not took_no_files(session)  # the file path, whose error it is
+    text = {k: "".join(np.ravel(v).astype(str)) for k, v in got.items()}
+    assert text["i1"] == text["i2"] != "none"

@@ -5,8 +5,8 @@ function C = bridge_call(caller, op, names, values, shape, option)
 %   interpreter chosen by BRIDGE_PYTHON(CALLER, OPTION) and returns the worker's C. Errors are
 %   raised with MATLAB's identifier where the worker reports one, bridge:* identifiers otherwise.
 %   SHAPE is the shape text of conv, conv2 and convn, or a struct of the operation's settings by
-%   their job-file names (struct('padding', 'replicate', 'mode', 'conv') for imfilter); those
-%   travel through files (the MEX client carries the conv family's calls).
+%   their job-file names (struct('padding', 'replicate', 'mode', 'conv') for imfilter), which
+%   the MEX client sends as named values next to the operands, and a job file holds as variables.
 %
 %   The operands go uncompressed (-v6; in MATLAB, -v7.3 -nocompression for a variable beyond
 %   v6's 2 GB) to a folder in RAM where there is one (/dev/shm on Linux), else in tempdir;
@@ -64,7 +64,16 @@ function [C, route] = memory_call(caller, op, names, values, shape, python, sour
 % or 'cold' (the worker was asked and refused, or was frozen: the file path runs cold).
 C = [];
 route = 'files';
-if ~memory_operands(values, shape)
+operands = numel(values);
+if isstruct(shape)  % the settings go as named values, as a job file holds them
+  names = [names(:)', fieldnames(shape)'];
+  values = [values(:)', struct2cell(shape)'];
+  shape = '';  % (filter2's shape is one of them)
+elseif ~(ischar(shape) && size(shape, 1) == 1 && numel(shape) <= 16 && ~isempty(shape) ...
+    && all(isletter(shape)) && all(shape < 128))
+  return  % the file path's error for it
+end
+if ~memory_operands(values, operands)
   return  % sparse, char, cell, struct, complex integers, unusual shapes: the file path's errors
 end
 folder = bridge_built('mex');
@@ -75,7 +84,7 @@ package = bridge_package(python);
 if isempty(package)
   return
 end
-[status, line, R] = bridge_mex(package, op, shape, [names{:}], values{:});
+[status, line, R] = bridge_mex(package, op, shape, strjoin(names, ','), values{:});
 if status == 0
   C = R;
   route = 'done';
@@ -86,13 +95,18 @@ elseif status > 0
 end
 end
 
-function ok = memory_operands(values, shape)
-% Operands that travel from memory exactly as a MAT file carries them.
-ok = ischar(shape) && size(shape, 1) == 1 && numel(shape) <= 16 && ~isempty(shape) ...
-  && all(isletter(shape)) && all(shape < 128);
+function ok = memory_operands(values, operands)
+% Operands (the first OPERANDS values) and settings that travel from memory exactly as a MAT
+% file carries them: numeric or logical arrays, and a setting's text as one row of ASCII
+% (Octave's char holds bytes, not UTF-16 codes). At most bridge_mex's MAX_VALUES values.
+ok = numel(values) <= 12 && ~isempty(values);
 for k = 1:numel(values)
   x = values{k};
-  ok = ok && (isnumeric(x) || islogical(x)) && ~issparse(x) && ~(isinteger(x) && ~isreal(x));
+  if ischar(x) && k > operands
+    ok = ok && ndims(x) == 2 && size(x, 1) <= 1 && all(x < 128);
+  else
+    ok = ok && (isnumeric(x) || islogical(x)) && ~issparse(x) && ~(isinteger(x) && ~isreal(x));
+  end
 end
 end
 
@@ -107,7 +121,7 @@ if ~any(strcmp(strsplit(path, pathsep), folder))
   addpath(folder, '-end');
 end
 try
-  ok = strcmp(bridge_mex('version'), 'bridge_mex 1');
+  ok = strcmp(bridge_mex('version'), 'bridge_mex 2');
 catch
   ok = false;
 end

@@ -1,15 +1,19 @@
-/* bridge_mex.c: hand a convolution's operands to the warm worker from memory (issue 19).
+/* bridge_mex.c: hand an operation's operands to the warm worker from memory (issue 19).
 
    Build (bridge_setup does it; Octave's wrappers do it on first use when mkoctfile exists):
      Octave:  mkoctfile --mex -o bridge_mex bridge_mex.c
      MATLAB:  mex -R2017b -output bridge_mex bridge_mex.c -lut   (utIsInterruptPending)
 
-   [STATUS, LINE, C] = bridge_mex(PACKAGE, OP, SHAPE, NAMES, X1, X2[, X3])
+   [STATUS, LINE, C] = bridge_mex(PACKAGE, OP, SHAPE, NAMES, X1, X2, ...)
      PACKAGE  the folder of the bridge package the warm worker must run (its identity is sent)
-     OP       'conv', 'conv2' or 'convn';  SHAPE  the shape text, as the wrappers save it
-     NAMES    one letter per operand: 'uv', 'AB' or 'uvA'
-     X1..X3   full numeric or logical arrays (complex allowed)
-   STATUS 0: C is the result.  STATUS > 0: the job failed as the file job fails; LINE is the
+     OP       the operation ('conv2', 'imfilter', ...);  SHAPE  the shape text, as the wrappers
+              save it, or '' (none: a filtering wrapper's shape is one of its named values)
+     NAMES    the values' job-file names, separated by commas: 'A,B', 'u,v,A', 'A,h,padding'
+     X1...    up to MAX_VALUES full numeric, logical or char arrays (complex allowed): the
+              operands, then the operation's settings as the file job saves them; the worker
+              reads them as a job file's variables of these names, so no operation, operand or
+              setting is known here
+   STATUS 0: C is the result (double, single, integer or logical, as the worker answers).  STATUS > 0: the job failed as the file job fails; LINE is the
    worker's one-line error ("bridge: error: ... (IDENTIFIER)"), the wrappers raise it.
    STATUS -1: no warm worker to ask (nothing was sent): run the call through files.
    STATUS -2: the worker refused, is of another version, or was gone, frozen or silent: the job
@@ -26,7 +30,8 @@
 
 #include "mex.h"
 
-#define BRIDGE_MEX_VERSION "bridge_mex 1"
+#define BRIDGE_MEX_VERSION "bridge_mex 2"
+#define MAX_VALUES 12
 
 #if defined(HAVE_OCTAVE)
 extern sig_atomic_t octave_interrupt_state;
@@ -50,8 +55,33 @@ static const char *class_name(mxClassID id, size_t *item) {
     case mxINT64_CLASS: *item = 8; return "int64";
     case mxUINT64_CLASS: *item = 8; return "uint64";
     case mxLOGICAL_CLASS: *item = 1; return "logical";
+    case mxCHAR_CLASS: *item = 2; return "char"; /* sent as UTF-16 codes: see char_codes */
     default: return NULL;
   }
+}
+
+/* The class named NAME (a result's), with its item size; mxUNKNOWN_CLASS for none. */
+static mxClassID class_id(bw_conn *c, int k, size_t *item) {
+  static const mxClassID ids[] = {mxDOUBLE_CLASS, mxSINGLE_CLASS, mxINT8_CLASS,   mxUINT8_CLASS,
+                                  mxINT16_CLASS,  mxUINT16_CLASS, mxINT32_CLASS,  mxUINT32_CLASS,
+                                  mxINT64_CLASS,  mxUINT64_CLASS, mxLOGICAL_CLASS};
+  size_t j;
+  for (j = 0; j < sizeof ids / sizeof ids[0]; j++)
+    if (bw_is(c, k, class_name(ids[j], item))) return ids[j];
+  return mxUNKNOWN_CLASS;
+}
+
+/* A char array as a uint16 array of its UTF-16 codes (as a MAT file holds char): MATLAB's
+   mxChar is 16 bits, Octave's 8 (the wrappers send ASCII text only, so a byte is its code). */
+static mxArray *char_codes(const mxArray *x) {
+  mxArray *codes = mxCreateNumericArray(mxGetNumberOfDimensions(x), mxGetDimensions(x),
+                                        mxUINT16_CLASS, mxREAL);
+  const mxChar *text = mxGetChars(x);
+  uint16_t *out = (uint16_t *)mxGetData(codes);
+  size_t k, n = mxGetNumberOfElements(x);
+  for (k = 0; k < n; k++)
+    out[k] = sizeof(mxChar) == 1 ? (uint16_t)(unsigned char)text[k] : (uint16_t)text[k];
+  return codes;
 }
 
 /* Send X's bytes: the real parts, then the imaginary parts. MATLAB's separate complex API
@@ -139,25 +169,27 @@ static void shm_sweep(void) {
   closedir(d);
 }
 
-/* An upper bound of the result's bytes: every dimension at most a + b (or the separable form's
-   A + numel), 16 bytes an element (complex double). */
+/* An upper bound of the result's bytes, whatever the operation: 16 bytes an element (complex
+   double) and, in each dimension, the sum of the values' sizes there, a vector counting its
+   length in every dimension (conv2(u, v, A) puts numel(u) and numel(v) along A's dimensions;
+   imfilter's 'full' adds size(h) - 1). Settings are small: they only widen the bound. */
 static size_t result_bound(int count, const mxArray *prhs[]) {
-  size_t bound = 16, k, nd = 0;
+  size_t bound = 16, nd = 0, sum, extent;
+  int k;
   mwSize d;
-  if (count == 3) { /* conv2(u, v, A) */
-    const mwSize *a = mxGetDimensions(prhs[2]);
-    return bound * (a[0] + mxGetNumberOfElements(prhs[0])) *
-           ((mxGetNumberOfDimensions(prhs[2]) > 1 ? a[1] : 1) + mxGetNumberOfElements(prhs[1]));
-  }
-  for (k = 0; k < 2; k++)
+  for (k = 0; k < count; k++)
     if (mxGetNumberOfDimensions(prhs[k]) > nd) nd = mxGetNumberOfDimensions(prhs[k]);
   for (d = 0; d < nd; d++) {
-    size_t sum = 0;
-    for (k = 0; k < 2; k++)
-      sum += d < mxGetNumberOfDimensions(prhs[k]) ? mxGetDimensions(prhs[k])[d] : 1;
+    for (sum = 0, k = 0; k < count; k++) {
+      const mwSize *dims = mxGetDimensions(prhs[k]);
+      size_t n = mxGetNumberOfElements(prhs[k]);
+      int vector = mxGetNumberOfDimensions(prhs[k]) == 2 && (dims[0] == 1 || dims[1] == 1);
+      extent = d < mxGetNumberOfDimensions(prhs[k]) ? dims[d] : 1;
+      sum += vector && n > extent ? n : extent;
+    }
     bound *= sum;
   }
-  return bound; /* conv's vector result (numel(u) + numel(v) at most) is within it too */
+  return bound;
 }
 
 /* Put the operands in the shared file (0), or -1: not worth it, or not possible (the socket). */
@@ -241,7 +273,8 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
                     mxArray *plhs[]) {
   mwSize dims[64];
   size_t nd = 0, n, numel = 1, item;
-  int k, single, cplx, r = BW_OK, shared;
+  int k, cplx, r = BW_OK, shared;
+  mxClassID id;
   char text[1024], *p = text, *next;
   mxArray *result;
   for (k = 0; k < count && r == BW_OK && !shm.used; k++) {
@@ -257,8 +290,9 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
   }
   shared = c->count == 7 && bw_is(c, 6, "shm") && shm.used;
   if (!((c->count == 6 || shared) && bw_is(c, 1, "0"))) return BW_COLD;
-  single = bw_is(c, 3, "single");
+  id = class_id(c, 3, &item);
   cplx = bw_is(c, 4, "1");
+  if (id == mxUNKNOWN_CLASS || (cplx && id == mxLOGICAL_CLASS)) return BW_COLD;
   if (c->n[5] >= sizeof text) return BW_COLD;
   memcpy(text, c->f[5], c->n[5]); /* the fields are not terminated: copy first */
   text[c->n[5]] = 0;
@@ -268,10 +302,11 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
     p = *next == 'x' ? next + 1 : next + strlen(next);
   }
   if (nd < 2) return BW_COLD;
-  result = mxCreateUninitNumericArray(nd, dims, single ? mxSINGLE_CLASS : mxDOUBLE_CLASS,
-                                      cplx ? mxCOMPLEX : mxREAL);
+  result = id == mxLOGICAL_CLASS
+               ? mxCreateLogicalArray(nd, dims)
+               : mxCreateUninitNumericArray(nd, dims, id, cplx ? mxCOMPLEX : mxREAL);
   if (!result) return BW_COLD;
-  n = numel * (single ? 4 : 8);
+  n = numel * item;
   if (shared) { /* the result is in the file, after the operands */
     if (shm.result + n * (cplx ? 2 : 1) > shm.size) {
       mxDestroyArray(result);
@@ -292,12 +327,14 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
 }
 
 /* The memory job's description (after the header): --memory 1 OP SHAPE NAME:CLASS:C:DIMS...
-   [shm=FILE], with the operands put in a shared file where they are large. */
-static int describe(bw_buf *tail, const char *op, const char *shape, const char *names, int count,
-                    const mxArray *prhs[]) {
+   [shm=FILE], with the operands put in a shared file where they are large. NAMES: the values'
+   names, separated by commas; CHARS: which values were char (PRHS holds their codes). */
+static int describe(bw_buf *tail, const char *op, const char *shape, const char *names,
+                    const int *chars, int count, const mxArray *prhs[]) {
   char field[256];
   size_t item;
   int k, r;
+  const char *name = names;
   shm_put(count, prhs);
   tail->len = 0;
   r = bw_field(tail, "--memory") || bw_field(tail, "1") || bw_field(tail, op) ||
@@ -306,8 +343,11 @@ static int describe(bw_buf *tail, const char *op, const char *shape, const char 
     const mxArray *x = prhs[k];
     const mwSize *dims = mxGetDimensions(x);
     mwSize d, nd = mxGetNumberOfDimensions(x);
-    int len = snprintf(field, sizeof field, "%c:%s:%d:", names[k],
-                       class_name(mxGetClassID(x), &item), mxIsComplex(x) ? 1 : 0);
+    size_t length = strcspn(name, ",");
+    int len = snprintf(field, sizeof field, "%.*s:%s:%d:", (int)length, name,
+                       chars[k] ? "char" : class_name(mxGetClassID(x), &item),
+                       mxIsComplex(x) ? 1 : 0);
+    name += length + (name[length] == ',');
     for (d = 0; d < nd && len < (int)sizeof field - 24; d++)
       len += snprintf(field + len, sizeof field - len, d ? "x%lu" : "%lu", (unsigned long)dims[d]);
     r = bw_field(tail, field);
@@ -321,11 +361,13 @@ static int describe(bw_buf *tail, const char *op, const char *shape, const char 
 
 void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   static int registered = 0;
-  char package[PATH_MAX], op[16], shape[256], names[8];
+  char package[PATH_MAX], op[64], shape[256], names[1024];
   bw_buf req = {0}, tail = {0};
   bw_conn c;
   bw_watch job;
-  int k, count, r;
+  int k, count, r, chars[MAX_VALUES];
+  const mxArray *values[MAX_VALUES];
+  const char *p;
   size_t item;
 
   if (!registered) {
@@ -336,8 +378,8 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
     plhs[0] = mxCreateString(BRIDGE_MEX_VERSION);
     return;
   }
-  if (nrhs < 6 || nrhs > 7 || nlhs > 3)
-    mexErrMsgIdAndTxt("bridge:mexUsage", "bridge_mex(PACKAGE, OP, SHAPE, NAMES, X1, X2[, X3])");
+  if (nrhs < 5 || nrhs > 4 + MAX_VALUES || nlhs > 3)
+    mexErrMsgIdAndTxt("bridge:mexUsage", "bridge_mex(PACKAGE, OP, SHAPE, NAMES, X1, X2, ...)");
   for (k = 0; k < 4; k++)
     if (!mxIsChar(prhs[k]))
       mexErrMsgIdAndTxt("bridge:mexUsage", "PACKAGE, OP, SHAPE and NAMES must be text");
@@ -345,16 +387,22 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
       mxGetString(prhs[2], shape, sizeof shape) || mxGetString(prhs[3], names, sizeof names))
     mexErrMsgIdAndTxt("bridge:mexUsage", "an argument is too long");
   count = nrhs - 4;
-  if ((int)strlen(names) != count)
-    mexErrMsgIdAndTxt("bridge:mexUsage", "NAMES needs one letter per operand");
+  for (k = 1, p = names; *p; p++) k += *p == ',';
+  if (k != count || strspn(names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_,")
+                        != strlen(names))
+    mexErrMsgIdAndTxt("bridge:mexUsage", "NAMES needs one name per value, separated by commas");
   for (k = 0; k < count; k++) {
     const mxArray *x = prhs[4 + k];
     if (mxIsSparse(x) || !class_name(mxGetClassID(x), &item) ||
-        (mxIsComplex(x) && mxGetClassID(x) == mxLOGICAL_CLASS))
-      mexErrMsgIdAndTxt("bridge:mexUsage", "operands must be full numeric or logical arrays");
+        (mxIsComplex(x) && (mxGetClassID(x) == mxLOGICAL_CLASS || mxIsChar(x))))
+      mexErrMsgIdAndTxt("bridge:mexUsage", "values must be full numeric, logical or char arrays");
   }
-
-  r = describe(&tail, op, shape, names, count, prhs + 4);
+  /* Char values go as their codes (a uint16 array, freed with the call: mxCreate* arrays). */
+  for (k = 0; k < count; k++) {
+    chars[k] = mxIsChar(prhs[4 + k]);
+    values[k] = chars[k] ? char_codes(prhs[4 + k]) : prhs[4 + k];
+  }
+  r = describe(&tail, op, shape, names, chars, count, values);
 
   /* The process of the last call, if it still waits: "next" and the operands, no handshake. */
   if (!r && have_kept && bw_alive(&kept_job)) {
@@ -363,7 +411,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
     } else {
       bw_end(&req);
       r = bw_send(&kept, req.data, req.len, &kept_job, interrupted);
-      if (r == BW_OK) r = exchange(&kept, &kept_job, count, prhs + 4, nlhs, plhs);
+      if (r == BW_OK) r = exchange(&kept, &kept_job, count, values, nlhs, plhs);
     }
     if (r == BW_OK) {
       bw_free(&req);
@@ -381,7 +429,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
       return;
     }
     /* Anew: the kept process may have taken (and removed) the shared file already. */
-    r = describe(&tail, op, shape, names, count, prhs + 4);
+    r = describe(&tail, op, shape, names, chars, count, values);
   } else if (have_kept) {
     drop_kept();
   }
@@ -395,7 +443,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
   bw_end(&req);
   r = bw_start(&c, &req, &job, interrupted);
   bw_free(&req);
-  if (r == BW_OK) r = exchange(&c, &job, count, prhs + 4, nlhs, plhs);
+  if (r == BW_OK) r = exchange(&c, &job, count, values, nlhs, plhs);
   if (r != BW_OK) {
     /* Given up on a stopped or silent job process, or Ctrl-C: it never finishes behind us. */
     bw_kill(&job);
