@@ -5,7 +5,8 @@ sparse/cell/struct variables, v7.3, plain HDF5, bridge text). Mutations are bit 
 splices, inserted and deleted bytes, and size-field abuse (4-byte words set to 0, 2^31-1, 2^32-1,
 the file's length ...), plus token-level edits of text files. Hand-built cases come from
 tests/hostile.py. Each case runs ``python -m bridge IN OUT`` in a fresh folder, in a subprocess
-under a 4 GiB address-space cap and a 30 s timeout, with an existing OUT, and must:
+under a 4 GiB address-space cap and a 30 s timeout (bridge's read deadline set to 10 s), with an
+existing OUT, and must:
 
 * end in exit 0, 3 or 4 (never a signal, 70, 1 or a timeout);
 * print nothing on success and exactly one line, ``bridge: error: ...``, on failure;
@@ -34,6 +35,11 @@ from tests.processes import cold_environment
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS_SPACE = 4 << 30
 TIMEOUT = 30.0
+# bridge's own deadline for a read (BRIDGE_READ_TIMEOUT), below TIMEOUT: a mutated HDF5 file can
+# make the HDF5 library loop forever, and bridge must then end the job itself (exit 3, one error
+# line, OUT untouched) rather than be killed by the harness. Its default (60 s plus the file's size
+# at 10 MB/s) is longer than TIMEOUT.
+READ_DEADLINE = 10.0
 OK_STATUSES = (0, 3, 4)
 EXISTING_OUT = b"an earlier result that a failed job must leave as it is\n"
 
@@ -308,7 +314,7 @@ def run(case: Case, folder: Path | None = None) -> Outcome:
                 cwd=work,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
-                env=cold_environment(),
+                env={**cold_environment(), "BRIDGE_READ_TIMEOUT": str(READ_DEADLINE)},
                 timeout=TIMEOUT,
                 preexec_fn=_limits,
             )

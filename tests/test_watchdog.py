@@ -415,3 +415,62 @@ def test_the_deadline_grows_with_the_files_and_the_environment_sets_it(tmp_path,
     assert process.read_deadline([str(tmp_path / "missing")]) == process.READ_SECONDS
     monkeypatch.setenv(process.READ_TIMEOUT_ENV, "2.5")
     assert process.read_deadline([str(path)]) == 2.5
+
+
+# --- a real file that the HDF5 library reads forever --------------------------------------------
+
+# A 7 KB mutation of a v7.3 file with a virtual dataset (tests/hostile.py's seed), found by
+# `benchmarks/fuzz.py --seed 881207` on 2026-12-07: opening it makes the HDF5 library (plain h5py
+# too) loop without end. The seeds hold HDF5 time stamps, so the same mutation of a fresh seed is
+# not the same bytes: the file is kept as it was found.
+ENDLESS = Path(__file__).resolve().parent / "data" / "endless_hdf5_read.mat"
+
+
+@pytest.fixture
+def endless(tmp_path):
+    (tmp_path / "in.mat").write_bytes(ENDLESS.read_bytes())
+    (tmp_path / "out.mat").write_bytes(b"an earlier result")
+    return tmp_path
+
+
+def run_endless(folder: Path, *args: str, **extra: str) -> subprocess.Popen:
+    env = environment()
+    env.pop(process.READ_TIMEOUT_ENV, None)
+    env.update(BRIDGE_NO_SERVER="1", **extra)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", *args],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("command", [("in.mat", "out.mat"), ("vars", "in.mat")])
+def test_a_file_the_hdf5_library_reads_forever_ends_at_the_deadline(endless, command):
+    proc = run_endless(endless, *command, BRIDGE_READ_TIMEOUT="2")
+    status, out, err, _ = finish(proc, 60)
+    assert status == 3, err
+    assert err == (
+        "bridge: error: in.mat: reading took more than 2 s; the file may be malformed "
+        "(bridge:readTimeout)\n"
+    )
+    assert out == ""
+    assert_nothing_written(endless)
+    assert (endless / "in.mat").read_bytes() == ENDLESS.read_bytes()
+
+
+def test_sigterm_ends_a_job_the_hdf5_library_reads_forever(endless):
+    proc = run_endless(endless, "in.mat", "out.mat")  # the default deadline: a minute or more
+    time.sleep(3)  # the job is in the endless read by now (a tiny job is done in 0.1 s)
+    assert proc.poll() is None, proc.communicate()
+    proc.terminate()
+    status, _, err, _ = finish(proc, 30)
+    assert status == 143, err
+    assert err.endswith(
+        "bridge: error: stopped by SIGTERM; no output was written (bridge:interrupted)\n"
+    )
+    assert_nothing_written(endless)
