@@ -266,7 +266,7 @@ def test_results_keep_the_callers_umask(server, short_dir):
 
 
 def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
-    def boom(params):
+    def boom(params, **_):
         raise KeyError("unexpected")
 
     monkeypatch.setattr(fastpath, "run_reported", boom)
@@ -274,7 +274,7 @@ def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
     assert status == EXIT_INTERNAL and out == ""
     assert err.startswith("bridge: error: internal error: KeyError") and err.count("\n") == 1
 
-    def leaves(params):
+    def leaves(params, **_):
         raise SystemExit(3)
 
     monkeypatch.setattr(fastpath, "run_reported", leaves)
@@ -284,7 +284,7 @@ def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
 def test_an_error_text_with_a_lone_surrogate_is_sent(monkeypatch):
     """Error texts that UTF-8 cannot hold are escaped as Python's stderr escapes them."""
 
-    def odd(params):
+    def odd(params, **_):
         sys.stderr.write("bridge: error: bad \ud800 and \udcff (x)\n")
         return EXIT_DATA
 
