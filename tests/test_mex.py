@@ -788,3 +788,41 @@ def test_a_long_call_shows_its_progress_in_the_command_window(folders, tmp_path,
     assert "same=1" in lines
     kept = list(temp.iterdir())  # the calls through files kept theirs (BRIDGE_KEEP_TEMP)
     assert len(kept) == (0 if path == "mex" else 1), kept
+
+
+def test_ctrl_c_still_stops_a_job_that_sends_progress(compiled_client, tmp_path):
+    """While progress messages come, the client still watches for Ctrl-C: exit 130, the cold
+    path's line, and the job's process is ended (its gate never opens)."""
+    gate = tmp_path / "gate"
+    rng = np.random.default_rng(23)
+    scipy.io.savemat(tmp_path / "big.mat", {"A": rng.random((100, 100)), "B": rng.random((90, 90))})
+    sock = tmp_path / "i.sock"
+    with progress_server(sock, gate) as env:
+        proc = subprocess.Popen(
+            [
+                str(compiled_client),
+                str(ROOT / "bridge"),
+                sys.executable,
+                str(PRIVATE / "bridge_worker.py"),
+                "big.mat",
+                "out.mat",
+                "--error-file",
+                "err.txt",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        progress_hooks.read_until(proc.stderr, progress_hooks.LINE_END)
+        (job,) = status(sock)["job_pids"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+        assert proc.returncode == 130
+        assert (tmp_path / "err.txt").read_text() == (
+            "bridge: error: interrupted (bridge:interrupted)\n"
+        )
+        wait_until(lambda: gone(job))
+        assert not (tmp_path / "out.mat").exists()
