@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from bridge._job.progress import Lines
+
 MARK = "--memory"
 VERSION = "1"
 OPS = ("conv", "conv2", "convn")
@@ -184,7 +186,7 @@ def _receive(conn, buffer: memoryview, data: bytes) -> bytes:
     return data
 
 
-def job(conn, reader: client.Reader, argv: list[str], progress=None) -> int:
+def job(conn, reader: client.Reader, argv: list[str], progress: Lines | None = None) -> int:
     """The body of a memory job's process, after "go": read the operands, compute, answer; then
     serve the same client's next memory jobs (:data:`KEEP`). The process's exit status.
     ``progress``: where a long computation says how long it has taken (the client's connection,
@@ -230,7 +232,7 @@ class _Leftover(client.Reader):
         self.data = data
 
 
-def _one(conn, reader: _Leftover, argv: list[str], progress=None) -> int | None:
+def _one(conn, reader: _Leftover, argv: list[str], progress: Lines | None) -> int | None:
     """One memory job on ``conn``: None when it was answered (the client may send another),
     else the process's exit status."""
     import numpy as np
@@ -370,7 +372,9 @@ class _Shared:
         os.close(self.fd)
 
 
-def run(op: str, shape: str, variables: list, progress=None) -> tuple[int, str, np.ndarray | None]:
+def run(
+    op: str, shape: str, variables: list, progress: Lines | None = None
+) -> tuple[int, str, np.ndarray | None]:
     """(status, error line, result or None): the file job's work and error report on operands
     that are already in memory; a long computation says so on ``progress``, as the file job's."""
     from bridge._job import compute, files, memory, outcome, runner, stream
