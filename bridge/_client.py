@@ -16,7 +16,10 @@ cannot be encoded so is backslash-escaped, as Python's stderr does). The client 
    slots are busy, then, from the process forked for the job, ``ready, pid, starttime``;
 2. the client answers ``go`` and only then does the job start: a client that gave up before
    (frozen or vanished server) has closed the connection, and the job is never run;
-3. the job's process answers ``ok, status, stdout, stderr``.
+3. the job's process answers ``ok, status, stdout, stderr``. A client that answered
+   ``go, progress`` instead gets ``progress, LINE`` messages before it, while a long job computes
+   (the cold path's progress lines, which a job's captured stderr would hold back until the end),
+   and shows them on its stderr; a client that said ``go`` gets none.
 
 The client waits only while the process it waits for lives and is not stopped (``/proc/PID/stat``;
 the listening process is the peer of ``SO_PEERCRED``, the job's process must be its child with the
@@ -36,6 +39,7 @@ import time
 from stat import S_ISDIR
 
 MAGIC = "bridge-serve/2"
+PROGRESS = "progress"  # after "go": this client shows progress messages; before "ok": one line
 SOCKET_ENV = "BRIDGE_SOCKET"
 DISABLE_ENV = "BRIDGE_NO_SERVER"
 CONNECT_TIMEOUT = 1.0
@@ -310,6 +314,16 @@ def wait(reader: Reader, watch: Watch, first_within: float | None = None) -> lis
             return None
 
 
+def show_progress(line: str) -> None:
+    """A progress line on stderr, as the cold job writes it while it runs; a stderr that cannot
+    take it (closed) costs the line, never the job."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def run_warm(argv: list[str]) -> int | None:
     """Run the job ``argv`` (the cold command line's arguments) on the server; its exit status,
     with its output written to this process's stdout/stderr, or None: run it cold."""
@@ -360,9 +374,12 @@ def _job(sock, argv: list[str]) -> tuple[int, str, str] | None:
     stat = proc_stat(job.pid)
     if stat is None or stat[1] != server.pid or stat[2] != job.starttime:
         return None  # not the server's child: do not start anything
-    send(sock, ["go"])
+    send(sock, ["go", PROGRESS])
     try:
         message = wait(reader, job)
+        while message is not None and message[0] == PROGRESS and len(message) == 2:
+            show_progress(message[1])
+            message = wait(reader, job)
     except ConnectionError:
         return None  # the job's process died without an answer (a crash): run it cold
     if message is None:

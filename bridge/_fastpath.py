@@ -18,10 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from bridge._job import outcome, process, runner
 from bridge._job.options import EXTENSIONS, JOB_OPTIONS, MAX_FILES, scan
 from bridge.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from bridge._job.progress import Lines
 
 
 def parse(argv: list[str]) -> dict | None:
@@ -83,10 +87,12 @@ def leave_now(status: int) -> None:
     os._exit(status)
 
 
-def run_reported(params: dict, *, progress: bool = False) -> int:
+def run_reported(
+    params: dict, *, progress: bool = False, progress_stream: Lines | None = None
+) -> int:
     """Run a job from its parameters, reporting an error as the command line does (one line on
     stderr or in the error file); its exit status. ``progress``: a long computation says so on
-    stderr (:attr:`bridge._job.runner.Request.progress`)."""
+    stderr, or on ``progress_stream`` (:attr:`bridge._job.runner.Request.progress`)."""
     error_file, debug = params.get("error_file"), bool(params.get("debug"))
     outcome.set_job_paths(params["infile"], params["outfile"])
     try:
@@ -94,6 +100,7 @@ def run_reported(params: dict, *, progress: bool = False) -> int:
             process.import_numpy_with_signals_held()
             request = runner.Request.from_params(params)
             request.progress = progress
+            request.progress_stream = progress_stream
             runner.run(request)
         return EXIT_OK
     except KeyboardInterrupt as err:

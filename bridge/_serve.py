@@ -42,6 +42,7 @@ from bridge import _client as client
 from bridge import _fastpath as fastpath
 from bridge import _serve_memory as serve_memory
 from bridge._job import outcome, process
+from bridge._job import progress as job_progress
 from bridge._signals import STOP_SIGNALS
 from bridge.errors import EXIT_OK, EXIT_OUTPUT, BridgeError
 
@@ -776,8 +777,11 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
         go = reader.next(GO_DEADLINE)
     except (OSError, ValueError):
         return NOT_STARTED
-    if go != ["go"]:
+    if go not in (["go"], ["go", client.PROGRESS]):
         return NOT_STARTED  # the client gave up (it runs the job cold) or sent nonsense
+    # A client that said "go, progress" shows "progress, LINE" messages while it waits for the
+    # answer; to any other, the job's progress is as silent as its captured stderr.
+    progress = progress_lines(conn) if go[1:] else None
     try:
         os.chdir(cwd)
     except OSError as problem:
@@ -785,7 +789,7 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
         return NOT_STARTED
     os.umask(umask)
     if serve_memory.is_params(params):
-        return serve_memory.job(conn, reader, params["memory"])
+        return serve_memory.job(conn, reader, params["memory"], progress)
     # A job the watchdog ends (a read past its deadline, a stop signal while stuck in C code)
     # answers as run_job would, and the process exits 0 as below (bridge._job.process).
     process.set_last_words(
@@ -794,7 +798,7 @@ def job_process(conn: socket.socket, cwd: str, umask: int, params: dict) -> int:
         exit_status=0,
     )
     with _cancelled_if_gone(conn):
-        status, out, err = run_job(params)
+        status, out, err = run_job(params, progress)
     conn.settimeout(None)
     client.send(conn, ["ok", str(status), out, err])
     return 0
@@ -835,14 +839,24 @@ def _cancelled_if_gone(conn: socket.socket) -> Iterator[None]:
         os.close(stop_w)
 
 
-def run_job(params: dict) -> tuple[int, str, str]:
+def progress_lines(conn: socket.socket) -> job_progress.Lines:
+    """The stream a job's progress goes to: each line a ``progress, LINE`` message to the client
+    (one send each, from the heartbeat's thread; the job's own answer comes after that thread has
+    ended). A client that is gone makes the send fail, and the heartbeat ignores it."""
+    return job_progress.Lines(lambda line: conn.sendall(client.encode([client.PROGRESS, line])))
+
+
+def run_job(params: dict, progress: job_progress.Lines | None = None) -> tuple[int, str, str]:
     """Run the job request ``params`` (:func:`bridge._fastpath.parse`'s) as the cold command line
     does, with stdout and stderr captured: (status, stdout, stderr). Whatever escapes (it should
-    not) becomes the cold path's internal-error line."""
+    not) becomes the cold path's internal-error line. ``progress``: where a long computation
+    says how long it has taken (the client's connection); None: nowhere."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = fastpath.run_reported(params)
+            status = fastpath.run_reported(
+                params, progress=progress is not None, progress_stream=progress
+            )
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
         except BaseException as exc:

@@ -71,6 +71,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from bridge._job.progress import Lines
+
 MARK = "--memory"
 VERSION = "1"
 OPS = tuple(OPERATIONS)
@@ -200,9 +202,11 @@ def _receive(conn, buffer: memoryview, data: bytes) -> bytes:
     return data
 
 
-def job(conn, reader: client.Reader, argv: list[str]) -> int:
+def job(conn, reader: client.Reader, argv: list[str], progress: Lines | None = None) -> int:
     """The body of a memory job's process, after "go": read the operands, compute, answer; then
-    serve the same client's next memory jobs (:data:`KEEP`). The process's exit status."""
+    serve the same client's next memory jobs (:data:`KEEP`). The process's exit status.
+    ``progress``: where a long computation says how long it has taken (the client's connection,
+    when its "go" asked for it), for this job and the next ones; None: nowhere."""
     # No cyclic garbage collection in this short-lived process: a collection walks every object
     # the server imported (numpy, scipy: 10-20 ms), and touching them copies their pages from the
     # server's (copy-on-write). Reference counting still frees the jobs' arrays.
@@ -212,7 +216,7 @@ def job(conn, reader: client.Reader, argv: list[str]) -> int:
     reader = _Leftover(conn, reader.data)
     end = time.monotonic() + LIFETIME
     while True:
-        code = _one(conn, reader, argv)
+        code = _one(conn, reader, argv, progress)
         if code is not None:
             return code
         if time.monotonic() >= end:
@@ -244,7 +248,7 @@ class _Leftover(client.Reader):
         self.data = data
 
 
-def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
+def _one(conn, reader: _Leftover, argv: list[str], progress: Lines | None) -> int | None:
     """One memory job on ``conn``: None when it was answered (the client may send another),
     else the process's exit status."""
     import numpy as np
@@ -280,7 +284,7 @@ def _one(conn, reader: _Leftover, argv: list[str]) -> int | None:
         reader.data = data
     except (OSError, ValueError):
         return NOT_STARTED  # the client gave up before its operands were all here
-    status, line, result = run(op, shape, variables)
+    status, line, result = run(op, shape, variables, progress)
     del variables, raw
     conn.settimeout(None)
     if isinstance(shared, _Shared) and result is not None and shared.put(result, offset):
@@ -386,11 +390,13 @@ class _Shared:
         os.close(self.fd)
 
 
-def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | None]:
+def run(
+    op: str, shape: str, variables: list, progress: Lines | None = None
+) -> tuple[int, str, np.ndarray | None]:
     """(status, error line, result or None): the file job's work and error report on operands
-    that are already in memory."""
+    that are already in memory; a long computation says so on ``progress``, as the file job's."""
     from bridge._formats.classes import REQUEST_FIELDS
-    from bridge._job import compute, files, memory, outcome, stream
+    from bridge._job import compute, files, memory, outcome, runner, stream
 
     # The job a job file with these variables (and op and shape, as the wrappers save them) is,
     # resolved as the file job resolves one: the operands by role, the settings by variable.
@@ -410,7 +416,10 @@ def run(op: str, shape: str, variables: list) -> tuple[int, str, np.ndarray | No
         if plan is not None:
             return -1, "", None
         job.read_operands()
-        result = compute.compute(job)
+        if progress is None:
+            result = compute.compute(job)
+        else:
+            result = runner.compute_reported(job, progress)
     except Exception as err:
         status, text = outcome.status_and_text(err)
         return status, outcome.error_line(text), None

@@ -26,6 +26,7 @@ import pytest
 import scipy.io
 
 from bridge import _client as client
+from tests import progress_hooks
 from tests.octave import OctaveSession, octave_cli
 
 pytestmark = [pytest.mark.octave, pytest.mark.slow]
@@ -922,3 +923,165 @@ def test_filtering_falls_back_to_files_where_memory_cannot_carry_a_setting(sessi
     assert not took_no_files(session)  # the file path, whose error it is
     text = {k: "".join(np.ravel(v).astype(str)) for k, v in got.items()}
     assert text["i1"] == text["i2"] != "none"
+
+
+# --- progress of a long call -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def progress_server(sock: Path, gate: Path):
+    """A warm server whose long jobs wait at ``gate`` (tests/progress_hooks.py)."""
+    env = {**server_env(sock), progress_hooks.GATE_ENV: str(gate)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", progress_hooks.SERVER],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            return status(sock)["ok"]
+        return False
+
+    try:
+        wait_until(answers)
+        yield env
+    finally:
+        gate.touch()
+        stop_server(sock)
+        proc.wait(timeout=60)
+
+
+def test_compiled_client_shows_a_long_jobs_progress_on_stderr(compiled_client, tmp_path):
+    gate = tmp_path / "gate"
+    rng = np.random.default_rng(21)
+    scipy.io.savemat(tmp_path / "big.mat", {"A": rng.random((100, 100)), "B": rng.random((90, 90))})
+    scipy.io.savemat(tmp_path / "small.mat", {"A": rng.random((8, 8)), "B": rng.random((3, 3))})
+    command = [
+        str(compiled_client),
+        str(ROOT / "bridge"),
+        sys.executable,
+        str(PRIVATE / "bridge_worker.py"),
+    ]
+    with progress_server(tmp_path / "p.sock", gate) as env:
+        cold = subprocess.run(
+            [*command, "big.mat", "cold.mat"],
+            cwd=tmp_path,
+            env={**env, "BRIDGE_NO_SERVER": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cold.returncode == 0, cold.stderr
+        short = subprocess.run(
+            [*command, "small.mat", "short.mat"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (short.returncode, short.stdout, short.stderr) == (0, "", "")
+        long = subprocess.Popen(
+            [*command, "big.mat", "warm.mat"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seen = progress_hooks.read_until(long.stderr, progress_hooks.LINE_END)
+        assert long.poll() is None and not (tmp_path / "warm.mat").exists()  # still running
+        gate.touch()
+        out, err = long.communicate(timeout=120)
+        assert long.returncode == 0, seen + err
+        assert out == ""
+        lines = (seen + err).splitlines()
+        assert lines and all(progress_hooks.is_progress(line) for line in lines), lines
+        assert status(tmp_path / "p.sock")["jobs"] == 2  # both warm
+    warm_c, cold_c = (scipy.io.loadmat(tmp_path / n)["C"] for n in ("warm.mat", "cold.mat"))
+    assert warm_c.dtype == cold_c.dtype and warm_c.tobytes() == cold_c.tobytes()
+
+
+LONG_CALL = (
+    "A = magic(100) / 7; B = magic(90) / 11;"  # above the heartbeat's work, gated
+    "printf('short-begin\\n'); fflush(stdout); S = bridge_conv2(magic(6), [1 2; 3 4]);"
+    "printf('short-end\\n'); fflush(stdout); setenv('BRIDGE_KEEP_TEMP', '1');"
+    "W = bridge_conv2(A, B); printf('long-end\\n'); setenv('BRIDGE_KEEP_TEMP', '');"
+    "setenv('BRIDGE_NO_SERVER', '1'); K = bridge_conv2(A, B);"
+    "printf('same=%d\\n', strcmp(class(W), class(K)) && isequal(size(W), size(K))"
+    " && isequal(typecast(W(:), 'uint64'), typecast(K(:), 'uint64')));"
+)
+
+
+@pytest.mark.parametrize("path", ["mex", "client"])
+def test_a_long_call_shows_its_progress_in_the_command_window(folders, tmp_path, path):
+    """The MEX client prints the worker's progress messages (mexPrintf), the compiled client
+    writes them to the stderr Octave shares with it; a short call prints nothing."""
+    gate = tmp_path / "gate"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    with progress_server(tmp_path / "o.sock", gate) as env:
+        fast = "setenv('BRIDGE_NO_MEX', '1');" if path == "client" else ""
+        proc = octave_script(
+            f"setenv('BRIDGE_TEMP', {m_string(temp)}); {fast} {LONG_CALL}", env, folders
+        )
+        try:
+            seen = progress_hooks.read_until(proc.stdout, progress_hooks.LINE_END)
+            assert "long-end" not in seen  # the call still runs
+            gate.touch()
+            out, _ = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, seen + out
+    lines = (seen + out).splitlines()
+    assert lines[lines.index("short-begin") + 1] == "short-end"  # a short call prints nothing
+    during = lines[lines.index("short-end") + 1 : lines.index("long-end")]
+    during = [line for line in during if not line.startswith("bridge: kept the temporary")]
+    assert during and all(progress_hooks.is_progress(line) for line in during), lines
+    assert "same=1" in lines
+    kept = list(temp.iterdir())  # the calls through files kept theirs (BRIDGE_KEEP_TEMP)
+    assert len(kept) == (0 if path == "mex" else 1), kept
+
+
+def test_ctrl_c_still_stops_a_job_that_sends_progress(compiled_client, tmp_path):
+    """While progress messages come, the client still watches for Ctrl-C: exit 130, the cold
+    path's line, and the job's process is ended (its gate never opens)."""
+    gate = tmp_path / "gate"
+    rng = np.random.default_rng(23)
+    scipy.io.savemat(tmp_path / "big.mat", {"A": rng.random((100, 100)), "B": rng.random((90, 90))})
+    sock = tmp_path / "i.sock"
+    with progress_server(sock, gate) as env:
+        proc = subprocess.Popen(
+            [
+                str(compiled_client),
+                str(ROOT / "bridge"),
+                sys.executable,
+                str(PRIVATE / "bridge_worker.py"),
+                "big.mat",
+                "out.mat",
+                "--error-file",
+                "err.txt",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        progress_hooks.read_until(proc.stderr, progress_hooks.LINE_END)
+        (job,) = status(sock)["job_pids"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+        assert proc.returncode == 130
+        assert (tmp_path / "err.txt").read_text() == (
+            "bridge: error: interrupted (bridge:interrupted)\n"
+        )
+        wait_until(lambda: gone(job))
+        assert not (tmp_path / "out.mat").exists()

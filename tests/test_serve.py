@@ -30,6 +30,7 @@ from bridge import _client as client
 from bridge import _fastpath as fastpath
 from bridge import _serve as serve
 from bridge.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from tests import progress_hooks
 from tests.octave import octave_cli
 
 pytestmark = pytest.mark.slow  # servers and jobs in processes
@@ -265,7 +266,7 @@ def test_results_keep_the_callers_umask(server, short_dir):
 
 
 def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
-    def boom(params):
+    def boom(params, **_):
         raise KeyError("unexpected")
 
     monkeypatch.setattr(fastpath, "run_reported", boom)
@@ -273,7 +274,7 @@ def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
     assert status == EXIT_INTERNAL and out == ""
     assert err.startswith("bridge: error: internal error: KeyError") and err.count("\n") == 1
 
-    def leaves(params):
+    def leaves(params, **_):
         raise SystemExit(3)
 
     monkeypatch.setattr(fastpath, "run_reported", leaves)
@@ -283,7 +284,7 @@ def test_internal_error_in_a_job_is_the_cold_line(monkeypatch):
 def test_an_error_text_with_a_lone_surrogate_is_sent(monkeypatch):
     """Error texts that UTF-8 cannot hold are escaped as Python's stderr escapes them."""
 
-    def odd(params):
+    def odd(params, **_):
         sys.stderr.write("bridge: error: bad \ud800 and \udcff (x)\n")
         return EXIT_DATA
 
@@ -784,6 +785,76 @@ def check_result(folder: Path, name: str = "out.mat") -> None:
     data = scipy.io.loadmat(folder / "in.mat")
     expected = scipy.signal.convolve2d(data["A"], data["B"])
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_a_long_warm_job_shows_its_progress_while_it_runs(short_dir):
+    """A warm job's stderr comes back with its answer, so a long one was silent to the end: its
+    progress lines now come as messages while it runs, and the client writes them to stderr, as
+    the cold job does. The long job waits for a gate that is opened only once a line was seen."""
+    gate = short_dir / "gate"
+    running = ScriptServer(
+        short_dir / "p.sock", progress_hooks.SERVER, **{progress_hooks.GATE_ENV: str(gate)}
+    )
+    try:
+        make_files(short_dir)
+        rng = np.random.default_rng(21)
+        big = {"A": rng.random((100, 100)), "B": rng.random((90, 90))}  # above the heartbeat's
+        scipy.io.savemat(short_dir / "big.mat", big)
+        cold = worker(
+            "big.mat", "cold.mat", env=dict(running.env, BRIDGE_NO_SERVER="1"), cwd=short_dir
+        )
+        assert cold.returncode == 0, cold.stderr
+        short = worker("in.mat", "short.mat", env=running.env, cwd=short_dir)
+        assert (short.returncode, short.stdout, short.stderr) == (0, "", "")
+        long = background_worker("big.mat", "warm.mat", env=running.env, cwd=short_dir)
+        seen = progress_hooks.read_until(long.stderr, progress_hooks.LINE_END)
+        assert long.poll() is None and not (short_dir / "warm.mat").exists()  # still running
+        gate.touch()
+        out, err = long.communicate(timeout=120)
+        assert long.returncode == 0, seen + err
+        assert out == ""
+        lines = (seen + err).splitlines()
+        assert lines and all(progress_hooks.is_progress(line) for line in lines), lines
+        assert running.status()["jobs"] == 2  # both warm
+        warm_c, cold_c = (scipy.io.loadmat(short_dir / n)["C"] for n in ("warm.mat", "cold.mat"))
+        assert warm_c.dtype == cold_c.dtype and warm_c.tobytes() == cold_c.tobytes()
+    finally:
+        gate.touch()
+        running.stop()
+
+
+def test_a_client_that_does_not_ask_for_progress_gets_none(short_dir):
+    """Progress messages only for a client that answered "go, progress": an older client, which
+    answers "go", gets the answer alone, as before."""
+    gate = short_dir / "gate"
+    running = ScriptServer(
+        short_dir / "q.sock", progress_hooks.SERVER, **{progress_hooks.GATE_ENV: str(gate)}
+    )
+    try:
+        rng = np.random.default_rng(22)
+        scipy.io.savemat(
+            short_dir / "big.mat", {"A": rng.random((100, 100)), "B": rng.random((90, 90))}
+        )
+        sock = client.connect(str(running.path))
+        try:
+            reader = client.Reader(sock)
+            files = [str(short_dir / "big.mat"), str(short_dir / "out.mat")]
+            client.send(sock, [*client.header("job"), *files])
+            message = reader.next(60)
+            if message == ["queued"]:
+                message = reader.next(60)
+            assert message is not None and message[0] == "ready"
+            client.send(sock, ["go"])
+            assert reader.next(1.0) is None  # nothing while the job waits at its gate
+            gate.touch()
+            answer = reader.next(120)
+        finally:
+            sock.close()
+        assert answer is not None and answer[:2] == ["ok", "0"], answer
+        assert answer[3] == ""  # the captured stderr: no progress there either
+    finally:
+        gate.touch()
+        running.stop()
 
 
 def test_silent_and_trickling_clients_do_not_delay_a_job(server, short_dir):

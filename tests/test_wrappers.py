@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
+from tests import progress_hooks
 from tests.octave import OctaveError, octave_cli, operands
 from tests.reference import assert_matlab_equal, expected_class, reference
 from tests.strategies import Case, cases
@@ -699,3 +700,62 @@ def test_autostart_starts_a_server_on_the_first_call(tmp_path, how):
         assert server_status(sock)["jobs"] == 1  # the next call went to it
     finally:
         stop_server(sock)
+
+
+@pytest.mark.slow
+def test_a_long_cold_call_shows_its_progress_on_octaves_stderr(tmp_path):
+    """The cold worker's progress lines go to its stderr, which Octave's system() does not
+    capture (only stdout): they reach the user while the call runs. The long job waits at a gate
+    (tests/progress_hooks.py) opened only once a line was seen; a short call prints nothing."""
+    gate = tmp_path / "gate"
+    site = progress_hooks.site_folder(tmp_path / "site")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {
+        **os.environ,
+        "TMPDIR": str(temp),
+        "BRIDGE_TEMP": str(temp),
+        "BRIDGE_PYTHON": sys.executable,
+        "BRIDGE_NO_SERVER": "1",
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+        progress_hooks.GATE_ENV: str(gate),
+    }
+    code = (
+        "A = magic(100) / 7; B = magic(90) / 11;"  # above the heartbeat's work: gated
+        "printf('short-begin\\n'); fflush(stdout); S = bridge_conv2(magic(6), [1 2; 3 4]);"
+        "printf('short-end\\n'); fflush(stdout);"
+        f"W = bridge_conv2(A, B); save('-v7', {m_string(tmp_path / 'w.mat')}, 'A', 'B', 'W');"
+        "printf('long-end\\n');"
+    )
+    proc = subprocess.Popen(
+        [
+            octave_cli(),
+            "--norc",
+            "--quiet",
+            "--no-history",
+            "--eval",
+            f"addpath({m_string(MATLAB)}); {code}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        seen = progress_hooks.read_until(proc.stderr, progress_hooks.LINE_END)
+        assert proc.poll() is None and not (tmp_path / "w.mat").exists()  # the call still runs
+    finally:
+        gate.touch()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + seen + err
+    assert out.splitlines()[:3] == ["short-begin", "short-end", "long-end"]  # stdout: clean
+    progress = [line for line in (seen + err).splitlines() if progress_hooks.is_progress(line)]
+    assert progress and progress[0] in seen.splitlines()
+    import scipy.io
+
+    import bridge
+
+    got = scipy.io.loadmat(tmp_path / "w.mat")
+    expected = bridge.conv2(got["A"], got["B"])
+    assert got["W"].dtype == expected.dtype and got["W"].tobytes() == expected.tobytes()

@@ -20,11 +20,11 @@ BAR_EVERY = 0.1
 
 
 @contextlib.contextmanager
-def heartbeat(what: str, stream: TextIO | None = None) -> Iterator[None]:
+def heartbeat(what: str, stream: TextIO | Lines | None = None) -> Iterator[None]:
     """While the body runs: after :data:`PROGRESS_EVERY` seconds, a line every
     :data:`PROGRESS_EVERY` seconds saying how long ``what`` has taken so far (a long in-memory
     job is otherwise silent). A thread prints it: the kernels release the GIL while they sum."""
-    stream = stream or sys.stderr
+    out = stream or sys.stderr
     done = threading.Event()
     started = time.monotonic()
 
@@ -32,8 +32,8 @@ def heartbeat(what: str, stream: TextIO | None = None) -> Iterator[None]:
         while not done.wait(PROGRESS_EVERY):
             elapsed = time.monotonic() - started
             with contextlib.suppress(OSError, ValueError):
-                stream.write(f"bridge: {what}: {elapsed:.0f} s so far\n")
-                stream.flush()
+                out.write(f"bridge: {what}: {elapsed:.0f} s so far\n")
+                out.flush()
 
     thread = threading.Thread(target=beat, name="bridge-heartbeat", daemon=True)
     thread.start()
@@ -42,6 +42,25 @@ def heartbeat(what: str, stream: TextIO | None = None) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+
+
+class Lines:
+    """A text stream for :func:`heartbeat` that hands each complete line (without its newline)
+    to ``send``: a warm job's progress travels to its client as messages, not as bytes on a
+    stderr that the job's process captures."""
+
+    def __init__(self, send: Callable[[str], None]) -> None:
+        self.send = send
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.send(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 class Progress:

@@ -15,6 +15,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
 
 from bridge._job import process
 from bridge._job.operations import SETTINGS, Setting
@@ -26,6 +27,12 @@ from bridge.errors import (
     OutputError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bridge._job.files import Job
+    from bridge._job.progress import Lines
 
 
 @dataclass
@@ -50,8 +57,10 @@ class Request:
     error_file: str | None = None
     debug: bool = False
     # Say on stderr how long a long in-memory computation has taken (the command line's single
-    # job; never a warm worker's or a batch's, whose stderr is collected or shared).
+    # job; never a batch's, whose stderr is shared), or on ``progress_stream``: a warm worker's
+    # job captures its stderr, and sends the lines to its client as they come.
     progress: bool = False
+    progress_stream: TextIO | Lines | None = None
 
     @classmethod
     def from_params(cls, params: dict) -> Request:
@@ -194,14 +203,8 @@ def run(request: Request) -> None:
             return
         with phase(FileFormatError, infile), guard():
             job.read_operands()
-    # No heartbeat for a job that cannot take seconds (a thread per tiny job is start-up time):
-    # fewer multiply-adds than HEARTBEAT_WORK, however the operands combine.
-    work = math.prod(math.prod(array.shape) for _, array in job.operands) if job.operands else 0
-    if request.progress and work > HEARTBEAT_WORK:
-        from bridge._job.progress import heartbeat
-
-        with heartbeat(f"computing {files.call_text(job)}"):
-            result = compute.compute(job)
+    if request.progress:
+        result = compute_reported(job, request.progress_stream)
     else:
         result = compute.compute(job)
     with phase(OutputError, outfile):
@@ -214,6 +217,23 @@ def run(request: Request) -> None:
             compress=request.compress,
             hdf5_order=request.hdf5_order or "matlab",
         )
+
+
+def compute_reported(job: Job, stream: TextIO | Lines | None = None) -> np.ndarray:
+    """The job's result, saying every few seconds on ``stream`` (default stderr) how long the
+    computation has taken so far: the one progress of an in-memory job, whichever front door
+    (the command line, a warm worker's file or memory job) it came through."""
+    from bridge._job import compute, files
+
+    # No heartbeat for a job that cannot take seconds (a thread per tiny job is start-up time):
+    # fewer multiply-adds than HEARTBEAT_WORK, however the operands combine.
+    work = math.prod(math.prod(array.shape) for _, array in job.operands) if job.operands else 0
+    if work <= HEARTBEAT_WORK:
+        return compute.compute(job)
+    from bridge._job.progress import heartbeat
+
+    with heartbeat(f"computing {files.call_text(job)}", stream):
+        return compute.compute(job)
 
 
 def run_captured(request: Request) -> tuple[int, str]:
@@ -301,6 +321,7 @@ __all__ = [
     "Request",
     "check_identifier",
     "check_paths",
+    "compute_reported",
     "import_numeric_stack",
     "parse_setting",
     "phase",

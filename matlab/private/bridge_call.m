@@ -175,7 +175,13 @@ else
     command = bridge_command(python, args, [], {client, package});
   end
 end
-[status, output] = system(command);
+if exist('OCTAVE_VERSION', 'builtin') ~= 0
+  [status, output] = system(command);  % stderr (a long job's progress) reaches the user
+else
+  % MATLAB's system() captures stderr with stdout: -echo shows a long job's progress lines as
+  % they come, as bridge_batch does. A job writes nothing else there (its error: ERRFILE).
+  [status, output] = system(command, '-echo');
+end
 if status == 4 && ~last
   return  % the result did not fit: try the next place
 end

@@ -50,6 +50,12 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
+/* A progress line of the warm job, on stderr as the cold job writes it while it runs. */
+static void show_progress(const char *line, size_t n) {
+  write_all(2, line, n);
+  write_all(2, "\n", 1);
+}
+
 /* The cold path's line for a signal: to the error file (created new, or replacing an empty or
    earlier error file, never following a link), else stderr. */
 static int report_signal(int argc, char **argv, int first) {
@@ -121,7 +127,7 @@ int main(int argc, char **argv) {
   bw_end(&req);
   r = bw_start(&c, &req, &job, interrupted);
   bw_free(&req);
-  if (r == BW_OK) r = bw_next(&c, &job, 0, interrupted);
+  if (r == BW_OK) r = bw_answer(&c, &job, interrupted, show_progress);
   if (r == BW_INTR) {
     /* harmless before "go": job.pid is then 0. SIGTERM first: a job that was writing its
        output removes its temporary file, as the cold path does on Ctrl-C. */

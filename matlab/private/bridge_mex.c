@@ -268,6 +268,18 @@ static void at_exit(void) {
   shm_remove();
 }
 
+/* A progress line of the job (the worker sends them while a long job computes) in the command
+   window; MATLAB shows a MEX function's output only at its end unless drawnow flushes it. */
+static void show_progress(const char *line, size_t n) {
+  mexPrintf("%.*s\n", (int)n, line);
+#if !defined(HAVE_OCTAVE)
+  {
+    mxArray *caught = mexEvalStringWithTrap("drawnow;"); /* never leaves this function */
+    if (caught) mxDestroyArray(caught);
+  }
+#endif
+}
+
 /* Send the operands, then read the answer into PLHS: BW_OK (answered), or why not. */
 static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[], int nlhs,
                     mxArray *plhs[]) {
@@ -281,7 +293,7 @@ static int exchange(bw_conn *c, bw_watch *job, int count, const mxArray *prhs[],
     class_name(mxGetClassID(prhs[k]), &item);
     r = send_array(c, prhs[k], item, job);
   }
-  if (r == BW_OK) r = bw_next(c, job, 0, interrupted);
+  if (r == BW_OK) r = bw_answer(c, job, interrupted, show_progress);
   if (r != BW_OK) return r;
   if (!bw_is(c, 0, "ok")) return BW_COLD; /* e.g. a job the file path streams */
   if (c->count == 3) {

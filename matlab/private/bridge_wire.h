@@ -8,8 +8,10 @@
    (SO_PEERCRED), the same handshake (queued | ready PID STARTTIME, then go) and the same time-outs:
    connect within 1 s, the server's first answer within 5 s, a server or job process stopped for
    1 s (or gone) means "run it another way"; a job process found stopped is killed first, so a
-   job never runs twice. Linux only (/proc, SO_PEERCRED). Everything is static: each client is
-   one translation unit. */
+   job never runs twice. The client answers "go, progress": while a long job computes, its process
+   sends "progress, LINE" messages before its answer (bw_answer hands them to the client, which
+   shows them). Linux only (/proc, SO_PEERCRED). Everything is static: each client is one
+   translation unit. */
 #ifndef BRIDGE_WIRE_H
 #define BRIDGE_WIRE_H
 
@@ -484,6 +486,19 @@ static int bw_next(bw_conn *c, bw_watch *watch, double within_ms, bw_interrupted
   }
 }
 
+/* Shows one progress line (N bytes, not terminated) to the user. */
+typedef void (*bw_show_fn)(const char *line, size_t n);
+
+/* The job's answer, as bw_next gives it, after the "progress, LINE" messages that come before it
+   while the job computes: each handed to SHOW, and the wait goes on (the job's process lives). */
+static int bw_answer(bw_conn *c, bw_watch *job, bw_interrupted_fn interrupted, bw_show_fn show) {
+  for (;;) {
+    int r = bw_next(c, job, 0, interrupted);
+    if (r != BW_OK || !(bw_is(c, 0, "progress") && c->count == 2)) return r;
+    show(c->f[1], c->n[1]);
+  }
+}
+
 /* Read exactly N bytes into DST (what is left in c->in first) while WATCH's process lives. */
 static int bw_read(bw_conn *c, void *dst, size_t n, bw_watch *watch, bw_interrupted_fn interrupted) {
   char *p = (char *)dst;
@@ -542,7 +557,7 @@ static int bw_start(bw_conn *c, bw_buf *req, bw_watch *job, bw_interrupted_fn in
       r = BW_COLD; /* not the server's child: start nothing */
   }
   if (r == BW_OK) {
-    if (bw_begin(&go) || bw_field(&go, "go")) {
+    if (bw_begin(&go) || bw_field(&go, "go") || bw_field(&go, "progress")) {
       r = BW_COLD;
     } else {
       bw_end(&go);
