@@ -88,3 +88,18 @@ def read_until(stream, wanted: str, seconds: float = 120.0) -> str:
             assert chunk, f"the stream ended without {wanted!r}: {received!r}"
             received += chunk
     return received.decode(errors="replace")
+
+
+def progress_then_result(proc, gate: Path, output: Path) -> str:
+    """Wait for ``proc``'s first progress line on stderr, check that the job is still running
+    (``proc`` alive, ``output`` not written), open ``gate`` and let it finish: it must succeed
+    with an empty stdout and nothing but progress lines on stderr, which are returned."""
+    seen = read_until(proc.stderr, LINE_END)
+    assert proc.poll() is None and not output.exists()  # still running
+    gate.touch()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, seen + err
+    assert out == ""
+    lines = (seen + err).splitlines()
+    assert lines and all(is_progress(line) for line in lines), lines
+    return seen + err

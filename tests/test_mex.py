@@ -993,14 +993,7 @@ def test_compiled_client_shows_a_long_jobs_progress_on_stderr(compiled_client, t
             stderr=subprocess.PIPE,
             text=True,
         )
-        seen = progress_hooks.read_until(long.stderr, progress_hooks.LINE_END)
-        assert long.poll() is None and not (tmp_path / "warm.mat").exists()  # still running
-        gate.touch()
-        out, err = long.communicate(timeout=120)
-        assert long.returncode == 0, seen + err
-        assert out == ""
-        lines = (seen + err).splitlines()
-        assert lines and all(progress_hooks.is_progress(line) for line in lines), lines
+        progress_hooks.progress_then_result(long, gate, tmp_path / "warm.mat")
         assert status(tmp_path / "p.sock")["jobs"] == 2  # both warm
     warm_c, cold_c = (scipy.io.loadmat(tmp_path / n)["C"] for n in ("warm.mat", "cold.mat"))
     assert warm_c.dtype == cold_c.dtype and warm_c.tobytes() == cold_c.tobytes()

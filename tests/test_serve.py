@@ -807,14 +807,7 @@ def test_a_long_warm_job_shows_its_progress_while_it_runs(short_dir):
         short = worker("in.mat", "short.mat", env=running.env, cwd=short_dir)
         assert (short.returncode, short.stdout, short.stderr) == (0, "", "")
         long = background_worker("big.mat", "warm.mat", env=running.env, cwd=short_dir)
-        seen = progress_hooks.read_until(long.stderr, progress_hooks.LINE_END)
-        assert long.poll() is None and not (short_dir / "warm.mat").exists()  # still running
-        gate.touch()
-        out, err = long.communicate(timeout=120)
-        assert long.returncode == 0, seen + err
-        assert out == ""
-        lines = (seen + err).splitlines()
-        assert lines and all(progress_hooks.is_progress(line) for line in lines), lines
+        progress_hooks.progress_then_result(long, gate, short_dir / "warm.mat")
         assert running.status()["jobs"] == 2  # both warm
         warm_c, cold_c = (scipy.io.loadmat(short_dir / n)["C"] for n in ("warm.mat", "cold.mat"))
         assert warm_c.dtype == cold_c.dtype and warm_c.tobytes() == cold_c.tobytes()
