@@ -541,6 +541,284 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
     return release3(&bo, &bx, &bw, result);
 }
 
+
+/* ---- sep2: imfilter's separable path, fused -------------------------------------------------
+ * The two 1-D passes of bridge.filtering's separable path (the direct sum along the rows, then
+ * along the columns of that result), for output rows r0..r1 of a 2-D image, without the padded
+ * copy, the double copy of the image, the intermediate array or the separate rounding pass:
+ *
+ *     t[p, c] = 0 + P[p, c + q1 - 1] * f1[0] + P[p, c + q1 - 2] * f1[1] + ...   (q1 taps)
+ *     y[r, c] = 0 + t[r + q0 - 1, c] * f0[0] + t[r + q0 - 2, c] * f0[1] + ...   (q0 taps)
+ *
+ * P the padded image in double: padded row p is image row rowidx[p] (-1: every element is
+ * ``fill``), padded column c image column colidx[c] (-1: fill), columns mid..mid + n1 being the
+ * image's own. These are the products and the order of the direct loop above on the padded
+ * array (each output 0 plus its taps in index order, each product rounded, then added; no
+ * fused multiply-add), so the bits are those of the two passes. The direct loop skips zero taps
+ * and taps outside an unpadded operand; here they are products with exact zeros, which leave
+ * a sum that starts from +0 unchanged (it is never -0) where the data are finite. Where a
+ * value of the image is NaN or Inf the call returns 1 and the caller computes the old way
+ * (those values are scattered separately there).
+ *
+ * y goes to out (the image's class) as MATLAB converts: doubles as they are, singles rounded
+ * to single, integers rounded half away from zero and saturated (NaN to 0), logical y >= 0.5.
+ * The rows of t live in a ring of q0 rows per call (a band of outputs recomputes the q0 - 1
+ * rows it shares with the band before), in cache while they are read. */
+enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
+
+static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
+
+/* n elements of an image row (kind) as doubles; returns 0 if one is NaN or Inf. */
+CLONES static int load_row(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n) {
+    switch (kind) {
+    case K_F64:
+    case K_F32: {
+        /* x * 0 is NaN exactly where x is NaN or Inf, and a NaN stays in its lane's sum */
+        enum { W = sizeof(vec_f64) / sizeof(double) };
+        vec_f64 chk = {0};
+        ptrdiff_t i = 0;
+        if (kind == K_F64) {
+            memcpy(dst, src, sizeof(double) * (size_t)n);
+        } else {
+            const float *s = src;
+            for (ptrdiff_t k = 0; k < n; k++) dst[k] = (double)s[k];
+        }
+        for (; i + W <= n; i += W) chk = chk + LOAD(vec_f64, dst + i) * 0.0;
+        double rest = 0;
+        for (; i < n; i++) rest = rest + dst[i] * 0.0;
+        for (int v = 0; v < W; v++) rest = rest + chk[v];
+        return rest == 0;
+    }
+#define LOAD_INT(K, T)                                                                            \
+    case K: {                                                                                     \
+        const T *s = src;                                                                         \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)s[i];                                  \
+        return 1;                                                                                 \
+    }
+        LOAD_INT(K_U8, unsigned char)
+        LOAD_INT(K_I8, signed char)
+        LOAD_INT(K_U16, unsigned short)
+        LOAD_INT(K_I16, short)
+        LOAD_INT(K_U32, unsigned int)
+        LOAD_INT(K_I32, int)
+        LOAD_INT(K_BOOL, unsigned char)
+#undef LOAD_INT
+    }
+    return 1;
+}
+
+/* One element of the image (kind) as a double. */
+static double load_one(const void *src, int kind, ptrdiff_t i) {
+    switch (kind) {
+    case K_F64: return ((const double *)src)[i];
+    case K_F32: return (double)((const float *)src)[i];
+    case K_U8: case K_BOOL: return (double)((const unsigned char *)src)[i];
+    case K_I8: return (double)((const signed char *)src)[i];
+    case K_U16: return (double)((const unsigned short *)src)[i];
+    case K_I16: return (double)((const short *)src)[i];
+    case K_U32: return (double)((const unsigned int *)src)[i];
+    default: return (double)((const int *)src)[i];
+    }
+}
+
+/* x rounded half away from zero (exact: trunc and the fraction x - trunc(x) are), NaN kept. */
+static inline double round_away(double x) {
+    const double t = __builtin_trunc(x), d = x - t;
+    return t + (double)(d >= 0.5) - (double)(d <= -0.5);
+}
+
+/* n doubles stored in the output's class (kind). */
+CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    switch (kind) {
+    case K_F64: memcpy(dst, y, sizeof(double) * (size_t)n); return;
+    case K_F32: {
+        float *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = (float)y[i];
+        return;
+    }
+    case K_BOOL: {
+        unsigned char *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = round_away(y[i]) >= 1.0; /* NaN: 0 */
+        return;
+    }
+#define STORE_INT(K, T, LO, HI)                                                                   \
+    case K: {                                                                                     \
+        T *d = dst;                                                                               \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+            double r = round_away(y[i]);                                                          \
+            r = r != r ? 0.0 : r < (LO) ? (LO) : r > (HI) ? (HI) : r;                             \
+            d[i] = (T)r;                                                                          \
+        }                                                                                         \
+        return;                                                                                   \
+    }
+        STORE_INT(K_U8, unsigned char, 0.0, 255.0)
+        STORE_INT(K_I8, signed char, -128.0, 127.0)
+        STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
+        STORE_INT(K_I16, short, -32768.0, 32767.0)
+        STORE_INT(K_U32, unsigned int, 0.0, 4294967295.0)
+        STORE_INT(K_I32, int, -2147483648.0, 2147483647.0)
+#undef STORE_INT
+    }
+}
+
+/* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
+CLONES static void row_pass(double *restrict t, const double *restrict p, const double *restrict f,
+                            ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const double *x = p + c + q - 1 - j;
+            const double w = f[j];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];
+        t[c] = a;
+    }
+}
+
+/* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
+CLONES static void column_pass(double *restrict y, const double *const *rows,
+                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const double *x = rows[j] + c;
+            const double w = f[j];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];
+        y[c] = a;
+    }
+}
+
+/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
+ * memory. */
+static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                       const long long *rowidx, const long long *colidx, ptrdiff_t mid,
+                       const double *f1, ptrdiff_t q1, const double *f0, ptrdiff_t q0,
+                       double fill, ptrdiff_t r0, ptrdiff_t r1) {
+    const ptrdiff_t pc = L1 + q1 - 1; /* padded columns */
+    const size_t isz = KIND_SIZE[kind];
+    double *ring = malloc(sizeof(double) * (size_t)(q0 * L1 + pc + L1));
+    const double **rows = malloc(sizeof(double *) * (size_t)q0);
+    if (ring == NULL || rows == NULL) {
+        free(ring);
+        free(rows);
+        return -1;
+    }
+    double *prow = ring + q0 * L1, *y = prow + pc;
+    int status = 0;
+    for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+        /* padded row p: to prow, then its row pass to the ring */
+        const long long src = rowidx[p];
+        if (src < 0) {
+            for (ptrdiff_t c = 0; c < pc; c++) prow[c] = fill;
+        } else {
+            const char *a = (const char *)image + (size_t)src * (size_t)n1 * isz;
+            if (!load_row(prow + mid, a, kind, n1)) status = 1;
+            for (ptrdiff_t c = 0; c < pc; c++) {
+                if (c == mid) c += n1;
+                if (c >= pc) break;
+                prow[c] = colidx[c] < 0 ? fill : load_one(a, kind, (ptrdiff_t)colidx[c]);
+            }
+        }
+        row_pass(ring + (p % q0) * L1, prow, f1, q1, L1);
+        if (p < r0 + q0 - 1) continue;
+        /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
+        const ptrdiff_t r = p - (q0 - 1);
+        for (ptrdiff_t j = 0; j < q0; j++) rows[j] = ring + ((r + q0 - 1 - j) % q0) * L1;
+        char *o = (char *)out + (size_t)r * (size_t)L1 * isz;
+        if (kind == K_F64) {
+            column_pass((double *)o, rows, f0, q0, L1);
+        } else {
+            column_pass(y, rows, f0, q0, L1);
+            store_row(o, y, kind, L1);
+        }
+    }
+    free(ring);
+    free(rows);
+    return status;
+}
+
+static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    /* sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1) */
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "sep2 takes 11 arguments");
+        return NULL;
+    }
+    ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
+    double fill = PyFloat_AsDouble(args[8]);
+    ptrdiff_t r0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
+    ptrdiff_t r1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
+    if (PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "sep2: unknown kind");
+        return NULL;
+    }
+    Py_buffer b[6];
+    const int writable[6] = {1, 0, 0, 0, 0, 0};
+    PyObject *const objs[6] = {args[0], args[1], args[3], args[4], args[6], args[7]};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 6; got++)
+        if (PyObject_GetBuffer(objs[got], &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                   (writable[got] ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    {
+        const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *b1 = &b[4],
+                        *b0 = &b[5];
+        const size_t isz = KIND_SIZE[kind];
+        if (bo->ndim != 2 || bi->ndim != 2 || bo->itemsize != (Py_ssize_t)isz ||
+            bi->itemsize != (Py_ssize_t)isz || br->itemsize != 8 || bc->itemsize != 8 ||
+            kind_of(b1) != 'd' || kind_of(b0) != 'd') {
+            PyErr_SetString(PyExc_ValueError, "sep2: arrays of the wrong kind");
+            goto done;
+        }
+        const ptrdiff_t L0 = bo->shape[0], L1 = bo->shape[1], n0 = bi->shape[0],
+                        n1 = bi->shape[1];
+        const ptrdiff_t q1 = b1->len / 8, q0 = b0->len / 8;
+        const ptrdiff_t nr = br->len / 8, nc = bc->len / 8;
+        const long long *ri = br->buf, *ci = bc->buf;
+        int ok = q0 >= 1 && q1 >= 1 && nr == L0 + q0 - 1 && nc == L1 + q1 - 1 && mid >= 0 &&
+                 mid + n1 <= nc && 0 <= r0 && r0 <= r1 && r1 <= L0 && n0 >= 1 && n1 >= 1;
+        for (ptrdiff_t i = 0; ok && i < nr; i++) ok = ri[i] >= -1 && ri[i] < n0;
+        for (ptrdiff_t i = 0; ok && i < nc; i++) ok = ci[i] >= -1 && ci[i] < n1;
+        for (ptrdiff_t i = 0; ok && i < n1; i++) ok = ci[mid + i] == i;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "sep2: shapes or indices do not match");
+            goto done;
+        }
+        int status = 0;
+        if (r0 < r1) {
+            Py_BEGIN_ALLOW_THREADS
+            status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, ri, ci, mid, b1->buf, q1,
+                                 b0->buf, q0, fill, r0, r1);
+            Py_END_ALLOW_THREADS
+        }
+        result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
+    }
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -553,6 +831,11 @@ static PyMethodDef methods[] = {
      "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
      "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
      "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
+    {"sep2", (PyCFunction)(void (*)(void))py_sep2, METH_FASTCALL,
+     "sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1): rows r0..r1 of out "
+     "(the image's class) set to the separable path's two direct passes over the padded image "
+     "(f1 along the rows, then f0 along the columns), converted as MATLAB converts; True "
+     "(nothing to trust) where the image holds NaN or Inf."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
