@@ -102,7 +102,8 @@ def test_fused_imfilter_has_the_bits_of_the_two_passes(
         monkeypatch,
     )
     _same_bits(fused, old)
-    if kind in ("average", "gaussian") and (separable or q0 * q1 > q0 + q1 + 4):
+    rank_one = filtering._rank_one(h) is not None  # not always so for a cut Gaussian
+    if kind in ("average", "gaussian") and rank_one and (separable or q0 * q1 > q0 + q1 + 4):
         assert ran, "the fused loop should have computed this case"
 
 

@@ -621,14 +621,43 @@ static double load_one(const void *src, int kind, ptrdiff_t i) {
     }
 }
 
-/* x rounded half away from zero (exact: trunc and the fraction x - trunc(x) are), NaN kept. */
-static inline double round_away(double x) {
-    const double t = __builtin_trunc(x), d = x - t;
-    return t + (double)(d >= 0.5) - (double)(d <= -0.5);
+/* x in an integer class whose range lies within int's: NaN to 0, clamped to [lo, hi], then
+ * rounded half away from zero. Clamping first gives the same as rounding first (the bounds are
+ * integers); within the range the truncation to an integer is exact, and so is the fraction
+ * x - trunc(x). */
+static inline int round_clamp(double x, double lo, double hi) {
+    x = x == x ? x : 0.0;
+    x = x < lo ? lo : x > hi ? hi : x;
+    const long long t = (long long)x;
+    const double f = x - (double)t;
+    return (int)(t + (f >= 0.5) - (f <= -0.5));
 }
 
-/* n doubles stored in the output's class (kind). */
+typedef long long vec_i64 __attribute__((vector_size(64)));
+typedef int vec_i32 __attribute__((vector_size(32)));
+
+/* round_clamp of the 8 doubles at y, with vector selects (the compiler keeps the scalar
+ * comparisons as branches). */
+static inline void round_clamp8(vec_i32 *out, const double *y, double lo, double hi) {
+    vec_f64 x = LOAD(vec_f64, y);
+    const vec_f64 vlo = {lo, lo, lo, lo, lo, lo, lo, lo}, vhi = {hi, hi, hi, hi, hi, hi, hi, hi};
+    x = (vec_f64)((vec_i64)x & (x == x));                      /* NaN: +0 */
+    vec_i64 m = x < vlo;
+    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vlo & m));
+    m = x > vhi;
+    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vhi & m));
+    const vec_i32 t = __builtin_convertvector(x, vec_i32);    /* truncation, exact here */
+    const vec_f64 f = x - __builtin_convertvector(t, vec_f64);
+    const vec_f64 half = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+    /* the masks are -1 where true */
+    *out = t - __builtin_convertvector(f >= half, vec_i32) +
+           __builtin_convertvector(f <= -half, vec_i32);
+}
+
+/* n doubles stored in the output's class (kind): doubles as they are, singles rounded to
+ * single, integers by round_clamp, logical round(x) >= 1, which is x >= 0.5 (NaN: false). */
 CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), CHUNK = 256 };
     switch (kind) {
     case K_F64: memcpy(dst, y, sizeof(double) * (size_t)n); return;
     case K_F32: {
@@ -638,16 +667,37 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
     }
     case K_BOOL: {
         unsigned char *d = dst;
-        for (ptrdiff_t i = 0; i < n; i++) d[i] = round_away(y[i]) >= 1.0; /* NaN: 0 */
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = y[i] >= 0.5;
+        return;
+    }
+    case K_U32: {
+        unsigned int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double x = y[i];
+            x = x == x ? x : 0.0;
+            x = x < 0.0 ? 0.0 : x > 4294967295.0 ? 4294967295.0 : x;
+            const long long t = (long long)x;
+            const double f = x - (double)t;
+            d[i] = (unsigned int)(t + (f >= 0.5));
+        }
         return;
     }
 #define STORE_INT(K, T, LO, HI)                                                                   \
     case K: {                                                                                     \
+        /* in chunks through ints: the narrowing of whole vectors is then one loop the compiler \
+           vectorizes (of 8 lanes at a time it extracts each lane) */                             \
         T *d = dst;                                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \
-            double r = round_away(y[i]);                                                          \
-            r = r != r ? 0.0 : r < (LO) ? (LO) : r > (HI) ? (HI) : r;                             \
-            d[i] = (T)r;                                                                          \
+        int chunk[CHUNK];                                                                         \
+        for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
+            const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
+            ptrdiff_t i = 0;                                                                      \
+            for (; i + W <= m; i += W) {                                                          \
+                vec_i32 r;                                                                        \
+                round_clamp8(&r, y + c + i, LO, HI);                                              \
+                STORE(chunk + i, r);                                                              \
+            }                                                                                     \
+            for (; i < m; i++) chunk[i] = round_clamp(y[c + i], LO, HI);                          \
+            for (i = 0; i < m; i++) d[c + i] = (T)chunk[i];                                       \
         }                                                                                         \
         return;                                                                                   \
     }
@@ -655,7 +705,6 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
         STORE_INT(K_I8, signed char, -128.0, 127.0)
         STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
         STORE_INT(K_I16, short, -32768.0, 32767.0)
-        STORE_INT(K_U32, unsigned int, 0.0, 4294967295.0)
         STORE_INT(K_I32, int, -2147483648.0, 2147483647.0)
 #undef STORE_INT
     }
