@@ -562,8 +562,9 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
  *
  * y goes to out (the image's class) as MATLAB converts: doubles as they are, singles rounded
  * to single, integers rounded half away from zero and saturated (NaN to 0), logical y >= 0.5.
- * The rows of t live in a ring of q0 rows per call (a band of outputs recomputes the q0 - 1
- * rows it shares with the band before), in cache while they are read. */
+ * The rows of t live in a ring of q0 rows per call and strip of columns (a band of outputs
+ * recomputes the q0 - 1 rows it shares with the band before, a strip the q1 - 1 columns), in
+ * L1 cache while they are read. */
 enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
@@ -760,42 +761,56 @@ static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptr
                        const long long *rowidx, const long long *colidx, ptrdiff_t mid,
                        const double *f1, ptrdiff_t q1, const double *f0, ptrdiff_t q0,
                        double fill, ptrdiff_t r0, ptrdiff_t r1) {
-    const ptrdiff_t pc = L1 + q1 - 1; /* padded columns */
+    /* Strips of SW output columns, the ring of a strip (q0 rows) in a core's L1 cache: the
+       column pass reads each ring row q0 times. */
+    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / q0 / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
     const size_t isz = KIND_SIZE[kind];
-    double *ring = malloc(sizeof(double) * (size_t)(q0 * L1 + pc + L1));
+    double *ring = malloc(sizeof(double) * (size_t)(q0 * SW + SW + q1 - 1 + SW));
     const double **rows = malloc(sizeof(double *) * (size_t)q0);
     if (ring == NULL || rows == NULL) {
         free(ring);
         free(rows);
         return -1;
     }
-    double *prow = ring + q0 * L1, *y = prow + pc;
+    double *prow = ring + q0 * SW, *y = prow + SW + q1 - 1;
     int status = 0;
-    for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
-        /* padded row p: to prow, then its row pass to the ring */
-        const long long src = rowidx[p];
-        if (src < 0) {
-            for (ptrdiff_t c = 0; c < pc; c++) prow[c] = fill;
-        } else {
-            const char *a = (const char *)image + (size_t)src * (size_t)n1 * isz;
-            if (!load_row(prow + mid, a, kind, n1)) status = 1;
-            for (ptrdiff_t c = 0; c < pc; c++) {
-                if (c == mid) c += n1;
-                if (c >= pc) break;
-                prow[c] = colidx[c] < 0 ? fill : load_one(a, kind, (ptrdiff_t)colidx[c]);
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        /* padded columns c0..c0 + pw; those of the image itself: lo..hi (prow's indices) */
+        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+            /* padded row p's columns of the strip: to prow, then the row pass to the ring */
+            const long long src = rowidx[p];
+            if (src < 0) {
+                for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+            } else {
+                const char *a = (const char *)image + (size_t)src * (size_t)n1 * isz;
+                if (hi > lo && !load_row(prow + lo, a + (size_t)(c0 + lo - mid) * isz, kind,
+                                         hi - lo))
+                    status = 1;
+                for (ptrdiff_t c = 0; c < lo; c++)
+                    prow[c] = colidx[c0 + c] < 0 ? fill
+                                                 : load_one(a, kind, (ptrdiff_t)colidx[c0 + c]);
+                for (ptrdiff_t c = hi; c < pw; c++)
+                    prow[c] = colidx[c0 + c] < 0 ? fill
+                                                 : load_one(a, kind, (ptrdiff_t)colidx[c0 + c]);
             }
-        }
-        row_pass(ring + (p % q0) * L1, prow, f1, q1, L1);
-        if (p < r0 + q0 - 1) continue;
-        /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
-        const ptrdiff_t r = p - (q0 - 1);
-        for (ptrdiff_t j = 0; j < q0; j++) rows[j] = ring + ((r + q0 - 1 - j) % q0) * L1;
-        char *o = (char *)out + (size_t)r * (size_t)L1 * isz;
-        if (kind == K_F64) {
-            column_pass((double *)o, rows, f0, q0, L1);
-        } else {
-            column_pass(y, rows, f0, q0, L1);
-            store_row(o, y, kind, L1);
+            row_pass(ring + (p % q0) * SW, prow, f1, q1, w);
+            if (p < r0 + q0 - 1) continue;
+            /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
+            const ptrdiff_t r = p - (q0 - 1);
+            for (ptrdiff_t j = 0; j < q0; j++) rows[j] = ring + ((r + q0 - 1 - j) % q0) * SW;
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * isz;
+            if (kind == K_F64) {
+                column_pass((double *)o, rows, f0, q0, w);
+            } else {
+                column_pass(y, rows, f0, q0, w);
+                store_row(o, y, kind, w);
+            }
         }
     }
     free(ring);
