@@ -301,11 +301,21 @@ def main(argv=None) -> int:
     p.add_argument("--scipy-max-work", type=float, default=20e9, help="multiply-adds")
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt"])
+    p.add_argument(
+        "--two-pass",
+        action="store_true",
+        help="bridge's separable kernels as two direct passes over a padded double copy, as "
+        "before the fused loop (filtering.FUSED_SEPARABLE = False): the same bits, for comparison",
+    )
     args = p.parse_args(argv)
+    filtering.FUSED_SEPARABLE = not args.two_pass
     print(
         "uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     )
-    print(f"cores: {os.cpu_count()}, numpy {np.__version__}")
+    print(
+        f"cores: {os.cpu_count()}, numpy {np.__version__}, "
+        f"fused separable loop: {not args.two_pass}"
+    )
     octave = None if args.no_octave else Octave()
     try:
         if "imfilter" not in args.skip:

@@ -47,6 +47,13 @@ an integer class are rounded after that, so an output within that distance of a 
 may round to the neighbouring integer. MATLAB itself filters large rank-one kernels in two
 passes (from SVD factors), so its own answers differ from the direct sum by as much.
 
+For a real 2-D image whose two passes are both the direct sum (``method='auto'`` picks it by
+the operands' sizes alone, or ``'direct'``), one compiled loop does the padding, the two passes
+and the conversion to A's class (:func:`_fused_separable`, ``sep2`` in
+``bridge/_kernels/_direct_c.c``): the same products added in the same order, so the same bits as
+the two passes over a padded copy (``tests/test_filtering_fused.py`` compares them byte for
+byte), without the copies in between.
+
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
 imgaussfilt's ``'FilterDomain'`` is accepted and checked, but bridge always filters in the
