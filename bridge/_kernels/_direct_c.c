@@ -763,7 +763,7 @@ static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptr
                        double fill, ptrdiff_t r0, ptrdiff_t r1) {
     /* Strips of SW output columns, the ring of a strip (q0 rows) in a core's L1 cache: the
        column pass reads each ring row q0 times. */
-    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
+    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
     ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / q0 / BLOCK * BLOCK;
     SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
     SW = SW > L1 ? L1 : SW;
@@ -785,6 +785,15 @@ static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             /* padded row p's columns of the strip: to prow, then the row pass to the ring */
             const long long src = rowidx[p];
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo) {
+                /* the strip's part of a row a few rows down: rows of an image are often a
+                   page or more apart, where the hardware's prefetch does not follow */
+                const char *next = (const char *)image +
+                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
+                                    (size_t)(c0 + lo - mid)) * isz;
+                for (size_t b = 0; b < (size_t)(hi - lo) * isz; b += 64)
+                    __builtin_prefetch(next + b);
+            }
             if (src < 0) {
                 for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
             } else {
