@@ -610,7 +610,8 @@ def _fused_separable(
     separable: bool | None,
     implicit_zeros: bool,
 ) -> np.ndarray | None:
-    """imfilter's separable path for a real 2-D image, in A's class: the bits of padding A,
+    """imfilter's separable path for a real 2-D image (or a 3-D one, plane by plane, with a 2-D
+    kernel), in A's class: the bits of padding A,
     :func:`_filter_real`'s two direct passes (rows, then columns) and :func:`_cast_owned`, in
     one compiled loop that reads the padding by index and keeps the intermediate rows in
     cache. None where that path would not be those two direct passes (a kernel that is not
@@ -627,13 +628,17 @@ def _fused_separable(
         or kind is None
         or separable is False
         or method not in ("auto", "direct")
-        or A.ndim != 2
-        or h.ndim != 2
+        or A.ndim not in (2, 3)
+        or h.ndim != A.ndim
+        or h.shape[2:] not in ((), (1,))
         or h.dtype != np.float64
         or A.size == 0
     ):
         return None
-    w = h if conv else h[::-1, ::-1]
+    # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
+    # one tap), but auto chooses their method by the 3-D sizes
+    planes = A.shape[2] if A.ndim == 3 else 1
+    w = h if conv else h[::-1, ::-1, ...]
     factors = _rank_one(w)
     if factors is None:
         return None
@@ -648,34 +653,43 @@ def _fused_separable(
         if np.iscomplexobj(value) or not np.isfinite(value):
             return None
         fill = float(value)
-    widths = pad_width(A.shape, h.shape, shape)
+    widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)]
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
     if method == "auto":
         p0 = A.shape[0] if implicit_zeros else padded_shape[0]
         p1 = A.shape[1] if implicit_zeros else padded_shape[1]
-        if not (choice.picks_direct((p0, p1), (1, q1)) and choice.picks_direct((p0, L1), (q0, 1))):
+        third = (planes,) if A.ndim == 3 else ()
+        one = (1,) if A.ndim == 3 else ()
+        if not (
+            choice.picks_direct((p0, p1, *third), (1, q1, *one))
+            and choice.picks_direct((p0, L1, *third), (q0, 1, *one))
+        ):
             return None
-    rows, cols = padding_plan(A.shape, h.shape, shape, boundary)
-    image = np.ascontiguousarray(A)
-    out = np.empty((L0, L1), A.dtype)
+    rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
+    # the planes as C-contiguous matrices (a copy for a 3-D image, whose planes are strided)
+    image = np.ascontiguousarray(np.moveaxis(A.reshape(*A.shape[:2], planes), 2, 0))
+    out = np.empty((planes, L0, L1), A.dtype)
     f0 = np.ascontiguousarray(f0, np.float64)
     f1 = np.ascontiguousarray(f1, np.float64)
     mid = widths[1][0]
     flags: list[bool] = []
 
     def run(share) -> None:
-        for r0, r1 in share:
-            flags.append(sep2(out, image, kind, rows, cols, mid, f1, f0, fill, r0, r1))
+        for k, r0, r1 in share:
+            flags.append(sep2(out[k], image[k], kind, rows, cols, mid, f1, f0, fill, r0, r1))
 
-    if L0 * L1 * (q0 + q1) < _SEP2_THREADED_WORK:
-        run([(0, L0)])
+    if planes * L0 * L1 * (q0 + q1) < _SEP2_THREADED_WORK:
+        run([(k, 0, L0) for k in range(planes)])
     else:
         per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
-        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
+        shares = [(k, r, min(r + per, L0)) for k in range(planes) for r in range(0, L0, per)]
+        pool.in_threads(run, shares)
     if any(flags):
         return None  # NaN or Inf in the image: its values are scattered separately
-    return out
+    if A.ndim == 2:
+        return out[0]
+    return np.ascontiguousarray(np.moveaxis(out, 0, 2))
 
 
 def valid_correlation(

@@ -94,13 +94,14 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
     ),
     separable=st.sampled_from((None, True)),
     method=st.sampled_from(("auto", "direct")),
+    planes=st.sampled_from(((), (2,), (3,))),
 )
 def test_fused_imfilter_has_the_bits_of_the_two_passes(
-    monkeypatch, seed, cls, boundary, shape, mode, kind, sizes, separable, method
+    monkeypatch, seed, cls, boundary, shape, mode, kind, sizes, separable, method, planes
 ):
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = _image(rng, cls, (n0, n1))
+    A = _image(rng, cls, (n0, n1, *planes))
     h = _kernel(rng, kind, q0, q1)
     fused, old, ran = _both(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
@@ -120,12 +121,13 @@ def test_fused_imfilter_has_the_bits_of_the_two_passes(
     sigma=st.one_of(st.floats(0.3, 3.0), st.tuples(st.floats(0.3, 3.0), st.floats(0.3, 3.0))),
     padding=st.sampled_from(("replicate", "symmetric", "circular", 0, 12.5)),
     sizes=st.tuples(st.integers(1, 60), st.integers(1, 60)),
+    planes=st.sampled_from(((), (3,))),
 )
 def test_fused_imgaussfilt_has_the_bits_of_the_two_passes(
-    monkeypatch, seed, cls, sigma, padding, sizes
+    monkeypatch, seed, cls, sigma, padding, sizes, planes
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, sizes)
+    A = _image(rng, cls, (*sizes, *planes))
     sig = list(sigma) if isinstance(sigma, tuple) else sigma
     fused, old, _ = _both(lambda: filtering.imgaussfilt(A, sig, "Padding", padding), monkeypatch)
     _same_bits(fused, old)
@@ -134,8 +136,14 @@ def test_fused_imgaussfilt_has_the_bits_of_the_two_passes(
 def test_large_image_in_threads_and_nonfinite_fall_back(monkeypatch):
     # Shares of rows in the kernels' threads; NaN/Inf in the image: the old path's answer.
     rng = np.random.default_rng(7)
-    for cls in ("float64", "float32", "uint8", "int16"):
-        A = _image(rng, cls, (700, 650))
+    for cls, shape in (
+        ("float64", (700, 650)),
+        ("float32", (700, 650)),
+        ("uint8", (700, 650)),
+        ("int16", (700, 650)),
+        ("uint8", (300, 350, 3)),  # an RGB image: plane by plane
+    ):
+        A = _image(rng, cls, shape)
         fused, old, ran = _both(lambda A=A: filtering.imgaussfilt(A, 2.5), monkeypatch)
         assert ran
         _same_bits(fused, old)
