@@ -667,29 +667,26 @@ def _fused_separable(
         ):
             return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
-    # the planes as C-contiguous matrices (a copy for a 3-D image, whose planes are strided)
-    image = np.ascontiguousarray(np.moveaxis(A.reshape(*A.shape[:2], planes), 2, 0))
-    out = np.empty((planes, L0, L1), A.dtype)
+    # a 3-D image's planes stay interleaved: the loop filters each on its own
+    image = np.ascontiguousarray(A.reshape(*A.shape[:2], planes))
+    out = np.empty((L0, L1, planes), A.dtype)
     f0 = np.ascontiguousarray(f0, np.float64)
     f1 = np.ascontiguousarray(f1, np.float64)
     mid = widths[1][0]
     flags: list[bool] = []
 
     def run(share) -> None:
-        for k, r0, r1 in share:
-            flags.append(sep2(out[k], image[k], kind, rows, cols, mid, f1, f0, fill, r0, r1))
+        for r0, r1 in share:
+            flags.append(sep2(out, image, kind, rows, cols, mid, f1, f0, fill, r0, r1))
 
     if planes * L0 * L1 * (q0 + q1) < _SEP2_THREADED_WORK:
-        run([(k, 0, L0) for k in range(planes)])
+        run([(0, L0)])
     else:
         per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
-        shares = [(k, r, min(r + per, L0)) for k in range(planes) for r in range(0, L0, per)]
-        pool.in_threads(run, shares)
+        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
     if any(flags):
         return None  # NaN or Inf in the image: its values are scattered separately
-    if A.ndim == 2:
-        return out[0]
-    return np.ascontiguousarray(np.moveaxis(out, 0, 2))
+    return out if A.ndim == 3 else out.reshape(L0, L1)
 
 
 def valid_correlation(

@@ -622,6 +622,35 @@ static double load_one(const void *src, int kind, ptrdiff_t i) {
     }
 }
 
+/* n elements of an image row of interleaved planes (every stride-th element) as doubles;
+ * returns 0 if one is NaN or Inf. */
+static int load_strided(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n,
+                        ptrdiff_t stride) {
+    double chk = 0;
+    switch (kind) {
+    case K_F64:
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = ((const double *)src)[i * stride];
+        break;
+    case K_F32:
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)((const float *)src)[i * stride];
+        break;
+#define LOAD_INT(K, T)                                                                            \
+    case K:                                                                                       \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)((const T *)src)[i * stride];         \
+        return 1;
+        LOAD_INT(K_U8, unsigned char)
+        LOAD_INT(K_I8, signed char)
+        LOAD_INT(K_U16, unsigned short)
+        LOAD_INT(K_I16, short)
+        LOAD_INT(K_U32, unsigned int)
+        LOAD_INT(K_I32, int)
+        LOAD_INT(K_BOOL, unsigned char)
+#undef LOAD_INT
+    }
+    for (ptrdiff_t i = 0; i < n; i++) chk = chk + dst[i] * 0.0; /* NaN where one is NaN/Inf */
+    return chk == 0;
+}
+
 /* x in an integer class whose range lies within int's: NaN to 0, clamped to [lo, hi], then
  * rounded half away from zero. Clamping first gives the same as rounding first (the bounds are
  * integers); within the range the truncation to an integer is exact, and so is the fraction
@@ -758,24 +787,27 @@ CLONES static void column_pass(double *restrict y, const double *const *rows,
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
  * memory. */
 static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
-                       const long long *rowidx, const long long *colidx, ptrdiff_t mid,
-                       const double *f1, ptrdiff_t q1, const double *f0, ptrdiff_t q0,
-                       double fill, ptrdiff_t r0, ptrdiff_t r1) {
-    /* Strips of SW output columns, the ring of a strip (q0 rows) in a core's L1 cache: the
-       column pass reads each ring row q0 times. */
+                       ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                       ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
+    /* Strips of SW output columns, the rings of a strip (q0 rows per plane) in a core's L1
+       cache: the column pass reads each ring row q0 times. Planes (np_ > 1) are interleaved
+       in the image and the output (MATLAB's RGB as a C-ordered array): each is filtered on its
+       own, its ring apart, and the outputs interleaved again before the conversion. */
     enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
-    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / q0 / BLOCK * BLOCK;
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_) / BLOCK * BLOCK;
     SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
     SW = SW > L1 ? L1 : SW;
     const size_t isz = KIND_SIZE[kind];
-    double *ring = malloc(sizeof(double) * (size_t)(q0 * SW + SW + q1 - 1 + SW));
+    const ptrdiff_t PW = SW + q1 - 1;
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
     const double **rows = malloc(sizeof(double *) * (size_t)q0);
     if (ring == NULL || rows == NULL) {
         free(ring);
         free(rows);
         return -1;
     }
-    double *prow = ring + q0 * SW, *y = prow + SW + q1 - 1;
+    double *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
     int status = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
@@ -783,42 +815,57 @@ static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
         const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
-            /* padded row p's columns of the strip: to prow, then the row pass to the ring */
             const long long src = rowidx[p];
             if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo) {
                 /* the strip's part of a row a few rows down: rows of an image are often a
                    page or more apart, where the hardware's prefetch does not follow */
                 const char *next = (const char *)image +
                                    ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
-                                    (size_t)(c0 + lo - mid)) * isz;
-                for (size_t b = 0; b < (size_t)(hi - lo) * isz; b += 64)
+                                    (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
+                for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
                     __builtin_prefetch(next + b);
             }
-            if (src < 0) {
-                for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
-            } else {
-                const char *a = (const char *)image + (size_t)src * (size_t)n1 * isz;
-                if (hi > lo && !load_row(prow + lo, a + (size_t)(c0 + lo - mid) * isz, kind,
-                                         hi - lo))
-                    status = 1;
-                for (ptrdiff_t c = 0; c < lo; c++)
-                    prow[c] = colidx[c0 + c] < 0 ? fill
-                                                 : load_one(a, kind, (ptrdiff_t)colidx[c0 + c]);
-                for (ptrdiff_t c = hi; c < pw; c++)
-                    prow[c] = colidx[c0 + c] < 0 ? fill
-                                                 : load_one(a, kind, (ptrdiff_t)colidx[c0 + c]);
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                /* padded row p's columns of the strip in plane k: to prow, then the row pass
+                   to the plane's ring */
+                if (src < 0) {
+                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+                } else {
+                    const char *a = (const char *)image +
+                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                    const char *at = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+                    if (hi > lo && !(np_ == 1 ? load_row(prow + lo, at, kind, hi - lo)
+                                              : load_strided(prow + lo, at, kind, hi - lo, np_)))
+                        status = 1;
+                    for (ptrdiff_t c = 0; c < lo; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                    for (ptrdiff_t c = hi; c < pw; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                }
+                row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
             }
-            row_pass(ring + (p % q0) * SW, prow, f1, q1, w);
             if (p < r0 + q0 - 1) continue;
             /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
             const ptrdiff_t r = p - (q0 - 1);
-            for (ptrdiff_t j = 0; j < q0; j++) rows[j] = ring + ((r + q0 - 1 - j) % q0) * SW;
-            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * isz;
-            if (kind == K_F64) {
-                column_pass((double *)o, rows, f0, q0, w);
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                for (ptrdiff_t j = 0; j < q0; j++)
+                    rows[j] = ring + (k * q0 + (r + q0 - 1 - j) % q0) * SW;
+                if (np_ == 1 && kind == K_F64)
+                    column_pass((double *)o, rows, f0, q0, w);
+                else
+                    column_pass(y + k * SW, rows, f0, q0, w);
+            }
+            if (np_ == 1) {
+                if (kind != K_F64) store_row(o, y, kind, w);
             } else {
-                column_pass(y, rows, f0, q0, w);
-                store_row(o, y, kind, w);
+                for (ptrdiff_t c = 0; c < w; c++)
+                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
+                store_row(o, yi, kind, w * np_);
             }
         }
     }
@@ -858,7 +905,10 @@ static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *b1 = &b[4],
                         *b0 = &b[5];
         const size_t isz = KIND_SIZE[kind];
-        if (bo->ndim != 2 || bi->ndim != 2 || bo->itemsize != (Py_ssize_t)isz ||
+        const ptrdiff_t planes = bi->ndim == 3 ? bi->shape[2] : 1;
+        if (bo->ndim != bi->ndim || bi->ndim < 2 || bi->ndim > 3 ||
+            (bo->ndim == 3 && bo->shape[2] != planes) || planes < 1 ||
+            bo->itemsize != (Py_ssize_t)isz ||
             bi->itemsize != (Py_ssize_t)isz || br->itemsize != 8 || bc->itemsize != 8 ||
             kind_of(b1) != 'd' || kind_of(b0) != 'd') {
             PyErr_SetString(PyExc_ValueError, "sep2: arrays of the wrong kind");
@@ -881,8 +931,8 @@ static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         int status = 0;
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
-            status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, ri, ci, mid, b1->buf, q1,
-                                 b0->buf, q0, fill, r0, r1);
+            status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
+                                 b1->buf, q1, b0->buf, q0, fill, r0, r1);
             Py_END_ALLOW_THREADS
         }
         result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
@@ -906,8 +956,9 @@ static PyMethodDef methods[] = {
      "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
     {"sep2", (PyCFunction)(void (*)(void))py_sep2, METH_FASTCALL,
      "sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1): rows r0..r1 of out "
-     "(the image's class) set to the separable path's two direct passes over the padded image "
-     "(f1 along the rows, then f0 along the columns), converted as MATLAB converts; True "
+     "(the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) set to the "
+     "separable path's two direct passes over the padded image (f1 along the rows, then f0 "
+     "along the columns), converted as MATLAB converts; True "
      "(nothing to trust) where the image holds NaN or Inf."},
     {NULL, NULL, 0, NULL}};
 
