@@ -544,8 +544,9 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 /* ---- sep2: imfilter's separable path, fused -------------------------------------------------
  * The two 1-D passes of bridge.filtering's separable path (the direct sum along the rows, then
- * along the columns of that result), for output rows r0..r1 of a 2-D image, without the padded
- * copy, the double copy of the image, the intermediate array or the separate rounding pass:
+ * along the columns of that result), for output rows r0..r1 of a 2-D image (or of each plane
+ * of a 3-D one whose planes are interleaved), without the padded copy, the double copy of the
+ * image, the intermediate array or the separate rounding pass:
  *
  *     t[p, c] = 0 + P[p, c + q1 - 1] * f1[0] + P[p, c + q1 - 2] * f1[1] + ...   (q1 taps)
  *     y[r, c] = 0 + t[r + q0 - 1, c] * f0[0] + t[r + q0 - 2, c] * f0[1] + ...   (q0 taps)
