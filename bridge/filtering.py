@@ -47,6 +47,13 @@ an integer class are rounded after that, so an output within that distance of a 
 may round to the neighbouring integer. MATLAB itself filters large rank-one kernels in two
 passes (from SVD factors), so its own answers differ from the direct sum by as much.
 
+For a real 2-D image whose two passes are both the direct sum (``method='auto'`` picks it by
+the operands' sizes alone, or ``'direct'``), one compiled loop does the padding, the two passes
+and the conversion to A's class (:func:`_fused_separable`, ``sep2`` in
+``bridge/_kernels/_direct_c.c``): the same products added in the same order, so the same bits as
+the two passes over a padded copy (``tests/test_filtering_fused.py`` compares them byte for
+byte), without the copies in between.
+
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
 imgaussfilt's ``'FilterDomain'`` is accepted and checked, but bridge always filters in the
@@ -64,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from bridge import _kernels as kernels
+from bridge._kernels import choice, loops, pool
 from bridge._semantics import matlab_dims
 from bridge.convolution import Method, conv2
 from bridge.errors import BridgeError, FilterArgumentError, FilterTypeError
@@ -576,6 +584,111 @@ def _filter_real(
     return out
 
 
+# The image classes the fused separable loop (loops.C_SEP2) reads and writes, as its kind codes.
+_SEP2_KINDS = {
+    np.dtype(t): k
+    for k, t in enumerate(
+        (np.float64, np.float32, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, bool)
+    )
+}
+# Multiply-adds of the fused loop below which it runs in the calling thread only.
+_SEP2_THREADED_WORK = 1 << 21
+# Output rows per share of the fused loop at least (each share recomputes the row pass of the
+# q0 - 1 padded rows it shares with the one before).
+_SEP2_SHARE_ROWS = 64
+# False: the separable path always as the two passes of _filter_real (tests compare the two).
+FUSED_SEPARABLE = True
+
+
+def _fused_separable(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's separable path for a real 2-D image (or a 3-D one, plane by plane, with a 2-D
+    kernel), in A's class: the bits of padding A,
+    :func:`_filter_real`'s two direct passes (rows, then columns) and :func:`_cast_owned`, in
+    one compiled loop that reads the padding by index and keeps the intermediate rows in
+    cache. None where that path would not be those two direct passes (a kernel that is not
+    separable or too small, a method other than direct, a non-finite fill or image, no C
+    loop): the caller computes the usual way.
+
+    ``implicit_zeros``: the caller would filter A with implicit zero padding (imfilter's zero
+    boundary), which chooses the passes' method by A's size rather than the padded size."""
+    sep2 = loops.C_SEP2
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        sep2 is None
+        or not FUSED_SEPARABLE
+        or kind is None
+        or separable is False
+        or method not in ("auto", "direct")
+        or A.ndim not in (2, 3)
+        or h.ndim != A.ndim
+        or h.shape[2:] not in ((), (1,))
+        or h.dtype != np.float64
+        or A.size == 0
+    ):
+        return None
+    # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
+    # one tap), but auto chooses their method by the 3-D sizes
+    planes = A.shape[2] if A.ndim == 3 else 1
+    w = h if conv else h[::-1, ::-1, ...]
+    factors = _rank_one(w)
+    if factors is None:
+        return None
+    (_, f0), (_, f1) = sorted(factors, key=lambda t: t[0])  # along axis 0, along axis 1
+    q0, q1 = f0.size, f1.size
+    if separable is None and q0 * q1 <= q0 + q1 + 4:
+        return None  # _filter_real's one direct pass
+    if isinstance(boundary, str):
+        fill = 0.0
+    else:
+        value = boundary_value(boundary, A.dtype)
+        if np.iscomplexobj(value) or not np.isfinite(value):
+            return None
+        fill = float(value)
+    widths = pad_width(A.shape[:2], h.shape[:2], shape)
+    padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)]
+    L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
+    if method == "auto":
+        p0 = A.shape[0] if implicit_zeros else padded_shape[0]
+        p1 = A.shape[1] if implicit_zeros else padded_shape[1]
+        third = (planes,) if A.ndim == 3 else ()
+        one = (1,) if A.ndim == 3 else ()
+        if not (
+            choice.picks_direct((p0, p1, *third), (1, q1, *one))
+            and choice.picks_direct((p0, L1, *third), (q0, 1, *one))
+        ):
+            return None
+    rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
+    # a 3-D image's planes stay interleaved: the loop filters each on its own
+    image = np.ascontiguousarray(A.reshape(*A.shape[:2], planes))
+    out = np.empty((L0, L1, planes), A.dtype)
+    f0 = np.ascontiguousarray(f0, np.float64)
+    f1 = np.ascontiguousarray(f1, np.float64)
+    mid = widths[1][0]
+    flags: list[bool] = []
+
+    def run(share) -> None:
+        for r0, r1 in share:
+            flags.append(sep2(out, image, kind, rows, cols, mid, f1, f0, fill, r0, r1))
+
+    if planes * L0 * L1 * (q0 + q1) < _SEP2_THREADED_WORK:
+        run([(0, L0)])
+    else:
+        per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
+        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
+    if any(flags):
+        return None  # NaN or Inf in the image: its values are scattered separately
+    return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
 def valid_correlation(
     P,
     h,
@@ -945,11 +1058,17 @@ def imfilter(
                 identifier="images:imfilter:negativeDimensionBadSizeB",
             )
         return np.zeros(matlab_dims(final), A.dtype)
-    if (
+    implicit_zeros = (
         not isinstance(boundary, str)
         and boundary_value(boundary, A.dtype) == 0
         and bool(np.all(np.isfinite(h)))
-    ):
+    )
+    fused = _fused_separable(
+        A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+    )
+    if fused is not None:
+        return fused.reshape(matlab_dims(final))
+    if implicit_zeros:
         # Zero padding: the same sums over A itself, the zeros implicit (no padded copy). Not
         # with a NaN/Inf tap, which meets the padding's zeros as terms (Inf * 0 is NaN).
         zeros = pad_width(a_dims, h_dims, shape)
@@ -1378,6 +1497,11 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
     A = _gauss_image(A, fn)
     if A.size == 0:
         return A.copy()
+    fused = _fused_separable(
+        A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+    )
+    if fused is not None:
+        return fused.reshape(A.shape)
     P = padded(A, call.h.shape, call.boundary, "same")
     out = valid_correlation(P, call.h, conv=True, method=method, separable=separable)
     return _cast_owned(out, A.dtype).reshape(A.shape)

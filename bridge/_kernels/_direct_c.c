@@ -541,6 +541,408 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
     return release3(&bo, &bx, &bw, result);
 }
 
+
+/* ---- sep2: imfilter's separable path, fused -------------------------------------------------
+ * The two 1-D passes of bridge.filtering's separable path (the direct sum along the rows, then
+ * along the columns of that result), for output rows r0..r1 of a 2-D image (or of each plane
+ * of a 3-D one whose planes are interleaved), without the padded copy, the double copy of the
+ * image, the intermediate array or the separate rounding pass:
+ *
+ *     t[p, c] = 0 + P[p, c + q1 - 1] * f1[0] + P[p, c + q1 - 2] * f1[1] + ...   (q1 taps)
+ *     y[r, c] = 0 + t[r + q0 - 1, c] * f0[0] + t[r + q0 - 2, c] * f0[1] + ...   (q0 taps)
+ *
+ * P the padded image in double: padded row p is image row rowidx[p] (-1: every element is
+ * ``fill``), padded column c image column colidx[c] (-1: fill), columns mid..mid + n1 being the
+ * image's own. These are the products and the order of the direct loop above on the padded
+ * array (each output 0 plus its taps in index order, each product rounded, then added; no
+ * fused multiply-add), so the bits are those of the two passes. The direct loop skips zero taps
+ * and taps outside an unpadded operand; here they are products with exact zeros, which leave
+ * a sum that starts from +0 unchanged (it is never -0) where the data are finite. Where a
+ * value of the image is NaN or Inf the call returns 1 and the caller computes the old way
+ * (those values are scattered separately there).
+ *
+ * y goes to out (the image's class) as MATLAB converts: doubles as they are, singles rounded
+ * to single, integers rounded half away from zero and saturated (NaN to 0), logical y >= 0.5.
+ * The rows of t live in a ring of q0 rows per call and strip of columns (a band of outputs
+ * recomputes the q0 - 1 rows it shares with the band before, a strip the q1 - 1 columns), in
+ * L1 cache while they are read. */
+enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
+
+static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
+
+/* n elements of an image row (kind) as doubles; returns 0 if one is NaN or Inf. */
+CLONES static int load_row(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n) {
+    switch (kind) {
+    case K_F64:
+    case K_F32: {
+        /* x * 0 is NaN exactly where x is NaN or Inf, and a NaN stays in its lane's sum */
+        enum { W = sizeof(vec_f64) / sizeof(double) };
+        vec_f64 chk = {0};
+        ptrdiff_t i = 0;
+        if (kind == K_F64) {
+            memcpy(dst, src, sizeof(double) * (size_t)n);
+        } else {
+            const float *s = src;
+            for (ptrdiff_t k = 0; k < n; k++) dst[k] = (double)s[k];
+        }
+        for (; i + W <= n; i += W) chk = chk + LOAD(vec_f64, dst + i) * 0.0;
+        double rest = 0;
+        for (; i < n; i++) rest = rest + dst[i] * 0.0;
+        for (int v = 0; v < W; v++) rest = rest + chk[v];
+        return rest == 0;
+    }
+#define LOAD_INT(K, T)                                                                            \
+    case K: {                                                                                     \
+        const T *s = src;                                                                         \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)s[i];                                  \
+        return 1;                                                                                 \
+    }
+        LOAD_INT(K_U8, unsigned char)
+        LOAD_INT(K_I8, signed char)
+        LOAD_INT(K_U16, unsigned short)
+        LOAD_INT(K_I16, short)
+        LOAD_INT(K_U32, unsigned int)
+        LOAD_INT(K_I32, int)
+        LOAD_INT(K_BOOL, unsigned char)
+#undef LOAD_INT
+    }
+    return 1;
+}
+
+/* One element of the image (kind) as a double. */
+static double load_one(const void *src, int kind, ptrdiff_t i) {
+    switch (kind) {
+    case K_F64: return ((const double *)src)[i];
+    case K_F32: return (double)((const float *)src)[i];
+    case K_U8: case K_BOOL: return (double)((const unsigned char *)src)[i];
+    case K_I8: return (double)((const signed char *)src)[i];
+    case K_U16: return (double)((const unsigned short *)src)[i];
+    case K_I16: return (double)((const short *)src)[i];
+    case K_U32: return (double)((const unsigned int *)src)[i];
+    default: return (double)((const int *)src)[i];
+    }
+}
+
+/* n elements of an image row of interleaved planes (every stride-th element) as doubles;
+ * returns 0 if one is NaN or Inf. */
+static int load_strided(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n,
+                        ptrdiff_t stride) {
+    double chk = 0;
+    switch (kind) {
+    case K_F64:
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = ((const double *)src)[i * stride];
+        break;
+    case K_F32:
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)((const float *)src)[i * stride];
+        break;
+#define LOAD_INT(K, T)                                                                            \
+    case K:                                                                                       \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (double)((const T *)src)[i * stride];         \
+        return 1;
+        LOAD_INT(K_U8, unsigned char)
+        LOAD_INT(K_I8, signed char)
+        LOAD_INT(K_U16, unsigned short)
+        LOAD_INT(K_I16, short)
+        LOAD_INT(K_U32, unsigned int)
+        LOAD_INT(K_I32, int)
+        LOAD_INT(K_BOOL, unsigned char)
+#undef LOAD_INT
+    }
+    for (ptrdiff_t i = 0; i < n; i++) chk = chk + dst[i] * 0.0; /* NaN where one is NaN/Inf */
+    return chk == 0;
+}
+
+/* x in an integer class whose range lies within int's: NaN to 0, clamped to [lo, hi], then
+ * rounded half away from zero. Clamping first gives the same as rounding first (the bounds are
+ * integers); within the range the truncation to an integer is exact, and so is the fraction
+ * x - trunc(x). */
+static inline int round_clamp(double x, double lo, double hi) {
+    x = x == x ? x : 0.0;
+    x = x < lo ? lo : x > hi ? hi : x;
+    const long long t = (long long)x;
+    const double f = x - (double)t;
+    return (int)(t + (f >= 0.5) - (f <= -0.5));
+}
+
+typedef long long vec_i64 __attribute__((vector_size(64)));
+typedef int vec_i32 __attribute__((vector_size(32)));
+
+/* round_clamp of the 8 doubles at y, with vector selects (the compiler keeps the scalar
+ * comparisons as branches). */
+static inline void round_clamp8(vec_i32 *out, const double *y, double lo, double hi) {
+    vec_f64 x = LOAD(vec_f64, y);
+    const vec_f64 vlo = {lo, lo, lo, lo, lo, lo, lo, lo}, vhi = {hi, hi, hi, hi, hi, hi, hi, hi};
+    x = (vec_f64)((vec_i64)x & (x == x));                      /* NaN: +0 */
+    vec_i64 m = x < vlo;
+    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vlo & m));
+    m = x > vhi;
+    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vhi & m));
+    const vec_i32 t = __builtin_convertvector(x, vec_i32);    /* truncation, exact here */
+    const vec_f64 f = x - __builtin_convertvector(t, vec_f64);
+    const vec_f64 half = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+    /* the masks are -1 where true */
+    *out = t - __builtin_convertvector(f >= half, vec_i32) +
+           __builtin_convertvector(f <= -half, vec_i32);
+}
+
+/* n doubles stored in the output's class (kind): doubles as they are, singles rounded to
+ * single, integers by round_clamp, logical round(x) >= 1, which is x >= 0.5 (NaN: false). */
+CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), CHUNK = 256 };
+    switch (kind) {
+    case K_F64: memcpy(dst, y, sizeof(double) * (size_t)n); return;
+    case K_F32: {
+        float *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = (float)y[i];
+        return;
+    }
+    case K_BOOL: {
+        unsigned char *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = y[i] >= 0.5;
+        return;
+    }
+    case K_U32: {
+        unsigned int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double x = y[i];
+            x = x == x ? x : 0.0;
+            x = x < 0.0 ? 0.0 : x > 4294967295.0 ? 4294967295.0 : x;
+            const long long t = (long long)x;
+            const double f = x - (double)t;
+            d[i] = (unsigned int)(t + (f >= 0.5));
+        }
+        return;
+    }
+#define STORE_INT(K, T, LO, HI)                                                                   \
+    case K: {                                                                                     \
+        /* in chunks through ints: the narrowing of whole vectors is then one loop the compiler \
+           vectorizes (of 8 lanes at a time it extracts each lane) */                             \
+        T *d = dst;                                                                               \
+        int chunk[CHUNK];                                                                         \
+        for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
+            const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
+            ptrdiff_t i = 0;                                                                      \
+            for (; i + W <= m; i += W) {                                                          \
+                vec_i32 r;                                                                        \
+                round_clamp8(&r, y + c + i, LO, HI);                                              \
+                STORE(chunk + i, r);                                                              \
+            }                                                                                     \
+            for (; i < m; i++) chunk[i] = round_clamp(y[c + i], LO, HI);                          \
+            for (i = 0; i < m; i++) d[c + i] = (T)chunk[i];                                       \
+        }                                                                                         \
+        return;                                                                                   \
+    }
+        STORE_INT(K_U8, unsigned char, 0.0, 255.0)
+        STORE_INT(K_I8, signed char, -128.0, 127.0)
+        STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
+        STORE_INT(K_I16, short, -32768.0, 32767.0)
+        STORE_INT(K_I32, int, -2147483648.0, 2147483647.0)
+#undef STORE_INT
+    }
+}
+
+/* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
+CLONES static void row_pass(double *restrict t, const double *restrict p, const double *restrict f,
+                            ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const double *x = p + c + q - 1 - j;
+            const double w = f[j];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];
+        t[c] = a;
+    }
+}
+
+/* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
+CLONES static void column_pass(double *restrict y, const double *const *rows,
+                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const double *x = rows[j] + c;
+            const double w = f[j];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];
+        y[c] = a;
+    }
+}
+
+/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
+ * memory. */
+static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                       ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                       ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
+    /* Strips of SW output columns, the rings of a strip (q0 rows per plane) in a core's L1
+       cache: the column pass reads each ring row q0 times. Planes (np_ > 1) are interleaved
+       in the image and the output (MATLAB's RGB as a C-ordered array): each is filtered on its
+       own, its ring apart, and the outputs interleaved again before the conversion. */
+    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_) / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
+    const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t PW = SW + q1 - 1;
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
+    const double **rows = malloc(sizeof(double *) * (size_t)q0);
+    if (ring == NULL || rows == NULL) {
+        free(ring);
+        free(rows);
+        return -1;
+    }
+    double *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
+    int status = 0;
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        /* padded columns c0..c0 + pw; those of the image itself: lo..hi (prow's indices) */
+        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+            const long long src = rowidx[p];
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo) {
+                /* the strip's part of a row a few rows down: rows of an image are often a
+                   page or more apart, where the hardware's prefetch does not follow */
+                const char *next = (const char *)image +
+                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
+                                    (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
+                for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
+                    __builtin_prefetch(next + b);
+            }
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                /* padded row p's columns of the strip in plane k: to prow, then the row pass
+                   to the plane's ring */
+                if (src < 0) {
+                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+                } else {
+                    const char *a = (const char *)image +
+                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                    const char *at = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+                    if (hi > lo && !(np_ == 1 ? load_row(prow + lo, at, kind, hi - lo)
+                                              : load_strided(prow + lo, at, kind, hi - lo, np_)))
+                        status = 1;
+                    for (ptrdiff_t c = 0; c < lo; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                    for (ptrdiff_t c = hi; c < pw; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                }
+                row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
+            }
+            if (p < r0 + q0 - 1) continue;
+            /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
+            const ptrdiff_t r = p - (q0 - 1);
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                for (ptrdiff_t j = 0; j < q0; j++)
+                    rows[j] = ring + (k * q0 + (r + q0 - 1 - j) % q0) * SW;
+                if (np_ == 1 && kind == K_F64)
+                    column_pass((double *)o, rows, f0, q0, w);
+                else
+                    column_pass(y + k * SW, rows, f0, q0, w);
+            }
+            if (np_ == 1) {
+                if (kind != K_F64) store_row(o, y, kind, w);
+            } else {
+                for (ptrdiff_t c = 0; c < w; c++)
+                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
+                store_row(o, yi, kind, w * np_);
+            }
+        }
+    }
+    free(ring);
+    free(rows);
+    return status;
+}
+
+static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    /* sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1) */
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "sep2 takes 11 arguments");
+        return NULL;
+    }
+    ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
+    double fill = PyFloat_AsDouble(args[8]);
+    ptrdiff_t r0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
+    ptrdiff_t r1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
+    if (PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "sep2: unknown kind");
+        return NULL;
+    }
+    Py_buffer b[6];
+    const int writable[6] = {1, 0, 0, 0, 0, 0};
+    PyObject *const objs[6] = {args[0], args[1], args[3], args[4], args[6], args[7]};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 6; got++)
+        if (PyObject_GetBuffer(objs[got], &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                   (writable[got] ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    {
+        const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *b1 = &b[4],
+                        *b0 = &b[5];
+        const size_t isz = KIND_SIZE[kind];
+        const ptrdiff_t planes = bi->ndim == 3 ? bi->shape[2] : 1;
+        if (bo->ndim != bi->ndim || bi->ndim < 2 || bi->ndim > 3 ||
+            (bo->ndim == 3 && bo->shape[2] != planes) || planes < 1 ||
+            bo->itemsize != (Py_ssize_t)isz ||
+            bi->itemsize != (Py_ssize_t)isz || br->itemsize != 8 || bc->itemsize != 8 ||
+            kind_of(b1) != 'd' || kind_of(b0) != 'd') {
+            PyErr_SetString(PyExc_ValueError, "sep2: arrays of the wrong kind");
+            goto done;
+        }
+        const ptrdiff_t L0 = bo->shape[0], L1 = bo->shape[1], n0 = bi->shape[0],
+                        n1 = bi->shape[1];
+        const ptrdiff_t q1 = b1->len / 8, q0 = b0->len / 8;
+        const ptrdiff_t nr = br->len / 8, nc = bc->len / 8;
+        const long long *ri = br->buf, *ci = bc->buf;
+        int ok = q0 >= 1 && q1 >= 1 && nr == L0 + q0 - 1 && nc == L1 + q1 - 1 && mid >= 0 &&
+                 mid + n1 <= nc && 0 <= r0 && r0 <= r1 && r1 <= L0 && n0 >= 1 && n1 >= 1;
+        for (ptrdiff_t i = 0; ok && i < nr; i++) ok = ri[i] >= -1 && ri[i] < n0;
+        for (ptrdiff_t i = 0; ok && i < nc; i++) ok = ci[i] >= -1 && ci[i] < n1;
+        for (ptrdiff_t i = 0; ok && i < n1; i++) ok = ci[mid + i] == i;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "sep2: shapes or indices do not match");
+            goto done;
+        }
+        int status = 0;
+        if (r0 < r1) {
+            Py_BEGIN_ALLOW_THREADS
+            status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
+                                 b1->buf, q1, b0->buf, q0, fill, r0, r1);
+            Py_END_ALLOW_THREADS
+        }
+        result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
+    }
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -553,6 +955,12 @@ static PyMethodDef methods[] = {
      "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
      "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
      "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
+    {"sep2", (PyCFunction)(void (*)(void))py_sep2, METH_FASTCALL,
+     "sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1): rows r0..r1 of out "
+     "(the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) set to the "
+     "separable path's two direct passes over the padded image (f1 along the rows, then f0 "
+     "along the columns), converted as MATLAB converts; True "
+     "(nothing to trust) where the image holds NaN or Inf."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

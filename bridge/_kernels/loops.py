@@ -33,6 +33,10 @@ C_DIRECT3: Callable[..., None] | None = _direct_c.direct3 if _C_ON else None
 # The C loop of the FFT path's direct sum along the last axis, or None (as C_DIRECT3):
 # zdirect(out, x, w, s, p0, p1).
 C_ZDIRECT: Callable[..., None] | None = _direct_c.zdirect if _C_ON else None
+# The fused separable path of imfilter (bridge.filtering), or None (as C_DIRECT3):
+# sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1) -> True where the image holds
+# NaN or Inf (see its docstring). None also where an older build of the extension lacks it.
+C_SEP2: Callable[..., bool] | None = getattr(_direct_c, "sep2", None) if _C_ON else None
 
 _NUMBA: list = []  # [numba's loop or None], once looked for
 _LOCK = threading.Lock()
