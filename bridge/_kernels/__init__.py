@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bridge._kernels.choice import choose_method, estimate_costs
+from bridge._kernels.choice import carried_dims, choose_method, estimate_costs
 from bridge._kernels.method_direct import direct
 from bridge._kernels.method_fft import fft_error_bound, fft_is_exact, fft_patched
 from bridge._kernels.method_gemm import gemm
@@ -100,7 +100,7 @@ def convolve(
     # Dimensions where both operands are singletons carry nothing: drop them (conv's column
     # vectors become 1-D, which the blocked and grouped methods handle best).
     if a.ndim > 1:
-        keep = [d for d in range(a.ndim) if a.shape[d] != 1 or b.shape[d] != 1] or [0]
+        keep = carried_dims(a.shape, b.shape)
         if len(keep) < a.ndim:
             a = a.reshape([a.shape[d] for d in keep])
             b = b.reshape([b.shape[d] for d in keep])

@@ -173,13 +173,19 @@ def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=Non
     return "fft-float"
 
 
+def carried_dims(a_shape: Sequence[int], b_shape: Sequence[int]) -> list[int]:
+    """The dimensions :func:`bridge._kernels.convolve` keeps: where either operand extends
+    (dimensions where both are singletons carry nothing), at least the first."""
+    return [d for d in range(len(a_shape)) if a_shape[d] != 1 or b_shape[d] != 1] or [0]
+
+
 def picks_direct(a_shape: Sequence[int], b_shape: Sequence[int]) -> bool:
     """Whether ``convolve(a, b, ..., method='auto')`` computes real operands of these shapes
     (same number of dimensions) by ``direct`` whatever their values: the choice
     :func:`bridge._kernels.convolve` makes (dimensions where both are singletons dropped, the
     full result's size), where it needs no look at the data. False where it would look (an FFT
     is cheapest: the data decide)."""
-    keep = [d for d in range(len(a_shape)) if a_shape[d] != 1 or b_shape[d] != 1] or [0]
+    keep = carried_dims(a_shape, b_shape)
     a = tuple(int(a_shape[d]) for d in keep)
     b = tuple(int(b_shape[d]) for d in keep)
     full = [p + q - 1 for p, q in zip(a, b)]
