@@ -4,7 +4,8 @@ For each size (GiB of double data) a MATLAB-layout v7.3 volume (MATLAB 512x512xN
 HDF5 dims reversed, chunked by h5py's automatic chunking: MATLAB does not document its own) is
 written to a scratch folder, then, each in a fresh process whose peak RSS is taken from wait4:
 
-* ``copy``: an h5py slab-by-slab copy of the same bytes into a new chunked dataset: the floor;
+* ``copy``: an h5py slab-by-slab copy of the same bytes into a new chunked dataset, then fsync'd
+  (bridge's output is made durable before its rename): the floor;
 * ``stream``: ``bridge IN OUT --shape same --mat-version 7.3 --max-memory BUDGET`` with a 3x5x3
   kernel;
 * ``memory``: the same job in memory (default budget), up to ``--in-memory-up-to`` GiB.
@@ -37,7 +38,7 @@ PLANE = (512, 512)  # MATLAB's first two dimensions
 KERNEL_SEED = 7
 
 COPY = """
-import sys, h5py, numpy as np
+import os, sys, h5py, numpy as np
 src, dst = sys.argv[1], sys.argv[2]
 with h5py.File(src, "r") as f, h5py.File(dst, "w", userblock_size=512) as g:
     a = f["A"]
@@ -48,6 +49,9 @@ with h5py.File(src, "r") as f, h5py.File(dst, "w", userblock_size=512) as g:
         n = min(step, a.shape[0] - k)
         a.read_direct(buf, np.s_[k:k + n], np.s_[0:n])
         c[k:k + n] = buf[:n]
+fd = os.open(dst, os.O_RDONLY)  # durable, as bridge's output is (fsync before its rename)
+os.fsync(fd)
+os.close(fd)
 """
 
 
