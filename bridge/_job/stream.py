@@ -18,9 +18,11 @@ runs in memory as before. One that does not is *streamed* when it can be:
 * each box is written to OUT at once (chunked MAT v7.3 or HDF5, uncompressed unless
   ``--compress``), inside the atomic temporary file, so Ctrl-C or an error leaves no output.
 
-Values equal the in-memory run's: both compute in MATLAB's dimension order (boxes of MATLAB's
-layout in HDF5, C order of the reversed dimensions, are transposed after reading and before
-writing), with one method chosen for the whole job from the whole job's shapes
+Values equal the in-memory run's: both compute in MATLAB's dimension order (a box of MATLAB's
+layout in HDF5, C order of the reversed dimensions, is MATLAB's column-major box as read: the
+direct sum and the FFTs take it without a copy, summing as on a row-major copy, and give a
+column-major result, which is the output file's order; gemm gets a row-major copy), with one
+method chosen for the whole job from the whole job's shapes
 (:func:`choose_method`). ``direct`` and ``gemm`` give each output the same sum in the same order
 whatever the box (integer-valued data exactly, floating-point data the same sums). Where the cost
 model picks an FFT, each box takes the exact FFT when its data are integer-valued within the exact
@@ -209,8 +211,8 @@ def plan_job(job, outfile: str, limit: int, *, fmt=None, mat_version="7", hdf5_o
     first_is_signal = operands[0].numel >= operands[1].numel
     signal, kernel = (operands[0], operands[1]) if first_is_signal else (operands[1], operands[0])
     # Compute in MATLAB's order, as the in-memory job does (bridge.convolution, whatever the
-    # memory layout): boxes of a MATLAB-layout HDF5 operand are transposed after reading, so
-    # that every output is the same sum in the same order.
+    # memory layout): boxes of a MATLAB-layout HDF5 operand are viewed in MATLAB's order after
+    # reading, so that every output is the same sum in the same order.
     files_reversed = _files_reversed(signal, out_fmt, hdf5_order)
     ndim = len(shape_of.a_dims)
     s_m, k_m = shape_of.a_dims, shape_of.b_dims
@@ -507,7 +509,10 @@ def compute_box(
 ) -> np.ndarray:
     """One output box: the window ``starts``/``lengths`` of the full convolution of the
     signal's ``part`` (halo included) with the whole ``kernel``. Pure: no file, no state."""
-    part = np.ascontiguousarray(part, dtype=dtype)
+    # Any memory layout: kernels.convolve makes the copies a method needs (its row-major
+    # methods), and a column-major part (a box of MATLAB's layout in HDF5) is summed as its
+    # row-major copy would be, into a column-major result that is the file's order.
+    part = np.asarray(part, dtype=dtype)
     a, b = (part, kernel) if signal_first else (kernel, part)
     if method == "fft*":
         method = _fft_method(a, b, lengths)
@@ -630,9 +635,8 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
                 a_dims = plan.filtering.a_dims if plan.filtering is not None else plan.dims
 
                 def read(box_slices):
-                    if flip:  # read in the file's order, then MATLAB's (C order, as in memory)
-                        part = signal.source.read_box(ds, box_slices[::-1], a_dims[::-1])
-                        return np.ascontiguousarray(part.T)
+                    if flip:  # read in the file's order, seen in MATLAB's (column-major)
+                        return signal.source.read_box(ds, box_slices[::-1], a_dims[::-1]).T
                     return signal.source.read_box(ds, box_slices, a_dims)
 
                 for box in boxes(plan):
@@ -672,6 +676,7 @@ def _write_box(plan, dataset, box, part, kernel, out_dims, shape, swap, meter) -
     if swap:
         block = block.T
         out_box = out_box[::-1]
+    # A column-major block (see compute_box) is already the file's order: no copy here.
     stored = h5util.storable(np.ascontiguousarray(block))
     target = _select(out_dims, shape, out_box)
     dataset[target] = stored.reshape(tuple(s.stop - s.start for s in target))
