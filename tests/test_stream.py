@@ -540,6 +540,35 @@ def test_h5util_reads_boxes_in_storage_order(tmp_path):
     assert isinstance(variable, h5util.H5Variable)
 
 
+@pytest.mark.parametrize("order", ["matlab", "c"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16])
+def test_h5util_reads_boxes_into_a_reused_buffer(tmp_path, order, dtype):
+    # Boxes read into one buffer (stream._fill) equal boxes read alone: odd sizes, a singleton
+    # dimension, boxes crossing chunks, a buffer larger than the box; a buffer of another dtype
+    # than the dataset's is not used.
+    A = RNG.integers(-999, 999, (9, 1, 13, 11)).astype(dtype)
+    path = write_h5(tmp_path / "a.h5", {"A": A}, order=order, chunks=(2, 1, 5, 4))
+    source = formats.read(path)[0]["A"].source
+    dims = A.shape[::-1] if order == "matlab" else A.shape
+    buffer = np.empty(9 * 13 * 11, dtype)
+    boxes = [
+        (slice(0, 11), slice(3, 10), slice(0, 1), slice(1, 4)),
+        (slice(2, 9), slice(0, 13), slice(0, 1), slice(0, 9)),
+        (slice(10, 11), slice(12, 13), slice(0, 1), slice(8, 9)),
+    ]
+    if order == "c":
+        boxes = [box[::-1] for box in boxes]
+    with source.open() as ds:
+        for box in boxes:
+            alone = source.read_box(ds, box, dims)
+            into = source.read_box(ds, box, dims, buffer)
+            assert np.shares_memory(into, buffer)
+            assert into.dtype == alone.dtype and np.array_equal(into, alone)
+            assert np.array_equal(alone, (A.T if order == "matlab" else A)[box])
+        other = np.empty(buffer.size, np.complex128)
+        assert not np.shares_memory(source.read_box(ds, boxes[0], dims, other), other)
+
+
 @pytest.mark.parametrize("name", ["out.mat", "out.h5"])
 def test_octave_loads_the_streamed_output_and_agrees(octave, capsys, tmp_path, name):
     # Octave 7.3's load reads these HDF5 files (chunked, MATLAB's layout) as MATLAB would.

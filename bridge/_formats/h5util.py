@@ -331,15 +331,35 @@ class Source:
         return tuple(out)
 
     def read_box(
-        self, dataset: h5py.Dataset, box: tuple[slice, ...], dims: tuple[int, ...] | None = None
+        self,
+        dataset: h5py.Dataset,
+        box: tuple[slice, ...],
+        dims: tuple[int, ...] | None = None,
+        buffer: np.ndarray | None = None,
     ) -> np.ndarray:
         """The values in ``box`` (slices of ``dims``, by default the storage dims padded to
-        ``len(box)``), in the storage order and the class's dtype."""
+        ``len(box)``), in the storage order and the class's dtype.
+
+        With ``buffer`` (1-D, the class's dtype, at least the box's size), a dataset stored in
+        that dtype is read straight into its start and a view of it is returned: the buffer is
+        reused box after box instead of a new array faulted in for each."""
         lengths = tuple(s.stop - s.start for s in box)
         if dims is None:
             dims = storage_dims(self.size, len(box), self.reverse)
+        selection = self._file_slices(box, dims)
+        count = math.prod(lengths)
         with guard(self.path, self.variable):
-            raw = dataset[self._file_slices(box, dims)]
+            if (
+                buffer is not None
+                and count
+                and count <= buffer.size
+                and buffer.dtype == dataset.dtype == self.target
+                and self.matlab_class != "logical"
+            ):
+                into = buffer[:count].reshape([s.stop - s.start for s in selection])
+                dataset.read_direct(into, selection)
+                return into.reshape(lengths)
+            raw = dataset[selection]
         return self._convert(raw).reshape(lengths)
 
     def _convert(self, raw: np.ndarray) -> np.ndarray:

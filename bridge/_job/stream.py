@@ -634,10 +634,19 @@ def _fill(plan: Plan, dataset, kernel: np.ndarray, shape, progress: bool) -> Non
                 # read through its padding plan, the signal's otherwise.
                 a_dims = plan.filtering.a_dims if plan.filtering is not None else plan.dims
 
+                # One buffer for every box's part (the largest; counted in _box_bytes as the part
+                # as read): a box's part is done with before the next is read. A filtering job
+                # reads several runs per box, so it keeps a new array per read.
+                buffer = None
+                if sources is None:
+                    largest = max(math.prod(s.stop - s.start for s in b.inp) for b in boxes(plan))
+                    buffer = np.empty(largest, signal.source.target)
+
                 def read(box_slices):
                     if flip:  # read in the file's order, seen in MATLAB's (column-major)
-                        return signal.source.read_box(ds, box_slices[::-1], a_dims[::-1]).T
-                    return signal.source.read_box(ds, box_slices, a_dims)
+                        part = signal.source.read_box(ds, box_slices[::-1], a_dims[::-1], buffer)
+                        return part.T
+                    return signal.source.read_box(ds, box_slices, a_dims, buffer)
 
                 for box in boxes(plan):
                     part = _part(plan, box, read, sources)
