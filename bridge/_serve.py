@@ -88,8 +88,6 @@ class AlreadyRunning(BridgeError):
     default_identifier = "bridge:serveRunning"
 
 
-
-
 def job_slots() -> int:
     """Jobs at once: one per core this process may use, and at least two, so that even on one
     core a tiny job shares the time with a long one instead of waiting for its end."""

@@ -73,8 +73,6 @@ def budget(max_memory: str | None) -> int:
     return default_budget() if max_memory is None else parse_size(max_memory)
 
 
-
-
 def obviously_fits(sizes: list[tuple[int, ...]], limit: int) -> bool:
     """True when a job of operands of these MATLAB sizes fits ``limit`` bytes whatever the
     operation, class and shape: every operand and a result of at most the product of the
