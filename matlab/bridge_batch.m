@@ -58,7 +58,7 @@ end
 % Found missing by a question that shows no shell noise, before the batch's own command would
 % print the shell's "not found" line (the batch still runs PYTHON as given).
 [~, status] = bridge_resolve_python(python);
-if any(status == [126, 127, 9009])
+if bridge_cannot_run(status)
   bridge_fail(caller, python, source, status, '', '');
 end
 folder = bridge_make_folder(caller, tempdir);

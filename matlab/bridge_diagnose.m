@@ -33,7 +33,7 @@ if ~isempty(problem)
   output = sprintf('%s does not exist.', python);
 else
   [executable, status] = bridge_resolve_python(python);
-  if any(status == [126, 127, 9009])
+  if bridge_cannot_run(status)
     output = sprintf('%s cannot be run (exit status %d).', python, status);
   else
     [status, lines, output] = bridge_probe(executable, {'--diagnose'}, '--diagnose--');

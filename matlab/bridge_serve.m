@@ -56,10 +56,10 @@ end
 % A Python that cannot be run is found by bridge_resolve_python's question (asked once per
 % session, the wrappers ask it too), which shows no shell noise; the command would show it.
 [~, status] = bridge_resolve_python(python);
-if ~any(status == [126, 127, 9009])
+if ~bridge_cannot_run(status)
   [status, output] = system(bridge_command(python, {'--serve', action, sprintf('%g', idle)}));
 end
-if any(status == [126, 127, 9009])
+if bridge_cannot_run(status)
   error('bridge:pythonNotFound', '%s', sprintf( ...
     'bridge_serve: cannot run Python %s (from %s): exit status %d. %s', ...
     python, source, status, bridge_python_advice()));

@@ -28,7 +28,7 @@ if ~isempty(problem)
 end
 % Past launchers (pyenv's shim), once per session; a Python that is not there fails here, once.
 [python, status] = bridge_resolve_python(python);
-if any(status == [126, 127, 9009])
+if bridge_cannot_run(status)
   bridge_fail(caller, python, source, status, '', '');
 end
 [C, route] = memory_call(caller, op, names, values, shape, python, source);

@@ -22,28 +22,26 @@ matlabs = ~isempty(regexp(id, '^(MATLAB|images):', 'once'));
 if matlabs
   line = regexprep(line, '^variable ''\w+'': ', '');
 end
-switch status
-  case {126, 127, 9009}
-    % 127: "command not found" from sh; 126: found but not executable; 9009: cmd.exe.
-    id = 'bridge:pythonNotFound';
-    reason = 'not found';
-    if status == 126
-      reason = 'not executable';
-    end
-    msg = sprintf('%s: cannot run Python %s (from %s): exit status %d, %s. %s', ...
-      caller, python, source, status, reason, bridge_python_advice());
-  case 5
-    id = 'bridge:pythonEnv';
-    msg = sprintf('%s: %s %s. %s', caller, line, where, bridge_python_advice());
-  otherwise
-    if isempty(id)
-      id = 'bridge:workerFailed';
-    end
-    if matlabs
-      msg = sprintf('%s: %s', caller, line);
-    else
-      msg = sprintf('%s: %s %s', caller, line, where);
-    end
+if bridge_cannot_run(status)
+  id = 'bridge:pythonNotFound';
+  reason = 'not found';
+  if status == 126
+    reason = 'not executable';
+  end
+  msg = sprintf('%s: cannot run Python %s (from %s): exit status %d, %s. %s', ...
+    caller, python, source, status, reason, bridge_python_advice());
+elseif status == 5
+  id = 'bridge:pythonEnv';
+  msg = sprintf('%s: %s %s. %s', caller, line, where, bridge_python_advice());
+else
+  if isempty(id)
+    id = 'bridge:workerFailed';
+  end
+  if matlabs
+    msg = sprintf('%s: %s', caller, line);
+  else
+    msg = sprintf('%s: %s %s', caller, line, where);
+  end
 end
 error(id, '%s', msg);
 end

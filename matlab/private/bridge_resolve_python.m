@@ -8,7 +8,7 @@ function [exe, status] = bridge_resolve_python(python)
 %   environment variables than MATLAB's (a wrapper script that sets PYTHONPATH, for example).
 %
 %   STATUS is the exit status of the question (asked by bridge_probe, which never shows its
-%   stderr). 126, 127 or 9009 mean that PYTHON cannot be run: the callers raise
+%   stderr). Where BRIDGE_CANNOT_RUN(STATUS), PYTHON cannot be run: the callers raise
 %   bridge:pythonNotFound at once, as the job's shell would only print its "not found" line
 %   again. That answer is not remembered, so that a Python installed meanwhile is found.
 persistent keys exes statuses
@@ -26,7 +26,7 @@ if ~isempty(found)
 end
 exe = python;
 [status, lines] = bridge_probe(python, {'--executable'}, '--executable--');
-if any(status == [126, 127, 9009])
+if bridge_cannot_run(status)
   return
 end
 if status == 0 && ~isempty(lines)
