@@ -111,6 +111,12 @@ def row(cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def header(columns: list[str]) -> None:
+    """A table's header row and its rule."""
+    print(row(columns))
+    print(row(["---"] * len(columns)))
+
+
 def fmt(t: float | None, base: float, repeated: bool = True) -> str:
     if t is None:
         return "-"
@@ -121,22 +127,19 @@ def bench_imfilter(args, octave) -> None:
     import cv2
     import scipy.ndimage as ndi
 
-    print(
-        row(
-            [
-                "image",
-                "class",
-                "kernel",
-                "boundary",
-                "bridge s",
-                "scipy s (ratio)",
-                "OpenCV s (ratio)",
-                "Octave s (ratio)",
-                "agree",
-            ]
-        )
+    header(
+        [
+            "image",
+            "class",
+            "kernel",
+            "boundary",
+            "bridge s",
+            "scipy s (ratio)",
+            "OpenCV s (ratio)",
+            "Octave s (ratio)",
+            "agree",
+        ]
     )
-    print(row(["---"] * 9))
     rng = np.random.default_rng(0)
     for n in args.sizes:
         base = rng.random((n, n))
@@ -215,21 +218,18 @@ def bench_gauss(args, octave) -> None:
     import scipy.ndimage as ndi
 
     print()
-    print(
-        row(
-            [
-                "image",
-                "class",
-                "sigma (taps)",
-                "bridge s",
-                "scipy s (ratio)",
-                "OpenCV s (ratio)",
-                "Octave s (ratio)",
-                "agree",
-            ]
-        )
+    header(
+        [
+            "image",
+            "class",
+            "sigma (taps)",
+            "bridge s",
+            "scipy s (ratio)",
+            "OpenCV s (ratio)",
+            "Octave s (ratio)",
+            "agree",
+        ]
     )
-    print(row(["---"] * 8))
     rng = np.random.default_rng(1)
     for n in args.sizes:
         base = rng.random((n, n))
@@ -297,23 +297,20 @@ def bench_alternate(args) -> None:
     import scipy.ndimage as ndi
 
     print()
-    print(
-        row(
-            [
-                "image",
-                "class",
-                "call",
-                "bridge fused s (best / median)",
-                "bridge two-pass s",
-                "OpenCV s",
-                "scipy s",
-                "OpenCV / fused",
-                "scipy / fused",
-                "two-pass / fused",
-            ]
-        )
+    header(
+        [
+            "image",
+            "class",
+            "call",
+            "bridge fused s (best / median)",
+            "bridge two-pass s",
+            "OpenCV s",
+            "scipy s",
+            "OpenCV / fused",
+            "scipy / fused",
+            "two-pass / fused",
+        ]
     )
-    print(row(["---"] * 10))
     rng = np.random.default_rng(1)
     for n in args.sizes:
         base = rng.random((n, n))
