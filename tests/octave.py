@@ -46,6 +46,27 @@ def octave_cli() -> str:
     return path
 
 
+WRAPPERS = Path(__file__).resolve().parents[1] / "matlab"
+
+
+def m_string(text) -> str:
+    """An Octave single-quoted string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def wrapper_eval(code: str) -> list[str]:
+    """The command line of a fresh octave-cli that runs ``code`` with bridge's wrappers on its
+    path (or skips, as :func:`octave_cli`)."""
+    return [
+        octave_cli(),
+        "--norc",
+        "--quiet",
+        "--no-history",
+        "--eval",
+        f"addpath({m_string(WRAPPERS)}); {code}",
+    ]
+
+
 class OctaveError(RuntimeError):
     """Octave raised an error inside a call: ``message`` and ``identifier`` as Octave gave them."""
 

@@ -27,17 +27,13 @@ import scipy.io
 
 from bridge import _client as client
 from tests import progress_hooks
-from tests.octave import OctaveSession, octave_cli
+from tests.octave import OctaveSession, m_string, octave_cli, wrapper_eval
 
 pytestmark = [pytest.mark.octave, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 MATLAB = ROOT / "matlab"
 PRIVATE = MATLAB / "private"
-
-
-def m_string(text) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def server_env(sock: Path) -> dict:
@@ -390,14 +386,7 @@ def octave_script(code: str, env: dict, folders: Path, timeout: float = 300) -> 
         "BRIDGE_TEMP": str(folders / "temp"),
     }
     return subprocess.Popen(
-        [
-            octave_cli(),
-            "--norc",
-            "--quiet",
-            "--no-history",
-            "--eval",
-            f"addpath({m_string(MATLAB)}); {code}",
-        ],
+        wrapper_eval(code),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 from tests import progress_hooks
-from tests.octave import OctaveError, octave_cli, operands
+from tests.octave import OctaveError, m_string, operands, wrapper_eval
 from tests.reference import assert_matlab_equal, expected_class, reference
 from tests.strategies import Case, cases
 
@@ -54,11 +54,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-def m_string(text: str) -> str:
-    """An Octave single-quoted string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 @pytest.fixture(scope="module")
@@ -516,14 +511,7 @@ def octave_eval(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedPr
         **env,
     }
     return subprocess.run(
-        [
-            octave_cli(),
-            "--norc",
-            "--quiet",
-            "--no-history",
-            "--eval",
-            f"addpath({m_string(MATLAB)}); {code}",
-        ],
+        wrapper_eval(code),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -728,14 +716,7 @@ def test_a_long_cold_call_shows_its_progress_on_octaves_stderr(tmp_path):
         "printf('long-end\\n');"
     )
     proc = subprocess.Popen(
-        [
-            octave_cli(),
-            "--norc",
-            "--quiet",
-            "--no-history",
-            "--eval",
-            f"addpath({m_string(MATLAB)}); {code}",
-        ],
+        wrapper_eval(code),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,15 +16,12 @@ import numpy as np
 import pytest
 
 import bridge
+from tests.octave import m_string
 
 pytestmark = [pytest.mark.octave, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(1818)
-
-
-def m_string(text) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 @pytest.fixture(scope="module")
