@@ -40,6 +40,18 @@ def server_env(sock: Path) -> dict:
     return {**os.environ, "BRIDGE_SOCKET": str(sock), "PYTHONPATH": str(ROOT)}
 
 
+def client_command(client: Path, *job: str) -> list[str]:
+    """The compiled client's command line for the job ``job`` (IN OUT [options]), as
+    bridge_call.m builds it: the checkout's package, this Python, the worker script."""
+    return [
+        str(client),
+        str(ROOT / "bridge"),
+        sys.executable,
+        str(PRIVATE / "bridge_worker.py"),
+        *job,
+    ]
+
+
 def start_server(sock: Path, idle: float = 600) -> int:
     """A detached server of this checkout on ``sock``; its pid."""
     done = subprocess.run(
@@ -572,7 +584,6 @@ def test_compiled_client_answers_as_the_cold_path(server, compiled_client, tmp_p
     inputs = {"u": np.ones((3, 3)) if job == "not-a-vector" else np.arange(4.0), "v": np.ones(2)}
     scipy.io.savemat(tmp_path / "in.mat", {**inputs, "op": "conv"})
     infile = "absent.mat" if job == "missing-input" else "in.mat"
-    worker = str(PRIVATE / "bridge_worker.py")
     results = {}
     for way, env in (
         ("warm", server_env(server)),
@@ -580,16 +591,7 @@ def test_compiled_client_answers_as_the_cold_path(server, compiled_client, tmp_p
     ):
         before = status(server)["jobs"]
         done = subprocess.run(
-            [
-                str(compiled_client),
-                str(ROOT / "bridge"),
-                sys.executable,
-                worker,
-                infile,
-                f"{way}.mat",
-                "--error-file",
-                f"{way}.err",
-            ],
+            client_command(compiled_client, infile, f"{way}.mat", "--error-file", f"{way}.err"),
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -612,14 +614,7 @@ def test_compiled_client_without_a_server_runs_cold(compiled_client, tmp_path):
     scipy.io.savemat(tmp_path / "in.mat", {"u": np.arange(3.0), "v": np.ones(2)})
     env = {**os.environ, "BRIDGE_SOCKET": str(tmp_path / "none.sock"), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [
-            str(compiled_client),
-            str(ROOT / "bridge"),
-            sys.executable,
-            str(PRIVATE / "bridge_worker.py"),
-            "in.mat",
-            "out.mat",
-        ],
+        client_command(compiled_client, "in.mat", "out.mat"),
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -639,16 +634,7 @@ def test_compiled_client_ctrl_c_stops_the_job_as_the_cold_path_does(compiled_cli
             {"A": RNG.random((256, 256, 256)), "B": RNG.random((41, 41, 41)), "op": "convn"},
         )
         proc = subprocess.Popen(
-            [
-                str(compiled_client),
-                str(ROOT / "bridge"),
-                sys.executable,
-                str(PRIVATE / "bridge_worker.py"),
-                "big.mat",
-                "out.mat",
-                "--error-file",
-                "err.txt",
-            ],
+            client_command(compiled_client, "big.mat", "out.mat", "--error-file", "err.txt"),
             cwd=tmp_path,
             env=server_env(sock),
         )
@@ -948,12 +934,7 @@ def test_compiled_client_shows_a_long_jobs_progress_on_stderr(compiled_client, t
     rng = np.random.default_rng(21)
     scipy.io.savemat(tmp_path / "big.mat", {"A": rng.random((100, 100)), "B": rng.random((90, 90))})
     scipy.io.savemat(tmp_path / "small.mat", {"A": rng.random((8, 8)), "B": rng.random((3, 3))})
-    command = [
-        str(compiled_client),
-        str(ROOT / "bridge"),
-        sys.executable,
-        str(PRIVATE / "bridge_worker.py"),
-    ]
+    command = client_command(compiled_client)
     with progress_server(tmp_path / "p.sock", gate) as env:
         cold = subprocess.run(
             [*command, "big.mat", "cold.mat"],
@@ -1040,16 +1021,7 @@ def test_ctrl_c_still_stops_a_job_that_sends_progress(compiled_client, tmp_path)
     sock = tmp_path / "i.sock"
     with progress_server(sock, gate) as env:
         proc = subprocess.Popen(
-            [
-                str(compiled_client),
-                str(ROOT / "bridge"),
-                sys.executable,
-                str(PRIVATE / "bridge_worker.py"),
-                "big.mat",
-                "out.mat",
-                "--error-file",
-                "err.txt",
-            ],
+            client_command(compiled_client, "big.mat", "out.mat", "--error-file", "err.txt"),
             cwd=tmp_path,
             env=env,
             stdin=subprocess.DEVNULL,
