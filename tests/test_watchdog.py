@@ -103,10 +103,13 @@ def env_for(folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start(folder: Path, *args: str, **env: str) -> subprocess.Popen:
+def start(
+    folder: Path, *args: str, program: list[str] | None = None, **env: str
+) -> subprocess.Popen:
+    """``program`` (by default the stuck command line, ``stuck.py``) with ``args`` in ``folder``."""
     (folder / "stuck.mark").unlink(missing_ok=True)
     return subprocess.Popen(
-        [sys.executable, str(folder / "stuck.py"), *args],
+        [*(program or [sys.executable, str(folder / "stuck.py")]), *args],
         cwd=folder,
         env=env_for(folder, **env),
         stdin=subprocess.DEVNULL,
@@ -434,19 +437,8 @@ def endless(tmp_path):
 
 
 def run_endless(folder: Path, *args: str, **extra: str) -> subprocess.Popen:
-    env = environment()
-    env.pop(process.READ_TIMEOUT_ENV, None)
-    env.update(BRIDGE_NO_SERVER="1", **extra)
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridge", *args],
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    """bridge's real command line (no stuck reader) with ``args`` in ``folder``."""
+    return start(folder, *args, program=[sys.executable, "-m", "bridge"], **extra)
 
 
 @pytest.mark.parametrize("command", [("in.mat", "out.mat"), ("vars", "in.mat")])
