@@ -252,7 +252,8 @@ def _round_half_away(x: np.ndarray, scratch: bool = False) -> np.ndarray:
 
 def _to_real_class(x: np.ndarray, dtype: np.dtype, scratch: bool = False) -> np.ndarray:
     if dtype.kind == "f":
-        return x.astype(dtype)
+        with np.errstate(over="ignore"):  # beyond single's range: +-Inf, as MATLAB's single()
+            return x.astype(dtype)
     r = _round_half_away(x, scratch)
     nan = np.isnan(r)
     if nan.any():
@@ -689,6 +690,108 @@ def _fused_separable(
     return out if A.ndim == 3 else out.reshape(L0, L1)
 
 
+# False: kernels not applied in 1-D passes always through _filter_real's direct sum over a
+# padded double copy (tests compare the two).
+FUSED_NONSEPARABLE = True
+
+
+def _fused_direct(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's one direct sum (a kernel that :func:`_filter_real` does not split into 1-D
+    passes) for a real 2-D image (or a 3-D one, plane by plane, with a 2-D kernel), in A's
+    class: the bits of padding A, :func:`_filter_real`'s direct sum and :func:`_cast_owned`, in
+    one compiled loop (``nonsep2``) that reads the padding by index and sums each output's
+    nonzero taps in the direct loop's order (the kernel's index order, from +0). None where the
+    old path would not be that sum over finite data (1-D passes, a method other than direct,
+    a NaN/Inf tap, fill or image, an image with fewer elements than the kernel under implicit
+    zeros, where the direct loop would take the image's elements as the taps; no C loop): the
+    caller computes the usual way.
+
+    ``implicit_zeros``: as for :func:`_fused_separable`. A 2-D image in column-major order is
+    read in place as its transpose (the taps in the same order), and the result is
+    column-major."""
+    nonsep2 = loops.C_NONSEP2
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        nonsep2 is None
+        or not FUSED_NONSEPARABLE
+        or kind is None
+        or method not in ("auto", "direct")
+        or A.ndim not in (2, 3)
+        or h.ndim != A.ndim
+        or h.shape[2:] not in ((), (1,))
+        or h.dtype != np.float64
+        or A.size == 0
+        or (implicit_zeros and A.size < h.size)
+        or not np.all(np.isfinite(h))
+    ):
+        return None
+    planes = A.shape[2] if A.ndim == 3 else 1
+    q0, q1 = h.shape[:2]
+    w = h if conv else h[::-1, ::-1, ...]
+    if (separable or q0 * q1 > q0 + q1 + 4) and separable is not False and _rank_one(w) is not None:
+        return None  # _filter_real's 1-D passes
+    if isinstance(boundary, str):
+        fill = 0.0
+    else:
+        value = boundary_value(boundary, A.dtype)
+        if np.iscomplexobj(value) or not np.isfinite(value):
+            return None
+        fill = float(value)
+    widths = pad_width(A.shape[:2], h.shape[:2], shape)
+    padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
+    L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
+    if method == "auto" and not choice.picks_direct(
+        A.shape if implicit_zeros else padded_shape, w.shape
+    ):
+        return None
+    rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
+    j0, j1 = np.nonzero(w.reshape(q0, q1))  # the direct loop's order: index order
+    ta, tb = q0 - 1 - j0.astype(np.int64), q1 - 1 - j1.astype(np.int64)
+    tw = np.ascontiguousarray(w.reshape(q0, q1)[j0, j1], np.float64)
+    mid = widths[1][0]
+    if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
+        # the transpose, read in place: output (c, r) of it is output (r, c) of A
+        image = A.T
+        rows, cols, ta, tb, q0, q1, L0, L1 = cols, rows, tb, ta, q1, q0, L1, L0
+        mid = widths[0][0]
+        out = np.empty((L0, L1, 1), A.dtype)
+        transposed = True
+    else:
+        # a 3-D image's planes stay interleaved: the loop filters each on its own
+        image = np.ascontiguousarray(A.reshape(*A.shape[:2], planes))
+        out = np.empty((L0, L1, planes), A.dtype)
+        transposed = False
+    image = image.reshape(*image.shape[:2], planes)
+    ta, tb = np.ascontiguousarray(ta), np.ascontiguousarray(tb)
+    flags: list[bool] = []
+
+    def run(share) -> None:
+        for r0, r1 in share:
+            flags.append(
+                nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1)
+            )
+
+    if planes * L0 * L1 * len(tw) < _SEP2_THREADED_WORK:
+        run([(0, L0)])
+    else:
+        per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
+        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
+    if any(flags):
+        return None  # NaN or Inf in the image: its values are scattered separately
+    if transposed:
+        return out.reshape(L0, L1).T
+    return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
 def valid_correlation(
     P,
     h,
@@ -1066,6 +1169,10 @@ def imfilter(
     fused = _fused_separable(
         A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
     )
+    if fused is None:
+        fused = _fused_direct(
+            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+        )
     if fused is not None:
         return fused.reshape(matlab_dims(final))
     if implicit_zeros:

@@ -943,6 +943,199 @@ done:
     return result;
 }
 
+/* ---- nonsep2: imfilter's one direct pass of a non-separable kernel, fused -------------------
+ * For output rows r0..r1 of a 2-D image (or of each plane of a 3-D one whose planes are
+ * interleaved), without the padded copy, the double copy of the image or the separate rounding
+ * pass:
+ *
+ *     y[r, c] = 0 + P[r + ta[0], c + tb[0]] * tw[0] + P[r + ta[1], c + tb[1]] * tw[1] + ...
+ *
+ * over the nt taps in the order given (the caller lists the direct loop's order: the kernel's
+ * taps in index order, zero taps left out), P the padded image in double read through rowidx
+ * and colidx as sep2 reads it. Each product is rounded, then added to a sum that starts from
+ * +0, so the bits are those of the direct loop on the padded array where the image is finite;
+ * where it holds NaN or Inf the call returns 1 (the caller computes the old way). y goes to out
+ * (the image's class) as sep2 converts it. The rows of P live in a ring of q0 rows per plane
+ * and strip of columns (a band of outputs reloads the q0 - 1 rows it shares with the band
+ * before, a strip the q1 - 1 columns it shares), in L1 cache while they are read. */
+CLONES static void tap_sum(double *restrict y, const double *const *at, const double *restrict tw,
+                           ptrdiff_t nt, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t t = 0; t < nt; t++) {
+            const double *x = at[t] + c;
+            const double w = tw[t];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];
+        y[c] = a;
+    }
+}
+
+/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
+ * memory. */
+static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                          ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                          ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
+                          const long long *tb, const double *tw, ptrdiff_t nt, double fill,
+                          ptrdiff_t r0, ptrdiff_t r1) {
+    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_) - (q1 - 1);
+    SW = SW / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
+    const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t PW = SW + q1 - 1;
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * PW + np_ * SW + np_ * SW));
+    const double **at = malloc(sizeof(double *) * (size_t)(nt > 0 ? nt : 1));
+    if (ring == NULL || at == NULL) {
+        free(ring);
+        free(at);
+        return -1;
+    }
+    double *y = ring + np_ * q0 * PW, *yi = y + np_ * SW;
+    int status = 0;
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        /* padded columns c0..c0 + pw; those of the image itself: lo..hi (a ring row's indices) */
+        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+            const long long src = rowidx[p];
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo) {
+                const char *next = (const char *)image +
+                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
+                                    (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
+                for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
+                    __builtin_prefetch(next + b);
+            }
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                /* padded row p's columns of the strip in plane k, to its place in the ring */
+                double *prow = ring + (k * q0 + p % q0) * PW;
+                if (src < 0) {
+                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+                    continue;
+                }
+                const char *a = (const char *)image +
+                                ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                const char *from = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+                if (hi > lo && !(np_ == 1 ? load_row(prow + lo, from, kind, hi - lo)
+                                          : load_strided(prow + lo, from, kind, hi - lo, np_)))
+                    status = 1;
+                for (ptrdiff_t c = 0; c < lo; c++)
+                    prow[c] = colidx[c0 + c] < 0
+                                  ? fill
+                                  : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                for (ptrdiff_t c = hi; c < pw; c++)
+                    prow[c] = colidx[c0 + c] < 0
+                                  ? fill
+                                  : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+            }
+            if (p < r0 + q0 - 1) continue;
+            /* output row r reads padded rows r .. r + q0 - 1 */
+            const ptrdiff_t r = p - (q0 - 1);
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                for (ptrdiff_t t = 0; t < nt; t++)
+                    at[t] = ring + (k * q0 + (r + ta[t]) % q0) * PW + tb[t];
+                if (np_ == 1 && kind == K_F64)
+                    tap_sum((double *)o, at, tw, nt, w);
+                else
+                    tap_sum(y + k * SW, at, tw, nt, w);
+            }
+            if (np_ == 1) {
+                if (kind != K_F64) store_row(o, y, kind, w);
+            } else {
+                for (ptrdiff_t c = 0; c < w; c++)
+                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
+                store_row(o, yi, kind, w * np_);
+            }
+        }
+    }
+    free(ring);
+    free(at);
+    return status;
+}
+
+static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    /* nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1) */
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "nonsep2 takes 14 arguments");
+        return NULL;
+    }
+    ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
+    ptrdiff_t q0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
+    ptrdiff_t q1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
+    double fill = PyFloat_AsDouble(args[11]);
+    ptrdiff_t r0 = PyNumber_AsSsize_t(args[12], PyExc_OverflowError);
+    ptrdiff_t r1 = PyNumber_AsSsize_t(args[13], PyExc_OverflowError);
+    if (PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "nonsep2: unknown kind");
+        return NULL;
+    }
+    Py_buffer b[7];
+    const int writable[7] = {1, 0, 0, 0, 0, 0, 0};
+    PyObject *const objs[7] = {args[0], args[1], args[3], args[4], args[6], args[7], args[8]};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 7; got++)
+        if (PyObject_GetBuffer(objs[got], &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                   (writable[got] ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    {
+        const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *ba = &b[4],
+                        *bb = &b[5], *bw = &b[6];
+        const size_t isz = KIND_SIZE[kind];
+        const ptrdiff_t planes = bi->ndim == 3 ? bi->shape[2] : 1;
+        if (bo->ndim != bi->ndim || bi->ndim < 2 || bi->ndim > 3 ||
+            (bo->ndim == 3 && bo->shape[2] != planes) || planes < 1 ||
+            bo->itemsize != (Py_ssize_t)isz || bi->itemsize != (Py_ssize_t)isz ||
+            br->itemsize != 8 || bc->itemsize != 8 || ba->itemsize != 8 || bb->itemsize != 8 ||
+            kind_of(bw) != 'd') {
+            PyErr_SetString(PyExc_ValueError, "nonsep2: arrays of the wrong kind");
+            goto done;
+        }
+        const ptrdiff_t L0 = bo->shape[0], L1 = bo->shape[1], n0 = bi->shape[0],
+                        n1 = bi->shape[1];
+        const ptrdiff_t nt = bw->len / 8, nr = br->len / 8, nc = bc->len / 8;
+        const long long *ri = br->buf, *ci = bc->buf, *ta = ba->buf, *tb = bb->buf;
+        int ok = q0 >= 1 && q1 >= 1 && ba->len / 8 == nt && bb->len / 8 == nt &&
+                 nr == L0 + q0 - 1 && nc == L1 + q1 - 1 && mid >= 0 && mid + n1 <= nc &&
+                 0 <= r0 && r0 <= r1 && r1 <= L0 && n0 >= 1 && n1 >= 1;
+        for (ptrdiff_t i = 0; ok && i < nr; i++) ok = ri[i] >= -1 && ri[i] < n0;
+        for (ptrdiff_t i = 0; ok && i < nc; i++) ok = ci[i] >= -1 && ci[i] < n1;
+        for (ptrdiff_t i = 0; ok && i < n1; i++) ok = ci[mid + i] == i;
+        for (ptrdiff_t t = 0; ok && t < nt; t++)
+            ok = ta[t] >= 0 && ta[t] < q0 && tb[t] >= 0 && tb[t] < q1;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "nonsep2: shapes or indices do not match");
+            goto done;
+        }
+        int status = 0;
+        if (r0 < r1) {
+            Py_BEGIN_ALLOW_THREADS
+            status = bridge_nonsep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid, q0,
+                                    q1, ta, tb, bw->buf, nt, fill, r0, r1);
+            Py_END_ALLOW_THREADS
+        }
+        result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
+    }
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -961,6 +1154,12 @@ static PyMethodDef methods[] = {
      "separable path's two direct passes over the padded image (f1 along the rows, then f0 "
      "along the columns), converted as MATLAB converts; True "
      "(nothing to trust) where the image holds NaN or Inf."},
+    {"nonsep2", (PyCFunction)(void (*)(void))py_nonsep2, METH_FASTCALL,
+     "nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1): rows "
+     "r0..r1 of out (the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) "
+     "set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the padded "
+     "image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) where the "
+     "image holds NaN or Inf."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
