@@ -638,6 +638,8 @@ def _fused_separable(
         return None
     # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
     # one tap), but auto chooses their method by the 3-D sizes
+    if separable is None and h.shape[0] * h.shape[1] <= h.shape[0] + h.shape[1] + 4:
+        return None  # _filter_real's one direct pass (the rank test is not needed to know it)
     planes = A.shape[2] if A.ndim == 3 else 1
     w = h if conv else h[::-1, ::-1, ...]
     factors = _rank_one(w)
