@@ -439,7 +439,8 @@ def main(argv=None) -> int:
     )
     print(
         f"cores: {os.cpu_count()}, numpy {np.__version__}, "
-        f"fused separable loop: {not args.two_pass}, fused direct loop: {fused_direct}"
+        f"fused separable loop: {not args.two_pass}, fused direct loop: {fused_direct}, "
+        f"bridge from {Path(filtering.__file__).parents[1]}"
     )
     if args.alternate:
         bench_alternate(args)

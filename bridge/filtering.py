@@ -52,7 +52,12 @@ the operands' sizes alone, or ``'direct'``), one compiled loop does the padding,
 and the conversion to A's class (:func:`_fused_separable`, ``sep2`` in
 ``bridge/_kernels/_direct_c.c``): the same products added in the same order, so the same bits as
 the two passes over a padded copy (``tests/test_filtering_fused.py`` compares them byte for
-byte), without the copies in between.
+byte), without the copies in between. Likewise for a kernel summed directly (not split into
+passes): one compiled loop reads the padding by index, sums each output's nonzero taps in the
+direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``nonsep2``;
+``tests/test_filtering_fused2.py``); an image or kernel with NaN/Inf takes the usual path (its
+non-finite values are added separately there). A 2-D column-major image is read in place as
+its transpose, and its result is column-major.
 
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
