@@ -1614,6 +1614,10 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
     fused = _fused_separable(
         A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
     )
+    if fused is None:  # e.g. the default sigma 0.5: 3x3, one direct pass
+        fused = _fused_direct(
+            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+        )
     if fused is not None:
         return fused.reshape(A.shape)
     P = padded(A, call.h.shape, call.boundary, "same")

@@ -102,6 +102,41 @@ def test_fused_imfilter_has_the_bits_of_the_direct_sum(
         assert ran, "the fused loop should have computed this case"
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cls=st.sampled_from([c for c in CLASSES if c != "bool"]),
+    sigma=st.one_of(st.floats(0.2, 0.5), st.tuples(st.floats(0.2, 3.0), st.floats(0.2, 3.0))),
+    size=st.one_of(
+        st.none(),
+        st.tuples(
+            st.integers(1, 4).map(lambda k: 2 * k - 1), st.integers(1, 4).map(lambda k: 2 * k - 1)
+        ),
+    ),
+    padding=st.sampled_from(("replicate", "symmetric", "circular", 0, 12.5)),
+    sizes=st.tuples(st.integers(1, 60), st.integers(1, 60)),
+    planes=st.sampled_from(((), (3,))),
+    separable=st.sampled_from((None, False)),
+)
+def test_fused_imgaussfilt_has_the_bits_of_the_direct_sum(
+    monkeypatch, seed, cls, sigma, size, padding, sizes, planes, separable
+):  # fmt: skip
+    # Small Gaussians (the default sigma 0.5 is 3x3) and any kernel with separable=False take
+    # the one direct pass.
+    rng = np.random.default_rng(seed)
+    A = _image(rng, cls, (*sizes, *planes))
+    sig = list(sigma) if isinstance(sigma, tuple) else sigma
+    extra = ("FilterSize", list(size)) if size is not None else ()
+    fused, old, ran = _both(
+        lambda: filtering.imgaussfilt(A, sig, "Padding", padding, *extra, separable=separable),
+        monkeypatch,
+    )
+    _same_bits(fused, old)
+    if separable is False:
+        assert ran, "the fused loop should have computed this case"
+
+
 def test_wide_images_large_kernels_and_threads(monkeypatch):
     # Several strips of columns (3x3: about 1000 columns a strip), shares of rows in the
     # kernels' threads, an RGB image plane by plane, a column-major image read in place.
