@@ -712,15 +712,15 @@ def _fused_direct(
     separable: bool | None,
     implicit_zeros: bool,
 ) -> np.ndarray | None:
-    """imfilter's one direct sum (a kernel that :func:`_filter_real` does not split into 1-D
-    passes) for a real 2-D image (or a 3-D one, plane by plane, with a 2-D kernel), in A's
-    class: the bits of padding A, :func:`_filter_real`'s direct sum and :func:`_cast_owned`, in
-    one compiled loop (``nonsep2``) that reads the padding by index and sums each output's
-    nonzero taps in the direct loop's order (the kernel's index order, from +0). None where the
-    old path would not be that sum over finite data (1-D passes, a method other than direct,
-    a NaN/Inf tap, fill or image, an image with fewer elements than the kernel under implicit
-    zeros, where the direct loop would take the image's elements as the taps; no C loop): the
-    caller computes the usual way.
+    """imfilter's (and imgaussfilt's) one direct sum (a kernel that :func:`_filter_real` does
+    not split into 1-D passes) for a real 2-D image (or a 3-D one, plane by plane, with a 2-D
+    kernel), in A's class: the bits of padding A, :func:`_filter_real`'s direct sum and
+    :func:`_cast_owned`, in one compiled loop (``nonsep2``) that reads the padding by index and
+    sums each output's nonzero taps in the direct loop's order (the kernel's index order, from
+    +0). None where the old path would not be that sum over finite data (1-D passes, a method
+    other than direct, a NaN/Inf tap, fill or image, an image with fewer elements than the
+    kernel under implicit zeros, where the direct loop would take the image's elements as the
+    taps; no C loop): the caller computes the usual way.
 
     ``implicit_zeros``: as for :func:`_fused_separable`. A 2-D image in column-major order is
     read in place as its transpose (the taps in the same order), and the result is
@@ -744,8 +744,10 @@ def _fused_direct(
     planes = A.shape[2] if A.ndim == 3 else 1
     q0, q1 = h.shape[:2]
     w = h if conv else h[::-1, ::-1, ...]
-    if (separable or q0 * q1 > q0 + q1 + 4) and separable is not False and _rank_one(w) is not None:
-        return None  # _filter_real's 1-D passes
+    # _filter_real's test for 1-D passes: a rank-one kernel, unless forced off or too small
+    passes = separable is not False and (separable is not None or q0 * q1 > q0 + q1 + 4)
+    if passes and _rank_one(w) is not None:
+        return None
     if isinstance(boundary, str):
         fill = 0.0
     else:
