@@ -155,6 +155,8 @@ def bench_imfilter(args, octave) -> None:
                     else base.astype(CLASSES[cls])
                 )
                 for kind, h in kernels.items():
+                    if kind not in args.kinds:
+                        continue
                     for boundary in args.boundaries:
                         opt = float(boundary) if boundary == "0" else boundary
                         tb, ref, rb = best_of(
@@ -400,6 +402,20 @@ def main(argv=None) -> int:
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt"])
     p.add_argument(
+        "--kinds",
+        nargs="+",
+        default=["random", "gaussian"],
+        choices=["random", "gaussian"],
+        help="imfilter's kernels: the random (non-separable) one, fspecial's Gaussian",
+    )
+    p.add_argument(
+        "--old-direct",
+        action="store_true",
+        help="bridge's non-separable kernels as the direct sum over a padded double copy, as "
+        "before the fused direct loop (filtering.FUSED_NONSEPARABLE = False): the same bits, "
+        "for comparison",
+    )
+    p.add_argument(
         "--two-pass",
         action="store_true",
         help="bridge's separable kernels as two direct passes over a padded double copy, as "
@@ -415,12 +431,16 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     filtering.FUSED_SEPARABLE = not args.two_pass
+    fused_direct = hasattr(filtering, "FUSED_NONSEPARABLE") and not args.old_direct
+    if hasattr(filtering, "FUSED_NONSEPARABLE"):  # a tree before the loop has no switch
+        filtering.FUSED_NONSEPARABLE = fused_direct
     print(
         "uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     )
     print(
         f"cores: {os.cpu_count()}, numpy {np.__version__}, "
-        f"fused separable loop: {not args.two_pass}"
+        f"fused separable loop: {not args.two_pass}, fused direct loop: {fused_direct}, "
+        f"bridge from {Path(filtering.__file__).parents[1]}"
     )
     if args.alternate:
         bench_alternate(args)

@@ -52,7 +52,12 @@ the operands' sizes alone, or ``'direct'``), one compiled loop does the padding,
 and the conversion to A's class (:func:`_fused_separable`, ``sep2`` in
 ``bridge/_kernels/_direct_c.c``): the same products added in the same order, so the same bits as
 the two passes over a padded copy (``tests/test_filtering_fused.py`` compares them byte for
-byte), without the copies in between.
+byte), without the copies in between. Likewise for a kernel summed directly (not split into
+passes): one compiled loop reads the padding by index, sums each output's nonzero taps in the
+direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``nonsep2``;
+``tests/test_filtering_fused2.py``); an image or kernel with NaN/Inf takes the usual path (its
+non-finite values are added separately there). A 2-D column-major image is read in place as
+its transpose, and its result is column-major.
 
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
@@ -252,7 +257,8 @@ def _round_half_away(x: np.ndarray, scratch: bool = False) -> np.ndarray:
 
 def _to_real_class(x: np.ndarray, dtype: np.dtype, scratch: bool = False) -> np.ndarray:
     if dtype.kind == "f":
-        return x.astype(dtype)
+        with np.errstate(over="ignore"):  # beyond single's range: +-Inf, as MATLAB's single()
+            return x.astype(dtype)
     r = _round_half_away(x, scratch)
     nan = np.isnan(r)
     if nan.any():
@@ -637,6 +643,8 @@ def _fused_separable(
         return None
     # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
     # one tap), but auto chooses their method by the 3-D sizes
+    if separable is None and h.shape[0] * h.shape[1] <= h.shape[0] + h.shape[1] + 4:
+        return None  # _filter_real's one direct pass (the rank test is not needed to know it)
     planes = A.shape[2] if A.ndim == 3 else 1
     w = h if conv else h[::-1, ::-1, ...]
     factors = _rank_one(w)
@@ -686,6 +694,110 @@ def _fused_separable(
         pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
     if any(flags):
         return None  # NaN or Inf in the image: its values are scattered separately
+    return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
+# False: kernels not applied in 1-D passes always through _filter_real's direct sum over a
+# padded double copy (tests compare the two).
+FUSED_NONSEPARABLE = True
+
+
+def _fused_direct(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's (and imgaussfilt's) one direct sum (a kernel that :func:`_filter_real` does
+    not split into 1-D passes) for a real 2-D image (or a 3-D one, plane by plane, with a 2-D
+    kernel), in A's class: the bits of padding A, :func:`_filter_real`'s direct sum and
+    :func:`_cast_owned`, in one compiled loop (``nonsep2``) that reads the padding by index and
+    sums each output's nonzero taps in the direct loop's order (the kernel's index order, from
+    +0). None where the old path would not be that sum over finite data (1-D passes, a method
+    other than direct, a NaN/Inf tap, fill or image, an image with fewer elements than the
+    kernel under implicit zeros, where the direct loop would take the image's elements as the
+    taps; no C loop): the caller computes the usual way.
+
+    ``implicit_zeros``: as for :func:`_fused_separable`. A 2-D image in column-major order is
+    read in place as its transpose (the taps in the same order), and the result is
+    column-major."""
+    nonsep2 = loops.C_NONSEP2
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        nonsep2 is None
+        or not FUSED_NONSEPARABLE
+        or kind is None
+        or method not in ("auto", "direct")
+        or A.ndim not in (2, 3)
+        or h.ndim != A.ndim
+        or h.shape[2:] not in ((), (1,))
+        or h.dtype != np.float64
+        or A.size == 0
+        or (implicit_zeros and A.size < h.size)
+        or not np.all(np.isfinite(h))
+    ):
+        return None
+    planes = A.shape[2] if A.ndim == 3 else 1
+    q0, q1 = h.shape[:2]
+    w = h if conv else h[::-1, ::-1, ...]
+    # _filter_real's test for 1-D passes: a rank-one kernel, unless forced off or too small
+    passes = separable is not False and (separable is not None or q0 * q1 > q0 + q1 + 4)
+    if passes and _rank_one(w) is not None:
+        return None
+    if isinstance(boundary, str):
+        fill = 0.0
+    else:
+        value = boundary_value(boundary, A.dtype)
+        if np.iscomplexobj(value) or not np.isfinite(value):
+            return None
+        fill = float(value)
+    widths = pad_width(A.shape[:2], h.shape[:2], shape)
+    padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
+    L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
+    if method == "auto" and not choice.picks_direct(
+        A.shape if implicit_zeros else padded_shape, w.shape
+    ):
+        return None
+    rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
+    j0, j1 = np.nonzero(w.reshape(q0, q1))  # the direct loop's order: index order
+    ta, tb = q0 - 1 - j0.astype(np.int64), q1 - 1 - j1.astype(np.int64)
+    tw = np.ascontiguousarray(w.reshape(q0, q1)[j0, j1], np.float64)
+    mid = widths[1][0]
+    if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
+        # the transpose, read in place: output (c, r) of it is output (r, c) of A
+        image = A.T
+        rows, cols, ta, tb, q0, q1, L0, L1 = cols, rows, tb, ta, q1, q0, L1, L0
+        mid = widths[0][0]
+        out = np.empty((L0, L1, 1), A.dtype)
+        transposed = True
+    else:
+        # a 3-D image's planes stay interleaved: the loop filters each on its own
+        image = np.ascontiguousarray(A.reshape(*A.shape[:2], planes))
+        out = np.empty((L0, L1, planes), A.dtype)
+        transposed = False
+    image = image.reshape(*image.shape[:2], planes)
+    ta, tb = np.ascontiguousarray(ta), np.ascontiguousarray(tb)
+    flags: list[bool] = []
+
+    def run(share) -> None:
+        for r0, r1 in share:
+            flags.append(
+                nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1)
+            )
+
+    if planes * L0 * L1 * len(tw) < _SEP2_THREADED_WORK:
+        run([(0, L0)])
+    else:
+        per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
+        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
+    if any(flags):
+        return None  # NaN or Inf in the image: its values are scattered separately
+    if transposed:
+        return out.reshape(L0, L1).T
     return out if A.ndim == 3 else out.reshape(L0, L1)
 
 
@@ -1066,6 +1178,10 @@ def imfilter(
     fused = _fused_separable(
         A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
     )
+    if fused is None:
+        fused = _fused_direct(
+            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+        )
     if fused is not None:
         return fused.reshape(matlab_dims(final))
     if implicit_zeros:
@@ -1500,6 +1616,10 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
     fused = _fused_separable(
         A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
     )
+    if fused is None:  # e.g. the default sigma 0.5: 3x3, one direct pass
+        fused = _fused_direct(
+            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+        )
     if fused is not None:
         return fused.reshape(A.shape)
     P = padded(A, call.h.shape, call.boundary, "same")

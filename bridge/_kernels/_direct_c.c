@@ -943,6 +943,312 @@ done:
     return result;
 }
 
+/* ---- nonsep2: imfilter's one direct pass of a non-separable kernel, fused -------------------
+ * For output rows r0..r1 of a 2-D image (or of each plane of a 3-D one whose planes are
+ * interleaved), without the padded copy, the double copy of the image or the separate rounding
+ * pass:
+ *
+ *     y[r, c] = 0 + P[r + ta[0], c + tb[0]] * tw[0] + P[r + ta[1], c + tb[1]] * tw[1] + ...
+ *
+ * over the nt taps in the order given (the caller lists the direct loop's order: the kernel's
+ * taps in index order, zero taps left out), P the padded image in double read through rowidx
+ * and colidx as sep2 reads it. Each product is rounded, then added to a sum that starts from
+ * +0, so the bits are those of the direct loop on the padded array where the image is finite;
+ * where it holds NaN or Inf the call returns 1 (the caller computes the old way). y goes to out
+ * (the image's class) as sep2 converts it.
+ *
+ * Two output rows r, r + 1 are summed at once where their taps share positions (pair_steps):
+ * step s loads P[r + srow[s], c + scol[s]] once and adds its product with sw[2s] to row r's
+ * sum (skind[s] 0 or 1) and with sw[2s + 1] to row r + 1's (skind 0 or 2); the steps are the
+ * union of the two rows' taps, each row's in its own order, so the sums are the same. The
+ * rows of P live in a ring of q0 + 1 rows per plane and strip of columns (a band of outputs
+ * reloads the q0 rows it shares with the band before, a strip the q1 - 1 columns it shares),
+ * in L1 cache while they are read. */
+CLONES static void tap_sum(double *restrict y, const double *const *at, const double *restrict tw,
+                           ptrdiff_t nt, ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 acc[VECTORS];
+        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
+        for (ptrdiff_t t = 0; t < nt; t++) {
+            const double *x = at[t] + c;
+            const double w = tw[t];
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
+        }
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        double a = 0;
+        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];
+        y[c] = a;
+    }
+}
+
+/* The steps of two output rows at once (see above): the positions row r's taps read, (ta, tb),
+ * and row r + 1's, (ta + 1, tb), merged in an order of positions (by rows, or by columns) in
+ * which the taps are listed, so that each row keeps its taps' order. Returns their number, or 0
+ * where the taps follow neither order or no position is shared (then one row at a time). */
+static ptrdiff_t pair_steps(const long long *ta, const long long *tb, const double *tw,
+                            ptrdiff_t nt, ptrdiff_t q0, ptrdiff_t q1, long long *steps,
+                            double *sw) {
+    if (q0 < 2 || nt < 2) return 0;
+    for (int by_rows = 1; by_rows >= 0; by_rows--) {
+#define KEY(r, c) (by_rows ? (r) * q1 + (c) : (c) * (q0 + 1) + (r))
+        int sorted = 1;
+        for (ptrdiff_t t = 1; t < nt && sorted; t++)
+            sorted = KEY(ta[t], tb[t]) < KEY(ta[t - 1], tb[t - 1]);
+        if (!sorted) continue;
+        ptrdiff_t i = 0, j = 0, n = 0;
+        while (i < nt || j < nt) {
+            const long long ka = i < nt ? KEY(ta[i], tb[i]) : -1;
+            const long long kb = j < nt ? KEY(ta[j] + 1, tb[j]) : -1;
+            const int kind = ka == kb ? 0 : ka > kb ? 1 : 2;
+            steps[3 * n] = kind == 2 ? ta[j] + 1 : ta[i];
+            steps[3 * n + 1] = kind == 2 ? tb[j] : tb[i];
+            steps[3 * n + 2] = kind;
+            sw[2 * n] = kind == 2 ? 0.0 : tw[i];
+            sw[2 * n + 1] = kind == 1 ? 0.0 : tw[j];
+            i += kind != 2;
+            j += kind != 1;
+            n++;
+        }
+#undef KEY
+        return n < 2 * nt ? n : 0;
+    }
+    return 0;
+}
+
+/* y0[c], y1[c]: the two rows' sums of the steps (see above) for c < n. */
+CLONES static void pair_sum(double *restrict y0, double *restrict y1, const double *const *at,
+                            const double *restrict sw, const long long *skind, ptrdiff_t ns,
+                            ptrdiff_t n) {
+    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f64 a[VECTORS], b[VECTORS];
+        for (int v = 0; v < VECTORS; v++) a[v] = b[v] = (vec_f64){0};
+        for (ptrdiff_t s = 0; s < ns; s++) {
+            const double *x = at[s] + c;
+            const double wa = sw[2 * s], wb = sw[2 * s + 1];
+            switch (skind[s]) {
+            case 0:
+                for (int v = 0; v < VECTORS; v++) {
+                    const vec_f64 xv = LOAD(vec_f64, x + v * W);
+                    a[v] = a[v] + xv * wa;
+                    b[v] = b[v] + xv * wb;
+                }
+                break;
+            case 1:
+                for (int v = 0; v < VECTORS; v++) a[v] = a[v] + LOAD(vec_f64, x + v * W) * wa;
+                break;
+            default:
+                for (int v = 0; v < VECTORS; v++) b[v] = b[v] + LOAD(vec_f64, x + v * W) * wb;
+            }
+        }
+        for (int v = 0; v < VECTORS; v++) {
+            STORE(y0 + c + v * W, a[v]);
+            STORE(y1 + c + v * W, b[v]);
+        }
+    }
+    for (; c < n; c++) {
+        double a = 0, b = 0;
+        for (ptrdiff_t s = 0; s < ns; s++) {
+            if (skind[s] != 2) a = a + at[s][c] * sw[2 * s];
+            if (skind[s] != 1) b = b + at[s][c] * sw[2 * s + 1];
+        }
+        y0[c] = a;
+        y1[c] = b;
+    }
+}
+
+/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
+ * memory. */
+static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                          ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                          ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
+                          const long long *tb, const double *tw, ptrdiff_t nt, double fill,
+                          ptrdiff_t r0, ptrdiff_t r1) {
+    enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    const ptrdiff_t R = q0 + 1; /* rows in the ring */
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1);
+    SW = SW / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
+    const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t PW = SW + q1 - 1;
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * R * PW + 3 * np_ * SW + 4 * nt));
+    const double **at = malloc(sizeof(double *) * (size_t)(3 * nt + R));
+    long long *steps = malloc(sizeof(long long) * (size_t)(8 * nt + 1));
+    if (ring == NULL || at == NULL || steps == NULL) {
+        free(ring);
+        free(at);
+        free(steps);
+        return -1;
+    }
+    double *sw = ring + np_ * R * PW + 3 * np_ * SW;
+    long long *skind = steps + 6 * nt;
+    const ptrdiff_t ns = pair_steps(ta, tb, tw, nt, q0, q1, steps, sw);
+    for (ptrdiff_t s = 0; s < ns; s++) skind[s] = steps[3 * s + 2];
+    const double **at2 = at + nt, **rows = at2 + 2 * nt; /* rows: the padded rows from r on */
+    /* the sums of rows r and r + 1 (planes apart), then both interleaved */
+    double *y = ring + np_ * R * PW, *yi = y + 2 * np_ * SW;
+    int status = 0;
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        /* padded columns c0..c0 + pw; those of the image itself: lo..hi (a ring row's indices) */
+        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        ptrdiff_t next_p = r0; /* the next padded row to load */
+        const ptrdiff_t last_p = r1 + q0 - 1;
+        for (ptrdiff_t r = r0; r < r1 && status == 0;) {
+            const int pair = ns > 0 && r + 1 < r1;
+            for (; next_p < r + q0 + pair; next_p++) {
+                const ptrdiff_t p = next_p;
+                const long long src = rowidx[p];
+                if (p + AHEAD < last_p && rowidx[p + AHEAD] >= 0 && hi > lo) {
+                    /* the strip's part of a row a few rows down: rows of an image are often a
+                       page or more apart, where the hardware's prefetch does not follow */
+                    const char *ahead = (const char *)image +
+                                        ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
+                                         (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
+                    for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
+                        __builtin_prefetch(ahead + b);
+                }
+                for (ptrdiff_t k = 0; k < np_; k++) {
+                    /* padded row p's columns of the strip in plane k, to its place in the ring */
+                    double *prow = ring + (k * R + p % R) * PW;
+                    if (src < 0) {
+                        for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+                        continue;
+                    }
+                    const char *a = (const char *)image +
+                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                    const char *from = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+                    if (hi > lo &&
+                        !(np_ == 1 ? load_row(prow + lo, from, kind, hi - lo)
+                                   : load_strided(prow + lo, from, kind, hi - lo, np_)))
+                        status = 1;
+                    for (ptrdiff_t c = 0; c < lo; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                    for (ptrdiff_t c = hi; c < pw; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? fill
+                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                }
+            }
+            /* output rows r (and r + 1) read padded rows r .. r + q0 - 1 (+ 1) */
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            char *o1 = o + (size_t)L1 * (size_t)np_ * isz;
+            const int direct_out = np_ == 1 && kind == K_F64;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                for (ptrdiff_t a = 0; a < q0 + pair; a++)
+                    rows[a] = ring + (k * R + (r + a) % R) * PW;
+                double *y0 = direct_out ? (double *)o : y + k * SW;
+                double *y1 = direct_out ? (double *)o1 : y + (np_ + k) * SW;
+                if (pair) {
+                    for (ptrdiff_t s = 0; s < ns; s++)
+                        at2[s] = rows[steps[3 * s]] + steps[3 * s + 1];
+                    pair_sum(y0, y1, at2, sw, skind, ns, w);
+                } else {
+                    for (ptrdiff_t t = 0; t < nt; t++) at[t] = rows[ta[t]] + tb[t];
+                    tap_sum(y0, at, tw, nt, w);
+                }
+            }
+            for (int half = 0; half <= pair && !direct_out; half++) {
+                char *dst = half ? o1 : o;
+                const double *yr = y + half * np_ * SW;
+                if (np_ == 1) {
+                    store_row(dst, yr, kind, w);
+                } else {
+                    for (ptrdiff_t c = 0; c < w; c++)
+                        for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = yr[k * SW + c];
+                    store_row(dst, yi, kind, w * np_);
+                }
+            }
+            r += 1 + pair;
+        }
+    }
+    free(ring);
+    free(at);
+    free(steps);
+    return status;
+}
+
+static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    /* nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1) */
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "nonsep2 takes 14 arguments");
+        return NULL;
+    }
+    ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
+    ptrdiff_t q0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
+    ptrdiff_t q1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
+    double fill = PyFloat_AsDouble(args[11]);
+    ptrdiff_t r0 = PyNumber_AsSsize_t(args[12], PyExc_OverflowError);
+    ptrdiff_t r1 = PyNumber_AsSsize_t(args[13], PyExc_OverflowError);
+    if (PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "nonsep2: unknown kind");
+        return NULL;
+    }
+    enum { NB = 7 };
+    Py_buffer b[NB];
+    PyObject *const objs[NB] = {args[0], args[1], args[3], args[4], args[6], args[7], args[8]};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < NB; got++)
+        if (PyObject_GetBuffer(objs[got], &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                   (got == 0 ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    {
+        const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *ba = &b[4],
+                        *bb = &b[5], *bw = &b[6];
+        const size_t isz = KIND_SIZE[kind];
+        const ptrdiff_t planes = bi->ndim == 3 ? bi->shape[2] : 1;
+        if (bo->ndim != bi->ndim || bi->ndim < 2 || bi->ndim > 3 ||
+            (bo->ndim == 3 && bo->shape[2] != planes) || planes < 1 ||
+            bo->itemsize != (Py_ssize_t)isz || bi->itemsize != (Py_ssize_t)isz ||
+            br->itemsize != 8 || bc->itemsize != 8 || ba->itemsize != 8 || bb->itemsize != 8 ||
+            kind_of(bw) != 'd') {
+            PyErr_SetString(PyExc_ValueError, "nonsep2: arrays of the wrong kind");
+            goto done;
+        }
+        const ptrdiff_t L0 = bo->shape[0], L1 = bo->shape[1], n0 = bi->shape[0],
+                        n1 = bi->shape[1];
+        const ptrdiff_t nt = bw->len / 8, nr = br->len / 8, nc = bc->len / 8;
+        const long long *ri = br->buf, *ci = bc->buf, *ta = ba->buf, *tb = bb->buf;
+        int ok = q0 >= 1 && q1 >= 1 && ba->len / 8 == nt && bb->len / 8 == nt &&
+                 nr == L0 + q0 - 1 && nc == L1 + q1 - 1 && mid >= 0 && mid + n1 <= nc &&
+                 0 <= r0 && r0 <= r1 && r1 <= L0 && n0 >= 1 && n1 >= 1;
+        for (ptrdiff_t i = 0; ok && i < nr; i++) ok = ri[i] >= -1 && ri[i] < n0;
+        for (ptrdiff_t i = 0; ok && i < nc; i++) ok = ci[i] >= -1 && ci[i] < n1;
+        for (ptrdiff_t i = 0; ok && i < n1; i++) ok = ci[mid + i] == i;
+        for (ptrdiff_t t = 0; ok && t < nt; t++)
+            ok = ta[t] >= 0 && ta[t] < q0 && tb[t] >= 0 && tb[t] < q1;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "nonsep2: shapes or indices do not match");
+            goto done;
+        }
+        int status = 0;
+        if (r0 < r1) {
+            Py_BEGIN_ALLOW_THREADS
+            status = bridge_nonsep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid, q0,
+                                    q1, ta, tb, bw->buf, nt, fill, r0, r1);
+            Py_END_ALLOW_THREADS
+        }
+        result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
+    }
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -961,6 +1267,12 @@ static PyMethodDef methods[] = {
      "separable path's two direct passes over the padded image (f1 along the rows, then f0 "
      "along the columns), converted as MATLAB converts; True "
      "(nothing to trust) where the image holds NaN or Inf."},
+    {"nonsep2", (PyCFunction)(void (*)(void))py_nonsep2, METH_FASTCALL,
+     "nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1): rows "
+     "r0..r1 of out (the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) "
+     "set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the padded "
+     "image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) where the "
+     "image holds NaN or Inf."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
