@@ -287,7 +287,111 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
     return x
 
 
+# Overlap-save tiles: at least this long along an axis, at least 8 times the kernel's taps
+# there; an axis is tiled only where the full result is more than twice the tile (else one
+# transform along it). BENCHMARKS.md, "Issue 20 goal 2".
+TILE_MIN = 256
+TILE_TAPS_FACTOR = 8
+# Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
+TILE_GROUP_POINTS = 1 << 17
+
+
+def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
+    """The overlap-save tiling of a real image's full convolution with a large kernel: the
+    transform length of each axis and the kernel's taps along it (from the smaller operand), or
+    None where the FFT goes otherwise (not 2-D, a dimension of 1, the last axis summed
+    directly, a kernel longer than the image along an axis, or no axis worth tiling).
+
+    The tiles are fixed by the *full* result's shape: tile (i, j) computes the full result's
+    rows ``[i*S0, (i+1)*S0)`` and columns ``[j*S1, (j+1)*S1)`` (``S = T - q + 1``), each from
+    its own transform of length ``T0 x T1`` of the image's part that reaches them."""
+    if len(a_shape) != 2 or len(b_shape) != 2 or len(fft_axes(a_shape, b_shape)) != 2:
+        return None
+    if direct_last_axis(a_shape, b_shape):
+        return None
+    big, small = (
+        (a_shape, b_shape) if math.prod(a_shape) >= math.prod(b_shape) else (b_shape, a_shape)
+    )
+    if any(q > p for p, q in zip(big, small)):
+        return None
+    full = fft_size(a_shape, b_shape)
+    lengths = []
+    for n, q in zip(full, small):
+        t = max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
+        lengths.append(t if n > 2 * t else next_fast_len(n))
+    if all(t >= n for t, n in zip(lengths, full)):
+        return None  # one tile: the whole transform
+    return lengths, list(small)
+
+
+def _tiled(a, b, starts, lengths, fshape, exact: bool) -> np.ndarray:
+    """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
+    (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
+    transform (scipy.fft, imported here only: the whole-transform path never pays for it),
+    times the kernel's spectrum (once for every tile), transformed back, the tile's outputs
+    kept. Only the tile rows that reach the window are computed, each whole, in groups of tiles
+    fixed by the full result's shape; the rows are shared out to the kernels' threads. A tile's
+    outputs depend only on its own transforms, so a window is bit for bit the same outputs of
+    'full', whatever the threads. Each tile's transform is shorter than the whole one and reads
+    a part of the image, so the error bound of the whole (:func:`fft_error_bound`) holds."""
+    import scipy.fft
+
+    if a.size < b.size:
+        a, b = b, a
+    (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
+    F0, F1 = M + p - 1, N + q - 1
+    S0, S1 = T0 - p + 1, T1 - q + 1
+    n0, n1 = -(-F0 // S0), -(-F1 // S1)
+    group = max(1, TILE_GROUP_POINTS // (T0 * T1))
+    spectrum = scipy.fft.rfft2(b, (T0, T1))
+    (w0, w1), (l0, l1) = starts, lengths
+    out = np.empty((l0, l1), np.float64)
+    rows = [i for i in range(n0) if i * S0 < w0 + l0 and (i + 1) * S0 > w0]
+    groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
+
+    def run(share):
+        batch = np.empty((group, T0, T1), np.float64)
+        for i in share:
+            r0 = i * S0 - (p - 1)  # the image's row at the tile's first
+            lo, hi = max(r0, 0), min(r0 + T0, M)
+            o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
+            for g in groups:
+                js = range(g, min(g + group, n1))
+                for k, j in enumerate(js):
+                    c0 = j * S1 - (q - 1)
+                    clo, chi = max(c0, 0), min(c0 + T1, N)
+                    if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
+                        batch[k] = 0.0
+                    if lo < hi and clo < chi:
+                        batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
+                f = scipy.fft.rfft2(batch[: len(js)], workers=1)
+                f *= spectrum
+                f = scipy.fft.ifft(f, axis=1, overwrite_x=True, workers=1)
+                y = scipy.fft.irfft(f[:, p - 1 :], T1, axis=2, overwrite_x=True, workers=1)
+                for k, j in enumerate(js):
+                    d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
+                    if d0 < d1:
+                        part = y[
+                            k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
+                        ]
+                        window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
+                        if exact:
+                            np.rint(part, out=window)
+                            window += 0.0  # no -0.0 (rint keeps it): outputs start from +0
+                        else:
+                            np.add(part, 0.0, out=window)
+
+    pool.in_threads(run, rows)
+    return out
+
+
 def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
+    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    plan = None if cplx else tile_plan(a.shape, b.shape)
+    if plan is not None:
+        c = _tiled(a.astype(np.float64, copy=False), b.astype(np.float64, copy=False), starts,
+                   lengths, plan[0], exact)  # fmt: skip
+        return c if c.dtype == dtype else c.astype(dtype)
     if use_overlap_add(a.shape, b.shape):
         c = _overlap_add(a, b)
         sl = slice(starts[0], starts[0] + lengths[0])
@@ -296,7 +400,6 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
         np.add(c, 0.0, out=out, casting="same_kind")
         return out
     full = fft_size(a.shape, b.shape)
-    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
     # Transform only the dimensions where both operands extend: along the others the
     # convolution is a product, broadcast (the passes of the separable conv2 are 1-D FFTs).
