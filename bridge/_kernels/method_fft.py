@@ -324,7 +324,7 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     return lengths, list(small)
 
 
-def _tiled(a, b, starts, lengths, fshape, exact: bool) -> np.ndarray:
+def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
     (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
     transform (scipy.fft, imported here only: the whole-transform path never pays for it),
@@ -338,6 +338,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool) -> np.ndarray:
 
     if a.size < b.size:
         a, b = b, a
+    b = b.astype(np.float64, copy=False)  # scipy.fft keeps single data single
     (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
     F0, F1 = M + p - 1, N + q - 1
     S0, S1 = T0 - p + 1, T1 - q + 1
@@ -345,7 +346,9 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool) -> np.ndarray:
     group = max(1, TILE_GROUP_POINTS // (T0 * T1))
     spectrum = scipy.fft.rfft2(b, (T0, T1))
     (w0, w1), (l0, l1) = starts, lengths
-    out = np.empty((l0, l1), np.float64)
+    # Single results are written as each tile's doubles are rounded (no double copy of the
+    # whole); the image is read in its own class, each tile's part converted as it is copied.
+    out = np.empty((l0, l1), dtype if dtype in (np.float32, np.float64) else np.float64)
     rows = [i for i in range(n0) if i * S0 < w0 + l0 and (i + 1) * S0 > w0]
     groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
 
@@ -375,9 +378,8 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool) -> np.ndarray:
                             k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
                         ]
                         window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
-                        if exact:
-                            np.rint(part, out=window)
-                            window += 0.0  # no -0.0 (rint keeps it): outputs start from +0
+                        if exact:  # no -0.0 (rint keeps it): outputs start from +0
+                            np.add(np.rint(part), 0.0, out=window)
                         else:
                             np.add(part, 0.0, out=window)
 
@@ -389,8 +391,7 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     plan = None if cplx else tile_plan(a.shape, b.shape)
     if plan is not None:
-        c = _tiled(a.astype(np.float64, copy=False), b.astype(np.float64, copy=False), starts,
-                   lengths, plan[0], exact)  # fmt: skip
+        c = _tiled(a, b, starts, lengths, plan[0], exact, dtype)
         return c if c.dtype == dtype else c.astype(dtype)
     if use_overlap_add(a.shape, b.shape):
         c = _overlap_add(a, b)
