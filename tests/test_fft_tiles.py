@@ -19,7 +19,7 @@ from tests.reference import defining_sum
 
 # The fixture sets constants and records calls; each example clears the record first.
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -67,7 +67,7 @@ def check_tiled(A, B, integer: bool, calls: list) -> None:
     np.testing.assert_array_equal(bridge.conv2(AF, BF, "full", method="fft-float"), full)
 
 
-dims = st.tuples(st.integers(1, 70), st.integers(1, 70))
+dims = st.tuples(st.integers(1, 50), st.integers(1, 50))
 
 
 @SETTINGS

@@ -45,7 +45,7 @@ GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
 GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
 GEMM_PER_OUT = 6e-9
 FFT_PER_POINT = 1.1e-9  # numpy.fft, the lines shared out to two threads
-# The overlap-save tiles (scipy.fft, each tile's transforms in cache), per point of every
+# The overlap-save tiles (each tile's transforms in cache), per point of every
 # tile * log2(the tile's points), the tiles shared out to two threads.
 FFT_TILE_PER_POINT = 0.45e-9
 FFT_PER_OUT = 4e-9

@@ -327,24 +327,22 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
 def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
     (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
-    transform (scipy.fft, imported here only: the whole-transform path never pays for it),
-    times the kernel's spectrum (once for every tile), transformed back, the tile's outputs
-    kept. Only the tile rows that reach the window are computed, each whole, in groups of tiles
-    fixed by the full result's shape; the rows are shared out to the kernels' threads. A tile's
-    outputs depend only on its own transforms, so a window is bit for bit the same outputs of
+    transform (numpy.fft, the last axis first, into buffers each thread reuses), times the
+    kernel's spectrum (once for every tile), transformed back (the tile's kept rows only along
+    the last axis), the tile's outputs kept. Only the tile rows that reach the window are
+    computed, each whole, in groups of tiles fixed by the full result's shape; the rows are
+    shared out to the kernels' threads. A tile's outputs depend only on its own transforms
+    (numpy.fft transforms each line on its own), so a window is bit for bit the same outputs of
     'full', whatever the threads. Each tile's transform is shorter than the whole one and reads
     a part of the image, so the error bound of the whole (:func:`fft_error_bound`) holds."""
-    import scipy.fft
-
     if a.size < b.size:
         a, b = b, a
-    b = b.astype(np.float64, copy=False)  # scipy.fft keeps single data single
     (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
     F0, F1 = M + p - 1, N + q - 1
     S0, S1 = T0 - p + 1, T1 - q + 1
     n0, n1 = -(-F0 // S0), -(-F1 // S1)
     group = max(1, TILE_GROUP_POINTS // (T0 * T1))
-    spectrum = scipy.fft.rfft2(b, (T0, T1))
+    spectrum = np.fft.rfft2(b.astype(np.float64, copy=False), (T0, T1))
     (w0, w1), (l0, l1) = starts, lengths
     # Single results are written as each tile's doubles are rounded (no double copy of the
     # whole); the image is read in its own class, each tile's part converted as it is copied.
@@ -353,7 +351,11 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
 
     def run(share):
+        # This thread's buffers, written by every group in turn (no new pages per group).
         batch = np.empty((group, T0, T1), np.float64)
+        f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
+        f2 = np.empty_like(f1)
+        back = np.empty((group, S0, T1), np.float64)
         for i in share:
             r0 = i * S0 - (p - 1)  # the image's row at the tile's first
             lo, hi = max(r0, 0), min(r0 + T0, M)
@@ -367,10 +369,12 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
                         batch[k] = 0.0
                     if lo < hi and clo < chi:
                         batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
-                f = scipy.fft.rfft2(batch[: len(js)], workers=1)
-                f *= spectrum
-                f = scipy.fft.ifft(f, axis=1, overwrite_x=True, workers=1)
-                y = scipy.fft.irfft(f[:, p - 1 :], T1, axis=2, overwrite_x=True, workers=1)
+                m = len(js)
+                np.fft.rfft(batch[:m], axis=2, out=f1[:m])
+                np.fft.fft(f1[:m], axis=1, out=f2[:m])
+                np.multiply(f2[:m], spectrum, out=f2[:m])
+                np.fft.ifft(f2[:m], axis=1, out=f1[:m])
+                y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
                 for k, j in enumerate(js):
                     d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
                     if d0 < d1:
