@@ -6,6 +6,9 @@ data on small operands; one case keeps the real constants. No timings are assert
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -157,3 +160,16 @@ def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
     np.testing.assert_array_equal(
         bridge.conv2(A, B, "same"), bridge.conv2(A, B, "same", method="fft-float")
     )
+
+
+def test_a_tiled_job_does_not_import_scipy():
+    """The tiles are numpy.fft's: a cold job with a large kernel never pays for scipy.fft."""
+    code = (
+        "import sys, numpy as np, bridge.convolution as c\n"
+        "from bridge._kernels import method_fft\n"
+        "assert method_fft.tile_plan((600, 600), (31, 31)) is not None\n"
+        "c.conv2(np.random.rand(600, 600), np.random.rand(31, 31), method='fft-float')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -14,14 +14,17 @@
     kernels go by overlap-add (segments FFT'd as one batch); only the dimensions where both
     operands extend are transformed (the separable passes are 1-D FFTs). Images and volumes
     with few taps along the last axis are transformed along the others only and summed
-    directly along it (:func:`direct_last_axis`, :func:`_sum_last_axis`).
+    directly along it (:func:`direct_last_axis`, :func:`_sum_last_axis`). Real images with
+    more taps along both axes go by overlap-save tiles fixed by the full result's shape
+    (:func:`tile_plan`, :func:`_tiled`): each tile's transform is shorter than the whole one
+    and reads a part of the image, so the bound holds for them as stated.
 
-The full result is transformed and the window cut from it, so ``'same'`` and ``'valid'`` are
-bit-identical slices of ``'full'``. The transforms are numpy.fft's (pocketfft, imported with
-numpy: a cold job never pays for importing scipy.fft), one axis at a time on the lines
-that hold data, the lines shared out to the kernels' threads; the inverse keeps only the window's
-lines of each axis once it is done. Each line is transformed on its own, so none of this changes
-a bit of the window.
+The full result is transformed (or its tiles that reach the window) and the window cut from it,
+so ``'same'`` and ``'valid'`` are bit-identical slices of ``'full'``. The transforms are
+numpy.fft's (pocketfft, imported with numpy: a cold job never pays for importing scipy.fft),
+one axis at a time on the lines that hold data, the lines shared out to the kernels' threads;
+the inverse keeps only the window's lines of each axis once it is done. Each line is
+transformed on its own, so none of this changes a bit of the window.
 """
 
 from __future__ import annotations
