@@ -333,7 +333,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     transform (numpy.fft, the last axis first, into buffers each thread reuses), times the
     kernel's spectrum (once for every tile), transformed back (the tile's kept rows only along
     the last axis), the tile's outputs kept. Only the tile rows that reach the window are
-    computed, each whole, in groups of tiles fixed by the full result's shape; the rows are
+    computed, each whole, in groups of tiles fixed by the full result's shape, the groups
     shared out to the kernels' threads. A tile's outputs depend only on its own transforms
     (numpy.fft transforms each line on its own), so a window is bit for bit the same outputs of
     'full', whatever the threads. Each tile's transform is shorter than the whole one and reads
@@ -350,6 +350,10 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     # Single results are written as each tile's doubles are rounded (no double copy of the
     # whole); the image is read in its own class, each tile's part converted as it is copied.
     out = np.empty((l0, l1), dtype if dtype in (np.float32, np.float64) else np.float64)
+    # Double images go straight from their rows into the first transform where a tile starts
+    # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
+    # are copied into the buffer first, converted to double.
+    straight = a.dtype == np.float64
     rows = [i for i in range(n0) if i * S0 < w0 + l0 and (i + 1) * S0 > w0]
     groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
 
@@ -359,38 +363,44 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
         f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
         f2 = np.empty_like(f1)
         back = np.empty((group, S0, T1), np.float64)
-        for i in share:
+        for i, g in share:
             r0 = i * S0 - (p - 1)  # the image's row at the tile's first
             lo, hi = max(r0, 0), min(r0 + T0, M)
             o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
-            for g in groups:
-                js = range(g, min(g + group, n1))
-                for k, j in enumerate(js):
-                    c0 = j * S1 - (q - 1)
-                    clo, chi = max(c0, 0), min(c0 + T1, N)
-                    if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
-                        batch[k] = 0.0
-                    if lo < hi and clo < chi:
-                        batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
-                m = len(js)
-                np.fft.rfft(batch[:m], axis=2, out=f1[:m])
-                np.fft.fft(f1[:m], axis=1, out=f2[:m])
-                np.multiply(f2[:m], spectrum, out=f2[:m])
-                np.fft.ifft(f2[:m], axis=1, out=f1[:m])
-                y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
-                for k, j in enumerate(js):
-                    d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
-                    if d0 < d1:
-                        part = y[
-                            k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
-                        ]
-                        window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
-                        if exact:  # no -0.0 (rint keeps it): outputs start from +0
-                            np.add(np.rint(part), 0.0, out=window)
-                        else:
-                            np.add(part, 0.0, out=window)
+            js = range(g, min(g + group, n1))
+            for k, j in enumerate(js):
+                c0 = j * S1 - (q - 1)
+                clo, chi = max(c0, 0), min(c0 + T1, N)
+                if straight and clo == c0 and lo < hi and clo < chi:
+                    # the image's rows straight into the transform (zero-padded by rfft)
+                    np.fft.rfft(a[lo:hi, clo:chi], T1, axis=1, out=f1[k, lo - r0 : hi - r0])
+                    f1[k, : lo - r0] = 0.0
+                    f1[k, hi - r0 :] = 0.0
+                    continue
+                if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
+                    batch[k] = 0.0
+                if lo < hi and clo < chi:
+                    batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
+                np.fft.rfft(batch[k], axis=1, out=f1[k])
+            m = len(js)
+            np.fft.fft(f1[:m], axis=1, out=f2[:m])
+            np.multiply(f2[:m], spectrum, out=f2[:m])
+            np.fft.ifft(f2[:m], axis=1, out=f1[:m])
+            y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
+            for k, j in enumerate(js):
+                d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
+                if d0 < d1:
+                    part = y[
+                        k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
+                    ]
+                    window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
+                    if exact:  # no -0.0 (rint keeps it): outputs start from +0
+                        np.add(np.rint(part), 0.0, out=window)
+                    else:
+                        np.add(part, 0.0, out=window)
 
-    pool.in_threads(run, rows)
+    # Groups, not rows, shared out: a few rows of large tiles would leave a thread idle.
+    pool.in_threads(run, [(i, g) for i in rows for g in groups])
     return out
 
 
