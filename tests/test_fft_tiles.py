@@ -162,6 +162,7 @@ def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
     )
 
 
+@pytest.mark.slow
 def test_a_tiled_job_does_not_import_scipy():
     """The tiles are numpy.fft's: a cold job with a large kernel never pays for scipy.fft."""
     code = (

@@ -290,11 +290,11 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
     return x
 
 
-# Overlap-save tiles: at least this long along an axis, at least 8 times the kernel's taps
+# Overlap-save tiles: at least this long along an axis, at least 4 times the kernel's taps
 # there; an axis is tiled only where the full result is more than twice the tile (else one
 # transform along it). BENCHMARKS.md, "Issue 20 goal 2".
 TILE_MIN = 256
-TILE_TAPS_FACTOR = 8
+TILE_TAPS_FACTOR = 4
 # Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
 TILE_GROUP_POINTS = 1 << 17
 
