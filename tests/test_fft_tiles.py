@@ -156,6 +156,12 @@ def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
         Ai, Bi = np.rint(A * 20), np.rint(B * 20)
         Ai[100, 200] = 0.0
         check_tiled(Ai, Bi, True, calls)
+    # MATLAB's layout in, MATLAB's layout out (a MAT-file writes it as it is); same values
+    A[100, 200] = 0.5  # finite (the finite part of an image with NaN is a row-major copy)
+    AF = np.asfortranarray(A)
+    got = bridge.conv2(AF, B, "same", method="fft-float")
+    assert got.flags.f_contiguous
+    np.testing.assert_array_equal(got, bridge.conv2(A, B, "same", method="fft-float"))
     # auto picks the FFT here and gives the same bits
     np.testing.assert_array_equal(
         bridge.conv2(A, B, "same"), bridge.conv2(A, B, "same", method="fft-float")

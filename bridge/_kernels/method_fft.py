@@ -349,7 +349,14 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     (w0, w1), (l0, l1) = starts, lengths
     # Single results are written as each tile's doubles are rounded (no double copy of the
     # whole); the image is read in its own class, each tile's part converted as it is copied.
-    out = np.empty((l0, l1), dtype if dtype in (np.float32, np.float64) else np.float64)
+    # The image's memory layout: a column-major image (MATLAB's, as read from a MAT-file) gives
+    # a column-major result, written to a MAT-file as it is (no transposing copy of the whole).
+    column_major = a.flags.f_contiguous and not a.flags.c_contiguous
+    out = np.empty(
+        (l0, l1),
+        dtype if dtype in (np.float32, np.float64) else np.float64,
+        order="F" if column_major else "C",
+    )
     # Double images go straight from their rows into the first transform where a tile starts
     # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
     # are copied into the buffer first, converted to double.
