@@ -3,6 +3,8 @@
     python benchmarks/peers.py             # issue 20's cases (a few minutes)
     python benchmarks/peers.py --grid      # images 256^2..4096^2, kernels 3..15, both classes
     python benchmarks/peers.py --no-octave --reps 5
+    python benchmarks/peers.py --big       # issue 20 goal 2: kernels of 31^2 and 63^2
+    python benchmarks/peers.py --big --root /work/main   # the bridge of another checkout
 
 Each case is timed **best of 7** (``--reps``) in this process, the peers in turn within each
 repetition (bridge, OpenCV, ``scipy.signal.convolve``, ``scipy.ndimage.convolve``), so that
@@ -40,10 +42,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# --root: time the bridge of another checkout (an old tree against this one, run in turn)
+if "--root" in sys.argv[:-1]:
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sweep import octave_script_times  # noqa: E402
+
+sys.path.insert(0, str(ROOT))  # sweep puts this checkout first
 
 # (op, A's size, B's size, shape, class)
 ISSUE_CASES = [
@@ -70,6 +77,16 @@ def grid_cases():
     out = []
     for n in (256, 512, 1024, 2048, 4096):
         for k in (3, 5, 9, 15):
+            for cls in ("double", "single"):
+                for shape in ("same", "full"):
+                    out.append(("conv2", (n, n), (k, k), shape, cls))
+    return out
+
+
+def big_cases():
+    out = []
+    for n in (1024, 2048, 4096):
+        for k in (31, 63):
             for cls in ("double", "single"):
                 for shape in ("same", "full"):
                     out.append(("conv2", (n, n), (k, k), shape, cls))
@@ -200,6 +217,8 @@ def _time(fn) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--grid", action="store_true", help="every image size, kernel, class, shape")
+    p.add_argument("--big", action="store_true", help="images 1024^2..4096^2, kernels 31, 63")
+    p.add_argument("--root", help="the checkout whose bridge is timed (default: this one)")
     p.add_argument("--reps", type=int, default=7)
     p.add_argument("--no-octave", action="store_true")
     p.add_argument("--only", help="cases whose label contains this")
@@ -208,11 +227,12 @@ def main(argv=None) -> int:
 
     import bridge
 
-    cases = grid_cases() if args.grid else ISSUE_CASES
+    cases = grid_cases() if args.grid else big_cases() if args.big else ISSUE_CASES
     if args.only:
         cases = [c for c in cases if args.only in label(*c)]
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"uptime at start: {load}")
+    print(f"bridge from {Path(bridge.__file__).resolve().parent}")
     stream, rates = floors(args.reps)
     print(
         f"floor: stream {stream * 1e9:.2f} ns/element, dgemm {rates['double'] / 1e9:.1f}, "

@@ -45,6 +45,9 @@ GEMM_PER_COPY = 0.35e-9  # per element gathered into the rows' inputs
 GEMM_PER_BLOCK_LINE = 2e-6  # Python's overhead per kernel line per block of rows
 GEMM_PER_OUT = 6e-9
 FFT_PER_POINT = 1.1e-9  # numpy.fft, the lines shared out to two threads
+# The overlap-save tiles (each tile's transforms in cache), per point of every
+# tile * log2(the tile's points), the tiles shared out to two threads.
+FFT_TILE_PER_POINT = 0.45e-9
 FFT_PER_OUT = 4e-9
 FFT_SUM_PER_CMAC = 0.4e-9  # the direct sum along the last axis, per complex multiply-add
 FFT_FIXED = 1e-4
@@ -70,7 +73,23 @@ def _fft_points(big, small) -> tuple[float, float]:
     return math.prod(full), per
 
 
+def _tiled_seconds(big, small) -> float | None:
+    """The transforms of the overlap-save tiles (:func:`method_fft.tile_plan`), real data."""
+    plan = method_fft.tile_plan(big, small)
+    if plan is None:
+        return None
+    fshape, taps = plan
+    tiles = math.prod(
+        -(-(p + q - 1) // (t - q + 1)) for p, q, t in zip(big, taps, fshape, strict=True)
+    )
+    points = tiles * math.prod(fshape)
+    return FFT_TILE_PER_POINT * points * math.log2(math.prod(fshape))
+
+
 def _fft_transform_seconds(big, small, cplx: bool) -> float:
+    tiled = None if cplx else _tiled_seconds(big, small)
+    if tiled is not None:
+        return tiled
     points, per = _fft_points(big, small)
     seconds = FFT_PER_POINT * points * per
     if method_fft.direct_last_axis(big, small):  # and the sums along the last axis

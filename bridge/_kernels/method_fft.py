@@ -14,14 +14,17 @@
     kernels go by overlap-add (segments FFT'd as one batch); only the dimensions where both
     operands extend are transformed (the separable passes are 1-D FFTs). Images and volumes
     with few taps along the last axis are transformed along the others only and summed
-    directly along it (:func:`direct_last_axis`, :func:`_sum_last_axis`).
+    directly along it (:func:`direct_last_axis`, :func:`_sum_last_axis`). Real images with
+    more taps along both axes go by overlap-save tiles fixed by the full result's shape
+    (:func:`tile_plan`, :func:`_tiled`): each tile's transform is shorter than the whole one
+    and reads a part of the image, so the bound holds for them as stated.
 
-The full result is transformed and the window cut from it, so ``'same'`` and ``'valid'`` are
-bit-identical slices of ``'full'``. The transforms are numpy.fft's (pocketfft, imported with
-numpy: a cold job never pays for importing scipy.fft), one axis at a time on the lines
-that hold data, the lines shared out to the kernels' threads; the inverse keeps only the window's
-lines of each axis once it is done. Each line is transformed on its own, so none of this changes
-a bit of the window.
+The full result is transformed (or its tiles that reach the window) and the window cut from it,
+so ``'same'`` and ``'valid'`` are bit-identical slices of ``'full'``. The transforms are
+numpy.fft's (pocketfft, imported with numpy: a cold job never pays for importing scipy.fft),
+one axis at a time on the lines that hold data, the lines shared out to the kernels' threads;
+the inverse keeps only the window's lines of each axis once it is done. Each line is
+transformed on its own, so none of this changes a bit of the window.
 """
 
 from __future__ import annotations
@@ -287,7 +290,133 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
     return x
 
 
+# Overlap-save tiles: at least this long along an axis, at least 4 times the kernel's taps
+# there; an axis is tiled only where the full result is more than twice the tile (else one
+# transform along it). BENCHMARKS.md, "Issue 20 goal 2".
+TILE_MIN = 256
+TILE_TAPS_FACTOR = 4
+# Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
+TILE_GROUP_POINTS = 1 << 17
+
+
+def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
+    """The overlap-save tiling of a real image's full convolution with a large kernel: the
+    transform length of each axis and the kernel's taps along it (from the smaller operand), or
+    None where the FFT goes otherwise (not 2-D, a dimension of 1, the last axis summed
+    directly, a kernel longer than the image along an axis, or no axis worth tiling).
+
+    The tiles are fixed by the *full* result's shape: tile (i, j) computes the full result's
+    rows ``[i*S0, (i+1)*S0)`` and columns ``[j*S1, (j+1)*S1)`` (``S = T - q + 1``), each from
+    its own transform of length ``T0 x T1`` of the image's part that reaches them."""
+    if len(a_shape) != 2 or len(b_shape) != 2 or len(fft_axes(a_shape, b_shape)) != 2:
+        return None
+    if direct_last_axis(a_shape, b_shape):
+        return None
+    big, small = (
+        (a_shape, b_shape) if math.prod(a_shape) >= math.prod(b_shape) else (b_shape, a_shape)
+    )
+    if any(q > p for p, q in zip(big, small)):
+        return None
+    full = fft_size(a_shape, b_shape)
+    lengths = []
+    for n, q in zip(full, small):
+        t = max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
+        lengths.append(t if n > 2 * t else next_fast_len(n))
+    if all(t >= n for t, n in zip(lengths, full)):
+        return None  # one tile: the whole transform
+    return lengths, list(small)
+
+
+def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
+    """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
+    (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
+    transform (numpy.fft, the last axis first, into buffers each thread reuses), times the
+    kernel's spectrum (once for every tile), transformed back (the tile's kept rows only along
+    the last axis), the tile's outputs kept. Only the tile rows that reach the window are
+    computed, each whole, in groups of tiles fixed by the full result's shape, the groups
+    shared out to the kernels' threads. A tile's outputs depend only on its own transforms
+    (numpy.fft transforms each line on its own), so a window is bit for bit the same outputs of
+    'full', whatever the threads. Each tile's transform is shorter than the whole one and reads
+    a part of the image, so the error bound of the whole (:func:`fft_error_bound`) holds."""
+    if a.size < b.size:
+        a, b = b, a
+    (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
+    F0, F1 = M + p - 1, N + q - 1
+    S0, S1 = T0 - p + 1, T1 - q + 1
+    n0, n1 = -(-F0 // S0), -(-F1 // S1)
+    group = max(1, TILE_GROUP_POINTS // (T0 * T1))
+    spectrum = np.fft.rfft2(b.astype(np.float64, copy=False), (T0, T1))
+    (w0, w1), (l0, l1) = starts, lengths
+    # Single results are written as each tile's doubles are rounded (no double copy of the
+    # whole); the image is read in its own class, each tile's part converted as it is copied.
+    # The image's memory layout: a column-major image (MATLAB's, as read from a MAT-file) gives
+    # a column-major result, written to a MAT-file as it is (no transposing copy of the whole).
+    column_major = a.flags.f_contiguous and not a.flags.c_contiguous
+    out = np.empty(
+        (l0, l1),
+        dtype if dtype in (np.float32, np.float64) else np.float64,
+        order="F" if column_major else "C",
+    )
+    # Double images go straight from their rows into the first transform where a tile starts
+    # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
+    # are copied into the buffer first, converted to double.
+    straight = a.dtype == np.float64
+    rows = [i for i in range(n0) if i * S0 < w0 + l0 and (i + 1) * S0 > w0]
+    groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
+
+    def run(share):
+        # This thread's buffers, written by every group in turn (no new pages per group).
+        batch = np.empty((group, T0, T1), np.float64)
+        f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
+        f2 = np.empty_like(f1)
+        back = np.empty((group, S0, T1), np.float64)
+        for i, g in share:
+            r0 = i * S0 - (p - 1)  # the image's row at the tile's first
+            lo, hi = max(r0, 0), min(r0 + T0, M)
+            o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
+            js = range(g, min(g + group, n1))
+            for k, j in enumerate(js):
+                c0 = j * S1 - (q - 1)
+                clo, chi = max(c0, 0), min(c0 + T1, N)
+                if straight and clo == c0 and lo < hi and clo < chi:
+                    # the image's rows straight into the transform (zero-padded by rfft)
+                    np.fft.rfft(a[lo:hi, clo:chi], T1, axis=1, out=f1[k, lo - r0 : hi - r0])
+                    f1[k, : lo - r0] = 0.0
+                    f1[k, hi - r0 :] = 0.0
+                    continue
+                if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
+                    batch[k] = 0.0
+                if lo < hi and clo < chi:
+                    batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
+                np.fft.rfft(batch[k], axis=1, out=f1[k])
+            m = len(js)
+            np.fft.fft(f1[:m], axis=1, out=f2[:m])
+            np.multiply(f2[:m], spectrum, out=f2[:m])
+            np.fft.ifft(f2[:m], axis=1, out=f1[:m])
+            y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
+            for k, j in enumerate(js):
+                d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
+                if d0 < d1:
+                    part = y[
+                        k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
+                    ]
+                    window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
+                    if exact:  # no -0.0 (rint keeps it): outputs start from +0
+                        np.add(np.rint(part), 0.0, out=window)
+                    else:
+                        np.add(part, 0.0, out=window)
+
+    # Groups, not rows, shared out: a few rows of large tiles would leave a thread idle.
+    pool.in_threads(run, [(i, g) for i in rows for g in groups])
+    return out
+
+
 def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
+    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
+    plan = None if cplx else tile_plan(a.shape, b.shape)
+    if plan is not None:
+        c = _tiled(a, b, starts, lengths, plan[0], exact, dtype)
+        return c if c.dtype == dtype else c.astype(dtype)
     if use_overlap_add(a.shape, b.shape):
         c = _overlap_add(a, b)
         sl = slice(starts[0], starts[0] + lengths[0])
@@ -296,7 +425,6 @@ def _fft_window(a, b, starts, lengths, dtype, exact: bool) -> np.ndarray:
         np.add(c, 0.0, out=out, casting="same_kind")
         return out
     full = fft_size(a.shape, b.shape)
-    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
     # Transform only the dimensions where both operands extend: along the others the
     # convolution is a product, broadcast (the passes of the separable conv2 are 1-D FFTs).

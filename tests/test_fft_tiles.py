@@ -1,0 +1,182 @@
+"""The FFT's overlap-save tiles (method_fft.tile_plan, _tiled) against the defining sum: the
+FFT contract (exact on integer data within the exact bound), windows bit-identical slices of
+'full', the same bits whatever the memory layout and the threads, NaN/Inf patched. Small
+tiles (the tiling constants lowered) give many tiles, partial edge tiles and tiles with no
+data on small operands; one case keeps the real constants. No timings are asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bridge
+from bridge import _semantics as semantics
+from bridge._kernels import method_fft, pool
+from tests.kernel_bounds import contract
+from tests.reference import defining_sum
+
+# The fixture sets constants and records calls; each example clears the record first.
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Tiles of 8 points and up, kernels of 3 taps and up (none summed directly): many tiles."""
+    monkeypatch.setattr(method_fft, "TILE_MIN", 8)
+    monkeypatch.setattr(method_fft, "TILE_TAPS_FACTOR", 2)
+    monkeypatch.setattr(method_fft, "DIRECT_AXIS_TAPS", 2)
+    calls = []
+    real = method_fft._tiled
+    monkeypatch.setattr(method_fft, "_tiled", lambda *a: calls.append(a) or real(*a))
+    return calls
+
+
+def windows(A, B):
+    for shape in ("same", "valid"):
+        yield (
+            shape,
+            tuple(
+                slice(s, s + n)
+                for s, n in (semantics.window(shape, p, q) for p, q in zip(A.shape, B.shape))
+            ),
+        )
+
+
+def check_tiled(A, B, integer: bool, calls: list) -> None:
+    full = bridge.conv2(A, B, "full", method="fft-float")
+    assert calls, "the tiled path was not taken"
+    want = defining_sum(A, B, "full")
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isnan(full), np.isnan(want))
+    np.testing.assert_array_equal(full[~finite], want[~finite])  # patched: the defining sum's
+    if integer:
+        np.testing.assert_array_equal(full, want)
+        if np.all(np.isfinite(A)) and np.all(np.isfinite(B)):
+            np.testing.assert_array_equal(bridge.conv2(A, B, "full", method="fft"), want)
+    else:
+        assert np.max(np.abs(full[finite] - want[finite]), initial=0.0) <= contract(A, B)
+    for shape, window in windows(A, B):
+        np.testing.assert_array_equal(bridge.conv2(A, B, shape, method="fft-float"), full[window])
+    AF, BF = np.asfortranarray(A), np.asfortranarray(B)
+    np.testing.assert_array_equal(bridge.conv2(AF, BF, "full", method="fft-float"), full)
+
+
+dims = st.tuples(st.integers(1, 50), st.integers(1, 50))
+
+
+@SETTINGS
+@given(
+    a_dims=dims,
+    b_dims=dims,
+    integer=st.booleans(),
+    nonfinite=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+    zeros=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_tiles_keep_the_fft_contract_and_windows_are_slices_of_full(
+    small_tiles, a_dims, b_dims, integer, nonfinite, zeros, seed
+):
+    if method_fft.tile_plan(a_dims, b_dims) is None:
+        return  # not tiled: the other paths' tests
+    small_tiles.clear()
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if integer:
+        A, B = np.rint(A * 50), np.rint(B * 50)
+    if zeros:  # a band of zero taps, and a band of zeros in the image
+        B[: B.shape[0] // 2] = 0.0
+        A[:, : A.shape[1] // 3] = 0.0
+    if nonfinite is not None:
+        A[rng.integers(A.shape[0]), rng.integers(A.shape[1])] = nonfinite
+    check_tiled(A, B, integer, small_tiles)
+
+
+@pytest.mark.parametrize(
+    "a_dims, b_dims",
+    [
+        ((40, 50), (5, 7)),
+        ((5, 7), (40, 50)),  # the kernel first
+        ((33, 9), (4, 9)),  # one tile along the last axis, the kernel as long as the image
+        ((64, 64), (3, 3)),  # tiles fit the full result exactly
+        ((2, 60), (2, 3)),
+    ],
+)
+@pytest.mark.parametrize("kind", ["real", "integer", "single"])
+def test_tiles_on_hand_picked_shapes(small_tiles, a_dims, b_dims, kind):
+    assert method_fft.tile_plan(a_dims, b_dims) is not None
+    rng = np.random.default_rng(sum(a_dims) + sum(b_dims))
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if kind == "integer":
+        A, B = np.rint(A * 100), np.rint(B * 100)
+    if kind == "single":
+        A32, B32 = A.astype(np.float32), B.astype(np.float32)
+        full = bridge.conv2(A32, B32, "full", method="fft-float")
+        assert full.dtype == np.float32
+        # computed in double, rounded once to single
+        A64, B64 = A32.astype(np.float64), B32.astype(np.float64)
+        want = bridge.conv2(A64, B64, "full", method="fft-float").astype(np.float32)
+        np.testing.assert_array_equal(full, want)
+        for shape, window in windows(A, B):
+            got = bridge.conv2(A32, B32, shape, method="fft-float")
+            np.testing.assert_array_equal(got, full[window])
+        return
+    check_tiled(A, B, kind == "integer", small_tiles)
+
+
+def test_tiles_give_the_same_bits_on_one_thread(small_tiles, monkeypatch):
+    rng = np.random.default_rng(7)
+    A, B = rng.standard_normal((90, 75)), rng.standard_normal((6, 5))
+    full = bridge.conv2(A, B, "full", method="fft-float")
+    monkeypatch.setattr(pool, "THREADS", 1)
+    np.testing.assert_array_equal(bridge.conv2(A, B, "full", method="fft-float"), full)
+    assert len(small_tiles) == 2
+
+
+def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
+    """The constants as shipped: 600x700 * 31x31 goes by tiles of 256x256."""
+    assert method_fft.tile_plan((600, 700), (31, 31)) == ([256, 256], [31, 31])
+    rng = np.random.default_rng(3)
+    A, B = rng.random((600, 700)), rng.random((31, 31))
+    A[100, 200] = np.nan
+    calls = []
+    real = method_fft._tiled
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_fft, "_tiled", lambda *a: calls.append(a) or real(*a))
+        check_tiled(A, B, False, calls)
+        calls.clear()
+        Ai, Bi = np.rint(A * 20), np.rint(B * 20)
+        Ai[100, 200] = 0.0
+        check_tiled(Ai, Bi, True, calls)
+    # MATLAB's layout in, MATLAB's layout out (a MAT-file writes it as it is); same values
+    A[100, 200] = 0.5  # finite (the finite part of an image with NaN is a row-major copy)
+    AF = np.asfortranarray(A)
+    got = bridge.conv2(AF, B, "same", method="fft-float")
+    assert got.flags.f_contiguous
+    np.testing.assert_array_equal(got, bridge.conv2(A, B, "same", method="fft-float"))
+    # auto picks the FFT here and gives the same bits
+    np.testing.assert_array_equal(
+        bridge.conv2(A, B, "same"), bridge.conv2(A, B, "same", method="fft-float")
+    )
+
+
+@pytest.mark.slow
+def test_a_tiled_job_does_not_import_scipy():
+    """The tiles are numpy.fft's: a cold job with a large kernel never pays for scipy.fft."""
+    code = (
+        "import sys, numpy as np, bridge.convolution as c\n"
+        "from bridge._kernels import method_fft\n"
+        "assert method_fft.tile_plan((600, 600), (31, 31)) is not None\n"
+        "c.conv2(np.random.rand(600, 600), np.random.rand(31, 31), method='fft-float')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
