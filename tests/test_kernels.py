@@ -270,16 +270,25 @@ def test_the_c_loop_sets_or_adds_to_every_output_of_its_share(nd, data, cls, acc
     np.testing.assert_array_equal(o3.reshape(lengths), want)
 
 
-def _masked_edges():
-    """The C extension's switch of its masked edge blocks, or a skip where this processor has
-    none (no AVX-512: the copies are the only edge blocks)."""
+def _c_variants() -> list[tuple[int, bool]]:
+    """The builds of the C loop this processor runs: (vector width in bytes, masked edge
+    blocks), each set through the extension's switches."""
     from bridge._kernels import _direct_c
 
-    old = _direct_c.masked_edges(True)
-    on = _direct_c.masked_edges(old)
-    if not on:
-        pytest.skip("no AVX-512: the C loop's edge blocks are its copies")
-    return _direct_c.masked_edges
+    old_width, old_masked = _direct_c.simd_width(), _direct_c.masked_edges()
+    out = []
+    for width in (64, 32, 16):
+        try:
+            _direct_c.simd_width(width)
+        except ValueError:
+            continue
+        for masked in (True, False):
+            _direct_c.masked_edges(masked)
+            if _direct_c.masked_edges() == masked:  # masked edges: AVX-512 only
+                out.append((width, masked))
+    _direct_c.simd_width(old_width)
+    _direct_c.masked_edges(old_masked)
+    return out
 
 
 def _bits(a: np.ndarray) -> bytes:
@@ -295,13 +304,16 @@ def _bits(a: np.ndarray) -> bytes:
     reverse=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_masked_edge_blocks_give_the_bits_of_the_copies(nd, data, cls, accumulate, reverse, seed):
-    """With AVX-512 the C loop reads its edge blocks (outputs near a line's ends, where some
-    taps fall outside x) by masked loads, one line or two paired lines at a time, instead of
-    from zero-padded copies of their rows: byte for byte the copies' sums (and the numpy
-    path's), for shares of lines and columns, ``accumulate``, the transposed (``reverse``)
-    reading, NaN/Inf data, zero and non-finite taps, lines shorter and longer than a block."""
-    switch = _masked_edges()
+def test_every_build_of_the_c_loop_gives_the_same_bits(nd, data, cls, accumulate, reverse, seed):
+    """The C loop's builds for each vector width (64 bytes: AVX-512, 32: AVX2, 16), and with
+    AVX-512 its edge blocks (outputs near a line's ends, where some taps fall outside x) read by
+    masked loads, one line or two paired lines at a time, instead of from zero-padded copies of
+    their rows: byte for byte the same sums, the numpy path's, for shares of lines and
+    columns, ``accumulate``, the transposed (``reverse``) reading, NaN/Inf data, zero and
+    non-finite taps, lines shorter and longer than a block."""
+    from bridge._kernels import _direct_c
+
+    variants = _c_variants()
     rng = np.random.default_rng(seed)
     n = data.draw(st.tuples(*[st.integers(1, 150 if d == nd - 1 else 9) for d in range(nd)]))
     q = data.draw(st.tuples(*[st.integers(1, 9 if d == nd - 1 else 4) for d in range(nd)]))
@@ -328,10 +340,11 @@ def test_masked_edge_blocks_give_the_bits_of_the_copies(nd, data, cls, accumulat
     x3, w3 = x.reshape(pad + x.shape), w.reshape(pad + w.shape)
     s = [0] * (3 - nd) + starts
     results = []
-    old = switch()
+    old = _direct_c.simd_width(), _direct_c.masked_edges()
     try:
-        for masked in (True, False):
-            switch(masked)
+        for width, masked in variants:
+            _direct_c.simd_width(width)
+            _direct_c.masked_edges(masked)
             o = start_values.copy() if accumulate else np.full(lengths, np.nan, cls)
             o3 = o.reshape(pad + tuple(lengths))
             lines, L2 = o3.shape[0] * o3.shape[1], o3.shape[2]
@@ -344,8 +357,10 @@ def test_masked_edge_blocks_give_the_bits_of_the_copies(nd, data, cls, accumulat
                     c_loop()(o3, x3, w3, *s, l0, l1, c0, c1, skip_zero, 0, accumulate)
             results.append(o)
     finally:
-        switch(old)
-    assert _bits(results[0]) == _bits(results[1])
+        _direct_c.simd_width(old[0])
+        _direct_c.masked_edges(old[1])
+    for other in results[1:]:
+        assert _bits(other) == _bits(results[0])
     np.testing.assert_array_equal(results[0], want)
     np.testing.assert_array_equal(np.signbit(results[0]), np.signbit(want))
 

@@ -190,12 +190,45 @@ static int use_masked_edges(void) {
     return masked_edges;
 }
 
+/* The vector width of the C loop's sums, in bytes: 64 with AVX-512, 32 with AVX2, else 16 (read
+ * once; BRIDGE_C_SIMD=16 or 32 narrows it, for tests and measurements). Each width is its own
+ * build of the loop for its instruction set: vectors wider than the processor's are split by the
+ * compiler into code many times slower (64-byte vectors on AVX2: 10-30x, BENCHMARKS.md). The
+ * width changes only how many outputs a block sums at once, never a sum: the same bits. */
+static int simd = 0; /* 0: not read yet */
+
+static int simd_supported(int width) {
+#if HAVE_MASKED
+    __builtin_cpu_init();
+    if (width == 64) return __builtin_cpu_supports("avx512f");
+    if (width == 32) return __builtin_cpu_supports("avx2");
+#else
+    if (width != 16) return 0;
+#endif
+    return width == 16;
+}
+
+static int simd_width(void) {
+    if (simd == 0) {
+        const char *env = getenv("BRIDGE_C_SIMD");
+        int cap = env != NULL ? atoi(env) : 64, width = 16;
+        if (cap >= 32 && simd_supported(32)) width = 32;
+        if (cap >= 64 && simd_supported(64)) width = 64;
+        simd = width;
+    }
+    return simd;
+}
+
 /* Unaligned vector loads and stores (memcpy compiles to one instruction). */
 #define LOAD(V, p) __extension__({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define STORE(p, v) __extension__({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
 
 typedef double vec_f64 __attribute__((vector_size(64)));
 typedef float vec_f32 __attribute__((vector_size(64)));
+typedef double vec32_f64 __attribute__((vector_size(32)));
+typedef float vec32_f32 __attribute__((vector_size(32)));
+typedef double vec16_f64 __attribute__((vector_size(16)));
+typedef float vec16_f32 __attribute__((vector_size(16)));
 
 /* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
  * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
@@ -234,8 +267,8 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         }                                                                                         \
     } while (0)
 
-#define DEFINE_DIRECT(NAME, T, V, EDGE, EDGE2)                                                               \
-    CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
+#define DEFINE_DIRECT(NAME, T, V, EDGE, EDGE2, ATTR, MASKED)                                      \
+    ATTR static int NAME(T *restrict out, const T *restrict x, const T *restrict w,               \
                            const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
                            ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero, \
                            int reverse, int accumulate) {                                         \
@@ -246,7 +279,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                  \
         const ptrdiff_t taps = q0 * q1 * q2, rows = q0 * q1, LW = BLOCK + q2 - 1;                 \
         int finite = 1;                                                                           \
-        const int masked = use_masked_edges();                                                    \
+        const int masked = (MASKED) && use_masked_edges();                                        \
         for (ptrdiff_t t = 0; t < taps; t++) finite &= (w[t] - w[t] == 0);                        \
         /* The taps of a line (S: its own; F: those of every line that reads all q0 * q1 rows,    \
            at offsets from the first such line, built once) */                                    \
@@ -498,8 +531,24 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         return 0;                                                                                 \
     }
 
-DEFINE_DIRECT(bridge_direct3_f64, double, vec_f64, edge_f64, edge2_f64)
-DEFINE_DIRECT(bridge_direct3_f32, float, vec_f32, edge_f32, edge2_f32)
+#if HAVE_MASKED
+#define AVX512 __attribute__((target("avx512f")))
+#define AVX2 __attribute__((target("avx2")))
+DEFINE_DIRECT(direct3_f64_64, double, vec_f64, edge_f64, edge2_f64, AVX512, 1)
+DEFINE_DIRECT(direct3_f32_64, float, vec_f32, edge_f32, edge2_f32, AVX512, 1)
+DEFINE_DIRECT(direct3_f64_32, double, vec32_f64, edge_f64, edge2_f64, AVX2, 0)
+DEFINE_DIRECT(direct3_f32_32, float, vec32_f32, edge_f32, edge2_f32, AVX2, 0)
+DEFINE_DIRECT(direct3_f64_16, double, vec16_f64, edge_f64, edge2_f64, , 0)
+DEFINE_DIRECT(direct3_f32_16, float, vec16_f32, edge_f32, edge2_f32, , 0)
+#define DIRECT3(T, ...)                                                                           \
+    (simd_width() == 64   ? direct3_##T##_64(__VA_ARGS__)                                        \
+     : simd_width() == 32 ? direct3_##T##_32(__VA_ARGS__)                                        \
+                          : direct3_##T##_16(__VA_ARGS__))
+#else /* one build, for the compiler's target */
+DEFINE_DIRECT(direct3_f64, double, vec_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec_f32, edge_f32, edge2_f32, CLONES, 0)
+#define DIRECT3(T, ...) direct3_##T(__VA_ARGS__)
+#endif
 
 /* The buffer of a C-contiguous array, or of a column-major one (``fortran``: read as its
  * transpose, which is C-contiguous). */
@@ -539,11 +588,12 @@ static PyObject *release3(Py_buffer *a, Py_buffer *b, Py_buffer *c, PyObject *re
     return result;
 }
 
-/* masked_edges(on=None): whether the C loop's edge blocks use masked loads (see edge_f64); with
- * a bool, set it (where the processor has them) and return the old value. For tests. */
+/* masked_edges(on=None): whether the C loop's edge blocks use masked loads (see edge_f64; the
+ * 64-byte build only); with a bool, set it (where the processor has them) and return the old
+ * value. For tests. */
 static PyObject *py_masked_edges(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    int old = use_masked_edges();
+    int old = use_masked_edges() && simd_width() == 64; /* the other widths have none */
     if (nargs > 1) {
         PyErr_SetString(PyExc_TypeError, "masked_edges takes at most 1 argument");
         return NULL;
@@ -557,6 +607,27 @@ static PyObject *py_masked_edges(PyObject *self, PyObject *const *args, Py_ssize
 #endif
     }
     return PyBool_FromLong(old);
+}
+
+/* simd_width(width=None): the vector width (bytes) of direct3's sums; with a width this
+ * processor runs (16, 32 or 64), set it and return the old one. For tests. */
+static PyObject *py_simd_width(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    int old = simd_width();
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "simd_width takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        long width = PyLong_AsLong(args[0]);
+        if (width == -1 && PyErr_Occurred()) return NULL;
+        if ((width != 16 && width != 32 && width != 64) || !simd_supported((int)width)) {
+            PyErr_Format(PyExc_ValueError, "simd_width: %ld bytes not available here", width);
+            return NULL;
+        }
+        simd = (int)width;
+    }
+    return PyLong_FromLong(old);
 }
 
 static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -608,11 +679,11 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         int status;
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
-            status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+            status = DIRECT3(f64, bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4],
+                             v[5], v[6], skip_zero, reverse != 0, accumulate);
         else
-            status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+            status = DIRECT3(f32, bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4],
+                             v[5], v[6], skip_zero, reverse != 0, accumulate);
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
@@ -1149,6 +1220,9 @@ static PyMethodDef methods[] = {
      "summed in the operands' order; 2: the same, given the column-major arrays themselves. "
      "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
      "0."},
+    {"simd_width", (PyCFunction)(void (*)(void))py_simd_width, METH_FASTCALL,
+     "simd_width(width=None): the vector width in bytes of direct3's sums (64: AVX-512, 32: "
+     "AVX2, 16); width: set it (one this processor runs), returning the old one."},
     {"masked_edges", (PyCFunction)(void (*)(void))py_masked_edges, METH_FASTCALL,
      "masked_edges(on=None): whether direct3's edge blocks use masked loads (AVX-512) instead "
      "of zero-padded copies (the same bits); on: set it, returning the old value."},
