@@ -202,8 +202,10 @@ static int simd_supported(int width) {
     __builtin_cpu_init();
     if (width == 64) return __builtin_cpu_supports("avx512f");
     if (width == 32) return __builtin_cpu_supports("avx2");
-#else
-    if (width != 16) return 0;
+#elif defined(__AVX512F__)
+    return width == 64;
+#elif defined(__AVX__)
+    return width == 32;
 #endif
     return width == 16;
 }
@@ -214,6 +216,9 @@ static int simd_width(void) {
         int cap = env != NULL ? atoi(env) : 64, width = 16;
         if (cap >= 32 && simd_supported(32)) width = 32;
         if (cap >= 64 && simd_supported(64)) width = 64;
+#if !HAVE_MASKED /* the one build's */
+        width = simd_supported(64) ? 64 : simd_supported(32) ? 32 : 16;
+#endif
         simd = width;
     }
     return simd;
@@ -544,9 +549,17 @@ DEFINE_DIRECT(direct3_f32_16, float, vec16_f32, edge_f32, edge2_f32, , 0)
     (simd_width() == 64   ? direct3_##T##_64(__VA_ARGS__)                                        \
      : simd_width() == 32 ? direct3_##T##_32(__VA_ARGS__)                                        \
                           : direct3_##T##_16(__VA_ARGS__))
-#else /* one build, for the compiler's target */
+#else /* one build, of the compiler's target's width (NEON, SSE2: 16 bytes) */
+#if defined(__AVX512F__)
 DEFINE_DIRECT(direct3_f64, double, vec_f64, edge_f64, edge2_f64, CLONES, 0)
 DEFINE_DIRECT(direct3_f32, float, vec_f32, edge_f32, edge2_f32, CLONES, 0)
+#elif defined(__AVX__)
+DEFINE_DIRECT(direct3_f64, double, vec32_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec32_f32, edge_f32, edge2_f32, CLONES, 0)
+#else
+DEFINE_DIRECT(direct3_f64, double, vec16_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec16_f32, edge_f32, edge2_f32, CLONES, 0)
+#endif
 #define DIRECT3(T, ...) direct3_##T(__VA_ARGS__)
 #endif
 
