@@ -41,6 +41,9 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
 /* Taps' lanes inside x: a mask per distinct shift (kernel column) and vector, for at most
  * EDGE_Q2 columns (wider kernels take the copies). */
 #define EDGE_Q2 64
+/* one block's masks: per kernel column and vector, then the outputs' per vector */
+typedef unsigned short mask_t;
+#define MASK_SLOT ((EDGE_Q2 + 1) * VECTORS)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #include <immintrin.h>
 #define HAVE_MASKED 1
@@ -48,21 +51,21 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
     do {                                                                                          \
         VT acc[N];                                                                                \
         for (int v = 0; v < N; v++)                                                               \
-            acc[v] = accumulate ? MASKZ_LOAD(out_mask[v], row + k + v * W) : ZERO();              \
+            acc[v] = accumulate ? MASKZ_LOAD((MT)out_mask[v], row + k + v * W) : ZERO();              \
         for (ptrdiff_t t = 0; t < nt; t++) {                                                      \
-            const MT *m = mk + (shift[t] - sh0) * VECTORS;                                        \
+            const mask_t *m = mk + (shift[t] - sh0) * VECTORS;                                        \
             const T *xt = xl + offset[t] + k;                                                     \
             const VT wt = SET1(weight[t]);                                                        \
             for (int v = 0; v < N; v++)                                                           \
-                acc[v] = ADD(acc[v], MUL(MASKZ_LOAD(m[v], xt + v * W), wt));                     \
+                acc[v] = ADD(acc[v], MUL(MASKZ_LOAD((MT)m[v], xt + v * W), wt));                     \
         }                                                                                         \
-        for (int v = 0; v < N; v++) MASK_STORE(row + k + v * W, out_mask[v], acc[v]);             \
+        for (int v = 0; v < N; v++) MASK_STORE(row + k + v * W, (MT)out_mask[v], acc[v]);             \
     } while (0)
 #define DEFINE_EDGE(NAME, T_, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)            \
     __attribute__((target("avx512f"))) static void NAME(                                         \
         T_ *row, const T_ *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt, const ptrdiff_t *offset, \
         const ptrdiff_t *shift, const T_ *weight, ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2,     \
-        int accumulate) {                                                                         \
+        int accumulate, mask_t *cache, ptrdiff_t *cache_key) {                                                                         \
         typedef T_ T;                                                                             \
         EDGE_MASKS(MT, W)                                                                         \
         switch ((k1 - k + W - 1) / W) {                                                           \
@@ -78,47 +81,58 @@ static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; 
     do {                                                                                          \
         VT a[N], b[N];                                                                            \
         for (int v = 0; v < N; v++) {                                                             \
-            a[v] = accumulate ? MASKZ_LOAD(out_mask[H + v], row + k + (H + v) * W) : ZERO();      \
-            b[v] = accumulate ? MASKZ_LOAD(out_mask[H + v], row + L2 + k + (H + v) * W) : ZERO(); \
+            a[v] = accumulate ? MASKZ_LOAD((MT)out_mask[H + v], row + k + (H + v) * W) : ZERO();      \
+            b[v] = accumulate ? MASKZ_LOAD((MT)out_mask[H + v], row + L2 + k + (H + v) * W) : ZERO(); \
         }                                                                                         \
         for (ptrdiff_t g = 0; g < nseg; g++) {                                                    \
             const ptrdiff_t kind = seg[3 * g], t1 = seg[3 * g + 2];                               \
             for (ptrdiff_t t = seg[3 * g + 1]; t < t1; t++) {                                     \
-                const MT *m = mk + (pair_sh[t] - sh0) * VECTORS + H;                              \
+                const mask_t *m = mk + (pair_sh[t] - sh0) * VECTORS + H;                              \
                 const T *xt = xl + pair_at[t] + k + H * W;                                        \
                 const VT wa = SET1(pair_w[2 * t]), wb = SET1(pair_w[2 * t + 1]);                  \
                 for (int v = 0; v < N; v++) {                                                     \
-                    const VT xv = MASKZ_LOAD(m[v], xt + v * W);                                   \
+                    const VT xv = MASKZ_LOAD((MT)m[v], xt + v * W);                                   \
                     if (kind != 2) a[v] = ADD(a[v], MUL(xv, wa));                                 \
                     if (kind != 1) b[v] = ADD(b[v], MUL(xv, wb));                                 \
                 }                                                                                 \
             }                                                                                     \
         }                                                                                         \
         for (int v = 0; v < N; v++) {                                                             \
-            MASK_STORE(row + k + (H + v) * W, out_mask[H + v], a[v]);                             \
-            MASK_STORE(row + L2 + k + (H + v) * W, out_mask[H + v], b[v]);                        \
+            MASK_STORE(row + k + (H + v) * W, (MT)out_mask[H + v], a[v]);                             \
+            MASK_STORE(row + L2 + k + (H + v) * W, (MT)out_mask[H + v], b[v]);                        \
         }                                                                                         \
     } while (0)
 #define EDGE_MASKS(MT, W)                                                                         \
-    MT mk[EDGE_Q2 * VECTORS], out_mask[VECTORS];                                                  \
-    for (int v = 0; v < VECTORS; v++) {                                                           \
-        const ptrdiff_t e = min_p(W, max_p(0, k1 - k - v * W));                                   \
-        out_mask[v] = (MT)((1u << e) - 1u);                                                       \
-    }                                                                                             \
-    for (ptrdiff_t j = 0; j < q2; j++) {                                                          \
-        /* lanes lo..hi of the block read x (k + i + shift inside 0..n2) */                       \
-        const ptrdiff_t lo = -(sh0 + j) - k, hi = n2 - (sh0 + j) - k;                             \
+    /* the masks of blocks k..k1 (a line's first and last blocks alternate: two kept) */          \
+    int slot_ = cache_key[0] == k && cache_key[1] == k1   ? 0                                     \
+                : cache_key[2] == k && cache_key[3] == k1 ? 1                                     \
+                                                          : -1;                                   \
+    if (slot_ < 0) {                                                                              \
+        slot_ = (int)cache_key[4];                                                                \
+        cache_key[4] = 1 - slot_;                                                                 \
+        cache_key[2 * slot_] = k, cache_key[2 * slot_ + 1] = k1;                                  \
+        mask_t *c_ = cache + slot_ * MASK_SLOT;                                                   \
         for (int v = 0; v < VECTORS; v++) {                                                       \
-            const ptrdiff_t a = min_p(W, max_p(0, lo - v * W));                                  \
-            const ptrdiff_t b = min_p(W, max_p(0, hi - v * W));                                   \
-            mk[j * VECTORS + v] = (MT)(((1u << b) - 1u) & ~((1u << a) - 1u));                     \
+            const ptrdiff_t e = min_p(W, max_p(0, k1 - k - v * W));                               \
+            c_[EDGE_Q2 * VECTORS + v] = (mask_t)((1u << e) - 1u);                                 \
         }                                                                                         \
-    }
+        for (ptrdiff_t j = 0; j < q2; j++) {                                                      \
+            /* lanes lo..hi of the block read x (k + i + shift inside 0..n2) */                   \
+            const ptrdiff_t lo = -(sh0 + j) - k, hi = n2 - (sh0 + j) - k;                         \
+            for (int v = 0; v < VECTORS; v++) {                                                   \
+                const ptrdiff_t a = min_p(W, max_p(0, lo - v * W));                              \
+                const ptrdiff_t b = min_p(W, max_p(0, hi - v * W));                              \
+                c_[j * VECTORS + v] = (mask_t)(((1u << b) - 1u) & ~((1u << a) - 1u));            \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+    const mask_t *mk = cache + slot_ * MASK_SLOT, *out_mask = mk + EDGE_Q2 * VECTORS;
 #define DEFINE_EDGE2(NAME, T_, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)           \
     __attribute__((target("avx512f"))) static void NAME(                                         \
         T_ *row, ptrdiff_t L2, const T_ *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nseg,         \
         const ptrdiff_t *seg, const ptrdiff_t *pair_at, const ptrdiff_t *pair_sh,               \
-        const T_ *pair_w, ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate) {          \
+        const T_ *pair_w, ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate,            \
+        mask_t *cache, ptrdiff_t *cache_key) {                                                    \
         typedef T_ T;                                                                             \
         EDGE_MASKS(MT, W)                                                                         \
         switch ((k1 - k + W - 1) / W) {                                                           \
@@ -149,26 +163,32 @@ DEFINE_EDGE(edge_f32, float, __m512, __mmask16, 16, _mm512_maskz_loadu_ps, _mm51
 static void edge2_f32(float *row, ptrdiff_t L2, const float *xl, ptrdiff_t k, ptrdiff_t k1,
                       ptrdiff_t nseg, const ptrdiff_t *seg, const ptrdiff_t *pair_at,
                       const ptrdiff_t *pair_sh, const float *pair_w, ptrdiff_t n2, ptrdiff_t sh0,
-                      ptrdiff_t q2, int accumulate) {
+                      ptrdiff_t q2, int accumulate, mask_t *cache, ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
     (void)row, (void)L2, (void)xl, (void)k, (void)k1, (void)nseg, (void)seg, (void)pair_at,
         (void)pair_sh, (void)pair_w, (void)n2, (void)sh0, (void)q2, (void)accumulate;
 }
 static void edge2_f64(double *row, ptrdiff_t L2, const double *xl, ptrdiff_t k, ptrdiff_t k1,
                       ptrdiff_t nseg, const ptrdiff_t *seg, const ptrdiff_t *pair_at,
                       const ptrdiff_t *pair_sh, const double *pair_w, ptrdiff_t n2, ptrdiff_t sh0,
-                      ptrdiff_t q2, int accumulate) {
+                      ptrdiff_t q2, int accumulate, mask_t *cache, ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
     (void)row, (void)L2, (void)xl, (void)k, (void)k1, (void)nseg, (void)seg, (void)pair_at,
         (void)pair_sh, (void)pair_w, (void)n2, (void)sh0, (void)q2, (void)accumulate;
 }
 static void edge_f64(double *row, const double *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt,
                      const ptrdiff_t *offset, const ptrdiff_t *shift, const double *weight,
-                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate) {
+                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate, mask_t *cache,
+                     ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
     (void)row, (void)xl, (void)k, (void)k1, (void)nt, (void)offset, (void)shift, (void)weight,
         (void)n2, (void)sh0, (void)q2, (void)accumulate;
 }
 static void edge_f32(float *row, const float *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt,
                      const ptrdiff_t *offset, const ptrdiff_t *shift, const float *weight,
-                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate) {
+                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate, mask_t *cache,
+                     ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
     (void)row, (void)xl, (void)k, (void)k1, (void)nt, (void)offset, (void)shift, (void)weight,
         (void)n2, (void)sh0, (void)q2, (void)accumulate;
 }
@@ -285,6 +305,8 @@ typedef float vec16_f32 __attribute__((vector_size(16)));
         const ptrdiff_t taps = q0 * q1 * q2, rows = q0 * q1, LW = BLOCK + q2 - 1;                 \
         int finite = 1;                                                                           \
         const int masked = (MASKED) && use_masked_edges();                                        \
+        mask_t mcache[2 * MASK_SLOT];                                                             \
+        ptrdiff_t mkey[5] = {-1, -1, -1, -1, 0}; /* the blocks (k, k1) of its two slots, next */  \
         for (ptrdiff_t t = 0; t < taps; t++) finite &= (w[t] - w[t] == 0);                        \
         /* The taps of a line (S: its own; F: those of every line that reads all q0 * q1 rows,    \
            at offsets from the first such line, built once) */                                    \
@@ -463,14 +485,14 @@ typedef float vec16_f32 __attribute__((vector_size(16)));
                 if (pair_all) {                                                                   \
                     const ptrdiff_t k1 = min_p(c1, k + BLOCK);                                    \
                     EDGE2(row, L2, xl, k, k1, nseg, seg, pair_at, pair_sh, pair_w, n2,            \
-                          s2 - (q2 - 1), q2, accumulate);                                         \
+                          s2 - (q2 - 1), q2, accumulate, mcache, mkey);                           \
                     k = k1;                                                                       \
                     continue;                                                                     \
                 }                                                                                 \
                 if (finite && masked && from_x && q2 <= EDGE_Q2) {                                \
                     const ptrdiff_t k1 = min_p(c1, k + BLOCK);                                    \
                     EDGE(row, xl, k, k1, nt, offset, shift, weight, n2, s2 - (q2 - 1), q2,        \
-                         accumulate);                                                             \
+                         accumulate, mcache, mkey);                                               \
                     k = k1;                                                                       \
                     continue;                                                                     \
                 }                                                                                 \
