@@ -270,6 +270,101 @@ def test_the_c_loop_sets_or_adds_to_every_output_of_its_share(nd, data, cls, acc
     np.testing.assert_array_equal(o3.reshape(lengths), want)
 
 
+def _c_variants() -> list[tuple[int, bool]]:
+    """The builds of the C loop this processor runs: (vector width in bytes, masked edge
+    blocks), each set through the extension's switches."""
+    from bridge._kernels import _direct_c
+
+    old_width, old_masked = _direct_c.simd_width(), _direct_c.masked_edges()
+    out = []
+    for width in (64, 32, 16):
+        try:
+            _direct_c.simd_width(width)
+        except ValueError:
+            continue
+        for masked in (True, False):
+            _direct_c.masked_edges(masked)
+            if _direct_c.masked_edges() == masked:  # masked edges: AVX-512 only
+                out.append((width, masked))
+    _direct_c.simd_width(old_width)
+    _direct_c.masked_edges(old_masked)
+    return out
+
+
+def _bits(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a).tobytes()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    nd=st.integers(1, 3),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    accumulate=st.booleans(),
+    reverse=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_build_of_the_c_loop_gives_the_same_bits(nd, data, cls, accumulate, reverse, seed):
+    """The C loop's builds for each vector width (64 bytes: AVX-512, 32: AVX2, 16), and with
+    AVX-512 its edge blocks (outputs near a line's ends, where some taps fall outside x) read by
+    masked loads, one line or two paired lines at a time, instead of from zero-padded copies of
+    their rows: byte for byte the same sums, the numpy path's, for shares of lines and
+    columns, ``accumulate``, the transposed (``reverse``) reading, NaN/Inf data, zero and
+    non-finite taps, lines shorter and longer than a block."""
+    from bridge._kernels import _direct_c
+
+    variants = _c_variants()
+    rng = np.random.default_rng(seed)
+    n = data.draw(st.tuples(*[st.integers(1, 150 if d == nd - 1 else 9) for d in range(nd)]))
+    q = data.draw(st.tuples(*[st.integers(1, 9 if d == nd - 1 else 4) for d in range(nd)]))
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    if rng.random() < 0.3:
+        x.reshape(-1)[rng.integers(x.size)] = [np.nan, np.inf, -np.inf][rng.integers(3)]
+    if rng.random() < 0.1:
+        w.reshape(-1)[rng.integers(w.size)] = np.inf
+    if rng.random() < 0.3:
+        w.reshape(-1)[rng.integers(w.size)] = -0.0
+    skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
+    starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
+    lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
+    start_values = rng.standard_normal(lengths).astype(cls)
+    want = start_values.copy() if accumulate else np.zeros(lengths, cls)
+    tmp = np.empty(lengths, cls)
+    taps = None
+    if reverse:  # the taps in the operands' row-major order, read through their transposes
+        taps = [j[::-1] for j in np.ndindex(w.shape[::-1])]
+    with np.errstate(invalid="ignore", over="ignore"):
+        method_direct.shift_add(want, tmp, x, w, starts, lengths, taps)
+    pad = (1,) * (3 - nd)
+    x3, w3 = x.reshape(pad + x.shape), w.reshape(pad + w.shape)
+    s = [0] * (3 - nd) + starts
+    results = []
+    old = _direct_c.simd_width(), _direct_c.masked_edges()
+    try:
+        for width, masked in variants:
+            _direct_c.simd_width(width)
+            _direct_c.masked_edges(masked)
+            o = start_values.copy() if accumulate else np.full(lengths, np.nan, cls)
+            o3 = o.reshape(pad + tuple(lengths))
+            lines, L2 = o3.shape[0] * o3.shape[1], o3.shape[2]
+            cut = min(lines, int(rng.integers(0, lines + 1)) | 1)  # odd: a pair split
+            col = int(rng.integers(0, L2 + 1))
+            for l0, l1, c0, c1 in ((0, cut, 0, L2), (cut, lines, 0, col), (cut, lines, col, L2)):
+                if reverse:  # the transposes of the operands, as the loop reads MATLAB's
+                    c_loop()(o3.T, x3.T, w3.T, *s, l0, l1, c0, c1, skip_zero, 2, accumulate)
+                else:
+                    c_loop()(o3, x3, w3, *s, l0, l1, c0, c1, skip_zero, 0, accumulate)
+            results.append(o)
+    finally:
+        _direct_c.simd_width(old[0])
+        _direct_c.masked_edges(old[1])
+    for other in results[1:]:
+        assert _bits(other) == _bits(results[0])
+    np.testing.assert_array_equal(results[0], want)
+    np.testing.assert_array_equal(np.signbit(results[0]), np.signbit(want))
+
+
 ND_CASES = [
     ((7, 9, 5, 40), (2, 3, 3, 5), "same"),
     ((5, 4, 6, 3, 37), (3, 2, 3, 2, 4), "full"),

@@ -32,12 +32,228 @@
 static inline ptrdiff_t max_p(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static inline ptrdiff_t min_p(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
+/* An edge block by masked loads (AVX-512 only, chosen at run time): outputs k..k1 (at most one
+ * block) of a line set to their sums, each tap's terms outside x read as zeros by the load's
+ * mask instead of from a zero-padded copy of the block's rows. The same values in the same
+ * lanes as the copy (zeros outside x, x inside), multiplied and added in the same order, so the
+ * same bits; without the copy of every row the block reads, which costs more than the sums
+ * where the kernel is small or the lines short. Finite weights only, as the copy. */
+/* Taps' lanes inside x: a mask per distinct shift (kernel column) and vector, for at most
+ * EDGE_Q2 columns (wider kernels take the copies). */
+#define EDGE_Q2 64
+/* one block's masks: per kernel column and vector, then the outputs' per vector */
+typedef unsigned short mask_t;
+#define MASK_SLOT ((EDGE_Q2 + 1) * VECTORS)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define HAVE_MASKED 1
+#define EDGE_BODY(N, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)                     \
+    do {                                                                                          \
+        VT acc[N];                                                                                \
+        for (int v = 0; v < N; v++)                                                               \
+            acc[v] = accumulate ? MASKZ_LOAD((MT)out_mask[v], row + k + v * W) : ZERO();              \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                                      \
+            const mask_t *m = mk + (shift[t] - sh0) * VECTORS;                                        \
+            const T *xt = xl + offset[t] + k;                                                     \
+            const VT wt = SET1(weight[t]);                                                        \
+            for (int v = 0; v < N; v++)                                                           \
+                acc[v] = ADD(acc[v], MUL(MASKZ_LOAD((MT)m[v], xt + v * W), wt));                     \
+        }                                                                                         \
+        for (int v = 0; v < N; v++) MASK_STORE(row + k + v * W, (MT)out_mask[v], acc[v]);             \
+    } while (0)
+#define DEFINE_EDGE(NAME, T_, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)            \
+    __attribute__((target("avx512f"))) static void NAME(                                         \
+        T_ *row, const T_ *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt, const ptrdiff_t *offset, \
+        const ptrdiff_t *shift, const T_ *weight, ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2,     \
+        int accumulate, mask_t *cache, ptrdiff_t *cache_key) {                                                                         \
+        typedef T_ T;                                                                             \
+        EDGE_MASKS(MT, W)                                                                         \
+        switch ((k1 - k + W - 1) / W) {                                                           \
+        case 1: EDGE_BODY(1, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break;     \
+        case 2: EDGE_BODY(2, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break;     \
+        case 3: EDGE_BODY(3, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break;     \
+        default: EDGE_BODY(4, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break;    \
+        }                                                                                         \
+    }
+/* Two lines' edge blocks at once (the paired lines of the C loop: the steps pair_at, their
+ * weights for each line, kinds in seg), vectors H..H + N of the block. */
+#define EDGE2_BODY(N, H, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)                 \
+    do {                                                                                          \
+        VT a[N], b[N];                                                                            \
+        for (int v = 0; v < N; v++) {                                                             \
+            a[v] = accumulate ? MASKZ_LOAD((MT)out_mask[H + v], row + k + (H + v) * W) : ZERO();      \
+            b[v] = accumulate ? MASKZ_LOAD((MT)out_mask[H + v], row + L2 + k + (H + v) * W) : ZERO(); \
+        }                                                                                         \
+        for (ptrdiff_t g = 0; g < nseg; g++) {                                                    \
+            const ptrdiff_t kind = seg[3 * g], t1 = seg[3 * g + 2];                               \
+            for (ptrdiff_t t = seg[3 * g + 1]; t < t1; t++) {                                     \
+                const mask_t *m = mk + (pair_sh[t] - sh0) * VECTORS + H;                              \
+                const T *xt = xl + pair_at[t] + k + H * W;                                        \
+                const VT wa = SET1(pair_w[2 * t]), wb = SET1(pair_w[2 * t + 1]);                  \
+                for (int v = 0; v < N; v++) {                                                     \
+                    const VT xv = MASKZ_LOAD((MT)m[v], xt + v * W);                                   \
+                    if (kind != 2) a[v] = ADD(a[v], MUL(xv, wa));                                 \
+                    if (kind != 1) b[v] = ADD(b[v], MUL(xv, wb));                                 \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        for (int v = 0; v < N; v++) {                                                             \
+            MASK_STORE(row + k + (H + v) * W, (MT)out_mask[H + v], a[v]);                             \
+            MASK_STORE(row + L2 + k + (H + v) * W, (MT)out_mask[H + v], b[v]);                        \
+        }                                                                                         \
+    } while (0)
+#define EDGE_MASKS(MT, W)                                                                         \
+    /* the masks of blocks k..k1 (a line's first and last blocks alternate: two kept) */          \
+    int slot_ = cache_key[0] == k && cache_key[1] == k1   ? 0                                     \
+                : cache_key[2] == k && cache_key[3] == k1 ? 1                                     \
+                                                          : -1;                                   \
+    if (slot_ < 0) {                                                                              \
+        slot_ = (int)cache_key[4];                                                                \
+        cache_key[4] = 1 - slot_;                                                                 \
+        cache_key[2 * slot_] = k, cache_key[2 * slot_ + 1] = k1;                                  \
+        mask_t *c_ = cache + slot_ * MASK_SLOT;                                                   \
+        for (int v = 0; v < VECTORS; v++) {                                                       \
+            const ptrdiff_t e = min_p(W, max_p(0, k1 - k - v * W));                               \
+            c_[EDGE_Q2 * VECTORS + v] = (mask_t)((1u << e) - 1u);                                 \
+        }                                                                                         \
+        for (ptrdiff_t j = 0; j < q2; j++) {                                                      \
+            /* lanes lo..hi of the block read x (k + i + shift inside 0..n2) */                   \
+            const ptrdiff_t lo = -(sh0 + j) - k, hi = n2 - (sh0 + j) - k;                         \
+            for (int v = 0; v < VECTORS; v++) {                                                   \
+                const ptrdiff_t a = min_p(W, max_p(0, lo - v * W));                              \
+                const ptrdiff_t b = min_p(W, max_p(0, hi - v * W));                              \
+                c_[j * VECTORS + v] = (mask_t)(((1u << b) - 1u) & ~((1u << a) - 1u));            \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+    const mask_t *mk = cache + slot_ * MASK_SLOT, *out_mask = mk + EDGE_Q2 * VECTORS;
+#define DEFINE_EDGE2(NAME, T_, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1)           \
+    __attribute__((target("avx512f"))) static void NAME(                                         \
+        T_ *row, ptrdiff_t L2, const T_ *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nseg,         \
+        const ptrdiff_t *seg, const ptrdiff_t *pair_at, const ptrdiff_t *pair_sh,               \
+        const T_ *pair_w, ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate,            \
+        mask_t *cache, ptrdiff_t *cache_key) {                                                    \
+        typedef T_ T;                                                                             \
+        EDGE_MASKS(MT, W)                                                                         \
+        switch ((k1 - k + W - 1) / W) {                                                           \
+        case 1: EDGE2_BODY(1, 0, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break; \
+        case 2: EDGE2_BODY(2, 0, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1); break; \
+        case 3:                                                                                   \
+            EDGE2_BODY(2, 0, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1);            \
+            EDGE2_BODY(1, 2, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1);            \
+            break;                                                                                \
+        default:                                                                                  \
+            EDGE2_BODY(2, 0, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1);            \
+            EDGE2_BODY(2, 2, VT, MT, W, MASKZ_LOAD, MASK_STORE, MUL, ADD, ZERO, SET1);            \
+            break;                                                                                \
+        }                                                                                         \
+    }
+DEFINE_EDGE2(edge2_f64, double, __m512d, __mmask8, 8, _mm512_maskz_loadu_pd,
+             _mm512_mask_storeu_pd, _mm512_mul_pd, _mm512_add_pd, _mm512_setzero_pd,
+             _mm512_set1_pd)
+DEFINE_EDGE2(edge2_f32, float, __m512, __mmask16, 16, _mm512_maskz_loadu_ps,
+             _mm512_mask_storeu_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_setzero_ps,
+             _mm512_set1_ps)
+DEFINE_EDGE(edge_f64, double, __m512d, __mmask8, 8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd,
+            _mm512_mul_pd, _mm512_add_pd, _mm512_setzero_pd, _mm512_set1_pd)
+DEFINE_EDGE(edge_f32, float, __m512, __mmask16, 16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps,
+            _mm512_mul_ps, _mm512_add_ps, _mm512_setzero_ps, _mm512_set1_ps)
+#else
+#define HAVE_MASKED 0
+static void edge2_f32(float *row, ptrdiff_t L2, const float *xl, ptrdiff_t k, ptrdiff_t k1,
+                      ptrdiff_t nseg, const ptrdiff_t *seg, const ptrdiff_t *pair_at,
+                      const ptrdiff_t *pair_sh, const float *pair_w, ptrdiff_t n2, ptrdiff_t sh0,
+                      ptrdiff_t q2, int accumulate, mask_t *cache, ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
+    (void)row, (void)L2, (void)xl, (void)k, (void)k1, (void)nseg, (void)seg, (void)pair_at,
+        (void)pair_sh, (void)pair_w, (void)n2, (void)sh0, (void)q2, (void)accumulate;
+}
+static void edge2_f64(double *row, ptrdiff_t L2, const double *xl, ptrdiff_t k, ptrdiff_t k1,
+                      ptrdiff_t nseg, const ptrdiff_t *seg, const ptrdiff_t *pair_at,
+                      const ptrdiff_t *pair_sh, const double *pair_w, ptrdiff_t n2, ptrdiff_t sh0,
+                      ptrdiff_t q2, int accumulate, mask_t *cache, ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
+    (void)row, (void)L2, (void)xl, (void)k, (void)k1, (void)nseg, (void)seg, (void)pair_at,
+        (void)pair_sh, (void)pair_w, (void)n2, (void)sh0, (void)q2, (void)accumulate;
+}
+static void edge_f64(double *row, const double *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt,
+                     const ptrdiff_t *offset, const ptrdiff_t *shift, const double *weight,
+                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate, mask_t *cache,
+                     ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
+    (void)row, (void)xl, (void)k, (void)k1, (void)nt, (void)offset, (void)shift, (void)weight,
+        (void)n2, (void)sh0, (void)q2, (void)accumulate;
+}
+static void edge_f32(float *row, const float *xl, ptrdiff_t k, ptrdiff_t k1, ptrdiff_t nt,
+                     const ptrdiff_t *offset, const ptrdiff_t *shift, const float *weight,
+                     ptrdiff_t n2, ptrdiff_t sh0, ptrdiff_t q2, int accumulate, mask_t *cache,
+                     ptrdiff_t *cache_key) {
+    (void)cache, (void)cache_key;
+    (void)row, (void)xl, (void)k, (void)k1, (void)nt, (void)offset, (void)shift, (void)weight,
+        (void)n2, (void)sh0, (void)q2, (void)accumulate;
+}
+#endif
+/* Whether this processor runs the masked edge blocks (the C loop's copies otherwise); read once
+ * at import. BRIDGE_C_MASKED=0 turns them off (the tests compare the two). */
+static int masked_edges = -1; /* -1: not read yet */
+
+static int use_masked_edges(void) {
+    if (masked_edges < 0) {
+        const char *env = getenv("BRIDGE_C_MASKED");
+        int on = HAVE_MASKED && !(env != NULL && strcmp(env, "0") == 0);
+#if HAVE_MASKED
+        __builtin_cpu_init();
+        on = on && __builtin_cpu_supports("avx512f");
+#endif
+        masked_edges = on;
+    }
+    return masked_edges;
+}
+
+/* The vector width of the C loop's sums, in bytes: 64 with AVX-512, 32 with AVX2, else 16 (read
+ * once; BRIDGE_C_SIMD=16 or 32 narrows it, for tests and measurements). Each width is its own
+ * build of the loop for its instruction set: vectors wider than the processor's are split by the
+ * compiler into code many times slower (64-byte vectors on AVX2: 10-30x, BENCHMARKS.md). The
+ * width changes only how many outputs a block sums at once, never a sum: the same bits. */
+static int simd = 0; /* 0: not read yet */
+
+static int simd_supported(int width) {
+#if HAVE_MASKED
+    __builtin_cpu_init();
+    if (width == 64) return __builtin_cpu_supports("avx512f");
+    if (width == 32) return __builtin_cpu_supports("avx2");
+#elif defined(__AVX512F__)
+    return width == 64;
+#elif defined(__AVX__)
+    return width == 32;
+#endif
+    return width == 16;
+}
+
+static int simd_width(void) {
+    if (simd == 0) {
+        const char *env = getenv("BRIDGE_C_SIMD");
+        int cap = env != NULL ? atoi(env) : 64, width = 16;
+        if (cap >= 32 && simd_supported(32)) width = 32;
+        if (cap >= 64 && simd_supported(64)) width = 64;
+#if !HAVE_MASKED /* the one build's */
+        width = simd_supported(64) ? 64 : simd_supported(32) ? 32 : 16;
+#endif
+        simd = width;
+    }
+    return simd;
+}
+
 /* Unaligned vector loads and stores (memcpy compiles to one instruction). */
 #define LOAD(V, p) __extension__({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define STORE(p, v) __extension__({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
 
 typedef double vec_f64 __attribute__((vector_size(64)));
 typedef float vec_f32 __attribute__((vector_size(64)));
+typedef double vec32_f64 __attribute__((vector_size(32)));
+typedef float vec32_f32 __attribute__((vector_size(32)));
+typedef double vec16_f64 __attribute__((vector_size(16)));
+typedef float vec16_f32 __attribute__((vector_size(16)));
 
 /* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
  * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
@@ -76,8 +292,8 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         }                                                                                         \
     } while (0)
 
-#define DEFINE_DIRECT(NAME, T, V)                                                                 \
-    CLONES static int NAME(T *restrict out, const T *restrict x, const T *restrict w,             \
+#define DEFINE_DIRECT(NAME, T, V, EDGE, EDGE2, ATTR, MASKED)                                      \
+    ATTR static int NAME(T *restrict out, const T *restrict x, const T *restrict w,               \
                            const ptrdiff_t *dims, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t s2,       \
                            ptrdiff_t l0, ptrdiff_t l1, ptrdiff_t c0, ptrdiff_t c1, int skip_zero, \
                            int reverse, int accumulate) {                                         \
@@ -88,6 +304,9 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         enum { W = sizeof(V) / sizeof(T), BLOCK = VECTORS * W };                                  \
         const ptrdiff_t taps = q0 * q1 * q2, rows = q0 * q1, LW = BLOCK + q2 - 1;                 \
         int finite = 1;                                                                           \
+        const int masked = (MASKED) && use_masked_edges();                                        \
+        mask_t mcache[2 * MASK_SLOT];                                                             \
+        ptrdiff_t mkey[5] = {-1, -1, -1, -1, 0}; /* the blocks (k, k1) of its two slots, next */  \
         for (ptrdiff_t t = 0; t < taps; t++) finite &= (w[t] - w[t] == 0);                        \
         /* The taps of a line (S: its own; F: those of every line that reads all q0 * q1 rows,    \
            at offsets from the first such line, built once) */                                    \
@@ -134,10 +353,10 @@ typedef float vec_f32 __attribute__((vector_size(64)));
            order: per kernel plane (or, reversed, per last index) the rows from o1 + 1 down,      \
            the first for line o1 + 1 only, the last for line o1 only, the others for both. */     \
         const ptrdiff_t steps = q0 * (q1 + 1) * q2, groups = reverse ? q2 : q0;                   \
-        ptrdiff_t *pair_at = NULL, *seg = NULL;                                                   \
+        ptrdiff_t *pair_at = NULL, *seg = NULL, *pair_sh = NULL; /* pair_sh: each step's shift */ \
         T *pair_w = NULL;                                                                         \
         if (has_full && q1 >= 2 && L1 >= 2) {                                                     \
-            pair_at = malloc(sizeof(ptrdiff_t) * (size_t)steps);                                  \
+            pair_at = malloc(sizeof(ptrdiff_t) * 2 * (size_t)steps);                              \
             seg = malloc(sizeof(ptrdiff_t) * 3 * (size_t)(groups * 3));                           \
             pair_w = malloc(sizeof(T) * 2 * (size_t)steps);                                       \
             if (pair_at == NULL || seg == NULL || pair_w == NULL) {                               \
@@ -150,6 +369,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         }                                                                                         \
         ptrdiff_t nseg = 0;                                                                       \
         if (pair_at != NULL) {                                                                    \
+            pair_sh = pair_at + steps;                                                            \
             ptrdiff_t ns = 0;                                                                     \
             for (ptrdiff_t g = 0; g < groups; g++)                                                \
                 for (ptrdiff_t rho = 0; rho <= q1; rho++) {                                       \
@@ -164,6 +384,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                     for (ptrdiff_t h = 0; h < (reverse ? q0 : q2); h++, ns++) {                   \
                         const ptrdiff_t j0 = reverse ? h : g, j2 = reverse ? g : h;               \
                         pair_at[ns] = ((q0 - 1 - j0) * n1 + q1 - rho) * n2 + s2 - j2;             \
+                        pair_sh[ns] = s2 - j2;                                                    \
                         pair_w[2 * ns] = rho >= 1 ? w[(j0 * q1 + rho - 1) * q2 + j2] : 0;         \
                         pair_w[2 * ns + 1] = rho < q1 ? w[(j0 * q1 + rho) * q2 + j2] : 0;         \
                     }                                                                             \
@@ -198,7 +419,9 @@ typedef float vec_f32 __attribute__((vector_size(64)));
             /* with the next line: both read every row, in one plane, in this share */            \
             const int pair = pair_at != NULL && P == &F && i1 + 1 < L1 && line + 1 < l1 &&        \
                              o1 + 1 < n1 && from_x;                                               \
-            for (int pass = 0; pass < 1 + pair; pass++) {                                         \
+            /* masked edge blocks: both lines' at once in the first pass */                       \
+            const int pair_all = pair && masked && finite && q2 <= EDGE_Q2;                       \
+            for (int pass = 0; pass < 1 + (pair && !pair_all); pass++) {                          \
             if (pass == 1) {                                                                      \
                 line++;  /* the second line of the pair: its blocks near the edges */             \
                 row += L2;                                                                        \
@@ -259,6 +482,20 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                     k = kd + BLOCK;                                                               \
                     continue;                                                                     \
                 }                                                                                 \
+                if (pair_all) {                                                                   \
+                    const ptrdiff_t k1 = min_p(c1, k + BLOCK);                                    \
+                    EDGE2(row, L2, xl, k, k1, nseg, seg, pair_at, pair_sh, pair_w, n2,            \
+                          s2 - (q2 - 1), q2, accumulate, mcache, mkey);                           \
+                    k = k1;                                                                       \
+                    continue;                                                                     \
+                }                                                                                 \
+                if (finite && masked && from_x && q2 <= EDGE_Q2) {                                \
+                    const ptrdiff_t k1 = min_p(c1, k + BLOCK);                                    \
+                    EDGE(row, xl, k, k1, nt, offset, shift, weight, n2, s2 - (q2 - 1), q2,        \
+                         accumulate, mcache, mkey);                                               \
+                    k = k1;                                                                       \
+                    continue;                                                                     \
+                }                                                                                 \
                 if (finite) {                                                                     \
                     /* near an edge: a block from a copy of the rows it reads, zero outside x,    \
                        as many vectors as its outputs need (a line's last few outputs: one).      \
@@ -311,6 +548,7 @@ typedef float vec_f32 __attribute__((vector_size(64)));
                 }                                                                                 \
             }                                                                                     \
             }                                                                                     \
+            if (pair_all) line++; /* the second line of the pair: done with the first */      \
         }                                                                                         \
         if (index != index_here) free(index);                                                     \
         if (values != values_here) free(values);                                                  \
@@ -320,8 +558,32 @@ typedef float vec_f32 __attribute__((vector_size(64)));
         return 0;                                                                                 \
     }
 
-DEFINE_DIRECT(bridge_direct3_f64, double, vec_f64)
-DEFINE_DIRECT(bridge_direct3_f32, float, vec_f32)
+#if HAVE_MASKED
+#define AVX512 __attribute__((target("avx512f")))
+#define AVX2 __attribute__((target("avx2")))
+DEFINE_DIRECT(direct3_f64_64, double, vec_f64, edge_f64, edge2_f64, AVX512, 1)
+DEFINE_DIRECT(direct3_f32_64, float, vec_f32, edge_f32, edge2_f32, AVX512, 1)
+DEFINE_DIRECT(direct3_f64_32, double, vec32_f64, edge_f64, edge2_f64, AVX2, 0)
+DEFINE_DIRECT(direct3_f32_32, float, vec32_f32, edge_f32, edge2_f32, AVX2, 0)
+DEFINE_DIRECT(direct3_f64_16, double, vec16_f64, edge_f64, edge2_f64, , 0)
+DEFINE_DIRECT(direct3_f32_16, float, vec16_f32, edge_f32, edge2_f32, , 0)
+#define DIRECT3(T, ...)                                                                           \
+    (simd_width() == 64   ? direct3_##T##_64(__VA_ARGS__)                                        \
+     : simd_width() == 32 ? direct3_##T##_32(__VA_ARGS__)                                        \
+                          : direct3_##T##_16(__VA_ARGS__))
+#else /* one build, of the compiler's target's width (NEON, SSE2: 16 bytes) */
+#if defined(__AVX512F__)
+DEFINE_DIRECT(direct3_f64, double, vec_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec_f32, edge_f32, edge2_f32, CLONES, 0)
+#elif defined(__AVX__)
+DEFINE_DIRECT(direct3_f64, double, vec32_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec32_f32, edge_f32, edge2_f32, CLONES, 0)
+#else
+DEFINE_DIRECT(direct3_f64, double, vec16_f64, edge_f64, edge2_f64, CLONES, 0)
+DEFINE_DIRECT(direct3_f32, float, vec16_f32, edge_f32, edge2_f32, CLONES, 0)
+#endif
+#define DIRECT3(T, ...) direct3_##T(__VA_ARGS__)
+#endif
 
 /* The buffer of a C-contiguous array, or of a column-major one (``fortran``: read as its
  * transpose, which is C-contiguous). */
@@ -359,6 +621,48 @@ static PyObject *release3(Py_buffer *a, Py_buffer *b, Py_buffer *c, PyObject *re
     PyBuffer_Release(c);
     Py_XINCREF(result);
     return result;
+}
+
+/* masked_edges(on=None): whether the C loop's edge blocks use masked loads (see edge_f64; the
+ * 64-byte build only); with a bool, set it (where the processor has them) and return the old
+ * value. For tests. */
+static PyObject *py_masked_edges(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    int old = use_masked_edges() && simd_width() == 64; /* the other widths have none */
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "masked_edges takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        masked_edges = 0;
+#if HAVE_MASKED
+        masked_edges = on && __builtin_cpu_supports("avx512f");
+#endif
+    }
+    return PyBool_FromLong(old);
+}
+
+/* simd_width(width=None): the vector width (bytes) of direct3's sums; with a width this
+ * processor runs (16, 32 or 64), set it and return the old one. For tests. */
+static PyObject *py_simd_width(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    int old = simd_width();
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "simd_width takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        long width = PyLong_AsLong(args[0]);
+        if (width == -1 && PyErr_Occurred()) return NULL;
+        if ((width != 16 && width != 32 && width != 64) || !simd_supported((int)width)) {
+            PyErr_Format(PyExc_ValueError, "simd_width: %ld bytes not available here", width);
+            return NULL;
+        }
+        simd = (int)width;
+    }
+    return PyLong_FromLong(old);
 }
 
 static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -410,11 +714,11 @@ static PyObject *py_direct3(PyObject *self, PyObject *const *args, Py_ssize_t na
         int status;
         Py_BEGIN_ALLOW_THREADS
         if (kind == 'd')
-            status = bridge_direct3_f64(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+            status = DIRECT3(f64, bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4],
+                             v[5], v[6], skip_zero, reverse != 0, accumulate);
         else
-            status = bridge_direct3_f32(bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3],
-                                        v[4], v[5], v[6], skip_zero, reverse != 0, accumulate);
+            status = DIRECT3(f32, bo.buf, bx.buf, bw.buf, dims, v[0], v[1], v[2], v[3], v[4],
+                             v[5], v[6], skip_zero, reverse != 0, accumulate);
         Py_END_ALLOW_THREADS
         if (status < 0) result = PyErr_NoMemory();
     }
@@ -1257,6 +1561,12 @@ static PyMethodDef methods[] = {
      "summed in the operands' order; 2: the same, given the column-major arrays themselves. "
      "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
      "0."},
+    {"simd_width", (PyCFunction)(void (*)(void))py_simd_width, METH_FASTCALL,
+     "simd_width(width=None): the vector width in bytes of direct3's sums (64: AVX-512, 32: "
+     "AVX2, 16); width: set it (one this processor runs), returning the old one."},
+    {"masked_edges", (PyCFunction)(void (*)(void))py_masked_edges, METH_FASTCALL,
+     "masked_edges(on=None): whether direct3's edge blocks use masked loads (AVX-512) instead "
+     "of zero-padded copies (the same bits); on: set it, returning the old value."},
     {"zdirect", (PyCFunction)(void (*)(void))py_zdirect, METH_FASTCALL,
      "zdirect(out, x, w, s, p0, p1): columns p0..p1 of out (planes of complex numbers, as "
      "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
