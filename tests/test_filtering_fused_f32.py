@@ -193,3 +193,21 @@ def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
                                                monkeypatch)  # fmt: skip
         assert calls and not taken
         _same_bits(fused, old)
+
+
+@pytest.mark.parametrize(
+    ("tap", "scale", "taken"),
+    [(2.0**-60, 1.0, True), (2.0**-70, 1.0, False), (0.25, 2.0**-70, False)],
+)
+def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
+    # Taps down to 2^-64 are summed in float32 (the row products stay normal float32s); a
+    # smaller nonzero tap, or one above 2^64, leaves the call to the double loop.
+    rng = np.random.default_rng(3)
+    A = _image(rng, "uint8", (50, 300), "mixed")
+    v = np.array([tap, 1.0, tap])
+    h = np.outer(v, v) * scale
+    fused, old, got, calls = _three_ways(
+        lambda: filtering.imfilter(A, h, "replicate", separable=True), monkeypatch
+    )
+    assert calls and bool(got) == taken
+    _same_bits(fused, old)

@@ -790,10 +790,11 @@ CLONES static void column_pass(double *restrict y, const double *const *rows,
  * through round_clamp(y) (logical: y >= 0.5). For images whose values are exact in float32
  * (uint8, int8, logical, uint16, int16), the same two passes are summed in float32 (twice the
  * lanes per vector) with the taps rounded to float32, giving yf with |yf - y| <= B, B an a-priori
- * bound from the taps and the largest |value| M (sep2_f32_bound). round_clamp is monotone, so
- * where the ends of [yf - B, yf + B] round to the same integer, so does y, and that integer is
- * stored; elsewhere (near a half-integer) y itself is computed as the double passes do it (the
- * same products added in the same order: exact_one) and stored as before. The bits are those
+ * bound from the taps and the largest |value| M (sep2_f32_bound). Where no half-integer (for
+ * logical, 0.5) lies within B of yf, every number within B of yf, y among them, rounds and
+ * saturates to the same integer, and that integer is stored; elsewhere (near a half-integer) y
+ * itself is computed as the double passes do it (the same products added in the same order:
+ * exact_one) and stored as before. The bits are those
  * of the double loop for every input; only the time depends on how many outputs are near a
  * half-integer. Where too many are (a kernel with dyadic taps on an image of ties), the call is
  * redone by the double loop. */
@@ -820,13 +821,17 @@ static double f32_class_max(int kind) {
     }
 }
 
-/* The taps rounded to float32 (g), where each tap is 0 or of magnitude in [2^-100, 2^100]
- * (float32's normal range, with room for the sums): else 0. */
+/* The taps rounded to float32 (g), where each tap is 0 or of magnitude in [2^-64, 2^64]: else
+ * 0. Then a tap and its product with a nonzero value (at least 1, at most 2^24) are normal
+ * float32s, so the row pass neither underflows (a sum of such products below the normal range
+ * is exact) nor overflows; the column pass's sums stay below 2^18 where the bound is accepted
+ * (its part u S0 T is at most 2^-6), and its products below the normal range are counted in the
+ * bound. */
 static int taps_f32(float *g, const double *f, ptrdiff_t q, double *abs_sum) {
     double s = 0;
     for (ptrdiff_t j = 0; j < q; j++) {
         const double a = f[j] < 0 ? -f[j] : f[j];
-        if (!(a == 0 || (a >= 0x1p-100 && a <= 0x1p100))) return 0;
+        if (!(a == 0 || (a >= 0x1p-64 && a <= 0x1p64))) return 0;
         g[j] = (float)f[j];
         s += a;
     }
@@ -1076,9 +1081,10 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     const float *g1 = g, *g0 = g + q1;
     const float G = sep2_f32_bound(M, S1, q1, S0, q0);
     const float ffill = (float)fill;
-    const float lo = kind == K_U8 || kind == K_U16 ? 0.0f : kind == K_I8 ? -128.0f : -32768.0f;
+    /* the class's range (logical: unused, its outputs are y >= 0.5) */
+    const float lo = kind == K_I8 ? -128.0f : kind == K_I16 ? -32768.0f : 0.0f;
     const float hi = kind == K_U8 ? 255.0f : kind == K_I8 ? 127.0f : kind == K_U16 ? 65535.0f
-                                                                                  : 32767.0f;
+                     : kind == K_I16 ? 32767.0f : 1.0f;
     /* outputs near a half-integer are about 2 G of all; each costs q0 q1 scalar products */
     if (!(G <= 0x1p-6f) || 2.0 * G * (double)q0 * (double)q1 > 4.0) {
         free(g);
