@@ -61,6 +61,7 @@ def _taps(rng, kind: str, q: int) -> np.ndarray:
     if kind == "gaussian":
         x = np.arange(q) - (q - 1) / 2
         t = np.exp(-(x**2) / (2 * rng.uniform(0.3, 3.0) ** 2))
+        t[t < np.finfo(float).eps * t.max()] = 0  # fspecial's cut
         return t / t.sum()
     if kind == "negative":  # a derivative-like filter: negative taps, sum 0
         t = rng.integers(-3, 4, q).astype(float)
@@ -197,11 +198,12 @@ def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
 
 @pytest.mark.parametrize(
     ("tap", "scale", "taken"),
-    [(2.0**-60, 1.0, True), (2.0**-70, 1.0, False), (0.25, 2.0**-70, False)],
+    [(2.0**-90, 1.0, True), (2.0**-110, 1.0, False), (0.25, 2.0**-90, True), (1.0, 2.0**20, False)],
 )
 def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
-    # Taps down to 2^-64 are summed in float32 (the row products stay normal float32s); a
-    # smaller nonzero tap, or one above 2^64, leaves the call to the double loop.
+    # Taps down to 2^-100 are summed in float32 (the row products stay normal float32s); a
+    # smaller nonzero tap leaves the call to the double loop, as does a kernel whose outputs
+    # are too large for the bound to decide them.
     rng = np.random.default_rng(3)
     A = _image(rng, "uint8", (50, 300), "mixed")
     v = np.array([tap, 1.0, tap])

@@ -821,7 +821,7 @@ static double f32_class_max(int kind) {
     }
 }
 
-/* The taps rounded to float32 (g), where each tap is 0 or of magnitude in [2^-64, 2^64]: else
+/* The taps rounded to float32 (g), where each tap is 0 or of magnitude in [2^-100, 2^64]: else
  * 0. Then a tap and its product with a nonzero value (at least 1, at most 2^24) are normal
  * float32s, so the row pass neither underflows (a sum of such products below the normal range
  * is exact) nor overflows; the column pass's sums stay below 2^18 where the bound is accepted
@@ -831,7 +831,7 @@ static int taps_f32(float *g, const double *f, ptrdiff_t q, double *abs_sum) {
     double s = 0;
     for (ptrdiff_t j = 0; j < q; j++) {
         const double a = f[j] < 0 ? -f[j] : f[j];
-        if (!(a == 0 || (a >= 0x1p-64 && a <= 0x1p64))) return 0;
+        if (!(a == 0 || (a >= 0x1p-100 && a <= 0x1p64))) return 0;
         g[j] = (float)f[j];
         s += a;
     }
@@ -936,9 +936,10 @@ CONTRACT CLONES static void column_pass_f32(float *restrict y, const float *cons
 
 /* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
  * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
- * G. All exact: after the clamp |x| < 2^23, so the truncation and the fraction f are; |f| - 0.5
- * is where |f| >= 0.25 (else its size exceeds 0.25 > G), as x - 0.5 is where x >= 0.25. The
- * clamp's ends are integers: beyond them every number within G < 0.5 gives the same end. */
+ * G. All exact: |x| < 2^18 where the bound is accepted, 0.5 - |x - r| is where |x - r| >= 0.25
+ * (else it exceeds 0.25 > G), as x - 0.5 is where x >= 0.25. The clamp's ends are integers:
+ * beyond them every number within G < 0.5 gives the same end. Through pointers, as
+ * round_clamp8. */
 static inline void decide16(vec_i32x16 *out, vec_i32x16 *near, const float *y, float G, int kind,
                             float lo, float hi) {
     vec_f32 x = LOAD(vec_f32, y);
@@ -948,21 +949,19 @@ static inline void decide16(vec_i32x16 *out, vec_i32x16 *near, const float *y, f
         *near = (vec_f32)((vec_i32x16)(x - 0.5f) & absmask) <= G;
         return;
     }
+    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds
+       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */
+    const float magic = 0x1.8p23f;
+    const vec_f32 r = (x + magic) - magic;
+    const vec_f32 d = (vec_f32)((vec_i32x16)(x - r) & absmask);
+    *near = 0.5f - d <= G;
     const vec_f32 vlo = (vec_f32){0} + lo, vhi = (vec_f32){0} + hi;
-    vec_i32x16 m = x < vlo; /* -1 where true */
-    x = (vec_f32)(((vec_i32x16)x & ~m) | ((vec_i32x16)vlo & m));
-    m = x > vhi;
-    x = (vec_f32)(((vec_i32x16)x & ~m) | ((vec_i32x16)vhi & m));
-    const vec_i32x16 t = __builtin_convertvector(x, vec_i32x16);
-    const vec_f32 f = x - __builtin_convertvector(t, vec_f32);
-    if (lo >= 0) { /* f >= 0 */
-        *out = t - (f >= 0.5f);
-        *near = (vec_f32)((vec_i32x16)(f - 0.5f) & absmask) <= G;
-        return;
-    }
-    *out = t - (f >= 0.5f) + (f <= -0.5f);
-    const vec_f32 af = (vec_f32)((vec_i32x16)f & absmask);
-    *near = (vec_f32)((vec_i32x16)(af - 0.5f) & absmask) <= G;
+    vec_i32x16 m = r < vlo; /* -1 where true */
+    vec_f32 c = (vec_f32)(((vec_i32x16)r & ~m) | ((vec_i32x16)vlo & m));
+    m = c > vhi;
+    c = (vec_f32)(((vec_i32x16)c & ~m) | ((vec_i32x16)vhi & m));
+    *out = __builtin_convertvector(c, vec_i32x16);
 }
 
 static inline int decide1(float x, int kind, float lo, float hi, float G, int *near) {
