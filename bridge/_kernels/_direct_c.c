@@ -1035,25 +1035,44 @@ CLONES static ptrdiff_t store_guarded(void *restrict dst, const float *restrict 
 }
 
 /* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
- * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... */
+ * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
+ * sums (t, room for q0 doubles; at, for q0 pointers) advance together, tap by tap: each is the
+ * same chain of operations, and the chains overlap instead of waiting on each other. */
 static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
                         const long long *rowidx, const long long *colidx, const double *f1,
                         ptrdiff_t q1, const double *f0, ptrdiff_t q0, double fill, ptrdiff_t r,
-                        ptrdiff_t c, ptrdiff_t k) {
+                        ptrdiff_t c, ptrdiff_t k, double *restrict t, const char **at) {
     const size_t isz = KIND_SIZE[kind];
-    double y = 0;
     for (ptrdiff_t j = 0; j < q0; j++) {
         const long long src = rowidx[r + q0 - 1 - j];
-        const char *a = (const char *)image +
-                        ((size_t)(src < 0 ? 0 : src) * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-        double t = 0;
-        for (ptrdiff_t i = 0; i < q1; i++) {
-            const long long col = colidx[c + q1 - 1 - i];
-            const double v = src < 0 || col < 0 ? fill : load_one(a, kind, (ptrdiff_t)col * np_);
-            t = t + v * f1[i];
-        }
-        y = y + t * f0[j];
+        at[j] = src < 0 ? NULL
+                        : (const char *)image +
+                              ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+        t[j] = 0;
     }
+    switch (kind) { /* a loop per class: no switch per value */
+#define TAPS(K, T)                                                                                \
+    case K:                                                                                       \
+        for (ptrdiff_t i = 0; i < q1; i++) {                                                      \
+            const long long col = colidx[c + q1 - 1 - i];                                         \
+            const double w = f1[i];                                                               \
+            for (ptrdiff_t j = 0; j < q0; j++) {                                                  \
+                const double v = at[j] == NULL || col < 0                                         \
+                                     ? fill                                                       \
+                                     : (double)((const T *)at[j])[(ptrdiff_t)col * np_];          \
+                t[j] = t[j] + v * w;                                                              \
+            }                                                                                     \
+        }                                                                                         \
+        break;
+        TAPS(K_U8, unsigned char)
+        TAPS(K_BOOL, unsigned char)
+        TAPS(K_I8, signed char)
+        TAPS(K_U16, unsigned short)
+        TAPS(K_I16, short)
+#undef TAPS
+    }
+    double y = 0;
+    for (ptrdiff_t j = 0; j < q0; j++) y = y + t[j] * f0[j];
     return y;
 }
 
@@ -1097,11 +1116,15 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
     const float **rows = malloc(sizeof(float *) * (size_t)q0);
     int *miss = malloc((sizeof(int) + 1) * (size_t)(np_ * SW));
-    if (ring == NULL || rows == NULL || miss == NULL) {
+    double *tsum = malloc(sizeof(double) * (size_t)q0);
+    const char **tat = malloc(sizeof(char *) * (size_t)q0);
+    if (ring == NULL || rows == NULL || miss == NULL || tsum == NULL || tat == NULL) {
         free(g);
         free(ring);
         free(rows);
         free(miss);
+        free(tsum);
+        free(tat);
         return -1;
     }
     float *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
@@ -1144,8 +1167,13 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             const ptrdiff_t r = p - (q0 - 1);
             char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
             for (ptrdiff_t k = 0; k < np_; k++) {
-                for (ptrdiff_t j = 0; j < q0; j++)
-                    rows[j] = ring + (k * q0 + (r + q0 - 1 - j) % q0) * SW;
+                /* ring slots (r + q0 - 1 - j) % q0, stepped down (a division per tap costs
+                   as much as the taps of a narrow strip) */
+                ptrdiff_t slot = (r + q0 - 1) % q0;
+                for (ptrdiff_t j = 0; j < q0; j++) {
+                    rows[j] = ring + (k * q0 + slot) * SW;
+                    slot = slot == 0 ? q0 - 1 : slot - 1;
+                }
                 column_pass_f32(y + k * SW, rows, g0, q0, w);
             }
             const float *yo = y;
@@ -1159,7 +1187,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             for (ptrdiff_t m = 0; m < nm; m++) {
                 const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
                 const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0, q0,
-                                           fill, r, c0 + c, k);
+                                           fill, r, c0 + c, k, tsum, tat);
                 const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
                 switch (kind) {
                 case K_U8: case K_BOOL: ((unsigned char *)o)[miss[m]] = (unsigned char)x; break;
@@ -1177,6 +1205,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     free(ring);
     free(rows);
     free(miss);
+    free(tsum);
+    free(tat);
     return status;
 }
 
