@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge import filtering  # noqa: E402
+from bridge._kernels import loops  # noqa: E402
 
 SCIPY_MODE = {"0": "constant", "replicate": "nearest", "symmetric": "reflect", "circular": "wrap"}
 CLASSES = {"double": np.float64, "single": np.float32, "uint8": np.uint8}
@@ -290,11 +291,24 @@ def bench_gauss(args, octave) -> None:
                 )
 
 
+def double_loop(on: bool) -> None:
+    """The fused loop summing integer images in double only (sep2's mode 0, as before its
+    float32 path), or as it chooses (the default): the same bits, for comparison."""
+    if not hasattr(loops, "_sep2_default"):
+        loops._sep2_default = loops.C_SEP2  # type: ignore[attr-defined]
+    real = loops._sep2_default  # type: ignore[attr-defined]
+    if on and real is not None:
+        loops.C_SEP2 = lambda *a: real(*a, 0)
+    else:
+        loops.C_SEP2 = real
+
+
 def bench_alternate(args) -> None:
     """The separable cases of issue 18, each library once per round in turn (bridge with the
-    fused loop, bridge's two-pass path, OpenCV, scipy), ``--alternate`` rounds: on a shared
-    machine a neighbour's burst then slows every library of a round, not one library's whole
-    best-of series. Ratios are the other time over the fused loop's, best and median."""
+    fused loop, the fused loop in double only, bridge's two-pass path, OpenCV, scipy),
+    ``--alternate`` rounds: on a shared machine a neighbour's burst then slows every library of
+    a round, not one library's whole best-of series. Ratios are the other time over the fused
+    loop's, best and median."""
     import cv2
     import scipy.ndimage as ndi
 
@@ -306,11 +320,13 @@ def bench_alternate(args) -> None:
             "call",
             "bridge fused s (best / median)",
             "bridge two-pass s",
+            "bridge double loop s",
             "OpenCV s",
             "scipy s",
             "OpenCV / fused",
             "scipy / fused",
             "two-pass / fused",
+            "double loop / fused",
         ]
     )
     rng = np.random.default_rng(1)
@@ -349,19 +365,28 @@ def bench_alternate(args) -> None:
                     )
                 )
             for name, fb, fc, fs in cases:
-                times: dict[str, list[float]] = {"fused": [], "two": [], "cv": [], "sp": []}
+                times: dict[str, list[float]] = {
+                    "fused": [],
+                    "two": [],
+                    "dbl": [],
+                    "cv": [],
+                    "sp": [],
+                }
                 for _ in range(args.alternate):
-                    for key, fn, fused in (
-                        ("fused", fb, True),
-                        ("cv", fc, True),
-                        ("two", fb, False),
-                        ("sp", fs, True),
+                    for key, fn, fused, dbl in (
+                        ("fused", fb, True, False),
+                        ("cv", fc, True, False),
+                        ("dbl", fb, True, True),
+                        ("two", fb, False, False),
+                        ("sp", fs, True, False),
                     ):
                         filtering.FUSED_SEPARABLE = fused
+                        double_loop(dbl)
                         t0 = time.perf_counter()
                         fn()
                         times[key].append(time.perf_counter() - t0)
                 filtering.FUSED_SEPARABLE = not args.two_pass
+                double_loop(args.double_loop)
                 best = {k: min(v) for k, v in times.items()}
                 med = {k: float(np.median(v)) for k, v in times.items()}
 
@@ -377,11 +402,13 @@ def bench_alternate(args) -> None:
                             name,
                             cell["fused"],
                             cell["two"],
+                            cell["dbl"],
                             cell["cv"],
                             cell["sp"],
                             ratio["cv"],
                             ratio["sp"],
                             ratio["two"],
+                            ratio["dbl"],
                         ]
                     ),
                     flush=True,
@@ -422,6 +449,12 @@ def main(argv=None) -> int:
         "before the fused loop (filtering.FUSED_SEPARABLE = False): the same bits, for comparison",
     )
     p.add_argument(
+        "--double-loop",
+        action="store_true",
+        help="bridge's fused loop summing integer images in double only, as before its float32 "
+        "path (sep2's mode 0): the same bits, for comparison",
+    )
+    p.add_argument(
         "--alternate",
         type=int,
         default=0,
@@ -434,12 +467,14 @@ def main(argv=None) -> int:
     fused_direct = hasattr(filtering, "FUSED_NONSEPARABLE") and not args.old_direct
     if hasattr(filtering, "FUSED_NONSEPARABLE"):  # a tree before the loop has no switch
         filtering.FUSED_NONSEPARABLE = fused_direct
+    double_loop(args.double_loop)
     print(
         "uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     )
     print(
         f"cores: {os.cpu_count()}, numpy {np.__version__}, "
         f"fused separable loop: {not args.two_pass}, fused direct loop: {fused_direct}, "
+        f"integer classes in double only: {args.double_loop}, "
         f"bridge from {Path(filtering.__file__).parents[1]}"
     )
     if args.alternate:

@@ -1089,9 +1089,434 @@ CLONES static void column_pass(double *restrict y, const double *const *rows,
     }
 }
 
-/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
- * memory. */
-static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+/* ---- sep2 in float32 for the small integer classes --------------------------------------------
+ * The output of an integer or logical image is an integer: the double y above matters only
+ * through round_clamp(y) (logical: y >= 0.5). For images whose values are exact in float32
+ * (uint8, int8, logical, uint16, int16), the same two passes are summed in float32 (twice the
+ * lanes per vector) with the taps rounded to float32, giving yf with |yf - y| <= B, B an a-priori
+ * bound from the taps and the largest |value| M (sep2_f32_bound). Where no half-integer (for
+ * logical, 0.5) lies within B of yf, every number within B of yf, y among them, rounds and
+ * saturates to the same integer, and that integer is stored; elsewhere (near a half-integer) y
+ * itself is computed as the double passes do it (the same products added in the same order:
+ * exact_one) and stored as before. The bits are those
+ * of the double loop for every input; only the time depends on how many outputs are near a
+ * half-integer. Where too many are (a kernel with dyadic taps on an image of ties), the call is
+ * redone by the double loop. */
+
+typedef int vec_i32x16 __attribute__((vector_size(64)));
+#define VF 8
+/* the float32 passes may contract a product and a sum to a fused multiply-add (the build's
+   -ffp-contract=off is for the double loops, whose bits are the contract) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CONTRACT __attribute__((optimize("fp-contract=fast")))
+#else
+#define CONTRACT
+#endif
+
+/* M, the largest |value| of the classes whose values float32 holds exactly; 0 for the others. */
+static double f32_class_max(int kind) {
+    switch (kind) {
+    case K_U8: return 255.0;
+    case K_I8: return 128.0;
+    case K_BOOL: return 1.0;
+    case K_U16: return 65535.0;
+    case K_I16: return 32768.0;
+    default: return 0.0;
+    }
+}
+
+/* The taps rounded to float32 (g), where each tap is 0 or of magnitude in [2^-100, 2^64]: else
+ * 0. Then a tap and its product with a nonzero value (at least 1, at most 2^24) are normal
+ * float32s, so the row pass neither underflows (a sum of such products below the normal range
+ * is exact) nor overflows; the column pass's sums stay below 2^18 where the bound is accepted
+ * (its part u S0 T is at most 2^-6), and its products below the normal range are counted in the
+ * bound. */
+static int taps_f32(float *g, const double *f, ptrdiff_t q, double *abs_sum) {
+    double s = 0;
+    for (ptrdiff_t j = 0; j < q; j++) {
+        const double a = f[j] < 0 ? -f[j] : f[j];
+        if (!(a == 0 || (a >= 0x1p-100 && a <= 0x1p64))) return 0;
+        g[j] = (float)f[j];
+        s += a;
+    }
+    *abs_sum = s;
+    return 1;
+}
+
+static double gamma_n(ptrdiff_t n, double u) { return (double)n * u / (1.0 - (double)n * u); }
+
+/* B, rounded up to a float32: |yf - y| <= B for the float32 output yf and the double loop's y,
+ * for q1 taps of absolute sum S1 along
+ * the rows, q0 of sum S0 along the columns, |values| <= M. With u = 2^-24, d = 2^-53 and
+ * gamma_n = n u / (1 - n u) (recursive summation of n products: |error| <= gamma_n sum |terms|),
+ * t the exact row pass with the double taps f, y* = sum t f0 exactly:
+ *   row pass in float32: |tf - t| <= M S1 (u + gamma_q1 (1 + u)) = E1 (taps rounded to float32:
+ *     u |f| each; the sum: gamma_q1 of sum |P g| <= M S1 (1 + u)), |tf| <= M S1 + E1 = T;
+ *   column pass: |yf - y*| <= S0 (T (gamma_q0 (1 + u) + u) + E1) = Ef (tf exact inputs: gamma of
+ *     sum |tf g0|, g0 rounded, plus E1 carried by the taps f0);
+ *   the double loop: |y - y*| <= M S1 S0 (gamma'_q0 (1 + gamma'_q1) + gamma'_q1) = Ed (d);
+ *   results below float32's normal range: at most 2^-150 absolute per operation, 2 q1 of them
+ *     carried by S0 and 2 q0 more, twice over for safety: Eu;
+ *   B = (Ef + Ed + Eu) (1 + 2^-20), the factor covering the rounding of this computation. */
+static float sep2_f32_bound(double M, double S1, ptrdiff_t q1, double S0, ptrdiff_t q0) {
+    const double u = 0x1p-24, d = 0x1p-53;
+    const double E1 = M * S1 * (u + gamma_n(q1, u) * (1 + u));
+    const double T = M * S1 + E1;
+    const double Ef = S0 * (T * (gamma_n(q0, u) * (1 + u) + u) + E1);
+    const double Ed = M * S1 * S0 * (gamma_n(q0, d) * (1 + gamma_n(q1, d)) + gamma_n(q1, d));
+    const double Eu = 2 * (2 * (double)q1 * S0 + 2 * (double)q0) * 0x1p-150;
+    const double B = (Ef + Ed + Eu) * (1 + 0x1p-20);
+    return (float)(B * (1 + 0x1p-20)); /* float32's rounding is within 2^-24 relative */
+}
+
+/* n elements of an image row (kind, one of f32_class_max's) as float32, exactly. */
+CLONES static void load_row_f32(float *restrict dst, const void *restrict src, int kind,
+                                ptrdiff_t n, ptrdiff_t stride) {
+#define LOAD_F32(K, T)                                                                            \
+    case K: {                                                                                     \
+        const T *s = src;                                                                         \
+        if (stride == 1)                                                                          \
+            for (ptrdiff_t i = 0; i < n; i++) dst[i] = (float)s[i];                               \
+        else                                                                                      \
+            for (ptrdiff_t i = 0; i < n; i++) dst[i] = (float)s[i * stride];                      \
+        return;                                                                                   \
+    }
+    switch (kind) {
+        LOAD_F32(K_U8, unsigned char)
+        LOAD_F32(K_BOOL, unsigned char)
+        LOAD_F32(K_I8, signed char)
+        LOAD_F32(K_U16, unsigned short)
+        LOAD_F32(K_I16, short)
+    }
+#undef LOAD_F32
+}
+
+/* row_pass in float32: t[c] = 0 + p[c + q - 1] * g[0] + ... for c < n. Products and sums may
+ * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
+ * vectors at a time: twice the double loop's, for the same bytes in flight. */
+CONTRACT CLONES static void row_pass_f32(float *restrict t, const float *restrict p,
+                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f32 acc[VF];
+        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const float *x = p + c + q - 1 - j;
+            const float w = g[j];
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
+        }
+        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        float a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];
+        t[c] = a;
+    }
+}
+
+/* column_pass in float32: y[c] = 0 + rows[0][c] * g[0] + ... for c < n (fused multiply-adds
+ * allowed, as in row_pass_f32). */
+CONTRACT CLONES static void column_pass_f32(float *restrict y, const float *const *rows,
+                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
+    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
+    ptrdiff_t c = 0;
+    for (; c + BLOCK <= n; c += BLOCK) {
+        vec_f32 acc[VF];
+        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
+        for (ptrdiff_t j = 0; j < q; j++) {
+            const float *x = rows[j] + c;
+            const float w = g[j];
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
+        }
+        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);
+    }
+    for (; c < n; c++) {
+        float a = 0;
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];
+        y[c] = a;
+    }
+}
+
+/* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
+ * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
+ * G. All exact: |x| < 2^18 where the bound is accepted, 0.5 - |x - r| is where |x - r| >= 0.25
+ * (else it exceeds 0.25 > G), as x - 0.5 is where x >= 0.25. The clamp's ends are integers:
+ * beyond them every number within G < 0.5 gives the same end. Through pointers, as
+ * round_clamp8. */
+static inline void decide16(vec_i32x16 *out, vec_i32x16 *near, const float *y, float G, int kind,
+                            float lo, float hi) {
+    vec_f32 x = LOAD(vec_f32, y);
+    const vec_i32x16 absmask = (vec_i32x16){0} + 0x7fffffff;
+    if (kind == K_BOOL) {
+        *out = -(x >= 0.5f);
+        *near = (vec_f32)((vec_i32x16)(x - 0.5f) & absmask) <= G;
+        return;
+    }
+    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds
+       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */
+    const float magic = 0x1.8p23f;
+    const vec_f32 r = (x + magic) - magic;
+    const vec_f32 d = (vec_f32)((vec_i32x16)(x - r) & absmask);
+    *near = 0.5f - d <= G;
+    const vec_f32 vlo = (vec_f32){0} + lo, vhi = (vec_f32){0} + hi;
+    vec_i32x16 m = r < vlo; /* -1 where true */
+    vec_f32 c = (vec_f32)(((vec_i32x16)r & ~m) | ((vec_i32x16)vlo & m));
+    m = c > vhi;
+    c = (vec_f32)(((vec_i32x16)c & ~m) | ((vec_i32x16)vhi & m));
+    *out = __builtin_convertvector(c, vec_i32x16);
+}
+
+static inline int decide1(float x, int kind, float lo, float hi, float G, int *near) {
+    if (kind == K_BOOL) {
+        const float d = x - 0.5f;
+        *near = (d < 0 ? -d : d) <= G;
+        return x >= 0.5f;
+    }
+    x = x < lo ? lo : x > hi ? hi : x;
+    const int t = (int)x;
+    const float f = x - (float)t;
+    const float d = (f < 0 ? -f : f) - 0.5f;
+    *near = (d < 0 ? -d : d) <= G;
+    return t + (f >= 0.5f) - (f <= -0.5f);
+}
+
+/* The n float32 outputs yf stored in the class (kind) where every number within G of them
+ * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
+CLONES static ptrdiff_t store_guarded(void *restrict dst, const float *restrict yf, int kind,
+                                      ptrdiff_t n, float G, float lo, float hi,
+                                      unsigned char *restrict flag, int *restrict miss) {
+    enum { W = sizeof(vec_f32) / sizeof(float) };
+    ptrdiff_t nm = 0, i = 0;
+    vec_i32x16 anyv = {0};
+    typedef unsigned char vec_u8 __attribute__((vector_size(W)));
+    /* a loop per class: its kind and bounds constants in the loop */
+    switch (kind) {
+#define GUARDED(K, T, LO, HI)                                                                     \
+    case K: {                                                                                     \
+        typedef T vec_t __attribute__((vector_size(W * sizeof(T))));                              \
+        for (; i + W <= n; i += W) {                                                              \
+            vec_i32x16 a, differ;                                                                 \
+            decide16(&a, &differ, yf + i, G, K, LO, HI);                                          \
+            STORE((T *)dst + i, __builtin_convertvector(a, vec_t));                                \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                       \
+        }                                                                                         \
+        break;                                                                                    \
+    }
+        GUARDED(K_U8, unsigned char, 0.0f, 255.0f)
+        GUARDED(K_BOOL, unsigned char, 0.0f, 1.0f)
+        GUARDED(K_I8, signed char, -128.0f, 127.0f)
+        GUARDED(K_U16, unsigned short, 0.0f, 65535.0f)
+        GUARDED(K_I16, short, -32768.0f, 32767.0f)
+#undef GUARDED
+    }
+    /* the lanes that differ, found only where one does (a test per vector is a chain of
+       shuffles the loop waits for) */
+    int any = 0;
+    for (int v = 0; v < W; v++) any |= anyv[v];
+    if (any)
+        for (ptrdiff_t j = 0; j < i; j += 8) {
+            unsigned long long word;
+            memcpy(&word, flag + j, 8);
+            if (word)
+                for (ptrdiff_t v = j; v < j + 8; v++)
+                    if (flag[v]) miss[nm++] = (int)v;
+        }
+    for (; i < n; i++) {
+        int near;
+        const int a = decide1(yf[i], kind, lo, hi, G, &near);
+        switch (kind) {
+        case K_U8: case K_BOOL: ((unsigned char *)dst)[i] = (unsigned char)a; break;
+        case K_I8: ((signed char *)dst)[i] = (signed char)a; break;
+        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)a; break;
+        case K_I16: ((short *)dst)[i] = (short)a; break;
+        }
+        if (near) miss[nm++] = (int)i;
+    }
+    return nm;
+}
+
+/* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
+ * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
+ * sums (t, room for q0 doubles; at, for q0 pointers) advance together, tap by tap: each is the
+ * same chain of operations, and the chains overlap instead of waiting on each other. */
+static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
+                        const long long *rowidx, const long long *colidx, const double *f1,
+                        ptrdiff_t q1, const double *f0, ptrdiff_t q0, double fill, ptrdiff_t r,
+                        ptrdiff_t c, ptrdiff_t k, double *restrict t, const char **at) {
+    const size_t isz = KIND_SIZE[kind];
+    for (ptrdiff_t j = 0; j < q0; j++) {
+        const long long src = rowidx[r + q0 - 1 - j];
+        at[j] = src < 0 ? NULL
+                        : (const char *)image +
+                              ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+        t[j] = 0;
+    }
+    switch (kind) { /* a loop per class: no switch per value */
+#define TAPS(K, T)                                                                                \
+    case K:                                                                                       \
+        for (ptrdiff_t i = 0; i < q1; i++) {                                                      \
+            const long long col = colidx[c + q1 - 1 - i];                                         \
+            const double w = f1[i];                                                               \
+            for (ptrdiff_t j = 0; j < q0; j++) {                                                  \
+                const double v = at[j] == NULL || col < 0                                         \
+                                     ? fill                                                       \
+                                     : (double)((const T *)at[j])[(ptrdiff_t)col * np_];          \
+                t[j] = t[j] + v * w;                                                              \
+            }                                                                                     \
+        }                                                                                         \
+        break;
+        TAPS(K_U8, unsigned char)
+        TAPS(K_BOOL, unsigned char)
+        TAPS(K_I8, signed char)
+        TAPS(K_U16, unsigned short)
+        TAPS(K_I16, short)
+#undef TAPS
+    }
+    double y = 0;
+    for (ptrdiff_t j = 0; j < q0; j++) y = y + t[j] * f0[j];
+    return y;
+}
+
+/* bridge_sep2 for the classes of f32_class_max: 0 done, -1 no memory, 2 not taken (taps or
+ * fill outside float32's reach, a bound too wide for the outputs to be decided mostly in
+ * float32, or too many outputs near a half-integer: the rows it wrote are rewritten by the
+ * double loop with the same values; unlimited: however many). */
+static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                    ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                    ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
+                    ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int unlimited) {
+    enum { RING_BYTES = 24 << 10, BLOCK = VF * (sizeof(vec_f32) / sizeof(float)), AHEAD = 4 };
+    double M = f32_class_max(kind);
+    const double afill = fill < 0 ? -fill : fill;
+    if (M == 0 || !((double)(float)fill == fill) || afill > 0x1p24) return 2;
+    M = afill > M ? afill : M;
+    float *g = malloc(sizeof(float) * (size_t)(q0 + q1));
+    if (g == NULL) return -1;
+    double S0, S1;
+    if (!taps_f32(g, f1, q1, &S1) || !taps_f32(g + q1, f0, q0, &S0)) {
+        free(g);
+        return 2;
+    }
+    const float *g1 = g, *g0 = g + q1;
+    const float G = sep2_f32_bound(M, S1, q1, S0, q0);
+    const float ffill = (float)fill;
+    /* the class's range (logical: unused, its outputs are y >= 0.5) */
+    const float lo = kind == K_I8 ? -128.0f : kind == K_I16 ? -32768.0f : 0.0f;
+    const float hi = kind == K_U8 ? 255.0f : kind == K_I8 ? 127.0f : kind == K_U16 ? 65535.0f
+                     : kind == K_I16 ? 32767.0f : 1.0f;
+    /* outputs near a half-integer are about 2 G of all; each costs q0 q1 scalar products */
+    if (!(G <= 0x1p-6f) || 2.0 * G * (double)q0 * (double)q1 > 4.0) {
+        free(g);
+        return 2;
+    }
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_) / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
+    const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t PW = SW + q1 - 1;
+    float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
+    const float **rows = malloc(sizeof(float *) * (size_t)q0);
+    int *miss = malloc((sizeof(int) + 1) * (size_t)(np_ * SW));
+    double *tsum = malloc(sizeof(double) * (size_t)q0);
+    const char **tat = malloc(sizeof(char *) * (size_t)q0);
+    if (ring == NULL || rows == NULL || miss == NULL || tsum == NULL || tat == NULL) {
+        free(g);
+        free(ring);
+        free(rows);
+        free(miss);
+        free(tsum);
+        free(tat);
+        return -1;
+    }
+    float *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
+    int status = 0;
+    /* misses allowed: about 2 scalar products per output on average, after a start */
+    double budget = 65536, cost = 0;
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        const ptrdiff_t lo_c = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi_c = mid + n1 - c0 < lo_c ? lo_c : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+            const long long src = rowidx[p];
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c) {
+                const char *next = (const char *)image +
+                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
+                                    (size_t)(c0 + lo_c - mid)) * (size_t)np_ * isz;
+                for (size_t b = 0; b < (size_t)((hi_c - lo_c) * np_) * isz; b += 64)
+                    __builtin_prefetch(next + b);
+            }
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                if (src < 0) {
+                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = ffill;
+                } else {
+                    const char *a = (const char *)image +
+                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                    const char *at = a + (size_t)(c0 + lo_c - mid) * (size_t)np_ * isz;
+                    if (hi_c > lo_c) load_row_f32(prow + lo_c, at, kind, hi_c - lo_c, np_);
+                    for (ptrdiff_t c = 0; c < lo_c; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? ffill
+                                      : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                    for (ptrdiff_t c = hi_c; c < pw; c++)
+                        prow[c] = colidx[c0 + c] < 0
+                                      ? ffill
+                                      : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                }
+                row_pass_f32(ring + (k * q0 + p % q0) * SW, prow, g1, q1, w);
+            }
+            if (p < r0 + q0 - 1) continue;
+            const ptrdiff_t r = p - (q0 - 1);
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                /* ring slots (r + q0 - 1 - j) % q0, stepped down (a division per tap costs
+                   as much as the taps of a narrow strip) */
+                ptrdiff_t slot = (r + q0 - 1) % q0;
+                for (ptrdiff_t j = 0; j < q0; j++) {
+                    rows[j] = ring + (k * q0 + slot) * SW;
+                    slot = slot == 0 ? q0 - 1 : slot - 1;
+                }
+                column_pass_f32(y + k * SW, rows, g0, q0, w);
+            }
+            const float *yo = y;
+            if (np_ > 1) {
+                for (ptrdiff_t c = 0; c < w; c++)
+                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
+                yo = yi;
+            }
+            const ptrdiff_t nm = store_guarded(o, yo, kind, w * np_, G, lo, hi,
+                                               (unsigned char *)(miss + np_ * SW), miss);
+            for (ptrdiff_t m = 0; m < nm; m++) {
+                const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
+                const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0, q0,
+                                           fill, r, c0 + c, k, tsum, tat);
+                const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
+                switch (kind) {
+                case K_U8: case K_BOOL: ((unsigned char *)o)[miss[m]] = (unsigned char)x; break;
+                case K_I8: ((signed char *)o)[miss[m]] = (signed char)x; break;
+                case K_U16: ((unsigned short *)o)[miss[m]] = (unsigned short)x; break;
+                case K_I16: ((short *)o)[miss[m]] = (short)x; break;
+                }
+            }
+            cost += (double)nm * (double)(q0 * q1);
+            budget += 2.0 * (double)(w * np_);
+            if (cost > budget && !unlimited) status = 2;
+        }
+    }
+    free(g);
+    free(ring);
+    free(rows);
+    free(miss);
+    free(tsum);
+    free(tat);
+    return status;
+}
+
+/* The double loop: output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in
+ * the image, -1 no memory. */
+static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
                        ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
@@ -1179,21 +1604,39 @@ static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptr
     return status;
 }
 
+/* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
+ * memory, 2 (mode 2 only) not computed. mode 0: the double loop; 1: sep2_f32 where it is taken,
+ * else the double loop; 2: sep2_f32 only, every output near a half-integer computed exactly
+ * however many (tests). */
+static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                       ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                       ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int mode) {
+    if (mode != 0) {
+        const int s = sep2_f32(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0,
+                               q0, fill, r0, r1, mode == 2);
+        if (s != 2 || mode == 2) return s;
+    }
+    return sep2_f64(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0, q0, fill, r0,
+                    r1);
+}
+
 static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    /* sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1) */
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "sep2 takes 11 arguments");
+    /* sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1, mode=1) */
+    if (nargs != 11 && nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "sep2 takes 11 or 12 arguments");
         return NULL;
     }
+    ptrdiff_t mode = nargs == 12 ? PyNumber_AsSsize_t(args[11], PyExc_OverflowError) : 1;
     ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
     ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
     double fill = PyFloat_AsDouble(args[8]);
     ptrdiff_t r0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
     ptrdiff_t r1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
     if (PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind > K_BOOL) {
-        PyErr_SetString(PyExc_ValueError, "sep2: unknown kind");
+    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 2) {
+        PyErr_SetString(PyExc_ValueError, "sep2: unknown kind or mode");
         return NULL;
     }
     Py_buffer b[6];
@@ -1237,7 +1680,7 @@ static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
             status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
-                                 b1->buf, q1, b0->buf, q0, fill, r0, r1);
+                                 b1->buf, q1, b0->buf, q0, fill, r0, r1, (int)mode);
             Py_END_ALLOW_THREADS
         }
         result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
@@ -1572,11 +2015,13 @@ static PyMethodDef methods[] = {
      "float64 pairs) set to the direct sum across the planes: out[j, p] = sum over the k "
      "where s + j - k is a plane of x of x[s + j - k, p] * w[k, p]."},
     {"sep2", (PyCFunction)(void (*)(void))py_sep2, METH_FASTCALL,
-     "sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1): rows r0..r1 of out "
+     "sep2(out, image, kind, rowidx, colidx, mid, f1, f0, fill, r0, r1, mode=1): rows r0..r1 of out "
      "(the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) set to the "
      "separable path's two direct passes over the padded image (f1 along the rows, then f0 "
      "along the columns), converted as MATLAB converts; True "
-     "(nothing to trust) where the image holds NaN or Inf."},
+     "(nothing to trust) where the image holds NaN or Inf. mode 0: summed in double only; 1: "
+     "integer classes summed in float32 where the bound decides the rounding (the same "
+     "result); 2: float32 only, True where it does not apply (tests)."},
     {"nonsep2", (PyCFunction)(void (*)(void))py_nonsep2, METH_FASTCALL,
      "nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1): rows "
      "r0..r1 of out (the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) "

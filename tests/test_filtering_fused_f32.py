@@ -1,0 +1,230 @@
+"""The fused separable loop's float32 path (``sep2_f32`` in bridge/_kernels/_direct_c.c) gives
+the bits of its double loop, and so of the two direct passes it replaces, for the integer and
+logical classes whose values float32 holds (uint8, int8, uint16, int16, logical).
+
+The float32 sums decide an output only where every number within the a-priori bound of them
+rounds (and saturates) to the same integer; the rest are recomputed as the double loop sums
+them. Each call of ``sep2`` made by imfilter is run three ways and compared byte for byte: the
+double loop alone (mode 0), the float32 path alone with every undecided output recomputed
+however many there are (mode 2), and the default (mode 1, what imfilter returns), which is also
+compared with the two-pass path (``filtering.FUSED_SEPARABLE = False``). Kernels include
+averages whose taps are not exact in binary (1/3, 1/5, 1/7, 1/10: the double loop's own
+rounding error decides near-ties, the case the recomputation exists for), exact halves and
+quarters (exact ties), binomials, negative taps and Gaussians; images hold the classes' ends,
+constants and small values (many ties).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridge import filtering
+from bridge._kernels import loops
+from tests.filtering_strategies import BOUNDARIES
+
+pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
+
+CLASSES = ("uint8", "int8", "uint16", "int16", "bool")
+
+
+def _image(rng, cls: str, shape, style: str) -> np.ndarray:
+    dtype = np.dtype(cls)
+    if dtype.kind == "b":
+        return rng.random(shape) < (0.5 if style != "constant" else 2.0)
+    info = np.iinfo(dtype)
+    if style == "constant":
+        return np.full(shape, rng.choice([info.min, info.max, 0, 1, 7]), dtype)
+    if style == "ends":
+        return rng.choice(np.array([info.min, info.max, 0], np.int64), shape).astype(dtype)
+    if style == "small":
+        return rng.integers(max(info.min, -9), 10, shape).astype(dtype)
+    wide = rng.integers(info.min, int(info.max) + 1, shape, dtype=np.int64)
+    small = rng.integers(max(info.min, -4), 5, shape)
+    return np.where(rng.random(shape) < 0.5, wide, small).astype(dtype)
+
+
+def _taps(rng, kind: str, q: int) -> np.ndarray:
+    if kind == "average":
+        return np.full(q, 1.0 / q)
+    if kind == "halves":
+        return np.full(q, 0.5)
+    if kind == "quarters":
+        return np.full(q, 0.25)
+    if kind == "binomial":
+        t = np.array([1.0])
+        for _ in range(q - 1):
+            t = np.convolve(t, [1.0, 1.0])
+        return t / t.sum()
+    if kind == "gaussian":
+        x = np.arange(q) - (q - 1) / 2
+        t = np.exp(-(x**2) / (2 * rng.uniform(0.3, 3.0) ** 2))
+        t[t < np.finfo(float).eps * t.max()] = 0  # fspecial's cut
+        return t / t.sum()
+    if kind == "negative":  # a derivative-like filter: negative taps, sum 0
+        t = rng.integers(-3, 4, q).astype(float)
+        return t / max(1.0, np.abs(t).sum())
+    return rng.standard_normal(q)
+
+
+def _kernel(rng, kind0: str, kind1: str, q0: int, q1: int) -> np.ndarray:
+    return np.outer(_taps(rng, kind0, q0), _taps(rng, kind1, q1))
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.tobytes() == b.tobytes(), np.argwhere(a.view(np.uint8) != b.view(np.uint8))[:5]
+
+
+def _three_ways(fn, monkeypatch):
+    """(imfilter's result, the two-pass result, sep2 calls where the float32 path was taken,
+    sep2 calls): each
+    sep2 call also run in modes 0 and 2, their rows compared byte for byte."""
+    real = loops.C_SEP2
+    taken, calls = [], []
+
+    def checked(out, *rest):
+        calls.append(1)
+        r0, r1 = rest[8], rest[9]
+        flag = real(out, *rest)  # mode 1, the default
+        double = np.empty_like(out)
+        assert real(double, *rest, 0) == flag
+        _same_bits(out[r0:r1], double[r0:r1])
+        alone = np.empty_like(out)
+        if not real(alone, *rest, 2):
+            taken.append(1)
+            _same_bits(alone[r0:r1], double[r0:r1])
+        return flag
+
+    with monkeypatch.context() as m:
+        m.setattr(loops, "C_SEP2", checked)
+        m.setattr(filtering, "FUSED_SEPARABLE", True)
+        fused = fn()
+        m.setattr(filtering, "FUSED_SEPARABLE", False)
+        old = fn()
+    return fused, old, len(taken), len(calls)
+
+
+TAPS = ("average", "halves", "quarters", "binomial", "gaussian", "negative", "random")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cls=st.sampled_from(CLASSES),
+    style=st.sampled_from(("mixed", "small", "ends", "constant")),
+    boundary=st.sampled_from(BOUNDARIES),
+    shape=st.sampled_from(("same", "full")),
+    mode=st.sampled_from(("corr", "conv")),
+    kinds=st.tuples(st.sampled_from(TAPS), st.sampled_from(TAPS)),
+    sizes=st.tuples(
+        st.integers(1, 40),
+        st.one_of(st.integers(1, 40), st.integers(250, 500)),  # one strip of columns, several
+        st.integers(1, 10),
+        st.integers(1, 10),
+    ),
+    planes=st.sampled_from(((), (2,), (3,))),
+)
+def test_float32_path_has_the_bits_of_the_double_loop(
+    monkeypatch, seed, cls, style, boundary, shape, mode, kinds, sizes, planes
+):
+    rng = np.random.default_rng(seed)
+    n0, n1, q0, q1 = sizes
+    A = _image(rng, cls, (n0, n1, *planes), style)
+    h = _kernel(rng, *kinds, q0, q1)
+    fused, old, taken, calls = _three_ways(
+        lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=True, method="direct"),
+        monkeypatch,
+    )
+    _same_bits(fused, old)
+    if min(q0, q1) > 1 and filtering._rank_one(h) is not None:  # not so for zero taps
+        assert calls, "the fused loop should have computed this case"
+    smooth = {"average", "halves", "quarters", "binomial", "gaussian"}
+    if cls in ("uint8", "int8", "bool") and set(kinds) <= smooth:
+        assert taken == calls, "the float32 path should have computed this case"
+
+
+@pytest.mark.parametrize("q", [3, 5, 6, 7, 10])
+@pytest.mark.parametrize("cls", ["uint8", "int8", "bool"])
+def test_near_ties_decided_by_the_double_loops_rounding(monkeypatch, cls, q):
+    # Averages of small integers: sums k + 1/2 exactly, which the double loop's taps (1/q
+    # rounded) and order put a little above or below; float32 cannot tell which.
+    rng = np.random.default_rng(q)
+    A = _image(rng, cls, (60, 300), "small")
+    h = np.full((q, q), 1.0 / (q * q))
+    fused, old, taken, _ = _three_ways(
+        lambda: filtering.imfilter(A, h, "symmetric", separable=True), monkeypatch
+    )
+    assert taken
+    _same_bits(fused, old)
+
+
+@pytest.mark.parametrize("cls", ["int16", "int8", "bool"])
+def test_sixteen_bit_and_small_classes_on_the_float32_path(monkeypatch, cls):
+    # int16's bound (M = 32768) admits only the smallest kernels: 2x2 quarters (ties) here,
+    # so its stores, saturation and exact recomputations are exercised too; int8 and logical
+    # alike. The classes' ends: sums that reach them.
+    rng = np.random.default_rng(8)
+    A = _image(rng, cls, (40, 333, 3), "ends")
+    fused, old, taken, calls = _three_ways(
+        lambda: filtering.imfilter(A, np.full((2, 2), 0.25), "circular", separable=True),
+        monkeypatch,
+    )
+    assert taken == calls == 1
+    _same_bits(fused, old)
+
+
+def test_large_images_in_threads(monkeypatch):
+    # Shares of rows in the kernels' threads, an RGB image, and a tie-heavy image on which the
+    # default mode redoes the call in double (mode 2 still computes every undecided output).
+    rng = np.random.default_rng(11)
+    cases = [
+        (_image(rng, "uint8", (700, 650), "mixed"), lambda A: filtering.imgaussfilt(A, 2.0)),
+        (_image(rng, "uint8", (300, 350, 3), "mixed"), lambda A: filtering.imgaussfilt(A, 1.3)),
+        (_image(rng, "int8", (600, 600), "small"), lambda A: filtering.imgaussfilt(A, 5.0)),
+        (  # every output a tie: too many for the default mode
+            np.tile(np.arange(640) % 2, (700, 1)).astype(np.uint8),
+            lambda A: filtering.imfilter(A, np.full((2, 2), 0.25), separable=True),
+        ),
+    ]
+    for A, fn in cases:
+        fused, old, taken, _ = _three_ways(lambda A=A, fn=fn: fn(A), monkeypatch)
+        assert taken
+        _same_bits(fused, old)
+
+
+def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
+    # uint16 with a 21-tap Gaussian: the bound is too wide for float32 to decide most outputs;
+    # int32: values float32 does not hold; double: not an integer class.
+    rng = np.random.default_rng(5)
+    for A, sigma in (
+        (_image(rng, "uint16", (80, 90), "mixed"), 5.0),
+        (_image(rng, "int32", (80, 90), "mixed"), 1.0),
+        (rng.standard_normal((80, 90)), 1.0),
+    ):
+        fused, old, taken, calls = _three_ways(lambda A=A, s=sigma: filtering.imgaussfilt(A, s),
+                                               monkeypatch)  # fmt: skip
+        assert calls and not taken
+        _same_bits(fused, old)
+
+
+@pytest.mark.parametrize(
+    ("tap", "scale", "taken"),
+    [(2.0**-90, 1.0, True), (2.0**-110, 1.0, False), (0.25, 2.0**-90, True), (1.0, 2.0**20, False)],
+)
+def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
+    # Taps down to 2^-100 are summed in float32 (the row products stay normal float32s); a
+    # smaller nonzero tap leaves the call to the double loop, as does a kernel whose outputs
+    # are too large for the bound to decide them.
+    rng = np.random.default_rng(3)
+    A = _image(rng, "uint8", (50, 300), "mixed")
+    v = np.array([tap, 1.0, tap])
+    h = np.outer(v, v) * scale
+    fused, old, got, calls = _three_ways(
+        lambda: filtering.imfilter(A, h, "replicate", separable=True), monkeypatch
+    )
+    assert calls and bool(got) == taken
+    _same_bits(fused, old)
