@@ -621,8 +621,9 @@ def _fused_separable(
     :func:`_filter_real`'s two direct passes (rows, then columns) and :func:`_cast_owned`, in
     one compiled loop that reads the padding by index and keeps the intermediate rows in
     cache. None where that path would not be those two direct passes (a kernel that is not
-    separable or too small, a method other than direct, a non-finite fill or image, no C
-    loop): the caller computes the usual way.
+    separable or too small, a method other than direct, a non-finite fill or image, under
+    implicit zeros an image or row pass with fewer elements than the pass's taps, which the
+    direct loop would take as the taps; no C loop): the caller computes the usual way.
 
     ``implicit_zeros``: the caller would filter A with implicit zero padding (imfilter's zero
     boundary), which chooses the passes' method by A's size rather than the padded size."""
@@ -664,6 +665,8 @@ def _fused_separable(
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)]
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
+    if implicit_zeros and (A.size < q1 or A.shape[0] * L1 * planes < q0):
+        return None  # a pass's operand smaller than its taps: the direct loop swaps the two
     if method == "auto":
         p0 = A.shape[0] if implicit_zeros else padded_shape[0]
         p1 = A.shape[1] if implicit_zeros else padded_shape[1]
