@@ -849,9 +849,11 @@ def _fused_direct(
     ):
         return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
-    j0, j1 = np.nonzero(w.reshape(q0, q1))  # the direct loop's order: index order
-    ta, tb = q0 - 1 - j0.astype(np.int64), q1 - 1 - j1.astype(np.int64)
-    tw = np.ascontiguousarray(w.reshape(q0, q1)[j0, j1], np.float64)
+    w2 = w.reshape(q0, q1)
+    if w2.size > _RANK_ONE_CACHED_TAPS:
+        ta, tb, tw = _direct_taps(w2)
+    else:
+        ta, tb, tw = _direct_taps_cached(w2.shape, w2.dtype.str, w2.tobytes())
     mid = widths[1][0]
     if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
         # the transpose, read in place: output (c, r) of it is output (r, c) of A
@@ -866,7 +868,6 @@ def _fused_direct(
         out = np.empty((L0, L1, planes), A.dtype)
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
-    ta, tb = np.ascontiguousarray(ta), np.ascontiguousarray(tb)
     flags: list[bool] = []
 
     def run(share) -> None:
@@ -885,6 +886,26 @@ def _fused_direct(
     if transposed:
         return out.reshape(L0, L1).T
     return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
+def _direct_taps(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """nonsep2's taps of the 2-D kernel w (as applied, already rotated for a correlation): the
+    nonzero taps in the direct loop's order (index order), as offsets from the last row and
+    column and values; read-only, contiguous."""
+    q0, q1 = w.shape
+    j0, j1 = np.nonzero(w)
+    ta = np.ascontiguousarray(q0 - 1 - j0.astype(np.int64))
+    tb = np.ascontiguousarray(q1 - 1 - j1.astype(np.int64))
+    tw = np.ascontiguousarray(w[j0, j1], np.float64)
+    for t in (ta, tb, tw):
+        t.flags.writeable = False
+    return ta, tb, tw
+
+
+@functools.lru_cache(maxsize=64)
+def _direct_taps_cached(shape, dtype: str, data: bytes):
+    """:func:`_direct_taps` kept per kernel (its shape, class and bytes)."""
+    return _direct_taps(np.frombuffer(data, np.dtype(dtype)).reshape(shape))
 
 
 def valid_correlation(

@@ -1,13 +1,13 @@
 """The per-call caches of bridge.filtering (issue 18) change no result.
 
 What is kept between calls: the padding plan per (sizes, size option, boundary rule), the
-rank-one answer per kernel (its shape, class and bytes), imgaussfilt's kernel per (sigma, size),
-a numeric boundary converted to the image's class per (value's bits, class) and auto's choice
-per pair of shapes. Each is compared with the computation it keeps, cold (cache cleared) and
-warm, across keys that must not collide (shapes, boundaries, transposed kernels, -0.0 and 0.0);
-the arrays handed out are read-only or copies, so a caller cannot change what the next call
-reads. validateattributes' checks of one number (done in Python) are compared with numpy's checks
-of two copies of that number.
+rank-one answer and the direct loop's taps per kernel (its shape, class and bytes),
+imgaussfilt's kernel per (sigma, size), a numeric boundary converted to the image's class per
+(value's bits, class) and auto's choice per pair of shapes. Each is compared with the
+computation it keeps, cold (cache cleared) and warm, across keys that must not collide
+(shapes, boundaries, transposed kernels, -0.0 and 0.0); the arrays handed out are read-only
+or copies, so a caller cannot change what the next call reads. validateattributes' checks of
+one number (done in Python) are compared with numpy's checks of two copies of that number.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def _clear() -> None:
         filtering._gauss_kernel_cached,
         filtering._fill_cached,
         filtering._picks_direct_cached,
+        filtering._direct_taps_cached,
     ):
         f.cache_clear()
 
@@ -246,3 +247,18 @@ def test_filters_cold_and_warm_give_the_same_bits(cls):
     for a, b in zip(cold, warm):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.tobytes() == b.tobytes() and a.flags.f_contiguous == b.flags.f_contiguous
+
+
+def test_direct_taps_cold_and_warm_equal_the_taps_themselves():
+    """nonsep2's taps kept per kernel: the same offsets and values as from a fresh copy, for
+    kernels of the same bytes and another shape, and signed zeros (a -0.0 tap is a zero tap)."""
+    _clear()
+    ks = [k for k in _kernels() if k.ndim == 2]
+    ks.append(np.array([[0.0, -0.0], [1.0, 2.0]]))
+    for _ in range(2):
+        for w in ks + ks[::-1]:
+            got = filtering._direct_taps_cached(w.shape, w.dtype.str, w.tobytes())
+            want = filtering._direct_taps(np.array(w, copy=True))
+            for g, x in zip(got, want):
+                assert g.dtype == x.dtype and g.tobytes() == x.tobytes()
+                assert not g.flags.writeable and g.flags.c_contiguous
