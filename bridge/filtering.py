@@ -454,7 +454,8 @@ def padding_plan(a_shape, h_shape, shape: Shape = "same", boundary: Boundary = 0
     number of dimensions): ``plan[k][p]`` is the index of A along axis k that padded index p
     reads, or -1 for the constant. A box ``[p0, p1)`` per axis of the padded array is
     ``A[np.ix_(*(plan[k][p0:p1] ...))]`` with the constant where any index is -1; output box
-    ``[o0, o1)`` needs the padded box ``[o0, o1 + size(h, k) - 1)``."""
+    ``[o0, o1)`` needs the padded box ``[o0, o1 + size(h, k) - 1)``. The arrays are shared
+    by every call with the same sizes and rule, so read-only (the list is the caller's)."""
     nd = max(len(a_shape), len(h_shape))
     # every numeric boundary has the same plan (-1 outside A): one cache entry for them all
     rule = boundary if isinstance(boundary, str) else 0
