@@ -68,6 +68,7 @@ NaN/Inf MathWorks documents it as undefined).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -211,6 +212,9 @@ def _check(ok: bool, fn: str, name: str, pos: int, what: str, got) -> None:
 
 def _attributes(arr: np.ndarray, fn: str, name: str, pos: int, attrs: Sequence[str]) -> None:
     """validateattributes' checks, in the order listed."""
+    if arr.size == 1 and arr.dtype.kind in "biuf":
+        _scalar_attributes(arr, fn, name, pos, attrs)
+        return
     real = arr.real if arr.dtype.kind == "c" else arr
     for attr in attrs:
         if attr == "nonempty":
@@ -231,6 +235,25 @@ def _attributes(arr: np.ndarray, fn: str, name: str, pos: int, attrs: Sequence[s
         elif attr == "odd":
             ok = bool(np.all(np.isfinite(real)) and np.all(np.mod(real, 2) == 1))
             _check(ok, fn, name, pos, "odd", arr)
+
+
+def _scalar_attributes(arr: np.ndarray, fn: str, name: str, pos: int, attrs) -> None:
+    """:func:`_attributes` of one real number (a sigma, a size), in Python's arithmetic: the
+    same answers as numpy's for one value (``%`` takes the divisor's sign, as ``np.mod``)."""
+    v = arr.reshape(()).item()
+    finite = math.isfinite(v)
+    for attr in attrs:
+        if attr == "finite":
+            _check(finite, fn, name, pos, "finite", arr)
+        elif attr == "positive":
+            _check(v > 0, fn, name, pos, "positive", arr)
+        elif attr == "nonnegative":
+            _check(v >= 0, fn, name, pos, "nonnegative", arr)
+        elif attr == "integer":
+            _check(finite and v == math.floor(v), fn, name, pos, "integer", arr)
+        elif attr == "odd":
+            _check(finite and v % 2 == 1, fn, name, pos, "odd", arr)
+        # nonempty, real and scalar hold for one real number
 
 
 def _size_text(shape) -> str:
@@ -338,6 +361,22 @@ def boundary_value(X, dtype) -> np.generic:
     return cast_to_class(np.asarray(val, np.float64).reshape(1), dtype)[0]
 
 
+def _fill(X, dtype: np.dtype) -> np.generic:
+    """:func:`boundary_value` of a Python int or float (not NaN), kept per value and class (the
+    calls' usual boundary is 0); other values are converted each time. A float's key is its
+    bits (``-0.0`` is not ``0.0``)."""
+    if type(X) is float and X == X:
+        return _fill_cached(dtype, float, X.hex())
+    if type(X) is int:
+        return _fill_cached(dtype, int, X)
+    return boundary_value(X, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_cached(dtype: np.dtype, kind: type, key) -> np.generic:
+    return boundary_value(float.fromhex(key) if kind is float else key, dtype)
+
+
 # ---------------------------------------------------------------------------------------------
 # Padding: the rule the streaming layer shares
 
@@ -415,13 +454,24 @@ def padding_plan(a_shape, h_shape, shape: Shape = "same", boundary: Boundary = 0
     number of dimensions): ``plan[k][p]`` is the index of A along axis k that padded index p
     reads, or -1 for the constant. A box ``[p0, p1)`` per axis of the padded array is
     ``A[np.ix_(*(plan[k][p0:p1] ...))]`` with the constant where any index is -1; output box
-    ``[o0, o1)`` needs the padded box ``[o0, o1 + size(h, k) - 1)``."""
+    ``[o0, o1)`` needs the padded box ``[o0, o1 + size(h, k) - 1)``. The arrays are shared
+    by every call with the same sizes and rule, so read-only (the list is the caller's)."""
     nd = max(len(a_shape), len(h_shape))
-    widths = pad_width(a_shape, h_shape, shape)
-    return [
-        source_indices(n, b, a, boundary)
-        for n, (b, a) in zip(_dims(a_shape, nd), widths, strict=True)
-    ]
+    # every numeric boundary has the same plan (-1 outside A): one cache entry for them all
+    rule = boundary if isinstance(boundary, str) else 0
+    return list(_padding_plan(_dims(a_shape, nd), _dims(h_shape, nd), shape, rule))
+
+
+@functools.lru_cache(maxsize=256)
+def _padding_plan(a_dims, h_dims, shape, rule) -> tuple[np.ndarray, ...]:
+    """:func:`padding_plan` of sizes already extended to one length, kept per call signature
+    (a filter called again on images of the same size reads the same plan); the arrays are
+    read-only, as every caller shares them."""
+    widths = pad_width(a_dims, h_dims, shape)
+    plan = tuple(source_indices(n, b, a, rule) for n, (b, a) in zip(a_dims, widths, strict=True))
+    for ix in plan:
+        ix.flags.writeable = False
+    return plan
 
 
 def padded(A, h_shape, boundary: Boundary = 0, shape: Shape = "same") -> np.ndarray:
@@ -508,9 +558,31 @@ def _scatter_nonfinite(out, P, bad, w, before) -> None:
 def _rank_one(w: np.ndarray):
     """[(axis, 1-D taps), ...] whose product is w (within SEPARABLE_RESIDUAL eps of its largest
     tap, zero exactly where w is), or None. The lines through the largest tap, the later ones
-    divided by it."""
+    divided by it (read-only: a kernel's answer is kept, see :func:`_rank_one_of`)."""
     axes = [d for d in range(w.ndim) if w.shape[d] > 1]
-    if len(axes) < 2 or not np.all(np.isfinite(w)):
+    if len(axes) < 2:
+        return None
+    if w.size > _RANK_ONE_CACHED_TAPS:
+        factors = _rank_one_of(w)
+    else:
+        factors = _rank_one_cached(w.shape, w.dtype.str, w.tobytes())
+    return None if factors is None else list(factors)
+
+
+# Kernels of at most this many taps keep _rank_one's answer (a filter applied again skips the
+# test): the key is the kernel's bytes, all the answer depends on.
+_RANK_ONE_CACHED_TAPS = 4096
+
+
+@functools.lru_cache(maxsize=64)
+def _rank_one_cached(shape, dtype: str, data: bytes):
+    return _rank_one_of(np.frombuffer(data, np.dtype(dtype)).reshape(shape))
+
+
+def _rank_one_of(w: np.ndarray):
+    """:func:`_rank_one`'s test itself, its factors read-only."""
+    axes = [d for d in range(w.ndim) if w.shape[d] > 1]
+    if not np.all(np.isfinite(w)):
         return None
     p = np.unravel_index(int(np.argmax(np.abs(w))), w.shape)
     pivot = float(w[p])
@@ -524,6 +596,7 @@ def _rank_one(w: np.ndarray):
         f = np.array(w[tuple(line)], dtype=np.float64)
         if n:
             f = f / pivot
+        f.flags.writeable = False
         factors.append((d, f))
         shape = [1] * w.ndim
         shape[d] = f.size
@@ -588,6 +661,17 @@ def _filter_real(
             out = np.ascontiguousarray(out).copy()
         _scatter_nonfinite(out, P, bad, w, [b for b, _ in zeros])
     return out
+
+
+def _picks_direct(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
+    """:func:`choice.picks_direct`, kept per pair of shapes (a function of the shapes and of the
+    installation's C loop only)."""
+    return _picks_direct_cached(a_shape, b_shape, loops.c_loop_available())
+
+
+@functools.lru_cache(maxsize=256)
+def _picks_direct_cached(a_shape, b_shape, _c_loop: bool) -> bool:
+    return choice.picks_direct(a_shape, b_shape)
 
 
 # The image classes the fused separable loop (loops.C_SEP2) reads and writes, as its kind codes.
@@ -658,7 +742,7 @@ def _fused_separable(
     if isinstance(boundary, str):
         fill = 0.0
     else:
-        value = boundary_value(boundary, A.dtype)
+        value = _fill(boundary, A.dtype)
         if np.iscomplexobj(value) or not np.isfinite(value):
             return None
         fill = float(value)
@@ -673,8 +757,8 @@ def _fused_separable(
         third = (planes,) if A.ndim == 3 else ()
         one = (1,) if A.ndim == 3 else ()
         if not (
-            choice.picks_direct((p0, p1, *third), (1, q1, *one))
-            and choice.picks_direct((p0, L1, *third), (q0, 1, *one))
+            _picks_direct((p0, p1, *third), (1, q1, *one))
+            and _picks_direct((p0, L1, *third), (q0, 1, *one))
         ):
             return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
@@ -754,21 +838,23 @@ def _fused_direct(
     if isinstance(boundary, str):
         fill = 0.0
     else:
-        value = boundary_value(boundary, A.dtype)
+        value = _fill(boundary, A.dtype)
         if np.iscomplexobj(value) or not np.isfinite(value):
             return None
         fill = float(value)
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
-    if method == "auto" and not choice.picks_direct(
-        A.shape if implicit_zeros else padded_shape, w.shape
+    if method == "auto" and not _picks_direct(
+        A.shape if implicit_zeros else tuple(padded_shape), w.shape
     ):
         return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
-    j0, j1 = np.nonzero(w.reshape(q0, q1))  # the direct loop's order: index order
-    ta, tb = q0 - 1 - j0.astype(np.int64), q1 - 1 - j1.astype(np.int64)
-    tw = np.ascontiguousarray(w.reshape(q0, q1)[j0, j1], np.float64)
+    w2 = w.reshape(q0, q1)
+    if w2.size > _RANK_ONE_CACHED_TAPS:
+        ta, tb, tw = _direct_taps(w2)
+    else:
+        ta, tb, tw = _direct_taps_cached(w2.shape, w2.dtype.str, w2.tobytes())
     mid = widths[1][0]
     if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
         # the transpose, read in place: output (c, r) of it is output (r, c) of A
@@ -783,7 +869,6 @@ def _fused_direct(
         out = np.empty((L0, L1, planes), A.dtype)
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
-    ta, tb = np.ascontiguousarray(ta), np.ascontiguousarray(tb)
     flags: list[bool] = []
 
     def run(share) -> None:
@@ -802,6 +887,26 @@ def _fused_direct(
     if transposed:
         return out.reshape(L0, L1).T
     return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
+def _direct_taps(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """nonsep2's taps of the 2-D kernel w (as applied, already rotated for a correlation): the
+    nonzero taps in the direct loop's order (index order), as offsets from the last row and
+    column and values; read-only, contiguous."""
+    q0, q1 = w.shape
+    j0, j1 = np.nonzero(w)
+    ta = np.ascontiguousarray(q0 - 1 - j0.astype(np.int64))
+    tb = np.ascontiguousarray(q1 - 1 - j1.astype(np.int64))
+    tw = np.ascontiguousarray(w[j0, j1], np.float64)
+    for t in (ta, tb, tw):
+        t.flags.writeable = False
+    return ta, tb, tw
+
+
+@functools.lru_cache(maxsize=64)
+def _direct_taps_cached(shape, dtype: str, data: bytes):
+    """:func:`_direct_taps` kept per kernel (its shape, class and bytes)."""
+    return _direct_taps(np.frombuffer(data, np.dtype(dtype)).reshape(shape))
 
 
 def valid_correlation(
@@ -1080,13 +1185,18 @@ class FilterPlan:
 def imfilter_plan(A, h, *options, size: Sequence[int] | None = None) -> FilterPlan:
     """``imfilter(A, h, *options)`` checked as the call checks it, without A's values: ``A`` may
     be a stand-in of its class (an empty array) with ``size`` its MATLAB size."""
+    return _imfilter_call(A, h, options, size)[0]
+
+
+def _imfilter_call(A, h, options, size) -> tuple[FilterPlan, np.ndarray]:
+    """:func:`imfilter_plan`, and A checked as an array (for the call itself)."""
     boundary, shape, mode = _parse_imfilter(options)
     A = _image(A, "imfilter")
     h = _double(h, "imfilter", "H", 2)
     h = h.reshape(matlab_dims(h.shape))
     a_size = tuple(size) if size is not None else A.shape
     nd = max(len(a_size), h.ndim)
-    return FilterPlan(
+    plan = FilterPlan(
         h.reshape(_dims(h.shape, nd)),
         boundary,
         shape,  # type: ignore[arg-type]
@@ -1094,6 +1204,7 @@ def imfilter_plan(A, h, *options, size: Sequence[int] | None = None) -> FilterPl
         _dims(a_size, nd),
         A.dtype,
     )
+    return plan, A
 
 
 def imfilter(
@@ -1159,8 +1270,7 @@ def imfilter(
     >>> imfilter(np.array(A, np.uint8), [[-1, 0, 1]])[0].tolist()
     [24, 0, 0, 14, 0]
     """
-    call = imfilter_plan(A, h, *options)
-    A = _image(A, "imfilter")
+    call, A = _imfilter_call(A, h, options, None)
     h, boundary, shape, conv = call.h, call.boundary, call.shape, call.conv
     a_dims, h_dims, final = call.a_dims, h.shape, call.final
     if A.size == 0 or h.size == 0:
@@ -1175,7 +1285,7 @@ def imfilter(
         return np.zeros(matlab_dims(final), A.dtype)
     implicit_zeros = (
         not isinstance(boundary, str)
-        and boundary_value(boundary, A.dtype) == 0
+        and _fill(boundary, A.dtype) == 0
         and bool(np.all(np.isfinite(h)))
     )
     fused = _fused_separable(
@@ -1465,7 +1575,12 @@ _GAUSS_NAMES = ("FilterSize", "Padding", "FilterDomain")
 def _gauss_kernel(sigma: Sequence[float], size: Sequence[int]) -> np.ndarray:
     """imgaussfilt's kernel: ``exp(-(x^2/sx^2 + y^2/sy^2 [+ z^2/sz^2]) / 2)`` over the grid of
     ``size`` (rows use sigma[0], columns sigma[1], pages sigma[2]), taps below ``eps*max`` set
-    to 0, normalized to sum 1."""
+    to 0, normalized to sum 1. A copy of the one kept per (sigma, size)."""
+    return _gauss_kernel_cached(tuple(sigma), tuple(size)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _gauss_kernel_cached(sigma: tuple[float, ...], size: tuple[int, ...]) -> np.ndarray:
     arg = np.zeros([1] * len(size))
     for d, (s, n) in enumerate(zip(sigma, size)):
         shape = [1] * len(size)
@@ -1594,6 +1709,11 @@ def gauss_plan(
     """``imgaussfilt(A, sigma, ...)`` or ``imgaussfilt3`` checked as the call checks it, without
     A's values (``A`` may be a stand-in of its class, ``size`` its MATLAB size): imfilter with
     MATLAB's Gaussian kernel, the padding option, convolution, A's size."""
+    return _gauss_call(fn, A, sigma, name_value, size, kwargs)[0]
+
+
+def _gauss_call(fn, A, sigma, name_value, size, kwargs) -> tuple[FilterPlan, np.ndarray]:
+    """:func:`gauss_plan`, and A checked as an array (for the call itself)."""
     A = _gauss_image(A, fn)
     a_size = tuple(size) if size is not None else A.shape
     if fn == "imgaussfilt3" and len(a_size) > 3:
@@ -1606,14 +1726,14 @@ def gauss_plan(
     sig, taps, padding = _gauss_args(fn, ndim, sigma, name_value, kwargs)
     h = _gauss_kernel(sig, taps)
     nd = max(len(a_size), h.ndim)
-    return FilterPlan(
+    plan = FilterPlan(
         h.reshape(_dims(h.shape, nd)), padding, "same", True, _dims(a_size, nd), A.dtype
     )
+    return plan, A
 
 
 def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndarray:
-    call = gauss_plan(fn, A, sigma, *name_value, **kwargs)
-    A = _gauss_image(A, fn)
+    call, A = _gauss_call(fn, A, sigma, name_value, None, kwargs)
     if A.size == 0:
         return A.copy()
     fused = _fused_separable(
