@@ -968,31 +968,28 @@ static inline int round_clamp(double x, double lo, double hi) {
     return (int)(t + (f >= 0.5) - (f <= -0.5));
 }
 
-typedef long long vec_i64 __attribute__((vector_size(64)));
-typedef int vec_i32 __attribute__((vector_size(32)));
-
-/* round_clamp of the 8 doubles at y, with vector selects (the compiler keeps the scalar
- * comparisons as branches). */
-static inline void round_clamp8(vec_i32 *out, const double *y, double lo, double hi) {
-    vec_f64 x = LOAD(vec_f64, y);
-    const vec_f64 vlo = {lo, lo, lo, lo, lo, lo, lo, lo}, vhi = {hi, hi, hi, hi, hi, hi, hi, hi};
-    x = (vec_f64)((vec_i64)x & (x == x));                      /* NaN: +0 */
-    vec_i64 m = x < vlo;
-    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vlo & m));
-    m = x > vhi;
-    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vhi & m));
-    const vec_i32 t = __builtin_convertvector(x, vec_i32);    /* truncation, exact here */
-    const vec_f64 f = x - __builtin_convertvector(t, vec_f64);
-    const vec_f64 half = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
-    /* the masks are -1 where true */
-    *out = t - __builtin_convertvector(f >= half, vec_i32) +
-           __builtin_convertvector(f <= -half, vec_i32);
-}
+/* The largest double below 0.5: for every double x, trunc(x + copysign(HALF_DOWN, x)) is x
+ * rounded half away from zero. (Where frac|x| >= 0.5 the sum reaches the next integer, 1 - 2^-54
+ * rounding to 1 by ties-to-even and higher integers being more than half an ulp away; where
+ * frac|x| < 0.5, |x| <= floor|x| + 0.5 - ulp(x), and the sum stays at or below the double
+ * floor|x| + 1 - ulp(x); beyond 2^52 the sum rounds back to x.) With the image's class bounds
+ * (integers) applied first, the truncation is a plain conversion that the compiler vectorizes
+ * for the clone's vectors. */
+#define HALF_DOWN 0.49999999999999994
+/* Compares that may meet NaN count as possible traps, which keeps GCC from turning the
+   selects into vector blends; no result depends on the floating-point exception flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAPS __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAPS
+#endif
 
 /* n doubles stored in the output's class (kind): doubles as they are, singles rounded to
- * single, integers by round_clamp, logical round(x) >= 1, which is x >= 0.5 (NaN: false). */
-CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), CHUNK = 256 };
+ * single, integers rounded half away from zero and saturated (NaN to 0: round_clamp's results),
+ * logical round(x) >= 1, which is x >= 0.5 (NaN: false). Each class is one loop without
+ * branches (selects, copysign and conversions), which the compiler vectorizes. */
+NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    enum { CHUNK = 256 };
     switch (kind) {
     case K_F64: memcpy(dst, y, sizeof(double) * (size_t)n); return;
     case K_F32: {
@@ -1005,34 +1002,24 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
         for (ptrdiff_t i = 0; i < n; i++) d[i] = y[i] >= 0.5;
         return;
     }
-    case K_U32: {
-        unsigned int *d = dst;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            double x = y[i];
-            x = x == x ? x : 0.0;
-            x = x < 0.0 ? 0.0 : x > 4294967295.0 ? 4294967295.0 : x;
-            const long long t = (long long)x;
-            const double f = x - (double)t;
-            d[i] = (unsigned int)(t + (f >= 0.5));
-        }
-        return;
-    }
+#define ROUND_INT(x, LO, HI)                                                                      \
+    __extension__({                                                                               \
+        double x_ = (x);                                                                          \
+        x_ = x_ == x_ ? x_ : 0.0;                                                                 \
+        x_ = x_ < LO ? LO : x_;                                                                   \
+        x_ = x_ > HI ? HI : x_;                                                                   \
+        (int)(x_ + __builtin_copysign(HALF_DOWN, x_));                                            \
+    })
 #define STORE_INT(K, T, LO, HI)                                                                   \
     case K: {                                                                                     \
-        /* in chunks through ints: the narrowing of whole vectors is then one loop the compiler \
-           vectorizes (of 8 lanes at a time it extracts each lane) */                             \
+        /* through a chunk of ints: the conversions from double to a narrower integer are         \
+           vectorized poorly, those to int and from int to it well */                              \
         T *d = dst;                                                                               \
         int chunk[CHUNK];                                                                         \
         for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
             const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
-            ptrdiff_t i = 0;                                                                      \
-            for (; i + W <= m; i += W) {                                                          \
-                vec_i32 r;                                                                        \
-                round_clamp8(&r, y + c + i, LO, HI);                                              \
-                STORE(chunk + i, r);                                                              \
-            }                                                                                     \
-            for (; i < m; i++) chunk[i] = round_clamp(y[c + i], LO, HI);                          \
-            for (i = 0; i < m; i++) d[c + i] = (T)chunk[i];                                       \
+            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND_INT(y[c + i], LO, HI);             \
+            for (ptrdiff_t i = 0; i < m; i++) d[c + i] = (T)chunk[i];                             \
         }                                                                                         \
         return;                                                                                   \
     }
@@ -1040,8 +1027,52 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
         STORE_INT(K_I8, signed char, -128.0, 127.0)
         STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
         STORE_INT(K_I16, short, -32768.0, 32767.0)
-        STORE_INT(K_I32, int, -2147483648.0, 2147483647.0)
+    case K_I32: {
+        int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = ROUND_INT(y[i], -2147483648.0, 2147483647.0);
+        return;
+    }
 #undef STORE_INT
+    case K_U32: {
+        /* through int (the conversion every clone has in vectors): the upper half less 2^31,
+           exactly (Sterbenz) */
+        unsigned int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double x = y[i];
+            x = x == x ? x : 0.0;
+            x = x < 0.0 ? 0.0 : x;
+            x = x > 4294967295.0 ? 4294967295.0 : x;
+            x = x + HALF_DOWN;
+            const int up = x >= 2147483648.0;
+            x = up ? x - 2147483648.0 : x;
+            d[i] = (unsigned int)(int)x + (up ? 0x80000000u : 0u);
+        }
+        return;
+    }
+    }
+}
+
+/* store_row as it was (round_clamp element by element): the tests' reference. */
+static void store_row_ref(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double x = y[i];
+        switch (kind) {
+        case K_F64: ((double *)dst)[i] = x; break;
+        case K_F32: ((float *)dst)[i] = (float)x; break;
+        case K_BOOL: ((unsigned char *)dst)[i] = x >= 0.5; break;
+        case K_U8: ((unsigned char *)dst)[i] = (unsigned char)round_clamp(x, 0.0, 255.0); break;
+        case K_I8: ((signed char *)dst)[i] = (signed char)round_clamp(x, -128.0, 127.0); break;
+        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)round_clamp(x, 0.0, 65535.0); break;
+        case K_I16: ((short *)dst)[i] = (short)round_clamp(x, -32768.0, 32767.0); break;
+        case K_I32: ((int *)dst)[i] = round_clamp(x, -2147483648.0, 2147483647.0); break;
+        default: {
+            double v = x == x ? x : 0.0;
+            v = v < 0.0 ? 0.0 : v > 4294967295.0 ? 4294967295.0 : v;
+            const long long t = (long long)v;
+            const double f = v - (double)t;
+            ((unsigned int *)dst)[i] = (unsigned int)(t + (f >= 0.5));
+        }
+        }
     }
 }
 
@@ -1996,6 +2027,41 @@ done:
     return result;
 }
 
+/* store(out, y, kind, reference=False): y (1-D float64) converted to out (1-D, the class of
+ * kind, as long) by store_row, or by store_row_ref (reference). For tests. */
+static PyObject *py_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "store takes 3 or 4 arguments");
+        return NULL;
+    }
+    const long kind = PyLong_AsLong(args[2]);
+    if (kind == -1 && PyErr_Occurred()) return NULL;
+    const int ref = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+    if (ref < 0) return NULL;
+    if (kind < K_F64 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "store: unknown kind");
+        return NULL;
+    }
+    Py_buffer o, y;
+    if (PyObject_GetBuffer(args[0], &o, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &y, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&o);
+        return NULL;
+    }
+    const ptrdiff_t n = y.len / 8;
+    if (kind_of(&y) != 'd' || o.len != n * (ptrdiff_t)KIND_SIZE[kind]) {
+        PyBuffer_Release(&o);
+        PyBuffer_Release(&y);
+        PyErr_SetString(PyExc_ValueError, "store: y must be float64, out as long in kind's class");
+        return NULL;
+    }
+    (ref ? store_row_ref : store_row)(o.buf, y.buf, (int)kind, n);
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&y);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -2028,6 +2094,9 @@ static PyMethodDef methods[] = {
      "set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the padded "
      "image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) where the "
      "image holds NaN or Inf."},
+    {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
+     "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
+     "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
