@@ -1614,8 +1614,12 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             const ptrdiff_t r = p - (q0 - 1);
             char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
             for (ptrdiff_t k = 0; k < np_; k++) {
-                for (ptrdiff_t j = 0; j < q0; j++)
-                    rows[j] = ring + (k * q0 + (r + q0 - 1 - j) % q0) * SW;
+                /* ring slots (r + q0 - 1 - j) % q0, stepped down as in sep2_f32 */
+                ptrdiff_t slot = (r + q0 - 1) % q0;
+                for (ptrdiff_t j = 0; j < q0; j++) {
+                    rows[j] = ring + (k * q0 + slot) * SW;
+                    slot = slot == 0 ? q0 - 1 : slot - 1;
+                }
                 if (np_ == 1 && kind == K_F64)
                     column_pass((double *)o, rows, f0, q0, w);
                 else
