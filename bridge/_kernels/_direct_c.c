@@ -1076,49 +1076,79 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
     }
 }
 
+/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum), like
+ * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
+ * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
+ * only how many outputs a block sums at once, never a sum: the same bits. */
+#if HAVE_MASKED
+#define SIMD_WIDTHS(DEFINE)                                                                       \
+    DEFINE(_64, vec_f64, vec_f32, AVX512)                                                         \
+    DEFINE(_32, vec32_f64, vec32_f32, AVX2)                                                       \
+    DEFINE(_16, vec16_f64, vec16_f32, )
+#define SIMD_CALL(NAME, ...)                                                                      \
+    (simd_width() == 64   ? NAME##_64(__VA_ARGS__)                                               \
+     : simd_width() == 32 ? NAME##_32(__VA_ARGS__)                                               \
+                          : NAME##_16(__VA_ARGS__))
+#else /* one build, of the compiler's target's width */
+#if defined(__AVX512F__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, CLONES)
+#elif defined(__AVX__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, CLONES)
+#else
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, CLONES)
+#endif
+#define SIMD_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
+#endif
+
 /* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
-CLONES static void row_pass(double *restrict t, const double *restrict p, const double *restrict f,
-                            ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const double *x = p + c + q - 1 - j;
-            const double w = f[j];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];
-        t[c] = a;
-    }
+#define DEFINE_ROW_PASS(SUF, VD, VFL, ATTR)                                                                               \
+ATTR static void row_pass##SUF(double *restrict t, const double *restrict p, const double *restrict f, \
+                            ptrdiff_t q, ptrdiff_t n) {                                            \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = p + c + q - 1 - j;                                                   \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];                         \
+        t[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_ROW_PASS)
+#define row_pass(...) SIMD_CALL(row_pass, __VA_ARGS__)
 
 /* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
-CLONES static void column_pass(double *restrict y, const double *const *rows,
-                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const double *x = rows[j] + c;
-            const double w = f[j];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];
-        y[c] = a;
-    }
+#define DEFINE_COLUMN_PASS(SUF, VD, VFL, ATTR)                                                                               \
+ATTR static void column_pass##SUF(double *restrict y, const double *const *rows,                   \
+                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = rows[j] + c;                                                         \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_COLUMN_PASS)
+#define column_pass(...) SIMD_CALL(column_pass, __VA_ARGS__)
 
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
  * The output of an integer or logical image is an integer: the double y above matters only
@@ -1225,49 +1255,55 @@ CLONES static void load_row_f32(float *restrict dst, const void *restrict src, i
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * g[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
  * vectors at a time: twice the double loop's, for the same bytes in flight. */
-CONTRACT CLONES static void row_pass_f32(float *restrict t, const float *restrict p,
-                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f32 acc[VF];
-        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const float *x = p + c + q - 1 - j;
-            const float w = g[j];
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
-        }
-        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        float a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];
-        t[c] = a;
-    }
+#define DEFINE_ROW_PASS_F32(SUF, VD, VFL, ATTR)                                                                               \
+CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
+                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {               \
+    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VFL acc[VF];                                                                               \
+        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const float *x = p + c + q - 1 - j;                                                    \
+            const float w = g[j];                                                                  \
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
+        }                                                                                          \
+        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);                                 \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        float a = 0;                                                                               \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];                         \
+        t[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_ROW_PASS_F32)
+#define row_pass_f32(...) SIMD_CALL(row_pass_f32, __VA_ARGS__)
 
 /* column_pass in float32: y[c] = 0 + rows[0][c] * g[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
-CONTRACT CLONES static void column_pass_f32(float *restrict y, const float *const *rows,
-                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f32 acc[VF];
-        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const float *x = rows[j] + c;
-            const float w = g[j];
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
-        }
-        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        float a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];
-        y[c] = a;
-    }
+#define DEFINE_COLUMN_PASS_F32(SUF, VD, VFL, ATTR)                                                                               \
+CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *const *rows,        \
+                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {            \
+    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VFL acc[VF];                                                                               \
+        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const float *x = rows[j] + c;                                                          \
+            const float w = g[j];                                                                  \
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
+        }                                                                                          \
+        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);                                 \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        float a = 0;                                                                               \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_COLUMN_PASS_F32)
+#define column_pass_f32(...) SIMD_CALL(column_pass_f32, __VA_ARGS__)
 
 /* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
  * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
@@ -1746,26 +1782,29 @@ done:
  * rows of P live in a ring of q0 + 1 rows per plane and strip of columns (a band of outputs
  * reloads the q0 rows it shares with the band before, a strip the q1 - 1 columns it shares),
  * in L1 cache while they are read. */
-CLONES static void tap_sum(double *restrict y, const double *const *at, const double *restrict tw,
-                           ptrdiff_t nt, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t t = 0; t < nt; t++) {
-            const double *x = at[t] + c;
-            const double w = tw[t];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];
-        y[c] = a;
-    }
+#define DEFINE_TAP_SUM(SUF, VD, VFL, ATTR)                                                                               \
+ATTR static void tap_sum##SUF(double *restrict y, const double *const *at, const double *restrict tw, \
+                           ptrdiff_t nt, ptrdiff_t n) {                                            \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                                       \
+            const double *x = at[t] + c;                                                           \
+            const double w = tw[t];                                                                \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_TAP_SUM)
+#define tap_sum(...) SIMD_CALL(tap_sum, __VA_ARGS__)
 
 /* The steps of two output rows at once (see above): the positions row r's taps read, (ta, tb),
  * and row r + 1's, (ta + 1, tb), merged in an order of positions (by rows, or by columns) in
@@ -1802,47 +1841,50 @@ static ptrdiff_t pair_steps(const long long *ta, const long long *tb, const doub
 }
 
 /* y0[c], y1[c]: the two rows' sums of the steps (see above) for c < n. */
-CLONES static void pair_sum(double *restrict y0, double *restrict y1, const double *const *at,
-                            const double *restrict sw, const long long *skind, ptrdiff_t ns,
-                            ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 a[VECTORS], b[VECTORS];
-        for (int v = 0; v < VECTORS; v++) a[v] = b[v] = (vec_f64){0};
-        for (ptrdiff_t s = 0; s < ns; s++) {
-            const double *x = at[s] + c;
-            const double wa = sw[2 * s], wb = sw[2 * s + 1];
-            switch (skind[s]) {
-            case 0:
-                for (int v = 0; v < VECTORS; v++) {
-                    const vec_f64 xv = LOAD(vec_f64, x + v * W);
-                    a[v] = a[v] + xv * wa;
-                    b[v] = b[v] + xv * wb;
-                }
-                break;
-            case 1:
-                for (int v = 0; v < VECTORS; v++) a[v] = a[v] + LOAD(vec_f64, x + v * W) * wa;
-                break;
-            default:
-                for (int v = 0; v < VECTORS; v++) b[v] = b[v] + LOAD(vec_f64, x + v * W) * wb;
-            }
-        }
-        for (int v = 0; v < VECTORS; v++) {
-            STORE(y0 + c + v * W, a[v]);
-            STORE(y1 + c + v * W, b[v]);
-        }
-    }
-    for (; c < n; c++) {
-        double a = 0, b = 0;
-        for (ptrdiff_t s = 0; s < ns; s++) {
-            if (skind[s] != 2) a = a + at[s][c] * sw[2 * s];
-            if (skind[s] != 1) b = b + at[s][c] * sw[2 * s + 1];
-        }
-        y0[c] = a;
-        y1[c] = b;
-    }
+#define DEFINE_PAIR_SUM(SUF, VD, VFL, ATTR)                                                                               \
+ATTR static void pair_sum##SUF(double *restrict y0, double *restrict y1, const double *const *at,  \
+                            const double *restrict sw, const long long *skind, ptrdiff_t ns,       \
+                            ptrdiff_t n) {                                                         \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD a[VECTORS], b[VECTORS];                                                                 \
+        for (int v = 0; v < VECTORS; v++) a[v] = b[v] = (VD){0};                                   \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            const double *x = at[s] + c;                                                           \
+            const double wa = sw[2 * s], wb = sw[2 * s + 1];                                       \
+            switch (skind[s]) {                                                                    \
+            case 0:                                                                                \
+                for (int v = 0; v < VECTORS; v++) {                                                \
+                    const VD xv = LOAD(VD, x + v * W);                                             \
+                    a[v] = a[v] + xv * wa;                                                         \
+                    b[v] = b[v] + xv * wb;                                                         \
+                }                                                                                  \
+                break;                                                                             \
+            case 1:                                                                                \
+                for (int v = 0; v < VECTORS; v++) a[v] = a[v] + LOAD(VD, x + v * W) * wa;          \
+                break;                                                                             \
+            default:                                                                               \
+                for (int v = 0; v < VECTORS; v++) b[v] = b[v] + LOAD(VD, x + v * W) * wb;          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) {                                                        \
+            STORE(y0 + c + v * W, a[v]);                                                           \
+            STORE(y1 + c + v * W, b[v]);                                                           \
+        }                                                                                          \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0, b = 0;                                                                       \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            if (skind[s] != 2) a = a + at[s][c] * sw[2 * s];                                       \
+            if (skind[s] != 1) b = b + at[s][c] * sw[2 * s + 1];                                   \
+        }                                                                                          \
+        y0[c] = a;                                                                                 \
+        y1[c] = b;                                                                                 \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_PAIR_SUM)
+#define pair_sum(...) SIMD_CALL(pair_sum, __VA_ARGS__)
 
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
  * memory. */
@@ -2075,7 +2117,7 @@ static PyMethodDef methods[] = {
      "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
      "0."},
     {"simd_width", (PyCFunction)(void (*)(void))py_simd_width, METH_FASTCALL,
-     "simd_width(width=None): the vector width in bytes of direct3's sums (64: AVX-512, 32: "
+     "simd_width(width=None): the vector width in bytes of direct3's and the fused loops' sums (64: AVX-512, 32: "
      "AVX2, 16); width: set it (one this processor runs), returning the old one."},
     {"masked_edges", (PyCFunction)(void (*)(void))py_masked_edges, METH_FASTCALL,
      "masked_edges(on=None): whether direct3's edge blocks use masked loads (AVX-512) instead "
