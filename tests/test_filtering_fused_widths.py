@@ -59,8 +59,7 @@ def _at_each_width(fn, monkeypatch) -> list[np.ndarray]:
                 out.append(fn())
     finally:
         d.simd_width(old)
-    assert calls, "a fused loop should have computed this case"
-    return out
+    return out if calls else []  # a case no fused loop takes: nothing to compare
 
 
 @pytest.mark.skipif(len(WIDTHS) < 2, reason="one vector width on this processor")
@@ -71,7 +70,7 @@ def _at_each_width(fn, monkeypatch) -> list[np.ndarray]:
     cls=st.sampled_from(
         ("float64", "float32", "uint8", "int8", "uint16", "int16", "uint32", "int32", "bool")
     ),
-    kind=st.sampled_from(("separable", "random", "zeros")),
+    kind=st.sampled_from(("separable", "average", "random", "zeros")),
     sizes=st.tuples(st.integers(3, 70), st.integers(3, 300), st.integers(2, 9), st.integers(2, 9)),
     boundary=st.sampled_from(("replicate", "symmetric", 0, 3.5)),
     planes=st.sampled_from(((), (3,))),
@@ -82,7 +81,9 @@ def test_every_vector_width_gives_the_same_bits(
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
     A = _image(rng, cls, (n0, n1, *planes))
-    if kind == "separable":
+    if kind == "average":  # ties and near-ties: the float32 path's recomputed outputs
+        h = filtering.fspecial("average", [q0, q1])
+    elif kind == "separable":
         h = np.outer(rng.standard_normal(q0), rng.standard_normal(q1))
         if filtering._rank_one(h) is None:
             return
@@ -93,3 +94,16 @@ def test_every_vector_width_gives_the_same_bits(
     results = _at_each_width(lambda: filtering.imfilter(A, h, boundary), monkeypatch)
     for r in results[1:]:
         assert r.dtype == results[0].dtype and r.tobytes() == results[0].tobytes()
+
+
+@pytest.mark.skipif(len(WIDTHS) < 2, reason="one vector width on this processor")
+@pytest.mark.parametrize("cls", ["float64", "uint8", "int16", "bool"])
+@pytest.mark.parametrize("kind", ["average", "random"])
+def test_the_fused_loops_at_every_width_on_a_larger_image(monkeypatch, cls, kind):
+    rng = np.random.default_rng(7)
+    A = _image(rng, cls, (61, 203))
+    h = filtering.fspecial("average", [5, 7]) if kind == "average" else rng.standard_normal((4, 6))
+    results = _at_each_width(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
+    assert len(results) == len(WIDTHS), "a fused loop should have computed this case"
+    for r in results[1:]:
+        assert r.tobytes() == results[0].tobytes()

@@ -254,6 +254,9 @@ typedef double vec32_f64 __attribute__((vector_size(32)));
 typedef float vec32_f32 __attribute__((vector_size(32)));
 typedef double vec16_f64 __attribute__((vector_size(16)));
 typedef float vec16_f32 __attribute__((vector_size(16)));
+typedef int vec_i32x16 __attribute__((vector_size(64)));
+typedef int vec32_i32 __attribute__((vector_size(32)));
+typedef int vec16_i32 __attribute__((vector_size(16)));
 
 /* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
  * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
@@ -1082,26 +1085,26 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
  * only how many outputs a block sums at once, never a sum: the same bits. */
 #if HAVE_MASKED
 #define SIMD_WIDTHS(DEFINE)                                                                       \
-    DEFINE(_64, vec_f64, vec_f32, AVX512)                                                         \
-    DEFINE(_32, vec32_f64, vec32_f32, AVX2)                                                       \
-    DEFINE(_16, vec16_f64, vec16_f32, )
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, AVX2)                                            \
+    DEFINE(_16, vec16_f64, vec16_f32, vec16_i32, )
 #define SIMD_CALL(NAME, ...)                                                                      \
     (simd_width() == 64   ? NAME##_64(__VA_ARGS__)                                               \
      : simd_width() == 32 ? NAME##_32(__VA_ARGS__)                                               \
                           : NAME##_16(__VA_ARGS__))
 #else /* one build, of the compiler's target's width */
 #if defined(__AVX512F__)
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, CLONES)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, vec_i32x16, CLONES)
 #elif defined(__AVX__)
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, CLONES)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, vec32_i32, CLONES)
 #else
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, CLONES)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, vec16_i32, CLONES)
 #endif
 #define SIMD_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
 #endif
 
 /* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
-#define DEFINE_ROW_PASS(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
 ATTR static void row_pass##SUF(double *restrict t, const double *restrict p, const double *restrict f, \
                             ptrdiff_t q, ptrdiff_t n) {                                            \
     enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
@@ -1126,7 +1129,7 @@ SIMD_WIDTHS(DEFINE_ROW_PASS)
 #define row_pass(...) SIMD_CALL(row_pass, __VA_ARGS__)
 
 /* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
-#define DEFINE_COLUMN_PASS(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_COLUMN_PASS(SUF, VD, VFL, VI, ATTR)                                                 \
 ATTR static void column_pass##SUF(double *restrict y, const double *const *rows,                   \
                                const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
     enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
@@ -1164,7 +1167,7 @@ SIMD_WIDTHS(DEFINE_COLUMN_PASS)
  * half-integer. Where too many are (a kernel with dyadic taps on an image of ties), the call is
  * redone by the double loop. */
 
-typedef int vec_i32x16 __attribute__((vector_size(64)));
+
 #define VF 8
 /* the float32 passes may contract a product and a sum to a fused multiply-add (the build's
    -ffp-contract=off is for the double loops, whose bits are the contract) */
@@ -1255,7 +1258,7 @@ CLONES static void load_row_f32(float *restrict dst, const void *restrict src, i
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * g[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
  * vectors at a time: twice the double loop's, for the same bytes in flight. */
-#define DEFINE_ROW_PASS_F32(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_ROW_PASS_F32(SUF, VD, VFL, VI, ATTR)                                                \
 CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
                                 const float *restrict g, ptrdiff_t q, ptrdiff_t n) {               \
     enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
@@ -1281,7 +1284,7 @@ SIMD_WIDTHS(DEFINE_ROW_PASS_F32)
 
 /* column_pass in float32: y[c] = 0 + rows[0][c] * g[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
-#define DEFINE_COLUMN_PASS_F32(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_COLUMN_PASS_F32(SUF, VD, VFL, VI, ATTR)                                             \
 CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *const *rows,        \
                                    const float *restrict g, ptrdiff_t q, ptrdiff_t n) {            \
     enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
@@ -1311,30 +1314,6 @@ SIMD_WIDTHS(DEFINE_COLUMN_PASS_F32)
  * (else it exceeds 0.25 > G), as x - 0.5 is where x >= 0.25. The clamp's ends are integers:
  * beyond them every number within G < 0.5 gives the same end. Through pointers, as
  * round_clamp8. */
-static inline void decide16(vec_i32x16 *out, vec_i32x16 *near, const float *y, float G, int kind,
-                            float lo, float hi) {
-    vec_f32 x = LOAD(vec_f32, y);
-    const vec_i32x16 absmask = (vec_i32x16){0} + 0x7fffffff;
-    if (kind == K_BOOL) {
-        *out = -(x >= 0.5f);
-        *near = (vec_f32)((vec_i32x16)(x - 0.5f) & absmask) <= G;
-        return;
-    }
-    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds
-       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from
-       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */
-    const float magic = 0x1.8p23f;
-    const vec_f32 r = (x + magic) - magic;
-    const vec_f32 d = (vec_f32)((vec_i32x16)(x - r) & absmask);
-    *near = 0.5f - d <= G;
-    const vec_f32 vlo = (vec_f32){0} + lo, vhi = (vec_f32){0} + hi;
-    vec_i32x16 m = r < vlo; /* -1 where true */
-    vec_f32 c = (vec_f32)(((vec_i32x16)r & ~m) | ((vec_i32x16)vlo & m));
-    m = c > vhi;
-    c = (vec_f32)(((vec_i32x16)c & ~m) | ((vec_i32x16)vhi & m));
-    *out = __builtin_convertvector(c, vec_i32x16);
-}
-
 static inline int decide1(float x, int kind, float lo, float hi, float G, int *near) {
     if (kind == K_BOOL) {
         const float d = x - 0.5f;
@@ -1351,59 +1330,127 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
 
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
  * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
-CLONES static ptrdiff_t store_guarded(void *restrict dst, const float *restrict yf, int kind,
-                                      ptrdiff_t n, float G, float lo, float hi,
-                                      unsigned char *restrict flag, int *restrict miss) {
-    enum { W = sizeof(vec_f32) / sizeof(float) };
-    ptrdiff_t nm = 0, i = 0;
-    vec_i32x16 anyv = {0};
-    typedef unsigned char vec_u8 __attribute__((vector_size(W)));
-    /* a loop per class: its kind and bounds constants in the loop */
-    switch (kind) {
-#define GUARDED(K, T, LO, HI)                                                                     \
-    case K: {                                                                                     \
-        typedef T vec_t __attribute__((vector_size(W * sizeof(T))));                              \
-        for (; i + W <= n; i += W) {                                                              \
-            vec_i32x16 a, differ;                                                                 \
-            decide16(&a, &differ, yf + i, G, K, LO, HI);                                          \
-            STORE((T *)dst + i, __builtin_convertvector(a, vec_t));                                \
+#define DEFINE_STORE_GUARDED(SUF, VD, VFL, VI, ATTR)                                               \
+ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G, int kind,        \
+                            float lo, float hi) {                                                  \
+    VFL x = LOAD(VFL, y);                                                                          \
+    const VI absmask = (VI){0} + 0x7fffffff;                                                       \
+    if (kind == K_BOOL) {                                                                          \
+        *out = -(x >= 0.5f);                                                                       \
+        *near = (VFL)((VI)(x - 0.5f) & absmask) <= G;                                              \
+        return;                                                                                    \
+    }                                                                                              \
+    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds    \
+       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from      \
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */               \
+    const float magic = 0x1.8p23f;                                                                 \
+    const VFL r = (x + magic) - magic;                                                             \
+    const VFL d = (VFL)((VI)(x - r) & absmask);                                                    \
+    *near = 0.5f - d <= G;                                                                         \
+    const VFL vlo = (VFL){0} + lo, vhi = (VFL){0} + hi;                                            \
+    VI m = r < vlo; /* -1 where true */                                                            \
+    VFL c = (VFL)(((VI)r & ~m) | ((VI)vlo & m));                                                   \
+    m = c > vhi;                                                                                   \
+    c = (VFL)(((VI)c & ~m) | ((VI)vhi & m));                                                       \
+    *out = __builtin_convertvector(c, VI);                                                         \
+}                                                                                                  \
+                                                                                                   \
+ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restrict yf, int kind,   \
+                                      ptrdiff_t n, float G, float lo, float hi,                    \
+                                      unsigned char *restrict flag, int *restrict miss) {          \
+    enum { W = sizeof(VFL) / sizeof(float) };                                                      \
+    ptrdiff_t nm = 0, i = 0;                                                                       \
+    VI anyv = {0};                                                                                 \
+    typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
+    /* a loop per class: its kind and bounds constants in the loop */                              \
+    switch (kind) {                                                                                \
+    case K_U8: {                                                                                   \
+        typedef unsigned char vec_t_K_U8 __attribute__((vector_size(W * sizeof(unsigned char))));  \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_U8, 0.0f, 255.0f);                             \
+            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_U8));               \
             STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                       \
-        }                                                                                         \
-        break;                                                                                    \
-    }
-        GUARDED(K_U8, unsigned char, 0.0f, 255.0f)
-        GUARDED(K_BOOL, unsigned char, 0.0f, 1.0f)
-        GUARDED(K_I8, signed char, -128.0f, 127.0f)
-        GUARDED(K_U16, unsigned short, 0.0f, 65535.0f)
-        GUARDED(K_I16, short, -32768.0f, 32767.0f)
-#undef GUARDED
-    }
-    /* the lanes that differ, found only where one does (a test per vector is a chain of
-       shuffles the loop waits for) */
-    int any = 0;
-    for (int v = 0; v < W; v++) any |= anyv[v];
-    if (any)
-        for (ptrdiff_t j = 0; j < i; j += 8) {
-            unsigned long long word;
-            memcpy(&word, flag + j, 8);
-            if (word)
-                for (ptrdiff_t v = j; v < j + 8; v++)
-                    if (flag[v]) miss[nm++] = (int)v;
-        }
-    for (; i < n; i++) {
-        int near;
-        const int a = decide1(yf[i], kind, lo, hi, G, &near);
-        switch (kind) {
-        case K_U8: case K_BOOL: ((unsigned char *)dst)[i] = (unsigned char)a; break;
-        case K_I8: ((signed char *)dst)[i] = (signed char)a; break;
-        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)a; break;
-        case K_I16: ((short *)dst)[i] = (short)a; break;
-        }
-        if (near) miss[nm++] = (int)i;
-    }
-    return nm;
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_BOOL: {                                                                                 \
+        typedef unsigned char vec_t_K_BOOL __attribute__((vector_size(W * sizeof(unsigned char)))); \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_BOOL, 0.0f, 1.0f);                             \
+            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_BOOL));             \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_I8: {                                                                                   \
+        typedef signed char vec_t_K_I8 __attribute__((vector_size(W * sizeof(signed char))));      \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_I8, -128.0f, 127.0f);                          \
+            STORE((signed char *)dst + i, __builtin_convertvector(a, vec_t_K_I8));                 \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_U16: {                                                                                  \
+        typedef unsigned short vec_t_K_U16 __attribute__((vector_size(W * sizeof(unsigned short)))); \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_U16, 0.0f, 65535.0f);                          \
+            STORE((unsigned short *)dst + i, __builtin_convertvector(a, vec_t_K_U16));             \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_I16: {                                                                                  \
+        typedef short vec_t_K_I16 __attribute__((vector_size(W * sizeof(short))));                 \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_I16, -32768.0f, 32767.0f);                     \
+            STORE((short *)dst + i, __builtin_convertvector(a, vec_t_K_I16));                      \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    }                                                                                              \
+    /* the lanes that differ, found only where one does (a test per vector is a chain of           \
+       shuffles the loop waits for) */                                                             \
+    int any = 0;                                                                                   \
+    for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
+    if (any) {                                                                                     \
+        ptrdiff_t j = 0;                                                                           \
+        for (; j + 8 <= i; j += 8) {                                                               \
+            unsigned long long word;                                                               \
+            memcpy(&word, flag + j, 8);                                                            \
+            if (word)                                                                              \
+                for (ptrdiff_t v = j; v < j + 8; v++)                                              \
+                    if (flag[v]) miss[nm++] = (int)v;                                              \
+        }                                                                                          \
+        for (; j < i; j++) /* the 16-byte build's vectors of 4 */                                  \
+            if (flag[j]) miss[nm++] = (int)j;                                                      \
+    }                                                                                              \
+    for (; i < n; i++) {                                                                           \
+        int near;                                                                                  \
+        const int a = decide1(yf[i], kind, lo, hi, G, &near);                                      \
+        switch (kind) {                                                                            \
+        case K_U8: case K_BOOL: ((unsigned char *)dst)[i] = (unsigned char)a; break;               \
+        case K_I8: ((signed char *)dst)[i] = (signed char)a; break;                                \
+        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)a; break;                         \
+        case K_I16: ((short *)dst)[i] = (short)a; break;                                           \
+        }                                                                                          \
+        if (near) miss[nm++] = (int)i;                                                             \
+    }                                                                                              \
+    return nm;                                                                                     \
 }
+SIMD_WIDTHS(DEFINE_STORE_GUARDED)
+#define store_guarded(...) SIMD_CALL(store_guarded, __VA_ARGS__)
 
 /* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
  * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
@@ -1782,7 +1829,7 @@ done:
  * rows of P live in a ring of q0 + 1 rows per plane and strip of columns (a band of outputs
  * reloads the q0 rows it shares with the band before, a strip the q1 - 1 columns it shares),
  * in L1 cache while they are read. */
-#define DEFINE_TAP_SUM(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_TAP_SUM(SUF, VD, VFL, VI, ATTR)                                                     \
 ATTR static void tap_sum##SUF(double *restrict y, const double *const *at, const double *restrict tw, \
                            ptrdiff_t nt, ptrdiff_t n) {                                            \
     enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
@@ -1841,7 +1888,7 @@ static ptrdiff_t pair_steps(const long long *ta, const long long *tb, const doub
 }
 
 /* y0[c], y1[c]: the two rows' sums of the steps (see above) for c < n. */
-#define DEFINE_PAIR_SUM(SUF, VD, VFL, ATTR)                                                                               \
+#define DEFINE_PAIR_SUM(SUF, VD, VFL, VI, ATTR)                                                    \
 ATTR static void pair_sum##SUF(double *restrict y0, double *restrict y1, const double *const *at,  \
                             const double *restrict sw, const long long *skind, ptrdiff_t ns,       \
                             ptrdiff_t n) {                                                         \
