@@ -2164,8 +2164,9 @@ static PyMethodDef methods[] = {
      "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
      "0."},
     {"simd_width", (PyCFunction)(void (*)(void))py_simd_width, METH_FASTCALL,
-     "simd_width(width=None): the vector width in bytes of direct3's and the fused loops' sums (64: AVX-512, 32: "
-     "AVX2, 16); width: set it (one this processor runs), returning the old one."},
+     "simd_width(width=None): the vector width in bytes of direct3's and the fused loops' sums "
+     "(64: AVX-512, 32: AVX2, 16); width: set it (one this processor runs), returning the old "
+     "one."},
     {"masked_edges", (PyCFunction)(void (*)(void))py_masked_edges, METH_FASTCALL,
      "masked_edges(on=None): whether direct3's edge blocks use masked loads (AVX-512) instead "
      "of zero-padded copies (the same bits); on: set it, returning the old value."},
