@@ -107,3 +107,41 @@ def test_the_fused_loops_at_every_width_on_a_larger_image(monkeypatch, cls, kind
     assert len(results) == len(WIDTHS), "a fused loop should have computed this case"
     for r in results[1:]:
         assert r.tobytes() == results[0].tobytes()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("kind", ["separable", "random"])
+def test_a_nonfinite_value_anywhere_in_a_row_hands_the_case_back(monkeypatch, width, bad, kind):
+    """The loops' check of each loaded row (all_finite, per width) sees a NaN or Inf in every
+    lane and in the tail: the loop returns True and imfilter gives the old path's result."""
+    d = loops._direct_c
+    rng = np.random.default_rng(3)
+    h = (
+        np.outer(rng.standard_normal(3), rng.standard_normal(4))
+        if kind == "separable"
+        else (rng.standard_normal((3, 4)))
+    )
+    old = d.simd_width()
+    try:
+        d.simd_width(width)
+        for col in range(0, 37):
+            A = rng.standard_normal((9, 37))
+            A[4, col] = bad
+            answers = []
+            with monkeypatch.context() as m:
+                for name in ("C_SEP2", "C_NONSEP2"):
+                    real = getattr(loops, name)
+                    m.setattr(
+                        loops,
+                        name,
+                        lambda *a, real=real, got=answers: got.append(real(*a)) or got[-1],
+                    )
+                fused = filtering.imfilter(A, h, "replicate")
+                m.setattr(filtering, "FUSED_SEPARABLE", False)
+                m.setattr(filtering, "FUSED_NONSEPARABLE", False)
+                plain = filtering.imfilter(A, h, "replicate")
+            assert answers and all(answers), (col, answers)
+            assert fused.tobytes() == plain.tobytes()
+    finally:
+        d.simd_width(old)

@@ -877,26 +877,59 @@ enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
 
+/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum) and
+ * vector loops (all_finite, store_guarded), like
+ * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
+ * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
+ * only how many outputs a block sums at once, never a sum: the same bits. */
+#if HAVE_MASKED
+#define SIMD_WIDTHS(DEFINE)                                                                       \
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, AVX2)                                            \
+    DEFINE(_16, vec16_f64, vec16_f32, vec16_i32, )
+#define SIMD_CALL(NAME, ...)                                                                      \
+    (simd_width() == 64   ? NAME##_64(__VA_ARGS__)                                               \
+     : simd_width() == 32 ? NAME##_32(__VA_ARGS__)                                               \
+                          : NAME##_16(__VA_ARGS__))
+#else /* one build, of the compiler's target's width */
+#if defined(__AVX512F__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, vec_i32x16, CLONES)
+#elif defined(__AVX__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, vec32_i32, CLONES)
+#else
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, vec16_i32, CLONES)
+#endif
+#define SIMD_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
+#endif
+
+/* Whether the n doubles at x are all finite: x * 0 is NaN exactly where x is NaN or Inf, and a
+ * NaN stays in its lane's sum. */
+#define DEFINE_ALL_FINITE(SUF, VD, VFL, VI, ATTR)                                                 \
+    ATTR static int all_finite##SUF(const double *x, ptrdiff_t n) {                               \
+        enum { W = sizeof(VD) / sizeof(double) };                                                 \
+        VD chk = {0};                                                                             \
+        ptrdiff_t i = 0;                                                                          \
+        for (; i + W <= n; i += W) chk = chk + LOAD(VD, x + i) * 0.0;                             \
+        double rest = 0;                                                                          \
+        for (; i < n; i++) rest = rest + x[i] * 0.0;                                              \
+        for (int v = 0; v < W; v++) rest = rest + chk[v];                                         \
+        return rest == 0;                                                                         \
+    }
+SIMD_WIDTHS(DEFINE_ALL_FINITE)
+#define all_finite(...) SIMD_CALL(all_finite, __VA_ARGS__)
+
 /* n elements of an image row (kind) as doubles; returns 0 if one is NaN or Inf. */
 CLONES static int load_row(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n) {
     switch (kind) {
     case K_F64:
     case K_F32: {
-        /* x * 0 is NaN exactly where x is NaN or Inf, and a NaN stays in its lane's sum */
-        enum { W = sizeof(vec_f64) / sizeof(double) };
-        vec_f64 chk = {0};
-        ptrdiff_t i = 0;
         if (kind == K_F64) {
             memcpy(dst, src, sizeof(double) * (size_t)n);
         } else {
             const float *s = src;
             for (ptrdiff_t k = 0; k < n; k++) dst[k] = (double)s[k];
         }
-        for (; i + W <= n; i += W) chk = chk + LOAD(vec_f64, dst + i) * 0.0;
-        double rest = 0;
-        for (; i < n; i++) rest = rest + dst[i] * 0.0;
-        for (int v = 0; v < W; v++) rest = rest + chk[v];
-        return rest == 0;
+        return all_finite(dst, n);
     }
 #define LOAD_INT(K, T)                                                                            \
     case K: {                                                                                     \
@@ -1078,30 +1111,6 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
         }
     }
 }
-
-/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum), like
- * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
- * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
- * only how many outputs a block sums at once, never a sum: the same bits. */
-#if HAVE_MASKED
-#define SIMD_WIDTHS(DEFINE)                                                                       \
-    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
-    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, AVX2)                                            \
-    DEFINE(_16, vec16_f64, vec16_f32, vec16_i32, )
-#define SIMD_CALL(NAME, ...)                                                                      \
-    (simd_width() == 64   ? NAME##_64(__VA_ARGS__)                                               \
-     : simd_width() == 32 ? NAME##_32(__VA_ARGS__)                                               \
-                          : NAME##_16(__VA_ARGS__))
-#else /* one build, of the compiler's target's width */
-#if defined(__AVX512F__)
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, vec_i32x16, CLONES)
-#elif defined(__AVX__)
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, vec32_i32, CLONES)
-#else
-#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, vec16_i32, CLONES)
-#endif
-#define SIMD_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
-#endif
 
 /* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
 #define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
