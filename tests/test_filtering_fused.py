@@ -109,7 +109,11 @@ def test_fused_imfilter_has_the_bits_of_the_two_passes(
     )
     _same_bits(fused, old)
     rank_one = filtering._rank_one(h) is not None  # not always so for a cut Gaussian
-    if kind in ("average", "gaussian") and rank_one and (separable or q0 * q1 > q0 + q1 + 4):
+    # under zero padding an image with fewer elements than a pass's taps takes the two passes
+    zeros = not isinstance(boundary, str) and filtering.boundary_value(boundary, A.dtype) == 0
+    tiny = zeros and A.size < max(q0, q1)
+    wide = separable or q0 * q1 > q0 + q1 + 4
+    if kind in ("average", "gaussian") and rank_one and wide and not tiny:
         assert ran, "the fused loop should have computed this case"
 
 

@@ -140,7 +140,10 @@ def test_float32_path_has_the_bits_of_the_double_loop(
         monkeypatch,
     )
     _same_bits(fused, old)
-    if min(q0, q1) > 1 and filtering._rank_one(h) is not None:  # not so for zero taps
+    # not so for zero taps, nor (zero padding) an image with fewer elements than a pass's taps
+    zeros = not isinstance(boundary, str) and filtering.boundary_value(boundary, A.dtype) == 0
+    tiny = zeros and A.size < max(q0, q1)
+    if min(q0, q1) > 1 and filtering._rank_one(h) is not None and not tiny:
         assert calls, "the fused loop should have computed this case"
     smooth = {"average", "halves", "quarters", "binomial", "gaussian"}
     if cls in ("uint8", "int8", "bool") and set(kinds) <= smooth:

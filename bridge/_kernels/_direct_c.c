@@ -254,6 +254,9 @@ typedef double vec32_f64 __attribute__((vector_size(32)));
 typedef float vec32_f32 __attribute__((vector_size(32)));
 typedef double vec16_f64 __attribute__((vector_size(16)));
 typedef float vec16_f32 __attribute__((vector_size(16)));
+typedef int vec_i32x16 __attribute__((vector_size(64)));
+typedef int vec32_i32 __attribute__((vector_size(32)));
+typedef int vec16_i32 __attribute__((vector_size(16)));
 
 /* The taps of one output line: output k multiplies weight[t] by x[offset[t] + k], inside x
  * when 0 <= k + shift[t] < n2, and by local[at_local[t] + k - k0] in a block's copy of its rows
@@ -874,26 +877,59 @@ enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
 
+/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum) and
+ * vector loops (all_finite, store_guarded), like
+ * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
+ * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
+ * only how many outputs a block sums at once, never a sum: the same bits. */
+#if HAVE_MASKED
+#define SIMD_WIDTHS(DEFINE)                                                                       \
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, AVX2)                                            \
+    DEFINE(_16, vec16_f64, vec16_f32, vec16_i32, )
+#define SIMD_CALL(NAME, ...)                                                                      \
+    (simd_width() == 64   ? NAME##_64(__VA_ARGS__)                                               \
+     : simd_width() == 32 ? NAME##_32(__VA_ARGS__)                                               \
+                          : NAME##_16(__VA_ARGS__))
+#else /* one build, of the compiler's target's width */
+#if defined(__AVX512F__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec_f64, vec_f32, vec_i32x16, CLONES)
+#elif defined(__AVX__)
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec32_f64, vec32_f32, vec32_i32, CLONES)
+#else
+#define SIMD_WIDTHS(DEFINE) DEFINE(_1, vec16_f64, vec16_f32, vec16_i32, CLONES)
+#endif
+#define SIMD_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
+#endif
+
+/* Whether the n doubles at x are all finite: x * 0 is NaN exactly where x is NaN or Inf, and a
+ * NaN stays in its lane's sum. */
+#define DEFINE_ALL_FINITE(SUF, VD, VFL, VI, ATTR)                                                 \
+    ATTR static int all_finite##SUF(const double *x, ptrdiff_t n) {                               \
+        enum { W = sizeof(VD) / sizeof(double) };                                                 \
+        VD chk = {0};                                                                             \
+        ptrdiff_t i = 0;                                                                          \
+        for (; i + W <= n; i += W) chk = chk + LOAD(VD, x + i) * 0.0;                             \
+        double rest = 0;                                                                          \
+        for (; i < n; i++) rest = rest + x[i] * 0.0;                                              \
+        for (int v = 0; v < W; v++) rest = rest + chk[v];                                         \
+        return rest == 0;                                                                         \
+    }
+SIMD_WIDTHS(DEFINE_ALL_FINITE)
+#define all_finite(...) SIMD_CALL(all_finite, __VA_ARGS__)
+
 /* n elements of an image row (kind) as doubles; returns 0 if one is NaN or Inf. */
 CLONES static int load_row(double *restrict dst, const void *restrict src, int kind, ptrdiff_t n) {
     switch (kind) {
     case K_F64:
     case K_F32: {
-        /* x * 0 is NaN exactly where x is NaN or Inf, and a NaN stays in its lane's sum */
-        enum { W = sizeof(vec_f64) / sizeof(double) };
-        vec_f64 chk = {0};
-        ptrdiff_t i = 0;
         if (kind == K_F64) {
             memcpy(dst, src, sizeof(double) * (size_t)n);
         } else {
             const float *s = src;
             for (ptrdiff_t k = 0; k < n; k++) dst[k] = (double)s[k];
         }
-        for (; i + W <= n; i += W) chk = chk + LOAD(vec_f64, dst + i) * 0.0;
-        double rest = 0;
-        for (; i < n; i++) rest = rest + dst[i] * 0.0;
-        for (int v = 0; v < W; v++) rest = rest + chk[v];
-        return rest == 0;
+        return all_finite(dst, n);
     }
 #define LOAD_INT(K, T)                                                                            \
     case K: {                                                                                     \
@@ -968,31 +1004,28 @@ static inline int round_clamp(double x, double lo, double hi) {
     return (int)(t + (f >= 0.5) - (f <= -0.5));
 }
 
-typedef long long vec_i64 __attribute__((vector_size(64)));
-typedef int vec_i32 __attribute__((vector_size(32)));
-
-/* round_clamp of the 8 doubles at y, with vector selects (the compiler keeps the scalar
- * comparisons as branches). */
-static inline void round_clamp8(vec_i32 *out, const double *y, double lo, double hi) {
-    vec_f64 x = LOAD(vec_f64, y);
-    const vec_f64 vlo = {lo, lo, lo, lo, lo, lo, lo, lo}, vhi = {hi, hi, hi, hi, hi, hi, hi, hi};
-    x = (vec_f64)((vec_i64)x & (x == x));                      /* NaN: +0 */
-    vec_i64 m = x < vlo;
-    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vlo & m));
-    m = x > vhi;
-    x = (vec_f64)(((vec_i64)x & ~m) | ((vec_i64)vhi & m));
-    const vec_i32 t = __builtin_convertvector(x, vec_i32);    /* truncation, exact here */
-    const vec_f64 f = x - __builtin_convertvector(t, vec_f64);
-    const vec_f64 half = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
-    /* the masks are -1 where true */
-    *out = t - __builtin_convertvector(f >= half, vec_i32) +
-           __builtin_convertvector(f <= -half, vec_i32);
-}
+/* The largest double below 0.5: for every double x, trunc(x + copysign(HALF_DOWN, x)) is x
+ * rounded half away from zero. (Where frac|x| >= 0.5 the sum reaches the next integer, 1 - 2^-54
+ * rounding to 1 by ties-to-even and higher integers being more than half an ulp away; where
+ * frac|x| < 0.5, |x| <= floor|x| + 0.5 - ulp(x), and the sum stays at or below the double
+ * floor|x| + 1 - ulp(x); beyond 2^52 the sum rounds back to x.) With the image's class bounds
+ * (integers) applied first, the truncation is a plain conversion that the compiler vectorizes
+ * for the clone's vectors. */
+#define HALF_DOWN 0.49999999999999994
+/* Compares that may meet NaN count as possible traps, which keeps GCC from turning the
+   selects into vector blends; no result depends on the floating-point exception flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAPS __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAPS
+#endif
 
 /* n doubles stored in the output's class (kind): doubles as they are, singles rounded to
- * single, integers by round_clamp, logical round(x) >= 1, which is x >= 0.5 (NaN: false). */
-CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), CHUNK = 256 };
+ * single, integers rounded half away from zero and saturated (NaN to 0: round_clamp's results),
+ * logical round(x) >= 1, which is x >= 0.5 (NaN: false). Each class is one loop without
+ * branches (selects, copysign and conversions), which the compiler vectorizes. */
+NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    enum { CHUNK = 256 };
     switch (kind) {
     case K_F64: memcpy(dst, y, sizeof(double) * (size_t)n); return;
     case K_F32: {
@@ -1005,34 +1038,24 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
         for (ptrdiff_t i = 0; i < n; i++) d[i] = y[i] >= 0.5;
         return;
     }
-    case K_U32: {
-        unsigned int *d = dst;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            double x = y[i];
-            x = x == x ? x : 0.0;
-            x = x < 0.0 ? 0.0 : x > 4294967295.0 ? 4294967295.0 : x;
-            const long long t = (long long)x;
-            const double f = x - (double)t;
-            d[i] = (unsigned int)(t + (f >= 0.5));
-        }
-        return;
-    }
+#define ROUND_INT(x, LO, HI)                                                                      \
+    __extension__({                                                                               \
+        double x_ = (x);                                                                          \
+        x_ = x_ == x_ ? x_ : 0.0;                                                                 \
+        x_ = x_ < LO ? LO : x_;                                                                   \
+        x_ = x_ > HI ? HI : x_;                                                                   \
+        (int)(x_ + __builtin_copysign(HALF_DOWN, x_));                                            \
+    })
 #define STORE_INT(K, T, LO, HI)                                                                   \
     case K: {                                                                                     \
-        /* in chunks through ints: the narrowing of whole vectors is then one loop the compiler \
-           vectorizes (of 8 lanes at a time it extracts each lane) */                             \
+        /* through a chunk of ints: the conversions from double to a narrower integer are         \
+           vectorized poorly, those to int and from int to it well */                              \
         T *d = dst;                                                                               \
         int chunk[CHUNK];                                                                         \
         for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
             const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
-            ptrdiff_t i = 0;                                                                      \
-            for (; i + W <= m; i += W) {                                                          \
-                vec_i32 r;                                                                        \
-                round_clamp8(&r, y + c + i, LO, HI);                                              \
-                STORE(chunk + i, r);                                                              \
-            }                                                                                     \
-            for (; i < m; i++) chunk[i] = round_clamp(y[c + i], LO, HI);                          \
-            for (i = 0; i < m; i++) d[c + i] = (T)chunk[i];                                       \
+            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND_INT(y[c + i], LO, HI);             \
+            for (ptrdiff_t i = 0; i < m; i++) d[c + i] = (T)chunk[i];                             \
         }                                                                                         \
         return;                                                                                   \
     }
@@ -1040,54 +1063,104 @@ CLONES static void store_row(void *restrict dst, const double *restrict y, int k
         STORE_INT(K_I8, signed char, -128.0, 127.0)
         STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
         STORE_INT(K_I16, short, -32768.0, 32767.0)
-        STORE_INT(K_I32, int, -2147483648.0, 2147483647.0)
+    case K_I32: {
+        int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = ROUND_INT(y[i], -2147483648.0, 2147483647.0);
+        return;
+    }
 #undef STORE_INT
+    case K_U32: {
+        /* through int (the conversion every clone has in vectors): the upper half less 2^31,
+           exactly (Sterbenz) */
+        unsigned int *d = dst;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double x = y[i];
+            x = x == x ? x : 0.0;
+            x = x < 0.0 ? 0.0 : x;
+            x = x > 4294967295.0 ? 4294967295.0 : x;
+            x = x + HALF_DOWN;
+            const int up = x >= 2147483648.0;
+            x = up ? x - 2147483648.0 : x;
+            d[i] = (unsigned int)(int)x + (up ? 0x80000000u : 0u);
+        }
+        return;
+    }
+    }
+}
+
+/* store_row as it was (round_clamp element by element): the tests' reference. */
+static void store_row_ref(void *restrict dst, const double *restrict y, int kind, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double x = y[i];
+        switch (kind) {
+        case K_F64: ((double *)dst)[i] = x; break;
+        case K_F32: ((float *)dst)[i] = (float)x; break;
+        case K_BOOL: ((unsigned char *)dst)[i] = x >= 0.5; break;
+        case K_U8: ((unsigned char *)dst)[i] = (unsigned char)round_clamp(x, 0.0, 255.0); break;
+        case K_I8: ((signed char *)dst)[i] = (signed char)round_clamp(x, -128.0, 127.0); break;
+        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)round_clamp(x, 0.0, 65535.0); break;
+        case K_I16: ((short *)dst)[i] = (short)round_clamp(x, -32768.0, 32767.0); break;
+        case K_I32: ((int *)dst)[i] = round_clamp(x, -2147483648.0, 2147483647.0); break;
+        default: {
+            double v = x == x ? x : 0.0;
+            v = v < 0.0 ? 0.0 : v > 4294967295.0 ? 4294967295.0 : v;
+            const long long t = (long long)v;
+            const double f = v - (double)t;
+            ((unsigned int *)dst)[i] = (unsigned int)(t + (f >= 0.5));
+        }
+        }
     }
 }
 
 /* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
-CLONES static void row_pass(double *restrict t, const double *restrict p, const double *restrict f,
-                            ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const double *x = p + c + q - 1 - j;
-            const double w = f[j];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];
-        t[c] = a;
-    }
+#define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
+ATTR static void row_pass##SUF(double *restrict t, const double *restrict p, const double *restrict f, \
+                            ptrdiff_t q, ptrdiff_t n) {                                            \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = p + c + q - 1 - j;                                                   \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];                         \
+        t[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_ROW_PASS)
+#define row_pass(...) SIMD_CALL(row_pass, __VA_ARGS__)
 
 /* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
-CLONES static void column_pass(double *restrict y, const double *const *rows,
-                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const double *x = rows[j] + c;
-            const double w = f[j];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];
-        y[c] = a;
-    }
+#define DEFINE_COLUMN_PASS(SUF, VD, VFL, VI, ATTR)                                                 \
+ATTR static void column_pass##SUF(double *restrict y, const double *const *rows,                   \
+                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = rows[j] + c;                                                         \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_COLUMN_PASS)
+#define column_pass(...) SIMD_CALL(column_pass, __VA_ARGS__)
 
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
  * The output of an integer or logical image is an integer: the double y above matters only
@@ -1103,7 +1176,7 @@ CLONES static void column_pass(double *restrict y, const double *const *rows,
  * half-integer. Where too many are (a kernel with dyadic taps on an image of ties), the call is
  * redone by the double loop. */
 
-typedef int vec_i32x16 __attribute__((vector_size(64)));
+
 #define VF 8
 /* the float32 passes may contract a product and a sum to a fused multiply-add (the build's
    -ffp-contract=off is for the double loops, whose bits are the contract) */
@@ -1194,49 +1267,55 @@ CLONES static void load_row_f32(float *restrict dst, const void *restrict src, i
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * g[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
  * vectors at a time: twice the double loop's, for the same bytes in flight. */
-CONTRACT CLONES static void row_pass_f32(float *restrict t, const float *restrict p,
-                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f32 acc[VF];
-        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const float *x = p + c + q - 1 - j;
-            const float w = g[j];
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
-        }
-        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        float a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];
-        t[c] = a;
-    }
+#define DEFINE_ROW_PASS_F32(SUF, VD, VFL, VI, ATTR)                                                \
+CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
+                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {               \
+    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VFL acc[VF];                                                                               \
+        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const float *x = p + c + q - 1 - j;                                                    \
+            const float w = g[j];                                                                  \
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
+        }                                                                                          \
+        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);                                 \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        float a = 0;                                                                               \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];                         \
+        t[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_ROW_PASS_F32)
+#define row_pass_f32(...) SIMD_CALL(row_pass_f32, __VA_ARGS__)
 
 /* column_pass in float32: y[c] = 0 + rows[0][c] * g[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
-CONTRACT CLONES static void column_pass_f32(float *restrict y, const float *const *rows,
-                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {
-    enum { W = sizeof(vec_f32) / sizeof(float), BLOCK = VF * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f32 acc[VF];
-        for (int v = 0; v < VF; v++) acc[v] = (vec_f32){0};
-        for (ptrdiff_t j = 0; j < q; j++) {
-            const float *x = rows[j] + c;
-            const float w = g[j];
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(vec_f32, x + v * W) * w;
-        }
-        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        float a = 0;
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];
-        y[c] = a;
-    }
+#define DEFINE_COLUMN_PASS_F32(SUF, VD, VFL, VI, ATTR)                                             \
+CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *const *rows,        \
+                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {            \
+    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VFL acc[VF];                                                                               \
+        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const float *x = rows[j] + c;                                                          \
+            const float w = g[j];                                                                  \
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
+        }                                                                                          \
+        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);                                 \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        float a = 0;                                                                               \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_COLUMN_PASS_F32)
+#define column_pass_f32(...) SIMD_CALL(column_pass_f32, __VA_ARGS__)
 
 /* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
  * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
@@ -1244,30 +1323,6 @@ CONTRACT CLONES static void column_pass_f32(float *restrict y, const float *cons
  * (else it exceeds 0.25 > G), as x - 0.5 is where x >= 0.25. The clamp's ends are integers:
  * beyond them every number within G < 0.5 gives the same end. Through pointers, as
  * round_clamp8. */
-static inline void decide16(vec_i32x16 *out, vec_i32x16 *near, const float *y, float G, int kind,
-                            float lo, float hi) {
-    vec_f32 x = LOAD(vec_f32, y);
-    const vec_i32x16 absmask = (vec_i32x16){0} + 0x7fffffff;
-    if (kind == K_BOOL) {
-        *out = -(x >= 0.5f);
-        *near = (vec_f32)((vec_i32x16)(x - 0.5f) & absmask) <= G;
-        return;
-    }
-    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds
-       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from
-       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */
-    const float magic = 0x1.8p23f;
-    const vec_f32 r = (x + magic) - magic;
-    const vec_f32 d = (vec_f32)((vec_i32x16)(x - r) & absmask);
-    *near = 0.5f - d <= G;
-    const vec_f32 vlo = (vec_f32){0} + lo, vhi = (vec_f32){0} + hi;
-    vec_i32x16 m = r < vlo; /* -1 where true */
-    vec_f32 c = (vec_f32)(((vec_i32x16)r & ~m) | ((vec_i32x16)vlo & m));
-    m = c > vhi;
-    c = (vec_f32)(((vec_i32x16)c & ~m) | ((vec_i32x16)vhi & m));
-    *out = __builtin_convertvector(c, vec_i32x16);
-}
-
 static inline int decide1(float x, int kind, float lo, float hi, float G, int *near) {
     if (kind == K_BOOL) {
         const float d = x - 0.5f;
@@ -1284,59 +1339,127 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
 
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
  * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
-CLONES static ptrdiff_t store_guarded(void *restrict dst, const float *restrict yf, int kind,
-                                      ptrdiff_t n, float G, float lo, float hi,
-                                      unsigned char *restrict flag, int *restrict miss) {
-    enum { W = sizeof(vec_f32) / sizeof(float) };
-    ptrdiff_t nm = 0, i = 0;
-    vec_i32x16 anyv = {0};
-    typedef unsigned char vec_u8 __attribute__((vector_size(W)));
-    /* a loop per class: its kind and bounds constants in the loop */
-    switch (kind) {
-#define GUARDED(K, T, LO, HI)                                                                     \
-    case K: {                                                                                     \
-        typedef T vec_t __attribute__((vector_size(W * sizeof(T))));                              \
-        for (; i + W <= n; i += W) {                                                              \
-            vec_i32x16 a, differ;                                                                 \
-            decide16(&a, &differ, yf + i, G, K, LO, HI);                                          \
-            STORE((T *)dst + i, __builtin_convertvector(a, vec_t));                                \
+#define DEFINE_STORE_GUARDED(SUF, VD, VFL, VI, ATTR)                                               \
+ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G, int kind,        \
+                            float lo, float hi) {                                                  \
+    VFL x = LOAD(VFL, y);                                                                          \
+    const VI absmask = (VI){0} + 0x7fffffff;                                                       \
+    if (kind == K_BOOL) {                                                                          \
+        *out = -(x >= 0.5f);                                                                       \
+        *near = (VFL)((VI)(x - 0.5f) & absmask) <= G;                                              \
+        return;                                                                                    \
+    }                                                                                              \
+    /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds    \
+       to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from      \
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */               \
+    const float magic = 0x1.8p23f;                                                                 \
+    const VFL r = (x + magic) - magic;                                                             \
+    const VFL d = (VFL)((VI)(x - r) & absmask);                                                    \
+    *near = 0.5f - d <= G;                                                                         \
+    const VFL vlo = (VFL){0} + lo, vhi = (VFL){0} + hi;                                            \
+    VI m = r < vlo; /* -1 where true */                                                            \
+    VFL c = (VFL)(((VI)r & ~m) | ((VI)vlo & m));                                                   \
+    m = c > vhi;                                                                                   \
+    c = (VFL)(((VI)c & ~m) | ((VI)vhi & m));                                                       \
+    *out = __builtin_convertvector(c, VI);                                                         \
+}                                                                                                  \
+                                                                                                   \
+ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restrict yf, int kind,   \
+                                      ptrdiff_t n, float G, float lo, float hi,                    \
+                                      unsigned char *restrict flag, int *restrict miss) {          \
+    enum { W = sizeof(VFL) / sizeof(float) };                                                      \
+    ptrdiff_t nm = 0, i = 0;                                                                       \
+    VI anyv = {0};                                                                                 \
+    typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
+    /* a loop per class: its kind and bounds constants in the loop */                              \
+    switch (kind) {                                                                                \
+    case K_U8: {                                                                                   \
+        typedef unsigned char vec_t_K_U8 __attribute__((vector_size(W * sizeof(unsigned char))));  \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_U8, 0.0f, 255.0f);                             \
+            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_U8));               \
             STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                       \
-        }                                                                                         \
-        break;                                                                                    \
-    }
-        GUARDED(K_U8, unsigned char, 0.0f, 255.0f)
-        GUARDED(K_BOOL, unsigned char, 0.0f, 1.0f)
-        GUARDED(K_I8, signed char, -128.0f, 127.0f)
-        GUARDED(K_U16, unsigned short, 0.0f, 65535.0f)
-        GUARDED(K_I16, short, -32768.0f, 32767.0f)
-#undef GUARDED
-    }
-    /* the lanes that differ, found only where one does (a test per vector is a chain of
-       shuffles the loop waits for) */
-    int any = 0;
-    for (int v = 0; v < W; v++) any |= anyv[v];
-    if (any)
-        for (ptrdiff_t j = 0; j < i; j += 8) {
-            unsigned long long word;
-            memcpy(&word, flag + j, 8);
-            if (word)
-                for (ptrdiff_t v = j; v < j + 8; v++)
-                    if (flag[v]) miss[nm++] = (int)v;
-        }
-    for (; i < n; i++) {
-        int near;
-        const int a = decide1(yf[i], kind, lo, hi, G, &near);
-        switch (kind) {
-        case K_U8: case K_BOOL: ((unsigned char *)dst)[i] = (unsigned char)a; break;
-        case K_I8: ((signed char *)dst)[i] = (signed char)a; break;
-        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)a; break;
-        case K_I16: ((short *)dst)[i] = (short)a; break;
-        }
-        if (near) miss[nm++] = (int)i;
-    }
-    return nm;
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_BOOL: {                                                                                 \
+        typedef unsigned char vec_t_K_BOOL __attribute__((vector_size(W * sizeof(unsigned char)))); \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_BOOL, 0.0f, 1.0f);                             \
+            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_BOOL));             \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_I8: {                                                                                   \
+        typedef signed char vec_t_K_I8 __attribute__((vector_size(W * sizeof(signed char))));      \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_I8, -128.0f, 127.0f);                          \
+            STORE((signed char *)dst + i, __builtin_convertvector(a, vec_t_K_I8));                 \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_U16: {                                                                                  \
+        typedef unsigned short vec_t_K_U16 __attribute__((vector_size(W * sizeof(unsigned short)))); \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_U16, 0.0f, 65535.0f);                          \
+            STORE((unsigned short *)dst + i, __builtin_convertvector(a, vec_t_K_U16));             \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case K_I16: {                                                                                  \
+        typedef short vec_t_K_I16 __attribute__((vector_size(W * sizeof(short))));                 \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K_I16, -32768.0f, 32767.0f);                     \
+            STORE((short *)dst + i, __builtin_convertvector(a, vec_t_K_I16));                      \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    }                                                                                              \
+    /* the lanes that differ, found only where one does (a test per vector is a chain of           \
+       shuffles the loop waits for) */                                                             \
+    int any = 0;                                                                                   \
+    for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
+    if (any) {                                                                                     \
+        ptrdiff_t j = 0;                                                                           \
+        for (; j + 8 <= i; j += 8) {                                                               \
+            unsigned long long word;                                                               \
+            memcpy(&word, flag + j, 8);                                                            \
+            if (word)                                                                              \
+                for (ptrdiff_t v = j; v < j + 8; v++)                                              \
+                    if (flag[v]) miss[nm++] = (int)v;                                              \
+        }                                                                                          \
+        for (; j < i; j++) /* the 16-byte build's vectors of 4 */                                  \
+            if (flag[j]) miss[nm++] = (int)j;                                                      \
+    }                                                                                              \
+    for (; i < n; i++) {                                                                           \
+        int near;                                                                                  \
+        const int a = decide1(yf[i], kind, lo, hi, G, &near);                                      \
+        switch (kind) {                                                                            \
+        case K_U8: case K_BOOL: ((unsigned char *)dst)[i] = (unsigned char)a; break;               \
+        case K_I8: ((signed char *)dst)[i] = (signed char)a; break;                                \
+        case K_U16: ((unsigned short *)dst)[i] = (unsigned short)a; break;                         \
+        case K_I16: ((short *)dst)[i] = (short)a; break;                                           \
+        }                                                                                          \
+        if (near) miss[nm++] = (int)i;                                                             \
+    }                                                                                              \
+    return nm;                                                                                     \
 }
+SIMD_WIDTHS(DEFINE_STORE_GUARDED)
+#define store_guarded(...) SIMD_CALL(store_guarded, __VA_ARGS__)
 
 /* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
  * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
@@ -1583,8 +1706,12 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             const ptrdiff_t r = p - (q0 - 1);
             char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
             for (ptrdiff_t k = 0; k < np_; k++) {
-                for (ptrdiff_t j = 0; j < q0; j++)
-                    rows[j] = ring + (k * q0 + (r + q0 - 1 - j) % q0) * SW;
+                /* ring slots (r + q0 - 1 - j) % q0, stepped down as in sep2_f32 */
+                ptrdiff_t slot = (r + q0 - 1) % q0;
+                for (ptrdiff_t j = 0; j < q0; j++) {
+                    rows[j] = ring + (k * q0 + slot) * SW;
+                    slot = slot == 0 ? q0 - 1 : slot - 1;
+                }
                 if (np_ == 1 && kind == K_F64)
                     column_pass((double *)o, rows, f0, q0, w);
                 else
@@ -1711,26 +1838,29 @@ done:
  * rows of P live in a ring of q0 + 1 rows per plane and strip of columns (a band of outputs
  * reloads the q0 rows it shares with the band before, a strip the q1 - 1 columns it shares),
  * in L1 cache while they are read. */
-CLONES static void tap_sum(double *restrict y, const double *const *at, const double *restrict tw,
-                           ptrdiff_t nt, ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 acc[VECTORS];
-        for (int v = 0; v < VECTORS; v++) acc[v] = (vec_f64){0};
-        for (ptrdiff_t t = 0; t < nt; t++) {
-            const double *x = at[t] + c;
-            const double w = tw[t];
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(vec_f64, x + v * W) * w;
-        }
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);
-    }
-    for (; c < n; c++) {
-        double a = 0;
-        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];
-        y[c] = a;
-    }
+#define DEFINE_TAP_SUM(SUF, VD, VFL, VI, ATTR)                                                     \
+ATTR static void tap_sum##SUF(double *restrict y, const double *const *at, const double *restrict tw, \
+                           ptrdiff_t nt, ptrdiff_t n) {                                            \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD acc[VECTORS];                                                                           \
+        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                                       \
+            const double *x = at[t] + c;                                                           \
+            const double w = tw[t];                                                                \
+            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_TAP_SUM)
+#define tap_sum(...) SIMD_CALL(tap_sum, __VA_ARGS__)
 
 /* The steps of two output rows at once (see above): the positions row r's taps read, (ta, tb),
  * and row r + 1's, (ta + 1, tb), merged in an order of positions (by rows, or by columns) in
@@ -1767,47 +1897,50 @@ static ptrdiff_t pair_steps(const long long *ta, const long long *tb, const doub
 }
 
 /* y0[c], y1[c]: the two rows' sums of the steps (see above) for c < n. */
-CLONES static void pair_sum(double *restrict y0, double *restrict y1, const double *const *at,
-                            const double *restrict sw, const long long *skind, ptrdiff_t ns,
-                            ptrdiff_t n) {
-    enum { W = sizeof(vec_f64) / sizeof(double), BLOCK = VECTORS * W };
-    ptrdiff_t c = 0;
-    for (; c + BLOCK <= n; c += BLOCK) {
-        vec_f64 a[VECTORS], b[VECTORS];
-        for (int v = 0; v < VECTORS; v++) a[v] = b[v] = (vec_f64){0};
-        for (ptrdiff_t s = 0; s < ns; s++) {
-            const double *x = at[s] + c;
-            const double wa = sw[2 * s], wb = sw[2 * s + 1];
-            switch (skind[s]) {
-            case 0:
-                for (int v = 0; v < VECTORS; v++) {
-                    const vec_f64 xv = LOAD(vec_f64, x + v * W);
-                    a[v] = a[v] + xv * wa;
-                    b[v] = b[v] + xv * wb;
-                }
-                break;
-            case 1:
-                for (int v = 0; v < VECTORS; v++) a[v] = a[v] + LOAD(vec_f64, x + v * W) * wa;
-                break;
-            default:
-                for (int v = 0; v < VECTORS; v++) b[v] = b[v] + LOAD(vec_f64, x + v * W) * wb;
-            }
-        }
-        for (int v = 0; v < VECTORS; v++) {
-            STORE(y0 + c + v * W, a[v]);
-            STORE(y1 + c + v * W, b[v]);
-        }
-    }
-    for (; c < n; c++) {
-        double a = 0, b = 0;
-        for (ptrdiff_t s = 0; s < ns; s++) {
-            if (skind[s] != 2) a = a + at[s][c] * sw[2 * s];
-            if (skind[s] != 1) b = b + at[s][c] * sw[2 * s + 1];
-        }
-        y0[c] = a;
-        y1[c] = b;
-    }
+#define DEFINE_PAIR_SUM(SUF, VD, VFL, VI, ATTR)                                                    \
+ATTR static void pair_sum##SUF(double *restrict y0, double *restrict y1, const double *const *at,  \
+                            const double *restrict sw, const long long *skind, ptrdiff_t ns,       \
+                            ptrdiff_t n) {                                                         \
+    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VD a[VECTORS], b[VECTORS];                                                                 \
+        for (int v = 0; v < VECTORS; v++) a[v] = b[v] = (VD){0};                                   \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            const double *x = at[s] + c;                                                           \
+            const double wa = sw[2 * s], wb = sw[2 * s + 1];                                       \
+            switch (skind[s]) {                                                                    \
+            case 0:                                                                                \
+                for (int v = 0; v < VECTORS; v++) {                                                \
+                    const VD xv = LOAD(VD, x + v * W);                                             \
+                    a[v] = a[v] + xv * wa;                                                         \
+                    b[v] = b[v] + xv * wb;                                                         \
+                }                                                                                  \
+                break;                                                                             \
+            case 1:                                                                                \
+                for (int v = 0; v < VECTORS; v++) a[v] = a[v] + LOAD(VD, x + v * W) * wa;          \
+                break;                                                                             \
+            default:                                                                               \
+                for (int v = 0; v < VECTORS; v++) b[v] = b[v] + LOAD(VD, x + v * W) * wb;          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < VECTORS; v++) {                                                        \
+            STORE(y0 + c + v * W, a[v]);                                                           \
+            STORE(y1 + c + v * W, b[v]);                                                           \
+        }                                                                                          \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a = 0, b = 0;                                                                       \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            if (skind[s] != 2) a = a + at[s][c] * sw[2 * s];                                       \
+            if (skind[s] != 1) b = b + at[s][c] * sw[2 * s + 1];                                   \
+        }                                                                                          \
+        y0[c] = a;                                                                                 \
+        y1[c] = b;                                                                                 \
+    }                                                                                              \
 }
+SIMD_WIDTHS(DEFINE_PAIR_SUM)
+#define pair_sum(...) SIMD_CALL(pair_sum, __VA_ARGS__)
 
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
  * memory. */
@@ -1996,6 +2129,41 @@ done:
     return result;
 }
 
+/* store(out, y, kind, reference=False): y (1-D float64) converted to out (1-D, the class of
+ * kind, as long) by store_row, or by store_row_ref (reference). For tests. */
+static PyObject *py_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "store takes 3 or 4 arguments");
+        return NULL;
+    }
+    const long kind = PyLong_AsLong(args[2]);
+    if (kind == -1 && PyErr_Occurred()) return NULL;
+    const int ref = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+    if (ref < 0) return NULL;
+    if (kind < K_F64 || kind > K_BOOL) {
+        PyErr_SetString(PyExc_ValueError, "store: unknown kind");
+        return NULL;
+    }
+    Py_buffer o, y;
+    if (PyObject_GetBuffer(args[0], &o, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &y, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&o);
+        return NULL;
+    }
+    const ptrdiff_t n = y.len / 8;
+    if (kind_of(&y) != 'd' || o.len != n * (ptrdiff_t)KIND_SIZE[kind]) {
+        PyBuffer_Release(&o);
+        PyBuffer_Release(&y);
+        PyErr_SetString(PyExc_ValueError, "store: y must be float64, out as long in kind's class");
+        return NULL;
+    }
+    (ref ? store_row_ref : store_row)(o.buf, y.buf, (int)kind, n);
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&y);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -2005,8 +2173,9 @@ static PyMethodDef methods[] = {
      "accumulate: each sum starts from out's value (the taps added to it in order) instead of "
      "0."},
     {"simd_width", (PyCFunction)(void (*)(void))py_simd_width, METH_FASTCALL,
-     "simd_width(width=None): the vector width in bytes of direct3's sums (64: AVX-512, 32: "
-     "AVX2, 16); width: set it (one this processor runs), returning the old one."},
+     "simd_width(width=None): the vector width in bytes of direct3's and the fused loops' sums "
+     "(64: AVX-512, 32: AVX2, 16); width: set it (one this processor runs), returning the old "
+     "one."},
     {"masked_edges", (PyCFunction)(void (*)(void))py_masked_edges, METH_FASTCALL,
      "masked_edges(on=None): whether direct3's edge blocks use masked loads (AVX-512) instead "
      "of zero-padded copies (the same bits); on: set it, returning the old value."},
@@ -2028,6 +2197,9 @@ static PyMethodDef methods[] = {
      "set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the padded "
      "image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) where the "
      "image holds NaN or Inf."},
+    {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
+     "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
+     "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
