@@ -690,6 +690,35 @@ _SEP2_SHARE_ROWS = 64
 FUSED_SEPARABLE = True
 
 
+def _fused_kind(A: np.ndarray, h: np.ndarray, method: str) -> int | None:
+    """The fused loops' kind code of A's class, or None where neither loop applies: another
+    class or method, a real 2-D image (or a 3-D one with a 2-D kernel) and a double kernel only,
+    nothing to filter."""
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        kind is None
+        or method not in ("auto", "direct")
+        or A.ndim not in (2, 3)
+        or h.ndim != A.ndim
+        or h.shape[2:] not in ((), (1,))
+        or h.dtype != np.float64
+        or A.size == 0
+    ):
+        return None
+    return kind
+
+
+def _fused_fill(boundary: Boundary, dtype: np.dtype) -> float | None:
+    """The value the fused loops pad with (0 under a named boundary, which they read by index),
+    or None where it is not a finite real number (the usual path then pads)."""
+    if isinstance(boundary, str):
+        return 0.0
+    value = _fill(boundary, dtype)
+    if np.iscomplexobj(value) or not np.isfinite(value):
+        return None
+    return float(value)
+
+
 def _fused_separable(
     A: np.ndarray,
     h: np.ndarray,
@@ -712,19 +741,8 @@ def _fused_separable(
     ``implicit_zeros``: the caller would filter A with implicit zero padding (imfilter's zero
     boundary), which chooses the passes' method by A's size rather than the padded size."""
     sep2 = loops.C_SEP2
-    kind = _SEP2_KINDS.get(A.dtype)
-    if (
-        sep2 is None
-        or not FUSED_SEPARABLE
-        or kind is None
-        or separable is False
-        or method not in ("auto", "direct")
-        or A.ndim not in (2, 3)
-        or h.ndim != A.ndim
-        or h.shape[2:] not in ((), (1,))
-        or h.dtype != np.float64
-        or A.size == 0
-    ):
+    kind = _fused_kind(A, h, method)
+    if sep2 is None or not FUSED_SEPARABLE or kind is None or separable is False:
         return None
     # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
     # one tap), but auto chooses their method by the 3-D sizes
@@ -739,13 +757,9 @@ def _fused_separable(
     q0, q1 = f0.size, f1.size
     if separable is None and q0 * q1 <= q0 + q1 + 4:
         return None  # _filter_real's one direct pass
-    if isinstance(boundary, str):
-        fill = 0.0
-    else:
-        value = _fill(boundary, A.dtype)
-        if np.iscomplexobj(value) or not np.isfinite(value):
-            return None
-        fill = float(value)
+    fill = _fused_fill(boundary, A.dtype)
+    if fill is None:
+        return None
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)]
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
@@ -813,17 +827,11 @@ def _fused_direct(
     read in place as its transpose (the taps in the same order), and the result is
     column-major."""
     nonsep2 = loops.C_NONSEP2
-    kind = _SEP2_KINDS.get(A.dtype)
+    kind = _fused_kind(A, h, method)
     if (
         nonsep2 is None
         or not FUSED_NONSEPARABLE
         or kind is None
-        or method not in ("auto", "direct")
-        or A.ndim not in (2, 3)
-        or h.ndim != A.ndim
-        or h.shape[2:] not in ((), (1,))
-        or h.dtype != np.float64
-        or A.size == 0
         or (implicit_zeros and A.size < h.size)
         or not np.all(np.isfinite(h))
     ):
@@ -835,13 +843,9 @@ def _fused_direct(
     passes = separable is not False and (separable is not None or q0 * q1 > q0 + q1 + 4)
     if passes and _rank_one(w) is not None:
         return None
-    if isinstance(boundary, str):
-        fill = 0.0
-    else:
-        value = _fill(boundary, A.dtype)
-        if np.iscomplexobj(value) or not np.isfinite(value):
-            return None
-        fill = float(value)
+    fill = _fused_fill(boundary, A.dtype)
+    if fill is None:
+        return None
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
