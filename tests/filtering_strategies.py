@@ -278,3 +278,24 @@ def filter_cases(
 def combinations_of_options(boundary, shape, mode):
     """Every order of the three options (imfilter accepts them in any order)."""
     return list(itertools.permutations((boundary, shape, mode)))
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> None:
+    """a and b byte for byte: class, size and every bit (signs of zeros, NaN payloads)."""
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.tobytes() == b.tobytes(), np.argwhere(a.view(np.uint8) != b.view(np.uint8))[:5]
+
+
+def fused_and_old(fn, monkeypatch, loop: str, switch: str, wrap):
+    """(fn() with a fused loop on, fn() with it off): ``loops.<loop>`` replaced by
+    ``wrap(the real loop)`` (to count or check its calls) and ``filtering.<switch>`` set."""
+    from bridge import filtering
+    from bridge._kernels import loops
+
+    with monkeypatch.context() as m:
+        m.setattr(loops, loop, wrap(getattr(loops, loop)))
+        m.setattr(filtering, switch, True)
+        fused = fn()
+        m.setattr(filtering, switch, False)
+        old = fn()
+    return fused, old

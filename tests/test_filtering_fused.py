@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES
+from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
@@ -57,24 +57,16 @@ def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
 def _both(fn, monkeypatch):
     """(fused result, old result, whether the fused loop ran)."""
     calls = []
-    real = loops.C_SEP2
 
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
+    def counting(real):
+        def counted(*args):
+            calls.append(1)
+            return real(*args)
 
-    with monkeypatch.context() as m:
-        m.setattr(loops, "C_SEP2", counted)
-        m.setattr(filtering, "FUSED_SEPARABLE", True)
-        fused = fn()
-        m.setattr(filtering, "FUSED_SEPARABLE", False)
-        old = fn()
+        return counted
+
+    fused, old = fused_and_old(fn, monkeypatch, "C_SEP2", "FUSED_SEPARABLE", counting)
     return fused, old, bool(calls)
-
-
-def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
-    assert a.dtype == b.dtype and a.shape == b.shape
-    assert a.tobytes() == b.tobytes(), np.argwhere(a.view(np.uint8) != b.view(np.uint8))[:5]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -107,7 +99,7 @@ def test_fused_imfilter_has_the_bits_of_the_two_passes(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
         monkeypatch,
     )
-    _same_bits(fused, old)
+    same_bits(fused, old)
     rank_one = filtering._rank_one(h) is not None  # not always so for a cut Gaussian
     # under zero padding an image with fewer elements than a pass's taps takes the two passes
     zeros = not isinstance(boundary, str) and filtering.boundary_value(boundary, A.dtype) == 0
@@ -134,7 +126,7 @@ def test_fused_imgaussfilt_has_the_bits_of_the_two_passes(
     A = _image(rng, cls, (*sizes, *planes))
     sig = list(sigma) if isinstance(sigma, tuple) else sigma
     fused, old, _ = _both(lambda: filtering.imgaussfilt(A, sig, "Padding", padding), monkeypatch)
-    _same_bits(fused, old)
+    same_bits(fused, old)
 
 
 def test_large_image_in_threads_and_nonfinite_fall_back(monkeypatch):
@@ -150,13 +142,13 @@ def test_large_image_in_threads_and_nonfinite_fall_back(monkeypatch):
         A = _image(rng, cls, shape)
         fused, old, ran = _both(lambda A=A: filtering.imgaussfilt(A, 2.5), monkeypatch)
         assert ran
-        _same_bits(fused, old)
+        same_bits(fused, old)
     A = rng.standard_normal((300, 200))
     A[5, 7], A[250, 3] = np.nan, -np.inf
     fused, old, ran = _both(lambda: filtering.imfilter(A, np.ones((5, 5)) / 25, "symmetric"),
                             monkeypatch)  # fmt: skip
     assert ran
-    _same_bits(fused, old)
+    same_bits(fused, old)
     assert np.isnan(fused[5, 7])
 
 
@@ -181,7 +173,7 @@ def test_zero_sums_are_plus_zero(monkeypatch, dtype):
     fused, old, ran = _both(lambda: filtering.imfilter(A, h, "replicate", separable=True),
                             monkeypatch)  # fmt: skip
     assert ran
-    _same_bits(fused, old)
+    same_bits(fused, old)
     assert not np.signbit(fused).any()
 
 
@@ -207,4 +199,4 @@ def test_an_image_smaller_than_a_pass_s_taps_keeps_the_two_passes_bits(monkeypat
             lambda s=separable: filtering.imfilter(A, h, 0, "same", "corr", separable=s),
             monkeypatch,
         )
-        _same_bits(fused, old)
+        same_bits(fused, old)

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES
-from tests.test_filtering_fused import CLASSES, _image, _same_bits
+from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
+from tests.test_filtering_fused import CLASSES, _image
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
 
@@ -41,18 +41,15 @@ def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
 def _both(fn, monkeypatch):
     """(fused result, old result, whether the fused loop ran)."""
     calls = []
-    real = loops.C_NONSEP2
 
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
+    def counting(real):
+        def counted(*args):
+            calls.append(1)
+            return real(*args)
 
-    with monkeypatch.context() as m:
-        m.setattr(loops, "C_NONSEP2", counted)
-        m.setattr(filtering, "FUSED_NONSEPARABLE", True)
-        fused = fn()
-        m.setattr(filtering, "FUSED_NONSEPARABLE", False)
-        old = fn()
+        return counted
+
+    fused, old = fused_and_old(fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", counting)
     return fused, old, bool(calls)
 
 
@@ -96,7 +93,7 @@ def test_fused_imfilter_has_the_bits_of_the_direct_sum(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
         monkeypatch,
     )
-    _same_bits(fused, old)
+    same_bits(fused, old)
     fill_ok = isinstance(boundary, str) or A.dtype.kind != "b" or boundary in (0, 3.5)
     if method == "direct" and separable is False and A.size >= h.size and fill_ok:
         assert ran, "the fused loop should have computed this case"
@@ -132,7 +129,7 @@ def test_fused_imgaussfilt_has_the_bits_of_the_direct_sum(
         lambda: filtering.imgaussfilt(A, sig, "Padding", padding, *extra, separable=separable),
         monkeypatch,
     )
-    _same_bits(fused, old)
+    same_bits(fused, old)
     if separable is False:
         assert ran, "the fused loop should have computed this case"
 
@@ -159,7 +156,7 @@ def test_wide_images_large_kernels_and_threads(monkeypatch):
                     monkeypatch,
                 )
                 assert ran
-                _same_bits(fused, old)
+                same_bits(fused, old)
 
 
 def test_nonfinite_images_and_kernels_take_the_old_path(monkeypatch):
@@ -172,12 +169,12 @@ def test_nonfinite_images_and_kernels_take_the_old_path(monkeypatch):
     h[1, 1] = 0.0
     fused, old, ran = _both(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
     assert ran
-    _same_bits(fused, old)
+    same_bits(fused, old)
     assert np.isfinite(fused[5, 7]) and np.isnan(fused[5, 8])  # the centre tap is zero
     h[0, 0] = np.inf
     fused, old, ran = _both(lambda: filtering.imfilter(A[10:30, 10:30], h, 0), monkeypatch)
     assert not ran
-    _same_bits(fused, old)
+    same_bits(fused, old)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -189,7 +186,7 @@ def test_zero_sums_are_plus_zero(monkeypatch, dtype):
     h = -np.arange(1.0, 10.0).reshape(3, 3)
     fused, old, ran = _both(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
     assert ran
-    _same_bits(fused, old)
+    same_bits(fused, old)
     assert not np.signbit(fused).any()
 
 
@@ -206,4 +203,4 @@ def test_the_sum_order_is_the_kernels_index_order(monkeypatch):
                     monkeypatch,
                 )
                 assert ran
-                _same_bits(fused, old)
+                same_bits(fused, old)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES
+from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
@@ -73,11 +73,6 @@ def _kernel(rng, kind0: str, kind1: str, q0: int, q1: int) -> np.ndarray:
     return np.outer(_taps(rng, kind0, q0), _taps(rng, kind1, q1))
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
-    assert a.dtype == b.dtype and a.shape == b.shape
-    assert a.tobytes() == b.tobytes(), np.argwhere(a.view(np.uint8) != b.view(np.uint8))[:5]
-
-
 def _three_ways(fn, monkeypatch):
     """(imfilter's result, the two-pass result, sep2 calls where the float32 path was taken,
     sep2 calls): each
@@ -91,19 +86,14 @@ def _three_ways(fn, monkeypatch):
         flag = real(out, *rest)  # mode 1, the default
         double = np.empty_like(out)
         assert real(double, *rest, 0) == flag
-        _same_bits(out[r0:r1], double[r0:r1])
+        same_bits(out[r0:r1], double[r0:r1])
         alone = np.empty_like(out)
         if not real(alone, *rest, 2):
             taken.append(1)
-            _same_bits(alone[r0:r1], double[r0:r1])
+            same_bits(alone[r0:r1], double[r0:r1])
         return flag
 
-    with monkeypatch.context() as m:
-        m.setattr(loops, "C_SEP2", checked)
-        m.setattr(filtering, "FUSED_SEPARABLE", True)
-        fused = fn()
-        m.setattr(filtering, "FUSED_SEPARABLE", False)
-        old = fn()
+    fused, old = fused_and_old(fn, monkeypatch, "C_SEP2", "FUSED_SEPARABLE", lambda _: checked)
     return fused, old, len(taken), len(calls)
 
 
@@ -139,7 +129,7 @@ def test_float32_path_has_the_bits_of_the_double_loop(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=True, method="direct"),
         monkeypatch,
     )
-    _same_bits(fused, old)
+    same_bits(fused, old)
     # not so for zero taps, nor (zero padding) an image with fewer elements than a pass's taps
     zeros = not isinstance(boundary, str) and filtering.boundary_value(boundary, A.dtype) == 0
     tiny = zeros and A.size < max(q0, q1)
@@ -162,7 +152,7 @@ def test_near_ties_decided_by_the_double_loops_rounding(monkeypatch, cls, q):
         lambda: filtering.imfilter(A, h, "symmetric", separable=True), monkeypatch
     )
     assert taken
-    _same_bits(fused, old)
+    same_bits(fused, old)
 
 
 @pytest.mark.parametrize("cls", ["int16", "int8", "bool"])
@@ -177,7 +167,7 @@ def test_sixteen_bit_and_small_classes_on_the_float32_path(monkeypatch, cls):
         monkeypatch,
     )
     assert taken == calls == 1
-    _same_bits(fused, old)
+    same_bits(fused, old)
 
 
 def test_large_images_in_threads(monkeypatch):
@@ -196,7 +186,7 @@ def test_large_images_in_threads(monkeypatch):
     for A, fn in cases:
         fused, old, taken, _ = _three_ways(lambda A=A, fn=fn: fn(A), monkeypatch)
         assert taken
-        _same_bits(fused, old)
+        same_bits(fused, old)
 
 
 def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
@@ -211,7 +201,7 @@ def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
         fused, old, taken, calls = _three_ways(lambda A=A, s=sigma: filtering.imgaussfilt(A, s),
                                                monkeypatch)  # fmt: skip
         assert calls and not taken
-        _same_bits(fused, old)
+        same_bits(fused, old)
 
 
 @pytest.mark.parametrize(
@@ -230,4 +220,4 @@ def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
         lambda: filtering.imfilter(A, h, "replicate", separable=True), monkeypatch
     )
     assert calls and bool(got) == taken
-    _same_bits(fused, old)
+    same_bits(fused, old)
