@@ -9,7 +9,10 @@ loads in about a millisecond); numba is a heavy import, so :func:`numba_direct3`
 only when called (``method_direct`` calls it once the work pays for it).
 
 ``BRIDGE_C_LOOP=0`` (read at import) and ``BRIDGE_NUMBA=0`` (read at numba's first use) turn
-the loops off.
+the loops off. The C loops are built once per vector width (64 bytes with AVX-512, 32 with AVX2,
+16 otherwise) and take the widest this processor runs; ``BRIDGE_C_SIMD=16`` or ``32`` narrows
+it and ``BRIDGE_C_MASKED=0`` turns off the direct loop's masked edge blocks (both read at the
+first call, for tests and measurements: every choice gives the same bits).
 """
 
 from __future__ import annotations
