@@ -1112,27 +1112,35 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
     }
 }
 
-/* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
-#define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
-ATTR static void row_pass##SUF(double *restrict t, const double *restrict p, const double *restrict f, \
-                            ptrdiff_t q, ptrdiff_t n) {                                            \
-    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+/* The two passes' sum, in T (vectors VT, NV of them a block): out[c] = 0 + LINE(0)[c] * f[0] +
+ * LINE(1)[c] * f[1] + ... for c < n, LINE(j) the line tap j reads. The double and float32
+ * passes below are this one sum; only the float32 ones may contract it (CONTRACT). */
+#define PASS_SUM(T, VT, NV, out, LINE)                                                             \
+    enum { W = sizeof(VT) / sizeof(T), BLOCK = NV * W };                                           \
     ptrdiff_t c = 0;                                                                               \
     for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VD acc[VECTORS];                                                                           \
-        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        VT acc[NV];                                                                                \
+        for (int v = 0; v < NV; v++) acc[v] = (VT){0};                                             \
         for (ptrdiff_t j = 0; j < q; j++) {                                                        \
-            const double *x = p + c + q - 1 - j;                                                   \
-            const double w = f[j];                                                                 \
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+            const T *x = LINE(j) + c;                                                              \
+            const T w = f[j];                                                                      \
+            for (int v = 0; v < NV; v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;                \
         }                                                                                          \
-        for (int v = 0; v < VECTORS; v++) STORE(t + c + v * W, acc[v]);                            \
+        for (int v = 0; v < NV; v++) STORE(out + c + v * W, acc[v]);                               \
     }                                                                                              \
     for (; c < n; c++) {                                                                           \
-        double a = 0;                                                                              \
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * f[j];                         \
-        t[c] = a;                                                                                  \
-    }                                                                                              \
+        T a = 0;                                                                                   \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
+        out[c] = a;                                                                                \
+    }
+#define ROW_LINE(j) (p + q - 1 - (j))
+#define COLUMN_LINE(j) (rows[j])
+
+/* t[c] = 0 + p[c + q - 1] * f[0] + p[c + q - 2] * f[1] + ... for c < n. */
+#define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
+ATTR static void row_pass##SUF(double *restrict t, const double *restrict p,                       \
+                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
+    PASS_SUM(double, VD, VECTORS, t, ROW_LINE)                                                     \
 }
 SIMD_WIDTHS(DEFINE_ROW_PASS)
 #define row_pass(...) SIMD_CALL(row_pass, __VA_ARGS__)
@@ -1140,24 +1148,8 @@ SIMD_WIDTHS(DEFINE_ROW_PASS)
 /* y[c] = 0 + rows[0][c] * f[0] + rows[1][c] * f[1] + ... for c < n. */
 #define DEFINE_COLUMN_PASS(SUF, VD, VFL, VI, ATTR)                                                 \
 ATTR static void column_pass##SUF(double *restrict y, const double *const *rows,                   \
-                               const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
-    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
-    ptrdiff_t c = 0;                                                                               \
-    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VD acc[VECTORS];                                                                           \
-        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
-        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
-            const double *x = rows[j] + c;                                                         \
-            const double w = f[j];                                                                 \
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
-        }                                                                                          \
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
-    }                                                                                              \
-    for (; c < n; c++) {                                                                           \
-        double a = 0;                                                                              \
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * f[j];                               \
-        y[c] = a;                                                                                  \
-    }                                                                                              \
+                                  const double *restrict f, ptrdiff_t q, ptrdiff_t n) {            \
+    PASS_SUM(double, VD, VECTORS, y, COLUMN_LINE)                                                  \
 }
 SIMD_WIDTHS(DEFINE_COLUMN_PASS)
 #define column_pass(...) SIMD_CALL(column_pass, __VA_ARGS__)
@@ -1264,55 +1256,24 @@ CLONES static void load_row_f32(float *restrict dst, const void *restrict src, i
 #undef LOAD_F32
 }
 
-/* row_pass in float32: t[c] = 0 + p[c + q - 1] * g[0] + ... for c < n. Products and sums may
+/* row_pass in float32: t[c] = 0 + p[c + q - 1] * f[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
  * vectors at a time: twice the double loop's, for the same bytes in flight. */
 #define DEFINE_ROW_PASS_F32(SUF, VD, VFL, VI, ATTR)                                                \
 CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
-                                const float *restrict g, ptrdiff_t q, ptrdiff_t n) {               \
-    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
-    ptrdiff_t c = 0;                                                                               \
-    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VFL acc[VF];                                                                               \
-        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
-        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
-            const float *x = p + c + q - 1 - j;                                                    \
-            const float w = g[j];                                                                  \
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
-        }                                                                                          \
-        for (int v = 0; v < VF; v++) STORE(t + c + v * W, acc[v]);                                 \
-    }                                                                                              \
-    for (; c < n; c++) {                                                                           \
-        float a = 0;                                                                               \
-        for (ptrdiff_t j = 0; j < q; j++) a = a + p[c + q - 1 - j] * g[j];                         \
-        t[c] = a;                                                                                  \
-    }                                                                                              \
+                                            const float *restrict f, ptrdiff_t q, ptrdiff_t n) {   \
+    PASS_SUM(float, VFL, VF, t, ROW_LINE)                                                          \
 }
 SIMD_WIDTHS(DEFINE_ROW_PASS_F32)
 #define row_pass_f32(...) SIMD_CALL(row_pass_f32, __VA_ARGS__)
 
-/* column_pass in float32: y[c] = 0 + rows[0][c] * g[0] + ... for c < n (fused multiply-adds
+/* column_pass in float32: y[c] = 0 + rows[0][c] * f[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
 #define DEFINE_COLUMN_PASS_F32(SUF, VD, VFL, VI, ATTR)                                             \
 CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *const *rows,        \
-                                   const float *restrict g, ptrdiff_t q, ptrdiff_t n) {            \
-    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
-    ptrdiff_t c = 0;                                                                               \
-    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VFL acc[VF];                                                                               \
-        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
-        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
-            const float *x = rows[j] + c;                                                          \
-            const float w = g[j];                                                                  \
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
-        }                                                                                          \
-        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);                                 \
-    }                                                                                              \
-    for (; c < n; c++) {                                                                           \
-        float a = 0;                                                                               \
-        for (ptrdiff_t j = 0; j < q; j++) a = a + rows[j][c] * g[j];                               \
-        y[c] = a;                                                                                  \
-    }                                                                                              \
+                                               const float *restrict f, ptrdiff_t q,               \
+                                               ptrdiff_t n) {                                      \
+    PASS_SUM(float, VFL, VF, y, COLUMN_LINE)                                                       \
 }
 SIMD_WIDTHS(DEFINE_COLUMN_PASS_F32)
 #define column_pass_f32(...) SIMD_CALL(column_pass_f32, __VA_ARGS__)
