@@ -299,3 +299,18 @@ def fused_and_old(fn, monkeypatch, loop: str, switch: str, wrap):
         m.setattr(filtering, switch, False)
         old = fn()
     return fused, old
+
+
+def fused_old_and_ran(fn, monkeypatch, loop: str, switch: str):
+    """(fn() with the fused loop ``loops.<loop>`` on, fn() with it off, whether it ran)."""
+    calls = []
+
+    def counting(real):
+        def counted(*args):
+            calls.append(1)
+            return real(*args)
+
+        return counted
+
+    fused, old = fused_and_old(fn, monkeypatch, loop, switch, counting)
+    return fused, old, bool(calls)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
+from tests.filtering_strategies import BOUNDARIES, fused_old_and_ran, same_bits
 from tests.test_filtering_fused import CLASSES, _image
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
@@ -40,17 +40,7 @@ def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
 
 def _both(fn, monkeypatch):
     """(fused result, old result, whether the fused loop ran)."""
-    calls = []
-
-    def counting(real):
-        def counted(*args):
-            calls.append(1)
-            return real(*args)
-
-        return counted
-
-    fused, old = fused_and_old(fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", counting)
-    return fused, old, bool(calls)
+    return fused_old_and_ran(fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
