@@ -1298,6 +1298,21 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
     return t + (f >= 0.5f) - (f <= -0.5f);
 }
 
+/* store_guarded's loop for the class K (stored as T, bounds LO..HI): its kind and bounds
+ * constants in the loop, which the compiler folds into it. */
+#define GUARDED_CASE(SUF, VI, K, T, LO, HI)                                                        \
+    case K: {                                                                                      \
+        typedef T vec_t_##K __attribute__((vector_size(W * sizeof(T))));                           \
+        for (; i + W <= n; i += W) {                                                               \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                      \
+            STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                            \
+            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
+            anyv |= differ;                                                                        \
+        }                                                                                          \
+        break;                                                                                     \
+    }
+
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
  * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
 #define DEFINE_STORE_GUARDED(SUF, VD, VFL, VI, ATTR)                                               \
@@ -1334,61 +1349,11 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
     typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
     /* a loop per class: its kind and bounds constants in the loop */                              \
     switch (kind) {                                                                                \
-    case K_U8: {                                                                                   \
-        typedef unsigned char vec_t_K_U8 __attribute__((vector_size(W * sizeof(unsigned char))));  \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K_U8, 0.0f, 255.0f);                             \
-            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_U8));               \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                        \
-        }                                                                                          \
-        break;                                                                                     \
-    }                                                                                              \
-    case K_BOOL: {                                                                                 \
-        typedef unsigned char vec_t_K_BOOL __attribute__((vector_size(W * sizeof(unsigned char)))); \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K_BOOL, 0.0f, 1.0f);                             \
-            STORE((unsigned char *)dst + i, __builtin_convertvector(a, vec_t_K_BOOL));             \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                        \
-        }                                                                                          \
-        break;                                                                                     \
-    }                                                                                              \
-    case K_I8: {                                                                                   \
-        typedef signed char vec_t_K_I8 __attribute__((vector_size(W * sizeof(signed char))));      \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K_I8, -128.0f, 127.0f);                          \
-            STORE((signed char *)dst + i, __builtin_convertvector(a, vec_t_K_I8));                 \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                        \
-        }                                                                                          \
-        break;                                                                                     \
-    }                                                                                              \
-    case K_U16: {                                                                                  \
-        typedef unsigned short vec_t_K_U16 __attribute__((vector_size(W * sizeof(unsigned short)))); \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K_U16, 0.0f, 65535.0f);                          \
-            STORE((unsigned short *)dst + i, __builtin_convertvector(a, vec_t_K_U16));             \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                        \
-        }                                                                                          \
-        break;                                                                                     \
-    }                                                                                              \
-    case K_I16: {                                                                                  \
-        typedef short vec_t_K_I16 __attribute__((vector_size(W * sizeof(short))));                 \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K_I16, -32768.0f, 32767.0f);                     \
-            STORE((short *)dst + i, __builtin_convertvector(a, vec_t_K_I16));                      \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
-            anyv |= differ;                                                                        \
-        }                                                                                          \
-        break;                                                                                     \
-    }                                                                                              \
+        GUARDED_CASE(SUF, VI, K_U8, unsigned char, 0.0f, 255.0f)                                   \
+        GUARDED_CASE(SUF, VI, K_BOOL, unsigned char, 0.0f, 1.0f)                                   \
+        GUARDED_CASE(SUF, VI, K_I8, signed char, -128.0f, 127.0f)                                  \
+        GUARDED_CASE(SUF, VI, K_U16, unsigned short, 0.0f, 65535.0f)                               \
+        GUARDED_CASE(SUF, VI, K_I16, short, -32768.0f, 32767.0f)                                   \
     }                                                                                              \
     /* the lanes that differ, found only where one does (a test per vector is a chain of           \
        shuffles the loop waits for) */                                                             \
