@@ -992,6 +992,41 @@ static int load_strided(double *restrict dst, const void *restrict src, int kind
     return chk == 0;
 }
 
+/* The fused loops' strips: padded row src's columns c0 .. c0 + pw of plane k (np_ interleaved
+ * planes of n1 columns, isz bytes an item), the image's own columns being prow's lo .. hi.
+ * prefetch_strip asks for the part of such a row a few rows down: rows of an image are often a
+ * page or more apart, where the hardware's prefetch does not follow. */
+static inline void prefetch_strip(const void *image, long long src, ptrdiff_t n1, ptrdiff_t np_,
+                                  size_t isz, ptrdiff_t c0, ptrdiff_t lo, ptrdiff_t hi,
+                                  ptrdiff_t mid) {
+    const char *ahead = (const char *)image +
+                        ((size_t)src * (size_t)n1 + (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
+    for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64) __builtin_prefetch(ahead + b);
+}
+
+/* load_strip: that row's strip in double into prow: fill where src < 0 (a row of the
+ * constant), else the image's run by load_row (load_strided for planes) and the padding's
+ * columns by colidx (-1: fill). 1 where the run holds NaN or Inf (load_row's answer), else 0. */
+static inline int load_strip(double *restrict prow, const void *image, int kind, long long src,
+                             ptrdiff_t k, ptrdiff_t n1, ptrdiff_t np_, size_t isz, ptrdiff_t c0,
+                             ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t mid, ptrdiff_t pw,
+                             const long long *colidx, double fill) {
+    if (src < 0) {
+        for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+        return 0;
+    }
+    const char *a = (const char *)image + ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+    const char *at = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+    int bad = hi > lo && !(np_ == 1 ? load_row(prow + lo, at, kind, hi - lo)
+                                    : load_strided(prow + lo, at, kind, hi - lo, np_));
+    for (ptrdiff_t c = 0; c < lo; c++)
+        prow[c] = colidx[c0 + c] < 0 ? fill : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+    for (ptrdiff_t c = hi; c < pw; c++)
+        prow[c] = colidx[c0 + c] < 0 ? fill : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+    return bad;
+}
+
+
 /* x in an integer class whose range lies within int's: NaN to 0, clamped to [lo, hi], then
  * rounded half away from zero. Clamping first gives the same as rounding first (the bounds are
  * integers); within the range the truncation to an integer is exact, and so is the fraction
@@ -1490,13 +1525,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         const ptrdiff_t hi_c = mid + n1 - c0 < lo_c ? lo_c : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             const long long src = rowidx[p];
-            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c) {
-                const char *next = (const char *)image +
-                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
-                                    (size_t)(c0 + lo_c - mid)) * (size_t)np_ * isz;
-                for (size_t b = 0; b < (size_t)((hi_c - lo_c) * np_) * isz; b += 64)
-                    __builtin_prefetch(next + b);
-            }
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
+                prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo_c, hi_c, mid);
             for (ptrdiff_t k = 0; k < np_; k++) {
                 if (src < 0) {
                     for (ptrdiff_t c = 0; c < pw; c++) prow[c] = ffill;
@@ -1595,36 +1625,14 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             const long long src = rowidx[p];
-            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo) {
-                /* the strip's part of a row a few rows down: rows of an image are often a
-                   page or more apart, where the hardware's prefetch does not follow */
-                const char *next = (const char *)image +
-                                   ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
-                                    (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
-                for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
-                    __builtin_prefetch(next + b);
-            }
+            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo)
+                prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
             for (ptrdiff_t k = 0; k < np_; k++) {
                 /* padded row p's columns of the strip in plane k: to prow, then the row pass
                    to the plane's ring */
-                if (src < 0) {
-                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
-                } else {
-                    const char *a = (const char *)image +
-                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-                    const char *at = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
-                    if (hi > lo && !(np_ == 1 ? load_row(prow + lo, at, kind, hi - lo)
-                                              : load_strided(prow + lo, at, kind, hi - lo, np_)))
-                        status = 1;
-                    for (ptrdiff_t c = 0; c < lo; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? fill
-                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                    for (ptrdiff_t c = hi; c < pw; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? fill
-                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                }
+                if (load_strip(prow, image, kind, src, k, n1, np_, isz, c0, lo, hi, mid, pw,
+                               colidx, fill))
+                    status = 1;
                 row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
             }
             if (p < r0 + q0 - 1) continue;
@@ -1912,37 +1920,13 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
             for (; next_p < r + q0 + pair; next_p++) {
                 const ptrdiff_t p = next_p;
                 const long long src = rowidx[p];
-                if (p + AHEAD < last_p && rowidx[p + AHEAD] >= 0 && hi > lo) {
-                    /* the strip's part of a row a few rows down: rows of an image are often a
-                       page or more apart, where the hardware's prefetch does not follow */
-                    const char *ahead = (const char *)image +
-                                        ((size_t)rowidx[p + AHEAD] * (size_t)n1 +
-                                         (size_t)(c0 + lo - mid)) * (size_t)np_ * isz;
-                    for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64)
-                        __builtin_prefetch(ahead + b);
-                }
+                if (p + AHEAD < last_p && rowidx[p + AHEAD] >= 0 && hi > lo)
+                    prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
                 for (ptrdiff_t k = 0; k < np_; k++) {
                     /* padded row p's columns of the strip in plane k, to its place in the ring */
-                    double *prow = ring + (k * R + p % R) * PW;
-                    if (src < 0) {
-                        for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
-                        continue;
-                    }
-                    const char *a = (const char *)image +
-                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-                    const char *from = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
-                    if (hi > lo &&
-                        !(np_ == 1 ? load_row(prow + lo, from, kind, hi - lo)
-                                   : load_strided(prow + lo, from, kind, hi - lo, np_)))
+                    if (load_strip(ring + (k * R + p % R) * PW, image, kind, src, k, n1, np_, isz,
+                                   c0, lo, hi, mid, pw, colidx, fill))
                         status = 1;
-                    for (ptrdiff_t c = 0; c < lo; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? fill
-                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                    for (ptrdiff_t c = hi; c < pw; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? fill
-                                      : load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
                 }
             }
             /* output rows r (and r + 1) read padded rows r .. r + q0 - 1 (+ 1) */
