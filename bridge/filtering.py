@@ -562,16 +562,21 @@ def _rank_one(w: np.ndarray):
     axes = [d for d in range(w.ndim) if w.shape[d] > 1]
     if len(axes) < 2:
         return None
-    if w.size > _RANK_ONE_CACHED_TAPS:
-        factors = _rank_one_of(w)
-    else:
-        factors = _rank_one_cached(w.shape, w.dtype.str, w.tobytes())
+    factors = _per_kernel(_rank_one_of, _rank_one_cached, w)
     return None if factors is None else list(factors)
 
 
-# Kernels of at most this many taps keep _rank_one's answer (a filter applied again skips the
-# test): the key is the kernel's bytes, all the answer depends on.
-_RANK_ONE_CACHED_TAPS = 4096
+# Kernels of at most this many taps keep what is computed from them alone (_rank_one's answer,
+# nonsep2's taps: a filter applied again skips the work); the key is the kernel's bytes.
+_KERNEL_CACHED_TAPS = 4096
+
+
+def _per_kernel(plain, cached, w: np.ndarray):
+    """``plain(w)``, through ``cached(shape, class, bytes)`` (an lru_cache of plain) for kernels
+    of at most _KERNEL_CACHED_TAPS taps."""
+    if w.size > _KERNEL_CACHED_TAPS:
+        return plain(w)
+    return cached(w.shape, w.dtype.str, w.tobytes())
 
 
 @functools.lru_cache(maxsize=64)
@@ -690,6 +695,23 @@ _SEP2_SHARE_ROWS = 64
 FUSED_SEPARABLE = True
 
 
+def _in_row_shares(loop, rows: int, work: int) -> bool:
+    """A fused loop's ``loop(r0, r1)`` over output rows 0..rows: in the calling thread below
+    _SEP2_THREADED_WORK multiply-adds, else in shares of at least _SEP2_SHARE_ROWS rows on the
+    kernels' threads. Whether any share found NaN or Inf in the image (its answer)."""
+    if work < _SEP2_THREADED_WORK:
+        return bool(loop(0, rows))
+    flags: list[bool] = []
+
+    def run(share) -> None:
+        for r0, r1 in share:
+            flags.append(loop(r0, r1))
+
+    per = max(_SEP2_SHARE_ROWS, -(-rows // (4 * pool.THREADS)))
+    pool.in_threads(run, [(r, min(r + per, rows)) for r in range(0, rows, per)])
+    return any(flags)
+
+
 def _fused_kind(A: np.ndarray, h: np.ndarray, method: str) -> int | None:
     """The fused loops' kind code of A's class, or None where neither loop applies: another
     class or method, a real 2-D image (or a 3-D one with a 2-D kernel) and a double kernel only,
@@ -782,18 +804,11 @@ def _fused_separable(
     f0 = np.ascontiguousarray(f0, np.float64)
     f1 = np.ascontiguousarray(f1, np.float64)
     mid = widths[1][0]
-    flags: list[bool] = []
-
-    def run(share) -> None:
-        for r0, r1 in share:
-            flags.append(sep2(out, image, kind, rows, cols, mid, f1, f0, fill, r0, r1))
-
-    if planes * L0 * L1 * (q0 + q1) < _SEP2_THREADED_WORK:
-        run([(0, L0)])
-    else:
-        per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
-        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
-    if any(flags):
+    if _in_row_shares(
+        lambda r0, r1: sep2(out, image, kind, rows, cols, mid, f1, f0, fill, r0, r1),
+        L0,
+        planes * L0 * L1 * (q0 + q1),
+    ):
         return None  # NaN or Inf in the image: its values are scattered separately
     return out if A.ndim == 3 else out.reshape(L0, L1)
 
@@ -855,10 +870,7 @@ def _fused_direct(
         return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
     w2 = w.reshape(q0, q1)
-    if w2.size > _RANK_ONE_CACHED_TAPS:
-        ta, tb, tw = _direct_taps(w2)
-    else:
-        ta, tb, tw = _direct_taps_cached(w2.shape, w2.dtype.str, w2.tobytes())
+    ta, tb, tw = _per_kernel(_direct_taps, _direct_taps_cached, w2)
     mid = widths[1][0]
     if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
         # the transpose, read in place: output (c, r) of it is output (r, c) of A
@@ -873,20 +885,11 @@ def _fused_direct(
         out = np.empty((L0, L1, planes), A.dtype)
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
-    flags: list[bool] = []
-
-    def run(share) -> None:
-        for r0, r1 in share:
-            flags.append(
-                nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1)
-            )
-
-    if planes * L0 * L1 * len(tw) < _SEP2_THREADED_WORK:
-        run([(0, L0)])
-    else:
-        per = max(_SEP2_SHARE_ROWS, -(-L0 // (4 * pool.THREADS)))
-        pool.in_threads(run, [(r, min(r + per, L0)) for r in range(0, L0, per)])
-    if any(flags):
+    if _in_row_shares(
+        lambda r0, r1: nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1),
+        L0,
+        planes * L0 * L1 * len(tw),
+    ):
         return None  # NaN or Inf in the image: its values are scattered separately
     if transposed:
         return out.reshape(L0, L1).T
