@@ -79,9 +79,7 @@ def _tiled_seconds(big, small) -> float | None:
     if plan is None:
         return None
     fshape, taps = plan
-    tiles = math.prod(
-        -(-(p + q - 1) // (t - q + 1)) for p, q, t in zip(big, taps, fshape, strict=True)
-    )
+    tiles = math.prod(method_fft.tile_counts(big, taps, fshape))
     points = tiles * math.prod(fshape)
     return FFT_TILE_PER_POINT * points * math.log2(math.prod(fshape))
 

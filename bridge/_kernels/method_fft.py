@@ -327,6 +327,12 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     return lengths, list(small)
 
 
+def tile_counts(big, small, fshape) -> list[int]:
+    """How many tiles of :func:`tile_plan`'s lengths ``fshape`` cover the full result along each
+    axis: each keeps ``T - q + 1`` of its outputs."""
+    return [-(-(p + q - 1) // (t - q + 1)) for p, q, t in zip(big, small, fshape, strict=True)]
+
+
 def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
     (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
@@ -341,9 +347,8 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     if a.size < b.size:
         a, b = b, a
     (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
-    F0, F1 = M + p - 1, N + q - 1
     S0, S1 = T0 - p + 1, T1 - q + 1
-    n0, n1 = -(-F0 // S0), -(-F1 // S1)
+    n0, n1 = tile_counts(a.shape, b.shape, fshape)
     group = max(1, TILE_GROUP_POINTS // (T0 * T1))
     spectrum = np.fft.rfft2(b.astype(np.float64, copy=False), (T0, T1))
     (w0, w1), (l0, l1) = starts, lengths
