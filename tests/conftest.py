@@ -10,6 +10,7 @@ without being marked ``slow`` is named at the end of the run, so that the quick 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -17,6 +18,13 @@ import pytest
 import scipy
 
 from tests.octave import OctaveSession, octave_cli, octave_required
+
+# A suite started in the background by a non-interactive shell (`pytest &`, nohup) inherits
+# SIGINT ignored, and every process it starts would too (an ignored signal stays ignored across
+# exec; Python and bridge keep it so): the tests that stop a job with SIGINT would see it run on.
+# A handler in this process is reset to the default in its children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Audit events of a new process (subprocess, multiprocessing's fork, os.system and the like).
 PROCESS_EVENTS = frozenset(
