@@ -1081,7 +1081,17 @@ NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict
         x_ = x_ > HI ? HI : x_;                                                                   \
         (int)(x_ + __builtin_copysign(HALF_DOWN, x_));                                            \
     })
-#define STORE_INT(K, T, LO, HI)                                                                   \
+/* ROUND_INT where LO is 0: x > 0 ? x : 0 sends NaN, -0 and the negatives to +0 in one select
+   (a vector max), and x + HALF_DOWN truncates as x + copysign(HALF_DOWN, x) does for x >= +0
+   (-0 went to +0, both round to 0): the same integers in fewer operations per vector */
+#define ROUND_UINT(x, LO, HI)                                                                     \
+    __extension__({                                                                               \
+        double x_ = (x);                                                                          \
+        x_ = x_ > 0.0 ? x_ : 0.0;                                                                 \
+        x_ = x_ < HI ? x_ : HI;                                                                   \
+        (int)(x_ + HALF_DOWN);                                                                    \
+    })
+#define STORE_INT(K, T, LO, HI, ROUND)                                                            \
     case K: {                                                                                     \
         /* through a chunk of ints: the conversions from double to a narrower integer are         \
            vectorized poorly, those to int and from int to it well */                              \
@@ -1089,21 +1099,22 @@ NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict
         int chunk[CHUNK];                                                                         \
         for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
             const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
-            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND_INT(y[c + i], LO, HI);             \
+            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND(y[c + i], LO, HI);                 \
             for (ptrdiff_t i = 0; i < m; i++) d[c + i] = (T)chunk[i];                             \
         }                                                                                         \
         return;                                                                                   \
     }
-        STORE_INT(K_U8, unsigned char, 0.0, 255.0)
-        STORE_INT(K_I8, signed char, -128.0, 127.0)
-        STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
-        STORE_INT(K_I16, short, -32768.0, 32767.0)
+        STORE_INT(K_U8, unsigned char, 0.0, 255.0, ROUND_UINT)
+        STORE_INT(K_I8, signed char, -128.0, 127.0, ROUND_INT)
+        STORE_INT(K_U16, unsigned short, 0.0, 65535.0, ROUND_UINT)
+        STORE_INT(K_I16, short, -32768.0, 32767.0, ROUND_INT)
     case K_I32: {
         int *d = dst;
         for (ptrdiff_t i = 0; i < n; i++) d[i] = ROUND_INT(y[i], -2147483648.0, 2147483647.0);
         return;
     }
 #undef STORE_INT
+#undef ROUND_UINT
     case K_U32: {
         /* through int (the conversion every clone has in vectors): the upper half less 2^31,
            exactly (Sterbenz) */
