@@ -1894,7 +1894,8 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                           ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
                           const long long *tb, const double *tw, ptrdiff_t nt, double fill,
                           ptrdiff_t r0, ptrdiff_t r1) {
-    enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    /* no prefetch_strip of the rows ahead (as sep2 has): here it only cost (BENCHMARKS.md) */
+    enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
     const ptrdiff_t R = q0 + 1; /* rows in the ring */
     ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1);
     SW = SW / BLOCK * BLOCK;
@@ -1925,14 +1926,11 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
         const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
         const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
         ptrdiff_t next_p = r0; /* the next padded row to load */
-        const ptrdiff_t last_p = r1 + q0 - 1;
         for (ptrdiff_t r = r0; r < r1 && status == 0;) {
             const int pair = ns > 0 && r + 1 < r1;
             for (; next_p < r + q0 + pair; next_p++) {
                 const ptrdiff_t p = next_p;
                 const long long src = rowidx[p];
-                if (p + AHEAD < last_p && rowidx[p + AHEAD] >= 0 && hi > lo)
-                    prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
                 for (ptrdiff_t k = 0; k < np_; k++) {
                     /* padded row p's columns of the strip in plane k, to its place in the ring */
                     if (load_strip(ring + (k * R + p % R) * PW, image, kind, src, k, n1, np_, isz,
@@ -2040,7 +2038,8 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
                        ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
                        const long long *tb, const double *tw, ptrdiff_t nt, double fill,
                        ptrdiff_t r0, ptrdiff_t r1, int unlimited) {
-    enum { RING_BYTES = 24 << 10, BLOCK = VF * (sizeof(vec_f32) / sizeof(float)), AHEAD = 4 };
+    /* no prefetch_strip, as bridge_nonsep2 */
+    enum { RING_BYTES = 24 << 10, BLOCK = VF * (sizeof(vec_f32) / sizeof(float)) };
     double M = f32_class_max(kind);
     const double afill = fill < 0 ? -fill : fill;
     if (M == 0 || !((double)(float)fill == fill) || afill > 0x1p24 || nt < 1) return 2;
@@ -2089,8 +2088,6 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             /* padded row p's strip in each plane, to ring slot p % q0 */
             const long long src = rowidx[p];
-            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
-                prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo_c, hi_c, mid);
             for (ptrdiff_t k = 0; k < np_; k++) {
                 float *prow = ring + (k * q0 + p % q0) * PW;
                 if (src < 0) {
