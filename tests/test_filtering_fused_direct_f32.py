@@ -219,3 +219,27 @@ def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
     fused, old, got, calls = _three_ways(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
     assert calls and bool(got) == taken
     same_bits(fused, old)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(
+    ("shape", "q"),
+    [((30, 2500), (3, 3)), ((25, 1777), (7, 7)), ((20, 700, 3), (7, 5)), ((12, 4100), (2, 9))],
+)
+def test_images_wider_than_a_strip(monkeypatch, shape, q, width):
+    # The float32 loop works in strips of at most 1920 columns (its ring 24 KiB): images of
+    # several strips, the last one partial, each boundary, in C and Fortran order.
+    rng = np.random.default_rng(sum(shape) + q[0])
+    A = _image(rng, "uint8", shape, "mixed")
+    h = rng.random(q) / q[0]  # taps summing to about q1 / 2: a bound the float32 path takes
+    images = (A, np.asfortranarray(A)) if A.ndim == 2 else (A,)
+    for img in images:
+        for pad in (0, "replicate", "symmetric", "circular", 9.5):
+            for size in ("same", "full"):
+                fused, old, taken, calls = _three_ways(
+                    lambda img=img, pad=pad, size=size: filtering.imfilter(img, h, pad, size),
+                    monkeypatch,
+                    width,
+                )
+                assert taken == calls >= 1  # several: the transposed image's rows in threads
+                same_bits(fused, old)
