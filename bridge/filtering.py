@@ -833,7 +833,9 @@ def _fused_direct(
     kernel), in A's class: the bits of padding A, :func:`_filter_real`'s direct sum and
     :func:`_cast_owned`, in one compiled loop (``nonsep2``) that reads the padding by index and
     sums each output's nonzero taps in the direct loop's order (the kernel's index order, from
-    +0). None where the old path would not be that sum over finite data (1-D passes, a method
+    +0; images of the small integer and logical classes summed in float32 where an a-priori
+    bound decides each output's integer, the rest recomputed in that order: the same bits). None
+    where the old path would not be that sum over finite data (1-D passes, a method
     other than direct, a NaN/Inf tap, fill or image, an image with fewer elements than the
     kernel under implicit zeros, where the direct loop would take the image's elements as the
     taps; no C loop): the caller computes the usual way.

@@ -1081,7 +1081,17 @@ NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict
         x_ = x_ > HI ? HI : x_;                                                                   \
         (int)(x_ + __builtin_copysign(HALF_DOWN, x_));                                            \
     })
-#define STORE_INT(K, T, LO, HI)                                                                   \
+/* ROUND_INT where LO is 0: x > 0 ? x : 0 sends NaN, -0 and the negatives to +0 in one select
+   (a vector max), and x + HALF_DOWN truncates as x + copysign(HALF_DOWN, x) does for x >= +0
+   (-0 went to +0, both round to 0): the same integers in fewer operations per vector */
+#define ROUND_UINT(x, LO, HI)                                                                     \
+    __extension__({                                                                               \
+        double x_ = (x);                                                                          \
+        x_ = x_ > 0.0 ? x_ : 0.0;                                                                 \
+        x_ = x_ < HI ? x_ : HI;                                                                   \
+        (int)(x_ + HALF_DOWN);                                                                    \
+    })
+#define STORE_INT(K, T, LO, HI, ROUND)                                                            \
     case K: {                                                                                     \
         /* through a chunk of ints: the conversions from double to a narrower integer are         \
            vectorized poorly, those to int and from int to it well */                              \
@@ -1089,21 +1099,22 @@ NO_TRAPS CLONES static void store_row(void *restrict dst, const double *restrict
         int chunk[CHUNK];                                                                         \
         for (ptrdiff_t c = 0; c < n; c += CHUNK) {                                                \
             const ptrdiff_t m = n - c < CHUNK ? n - c : CHUNK;                                    \
-            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND_INT(y[c + i], LO, HI);             \
+            for (ptrdiff_t i = 0; i < m; i++) chunk[i] = ROUND(y[c + i], LO, HI);                 \
             for (ptrdiff_t i = 0; i < m; i++) d[c + i] = (T)chunk[i];                             \
         }                                                                                         \
         return;                                                                                   \
     }
-        STORE_INT(K_U8, unsigned char, 0.0, 255.0)
-        STORE_INT(K_I8, signed char, -128.0, 127.0)
-        STORE_INT(K_U16, unsigned short, 0.0, 65535.0)
-        STORE_INT(K_I16, short, -32768.0, 32767.0)
+        STORE_INT(K_U8, unsigned char, 0.0, 255.0, ROUND_UINT)
+        STORE_INT(K_I8, signed char, -128.0, 127.0, ROUND_INT)
+        STORE_INT(K_U16, unsigned short, 0.0, 65535.0, ROUND_UINT)
+        STORE_INT(K_I16, short, -32768.0, 32767.0, ROUND_INT)
     case K_I32: {
         int *d = dst;
         for (ptrdiff_t i = 0; i < n; i++) d[i] = ROUND_INT(y[i], -2147483648.0, 2147483647.0);
         return;
     }
 #undef STORE_INT
+#undef ROUND_UINT
     case K_U32: {
         /* through int (the conversion every clone has in vectors): the upper half less 2^31,
            exactly (Sterbenz) */
@@ -1883,7 +1894,8 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                           ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
                           const long long *tb, const double *tw, ptrdiff_t nt, double fill,
                           ptrdiff_t r0, ptrdiff_t r1) {
-    enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    /* no prefetch_strip of the rows ahead (as sep2 has): here it only cost (BENCHMARKS.md) */
+    enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
     const ptrdiff_t R = q0 + 1; /* rows in the ring */
     ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1);
     SW = SW / BLOCK * BLOCK;
@@ -1914,14 +1926,11 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
         const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
         const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
         ptrdiff_t next_p = r0; /* the next padded row to load */
-        const ptrdiff_t last_p = r1 + q0 - 1;
         for (ptrdiff_t r = r0; r < r1 && status == 0;) {
             const int pair = ns > 0 && r + 1 < r1;
             for (; next_p < r + q0 + pair; next_p++) {
                 const ptrdiff_t p = next_p;
                 const long long src = rowidx[p];
-                if (p + AHEAD < last_p && rowidx[p + AHEAD] >= 0 && hi > lo)
-                    prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
                 for (ptrdiff_t k = 0; k < np_; k++) {
                     /* padded row p's columns of the strip in plane k, to its place in the ring */
                     if (load_strip(ring + (k * R + p % R) * PW, image, kind, src, k, n1, np_, isz,
@@ -1967,13 +1976,192 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     return status;
 }
 
+/* ---- nonsep2 in float32 for the small integer classes ------------------------------------------
+ * As sep2_f32 for the separable passes: for images whose values float32 holds exactly (uint8,
+ * int8, logical, uint16, int16), the nt nonzero taps are summed in float32 (twice the lanes,
+ * fused multiply-adds allowed) with the taps rounded to float32, giving yf with |yf - y| <= B
+ * for the double loop's y. The sum is one pass of nt products, as sep2's row pass is: its
+ * bound is sep2_f32_bound's with a column pass of the one tap 1 (which only adds to it), and
+ * its conditions those of sep2_f32 (taps_f32, a fill exact in float32, B <= 2^-6 and 2 B nt
+ * <= 4). store_guarded stores the outputs every number within B of which rounds and saturates
+ * alike; the others are recomputed as the double loop sums them (exact_direct_one). */
+
+/* tap_sum in float32: y[c] = 0 + at[0][c] * tw[0] + ... for c < n (fused multiply-adds
+ * allowed, as in row_pass_f32). */
+#define DEFINE_TAP_SUM_F32(SUF, VD, VFL, VI, ATTR)                                                 \
+CONTRACT ATTR static void tap_sum_f32##SUF(float *restrict y, const float *const *at,              \
+                                           const float *restrict tw, ptrdiff_t nt, ptrdiff_t n) {  \
+    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
+    ptrdiff_t c = 0;                                                                               \
+    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
+        VFL acc[VF];                                                                               \
+        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                                       \
+            const float *x = at[t] + c;                                                            \
+            const float w = tw[t];                                                                 \
+            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
+        }                                                                                          \
+        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);                                 \
+    }                                                                                              \
+    for (; c < n; c++) {                                                                           \
+        float a = 0;                                                                               \
+        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];                               \
+        y[c] = a;                                                                                  \
+    }                                                                                              \
+}
+SIMD_WIDTHS(DEFINE_TAP_SUM_F32)
+#define tap_sum_f32(...) SIMD_CALL(tap_sum_f32, __VA_ARGS__)
+
+/* y of output (r, c) in plane k as the double loop (tap_sum, pair_sum) computes it: 0 + the
+ * padded value at (r + ta[t], c + tb[t]) times tw[t], t = 0, 1, ... in order. */
+static double exact_direct_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
+                               const long long *rowidx, const long long *colidx,
+                               const long long *ta, const long long *tb, const double *tw,
+                               ptrdiff_t nt, double fill, ptrdiff_t r, ptrdiff_t c, ptrdiff_t k) {
+    double y = 0;
+    for (ptrdiff_t t = 0; t < nt; t++) {
+        const long long src = rowidx[r + ta[t]], col = colidx[c + tb[t]];
+        const double v = src < 0 || col < 0
+                             ? fill
+                             : load_one(image, kind,
+                                        ((ptrdiff_t)src * n1 + (ptrdiff_t)col) * np_ + k);
+        y = y + v * tw[t];
+    }
+    return y;
+}
+
+/* bridge_nonsep2 for the classes of f32_class_max: 0 done, -1 no memory, 2 not taken (as
+ * sep2_f32: the rows it wrote are then rewritten by the double loop; unlimited: however many
+ * outputs are recomputed). */
+static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
+                       ptrdiff_t np_, const long long *rowidx, const long long *colidx,
+                       ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
+                       const long long *tb, const double *tw, ptrdiff_t nt, double fill,
+                       ptrdiff_t r0, ptrdiff_t r1, int unlimited) {
+    /* no prefetch_strip, as bridge_nonsep2 */
+    enum { RING_BYTES = 24 << 10, BLOCK = VF * (sizeof(vec_f32) / sizeof(float)) };
+    double M = f32_class_max(kind);
+    const double afill = fill < 0 ? -fill : fill;
+    if (M == 0 || !((double)(float)fill == fill) || afill > 0x1p24 || nt < 1) return 2;
+    M = afill > M ? afill : M;
+    float *g = malloc(sizeof(float) * (size_t)nt);
+    if (g == NULL) return -1;
+    double S;
+    if (!taps_f32(g, tw, nt, &S)) {
+        free(g);
+        return 2;
+    }
+    const float G = sep2_f32_bound(M, S, nt, 1.0, 1);
+    const float ffill = (float)fill;
+    const float lo = kind == K_I8 ? -128.0f : kind == K_I16 ? -32768.0f : 0.0f;
+    const float hi = kind == K_U8 ? 255.0f : kind == K_I8 ? 127.0f : kind == K_U16 ? 65535.0f
+                     : kind == K_I16 ? 32767.0f : 1.0f;
+    /* outputs near a half-integer are about 2 G of all; each costs nt scalar products */
+    if (!(G <= 0x1p-6f) || 2.0 * G * (double)nt > 4.0) {
+        free(g);
+        return 2;
+    }
+    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_) - (q1 - 1);
+    SW = SW / BLOCK * BLOCK;
+    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
+    SW = SW > L1 ? L1 : SW;
+    const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t PW = SW + q1 - 1;
+    float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * PW + 2 * np_ * SW));
+    const float **at = malloc(sizeof(float *) * (size_t)(nt + q0));
+    int *miss = malloc((sizeof(int) + 1) * (size_t)(np_ * SW));
+    if (ring == NULL || at == NULL || miss == NULL) {
+        free(g);
+        free(ring);
+        free(at);
+        free(miss);
+        return -1;
+    }
+    const float **rows = at + nt;
+    float *y = ring + np_ * q0 * PW, *yi = y + np_ * SW;
+    int status = 0;
+    double budget = 65536, cost = 0;
+    for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
+        const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
+        const ptrdiff_t lo_c = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+        const ptrdiff_t hi_c = mid + n1 - c0 < lo_c ? lo_c : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
+            /* padded row p's strip in each plane, to ring slot p % q0 */
+            const long long src = rowidx[p];
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                float *prow = ring + (k * q0 + p % q0) * PW;
+                if (src < 0) {
+                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = ffill;
+                    continue;
+                }
+                const char *a = (const char *)image +
+                                ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+                const char *at0 = a + (size_t)(c0 + lo_c - mid) * (size_t)np_ * isz;
+                if (hi_c > lo_c) load_row_f32(prow + lo_c, at0, kind, hi_c - lo_c, np_);
+                for (ptrdiff_t c = 0; c < lo_c; c++)
+                    prow[c] = colidx[c0 + c] < 0
+                                  ? ffill
+                                  : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+                for (ptrdiff_t c = hi_c; c < pw; c++)
+                    prow[c] = colidx[c0 + c] < 0
+                                  ? ffill
+                                  : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+            }
+            if (p < r0 + q0 - 1) continue;
+            /* output row r reads padded rows r .. r + q0 - 1 */
+            const ptrdiff_t r = p - (q0 - 1);
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                ptrdiff_t slot = r % q0;
+                for (ptrdiff_t j = 0; j < q0; j++) {
+                    rows[j] = ring + (k * q0 + slot) * PW;
+                    slot = slot == q0 - 1 ? 0 : slot + 1;
+                }
+                for (ptrdiff_t t = 0; t < nt; t++) at[t] = rows[ta[t]] + tb[t];
+                tap_sum_f32(y + k * SW, at, g, nt, w);
+            }
+            const float *yo = y;
+            if (np_ > 1) {
+                for (ptrdiff_t c = 0; c < w; c++)
+                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
+                yo = yi;
+            }
+            const ptrdiff_t nm = store_guarded(o, yo, kind, w * np_, G, lo, hi,
+                                               (unsigned char *)(miss + np_ * SW), miss);
+            for (ptrdiff_t m = 0; m < nm; m++) {
+                const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
+                const double v = exact_direct_one(image, kind, n1, np_, rowidx, colidx, ta, tb,
+                                                  tw, nt, fill, r, c0 + c, k);
+                const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
+                switch (kind) {
+                case K_U8: case K_BOOL: ((unsigned char *)o)[miss[m]] = (unsigned char)x; break;
+                case K_I8: ((signed char *)o)[miss[m]] = (signed char)x; break;
+                case K_U16: ((unsigned short *)o)[miss[m]] = (unsigned short)x; break;
+                case K_I16: ((short *)o)[miss[m]] = (short)x; break;
+                }
+            }
+            cost += (double)nm * (double)nt;
+            budget += 2.0 * (double)(w * np_);
+            if (cost > budget && !unlimited) status = 2;
+        }
+    }
+    free(g);
+    free(ring);
+    free(at);
+    free(miss);
+    return status;
+}
+
 static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    /* nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1) */
-    if (nargs != 14) {
-        PyErr_SetString(PyExc_TypeError, "nonsep2 takes 14 arguments");
+    /* nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1,
+     * mode=1): mode as sep2's (0 the double loop; 1 nonsep2_f32 where it is taken, else the
+     * double loop; 2 nonsep2_f32 only, however many outputs it recomputes: tests) */
+    if (nargs != 14 && nargs != 15) {
+        PyErr_SetString(PyExc_TypeError, "nonsep2 takes 14 or 15 arguments");
         return NULL;
     }
+    ptrdiff_t mode = nargs == 15 ? PyNumber_AsSsize_t(args[14], PyExc_OverflowError) : 1;
     ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
     ptrdiff_t mid = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
     ptrdiff_t q0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
@@ -1982,8 +2170,8 @@ static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t na
     ptrdiff_t r0 = PyNumber_AsSsize_t(args[12], PyExc_OverflowError);
     ptrdiff_t r1 = PyNumber_AsSsize_t(args[13], PyExc_OverflowError);
     if (PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind > K_BOOL) {
-        PyErr_SetString(PyExc_ValueError, "nonsep2: unknown kind");
+    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 2) {
+        PyErr_SetString(PyExc_ValueError, "nonsep2: unknown kind or mode");
         return NULL;
     }
     enum { NB = 7 };
@@ -2028,8 +2216,13 @@ static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t na
         int status = 0;
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
-            status = bridge_nonsep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid, q0,
-                                    q1, ta, tb, bw->buf, nt, fill, r0, r1);
+            status = mode == 0 ? 2
+                               : nonsep2_f32(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci,
+                                             mid, q0, q1, ta, tb, bw->buf, nt, fill, r0, r1,
+                                             mode == 2);
+            if (status == 2 && mode != 2)
+                status = bridge_nonsep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
+                                        q0, q1, ta, tb, bw->buf, nt, fill, r0, r1);
             Py_END_ALLOW_THREADS
         }
         result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
@@ -2102,11 +2295,12 @@ static PyMethodDef methods[] = {
      "integer classes summed in float32 where the bound decides the rounding (the same "
      "result); 2: float32 only, True where it does not apply (tests)."},
     {"nonsep2", (PyCFunction)(void (*)(void))py_nonsep2, METH_FASTCALL,
-     "nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1): rows "
-     "r0..r1 of out (the image's class; 2-D, or 3-D: interleaved planes, each filtered alone) "
-     "set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the padded "
-     "image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) where the "
-     "image holds NaN or Inf."},
+     "nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1, mode=1): "
+     "rows r0..r1 of out (the image's class; 2-D, or 3-D: interleaved planes, each filtered "
+     "alone) set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the "
+     "padded image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) "
+     "where the image holds NaN or Inf. mode as sep2's: 0 the double loop, 1 the float32 sum "
+     "with its guard where taken, 2 (tests) that path only, True where it is not taken."},
     {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
      "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
      "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},

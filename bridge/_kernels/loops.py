@@ -41,8 +41,8 @@ C_ZDIRECT: Callable[..., None] | None = _direct_c.zdirect if _C_ON else None
 # NaN or Inf (see its docstring). None also where an older build of the extension lacks it.
 C_SEP2: Callable[..., bool] | None = getattr(_direct_c, "sep2", None) if _C_ON else None
 # The fused direct pass of imfilter's non-separable kernels (bridge.filtering), or None (as
-# C_SEP2): nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1) ->
-# True where the image holds NaN or Inf (see its docstring).
+# C_SEP2): nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1,
+# mode=1) -> True where the image holds NaN or Inf (see its docstring).
 C_NONSEP2: Callable[..., bool] | None = getattr(_direct_c, "nonsep2", None) if _C_ON else None
 # The conversion of the fused loops' sums to the image's class, or None (as C_SEP2):
 # store(out, y, kind, reference=False) (for tests: reference is the scalar loop it replaced).
