@@ -51,9 +51,16 @@ def windows(A, B):
         )
 
 
+def assert_same_bits(got, want) -> None:
+    """Equal values and equal signs of zero (assert_array_equal takes -0.0 for +0.0)."""
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 def check_tiled(A, B, integer: bool, calls: list) -> None:
     full = bridge.conv2(A, B, "full", method="fft-float")
     assert calls, "the tiled path was not taken"
+    assert not np.any(np.signbit(full) & (full == 0)), "outputs start from +0"
     want = defining_sum(A, B, "full")
     finite = np.isfinite(want)
     np.testing.assert_array_equal(np.isnan(full), np.isnan(want))
@@ -65,9 +72,9 @@ def check_tiled(A, B, integer: bool, calls: list) -> None:
     else:
         assert np.max(np.abs(full[finite] - want[finite]), initial=0.0) <= contract(A, B)
     for shape, window in windows(A, B):
-        np.testing.assert_array_equal(bridge.conv2(A, B, shape, method="fft-float"), full[window])
+        assert_same_bits(bridge.conv2(A, B, shape, method="fft-float"), full[window])
     AF, BF = np.asfortranarray(A), np.asfortranarray(B)
-    np.testing.assert_array_equal(bridge.conv2(AF, BF, "full", method="fft-float"), full)
+    assert_same_bits(bridge.conv2(AF, BF, "full", method="fft-float"), full)
 
 
 dims = st.tuples(st.integers(1, 50), st.integers(1, 50))
@@ -130,6 +137,19 @@ def test_tiles_on_hand_picked_shapes(small_tiles, a_dims, b_dims, kind):
             np.testing.assert_array_equal(got, full[window])
         return
     check_tiled(A, B, kind == "integer", small_tiles)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiles_cancelling_to_zero_give_plus_zero(small_tiles, seed):
+    """Integer data whose outputs cancel to 0 (each column of taps sums to zero, the image's
+    columns constant): the FFT gives them as tiny values of either sign, rounded to +0, never
+    -0.0 (outputs start from +0), in 'full' and its windows alike."""
+    rng = np.random.default_rng(seed)
+    A = rng.integers(1, 4, (1, 50)) * np.ones((40, 1))
+    B = np.rint(rng.standard_normal((6, 7)) * 50)
+    B[-1] -= B.sum(axis=0)
+    check_tiled(A, B, True, small_tiles)
+    assert np.count_nonzero(bridge.conv2(A, B, "full", method="fft-float") == 0) > 1000
 
 
 def test_tiles_give_the_same_bits_on_one_thread(small_tiles, monkeypatch):
