@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -376,8 +377,9 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
         batch = np.empty((group, T0, T1), np.float64)
         f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
         back = np.empty((group, S0, T1), np.float64)
-        for items in share:
-            for i, g in items:
+        for _ in share:
+            while (item := take()) is not None:
+                i, g = item
                 tile_group(i, g, batch, f1, back)
 
     def tile_group(i, g, batch, f1, back):
@@ -419,7 +421,13 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     # work on the machine leaves the rest to the other); the groups' outputs do not depend on
     # which thread computes them.
     queue = iter([(i, g) for i in rows for g in groups])
-    pool.in_threads(run, [queue] * pool.THREADS)
+    lock = threading.Lock()  # one group to one thread, whatever the interpreter's locking
+
+    def take():
+        with lock:
+            return next(queue, None)
+
+    pool.in_threads(run, [None] * pool.THREADS)
     return out
 
 
