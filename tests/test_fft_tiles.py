@@ -51,9 +51,16 @@ def windows(A, B):
         )
 
 
+def assert_same_bits(got, want) -> None:
+    """Equal values and equal signs of zero (assert_array_equal takes -0.0 for +0.0)."""
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 def check_tiled(A, B, integer: bool, calls: list) -> None:
     full = bridge.conv2(A, B, "full", method="fft-float")
     assert calls, "the tiled path was not taken"
+    assert not np.any(np.signbit(full) & (full == 0)), "outputs start from +0"
     want = defining_sum(A, B, "full")
     finite = np.isfinite(want)
     np.testing.assert_array_equal(np.isnan(full), np.isnan(want))
@@ -65,9 +72,9 @@ def check_tiled(A, B, integer: bool, calls: list) -> None:
     else:
         assert np.max(np.abs(full[finite] - want[finite]), initial=0.0) <= contract(A, B)
     for shape, window in windows(A, B):
-        np.testing.assert_array_equal(bridge.conv2(A, B, shape, method="fft-float"), full[window])
+        assert_same_bits(bridge.conv2(A, B, shape, method="fft-float"), full[window])
     AF, BF = np.asfortranarray(A), np.asfortranarray(B)
-    np.testing.assert_array_equal(bridge.conv2(AF, BF, "full", method="fft-float"), full)
+    assert_same_bits(bridge.conv2(AF, BF, "full", method="fft-float"), full)
 
 
 dims = st.tuples(st.integers(1, 50), st.integers(1, 50))
@@ -130,6 +137,72 @@ def test_tiles_on_hand_picked_shapes(small_tiles, a_dims, b_dims, kind):
             np.testing.assert_array_equal(got, full[window])
         return
     check_tiled(A, B, kind == "integer", small_tiles)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiles_cancelling_to_zero_give_plus_zero(small_tiles, seed):
+    """Integer data whose outputs cancel to 0 (each column of taps sums to zero, the image's
+    columns constant): the FFT gives them as tiny values of either sign, rounded to +0, never
+    -0.0 (outputs start from +0), in 'full' and its windows alike."""
+    rng = np.random.default_rng(seed)
+    A = rng.integers(1, 4, (1, 50)) * np.ones((40, 1))
+    B = np.rint(rng.standard_normal((6, 7)) * 50)
+    B[-1] -= B.sum(axis=0)
+    check_tiled(A, B, True, small_tiles)
+    assert np.count_nonzero(bridge.conv2(A, B, "full", method="fft-float") == 0) > 1000
+
+
+def textbook_tiles(A, B, integer: bool) -> np.ndarray:
+    """The full result by overlap-save tiles, one tile at a time and no buffers reused: the
+    image zero-padded, each tile's ``rfft`` along the rows, ``fft`` along the columns, times
+    the kernel's spectrum, ``ifft``, ``irfft`` of the kept rows, the kept columns; rounded on
+    integer data; +0.0 for -0.0."""
+    a, b = (A, B) if A.size >= B.size else (B, A)
+    (T0, T1), _ = method_fft.tile_plan(a.shape, b.shape)
+    (M, N), (p, q) = a.shape, b.shape
+    S0, S1 = T0 - p + 1, T1 - q + 1
+    n0, n1 = method_fft.tile_counts(a.shape, b.shape, (T0, T1))
+    spectrum = np.fft.rfft2(b.astype(np.float64), (T0, T1))
+    padded = np.zeros((p - 1 + n0 * S0 + T0, q - 1 + n1 * S1 + T1))
+    padded[p - 1 : p - 1 + M, q - 1 : q - 1 + N] = a
+    out = np.empty((n0 * S0, n1 * S1))
+    for i in range(n0):
+        for j in range(n1):
+            f = np.fft.rfft(padded[i * S0 : i * S0 + T0, j * S1 : j * S1 + T1], axis=1)
+            f = np.fft.ifft(np.fft.fft(f, axis=0) * spectrum, axis=0)
+            y = np.fft.irfft(f[p - 1 :], T1, axis=1)[:, q - 1 :]
+            out[i * S0 : (i + 1) * S0, j * S1 : (j + 1) * S1] = (np.rint(y) if integer else y) + 0.0
+    return out[: M + p - 1, : N + q - 1]
+
+
+@SETTINGS
+@given(
+    a_dims=dims,
+    b_dims=dims,
+    integer=st.booleans(),
+    single=st.booleans(),
+    fortran=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_tiles_give_the_bits_of_the_textbook_tiles(
+    small_tiles, a_dims, b_dims, integer, single, fortran, seed
+):
+    """The loop's buffers, groups, threads and straight reads change no bit of a tile's."""
+    if method_fft.tile_plan(a_dims, b_dims) is None:
+        return
+    small_tiles.clear()
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if integer:
+        A, B = np.rint(A * 50), np.rint(B * 50)
+    if single:
+        A, B = A.astype(np.float32), B.astype(np.float32)
+    if fortran:
+        A, B = np.asfortranarray(A), np.asfortranarray(B)
+    got = bridge.conv2(A, B, "full", method="fft-float")
+    assert small_tiles, "the tiled path was not taken"
+    want = textbook_tiles(A.astype(np.float64), B.astype(np.float64), integer)
+    assert_same_bits(got, want.astype(got.dtype))  # single: rounded once from the double tiles
 
 
 def test_tiles_give_the_same_bits_on_one_thread(small_tiles, monkeypatch):

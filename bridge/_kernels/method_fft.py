@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -370,49 +371,63 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
 
     def run(share):
-        # This thread's buffers, written by every group in turn (no new pages per group).
+        # This thread's buffers, written by every group in turn (no new pages per group). The
+        # column transforms go in place: a second spectrum buffer would leave less of the
+        # first in cache (each line is copied out and back by numpy.fft: the same bits).
         batch = np.empty((group, T0, T1), np.float64)
         f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
-        f2 = np.empty_like(f1)
         back = np.empty((group, S0, T1), np.float64)
-        for i, g in share:
-            r0 = i * S0 - (p - 1)  # the image's row at the tile's first
-            lo, hi = max(r0, 0), min(r0 + T0, M)
-            o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
-            js = range(g, min(g + group, n1))
-            for k, j in enumerate(js):
-                c0 = j * S1 - (q - 1)
-                clo, chi = max(c0, 0), min(c0 + T1, N)
-                if straight and clo == c0 and lo < hi and clo < chi:
-                    # the image's rows straight into the transform (zero-padded by rfft)
-                    np.fft.rfft(a[lo:hi, clo:chi], T1, axis=1, out=f1[k, lo - r0 : hi - r0])
-                    f1[k, : lo - r0] = 0.0
-                    f1[k, hi - r0 :] = 0.0
-                    continue
-                if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
-                    batch[k] = 0.0
-                if lo < hi and clo < chi:
-                    batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
-                np.fft.rfft(batch[k], axis=1, out=f1[k])
-            m = len(js)
-            np.fft.fft(f1[:m], axis=1, out=f2[:m])
-            np.multiply(f2[:m], spectrum, out=f2[:m])
-            np.fft.ifft(f2[:m], axis=1, out=f1[:m])
-            y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
-            for k, j in enumerate(js):
-                d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
-                if d0 < d1:
-                    part = y[
-                        k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1
-                    ]
-                    window = out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1]
-                    if exact:  # no -0.0 (rint keeps it): outputs start from +0
-                        np.add(np.rint(part), 0.0, out=window)
-                    else:
-                        np.add(part, 0.0, out=window)
+        for _ in share:
+            while (item := take()) is not None:
+                i, g = item
+                tile_group(i, g, batch, f1, back)
 
-    # Groups, not rows, shared out: a few rows of large tiles would leave a thread idle.
-    pool.in_threads(run, [(i, g) for i in rows for g in groups])
+    def tile_group(i, g, batch, f1, back):
+        r0 = i * S0 - (p - 1)  # the image's row at the tile's first
+        lo, hi = max(r0, 0), min(r0 + T0, M)
+        o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
+        js = range(g, min(g + group, n1))
+        for k, j in enumerate(js):
+            c0 = j * S1 - (q - 1)
+            clo, chi = max(c0, 0), min(c0 + T1, N)
+            if straight and clo == c0 and lo < hi and clo < chi:
+                # the image's rows straight into the transform (zero-padded by rfft)
+                np.fft.rfft(a[lo:hi, clo:chi], T1, axis=1, out=f1[k, lo - r0 : hi - r0])
+                f1[k, : lo - r0] = 0.0
+                f1[k, hi - r0 :] = 0.0
+                continue
+            if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
+                batch[k] = 0.0
+            if lo < hi and clo < chi:
+                batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
+            np.fft.rfft(batch[k], axis=1, out=f1[k])
+        m = len(js)
+        np.fft.fft(f1[:m], axis=1, out=f1[:m])
+        np.multiply(f1[:m], spectrum, out=f1[:m])
+        np.fft.ifft(f1[:m], axis=1, out=f1[:m])
+        y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
+        if exact:
+            np.rint(y, out=y)
+        np.add(y, 0.0, out=y)  # no -0.0 (rint keeps it): outputs start from +0
+        for k, j in enumerate(js):
+            d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
+            if d0 < d1:
+                part = y[k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1]
+                # single results rounded here
+                np.copyto(out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1], part, casting="same_kind")
+
+    # Groups, not rows, handed out: a few rows of large tiles would leave a thread idle. Each
+    # thread takes the next group from one queue as it finishes one (a thread slowed by other
+    # work on the machine leaves the rest to the other); the groups' outputs do not depend on
+    # which thread computes them.
+    queue = iter([(i, g) for i in rows for g in groups])
+    lock = threading.Lock()  # one group to one thread, whatever the interpreter's locking
+
+    def take():
+        with lock:
+            return next(queue, None)
+
+    pool.in_threads(run, [None] * pool.THREADS)
     return out
 
 

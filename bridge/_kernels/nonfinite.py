@@ -9,6 +9,8 @@ back to ``direct`` (:func:`may_overflow`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -34,9 +36,31 @@ def memoized(fn):
     return wrapper
 
 
-@memoized
-def finite_part(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def finite_part(x: np.ndarray, memo=None) -> tuple[np.ndarray, np.ndarray]:
     """``x`` with non-finite elements replaced by 0, and their positions (an (n, ndim) array)."""
+    if _finite_by_extremes(x, memo):
+        return x, np.empty((0, x.ndim), np.intp)
+    return _finite_part(x, memo)
+
+
+@memoized
+def _extremes(x: np.ndarray) -> tuple[float, float]:
+    """min and max of real floating-point ``x`` (not empty): NaN where it holds a NaN (numpy's
+    min and max propagate it), infinite where it holds an infinity."""
+    return float(x.min()), float(x.max())
+
+
+def _finite_by_extremes(x: np.ndarray, memo) -> bool:
+    """Whether real floating-point ``x`` is finite everywhere, told by its min and max: two
+    passes that :func:`max_abs` needs anyway, instead of a third over a mask of the whole."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return False
+    lo, hi = _extremes(x, memo)
+    return math.isfinite(lo) and math.isfinite(hi)
+
+
+@memoized
+def _finite_part(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = nonfinite(x)
     if not bad.any():
         return x, np.empty((0, x.ndim), np.intp)
@@ -61,6 +85,9 @@ def _max_abs_finite(x: np.ndarray) -> float:
 
 def max_abs(x: np.ndarray, memo=None) -> float:
     """max |x| over the finite elements (0 if none)."""
+    if _finite_by_extremes(x, memo):
+        lo, hi = _extremes(x, memo)
+        return max(hi, -lo)
     return _max_abs_finite(finite_part(x, memo)[0], memo)
 
 
