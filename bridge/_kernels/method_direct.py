@@ -96,6 +96,8 @@ def direct(
     if kernel is not None and big.ndim <= 3:  # compiled: no floating-point warnings to silence
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
     if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
+        if loops.C_FLAT is not None and bool(np.isfinite(small).all()):
+            return _flat_nd(loops.C_FLAT, big, small, starts, lengths, dtype, skip_zero)
         return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
     out = np.zeros(tuple(lengths), dtype)
@@ -353,6 +355,71 @@ def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.nd
             o3, reads = volumes[v]
             for x3, w3 in reads:
                 kernel(o3, x3, w3, s0, s1, s2, m0, m1, 0, L2, skip_zero, 0, True)
+
+    if len(shares) == 1:
+        run(shares)
+    else:
+        pool.in_threads(run, shares)
+    return out
+
+
+def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
+    """The C loop on 4 or more dimensions, finite taps: the part of ``big`` the window reads,
+    copied into zeros laid out so that every output is one flat line of the same taps.
+
+    Along each axis d the window's outputs read the input indices ``starts[d] - q[d] + 1`` ..
+    ``starts[d] + lengths[d] - 1``; the copy holds the part of them inside ``big``, preceded by
+    as many zeros as the window reads before it (``c``) and followed by zeros, each of the
+    faster axes ``P[d]`` long: enough zeros that a tap reaching past one end of the axis reads
+    a zero (of this row, or of the next or previous row's gap), never a neighbour's data. Then
+    output ``o`` (its place in an output laid out alike) reads ``x[m(o) + off[j]]`` for tap
+    ``j`` at the one offset ``off[j]`` whatever ``o``: the flat loop sums every tap in the
+    kernel's row-major order, from +0, as the defining sum does; the terms outside ``big`` are
+    products of a finite tap with zero, which leave a sum that starts from +0 unchanged (it is
+    never -0). So the bits of the volume-by-volume loop (:func:`_compiled_nd`, which non-finite
+    taps still take). The sums of the places in the gaps are computed and dropped."""
+    nd = big.ndim
+    q, n = small.shape, big.shape
+    s, L = [int(v) for v in starts], [int(v) for v in lengths]
+    lo = [max(0, s[d] - q[d] + 1) for d in range(nd)]
+    hi = [min(n[d], s[d] + L[d]) for d in range(nd)]
+    if any(lo[d] >= hi[d] for d in range(nd)):  # no output reaches big
+        return np.zeros(tuple(L), dtype)
+    ln = [hi[d] - lo[d] for d in range(nd)]
+    c = [lo[d] - (s[d] - q[d] + 1) for d in range(nd)]
+    R = [L[d] + q[d] - 1 for d in range(nd)]
+    # Axis 0 has a zero slab in front: a tap reaching before the first element of a faster
+    # axis reads the gap of the slab before.
+    P = [R[0] + 1] + [max(ln[d] + c[d], R[d] - c[d]) for d in range(1, nd)]
+    st = [math.prod(P[d + 1 :]) for d in range(nd)]
+    x = np.zeros(P, dtype)
+    place = (slice(1 + c[0], 1 + c[0] + ln[0]), *(slice(0, ln[d]) for d in range(1, nd)))
+    x[place] = big[tuple(slice(lo[d], hi[d]) for d in range(nd))]
+    # each tap's offset, in the kernel's row-major order
+    j = np.indices(q).reshape(nd, -1)
+    off = (q[0] - j[0]) * st[0]
+    for d in range(1, nd):
+        off = off + (q[d] - 1 - c[d] - j[d]) * st[d]
+    w = np.ravel(small).astype(dtype, copy=False)
+    if skip_zero:  # big is finite: a zero tap adds exact zeros
+        keep = w != 0
+        off, w = off[keep], w[keep]
+    off = np.ascontiguousarray(off, np.int64)
+    w = np.ascontiguousarray(w)
+    out = np.empty(tuple(L), dtype)
+    # the line's places are those of an array of shape (L[0], P[1], ...): the C loop puts the
+    # sums of the places inside out (shape L) there and drops those of the gaps
+    grid = None if P[1:] == L[1:] else np.array([L[0], *P[1:], *L], np.int64)  # no gaps: None
+    M = sum((L[d] - 1) * st[d] for d in range(nd)) + 1  # the last output's place, and one
+    # Shares of the line, whole blocks of 64 outputs, enough for the threads to end together.
+    want = 4 * pool.THREADS if threaded_work(math.prod(L) * small.size, dtype) else 1
+    step = -(-M // want)
+    step = -(-step // 64) * 64
+    shares = [(m, min(m + step, M)) for m in range(0, M, step)]
+
+    def run(part):
+        for m0, m1 in part:
+            flat(out, x, off, w, m0, m1, grid)
 
     if len(shares) == 1:
         run(shares)
