@@ -9,8 +9,9 @@ and ``'valid'`` are bit-identical slices of ``'full'``.
 - small outputs: one product of a strided view of the zero-padded operand (taps x outputs) with
   the taps, summed tap after tap (the padding only adds exact zeros);
 - the compiled loop, on shares of the output in the kernels' threads (real data): the C loop
-  built at install (:mod:`~bridge._kernels.loops`; up to 3 dimensions in one call, 4 or more
-  volume by volume, each call adding to the sums of the calls before), else numba's (optional:
+  built at install (:mod:`~bridge._kernels.loops`; up to 3 dimensions in one call; 4 or more
+  with finite taps and short lines as one flat line over a zero-gapped copy, else volume by
+  volume, each call adding to the sums of the calls before), else numba's (optional:
   ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
   numpy path as loading numba costs (so a cold tiny job never imports it);
 - :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
@@ -46,6 +47,9 @@ BLOCK = 1 << 15
 # machine); singles, summed twice as many at a time, count half (threaded_work).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
+# 4 or more dimensions: output lines shorter than this (bytes) take the flat loop, longer ones
+# the volume-by-volume loop, whose paired lines share their loads (BENCHMARKS.md).
+FLAT_LINE_BYTES = 1024
 # Seconds it costs a process to load numba and the cached loop.
 NUMBA_LOAD_SECONDS = 0.4
 # Seconds per multiply-add of the numpy path (two passes per tap: multiply, add); the cost
@@ -96,7 +100,8 @@ def direct(
     if kernel is not None and big.ndim <= 3:  # compiled: no floating-point warnings to silence
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
     if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
-        if loops.C_FLAT is not None and bool(np.isfinite(small).all()):
+        short = int(lengths[-1]) * dtype.itemsize < FLAT_LINE_BYTES
+        if loops.C_FLAT is not None and short and bool(np.isfinite(small).all()):
             return _flat_nd(loops.C_FLAT, big, small, starts, lengths, dtype, skip_zero)
         return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
