@@ -50,6 +50,8 @@ NUMBA_THREADED_WORK = 1 << 21
 # 4 or more dimensions: output lines shorter than this (bytes) take the flat loop, longer ones
 # the volume-by-volume loop, whose paired lines share their loads (BENCHMARKS.md).
 FLAT_LINE_BYTES = 1024
+# Elements of the flat loop's copy allowed whatever the operands' sizes.
+FLAT_SMALL_COPY = 1 << 17
 # Seconds it costs a process to load numba and the cached loop.
 NUMBA_LOAD_SECONDS = 0.4
 # Seconds per multiply-add of the numpy path (two passes per tap: multiply, add); the cost
@@ -101,7 +103,11 @@ def direct(
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
     if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
         short = int(lengths[-1]) * dtype.itemsize < FLAT_LINE_BYTES
-        if loops.C_FLAT is not None and short and bool(np.isfinite(small).all()):
+        # its copy within the padded layout and work array a job's memory plan allows
+        # (bridge._job.stream: twice the larger of operand and result), or small
+        room = max(2 * max(big.size, size), FLAT_SMALL_COPY)
+        fits = math.prod(_flat_layout(big.shape, small.shape, starts, lengths)[3]) <= room
+        if loops.C_FLAT is not None and short and fits and bool(np.isfinite(small).all()):
             return _flat_nd(loops.C_FLAT, big, small, starts, lengths, dtype, skip_zero)
         return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
@@ -384,18 +390,12 @@ def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
     never -0). So the bits of the volume-by-volume loop (:func:`_compiled_nd`, which non-finite
     taps still take). The sums of the places in the gaps are computed and dropped."""
     nd = big.ndim
-    q, n = small.shape, big.shape
-    s, L = [int(v) for v in starts], [int(v) for v in lengths]
-    lo = [max(0, s[d] - q[d] + 1) for d in range(nd)]
-    hi = [min(n[d], s[d] + L[d]) for d in range(nd)]
+    q = small.shape
+    L = [int(v) for v in lengths]
+    lo, hi, c, P = _flat_layout(big.shape, q, starts, lengths)
     if any(lo[d] >= hi[d] for d in range(nd)):  # no output reaches big
         return np.zeros(tuple(L), dtype)
     ln = [hi[d] - lo[d] for d in range(nd)]
-    c = [lo[d] - (s[d] - q[d] + 1) for d in range(nd)]
-    R = [L[d] + q[d] - 1 for d in range(nd)]
-    # Axis 0 has a zero slab in front: a tap reaching before the first element of a faster
-    # axis reads the gap of the slab before.
-    P = [R[0] + 1] + [max(ln[d] + c[d], R[d] - c[d]) for d in range(1, nd)]
     st = [math.prod(P[d + 1 :]) for d in range(nd)]
     x = np.zeros(P, dtype)
     place = (slice(1 + c[0], 1 + c[0] + ln[0]), *(slice(0, ln[d]) for d in range(1, nd)))
@@ -431,3 +431,19 @@ def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
     else:
         pool.in_threads(run, shares)
     return out
+
+
+def _flat_layout(n, q, starts, lengths):
+    """The flat loop's copy (:func:`_flat_nd`): per axis, the part of the operand (shape ``n``)
+    the window reads (``lo``..``hi``), the zeros before it (``c``) and the copy's shape ``P``."""
+    nd = len(n)
+    s, L = [int(v) for v in starts], [int(v) for v in lengths]
+    lo = [max(0, s[d] - q[d] + 1) for d in range(nd)]
+    hi = [min(n[d], s[d] + L[d]) for d in range(nd)]
+    ln = [max(0, hi[d] - lo[d]) for d in range(nd)]
+    c = [lo[d] - (s[d] - q[d] + 1) for d in range(nd)]
+    R = [L[d] + q[d] - 1 for d in range(nd)]
+    # Axis 0 has a zero slab in front: a tap reaching before the first element of a faster
+    # axis reads the gap of the slab before.
+    P = [R[0] + 1] + [max(ln[d] + c[d], R[d] - c[d]) for d in range(1, nd)]
+    return lo, hi, c, P
