@@ -2088,29 +2088,57 @@ static PyObject *py_store(PyObject *self, PyObject *const *args, Py_ssize_t narg
 #define FLAT_VECTORS 8
 #define FLAT_MAXD 64
 
-/* count sums of the line from its place m on to their places in out (see flat) */
-static void put_runs(char *restrict out, const char *restrict sums, size_t item, ptrdiff_t m,
-                     ptrdiff_t count, int nd, const ptrdiff_t *P, const ptrdiff_t *L) {
-    ptrdiff_t c[FLAT_MAXD], r = m;
+/* c: the place m of the line as an index of the grid's P (axis 0 unbounded) */
+static void flat_coords(ptrdiff_t *c, ptrdiff_t m, int nd, const ptrdiff_t *P) {
     for (int d = nd - 1; d >= 1; d--) {
-        c[d] = r % P[d];
-        r /= P[d];
+        c[d] = m % P[d];
+        m /= P[d];
     }
-    c[0] = r;
-    const int last = nd - 1;
+    c[0] = m;
+}
+
+/* count sums of the line from the place c (flat_coords) on to their places in out (see flat);
+ * c left at the place after them. Each run of places to a row's end goes to out's row where
+ * the row lies inside L; the row's place in out and whether it lies inside are worked out
+ * again only where the index of an axis before the row's changes. */
+static void put_runs(char *restrict out, const char *restrict sums, size_t item, ptrdiff_t *c,
+                     ptrdiff_t count, int nd, const ptrdiff_t *P, const ptrdiff_t *L) {
+    const int last = nd - 1, row = nd - 2;
+    int outer = 1;     /* the axes before the row's inside L */
+    ptrdiff_t at = 0;  /* out's place of the row's first element */
+    int fresh = 1;
     for (ptrdiff_t e = 0; e < count;) {
+        if (fresh) {
+            outer = 1, at = 0;
+            for (int d = 0; d < row; d++) outer &= c[d] < L[d], at = at * L[d] + c[d];
+            at = (at * L[row] + c[row]) * L[last];
+            fresh = 0;
+        }
         const ptrdiff_t run = min_p(count - e, P[last] - c[last]); /* to the row's end */
-        int inside = c[last] < L[last];
-        for (int d = 0; d < last; d++) inside &= c[d] < L[d];
-        if (inside) {
-            ptrdiff_t at = 0;
-            for (int d = 0; d < nd; d++) at = at * L[d] + c[d];
-            memcpy(out + (size_t)at * item, sums + (size_t)e * item,
-                   (size_t)min_p(run, L[last] - c[last]) * item);
+        if (outer && c[row] < L[row] && c[last] < L[last]) {
+            const size_t k = (size_t)min_p(run, L[last] - c[last]);
+            const size_t dst = (size_t)(at + c[last]) * item, src = (size_t)e * item;
+            if (item == 8) { /* short copies, inlined (runs of a few elements) */
+                double *to = (double *)(void *)(out + dst);
+                const double *from = (const double *)(const void *)(sums + src);
+                for (size_t i = 0; i < k; i++) to[i] = from[i];
+            } else {
+                float *to = (float *)(void *)(out + dst);
+                const float *from = (const float *)(const void *)(sums + src);
+                for (size_t i = 0; i < k; i++) to[i] = from[i];
+            }
         }
         e += run;
         c[last] += run;
-        for (int d = last; d >= 1 && c[d] >= P[d]; d--) c[d] = 0, c[d - 1]++;
+        if (c[last] >= P[last]) { /* the next row */
+            c[last] = 0;
+            c[row]++;
+            at += L[last];
+            if (c[row] >= P[row]) {
+                for (int d = row; d >= 1 && c[d] >= P[d]; d--) c[d] = 0, c[d - 1]++;
+                fresh = 1;
+            }
+        }
     }
 }
 
@@ -2120,6 +2148,8 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
                           int nd, const ptrdiff_t *grid) {                                      \
         enum { W = sizeof(V) / sizeof(T), BLOCK = FLAT_VECTORS * W };                             \
         T sums[BLOCK];                                                                            \
+        ptrdiff_t c[FLAT_MAXD]; /* with a grid: the block's place as an index of P */             \
+        if (grid != NULL) flat_coords(c, m0, nd, grid);                                           \
         if (m1 - m0 < BLOCK) {                                                                    \
             for (ptrdiff_t m = m0; m < m1; m++) {                                                 \
                 T s = 0;                                                                          \
@@ -2129,12 +2159,15 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             if (grid == NULL)                                                                     \
                 memcpy(out + m0, sums, sizeof(T) * (size_t)(m1 - m0));                            \
             else                                                                                  \
-                put_runs((char *)out, (const char *)sums, sizeof(T), m0, m1 - m0, nd, grid,      \
+                put_runs((char *)out, (const char *)sums, sizeof(T), c, m1 - m0, nd, grid,       \
                          grid + nd);                                                              \
             return;                                                                               \
         }                                                                                         \
         for (ptrdiff_t m = m0;; m += BLOCK) {                                                     \
-            if (m + BLOCK > m1) m = m1 - BLOCK;                                                   \
+            if (m + BLOCK > m1) {                                                                 \
+                m = m1 - BLOCK; /* back: the place found again */                                 \
+                if (grid != NULL) flat_coords(c, m, nd, grid);                                    \
+            }                                                                                     \
             V acc[FLAT_VECTORS];                                                                  \
             for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = (V){0};                               \
             for (ptrdiff_t t = 0; t < nt; t++) {                                                  \
@@ -2146,7 +2179,7 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
                 for (int v = 0; v < FLAT_VECTORS; v++) STORE(out + m + v * W, acc[v]);            \
             } else {                                                                              \
                 for (int v = 0; v < FLAT_VECTORS; v++) STORE(sums + v * W, acc[v]);               \
-                put_runs((char *)out, (const char *)sums, sizeof(T), m, BLOCK, nd, grid,         \
+                put_runs((char *)out, (const char *)sums, sizeof(T), c, BLOCK, nd, grid,         \
                          grid + nd);                                                              \
             }                                                                                     \
             if (m + BLOCK >= m1) break;                                                           \
