@@ -463,6 +463,37 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
         assert _bits(got) == _bits(want)
 
 
+@pytest.mark.parametrize(
+    "a_dims, b_dims, taps, flat",
+    [
+        ((6, 5, 7, 9), (3, 2, 3, 3), "finite", True),  # short lines
+        ((6, 5, 7, 9), (3, 2, 3, 3), "inf", False),  # Inf * 0 would be NaN: the volumes
+        ((2, 2, 3, 200), (2, 2, 2, 3), "finite", False),  # lines of 1.6 KB: the volumes
+        ((16, 16, 16, 16), (9, 9, 9, 1), "finite", False),  # its copy beyond the plan's room
+    ],
+)
+def test_four_or_more_dimensions_take_the_flat_loop_where_it_applies(
+    monkeypatch, a_dims, b_dims, taps, flat
+):
+    """The flat loop for finite taps, lines under 1 KB and a copy within twice the larger of
+    operand and result (what a job's memory plan allows for the padded layout and work
+    array); the volume loop otherwise; the same sums either way."""
+    rng = np.random.default_rng(7)
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if taps == "inf":
+        B.reshape(-1)[1] = np.inf
+    calls = []
+    real = loops.C_FLAT
+    monkeypatch.setattr(loops, "C_FLAT", lambda *args: calls.append(1) or real(*args))
+    monkeypatch.setattr(method_direct, "_NUMBA", [c_loop()])
+    got = bridge.convn(A, B, "same", method="direct")
+    assert bool(calls) == flat
+    with monkeypatch.context() as m:
+        m.setattr(method_direct, "_NUMBA", [None])  # the numpy path
+        want = bridge.convn(A, B, "same", method="direct")
+    assert _bits(got) == _bits(want)
+
+
 def test_the_flat_loop_refuses_reads_and_writes_outside_its_arrays():
     out, x = np.zeros(10), np.zeros(20)
     off, w = np.array([0, 5], np.int64), np.ones(2)
