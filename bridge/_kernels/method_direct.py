@@ -416,7 +416,7 @@ def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
     # sums of the places inside out (shape L) there and drops those of the gaps
     grid = None if P[1:] == L[1:] else np.array([L[0], *P[1:], *L], np.int64)  # no gaps: None
     M = sum((L[d] - 1) * st[d] for d in range(nd)) + 1  # the last output's place, and one
-    # Shares of the line, whole blocks of 64 outputs, enough for the threads to end together.
+    # Shares of the line, cut at multiples of 64 places, enough for the threads to end together.
     want = 4 * pool.THREADS if threaded_work(math.prod(L) * small.size, dtype) else 1
     step = -(-M // want)
     step = -(-step // 64) * 64
