@@ -402,6 +402,115 @@ def test_four_or_more_dimensions_give_the_same_bits_by_the_c_loop_and_numpy(
     assert np.max(np.abs(results[2] - finite)) <= 1e-4 * np.max(np.abs(finite))
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    nd=st.integers(4, 5),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    threaded=st.booleans(),
+    fortran=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
+    monkeypatch, nd, data, cls, threaded, fortran, seed
+):
+    """4 or more dimensions with finite taps: the flat loop over the zero-gapped copy
+    (``_flat_nd``, each build of the C loop: 64, 32 and 16 bytes) against the volume-by-volume
+    loop (``_compiled_nd``, which non-finite taps still take) and the numpy path's sums, byte
+    for byte and sign for sign, on any window (those of 'full', 'same' and 'valid' among them),
+    odd and even kernels, NaN/Inf data, zero and -0 taps (skipped or not), column-major
+    operands, shares of the line on the threads; lines shorter and longer than a block, with
+    and without gaps between the rows."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    last = data.draw(st.sampled_from([1, 3, 4, 16, 37]))
+    n = (*data.draw(st.tuples(*[st.integers(1, 5) for _ in range(nd - 1)])), last)
+    q_lead = data.draw(st.tuples(*[st.integers(1, 3) for _ in range(nd - 1)]))
+    q = (*q_lead, data.draw(st.integers(1, 5)))
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    if rng.random() < 0.3:
+        x.reshape(-1)[rng.integers(x.size)] = [np.nan, np.inf, -np.inf][rng.integers(3)]
+    if rng.random() < 0.4:
+        w.reshape(-1)[rng.integers(w.size)] = [0.0, -0.0][rng.integers(2)]
+    skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
+    starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
+    lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
+    if fortran:
+        x, w = np.asfortranarray(x), np.asfortranarray(w)
+    if threaded:
+        monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+    dt = np.dtype(cls)
+    want = np.zeros(lengths, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        method_direct.shift_add(want, np.empty(lengths, cls), x, w, starts, lengths)
+    results = []
+    old = _direct_c.simd_width()
+    try:
+        for width, _ in _c_variants():
+            _direct_c.simd_width(width)
+            results.append(
+                method_direct._flat_nd(loops.C_FLAT, x, w, starts, lengths, dt, skip_zero)
+            )
+            results.append(
+                method_direct._compiled_nd(c_loop(), x, w, starts, lengths, dt, skip_zero)
+            )
+    finally:
+        _direct_c.simd_width(old)
+    for got in results:
+        assert got.shape == tuple(lengths)
+        assert _bits(got) == _bits(want)
+
+
+@pytest.mark.parametrize(
+    "a_dims, b_dims, taps, flat",
+    [
+        ((6, 5, 7, 9), (3, 2, 3, 3), "finite", True),  # short lines
+        ((6, 5, 7, 9), (3, 2, 3, 3), "inf", False),  # Inf * 0 would be NaN: the volumes
+        ((2, 2, 3, 200), (2, 2, 2, 3), "finite", False),  # lines of 1.6 KB: the volumes
+        ((16, 16, 16, 16), (9, 9, 9, 1), "finite", False),  # its copy beyond the plan's room
+    ],
+)
+def test_four_or_more_dimensions_take_the_flat_loop_where_it_applies(
+    monkeypatch, a_dims, b_dims, taps, flat
+):
+    """The flat loop for finite taps, lines under 1 KB and a copy within twice the larger of
+    operand and result (what a job's memory plan allows for the padded layout and work
+    array); the volume loop otherwise; the same sums either way."""
+    rng = np.random.default_rng(7)
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if taps == "inf":
+        B.reshape(-1)[1] = np.inf
+    calls = []
+    real = loops.C_FLAT
+    monkeypatch.setattr(loops, "C_FLAT", lambda *args: calls.append(1) or real(*args))
+    monkeypatch.setattr(method_direct, "_NUMBA", [c_loop()])
+    got = bridge.convn(A, B, "same", method="direct")
+    assert bool(calls) == flat
+    with monkeypatch.context() as m:
+        m.setattr(method_direct, "_NUMBA", [None])  # the numpy path
+        want = bridge.convn(A, B, "same", method="direct")
+    assert _bits(got) == _bits(want)
+
+
+def test_the_flat_loop_refuses_reads_and_writes_outside_its_arrays():
+    out, x = np.zeros(10), np.zeros(20)
+    off, w = np.array([0, 5], np.int64), np.ones(2)
+    loops.C_FLAT(out, x, off, w, 0, 10)  # reads up to 14: inside
+    for args in ((0, 11), (3, 2), (-1, 4)):
+        with pytest.raises(ValueError):
+            loops.C_FLAT(out, x, off, w, *args)
+    with pytest.raises(ValueError):  # 10 + 5 + 6 > 20
+        loops.C_FLAT(out, x, np.array([0, 11], np.int64), w, 0, 10)
+    with pytest.raises(TypeError):  # offsets of another class
+        loops.C_FLAT(out, x, off.astype(np.int32), w, 0, 10)
+    grid = np.array([2, 6, 2, 5], np.int64)  # places of 2 x 6, out 2 x 5
+    loops.C_FLAT(out, x, off, w, 0, 12, grid)
+    with pytest.raises(ValueError):  # 13 places of 12
+        loops.C_FLAT(out, x, off, w, 0, 13, grid)
+
+
 # ---- the automatic choice --------------------------------------------------------------------
 
 CHOICE_SIZES = [

@@ -2267,6 +2267,228 @@ static PyObject *py_store(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
+/* ---- flat: the defining sum over a flattened, zero-gapped operand ---------------------------
+ * out[m] = 0 + x[m + off[0]] * w[0] + x[m + off[1]] * w[1] + ... for m in m0..m1, the taps in
+ * the order given, each product rounded, then added (no fused multiply-add): the sums of the
+ * direct loop above, for an operand of any number of dimensions laid out by the caller
+ * (method_direct._flat_nd) with zeros wherever a tap would reach outside it, so every output
+ * is one long line of blocks with no edges. Blocks of FLAT_VECTORS vectors summed in
+ * registers over every tap; where the range does not end on a block, the last block ends at
+ * m1 and overlaps the one before (outputs summed twice, alike); a range shorter than a block,
+ * one output at a time. With a grid, the line's places are those of an array of shape P
+ * (grid[0..nd]) and out is the part of it of shape L (grid[nd..2nd], C order): each block's
+ * sums go to the places inside L, the others (the gaps between the rows) are dropped. */
+#define FLAT_VECTORS 8
+#define FLAT_MAXD 64
+
+/* c: the place m of the line as an index of the grid's P (axis 0 unbounded) */
+static void flat_coords(ptrdiff_t *c, ptrdiff_t m, int nd, const ptrdiff_t *P) {
+    for (int d = nd - 1; d >= 1; d--) {
+        c[d] = m % P[d];
+        m /= P[d];
+    }
+    c[0] = m;
+}
+
+/* count sums of the line from the place c (flat_coords) on to their places in out (see flat);
+ * c left at the place after them. Each run of places to a row's end goes to out's row where
+ * the row lies inside L; the row's place in out and whether it lies inside are worked out
+ * again only where the index of an axis before the row's changes. */
+static void put_runs(char *restrict out, const char *restrict sums, size_t item, ptrdiff_t *c,
+                     ptrdiff_t count, int nd, const ptrdiff_t *P, const ptrdiff_t *L) {
+    const int last = nd - 1, row = nd - 2;
+    int outer = 1;     /* the axes before the row's inside L */
+    ptrdiff_t at = 0;  /* out's place of the row's first element */
+    int fresh = 1;
+    for (ptrdiff_t e = 0; e < count;) {
+        if (fresh) {
+            outer = 1, at = 0;
+            for (int d = 0; d < row; d++) outer &= c[d] < L[d], at = at * L[d] + c[d];
+            at = (at * L[row] + c[row]) * L[last];
+            fresh = 0;
+        }
+        const ptrdiff_t run = min_p(count - e, P[last] - c[last]); /* to the row's end */
+        if (outer && c[row] < L[row] && c[last] < L[last]) {
+            const size_t k = (size_t)min_p(run, L[last] - c[last]);
+            const size_t dst = (size_t)(at + c[last]) * item, src = (size_t)e * item;
+            if (item == 8) { /* short copies, inlined (runs of a few elements) */
+                double *to = (double *)(void *)(out + dst);
+                const double *from = (const double *)(const void *)(sums + src);
+                for (size_t i = 0; i < k; i++) to[i] = from[i];
+            } else {
+                float *to = (float *)(void *)(out + dst);
+                const float *from = (const float *)(const void *)(sums + src);
+                for (size_t i = 0; i < k; i++) to[i] = from[i];
+            }
+        }
+        e += run;
+        c[last] += run;
+        if (c[last] >= P[last]) { /* the next row */
+            c[last] = 0;
+            c[row]++;
+            at += L[last];
+            if (c[row] >= P[row]) {
+                for (int d = row; d >= 1 && c[d] >= P[d]; d--) c[d] = 0, c[d - 1]++;
+                fresh = 1;
+            }
+        }
+    }
+}
+
+#define DEFINE_FLAT(NAME, T, V, ATTR)                                                             \
+    ATTR static void NAME(T *restrict out, const T *restrict x, const ptrdiff_t *restrict off,  \
+                          const T *restrict w, ptrdiff_t nt, ptrdiff_t m0, ptrdiff_t m1,        \
+                          int nd, const ptrdiff_t *grid) {                                      \
+        enum { W = sizeof(V) / sizeof(T), BLOCK = FLAT_VECTORS * W };                             \
+        T sums[BLOCK];                                                                            \
+        ptrdiff_t c[FLAT_MAXD]; /* with a grid: the block's place as an index of P */             \
+        if (grid != NULL) flat_coords(c, m0, nd, grid);                                           \
+        if (m1 - m0 < BLOCK) {                                                                    \
+            for (ptrdiff_t m = m0; m < m1; m++) {                                                 \
+                T s = 0;                                                                          \
+                for (ptrdiff_t t = 0; t < nt; t++) s = s + x[off[t] + m] * w[t];                  \
+                sums[m - m0] = s;                                                                 \
+            }                                                                                     \
+            if (grid == NULL)                                                                     \
+                memcpy(out + m0, sums, sizeof(T) * (size_t)(m1 - m0));                            \
+            else                                                                                  \
+                put_runs((char *)out, (const char *)sums, sizeof(T), c, m1 - m0, nd, grid,       \
+                         grid + nd);                                                              \
+            return;                                                                               \
+        }                                                                                         \
+        for (ptrdiff_t m = m0;; m += BLOCK) {                                                     \
+            if (m + BLOCK > m1) {                                                                 \
+                m = m1 - BLOCK; /* back: the place found again */                                 \
+                if (grid != NULL) flat_coords(c, m, nd, grid);                                    \
+            }                                                                                     \
+            V acc[FLAT_VECTORS];                                                                  \
+            for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = (V){0};                               \
+            for (ptrdiff_t t = 0; t < nt; t++) {                                                  \
+                const T *xt = x + off[t] + m;                                                     \
+                const T wt = w[t];                                                                \
+                for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = acc[v] + LOAD(V, xt + v * W) * wt; \
+            }                                                                                     \
+            if (grid == NULL) {                                                                   \
+                for (int v = 0; v < FLAT_VECTORS; v++) STORE(out + m + v * W, acc[v]);            \
+            } else {                                                                              \
+                for (int v = 0; v < FLAT_VECTORS; v++) STORE(sums + v * W, acc[v]);               \
+                put_runs((char *)out, (const char *)sums, sizeof(T), c, BLOCK, nd, grid,         \
+                         grid + nd);                                                              \
+            }                                                                                     \
+            if (m + BLOCK >= m1) break;                                                           \
+        }                                                                                         \
+    }
+#if HAVE_MASKED
+DEFINE_FLAT(flat_f64_64, double, vec_f64, AVX512)
+DEFINE_FLAT(flat_f32_64, float, vec_f32, AVX512)
+DEFINE_FLAT(flat_f64_32, double, vec32_f64, AVX2)
+DEFINE_FLAT(flat_f32_32, float, vec32_f32, AVX2)
+DEFINE_FLAT(flat_f64_16, double, vec16_f64, )
+DEFINE_FLAT(flat_f32_16, float, vec16_f32, )
+#define FLAT(T, ...)                                                                              \
+    (simd_width() == 64   ? flat_##T##_64(__VA_ARGS__)                                           \
+     : simd_width() == 32 ? flat_##T##_32(__VA_ARGS__)                                           \
+                          : flat_##T##_16(__VA_ARGS__))
+#else
+#if defined(__AVX512F__)
+DEFINE_FLAT(flat_f64, double, vec_f64, CLONES)
+DEFINE_FLAT(flat_f32, float, vec_f32, CLONES)
+#elif defined(__AVX__)
+DEFINE_FLAT(flat_f64, double, vec32_f64, CLONES)
+DEFINE_FLAT(flat_f32, float, vec32_f32, CLONES)
+#else
+DEFINE_FLAT(flat_f64, double, vec16_f64, CLONES)
+DEFINE_FLAT(flat_f32, float, vec16_f32, CLONES)
+#endif
+#define FLAT(T, ...) flat_##T(__VA_ARGS__)
+#endif
+
+/* an int64 buffer (format q, or l where long is 8 bytes) */
+static int is_int64(const Py_buffer *view) {
+    const char *f = view->format ? view->format : "B";
+    const char c = f[strlen(f) - 1];
+    return view->itemsize == 8 && (c == 'q' || c == 'l');
+}
+
+static PyObject *py_flat(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs < 6 || nargs > 7) {
+        PyErr_SetString(PyExc_TypeError, "flat takes 6 or 7 arguments");
+        return NULL;
+    }
+    ptrdiff_t m0 = PyNumber_AsSsize_t(args[4], PyExc_OverflowError);
+    if (m0 == -1 && PyErr_Occurred()) return NULL;
+    ptrdiff_t m1 = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
+    if (m1 == -1 && PyErr_Occurred()) return NULL;
+    const int has_grid = nargs == 7 && args[6] != Py_None;
+    Py_buffer bo, bx, bf, bw, bg;
+    const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(args[0], &bo, flags | PyBUF_WRITABLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &bx, flags) < 0) {
+        PyBuffer_Release(&bo);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &bf, flags) < 0) {
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[3], &bw, flags) < 0) {
+        release3(&bo, &bx, &bf, NULL);
+        return NULL;
+    }
+    if (has_grid && PyObject_GetBuffer(args[6], &bg, flags) < 0) {
+        PyBuffer_Release(&bw);
+        release3(&bo, &bx, &bf, NULL);
+        return NULL;
+    }
+    PyObject *result = Py_None;
+    const char kind = kind_of(&bo);
+    const ptrdiff_t nt = bw.itemsize ? bw.len / bw.itemsize : 0;
+    if (kind == 0 || kind_of(&bx) != kind || kind_of(&bw) != kind || !is_int64(&bf) ||
+        bf.len / 8 != nt || (has_grid && (!is_int64(&bg) || bg.len / 8 < 4 ||
+                                          bg.len / 8 > 2 * FLAT_MAXD || bg.len / 8 % 2))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flat: out, x and weights one of float64 or float32, offsets int64 "
+                        "(one per weight), grid int64 (P and L, 2 to 64 dimensions)");
+        result = NULL;
+    } else {
+        const ptrdiff_t n_out = bo.len / bo.itemsize, n_x = bx.len / bx.itemsize;
+        const ptrdiff_t *off = bf.buf, *grid = has_grid ? bg.buf : NULL;
+        const int nd = has_grid ? (int)(bg.len / 16) : 0;
+        /* the line's places: out's own, or those of the grid's P (out: its part L) */
+        ptrdiff_t places = n_out;
+        int ok = 1;
+        if (grid != NULL) {
+            ptrdiff_t inner = 1, size = 1;
+            for (int d = 0; d < nd; d++) {
+                ok &= grid[d] >= 1 && grid[nd + d] >= 0 && (d == 0 || grid[nd + d] <= grid[d]);
+                size *= grid[nd + d];
+                if (d > 0) inner *= grid[d];
+            }
+            ok &= size == n_out;
+            places = grid[nd] * inner; /* L[0] slabs of P */
+        }
+        ok &= 0 <= m0 && m0 <= m1 && m1 <= places;
+        for (ptrdiff_t t = 0; ok && m0 < m1 && t < nt; t++)
+            ok = off[t] + m0 >= 0 && off[t] + m1 <= n_x;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "flat: a read or write outside the arrays");
+            result = NULL;
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (kind == 'd')
+                FLAT(f64, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid);
+            else
+                FLAT(f32, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid);
+            Py_END_ALLOW_THREADS
+        }
+    }
+    PyBuffer_Release(&bw);
+    if (has_grid) PyBuffer_Release(&bg);
+    return release3(&bo, &bx, &bf, result);
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -2304,6 +2526,12 @@ static PyMethodDef methods[] = {
     {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
      "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
      "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
+    {"flat", (PyCFunction)(void (*)(void))py_flat, METH_FASTCALL,
+     "flat(out, x, offsets, weights, m0, m1, grid=None): out[m] (out and x read flat, "
+     "C-contiguous) set to 0 + x[m + offsets[0]] * weights[0] + x[m + offsets[1]] * "
+     "weights[1] + ... for m in m0..m1, the taps in the order given (each product rounded, "
+     "then added). grid (int64 P and L): m is a place of an array of shape P, out the part of "
+     "it of shape L; sums at places outside L are dropped."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

@@ -36,8 +36,10 @@ DIRECT_PER_BLOCK_TAP = 2e-6  # numpy path: Python's overhead per tap per block
 # several planes).
 C_LOOP_PER_MAC = 0.032e-9
 C_LOOP_PER_MAC_3D = 0.065e-9
-# 4 or more dimensions: volume by volume (method_direct._compiled_nd), the lines often short.
-C_LOOP_PER_MAC_ND = 0.2e-9
+# 4 or more dimensions: one flat line over a zero-gapped copy (method_direct._flat_nd; its
+# places in the gaps between rows are not counted: the choice sees the full result, which has
+# none).
+C_LOOP_PER_MAC_ND = 0.035e-9
 C_LOOP_PER_OUT = 1e-9  # the output's first touch and the line set-up
 C_LOOP_FIXED = 5e-6
 GEMM_PER_MAC = 0.05e-9

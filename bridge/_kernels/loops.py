@@ -44,6 +44,9 @@ C_SEP2: Callable[..., bool] | None = getattr(_direct_c, "sep2", None) if _C_ON e
 # C_SEP2): nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1,
 # mode=1) -> True where the image holds NaN or Inf (see its docstring).
 C_NONSEP2: Callable[..., bool] | None = getattr(_direct_c, "nonsep2", None) if _C_ON else None
+# The defining sum over a flattened, zero-gapped operand (method_direct's 4 or more dimensions),
+# or None (as C_SEP2): flat(out, x, offsets, weights, m0, m1) (see its docstring).
+C_FLAT: Callable[..., None] | None = getattr(_direct_c, "flat", None) if _C_ON else None
 # The conversion of the fused loops' sums to the image's class, or None (as C_SEP2):
 # store(out, y, kind, reference=False) (for tests: reference is the scalar loop it replaced).
 C_STORE: Callable[..., None] | None = getattr(_direct_c, "store", None) if _C_ON else None

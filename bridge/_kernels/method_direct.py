@@ -9,8 +9,9 @@ and ``'valid'`` are bit-identical slices of ``'full'``.
 - small outputs: one product of a strided view of the zero-padded operand (taps x outputs) with
   the taps, summed tap after tap (the padding only adds exact zeros);
 - the compiled loop, on shares of the output in the kernels' threads (real data): the C loop
-  built at install (:mod:`~bridge._kernels.loops`; up to 3 dimensions in one call, 4 or more
-  volume by volume, each call adding to the sums of the calls before), else numba's (optional:
+  built at install (:mod:`~bridge._kernels.loops`; up to 3 dimensions in one call; 4 or more
+  with finite taps and short lines as one flat line over a zero-gapped copy, else volume by
+  volume, each call adding to the sums of the calls before), else numba's (optional:
   ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
   numpy path as loading numba costs (so a cold tiny job never imports it);
 - :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
@@ -46,6 +47,11 @@ BLOCK = 1 << 15
 # machine); singles, summed twice as many at a time, count half (threaded_work).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
+# 4 or more dimensions: output lines shorter than this (bytes) take the flat loop, longer ones
+# the volume-by-volume loop, whose paired lines share their loads (BENCHMARKS.md).
+FLAT_LINE_BYTES = 1024
+# Elements of the flat loop's copy allowed whatever the operands' sizes.
+FLAT_SMALL_COPY = 1 << 17
 # Seconds it costs a process to load numba and the cached loop.
 NUMBA_LOAD_SECONDS = 0.4
 # Seconds per multiply-add of the numpy path (two passes per tap: multiply, add); the cost
@@ -96,6 +102,13 @@ def direct(
     if kernel is not None and big.ndim <= 3:  # compiled: no floating-point warnings to silence
         return _compiled(kernel, big, small, starts, lengths, dtype, skip_zero)
     if kernel is not None and kernel is loops.C_DIRECT3:  # 4 or more dimensions
+        short = int(lengths[-1]) * dtype.itemsize < FLAT_LINE_BYTES
+        # its copy within the padded layout and work array a job's memory plan allows
+        # (bridge._job.stream: twice the larger of operand and result), or small
+        room = max(2 * max(big.size, size), FLAT_SMALL_COPY)
+        fits = math.prod(_flat_layout(big.shape, small.shape, starts, lengths)[3]) <= room
+        if loops.C_FLAT is not None and short and fits and bool(np.isfinite(small).all()):
+            return _flat_nd(loops.C_FLAT, big, small, starts, lengths, dtype, skip_zero)
         return _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero)
     big, small = np.ascontiguousarray(big), np.ascontiguousarray(small)
     out = np.zeros(tuple(lengths), dtype)
@@ -359,3 +372,78 @@ def _compiled_nd(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.nd
     else:
         pool.in_threads(run, shares)
     return out
+
+
+def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
+    """The C loop on 4 or more dimensions, finite taps: the part of ``big`` the window reads,
+    copied into zeros laid out so that every output is one flat line of the same taps.
+
+    Along each axis d the window's outputs read the input indices ``starts[d] - q[d] + 1`` ..
+    ``starts[d] + lengths[d] - 1``; the copy holds the part of them inside ``big``, preceded by
+    as many zeros as the window reads before it (``c``) and followed by zeros, each of the
+    faster axes ``P[d]`` long: enough zeros that a tap reaching past one end of the axis reads
+    a zero (of this row, or of the next or previous row's gap), never a neighbour's data. Then
+    output ``o`` (its place in an output laid out alike) reads ``x[m(o) + off[j]]`` for tap
+    ``j`` at the one offset ``off[j]`` whatever ``o``: the flat loop sums every tap in the
+    kernel's row-major order, from +0, as the defining sum does; the terms outside ``big`` are
+    products of a finite tap with zero, which leave a sum that starts from +0 unchanged (it is
+    never -0). So the bits of the volume-by-volume loop (:func:`_compiled_nd`, which non-finite
+    taps still take). The sums of the places in the gaps are computed and dropped."""
+    nd = big.ndim
+    q = small.shape
+    L = [int(v) for v in lengths]
+    lo, hi, c, P = _flat_layout(big.shape, q, starts, lengths)
+    if any(lo[d] >= hi[d] for d in range(nd)):  # no output reaches big
+        return np.zeros(tuple(L), dtype)
+    ln = [hi[d] - lo[d] for d in range(nd)]
+    st = [math.prod(P[d + 1 :]) for d in range(nd)]
+    x = np.zeros(P, dtype)
+    place = (slice(1 + c[0], 1 + c[0] + ln[0]), *(slice(0, ln[d]) for d in range(1, nd)))
+    x[place] = big[tuple(slice(lo[d], hi[d]) for d in range(nd))]
+    # each tap's offset, in the kernel's row-major order
+    j = np.indices(q).reshape(nd, -1)
+    off = (q[0] - j[0]) * st[0]
+    for d in range(1, nd):
+        off = off + (q[d] - 1 - c[d] - j[d]) * st[d]
+    w = np.ravel(small).astype(dtype, copy=False)
+    if skip_zero:  # big is finite: a zero tap adds exact zeros
+        keep = w != 0
+        off, w = off[keep], w[keep]
+    off = np.ascontiguousarray(off, np.int64)
+    w = np.ascontiguousarray(w)
+    out = np.empty(tuple(L), dtype)
+    # the line's places are those of an array of shape (L[0], P[1], ...): the C loop puts the
+    # sums of the places inside out (shape L) there and drops those of the gaps
+    grid = None if P[1:] == L[1:] else np.array([L[0], *P[1:], *L], np.int64)  # no gaps: None
+    M = sum((L[d] - 1) * st[d] for d in range(nd)) + 1  # the last output's place, and one
+    # Shares of the line, cut at multiples of 64 places, enough for the threads to end together.
+    want = 4 * pool.THREADS if threaded_work(math.prod(L) * small.size, dtype) else 1
+    step = -(-M // want)
+    step = -(-step // 64) * 64
+    shares = [(m, min(m + step, M)) for m in range(0, M, step)]
+
+    def run(part):
+        for m0, m1 in part:
+            flat(out, x, off, w, m0, m1, grid)
+
+    if len(shares) == 1:
+        run(shares)
+    else:
+        pool.in_threads(run, shares)
+    return out
+
+
+def _flat_layout(n, q, starts, lengths):
+    """The flat loop's copy (:func:`_flat_nd`): per axis, the part of the operand (shape ``n``)
+    the window reads (``lo``..``hi``), the zeros before it (``c``) and the copy's shape ``P``."""
+    nd = len(n)
+    s, L = [int(v) for v in starts], [int(v) for v in lengths]
+    lo = [max(0, s[d] - q[d] + 1) for d in range(nd)]
+    hi = [min(n[d], s[d] + L[d]) for d in range(nd)]
+    ln = [max(0, hi[d] - lo[d]) for d in range(nd)]
+    c = [lo[d] - (s[d] - q[d] + 1) for d in range(nd)]
+    R = [L[d] + q[d] - 1 for d in range(nd)]
+    # Axis 0 has a zero slab in front: a tap reaching before the first element of a faster
+    # axis reads the gap of the slab before.
+    P = [R[0] + 1] + [max(ln[d] + c[d], R[d] - c[d]) for d in range(1, nd)]
+    return lo, hi, c, P
