@@ -1783,27 +1783,30 @@ done:
  * rows of P live in a ring of q0 + 1 rows per plane and strip of columns (a band of outputs
  * reloads the q0 rows it shares with the band before, a strip the q1 - 1 columns it shares),
  * in L1 cache while they are read. */
-#define DEFINE_TAP_SUM(SUF, VD, VFL, VI, ATTR)                                                     \
-ATTR static void tap_sum##SUF(double *restrict y, const double *const *at, const double *restrict tw, \
-                           ptrdiff_t nt, ptrdiff_t n) {                                            \
-    enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
+/* The body of tap_sum and of its float32 twin tap_sum_f32 (below): PRE is CONTRACT for the
+ * float32 sums, which may fuse multiply-adds, and empty for double's, which may not. */
+#define TAP_SUM(PRE, ATTR, NAME, T, VT, NV)                                                        \
+PRE ATTR static void NAME(T *restrict y, const T *const *at, const T *restrict tw, ptrdiff_t nt,   \
+                          ptrdiff_t n) {                                                           \
+    enum { W = sizeof(VT) / sizeof(T), BLOCK = NV * W };                                           \
     ptrdiff_t c = 0;                                                                               \
     for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VD acc[VECTORS];                                                                           \
-        for (int v = 0; v < VECTORS; v++) acc[v] = (VD){0};                                        \
+        VT acc[NV];                                                                                \
+        for (int v = 0; v < NV; v++) acc[v] = (VT){0};                                             \
         for (ptrdiff_t t = 0; t < nt; t++) {                                                       \
-            const double *x = at[t] + c;                                                           \
-            const double w = tw[t];                                                                \
-            for (int v = 0; v < VECTORS; v++) acc[v] = acc[v] + LOAD(VD, x + v * W) * w;           \
+            const T *x = at[t] + c;                                                                \
+            const T w = tw[t];                                                                     \
+            for (int v = 0; v < NV; v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;               \
         }                                                                                          \
-        for (int v = 0; v < VECTORS; v++) STORE(y + c + v * W, acc[v]);                            \
+        for (int v = 0; v < NV; v++) STORE(y + c + v * W, acc[v]);                                 \
     }                                                                                              \
     for (; c < n; c++) {                                                                           \
-        double a = 0;                                                                              \
+        T a = 0;                                                                                   \
         for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];                               \
         y[c] = a;                                                                                  \
     }                                                                                              \
 }
+#define DEFINE_TAP_SUM(SUF, VD, VFL, VI, ATTR) TAP_SUM(, ATTR, tap_sum##SUF, double, VD, VECTORS)
 SIMD_WIDTHS(DEFINE_TAP_SUM)
 #define tap_sum(...) SIMD_CALL(tap_sum, __VA_ARGS__)
 
@@ -1989,26 +1992,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
 /* tap_sum in float32: y[c] = 0 + at[0][c] * tw[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
 #define DEFINE_TAP_SUM_F32(SUF, VD, VFL, VI, ATTR)                                                 \
-CONTRACT ATTR static void tap_sum_f32##SUF(float *restrict y, const float *const *at,              \
-                                           const float *restrict tw, ptrdiff_t nt, ptrdiff_t n) {  \
-    enum { W = sizeof(VFL) / sizeof(float), BLOCK = VF * W };                                      \
-    ptrdiff_t c = 0;                                                                               \
-    for (; c + BLOCK <= n; c += BLOCK) {                                                           \
-        VFL acc[VF];                                                                               \
-        for (int v = 0; v < VF; v++) acc[v] = (VFL){0};                                            \
-        for (ptrdiff_t t = 0; t < nt; t++) {                                                       \
-            const float *x = at[t] + c;                                                            \
-            const float w = tw[t];                                                                 \
-            for (int v = 0; v < VF; v++) acc[v] = acc[v] + LOAD(VFL, x + v * W) * w;               \
-        }                                                                                          \
-        for (int v = 0; v < VF; v++) STORE(y + c + v * W, acc[v]);                                 \
-    }                                                                                              \
-    for (; c < n; c++) {                                                                           \
-        float a = 0;                                                                               \
-        for (ptrdiff_t t = 0; t < nt; t++) a = a + at[t][c] * tw[t];                               \
-        y[c] = a;                                                                                  \
-    }                                                                                              \
-}
+    TAP_SUM(CONTRACT, ATTR, tap_sum_f32##SUF, float, VFL, VF)
 SIMD_WIDTHS(DEFINE_TAP_SUM_F32)
 #define tap_sum_f32(...) SIMD_CALL(tap_sum_f32, __VA_ARGS__)
 
