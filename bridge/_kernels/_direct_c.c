@@ -1302,6 +1302,40 @@ CLONES static void load_row_f32(float *restrict dst, const void *restrict src, i
 #undef LOAD_F32
 }
 
+/* load_strip in float32 for the classes of load_row_f32: padded row src's strip of plane k into
+ * prow (fill where src < 0 or colidx < 0). */
+static inline void load_strip_f32(float *restrict prow, const void *image, int kind,
+                                  long long src, ptrdiff_t k, ptrdiff_t n1, ptrdiff_t np_,
+                                  size_t isz, ptrdiff_t c0, ptrdiff_t lo, ptrdiff_t hi,
+                                  ptrdiff_t mid, ptrdiff_t pw, const long long *colidx,
+                                  float fill) {
+    if (src < 0) {
+        for (ptrdiff_t c = 0; c < pw; c++) prow[c] = fill;
+        return;
+    }
+    const char *a = (const char *)image + ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+    const char *at = a + (size_t)(c0 + lo - mid) * (size_t)np_ * isz;
+    if (hi > lo) load_row_f32(prow + lo, at, kind, hi - lo, np_);
+    for (ptrdiff_t c = 0; c < lo; c++)
+        prow[c] = colidx[c0 + c] < 0 ? fill
+                                     : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+    for (ptrdiff_t c = hi; c < pw; c++)
+        prow[c] = colidx[c0 + c] < 0 ? fill
+                                     : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
+}
+
+/* Output i of o (kind, one of load_row_f32's) set to the recomputed double v, rounded and
+ * saturated to [lo, hi] as the double loop's store does. */
+static inline void put_recomputed(char *o, int kind, ptrdiff_t i, double v, double lo, double hi) {
+    const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
+    switch (kind) {
+    case K_U8: case K_BOOL: ((unsigned char *)o)[i] = (unsigned char)x; break;
+    case K_I8: ((signed char *)o)[i] = (signed char)x; break;
+    case K_U16: ((unsigned short *)o)[i] = (unsigned short)x; break;
+    case K_I16: ((short *)o)[i] = (short)x; break;
+    }
+}
+
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * f[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
  * vectors at a time: twice the double loop's, for the same bytes in flight. */
@@ -1539,22 +1573,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
                 prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo_c, hi_c, mid);
             for (ptrdiff_t k = 0; k < np_; k++) {
-                if (src < 0) {
-                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = ffill;
-                } else {
-                    const char *a = (const char *)image +
-                                    ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-                    const char *at = a + (size_t)(c0 + lo_c - mid) * (size_t)np_ * isz;
-                    if (hi_c > lo_c) load_row_f32(prow + lo_c, at, kind, hi_c - lo_c, np_);
-                    for (ptrdiff_t c = 0; c < lo_c; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? ffill
-                                      : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                    for (ptrdiff_t c = hi_c; c < pw; c++)
-                        prow[c] = colidx[c0 + c] < 0
-                                      ? ffill
-                                      : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                }
+                load_strip_f32(prow, image, kind, src, k, n1, np_, isz, c0, lo_c, hi_c, mid, pw,
+                               colidx, ffill);
                 row_pass_f32(ring + (k * q0 + p % q0) * SW, prow, g1, q1, w);
             }
             if (p < r0 + q0 - 1) continue;
@@ -1582,13 +1602,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                 const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
                 const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0, q0,
                                            fill, r, c0 + c, k, tsum, tat);
-                const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
-                switch (kind) {
-                case K_U8: case K_BOOL: ((unsigned char *)o)[miss[m]] = (unsigned char)x; break;
-                case K_I8: ((signed char *)o)[miss[m]] = (signed char)x; break;
-                case K_U16: ((unsigned short *)o)[miss[m]] = (unsigned short)x; break;
-                case K_I16: ((short *)o)[miss[m]] = (short)x; break;
-                }
+                put_recomputed(o, kind, miss[m], v, lo, hi);
             }
             cost += (double)nm * (double)(q0 * q1);
             budget += 2.0 * (double)(w * np_);
@@ -2072,25 +2086,9 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             /* padded row p's strip in each plane, to ring slot p % q0 */
             const long long src = rowidx[p];
-            for (ptrdiff_t k = 0; k < np_; k++) {
-                float *prow = ring + (k * q0 + p % q0) * PW;
-                if (src < 0) {
-                    for (ptrdiff_t c = 0; c < pw; c++) prow[c] = ffill;
-                    continue;
-                }
-                const char *a = (const char *)image +
-                                ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-                const char *at0 = a + (size_t)(c0 + lo_c - mid) * (size_t)np_ * isz;
-                if (hi_c > lo_c) load_row_f32(prow + lo_c, at0, kind, hi_c - lo_c, np_);
-                for (ptrdiff_t c = 0; c < lo_c; c++)
-                    prow[c] = colidx[c0 + c] < 0
-                                  ? ffill
-                                  : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-                for (ptrdiff_t c = hi_c; c < pw; c++)
-                    prow[c] = colidx[c0 + c] < 0
-                                  ? ffill
-                                  : (float)load_one(a, kind, (ptrdiff_t)colidx[c0 + c] * np_);
-            }
+            for (ptrdiff_t k = 0; k < np_; k++)
+                load_strip_f32(ring + (k * q0 + p % q0) * PW, image, kind, src, k, n1, np_, isz,
+                               c0, lo_c, hi_c, mid, pw, colidx, ffill);
             if (p < r0 + q0 - 1) continue;
             /* output row r reads padded rows r .. r + q0 - 1 */
             const ptrdiff_t r = p - (q0 - 1);
@@ -2116,13 +2114,7 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
                 const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
                 const double v = exact_direct_one(image, kind, n1, np_, rowidx, colidx, ta, tb,
                                                   tw, nt, fill, r, c0 + c, k);
-                const int x = kind == K_BOOL ? v >= 0.5 : round_clamp(v, lo, hi);
-                switch (kind) {
-                case K_U8: case K_BOOL: ((unsigned char *)o)[miss[m]] = (unsigned char)x; break;
-                case K_I8: ((signed char *)o)[miss[m]] = (signed char)x; break;
-                case K_U16: ((unsigned short *)o)[miss[m]] = (unsigned short)x; break;
-                case K_I16: ((short *)o)[miss[m]] = (short)x; break;
-                }
+                put_recomputed(o, kind, miss[m], v, lo, hi);
             }
             cost += (double)nm * (double)nt;
             budget += 2.0 * (double)(w * np_);
