@@ -924,6 +924,69 @@ def _fused_volume(
     return res
 
 
+def _volume_in_class(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's usual path for a real 3-D image of a class other than double, with fewer
+    copies: the padded array built in double at once (the usual path pads in A's class, then
+    converts the copy), the same sums (:func:`_correlate` of the same double array, so the
+    same bits), and the conversion to A's class by the fused loops' store (what
+    :func:`cast_to_class` gives for every double, in one vectorized pass). None where that does
+    not apply (double or complex data, a non-finite or complex fill, no C store)."""
+    store = loops.C_STORE
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        store is None
+        or not FUSED_VOLUME
+        or kind is None
+        or A.dtype == np.float64
+        or A.ndim != 3
+        or h.ndim != 3
+        or h.dtype != np.float64
+    ):
+        return None
+    if implicit_zeros:
+        out = _correlate(A, h, conv, method, separable, pad_width(A.shape, h.shape, shape))
+    else:
+        fill = _fused_fill(boundary, A.dtype)
+        if fill is None:
+            return None
+        P = _padded_double(A, h.shape, boundary, shape, fill)
+        out = _correlate(P, h, conv, method, separable)
+    out = np.ascontiguousarray(out, dtype=np.float64)
+    res = np.empty(out.shape, A.dtype)
+    store(res.reshape(-1), out.reshape(-1), kind)
+    return res
+
+
+def _padded_double(A: np.ndarray, h_shape, boundary: Boundary, shape: Shape, fill: float):
+    """:func:`padded` of a real 3-D A converted to double, in one copy of A: the middle
+    converted as it is copied, the borders copied from it (by :func:`source_indices`, as padded
+    does) or set to ``fill`` (the numeric boundary in A's class, as a double)."""
+    widths = pad_width(A.shape, h_shape, shape)
+    out = np.empty([n + b + a for n, (b, a) in zip(A.shape, widths)])
+    out[tuple(slice(b, b + n) for n, (b, _) in zip(A.shape, widths))] = A
+    for k, (n, (b, a)) in enumerate(zip(A.shape, widths)):
+        idx = source_indices(n, b, a, boundary) + b  # positions in out along axis k
+        for lo, hi in ((0, b), (b + n, b + n + a)):
+            if lo == hi:
+                continue
+            dst: list[Any] = [slice(None)] * 3
+            dst[k] = slice(lo, hi)
+            if isinstance(boundary, str):
+                out[tuple(dst)] = np.take(out, idx[lo:hi], axis=k)
+            else:
+                out[tuple(dst)] = fill
+    return out
+
+
 # sep2's row pass that gives each value back (see _fused_volume).
 _ONE_TAP = np.ones(1)
 _ONE_TAP.flags.writeable = False
@@ -1430,6 +1493,10 @@ def imfilter(
         fused = _fused_direct(
             A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
         )
+    if fused is None:
+        fused = _volume_in_class(
+            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+        )
     if fused is not None:
         return fused.reshape(matlab_dims(final))
     if implicit_zeros:
@@ -1880,6 +1947,10 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
         )
     if fused is None:  # e.g. the default sigma 0.5: 3x3, one direct pass
         fused = _fused_direct(
+            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+        )
+    if fused is None:
+        fused = _volume_in_class(
             A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
         )
     if fused is not None:

@@ -1,7 +1,10 @@
-"""imfilter's and imgaussfilt3's separable path for volumes (``bridge.filtering._fused_volume``:
-sep2 on each slab for the pages' and rows' passes, then sep2 along the slabs) gives the bits of
-the path it replaces: the padded double copy, ``_filter_real``'s three direct passes and the
-conversion to the image's class.
+"""imfilter's and imgaussfilt3's paths for volumes give the bits of the path they replace:
+
+- the separable path (``bridge.filtering._fused_volume``: sep2 on each slab for the pages' and
+  rows' passes, then sep2 along the slabs) those of the padded double copy, ``_filter_real``'s
+  three direct passes and the conversion to the image's class;
+- the usual path of the other classes (``_volume_in_class``: the padded array built in double
+  at once, the conversion by the fused loops' store) those of the usual path.
 
 Each case is computed twice, the volume path on and off (``filtering.FUSED_VOLUME``), and the
 results compared byte for byte, with the path's use counted so that a case it should take
@@ -69,10 +72,11 @@ def _kernel(rng, kind: str, q) -> np.ndarray:
     return lines[0][:, None, None] * lines[1][None, :, None] * lines[2][None, None, :]
 
 
-def _both(fn, monkeypatch):
-    """(volume path's result, old result, whether the volume path computed it)."""
+def _both(fn, monkeypatch, path: str = "_fused_volume"):
+    """(volume path's result, old result, whether the volume path ``filtering.<path>``
+    computed it)."""
     ran = []
-    real = filtering._fused_volume
+    real = getattr(filtering, path)
 
     def counted(*args):
         out = real(*args)
@@ -80,7 +84,7 @@ def _both(fn, monkeypatch):
         return out
 
     with monkeypatch.context() as m:
-        m.setattr(filtering, "_fused_volume", counted)
+        m.setattr(filtering, path, counted)
         m.setattr(filtering, "FUSED_VOLUME", True)
         new = fn()
         m.setattr(filtering, "FUSED_VOLUME", False)
@@ -214,3 +218,76 @@ def test_volume_path_at_every_vector_width(monkeypatch, width):
                 assert ran
     finally:
         d.simd_width(old_width)
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cls=st.sampled_from([c for c in CLASSES if c != "float64"]),
+    boundary=st.sampled_from((*BOUNDARIES, float("nan"), float("inf"))),
+    shape=st.sampled_from(("same", "full")),
+    mode=st.sampled_from(("corr", "conv")),
+    sizes=st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12)),
+    taps=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
+    kind=st.sampled_from(("random", "zeros", "nonfinite", "outer")),
+    nonfinite=st.booleans(),
+    separable=st.sampled_from((None, True, False)),
+    method=st.sampled_from(("auto", "direct", "fft-float")),
+    fortran=st.booleans(),
+)
+def test_volume_in_class_has_the_bits_of_the_usual_path(
+    monkeypatch,
+    seed,
+    cls,
+    boundary,
+    shape,
+    mode,
+    sizes,
+    taps,
+    kind,
+    nonfinite,
+    separable,
+    method,
+    fortran,
+):
+    rng = np.random.default_rng(seed)
+    A = _image(rng, cls, sizes, nonfinite=nonfinite and cls in ("float32",))
+    if fortran:
+        A = np.asfortranarray(A)
+    if kind == "outer":
+        h = _kernel(rng, "outer", taps)
+    else:
+        h = rng.standard_normal(taps)
+        if kind == "zeros":
+            h[rng.random(taps) < 0.4] = 0.0
+        if kind == "nonfinite":
+            h.reshape(-1)[rng.integers(0, h.size)] = rng.choice([np.nan, np.inf])
+    new, old, ran = _both(
+        lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
+        monkeypatch,
+        "_volume_in_class",
+    )
+    same_bits(new, old)
+    if (
+        kind == "random"
+        and min(taps) > 1
+        and np.isfinite(boundary if not isinstance(boundary, str) else 0)
+    ):
+        assert ran, "the path should have computed this case"
+
+
+@pytest.mark.parametrize("cls", ["float32", "uint8", "int16", "bool"])
+def test_volume_in_class_imgaussfilt3_and_2d_kernels(monkeypatch, cls):
+    # imgaussfilt3 on a volume thinner than its kernel (which _fused_volume leaves), and a
+    # volume under a 2-D kernel (the fused 2-D loops, before this path)
+    rng = np.random.default_rng(3)
+    A = _image(rng, cls, (2, 10, 11))
+    if cls != "bool":
+        new, old, ran = _both(
+            lambda: filtering.imgaussfilt3(A, 1.0), monkeypatch, "_volume_in_class"
+        )
+        same_bits(new, old)
+        assert ran
+    h2 = rng.standard_normal((3, 4))
+    new, old, _ = _both(lambda: filtering.imfilter(A, h2, "symmetric"), monkeypatch)
+    same_bits(new, old)
