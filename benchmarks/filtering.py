@@ -305,12 +305,36 @@ def gaussian_3d(k: int) -> np.ndarray:
     return g[:, None, None] * g[None, :, None] * g[None, None, :]
 
 
+def alternate_old(fn, repeat: int, slow: float):
+    """best_of for bridge's volume paths and for the path before them
+    (``filtering.FUSED_VOLUME = False``: the same bits), one of each per round in turn:
+    (best seconds, the last result, whether repeated, best seconds before)."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    out = None
+    for r in range(repeat):
+        for on in (True, False):
+            filtering.FUSED_VOLUME = on  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            got = fn()
+            times[on].append(time.perf_counter() - t0)
+            if on:
+                out = got
+        if r == 0 and min(times[True][0], times[False][0]) > slow:
+            break
+    filtering.FUSED_VOLUME = True  # type: ignore[attr-defined]
+    return min(times[True]), out, len(times[True]) > 1, min(times[False])
+
+
 def bench_volumes(args) -> None:
     """imfilter and imgaussfilt3 on n x n x n volumes against scipy.ndimage (the only peer)."""
     import scipy.ndimage as ndi
 
     print()
-    header(["volume", "class", "call", "boundary", "bridge s", "scipy s (ratio)", "agree"])
+    old_path = args.volume_old and hasattr(filtering, "FUSED_VOLUME")
+    header(
+        ["volume", "class", "call", "boundary", "bridge s", "scipy s (ratio)", "agree"]
+        + (["bridge before s (old / new)"] if old_path else [])
+    )
     rng = np.random.default_rng(2)
     for n in args.volumes:
         base = rng.random((n, n, n))
@@ -352,7 +376,10 @@ def bench_volumes(args) -> None:
                     )
                 )
             for name, boundary, fb, fs in cases:
-                tb, ref, rb = best_of(fb, args.repeat, args.slow)
+                if old_path:
+                    tb, ref, rb, told = alternate_old(fb, args.repeat, args.slow)
+                else:
+                    tb, ref, rb = best_of(fb, args.repeat, args.slow)
                 ts, rs, ok = None, True, True
                 if fs is not None:
                     ts, out, rs = best_of(fs, args.repeat, args.slow)
@@ -368,6 +395,7 @@ def bench_volumes(args) -> None:
                             fmt(ts, tb, rs),
                             "yes" if ok else "NO",
                         ]
+                        + ([fmt(told, tb)] if old_path else [])
                     ),
                     flush=True,
                 )
@@ -505,6 +533,12 @@ def main(argv=None) -> int:
     p.add_argument("--volumes", type=int, nargs="*", default=[64, 128, 256])
     p.add_argument("--volume-kernels", type=int, nargs="+", default=[3, 5, 7])
     p.add_argument("--volume-sigmas", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument(
+        "--volume-old",
+        action="store_true",
+        help="the volume table also times bridge's path before its volume paths "
+        "(filtering.FUSED_VOLUME = False: the same bits), alternated with them",
+    )
     p.add_argument("--classes", nargs="+", default=list(CLASSES), choices=list(CLASSES))
     p.add_argument("--boundaries", nargs="+", default=list(SCIPY_MODE), choices=list(SCIPY_MODE))
     p.add_argument("--repeat", type=int, default=7)
