@@ -59,6 +59,13 @@ direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``
 non-finite values are added separately there). A 2-D column-major image is read in place as
 its transpose, and its result is column-major.
 
+A volume (a real 3-D image) with a rank-one kernel of three non-singleton axes, whose three
+passes are the direct sum, takes the same loop twice (:func:`_fused_volume`): on each slab
+``A[i]`` for the pages' and the rows' passes, then along the slabs; a volume of another class
+than double is otherwise padded in double at once and stored back by the fused loops' store
+(:func:`_volume_in_class`). Both give the bits of the usual path
+(``tests/test_filtering_volume.py``).
+
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
 imgaussfilt's ``'FilterDomain'`` is accepted and checked, but bridge always filters in the
