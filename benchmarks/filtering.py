@@ -12,7 +12,12 @@ Two tables:
   replicate padding) against ``scipy.ndimage.gaussian_filter`` with the same radius
   (``truncate = ceil(2*sigma)/sigma``, mode 'nearest'), ``cv2.GaussianBlur`` with the same ksize
   and BORDER_REPLICATE, and Octave's ``imfilter(A, fspecial('gaussian', ...), 'replicate')``
-  (Octave has no imgaussfilt).
+  (Octave has no imgaussfilt);
+* volumes (``--volumes``): bridge's ``imfilter`` on n x n x n volumes with a random k x k x k
+  kernel and a separable one (the outer product of a 1-D Gaussian, sigma k/6), 'same', each
+  boundary option, against ``scipy.ndimage.correlate``; and ``imgaussfilt3(A, sigma)`` against
+  ``scipy.ndimage.gaussian_filter`` with the same radius (mode 'nearest'). scipy is the only
+  peer: OpenCV has no 3-D filter and Octave's imfilter refuses N-D images.
 
 Ratios are the other library's time over bridge's (above 1: bridge is faster). Every answer is
 checked against bridge's: double within 1e-10 of the result's scale, single within 1e-4, uint8
@@ -25,6 +30,7 @@ repeated (marked ``*``: one run). Octave runs only where the case's multiply-add
 
     python3 benchmarks/filtering.py                    # the default grid (tens of minutes)
     python3 benchmarks/filtering.py --sizes 512 --kernels 3 7 --no-octave   # a quick look
+    python3 benchmarks/filtering.py --skip imfilter imgaussfilt --volumes 64 128   # volumes only
 """
 
 from __future__ import annotations
@@ -291,6 +297,110 @@ def bench_gauss(args, octave) -> None:
                 )
 
 
+def gaussian_3d(k: int) -> np.ndarray:
+    """A separable k x k x k kernel: the outer product of a 1-D Gaussian (sigma k/6), sum 1."""
+    x = np.arange(k) - (k - 1) / 2
+    g = np.exp(-(x * x) / (2 * max(k / 6, 0.5) ** 2))
+    g /= g.sum()
+    return g[:, None, None] * g[None, :, None] * g[None, None, :]
+
+
+def alternate_old(fn, repeat: int, slow: float):
+    """best_of for bridge's volume paths and for the path before them
+    (``filtering.FUSED_VOLUME = False``: the same bits), one of each per round in turn:
+    (best seconds, the last result, whether repeated, best seconds before)."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    out = None
+    for r in range(repeat):
+        for on in (True, False):
+            filtering.FUSED_VOLUME = on  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            got = fn()
+            times[on].append(time.perf_counter() - t0)
+            if on:
+                out = got
+        if r == 0 and min(times[True][0], times[False][0]) > slow:
+            break
+    filtering.FUSED_VOLUME = True  # type: ignore[attr-defined]
+    return min(times[True]), out, len(times[True]) > 1, min(times[False])
+
+
+def bench_volumes(args) -> None:
+    """imfilter and imgaussfilt3 on n x n x n volumes against scipy.ndimage (the only peer)."""
+    import scipy.ndimage as ndi
+
+    print()
+    old_path = args.volume_old and hasattr(filtering, "FUSED_VOLUME")
+    header(
+        ["volume", "class", "call", "boundary", "bridge s", "scipy s (ratio)", "agree"]
+        + (["bridge before s (old / new)"] if old_path else [])
+    )
+    rng = np.random.default_rng(2)
+    for n in args.volumes:
+        base = rng.random((n, n, n))
+        for cls in args.classes:
+            A = (base * 255).astype(np.uint8) if cls == "uint8" else base.astype(CLASSES[cls])
+            src = A.astype(np.float64) if cls == "uint8" else A
+            cases = []  # (call, boundary, bridge's, scipy's or None)
+            for k in args.volume_kernels:
+                kernels = {"random": rng.standard_normal((k, k, k)), "gaussian": gaussian_3d(k)}
+                for kind, h in kernels.items():
+                    if kind not in args.kinds:
+                        continue
+                    for boundary in args.boundaries:
+                        opt = float(boundary) if boundary == "0" else boundary
+                        sp = None
+                        if n**3 * k**3 <= args.scipy_max_work:
+                            sp = lambda src=src, h=h, b=boundary: ndi.correlate(  # noqa: E731
+                                src, h, mode=SCIPY_MODE[b], cval=0.0
+                            )
+                        cases.append(
+                            (
+                                f"imfilter {k}x{k}x{k} {kind}",
+                                boundary,
+                                lambda A=A, h=h, opt=opt: filtering.imfilter(A, h, opt),
+                                sp,
+                            )
+                        )
+            for sigma in args.volume_sigmas:
+                taps = 2 * math.ceil(2 * sigma) + 1
+                trunc = math.ceil(2 * sigma) / sigma
+                cases.append(
+                    (
+                        f"imgaussfilt3 sigma {sigma:g} ({taps} taps)",
+                        "replicate",
+                        lambda A=A, s=sigma: filtering.imgaussfilt3(A, s),
+                        lambda src=src, s=sigma, t=trunc: ndi.gaussian_filter(
+                            src, s, mode="nearest", truncate=t
+                        ),
+                    )
+                )
+            for name, boundary, fb, fs in cases:
+                if old_path:
+                    tb, ref, rb, told = alternate_old(fb, args.repeat, args.slow)
+                else:
+                    tb, ref, rb = best_of(fb, args.repeat, args.slow)
+                ts, rs, ok = None, True, True
+                if fs is not None:
+                    ts, out, rs = best_of(fs, args.repeat, args.slow)
+                    ok = agree(ref, to_class(out, cls), cls)
+                print(
+                    row(
+                        [
+                            f"{n}^3",
+                            cls,
+                            name,
+                            boundary,
+                            f"{tb:.4f}{'' if rb else '*'}",
+                            fmt(ts, tb, rs),
+                            "yes" if ok else "NO",
+                        ]
+                        + ([fmt(told, tb)] if old_path else [])
+                    ),
+                    flush=True,
+                )
+
+
 def double_loop(on: bool) -> None:
     """The fused loop summing integer images in double only (sep2's mode 0, as before its
     float32 path), or as it chooses (the default): the same bits, for comparison."""
@@ -420,6 +530,15 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096])
     p.add_argument("--kernels", type=int, nargs="+", default=[3, 7, 15, 31])
     p.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 5.0])
+    p.add_argument("--volumes", type=int, nargs="*", default=[64, 128, 256])
+    p.add_argument("--volume-kernels", type=int, nargs="+", default=[3, 5, 7])
+    p.add_argument("--volume-sigmas", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument(
+        "--volume-old",
+        action="store_true",
+        help="the volume table also times bridge's path before its volume paths "
+        "(filtering.FUSED_VOLUME = False: the same bits), alternated with them",
+    )
     p.add_argument("--classes", nargs="+", default=list(CLASSES), choices=list(CLASSES))
     p.add_argument("--boundaries", nargs="+", default=list(SCIPY_MODE), choices=list(SCIPY_MODE))
     p.add_argument("--repeat", type=int, default=7)
@@ -427,7 +546,7 @@ def main(argv=None) -> int:
     p.add_argument("--octave-max-work", type=float, default=2e9, help="multiply-adds")
     p.add_argument("--scipy-max-work", type=float, default=20e9, help="multiply-adds")
     p.add_argument("--no-octave", action="store_true")
-    p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["imfilter", "imgaussfilt", "volumes"])
     p.add_argument(
         "--kinds",
         nargs="+",
@@ -490,6 +609,8 @@ def main(argv=None) -> int:
             bench_imfilter(args, octave)
         if "imgaussfilt" not in args.skip:
             bench_gauss(args, octave)
+        if "volumes" not in args.skip and args.volumes:
+            bench_volumes(args)
     finally:
         if octave is not None:
             octave.close()

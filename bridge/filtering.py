@@ -59,6 +59,13 @@ direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``
 non-finite values are added separately there). A 2-D column-major image is read in place as
 its transpose, and its result is column-major.
 
+A volume (a real 3-D image) with a rank-one kernel of three non-singleton axes, whose three
+passes are the direct sum, takes the same loop twice (:func:`_fused_volume`): on each slab
+``A[i]`` for the pages' and the rows' passes, then along the slabs; a volume of another class
+than double is otherwise padded in double at once and stored back by the fused loops' store
+(:func:`_volume_in_class`). Both give the bits of the usual path
+(``tests/test_filtering_volume.py``).
+
 Known differences from MATLAB: numpy has no complex integers, so a complex kernel on an integer
 or logical image returns complex128 whose parts are rounded and saturated to the image's class.
 imgaussfilt's ``'FilterDomain'`` is accepted and checked, but bridge always filters in the
@@ -813,6 +820,193 @@ def _fused_separable(
     return out if A.ndim == 3 else out.reshape(L0, L1)
 
 
+# False: a volume's three 1-D passes always as _filter_real's passes over a padded double copy
+# (tests and benchmarks compare the two).
+FUSED_VOLUME = True
+
+
+def _fused_volume(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's (and imgaussfilt3's) separable path for a real 3-D image and a rank-one
+    kernel with three non-singleton axes, in A's class: the bits of :func:`_filter_real`'s
+    three direct passes (pages, then rows, then columns) over the padded double copy and
+    :func:`_cast_owned`, in two runs of sep2 that read the padding by index: the first two
+    passes on each slab ``A[i]`` (its rows are A's pages), then the last one on the result
+    seen as a 2-D image (a slab a row, behind a one-tap row pass of 1.0, which gives each
+    value back: ``0 + x * 1.0`` is x, but for -0, which adds to a sum from +0 as +0 does). None
+    where the old path would not be those three direct passes over finite data (see
+    :func:`_fused_separable`): the caller computes the usual way.
+
+    Under a numeric boundary c, a padded slab of the old path is c everywhere, so its first two
+    passes are one number, ``v2``: the pages' pass of a line of c (``0 + c*f2[0] + c*f2[1] +
+    ...``), then the rows' pass of a line of that; the last run reads it as its fill."""
+    sep2 = loops.C_SEP2
+    if (
+        sep2 is None
+        or not FUSED_VOLUME
+        or A.dtype not in _SEP2_KINDS
+        or separable is False
+        or method not in ("auto", "direct")
+        or A.ndim != 3
+        or h.ndim != 3
+        or h.dtype != np.float64
+        or min(h.shape) < 2
+        or any(n < q for n, q in zip(A.shape, h.shape))
+    ):
+        return None
+    w = h if conv else h[::-1, ::-1, ::-1]
+    factors = _rank_one(w)
+    if factors is None:
+        return None
+    (_, f0), (_, f1), (_, f2) = sorted(factors, key=lambda t: t[0])
+    q0, q1, q2 = f0.size, f1.size, f2.size
+    if separable is None and q0 * q1 * q2 <= q0 + q1 + q2 + 4:
+        return None  # _filter_real's one direct pass
+    fill = _fused_fill(boundary, A.dtype)
+    if fill is None:
+        return None
+    widths = pad_width(A.shape, h.shape, shape)
+    padded_shape = tuple(n + b + a for n, (b, a) in zip(A.shape, widths))
+    L0, L1, L2 = (p - q + 1 for p, q in zip(padded_shape, (q0, q1, q2)))
+    if method == "auto":
+        # the old passes' operands: the padded array (A itself under implicit zeros), then each
+        # pass's result
+        p0, p1, p2 = A.shape if implicit_zeros else padded_shape
+        if not (
+            _picks_direct((p0, p1, p2), (1, 1, q2))
+            and _picks_direct((p0, p1, L2), (1, q1, 1))
+            and _picks_direct((p0, L1, L2), (q0, 1, 1))
+        ):
+            return None
+    slabs, rows, cols = padding_plan(A.shape, h.shape, shape, boundary)
+    n0 = A.shape[0]
+    f0 = np.ascontiguousarray(f0, np.float64)
+    f1 = np.ascontiguousarray(f1, np.float64)
+    f2 = np.ascontiguousarray(f2, np.float64)
+    # the first two passes of each slab: along the pages (sep2's rows), then the rows
+    U = np.empty((n0, L1, L2))
+    mid = widths[2][0]
+    flags: list[bool] = []
+
+    def run(share) -> None:
+        for i in share:
+            slab = np.ascontiguousarray(A[i], dtype=np.float64)  # in cache, on this thread
+            flags.append(sep2(U[i], slab, 0, rows, cols, mid, f2, f1, fill, 0, L1))
+
+    if n0 * L1 * L2 * (q1 + q2) < _SEP2_THREADED_WORK:
+        run(range(n0))
+    else:
+        pool.in_threads(run, list(range(n0)))
+    if any(flags):
+        return None  # NaN or Inf in the image: its values are scattered separately
+    v = 0.0
+    for t in f2.tolist():
+        v = v + fill * t
+    v2 = 0.0
+    for t in f1.tolist():
+        v2 = v2 + v * t
+    # the last pass, along the slabs
+    out = np.empty((L0, L1 * L2))
+    flat = U.reshape(n0, L1 * L2)
+    every = _every_column(L1 * L2)
+    if _in_row_shares(
+        lambda r0, r1: sep2(out, flat, 0, slabs, every, 0, _ONE_TAP, f0, v2, r0, r1),
+        L0,
+        L0 * L1 * L2 * (q0 + 1),
+    ):
+        return None  # an overflow to Inf on the way: the usual path, which keeps it
+    store = loops.C_STORE
+    if A.dtype == np.float64 or store is None:
+        return _cast_owned(out, A.dtype).reshape(L0, L1, L2)
+    res = np.empty((L0, L1, L2), A.dtype)
+    store(res.reshape(-1), out.reshape(-1), _SEP2_KINDS[A.dtype])  # as sep2 stores its sums
+    return res
+
+
+def _volume_in_class(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """imfilter's usual path for a real 3-D image of a class other than double, with fewer
+    copies: the padded array built in double at once (the usual path pads in A's class, then
+    converts the copy), the same sums (:func:`_correlate` of the same double array, so the
+    same bits), and the conversion to A's class by the fused loops' store (what
+    :func:`cast_to_class` gives for every double, in one vectorized pass). None where that does
+    not apply (double or complex data, a non-finite or complex fill, no C store)."""
+    store = loops.C_STORE
+    kind = _SEP2_KINDS.get(A.dtype)
+    if (
+        store is None
+        or not FUSED_VOLUME
+        or kind is None
+        or A.dtype == np.float64
+        or A.ndim != 3
+        or h.ndim != 3
+        or h.dtype != np.float64
+    ):
+        return None
+    if implicit_zeros:
+        out = _correlate(A, h, conv, method, separable, pad_width(A.shape, h.shape, shape))
+    else:
+        fill = _fused_fill(boundary, A.dtype)
+        if fill is None:
+            return None
+        P = _padded_double(A, h.shape, boundary, shape, fill)
+        out = _correlate(P, h, conv, method, separable)
+    out = np.ascontiguousarray(out, dtype=np.float64)
+    res = np.empty(out.shape, A.dtype)
+    store(res.reshape(-1), out.reshape(-1), kind)
+    return res
+
+
+def _padded_double(A: np.ndarray, h_shape, boundary: Boundary, shape: Shape, fill: float):
+    """:func:`padded` of a real 3-D A converted to double, in one copy of A: the middle
+    converted as it is copied, the borders copied from it (by :func:`source_indices`, as padded
+    does) or set to ``fill`` (the numeric boundary in A's class, as a double)."""
+    widths = pad_width(A.shape, h_shape, shape)
+    out = np.empty([n + b + a for n, (b, a) in zip(A.shape, widths)])
+    out[tuple(slice(b, b + n) for n, (b, _) in zip(A.shape, widths))] = A
+    for k, (n, (b, a)) in enumerate(zip(A.shape, widths)):
+        idx = source_indices(n, b, a, boundary) + b  # positions in out along axis k
+        for lo, hi in ((0, b), (b + n, b + n + a)):
+            if lo == hi:
+                continue
+            dst: list[Any] = [slice(None)] * 3
+            dst[k] = slice(lo, hi)
+            if isinstance(boundary, str):
+                out[tuple(dst)] = np.take(out, idx[lo:hi], axis=k)
+            else:
+                out[tuple(dst)] = fill
+    return out
+
+
+# sep2's row pass that gives each value back (see _fused_volume).
+_ONE_TAP = np.ones(1)
+_ONE_TAP.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=16)
+def _every_column(n: int) -> np.ndarray:
+    """sep2's column plan of an image of n columns read without padding (read-only)."""
+    ix = np.arange(n, dtype=np.int64)
+    ix.flags.writeable = False
+    return ix
+
+
 # False: kernels not applied in 1-D passes always through _filter_real's direct sum over a
 # padded double copy (tests compare the two).
 FUSED_NONSEPARABLE = True
@@ -1301,7 +1495,15 @@ def imfilter(
         A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
     )
     if fused is None:
+        fused = _fused_volume(
+            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+        )
+    if fused is None:
         fused = _fused_direct(
+            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
+        )
+    if fused is None:
+        fused = _volume_in_class(
             A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
         )
     if fused is not None:
@@ -1748,8 +1950,16 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
     fused = _fused_separable(
         A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
     )
+    if fused is None:
+        fused = _fused_volume(
+            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+        )
     if fused is None:  # e.g. the default sigma 0.5: 3x3, one direct pass
         fused = _fused_direct(
+            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
+        )
+    if fused is None:
+        fused = _volume_in_class(
             A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
         )
     if fused is not None:
