@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
+from bridge.errors import FilterArgumentError
 from tests.filtering_strategies import (
     BOUNDARIES,
     abs_bound,
@@ -254,6 +255,14 @@ def test_volume_in_class_has_the_bits_of_the_usual_path(
     A = _image(rng, cls, sizes, nonfinite=nonfinite and cls in ("float32",))
     if fortran:
         A = np.asfortranarray(A)
+    if cls == "bool" and np.isnan(boundary if not isinstance(boundary, str) else 0):
+        # MATLAB's error (NaN has no logical value) on either path, before any sum
+        for fused in (True, False):
+            monkeypatch.setattr(filtering, "FUSED_VOLUME", fused)
+            with pytest.raises(FilterArgumentError) as err:
+                filtering.imfilter(A, np.ones(taps), boundary, shape, mode)
+            assert err.value.identifier == "MATLAB:nologicalnan"
+        return
     if kind == "outer":
         h = _kernel(rng, "outer", taps)
     else:
