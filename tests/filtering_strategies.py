@@ -205,6 +205,28 @@ class FilterCase:
         return (self.boundary, self.shape, self.mode)
 
 
+def fused_image(rng, cls: str, shape, nonfinite: bool = False) -> np.ndarray:
+    """An image of numpy class ``cls`` for the fused loops' byte-for-byte tests: integers over
+    the whole range (saturation) or small (ties after averaging); floating point across
+    magnitudes, halves (ties) and -0; with ``nonfinite``, one NaN or infinity."""
+    dtype = np.dtype(cls)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        wide = rng.integers(info.min, int(info.max) + 1, shape, dtype=np.int64)
+        small = rng.integers(max(info.min, -4), 5, shape)
+        return np.where(rng.random(shape) < 0.5, wide, small).astype(dtype)
+    values = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
+    halves = rng.integers(-8, 9, shape) / 2
+    pick = rng.random(shape)
+    out = np.where(pick < 0.4, values, np.where(pick < 0.8, halves, -0.0))
+    if nonfinite:
+        flat = out.reshape(-1)
+        flat[rng.integers(0, flat.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    return out.astype(dtype)
+
+
 def make_array(rng, dims, cls: str, nonfinite: bool) -> np.ndarray:
     dtype = np.dtype(CLASSES[cls])
     n = int(np.prod(dims))

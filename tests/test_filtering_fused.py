@@ -17,30 +17,13 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_old_and_ran, same_bits
+from tests.filtering_strategies import BOUNDARIES, fused_image, fused_old_and_ran, same_bits
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
 CLASSES = (
     "float64", "float32", "uint8", "int8", "uint16", "int16", "uint32", "int32", "bool",
 )  # fmt: skip
-
-
-def _image(rng, cls: str, shape) -> np.ndarray:
-    dtype = np.dtype(cls)
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        # the whole range (saturation), and small values (ties after averaging)
-        wide = rng.integers(info.min, int(info.max) + 1, shape, dtype=np.int64)
-        small = rng.integers(max(info.min, -4), 5, shape)
-        return np.where(rng.random(shape) < 0.5, wide, small).astype(dtype)
-    values = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
-    halves = rng.integers(-8, 9, shape) / 2
-    pick = rng.random(shape)
-    out = np.where(pick < 0.4, values, np.where(pick < 0.8, halves, -0.0))
-    return out.astype(dtype)
 
 
 def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
@@ -83,7 +66,7 @@ def test_fused_imfilter_has_the_bits_of_the_two_passes(
 ):
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = _image(rng, cls, (n0, n1, *planes))
+    A = fused_image(rng, cls, (n0, n1, *planes))
     h = _kernel(rng, kind, q0, q1)
     fused, old, ran = _both(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
@@ -113,7 +96,7 @@ def test_fused_imgaussfilt_has_the_bits_of_the_two_passes(
     monkeypatch, seed, cls, sigma, padding, sizes, planes
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, (*sizes, *planes))
+    A = fused_image(rng, cls, (*sizes, *planes))
     sig = list(sigma) if isinstance(sigma, tuple) else sigma
     fused, old, _ = _both(lambda: filtering.imgaussfilt(A, sig, "Padding", padding), monkeypatch)
     same_bits(fused, old)
@@ -129,7 +112,7 @@ def test_large_image_in_threads_and_nonfinite_fall_back(monkeypatch):
         ("int16", (700, 650)),
         ("uint8", (300, 350, 3)),  # an RGB image: plane by plane
     ):
-        A = _image(rng, cls, shape)
+        A = fused_image(rng, cls, shape)
         fused, old, ran = _both(lambda A=A: filtering.imgaussfilt(A, 2.5), monkeypatch)
         assert ran
         same_bits(fused, old)

@@ -28,6 +28,7 @@ from tests.filtering_strategies import (
     BOUNDARIES,
     abs_bound,
     assert_filtered,
+    fused_image,
     reference_imfilter,
     same_bits,
 )
@@ -41,25 +42,6 @@ SETTINGS = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-def _image(rng, cls: str, shape, nonfinite: bool = False) -> np.ndarray:
-    dtype = np.dtype(cls)
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        wide = rng.integers(info.min, int(info.max) + 1, shape, dtype=np.int64)
-        small = rng.integers(max(info.min, -4), 5, shape)
-        return np.where(rng.random(shape) < 0.5, wide, small).astype(dtype)
-    values = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
-    halves = rng.integers(-8, 9, shape) / 2
-    pick = rng.random(shape)
-    out = np.where(pick < 0.4, values, np.where(pick < 0.8, halves, -0.0))
-    if nonfinite:
-        flat = out.reshape(-1)
-        flat[rng.integers(0, flat.size)] = rng.choice([np.nan, np.inf, -np.inf])
-    return out.astype(dtype)
 
 
 def _kernel(rng, kind: str, q) -> np.ndarray:
@@ -113,7 +95,7 @@ def test_volume_path_has_the_bits_of_the_three_passes(
     monkeypatch, seed, cls, boundary, shape, mode, kind, sizes, taps, separable, method, fortran
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, sizes)
+    A = fused_image(rng, cls, sizes)
     if fortran:
         A = np.asfortranarray(A)
     h = _kernel(rng, kind, taps)
@@ -145,7 +127,7 @@ def test_volume_imgaussfilt3_has_the_bits_of_the_three_passes(
     monkeypatch, seed, cls, sigma, padding, sizes, fortran
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, sizes)
+    A = fused_image(rng, cls, sizes)
     if fortran:
         A = np.asfortranarray(A)
     sig = list(sigma) if isinstance(sigma, tuple) else sigma
@@ -159,7 +141,7 @@ def test_volume_path_declines_nonfinite_images(monkeypatch, cls, boundary):
     rng = np.random.default_rng(7)
     h = _kernel(rng, "outer", (3, 4, 5))
     for _ in range(6):
-        A = _image(rng, cls, (7, 8, 9), nonfinite=True)
+        A = fused_image(rng, cls, (7, 8, 9), nonfinite=True)
         new, old, ran = _both(lambda A=A: filtering.imfilter(A, h, boundary), monkeypatch)
         same_bits(new, old)
         assert not ran, "NaN/Inf are scattered by the usual path"
@@ -188,7 +170,7 @@ def test_volume_path_is_the_defining_sum_within_the_tolerance(
     seed, cls, boundary, shape, mode, sizes, taps
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, sizes)
+    A = fused_image(rng, cls, sizes)
     h = _kernel(rng, "outer", taps)
     got = filtering.imfilter(A, h, boundary, shape, mode, separable=True)
     want = reference_imfilter(A, h, boundary, shape, mode)
@@ -210,7 +192,7 @@ def test_volume_path_at_every_vector_width(monkeypatch, width):
         rng = np.random.default_rng(width)
         for cls in ("float64", "float32", "uint8", "int32"):
             for boundary in BOUNDARIES:
-                A = _image(rng, cls, (11, 13, 70))
+                A = fused_image(rng, cls, (11, 13, 70))
                 h = _kernel(rng, "outer", (5, 4, 7))
                 new, old, ran = _both(
                     lambda A=A, h=h, b=boundary: filtering.imfilter(A, h, b, "full"), monkeypatch
@@ -252,7 +234,7 @@ def test_volume_in_class_has_the_bits_of_the_usual_path(
     fortran,
 ):
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, sizes, nonfinite=nonfinite and cls in ("float32",))
+    A = fused_image(rng, cls, sizes, nonfinite=nonfinite and cls in ("float32",))
     if fortran:
         A = np.asfortranarray(A)
     if cls == "bool" and np.isnan(boundary if not isinstance(boundary, str) else 0):
@@ -290,7 +272,7 @@ def test_volume_in_class_imgaussfilt3_and_2d_kernels(monkeypatch, cls):
     # imgaussfilt3 on a volume thinner than its kernel (which _fused_volume leaves), and a
     # volume under a 2-D kernel (the fused 2-D loops, before this path)
     rng = np.random.default_rng(3)
-    A = _image(rng, cls, (2, 10, 11))
+    A = fused_image(rng, cls, (2, 10, 11))
     if cls != "bool":
         new, old, ran = _both(
             lambda: filtering.imgaussfilt3(A, 1.0), monkeypatch, "_volume_in_class"
