@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_old_and_ran, same_bits
-from tests.test_filtering_fused import CLASSES, _image
+from tests.filtering_strategies import BOUNDARIES, fused_image, fused_old_and_ran, same_bits
+from tests.test_filtering_fused import CLASSES
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
 
@@ -71,7 +71,7 @@ def test_fused_imfilter_has_the_bits_of_the_direct_sum(
 ):  # fmt: skip
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = np.asarray(_image(rng, cls, (n0, n1, *planes)), order=order)
+    A = np.asarray(fused_image(rng, cls, (n0, n1, *planes)), order=order)
     if A.dtype.kind == "f":
         for v in nonfinite:
             A[tuple(rng.integers(0, d) for d in A.shape)] = v
@@ -112,7 +112,7 @@ def test_fused_imgaussfilt_has_the_bits_of_the_direct_sum(
     # Small Gaussians (the default sigma 0.5 is 3x3) and any kernel with separable=False take
     # the one direct pass.
     rng = np.random.default_rng(seed)
-    A = _image(rng, cls, (*sizes, *planes))
+    A = fused_image(rng, cls, (*sizes, *planes))
     sig = list(sigma) if isinstance(sigma, tuple) else sigma
     extra = ("FilterSize", list(size)) if size is not None else ()
     fused, old, ran = _both(
@@ -138,7 +138,7 @@ def test_wide_images_large_kernels_and_threads(monkeypatch):
         ("float64", (400, 500), (7, 1)),
     ):
         for order in "CF":
-            A = np.asarray(_image(rng, cls, shape), order=order)
+            A = np.asarray(fused_image(rng, cls, shape), order=order)
             h = rng.standard_normal(q)
             for boundary in ("symmetric", 0, "circular"):
                 fused, old, ran = _both(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.test_filtering_fused import _image
+from tests.filtering_strategies import fused_image
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
@@ -80,7 +80,7 @@ def test_every_vector_width_gives_the_same_bits(
 ):
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = _image(rng, cls, (n0, n1, *planes))
+    A = fused_image(rng, cls, (n0, n1, *planes))
     if kind == "average":  # ties and near-ties: the float32 path's recomputed outputs
         h = filtering.fspecial("average", [q0, q1])
     elif kind == "separable":
@@ -101,7 +101,7 @@ def test_every_vector_width_gives_the_same_bits(
 @pytest.mark.parametrize("kind", ["average", "random"])
 def test_the_fused_loops_at_every_width_on_a_larger_image(monkeypatch, cls, kind):
     rng = np.random.default_rng(7)
-    A = _image(rng, cls, (61, 203))
+    A = fused_image(rng, cls, (61, 203))
     h = filtering.fspecial("average", [5, 7]) if kind == "average" else rng.standard_normal((4, 6))
     results = _at_each_width(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
     assert len(results) == len(WIDTHS), "a fused loop should have computed this case"
