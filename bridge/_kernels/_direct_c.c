@@ -1004,6 +1004,22 @@ static inline void prefetch_strip(const void *image, long long src, ptrdiff_t n1
     for (size_t b = 0; b < (size_t)((hi - lo) * np_) * isz; b += 64) __builtin_prefetch(ahead + b);
 }
 
+/* The fused loops' strip of output columns: elems (the ring's room per row and plane, less any
+ * overlap) in whole blocks, at least two blocks, at most the L1 outputs of a row. */
+static inline ptrdiff_t strip_width(ptrdiff_t elems, ptrdiff_t block, ptrdiff_t L1) {
+    ptrdiff_t sw = elems / block * block;
+    sw = sw < 2 * block ? 2 * block : sw;
+    return sw > L1 ? L1 : sw;
+}
+
+/* Of the pw padded columns from c0 (the image's n1 columns start at padded column mid), those of
+ * the image itself: *lo .. *hi, indices within the strip. */
+static inline void strip_span(ptrdiff_t mid, ptrdiff_t n1, ptrdiff_t c0, ptrdiff_t pw,
+                              ptrdiff_t *lo, ptrdiff_t *hi) {
+    *lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
+    *hi = mid + n1 - c0 < *lo ? *lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+}
+
 /* load_strip: that row's strip in double into prow: fill where src < 0 (a row of the
  * constant), else the image's run by load_row (load_strided for planes) and the padding's
  * columns by colidx (-1: fill). 1 where the run holds NaN or Inf (load_row's answer), else 0. */
@@ -1541,9 +1557,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         free(g);
         return 2;
     }
-    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_) / BLOCK * BLOCK;
-    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
-    SW = SW > L1 ? L1 : SW;
+    const ptrdiff_t SW =
+        strip_width((ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
@@ -1566,8 +1581,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     double budget = 65536, cost = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
-        const ptrdiff_t lo_c = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
-        const ptrdiff_t hi_c = mid + n1 - c0 < lo_c ? lo_c : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        ptrdiff_t lo_c, hi_c;
+        strip_span(mid, n1, c0, pw, &lo_c, &hi_c);
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             const long long src = rowidx[p];
             if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
@@ -1629,9 +1644,8 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
        in the image and the output (MATLAB's RGB as a C-ordered array): each is filtered on its
        own, its ring apart, and the outputs interleaved again before the conversion. */
     enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
-    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_) / BLOCK * BLOCK;
-    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
-    SW = SW > L1 ? L1 : SW;
+    const ptrdiff_t SW =
+        strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
@@ -1646,8 +1660,8 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         /* padded columns c0..c0 + pw; those of the image itself: lo..hi (prow's indices) */
-        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
-        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        ptrdiff_t lo, hi;
+        strip_span(mid, n1, c0, pw, &lo, &hi);
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             const long long src = rowidx[p];
             if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo)
@@ -1914,10 +1928,8 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     /* no prefetch_strip of the rows ahead (as sep2 has): here it only cost (BENCHMARKS.md) */
     enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
     const ptrdiff_t R = q0 + 1; /* rows in the ring */
-    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1);
-    SW = SW / BLOCK * BLOCK;
-    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
-    SW = SW > L1 ? L1 : SW;
+    const ptrdiff_t SW =
+        strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     double *ring = malloc(sizeof(double) * (size_t)(np_ * R * PW + 3 * np_ * SW + 4 * nt));
@@ -1940,8 +1952,8 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         /* padded columns c0..c0 + pw; those of the image itself: lo..hi (a ring row's indices) */
-        const ptrdiff_t lo = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
-        const ptrdiff_t hi = mid + n1 - c0 < lo ? lo : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        ptrdiff_t lo, hi;
+        strip_span(mid, n1, c0, pw, &lo, &hi);
         ptrdiff_t next_p = r0; /* the next padded row to load */
         for (ptrdiff_t r = r0; r < r1 && status == 0;) {
             const int pair = ns > 0 && r + 1 < r1;
@@ -2059,10 +2071,8 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         free(g);
         return 2;
     }
-    ptrdiff_t SW = (ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_) - (q1 - 1);
-    SW = SW / BLOCK * BLOCK;
-    SW = SW < 2 * BLOCK ? 2 * BLOCK : SW;
-    SW = SW > L1 ? L1 : SW;
+    const ptrdiff_t SW =
+        strip_width((ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_) - (q1 - 1), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * PW + 2 * np_ * SW));
@@ -2081,8 +2091,8 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
     double budget = 65536, cost = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
-        const ptrdiff_t lo_c = mid - c0 < 0 ? 0 : mid - c0 > pw ? pw : mid - c0;
-        const ptrdiff_t hi_c = mid + n1 - c0 < lo_c ? lo_c : mid + n1 - c0 > pw ? pw : mid + n1 - c0;
+        ptrdiff_t lo_c, hi_c;
+        strip_span(mid, n1, c0, pw, &lo_c, &hi_c);
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             /* padded row p's strip in each plane, to ring slot p % q0 */
             const long long src = rowidx[p];
