@@ -562,6 +562,12 @@ def _scatter_nonfinite(out, P, bad, w, before) -> None:
             np.add.at(flat, lin, terms)
 
 
+def _one_pass_cheaper(taps) -> bool:
+    """Whether a rank-one kernel with these taps per axis costs less as one direct pass than as
+    1-D passes (3x3 and smaller): where the caller may choose (``separable`` None), one pass."""
+    return math.prod(taps) <= sum(taps) + 4
+
+
 def _rank_one(w: np.ndarray):
     """[(axis, 1-D taps), ...] whose product is w (within SEPARABLE_RESIDUAL eps of its largest
     tap, zero exactly where w is), or None. The lines through the largest tap, the later ones
@@ -651,10 +657,12 @@ def _filter_real(
     factors = None
     if separable is not False:
         factors = _rank_one(w)
-        if factors is not None and separable is None:
-            taps = [f.size for _, f in factors]
-            if math.prod(taps) <= sum(taps) + 4:
-                factors = None  # 3x3 and smaller: one direct pass costs less than two
+        if (
+            factors is not None
+            and separable is None
+            and _one_pass_cheaper([f.size for _, f in factors])
+        ):
+            factors = None
     if factors is not None:
         out = Pf
         for d, f in sorted(factors, key=lambda t: -t[0]):
@@ -775,7 +783,7 @@ def _fused_separable(
         return None
     # planes: the passes of a 3-D image are those of each plane (the kernel's third axis has
     # one tap), but auto chooses their method by the 3-D sizes
-    if separable is None and h.shape[0] * h.shape[1] <= h.shape[0] + h.shape[1] + 4:
+    if separable is None and _one_pass_cheaper(h.shape[:2]):
         return None  # _filter_real's one direct pass (the rank test is not needed to know it)
     planes = A.shape[2] if A.ndim == 3 else 1
     w = h if conv else h[::-1, ::-1, ...]
@@ -784,7 +792,7 @@ def _fused_separable(
         return None
     (_, f0), (_, f1) = sorted(factors, key=lambda t: t[0])  # along axis 0, along axis 1
     q0, q1 = f0.size, f1.size
-    if separable is None and q0 * q1 <= q0 + q1 + 4:
+    if separable is None and _one_pass_cheaper((q0, q1)):
         return None  # _filter_real's one direct pass
     fill = _fused_fill(boundary, A.dtype)
     if fill is None:
@@ -868,7 +876,7 @@ def _fused_volume(
         return None
     (_, f0), (_, f1), (_, f2) = sorted(factors, key=lambda t: t[0])
     q0, q1, q2 = f0.size, f1.size, f2.size
-    if separable is None and q0 * q1 * q2 <= q0 + q1 + q2 + 4:
+    if separable is None and _one_pass_cheaper((q0, q1, q2)):
         return None  # _filter_real's one direct pass
     fill = _fused_fill(boundary, A.dtype)
     if fill is None:
@@ -1051,7 +1059,7 @@ def _fused_direct(
     q0, q1 = h.shape[:2]
     w = h if conv else h[::-1, ::-1, ...]
     # _filter_real's test for 1-D passes: a rank-one kernel, unless forced off or too small
-    passes = separable is not False and (separable is not None or q0 * q1 > q0 + q1 + 4)
+    passes = separable is not False and (separable is not None or not _one_pass_cheaper((q0, q1)))
     if passes and _rank_one(w) is not None:
         return None
     fill = _fused_fill(boundary, A.dtype)
