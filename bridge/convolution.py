@@ -205,6 +205,23 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
 _LEAN_METHODS = frozenset(("auto", "direct"))
 
 
+def _lean_vectors(u, v, shape: str, method: str) -> np.ndarray | None:
+    """conv of two small double (or two single) vectors: conv2(u(:), v(:), shape) by
+    :func:`_lean`, oriented as conv.m does; the general path's array, bit for bit. None: not
+    such a call (a matrix, an empty or a large vector, another class), left to the general
+    path and its checks."""
+    if type(u) is not np.ndarray or type(v) is not np.ndarray:
+        return None
+    U = u.reshape(1, -1) if u.ndim == 1 else u  # a 1-D array is a row, as as_matlab has it
+    V = v.reshape(1, -1) if v.ndim == 1 else v
+    if U.ndim != 2 or V.ndim != 2 or 1 not in U.shape or 1 not in V.shape:
+        return None
+    col = _lean(U.reshape(-1, 1), V.reshape(-1, 1), shape, method)
+    if col is None:
+        return None
+    return col.reshape(1, -1) if conv_orientation_is_row(shape, U, V) else col
+
+
 def convn(
     A: ArrayLike, B: ArrayLike, shape: Shape = "full", *, method: Method = "auto"
 ) -> np.ndarray:
@@ -408,6 +425,10 @@ def conv(
     >>> conv([[1], [2]], [1, 1]).shape  # the longer input (the second on a tie) orients 'full'
     (1, 3)
     """
+    if type(shape) is str and shape in SHAPES:  # small vectors first, before any parsing
+        lean = _lean_vectors(u, v, shape, method)
+        if lean is not None:
+            return lean
     U = as_matlab(u, 1)
     V = as_matlab(v, 2)
     _check_vector(U.shape, 1)

@@ -110,6 +110,45 @@ def test_the_lean_path_of_small_calls_gives_the_general_paths_bits(
         np.testing.assert_array_equal(got, general)
 
 
+@SETTINGS
+@given(
+    st.integers(0, 40),
+    st.integers(0, 12),
+    st.sampled_from(["row", "column", "1-D"]),
+    st.sampled_from(["row", "column", "1-D"]),
+    st.sampled_from(["full", "same", "valid"]),
+    st.sampled_from(["auto", "direct"]),
+    st.sampled_from([np.float64, np.float32]),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_the_lean_path_of_small_vectors_gives_the_general_paths_bits(
+    n, m, u_as, v_as, shape, method, cls, seed, bad
+):
+    """conv of two small vectors of one class skips the general path's checks and choice: the
+    same array (bits, class, orientation), NaN and Inf included, as the general path; empty
+    vectors and empty results go by the general path."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+
+    def vector(k, kind):
+        x = rng.standard_normal(k).astype(cls)
+        if bad and k:
+            x[rng.integers(k)] = rng.choice([np.nan, np.inf, -np.inf])
+        return {"row": x.reshape(1, -1), "column": np.asfortranarray(x.reshape(-1, 1))}.get(kind, x)
+
+    u, v = vector(n, u_as), vector(m, v_as)
+    got = bridge.conv(u, v, shape, method=method)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convolution, "_lean_vectors", lambda *args: None)
+        general = bridge.conv(u, v, shape, method=method)
+    taken = convolution._lean_vectors(u, v, shape, method) is not None
+    assert taken == (n > 0 and m > 0 and general.size > 0)
+    assert got.dtype == general.dtype and got.shape == general.shape
+    np.testing.assert_array_equal(got, general)
+
+
 @pytest.mark.slow
 @SETTINGS
 @given(cases(ops=("conv2", "convn"), allow_empty=False))
