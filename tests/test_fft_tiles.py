@@ -162,16 +162,21 @@ def textbook_tiles(A, B, integer: bool) -> np.ndarray:
     (M, N), (p, q) = a.shape, b.shape
     S0, S1 = T0 - p + 1, T1 - q + 1
     n0, n1 = method_fft.tile_counts(a.shape, b.shape, (T0, T1))
-    spectrum = np.fft.rfft2(b.astype(np.float64), (T0, T1))
+    L0, L1 = method_fft.tile_lasts(a.shape, b.shape, (T0, T1))
     padded = np.zeros((p - 1 + n0 * S0 + T0, q - 1 + n1 * S1 + T1))
     padded[p - 1 : p - 1 + M, q - 1 : q - 1 + N] = a
-    out = np.empty((n0 * S0, n1 * S1))
+    out = np.empty((n0 * S0 + T0, n1 * S1 + T1))
     for i in range(n0):
+        t0 = L0 if i == n0 - 1 else T0  # the last tile: only as long as its outputs need
         for j in range(n1):
-            f = np.fft.rfft(padded[i * S0 : i * S0 + T0, j * S1 : j * S1 + T1], axis=1)
+            t1 = L1 if j == n1 - 1 else T1
+            spectrum = np.fft.rfft2(b.astype(np.float64), (t0, t1))
+            f = np.fft.rfft(padded[i * S0 : i * S0 + t0, j * S1 : j * S1 + t1], axis=1)
             f = np.fft.ifft(np.fft.fft(f, axis=0) * spectrum, axis=0)
-            y = np.fft.irfft(f[p - 1 :], T1, axis=1)[:, q - 1 :]
-            out[i * S0 : (i + 1) * S0, j * S1 : (j + 1) * S1] = (np.rint(y) if integer else y) + 0.0
+            y = np.fft.irfft(f[p - 1 :], t1, axis=1)[:, q - 1 :]
+            out[i * S0 : i * S0 + t0 - p + 1, j * S1 : j * S1 + t1 - q + 1] = (
+                np.rint(y) if integer else y
+            ) + 0.0
     return out[: M + p - 1, : N + q - 1]
 
 

@@ -81,9 +81,10 @@ def _tiled_seconds(big, small) -> float | None:
     if plan is None:
         return None
     fshape, taps = plan
-    tiles = math.prod(method_fft.tile_counts(big, taps, fshape))
-    points = tiles * math.prod(fshape)
-    return FFT_TILE_PER_POINT * points * math.log2(math.prod(fshape))
+    return FFT_TILE_PER_POINT * sum(
+        tiles * math.prod(shape) * math.log2(math.prod(shape))
+        for shape, tiles in method_fft.tile_shapes(big, taps, fshape)
+    )
 
 
 def _fft_transform_seconds(big, small, cplx: bool) -> float:

@@ -293,7 +293,9 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
 
 # Overlap-save tiles: at least this long along an axis, at least 4 times the kernel's taps
 # there; an axis is tiled only where the full result is more than twice the tile (else one
-# transform along it). BENCHMARKS.md, "Issue 20 goal 2".
+# tile along it, as long as the full result and the taps need). The last tile along an axis
+# is only as long as the outputs it keeps need (a fast length: :func:`tile_lasts`).
+# BENCHMARKS.md, "Issue 20 goal 2".
 TILE_MIN = 256
 TILE_TAPS_FACTOR = 4
 # Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
@@ -304,11 +306,13 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     """The overlap-save tiling of a real image's full convolution with a large kernel: the
     transform length of each axis and the kernel's taps along it (from the smaller operand), or
     None where the FFT goes otherwise (not 2-D, a dimension of 1, the last axis summed
-    directly, a kernel longer than the image along an axis, or no axis worth tiling).
+    directly, a kernel longer than the image along an axis, or one tile along both axes).
 
     The tiles are fixed by the *full* result's shape: tile (i, j) computes the full result's
     rows ``[i*S0, (i+1)*S0)`` and columns ``[j*S1, (j+1)*S1)`` (``S = T - q + 1``), each from
-    its own transform of length ``T0 x T1`` of the image's part that reaches them."""
+    its own transform of length ``T0 x T1`` of the image's part that reaches them; the last
+    tile along an axis keeps the rest of the full result, by a transform only as long as that
+    needs (:func:`tile_lasts`)."""
     if len(a_shape) != 2 or len(b_shape) != 2 or len(fft_axes(a_shape, b_shape)) != 2:
         return None
     if direct_last_axis(a_shape, b_shape):
@@ -322,36 +326,66 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     lengths = []
     for n, q in zip(full, small):
         t = max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
-        lengths.append(t if n > 2 * t else next_fast_len(n))
-    if all(t >= n for t, n in zip(lengths, full)):
+        # untiled: one tile keeping all n outputs (reading q - 1 zeros before the image)
+        lengths.append(t if n > 2 * t else next_fast_len(n + q - 1))
+    if all(c == 1 for c in tile_counts(big, small, lengths)):
         return None  # one tile: the whole transform
     return lengths, list(small)
 
 
 def tile_counts(big, small, fshape) -> list[int]:
     """How many tiles of :func:`tile_plan`'s lengths ``fshape`` cover the full result along each
-    axis: each keeps ``T - q + 1`` of its outputs."""
+    axis: each keeps ``T - q + 1`` of its outputs (the last one the rest)."""
     return [-(-(p + q - 1) // (t - q + 1)) for p, q, t in zip(big, small, fshape, strict=True)]
+
+
+def tile_lasts(big, small, fshape) -> list[int]:
+    """The transform length of the last tile along each axis: the fast length
+    (:func:`next_fast_len`) that keeps the rest of the full result, ``r`` outputs (``r + q - 1``
+    points), at most the other tiles' length. A tile's outputs do not depend on which other
+    tiles are computed, and the lengths on the full result's shape only, so windows stay
+    slices of 'full'."""
+    lasts = []
+    for p, q, t, c in zip(big, small, fshape, tile_counts(big, small, fshape), strict=True):
+        rest = p + q - 1 - (c - 1) * (t - q + 1)
+        lasts.append(min(t, next_fast_len(rest + q - 1)))
+    return lasts
+
+
+def tile_shapes(big, small, fshape) -> list[tuple[tuple[int, int], int]]:
+    """Each transform shape of the tiles (:func:`tile_plan`) and how many tiles have it."""
+    (n0, n1), (L0, L1), (T0, T1) = (
+        tile_counts(big, small, fshape),
+        tile_lasts(big, small, fshape),
+        fshape,
+    )
+    shapes: dict[tuple[int, int], int] = {}
+    for t0, c0 in ((T0, n0 - 1), (L0, 1)):
+        for t1, c1 in ((T1, n1 - 1), (L1, 1)):
+            if c0 * c1:
+                shapes[(t0, t1)] = shapes.get((t0, t1), 0) + c0 * c1
+    return list(shapes.items())
 
 
 def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     """The window of the full convolution of real ``a`` and ``b`` by overlap-save tiles
-    (:func:`tile_plan`): each tile's part of the image zero-padded to ``fshape``, a real 2-D
-    transform (numpy.fft, the last axis first, into buffers each thread reuses), times the
-    kernel's spectrum (once for every tile), transformed back (the tile's kept rows only along
-    the last axis), the tile's outputs kept. Only the tile rows that reach the window are
-    computed, each whole, in groups of tiles fixed by the full result's shape, the groups
-    shared out to the kernels' threads. A tile's outputs depend only on its own transforms
-    (numpy.fft transforms each line on its own), so a window is bit for bit the same outputs of
-    'full', whatever the threads. Each tile's transform is shorter than the whole one and reads
-    a part of the image, so the error bound of the whole (:func:`fft_error_bound`) holds."""
+    (:func:`tile_plan`): each tile's part of the image zero-padded to its transform shape, a
+    real 2-D transform (numpy.fft, the last axis first, into buffers each thread reuses), times
+    the kernel's spectrum of that shape (once for every tile of it), transformed back (along
+    the last axis, the window's rows of the tile's kept ones only), the tile's outputs kept.
+    Only the tiles that reach the window are computed, in groups of tiles of one tile row and
+    one shape fixed by the full result's shape, the groups shared out to the kernels' threads.
+    A tile's outputs depend only on its own transforms (numpy.fft transforms each line on its
+    own), so a window is bit for bit the same outputs of 'full', whatever the threads. Each
+    tile's transform is shorter than the whole one and reads a part of the image, so the error
+    bound of the whole (:func:`fft_error_bound`) holds."""
     if a.size < b.size:
         a, b = b, a
     (M, N), (p, q), (T0, T1) = a.shape, b.shape, fshape
     S0, S1 = T0 - p + 1, T1 - q + 1
     n0, n1 = tile_counts(a.shape, b.shape, fshape)
+    L0, L1 = tile_lasts(a.shape, b.shape, fshape)
     group = max(1, TILE_GROUP_POINTS // (T0 * T1))
-    spectrum = np.fft.rfft2(b.astype(np.float64, copy=False), (T0, T1))
     (w0, w1), (l0, l1) = starts, lengths
     # Single results are written as each tile's doubles are rounded (no double copy of the
     # whole); the image is read in its own class, each tile's part converted as it is copied.
@@ -367,52 +401,65 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
     # are copied into the buffer first, converted to double.
     straight = a.dtype == np.float64
-    rows = [i for i in range(n0) if i * S0 < w0 + l0 and (i + 1) * S0 > w0]
-    groups = [g for g in range(0, n1, group) if g * S1 < w1 + l1 and (g + group) * S1 > w1]
+    # Tile rows (index, length) and runs of tile columns of one length that reach the window
+    rows = [(i, L0 if i == n0 - 1 else T0) for i in range(n0)]
+    rows = [(i, t) for i, t in rows if i * S0 < w0 + l0 and i * S0 + t - p + 1 > w0]
+    runs = [(range(g, min(g + group, n1 - 1)), T1) for g in range(0, n1 - 1, group)]
+    runs.append((range(n1 - 1, n1), L1))
+    runs = [(js, t) for js, t in runs if js[0] * S1 < w1 + l1 and js[-1] * S1 + t - q + 1 > w1]
+    b64 = b.astype(np.float64, copy=False)
+    shapes = {(t0, t1) for _, t0 in rows for _, t1 in runs}
+    spectra = {shape: np.fft.rfft2(b64, shape) for shape in shapes}
 
     def run(share):
-        # This thread's buffers, written by every group in turn (no new pages per group). The
-        # column transforms go in place: a second spectrum buffer would leave less of the
-        # first in cache (each line is copied out and back by numpy.fft: the same bits).
-        batch = np.empty((group, T0, T1), np.float64)
-        f1 = np.empty((group, T0, T1 // 2 + 1), np.complex128)
-        back = np.empty((group, S0, T1), np.float64)
+        # This thread's buffers, written by every group in turn (no new pages per group), cut
+        # to each group's shape. The column transforms go in place: a second spectrum buffer
+        # would leave less of the first in cache (each line is copied out and back by
+        # numpy.fft: the same bits).
+        bufs = (
+            np.empty(group * T0 * T1, np.float64),
+            np.empty(group * T0 * (T1 // 2 + 1), np.complex128),
+            np.empty(group * S0 * T1, np.float64),
+        )
         for _ in share:
             while (item := take()) is not None:
-                i, g = item
-                tile_group(i, g, batch, f1, back)
+                tile_group(*item, bufs)
 
-    def tile_group(i, g, batch, f1, back):
+    def tile_group(i, t0, js, t1, bufs):
+        m, h = len(js), t1 // 2 + 1
+        batch = bufs[0][: m * t0 * t1].reshape(m, t0, t1)
+        f1 = bufs[1][: m * t0 * h].reshape(m, t0, h)
         r0 = i * S0 - (p - 1)  # the image's row at the tile's first
-        lo, hi = max(r0, 0), min(r0 + T0, M)
-        o0, o1 = max(i * S0, w0), min((i + 1) * S0, w0 + l0)
-        js = range(g, min(g + group, n1))
+        lo, hi = max(r0, 0), min(r0 + t0, M)
+        o0, o1 = max(i * S0, w0), min(i * S0 + t0 - p + 1, w0 + l0)
         for k, j in enumerate(js):
             c0 = j * S1 - (q - 1)
-            clo, chi = max(c0, 0), min(c0 + T1, N)
+            clo, chi = max(c0, 0), min(c0 + t1, N)
             if straight and clo == c0 and lo < hi and clo < chi:
                 # the image's rows straight into the transform (zero-padded by rfft)
-                np.fft.rfft(a[lo:hi, clo:chi], T1, axis=1, out=f1[k, lo - r0 : hi - r0])
+                np.fft.rfft(a[lo:hi, clo:chi], t1, axis=1, out=f1[k, lo - r0 : hi - r0])
                 f1[k, : lo - r0] = 0.0
                 f1[k, hi - r0 :] = 0.0
                 continue
-            if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, T0, 0, T1):
+            if (lo - r0, hi - r0, clo - c0, chi - c0) != (0, t0, 0, t1):
                 batch[k] = 0.0
             if lo < hi and clo < chi:
                 batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
             np.fft.rfft(batch[k], axis=1, out=f1[k])
-        m = len(js)
-        np.fft.fft(f1[:m], axis=1, out=f1[:m])
-        np.multiply(f1[:m], spectrum, out=f1[:m])
-        np.fft.ifft(f1[:m], axis=1, out=f1[:m])
-        y = np.fft.irfft(f1[:m, p - 1 :], T1, axis=2, out=back[:m])
+        np.fft.fft(f1, axis=1, out=f1)
+        np.multiply(f1, spectra[(t0, t1)], out=f1)
+        np.fft.ifft(f1, axis=1, out=f1)
+        # back along the rows: the window's rows only (each line on its own: the same bits)
+        k0 = p - 1 + o0 - i * S0
+        back = bufs[2][: m * (o1 - o0) * t1].reshape(m, o1 - o0, t1)
+        y = np.fft.irfft(f1[:, k0 : k0 + o1 - o0], t1, axis=2, out=back)
         if exact:
             np.rint(y, out=y)
         np.add(y, 0.0, out=y)  # no -0.0 (rint keeps it): outputs start from +0
         for k, j in enumerate(js):
-            d0, d1 = max(j * S1, w1), min((j + 1) * S1, w1 + l1)
+            d0, d1 = max(j * S1, w1), min(j * S1 + t1 - q + 1, w1 + l1)
             if d0 < d1:
-                part = y[k, o0 - i * S0 : o1 - i * S0, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1]
+                part = y[k, :, d0 - j * S1 + q - 1 : d1 - j * S1 + q - 1]
                 # single results rounded here
                 np.copyto(out[o0 - w0 : o1 - w0, d0 - w1 : d1 - w1], part, casting="same_kind")
 
@@ -420,7 +467,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     # thread takes the next group from one queue as it finishes one (a thread slowed by other
     # work on the machine leaves the rest to the other); the groups' outputs do not depend on
     # which thread computes them.
-    queue = iter([(i, g) for i in rows for g in groups])
+    queue = iter([(i, t0, js, t1) for i, t0 in rows for js, t1 in runs])
     lock = threading.Lock()  # one group to one thread, whatever the interpreter's locking
 
     def take():
