@@ -408,8 +408,17 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     runs.append((range(n1 - 1, n1), L1))
     runs = [(js, t) for js, t in runs if js[0] * S1 < w1 + l1 and js[-1] * S1 + t - q + 1 > w1]
     b64 = b.astype(np.float64, copy=False)
-    shapes = {(t0, t1) for _, t0 in rows for _, t1 in runs}
-    spectra = {shape: np.fft.rfft2(b64, shape) for shape in shapes}
+    # The kernel's spectrum of each tile shape, computed by the first thread that needs it (the
+    # last tiles' shapes while the other thread works on): the same bits whichever does.
+    spectra: dict[tuple[int, int], np.ndarray] = {}
+    spectra_lock = threading.Lock()
+
+    def spectrum(shape):
+        if shape not in spectra:
+            with spectra_lock:
+                if shape not in spectra:
+                    spectra[shape] = np.fft.rfft2(b64, shape)
+        return spectra[shape]
 
     def run(share):
         # This thread's buffers, written by every group in turn (no new pages per group), cut
@@ -447,7 +456,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
                 batch[k, lo - r0 : hi - r0, clo - c0 : chi - c0] = a[lo:hi, clo:chi]
             np.fft.rfft(batch[k], axis=1, out=f1[k])
         np.fft.fft(f1, axis=1, out=f1)
-        np.multiply(f1, spectra[(t0, t1)], out=f1)
+        np.multiply(f1, spectrum((t0, t1)), out=f1)
         np.fft.ifft(f1, axis=1, out=f1)
         # back along the rows: the window's rows only (each line on its own: the same bits)
         k0 = p - 1 + o0 - i * S0
