@@ -427,7 +427,7 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
     last = data.draw(st.sampled_from([1, 3, 4, 16, 37]))
     n = (*data.draw(st.tuples(*[st.integers(1, 5) for _ in range(nd - 1)])), last)
     q_lead = data.draw(st.tuples(*[st.integers(1, 3) for _ in range(nd - 1)]))
-    q = (*q_lead, data.draw(st.integers(1, 5)))
+    q = (*q_lead, data.draw(st.sampled_from([1, 2, 3, 4, 5, 9, 11])))
     x = rng.standard_normal(n).astype(cls)
     w = rng.standard_normal(q).astype(cls)
     if rng.random() < 0.3:
@@ -461,6 +461,54 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
     for got in results:
         assert got.shape == tuple(lengths)
         assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(1, 12), st.sampled_from([-1, 1, 0, 7])), min_size=1, max_size=6
+    ),
+    cls=st.sampled_from([np.float64, np.float32]),
+    span=st.sampled_from([1, 5, 63, 64, 65, 127, 128, 129, 300]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loop_sums_runs_of_offsets_as_the_literal_sum_at_every_width(
+    runs, cls, span, seed
+):
+    """``flat`` (each build: 64, 32 and 16 bytes) against the literal sum in the taps' order,
+    byte for byte: runs of offsets falling by one (a kernel row as convolution reads it, summed
+    by shifts of one load; runs longer than a build takes are cut), rising, equal or apart;
+    zero taps, NaN/Inf data; ranges shorter than a block, of whole blocks and ending inside one,
+    from any place."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    off = []
+    for length, step in runs:
+        start = int(rng.integers(0, 40))
+        off += [start + step * k for k in range(length)]
+    off = np.array(off, np.int64) - min(min(off), 0)
+    w = rng.standard_normal(len(off)).astype(cls)
+    w[rng.random(len(off)) < 0.2] = 0.0
+    m0 = int(rng.integers(0, 9))
+    m1 = m0 + span
+    x = rng.standard_normal(m1 + int(off.max()) + 3).astype(cls)
+    if rng.random() < 0.3:
+        x[rng.integers(x.size, size=2)] = [np.nan, np.inf][rng.integers(2)]
+    want = np.zeros(m1 - m0, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(len(off)):  # each product rounded, then added, tap after tap
+            want = want + x[off[t] + m0 : off[t] + m1] * w[t]
+    old = _direct_c.simd_width()
+    try:
+        for width in sorted({width for width, _ in _c_variants()}):
+            _direct_c.simd_width(width)
+            out = np.full(m1, 7.0, cls)
+            loops.C_FLAT(out, x, off, w, m0, m1)
+            assert _bits(out[m0:]) == _bits(want), width
+            assert (out[:m0] == 7.0).all()
+    finally:
+        _direct_c.simd_width(old)
 
 
 @pytest.mark.parametrize(

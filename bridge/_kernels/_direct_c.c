@@ -2321,7 +2321,37 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
     }
 }
 
-#define DEFINE_FLAT(NAME, T, V, ATTR)                                                             \
+/* A run of K taps (K <= 8, and at most W) whose offsets fall by one from tap to tap (o, o - 1, ...:
+ * a kernel row along the last axis, as convolution reads it) added to the block's sums, each
+ * tap in turn. With p = o - (K - 1), the run's lowest offset, tap d reads for the block's vector
+ * v the W values from p + m + v * W + s, s = K - 1 - d: lanes s.. of the pair of vectors at
+ * p + m + v * W and p + m + (v + 1) * W. So each vector is loaded once and the taps' vectors
+ * are shifted out of the pair (one shuffle each) instead of loaded again at offsets of which
+ * all but one in W span two cache lines (such loads cost the loop more than the shuffles).
+ * The last vector loads its taps, as the pair would read past the run's reach. The same values
+ * in the same lanes, multiplied and added in the same order: the same bits. */
+#define FLAT_RUN(K, T, V, IOTA)                                                                   \
+    do {                                                                                          \
+        const T *xp = xt - (K - 1);                                                               \
+        T wk[K];                                                                                  \
+        for (int d = 0; d < K; d++) wk[d] = w[t + d];                                             \
+        V a = LOAD(V, xp);                                                                        \
+        _Pragma("GCC unroll 8") for (int v = 0; v < FLAT_VECTORS - 1; v++) {                      \
+            const V b = LOAD(V, xp + (v + 1) * W);                                                \
+            _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++)                               \
+                acc[v] = acc[v] + __builtin_shuffle(a, b, IOTA + (K - 1 - d)) * wk[d];            \
+            acc[v] = acc[v] + a * wk[K - 1];                                                      \
+            a = b;                                                                                \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++) acc[FLAT_VECTORS - 1] =           \
+            acc[FLAT_VECTORS - 1] + LOAD(V, xt + (FLAT_VECTORS - 1) * W - d) * wk[d];             \
+        acc[FLAT_VECTORS - 1] = acc[FLAT_VECTORS - 1] + a * wk[K - 1];                            \
+    } while (0)
+
+/* IOTA: the lanes' indices 0, 1, ..., W - 1 (integers of T's size); RUNS: the longest run of
+ * taps summed by shifts (FLAT_RUN, at most 8 and W; 1: every tap loaded, where the shuffles
+ * cost more than the loads they save: floats at 32 and 16 bytes, BENCHMARKS.md) */
+#define DEFINE_FLAT(NAME, T, V, ATTR, IOTA, RUNS)                                                 \
     ATTR static void NAME(T *restrict out, const T *restrict x, const ptrdiff_t *restrict off,  \
                           const T *restrict w, ptrdiff_t nt, ptrdiff_t m0, ptrdiff_t m1,        \
                           int nd, const ptrdiff_t *grid) {                                      \
@@ -2349,10 +2379,21 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             }                                                                                     \
             V acc[FLAT_VECTORS];                                                                  \
             for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = (V){0};                               \
-            for (ptrdiff_t t = 0; t < nt; t++) {                                                  \
+            for (ptrdiff_t t = 0; t < nt;) {                                                      \
                 const T *xt = x + off[t] + m;                                                     \
-                const T wt = w[t];                                                                \
-                for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = acc[v] + LOAD(V, xt + v * W) * wt; \
+                int k = 1; /* the run of taps from t */                                           \
+                while (k < RUNS && t + k < nt && off[t + k] == off[t] - k) k++;                   \
+                switch (k) {                                                                      \
+                case 1: FLAT_RUN(1, T, V, IOTA); break;                                                       \
+                case 2: FLAT_RUN(2, T, V, IOTA); break;                                                       \
+                case 3: FLAT_RUN(3, T, V, IOTA); break;                                                       \
+                case 4: FLAT_RUN(4, T, V, IOTA); break;                                                       \
+                case 5: FLAT_RUN(5, T, V, IOTA); break;                                                       \
+                case 6: FLAT_RUN(6, T, V, IOTA); break;                                                       \
+                case 7: FLAT_RUN(7, T, V, IOTA); break;                                                       \
+                default: FLAT_RUN(8, T, V, IOTA); break;                                                      \
+                }                                                                                 \
+                t += k;                                                                           \
             }                                                                                     \
             if (grid == NULL) {                                                                   \
                 for (int v = 0; v < FLAT_VECTORS; v++) STORE(out + m + v * W, acc[v]);            \
@@ -2364,27 +2405,39 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             if (m + BLOCK >= m1) break;                                                           \
         }                                                                                         \
     }
+typedef long long flat_m8 __attribute__((vector_size(64)));
+typedef int flat_m16 __attribute__((vector_size(64)));
+typedef long long flat_m4 __attribute__((vector_size(32)));
+typedef int flat_m8f __attribute__((vector_size(32)));
+typedef long long flat_m2 __attribute__((vector_size(16)));
+typedef int flat_m4f __attribute__((vector_size(16)));
+#define IOTA8 ((flat_m8){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA16 ((flat_m16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+#define IOTA4 ((flat_m4){0, 1, 2, 3})
+#define IOTA8F ((flat_m8f){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA2 ((flat_m2){0, 1})
+#define IOTA4F ((flat_m4f){0, 1, 2, 3})
 #if HAVE_MASKED
-DEFINE_FLAT(flat_f64_64, double, vec_f64, AVX512)
-DEFINE_FLAT(flat_f32_64, float, vec_f32, AVX512)
-DEFINE_FLAT(flat_f64_32, double, vec32_f64, AVX2)
-DEFINE_FLAT(flat_f32_32, float, vec32_f32, AVX2)
-DEFINE_FLAT(flat_f64_16, double, vec16_f64, )
-DEFINE_FLAT(flat_f32_16, float, vec16_f32, )
+DEFINE_FLAT(flat_f64_64, double, vec_f64, AVX512, IOTA8, 8)
+DEFINE_FLAT(flat_f32_64, float, vec_f32, AVX512, IOTA16, 8)
+DEFINE_FLAT(flat_f64_32, double, vec32_f64, AVX2, IOTA4, 4)
+DEFINE_FLAT(flat_f32_32, float, vec32_f32, AVX2, IOTA8F, 1)
+DEFINE_FLAT(flat_f64_16, double, vec16_f64, , IOTA2, 2)
+DEFINE_FLAT(flat_f32_16, float, vec16_f32, , IOTA4F, 1)
 #define FLAT(T, ...)                                                                              \
     (simd_width() == 64   ? flat_##T##_64(__VA_ARGS__)                                           \
      : simd_width() == 32 ? flat_##T##_32(__VA_ARGS__)                                           \
                           : flat_##T##_16(__VA_ARGS__))
 #else
 #if defined(__AVX512F__)
-DEFINE_FLAT(flat_f64, double, vec_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec_f64, CLONES, IOTA8, 8)
+DEFINE_FLAT(flat_f32, float, vec_f32, CLONES, IOTA16, 8)
 #elif defined(__AVX__)
-DEFINE_FLAT(flat_f64, double, vec32_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec32_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec32_f64, CLONES, IOTA4, 4)
+DEFINE_FLAT(flat_f32, float, vec32_f32, CLONES, IOTA8F, 1)
 #else
-DEFINE_FLAT(flat_f64, double, vec16_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec16_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec16_f64, CLONES, IOTA2, 2)
+DEFINE_FLAT(flat_f32, float, vec16_f32, CLONES, IOTA4F, 1)
 #endif
 #define FLAT(T, ...) flat_##T(__VA_ARGS__)
 #endif
