@@ -408,19 +408,20 @@ def test_four_or_more_dimensions_give_the_same_bits_by_the_c_loop_and_numpy(
     data=st.data(),
     cls=st.sampled_from([np.float64, np.float32]),
     threaded=st.booleans(),
-    fortran=st.booleans(),
+    layout=st.sampled_from(["C", "F", "view"]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
-    monkeypatch, nd, data, cls, threaded, fortran, seed
+    monkeypatch, nd, data, cls, threaded, layout, seed
 ):
     """4 or more dimensions with finite taps: the flat loop over the zero-gapped copy
     (``_flat_nd``, each build of the C loop: 64, 32 and 16 bytes) against the volume-by-volume
     loop (``_compiled_nd``, which non-finite taps still take) and the numpy path's sums, byte
     for byte and sign for sign, on any window (those of 'full', 'same' and 'valid' among them),
     odd and even kernels, NaN/Inf data, zero and -0 taps (skipped or not), column-major
-    operands, shares of the line on the threads; lines shorter and longer than a block, with
-    and without gaps between the rows."""
+    operands and strided views (the copy by numpy, and by ``flat_fill``), shares of the line on
+    the threads; lines shorter and longer than a block, with and without gaps between the
+    rows."""
     from bridge._kernels import _direct_c
 
     rng = np.random.default_rng(seed)
@@ -437,8 +438,10 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
     skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
     starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
     lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
-    if fortran:
+    if layout == "F":
         x, w = np.asfortranarray(x), np.asfortranarray(w)
+    elif layout == "view":  # every other slab of a larger array: strides not C's
+        x = np.repeat(x, 2, axis=0)[::2]
     if threaded:
         monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
     dt = np.dtype(cls)
@@ -540,6 +543,50 @@ def test_four_or_more_dimensions_take_the_flat_loop_where_it_applies(
         m.setattr(method_direct, "_NUMBA", [None])  # the numpy path
         want = bridge.convn(A, B, "same", method="direct")
     assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.lists(st.integers(1, 6), min_size=3, max_size=5),
+    cls=st.sampled_from([np.float64, np.float32]),
+    layout=st.sampled_from(["C", "F", "view", "rows"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_flat_fill_writes_numpys_zero_gapped_copy(n, cls, layout, seed):
+    """``flat_fill`` against the copy numpy makes (zeros, then big's part put in), byte for
+    byte, for C and Fortran order and strided views of big (rows strided too), any part of
+    big (``lo``, ``ln``), any room around it; slabs filled in two calls, the other slabs
+    left alone."""
+    rng = np.random.default_rng(seed)
+    nd = len(n)
+    big = rng.standard_normal(n).astype(cls)
+    if layout == "F":
+        big = np.asfortranarray(big)
+    elif layout == "view":
+        big = np.repeat(big, 2, axis=1)[:, ::2]
+    elif layout == "rows":  # the rows' elements apart
+        big = np.repeat(big, 3, axis=-1)[..., ::3]
+    lo = [int(rng.integers(0, k + 1)) for k in n]
+    ln = [int(rng.integers(0, k - a + 1)) for k, a in zip(n, lo)]
+    first = int(rng.integers(0, 3))
+    P = [first + ln[0] + int(rng.integers(0, 3))] + [k + int(rng.integers(0, 3)) for k in ln[1:]]
+    want = np.zeros(P, cls)
+    part = big[tuple(slice(a, a + k) for a, k in zip(lo, ln))]
+    want[(slice(first, first + ln[0]), *(slice(0, k) for k in ln[1:]))] = part
+    x = np.full(P, 5.0, cls)
+    cut = int(rng.integers(0, P[0] + 1))
+    la, na = np.array(lo, np.int64), np.array(ln, np.int64)
+    loops.C_FLAT_FILL(x, big, la, na, first, 0, cut)
+    assert _bits(x[:cut]) == _bits(want[:cut])
+    assert (x[cut:] == 5.0).all()
+    loops.C_FLAT_FILL(x, big, la, na, first, cut, P[0])
+    assert _bits(x) == _bits(want)
+    with pytest.raises(ValueError):  # past big's end
+        bad = na.copy()
+        bad[nd - 1] = n[-1] - lo[-1] + 1
+        loops.C_FLAT_FILL(x, big, la, bad, first, 0, P[0])
+    with pytest.raises(TypeError):  # another class
+        loops.C_FLAT_FILL(x, big.astype(np.float16), la, na, first, 0, P[0])
 
 
 def test_the_flat_loop_refuses_reads_and_writes_outside_its_arrays():

@@ -2528,6 +2528,106 @@ static PyObject *py_flat(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return release3(&bo, &bx, &bf, result);
 }
 
+/* ---- flat_fill: the flat loop's zero-gapped copy (method_direct._flat_nd) -------------------
+ * Axis d >= 1 of x (C order, shape P) holds big's indices lo[d] .. lo[d] + ln[d] at 0 .. ln[d],
+ * then zeros to P[d]; each row written once, its data then its zeros (no pass of zeros over
+ * the whole copy first), big read through its strides (any layout). */
+static void fill_axis(char *restrict dst, const char *restrict src, int d, int nd,
+                      const ptrdiff_t *P, const ptrdiff_t *ln, const Py_ssize_t *sstr,
+                      const ptrdiff_t *xstr, size_t item) {
+    if (d == nd - 2) { /* the rows: each its data, then its zeros */
+        const ptrdiff_t n = ln[d + 1], rows = ln[d];
+        const Py_ssize_t step = sstr[d + 1];
+        const size_t zeros = (size_t)(P[d + 1] - n) * item;
+        for (ptrdiff_t j = 0; j < rows; j++) {
+            char *to = dst + j * xstr[d];
+            const char *from = src + j * sstr[d];
+            if (step == (Py_ssize_t)item)
+                memcpy(to, from, (size_t)n * item);
+            else if (item == 8)
+                for (ptrdiff_t i = 0; i < n; i++) memcpy(to + i * 8, from + i * step, 8);
+            else
+                for (ptrdiff_t i = 0; i < n; i++) memcpy(to + i * 4, from + i * step, 4);
+            memset(to + n * item, 0, zeros);
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < ln[d]; j++)
+            fill_axis(dst + j * xstr[d], src + j * sstr[d], d + 1, nd, P, ln, sstr, xstr, item);
+    }
+    memset(dst + ln[d] * xstr[d], 0, (size_t)((P[d] - ln[d]) * xstr[d]));
+}
+
+static PyObject *py_flat_fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "flat_fill takes 7 arguments");
+        return NULL;
+    }
+    ptrdiff_t ints[3];
+    for (int k = 0; k < 3; k++) {
+        ints[k] = PyNumber_AsSsize_t(args[4 + k], PyExc_OverflowError);
+        if (ints[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    const ptrdiff_t first = ints[0], s0 = ints[1], s1 = ints[2];
+    Py_buffer bx, bb, bl, bn;
+    if (PyObject_GetBuffer(args[0], &bx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &bb, PyBUF_RECORDS_RO) < 0) {
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &bl, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&bx);
+        PyBuffer_Release(&bb);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[3], &bn, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        release3(&bx, &bb, &bl, NULL);
+        return NULL;
+    }
+    PyObject *result = Py_None;
+    const int nd = bx.ndim;
+    const char kind = kind_of(&bx);
+    if (kind == 0 || kind_of(&bb) != kind || bb.ndim != nd || nd < 3 || nd > FLAT_MAXD ||
+        !is_int64(&bl) || !is_int64(&bn) || bl.len / 8 != nd || bn.len / 8 != nd) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flat_fill: x and big of one class (float64 or float32) and of 3 to 64 "
+                        "dimensions, lo and ln int64 (one per dimension)");
+        result = NULL;
+    } else {
+        const ptrdiff_t *lo = bl.buf, *ln = bn.buf;
+        ptrdiff_t P[FLAT_MAXD], xstr[FLAT_MAXD];
+        const size_t item = (size_t)bx.itemsize;
+        int ok = 0 <= first && 0 <= s0 && s0 <= s1 && s1 <= bx.shape[0];
+        ok &= first + ln[0] <= bx.shape[0];
+        for (int d = nd - 1; d >= 0; d--) {
+            P[d] = bx.shape[d];
+            xstr[d] = d == nd - 1 ? (ptrdiff_t)item : xstr[d + 1] * P[d + 1];
+            ok &= 0 <= lo[d] && 0 <= ln[d] && lo[d] + ln[d] <= bb.shape[d];
+            ok &= d == 0 || ln[d] <= P[d];
+        }
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "flat_fill: a read or write outside the arrays");
+            result = NULL;
+        } else {
+            const char *base = bb.buf;
+            for (int d = 0; d < nd; d++) base += lo[d] * bb.strides[d];
+            Py_BEGIN_ALLOW_THREADS
+            for (ptrdiff_t i = s0; i < s1; i++) {
+                char *dst = (char *)bx.buf + i * xstr[0];
+                if (i >= first && i < first + ln[0])
+                    fill_axis(dst, base + (i - first) * bb.strides[0], 1, nd, P, ln, bb.strides,
+                              xstr, item);
+                else
+                    memset(dst, 0, (size_t)xstr[0]);
+            }
+            Py_END_ALLOW_THREADS
+        }
+    }
+    PyBuffer_Release(&bn);
+    return release3(&bx, &bb, &bl, result);
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -2571,6 +2671,10 @@ static PyMethodDef methods[] = {
      "weights[1] + ... for m in m0..m1, the taps in the order given (each product rounded, "
      "then added). grid (int64 P and L): m is a place of an array of shape P, out the part of "
      "it of shape L; sums at places outside L are dropped."},
+    {"flat_fill", (PyCFunction)(void (*)(void))py_flat_fill, METH_FASTCALL,
+     "flat_fill(x, big, lo, ln, first, s0, s1): slabs s0..s1 (along axis 0) of x (C order) set "
+     "to the flat loop's zero-gapped copy of big: x[first + i, j1, ...] = big[lo[0] + i, lo[1] + "
+     "j1, ...] for i < ln[0] and each j[d] < ln[d], zeros elsewhere."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
