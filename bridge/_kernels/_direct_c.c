@@ -2599,12 +2599,11 @@ static PyObject *py_flat_fill(PyObject *self, PyObject *const *args, Py_ssize_t 
         ptrdiff_t P[FLAT_MAXD], xstr[FLAT_MAXD];
         const size_t item = (size_t)bx.itemsize;
         int ok = 0 <= first && 0 <= s0 && s0 <= s1 && s1 <= bx.shape[0];
-        ok &= first + ln[0] <= bx.shape[0];
         for (int d = nd - 1; d >= 0; d--) {
             P[d] = bx.shape[d];
             xstr[d] = d == nd - 1 ? (ptrdiff_t)item : xstr[d + 1] * P[d + 1];
-            ok &= 0 <= lo[d] && 0 <= ln[d] && lo[d] + ln[d] <= bb.shape[d];
-            ok &= d == 0 || ln[d] <= P[d];
+            ok &= 0 <= lo[d] && 0 <= ln[d] && ln[d] <= bb.shape[d] && lo[d] <= bb.shape[d] - ln[d];
+            ok &= d == 0 ? ok && first <= P[0] - ln[0] : ln[d] <= P[d];
         }
         if (!ok) {
             PyErr_SetString(PyExc_ValueError, "flat_fill: a read or write outside the arrays");
