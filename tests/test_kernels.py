@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import subprocess
 import sys
@@ -543,6 +544,45 @@ def test_four_or_more_dimensions_take_the_flat_loop_where_it_applies(
         m.setattr(method_direct, "_NUMBA", [None])  # the numpy path
         want = bridge.convn(A, B, "same", method="direct")
     assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    L=st.lists(st.integers(1, 6), min_size=3, max_size=4),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loop_puts_every_place_inside_its_grid_at_every_width(L, data, cls, seed):
+    """``flat`` with a grid (each build: 64, 32 and 16 bytes): the line's places are those of
+    an array of shape (L[0], P[1], ...), out the part of shape L; against the literal sum of
+    every place then cut to L, byte for byte, with gaps from none to several blocks long
+    (blocks wholly in a gap are not summed), the line cut into pieces at any places (as the
+    threads' shares)."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    P = [L[0]] + [k + data.draw(st.sampled_from([0, 1, 3, 40, 150])) for k in L[1:]]
+    M = math.prod(P)
+    off = rng.integers(0, 30, size=int(rng.integers(1, 8))).astype(np.int64)
+    w = rng.standard_normal(off.size).astype(cls)
+    x = rng.standard_normal(M + int(off.max())).astype(cls)
+    line = np.zeros(M, cls)
+    for t in range(off.size):  # each product rounded, then added, tap after tap
+        line = line + x[off[t] : off[t] + M] * w[t]
+    want = line.reshape(P)[tuple(slice(0, k) for k in L)]
+    grid = np.array([*P, *L], np.int64)
+    cuts = sorted({0, M, *(int(c) for c in rng.integers(0, M + 1, size=3))})
+    old = _direct_c.simd_width()
+    try:
+        for width in sorted({width for width, _ in _c_variants()}):
+            _direct_c.simd_width(width)
+            out = np.full(L, 7.0, cls)
+            for m0, m1 in itertools.pairwise(cuts):
+                loops.C_FLAT(out, x, off, w, m0, m1, grid)
+            assert _bits(out) == _bits(want), width
+    finally:
+        _direct_c.simd_width(old)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))

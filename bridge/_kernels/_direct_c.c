@@ -2348,6 +2348,19 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
         acc[FLAT_VECTORS - 1] = acc[FLAT_VECTORS - 1] + a * wk[K - 1];                            \
     } while (0)
 
+/* whether the count places of the line from the place c (flat_coords) all lie in one gap:
+ * the index of an axis d >= 1 past L[d], and the places to that gap's end at least count */
+static int flat_in_gap(const ptrdiff_t *c, ptrdiff_t count, int nd, const ptrdiff_t *P,
+                       const ptrdiff_t *L) {
+    ptrdiff_t inner = 0, size = 1; /* the place within axis d's index; places per index */
+    for (int d = nd - 1; d >= 1; d--) {
+        if (c[d] >= L[d] && (P[d] - c[d]) * size - inner >= count) return 1;
+        inner += c[d] * size;
+        size *= P[d];
+    }
+    return 0;
+}
+
 /* IOTA: the lanes' indices 0, 1, ..., W - 1 (integers of T's size); RUNS: the longest run of
  * taps summed by shifts (FLAT_RUN, at most 8 and W; 1: every tap loaded, where the shuffles
  * cost more than the loads they save: floats at 32 and 16 bytes, BENCHMARKS.md) */
@@ -2376,6 +2389,11 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             if (m + BLOCK > m1) {                                                                 \
                 m = m1 - BLOCK; /* back: the place found again */                                 \
                 if (grid != NULL) flat_coords(c, m, nd, grid);                                    \
+            }                                                                                     \
+            if (grid != NULL && flat_in_gap(c, BLOCK, nd, grid, grid + nd)) { /* no sum kept */  \
+                if (m + BLOCK >= m1) break;                                                       \
+                flat_coords(c, m + BLOCK, nd, grid);                                              \
+                continue;                                                                         \
             }                                                                                     \
             V acc[FLAT_VECTORS];                                                                  \
             for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = (V){0};                               \
