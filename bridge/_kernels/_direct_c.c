@@ -2402,14 +2402,14 @@ static int flat_in_gap(const ptrdiff_t *c, ptrdiff_t count, int nd, const ptrdif
                 int k = 1; /* the run of taps from t */                                           \
                 while (k < RUNS && t + k < nt && off[t + k] == off[t] - k) k++;                   \
                 switch (k) {                                                                      \
-                case 1: FLAT_RUN(1, T, V, IOTA); break;                                                       \
-                case 2: FLAT_RUN(2, T, V, IOTA); break;                                                       \
-                case 3: FLAT_RUN(3, T, V, IOTA); break;                                                       \
-                case 4: FLAT_RUN(4, T, V, IOTA); break;                                                       \
-                case 5: FLAT_RUN(5, T, V, IOTA); break;                                                       \
-                case 6: FLAT_RUN(6, T, V, IOTA); break;                                                       \
-                case 7: FLAT_RUN(7, T, V, IOTA); break;                                                       \
-                default: FLAT_RUN(8, T, V, IOTA); break;                                                      \
+                case 1: FLAT_RUN(1, T, V, IOTA); break;                                           \
+                case 2: FLAT_RUN(2, T, V, IOTA); break;                                           \
+                case 3: FLAT_RUN(3, T, V, IOTA); break;                                           \
+                case 4: FLAT_RUN(4, T, V, IOTA); break;                                           \
+                case 5: FLAT_RUN(5, T, V, IOTA); break;                                           \
+                case 6: FLAT_RUN(6, T, V, IOTA); break;                                           \
+                case 7: FLAT_RUN(7, T, V, IOTA); break;                                           \
+                default: FLAT_RUN(8, T, V, IOTA); break;                                          \
                 }                                                                                 \
                 t += k;                                                                           \
             }                                                                                     \
