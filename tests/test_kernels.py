@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import subprocess
 import sys
@@ -408,26 +409,27 @@ def test_four_or_more_dimensions_give_the_same_bits_by_the_c_loop_and_numpy(
     data=st.data(),
     cls=st.sampled_from([np.float64, np.float32]),
     threaded=st.booleans(),
-    fortran=st.booleans(),
+    layout=st.sampled_from(["C", "F", "view"]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
-    monkeypatch, nd, data, cls, threaded, fortran, seed
+    monkeypatch, nd, data, cls, threaded, layout, seed
 ):
     """4 or more dimensions with finite taps: the flat loop over the zero-gapped copy
     (``_flat_nd``, each build of the C loop: 64, 32 and 16 bytes) against the volume-by-volume
     loop (``_compiled_nd``, which non-finite taps still take) and the numpy path's sums, byte
     for byte and sign for sign, on any window (those of 'full', 'same' and 'valid' among them),
     odd and even kernels, NaN/Inf data, zero and -0 taps (skipped or not), column-major
-    operands, shares of the line on the threads; lines shorter and longer than a block, with
-    and without gaps between the rows."""
+    operands and strided views (the copy by numpy, and by ``flat_fill``), shares of the line on
+    the threads; lines shorter and longer than a block, with and without gaps between the
+    rows."""
     from bridge._kernels import _direct_c
 
     rng = np.random.default_rng(seed)
     last = data.draw(st.sampled_from([1, 3, 4, 16, 37]))
     n = (*data.draw(st.tuples(*[st.integers(1, 5) for _ in range(nd - 1)])), last)
     q_lead = data.draw(st.tuples(*[st.integers(1, 3) for _ in range(nd - 1)]))
-    q = (*q_lead, data.draw(st.integers(1, 5)))
+    q = (*q_lead, data.draw(st.sampled_from([1, 2, 3, 4, 5, 9, 11])))
     x = rng.standard_normal(n).astype(cls)
     w = rng.standard_normal(q).astype(cls)
     if rng.random() < 0.3:
@@ -437,8 +439,10 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
     skip_zero = bool(np.isfinite(x).all()) and rng.random() < 0.5
     starts = [int(rng.integers(0, p + r - 1)) for p, r in zip(n, q)]
     lengths = [int(rng.integers(1, p + r - s)) for p, r, s in zip(n, q, starts)]
-    if fortran:
+    if layout == "F":
         x, w = np.asfortranarray(x), np.asfortranarray(w)
+    elif layout == "view":  # every other slab of a larger array: strides not C's
+        x = np.repeat(x, 2, axis=0)[::2]
     if threaded:
         monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
     dt = np.dtype(cls)
@@ -461,6 +465,54 @@ def test_the_flat_loop_gives_the_bits_of_the_volume_loop_at_every_width(
     for got in results:
         assert got.shape == tuple(lengths)
         assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(1, 12), st.sampled_from([-1, 1, 0, 7])), min_size=1, max_size=6
+    ),
+    cls=st.sampled_from([np.float64, np.float32]),
+    span=st.sampled_from([1, 5, 63, 64, 65, 127, 128, 129, 300]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loop_sums_runs_of_offsets_as_the_literal_sum_at_every_width(
+    runs, cls, span, seed
+):
+    """``flat`` (each build: 64, 32 and 16 bytes) against the literal sum in the taps' order,
+    byte for byte: runs of offsets falling by one (a kernel row as convolution reads it, summed
+    by shifts of one load; runs longer than a build takes are cut), rising, equal or apart;
+    zero taps, NaN/Inf data; ranges shorter than a block, of whole blocks and ending inside one,
+    from any place."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    off = []
+    for length, step in runs:
+        start = int(rng.integers(0, 40))
+        off += [start + step * k for k in range(length)]
+    off = np.array(off, np.int64) - min(min(off), 0)
+    w = rng.standard_normal(len(off)).astype(cls)
+    w[rng.random(len(off)) < 0.2] = 0.0
+    m0 = int(rng.integers(0, 9))
+    m1 = m0 + span
+    x = rng.standard_normal(m1 + int(off.max()) + 3).astype(cls)
+    if rng.random() < 0.3:
+        x[rng.integers(x.size, size=2)] = [np.nan, np.inf][rng.integers(2)]
+    want = np.zeros(m1 - m0, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(len(off)):  # each product rounded, then added, tap after tap
+            want = want + x[off[t] + m0 : off[t] + m1] * w[t]
+    old = _direct_c.simd_width()
+    try:
+        for width in sorted({width for width, _ in _c_variants()}):
+            _direct_c.simd_width(width)
+            out = np.full(m1, 7.0, cls)
+            loops.C_FLAT(out, x, off, w, m0, m1)
+            assert _bits(out[m0:]) == _bits(want), width
+            assert (out[:m0] == 7.0).all()
+    finally:
+        _direct_c.simd_width(old)
 
 
 @pytest.mark.parametrize(
@@ -492,6 +544,89 @@ def test_four_or_more_dimensions_take_the_flat_loop_where_it_applies(
         m.setattr(method_direct, "_NUMBA", [None])  # the numpy path
         want = bridge.convn(A, B, "same", method="direct")
     assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    L=st.lists(st.integers(1, 6), min_size=3, max_size=4),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loop_puts_every_place_inside_its_grid_at_every_width(L, data, cls, seed):
+    """``flat`` with a grid (each build: 64, 32 and 16 bytes): the line's places are those of
+    an array of shape (L[0], P[1], ...), out the part of shape L; against the literal sum of
+    every place then cut to L, byte for byte, with gaps from none to several blocks long
+    (blocks wholly in a gap are not summed), the line cut into pieces at any places (as the
+    threads' shares)."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    P = [L[0]] + [k + data.draw(st.sampled_from([0, 1, 3, 40, 150])) for k in L[1:]]
+    M = math.prod(P)
+    off = rng.integers(0, 30, size=int(rng.integers(1, 8))).astype(np.int64)
+    w = rng.standard_normal(off.size).astype(cls)
+    x = rng.standard_normal(M + int(off.max())).astype(cls)
+    line = np.zeros(M, cls)
+    for t in range(off.size):  # each product rounded, then added, tap after tap
+        line = line + x[off[t] : off[t] + M] * w[t]
+    want = line.reshape(P)[tuple(slice(0, k) for k in L)]
+    grid = np.array([*P, *L], np.int64)
+    cuts = sorted({0, M, *(int(c) for c in rng.integers(0, M + 1, size=3))})
+    old = _direct_c.simd_width()
+    try:
+        for width in sorted({width for width, _ in _c_variants()}):
+            _direct_c.simd_width(width)
+            out = np.full(L, 7.0, cls)
+            for m0, m1 in itertools.pairwise(cuts):
+                loops.C_FLAT(out, x, off, w, m0, m1, grid)
+            assert _bits(out) == _bits(want), width
+    finally:
+        _direct_c.simd_width(old)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.lists(st.integers(1, 6), min_size=3, max_size=5),
+    cls=st.sampled_from([np.float64, np.float32]),
+    layout=st.sampled_from(["C", "F", "view", "rows"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_flat_fill_writes_numpys_zero_gapped_copy(n, cls, layout, seed):
+    """``flat_fill`` against the copy numpy makes (zeros, then big's part put in), byte for
+    byte, for C and Fortran order and strided views of big (rows strided too), any part of
+    big (``lo``, ``ln``), any room around it; slabs filled in two calls, the other slabs
+    left alone."""
+    rng = np.random.default_rng(seed)
+    nd = len(n)
+    big = rng.standard_normal(n).astype(cls)
+    if layout == "F":
+        big = np.asfortranarray(big)
+    elif layout == "view":
+        big = np.repeat(big, 2, axis=1)[:, ::2]
+    elif layout == "rows":  # the rows' elements apart
+        big = np.repeat(big, 3, axis=-1)[..., ::3]
+    lo = [int(rng.integers(0, k + 1)) for k in n]
+    ln = [int(rng.integers(0, k - a + 1)) for k, a in zip(n, lo)]
+    first = int(rng.integers(0, 3))
+    P = [first + ln[0] + int(rng.integers(0, 3))] + [k + int(rng.integers(0, 3)) for k in ln[1:]]
+    want = np.zeros(P, cls)
+    part = big[tuple(slice(a, a + k) for a, k in zip(lo, ln))]
+    want[(slice(first, first + ln[0]), *(slice(0, k) for k in ln[1:]))] = part
+    x = np.full(P, 5.0, cls)
+    cut = int(rng.integers(0, P[0] + 1))
+    la, na = np.array(lo, np.int64), np.array(ln, np.int64)
+    loops.C_FLAT_FILL(x, big, la, na, first, 0, cut)
+    assert _bits(x[:cut]) == _bits(want[:cut])
+    assert (x[cut:] == 5.0).all()
+    loops.C_FLAT_FILL(x, big, la, na, first, cut, P[0])
+    assert _bits(x) == _bits(want)
+    with pytest.raises(ValueError):  # past big's end
+        bad = na.copy()
+        bad[nd - 1] = n[-1] - lo[-1] + 1
+        loops.C_FLAT_FILL(x, big, la, bad, first, 0, P[0])
+    with pytest.raises(TypeError):  # another class
+        loops.C_FLAT_FILL(x, big.astype(np.float16), la, na, first, 0, P[0])
 
 
 def test_the_flat_loop_refuses_reads_and_writes_outside_its_arrays():

@@ -2321,7 +2321,50 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
     }
 }
 
-#define DEFINE_FLAT(NAME, T, V, ATTR)                                                             \
+/* A run of K taps (K <= 8, and at most W) whose offsets fall by one from tap to tap (o, o - 1, ...:
+ * a kernel row along the last axis, as convolution reads it) added to the block's sums, each
+ * tap in turn. With p = o - (K - 1), the run's lowest offset, tap d reads for the block's vector
+ * v the W values from p + m + v * W + s, s = K - 1 - d: lanes s.. of the pair of vectors at
+ * p + m + v * W and p + m + (v + 1) * W. So each vector is loaded once and the taps' vectors
+ * are shifted out of the pair (one shuffle each) instead of loaded again at offsets of which
+ * all but one in W span two cache lines (such loads cost the loop more than the shuffles).
+ * The last vector loads its taps, as the pair would read past the run's reach. The same values
+ * in the same lanes, multiplied and added in the same order: the same bits. */
+#define FLAT_RUN(K, T, V, IOTA)                                                                   \
+    do {                                                                                          \
+        const T *xp = xt - (K - 1);                                                               \
+        T wk[K];                                                                                  \
+        for (int d = 0; d < K; d++) wk[d] = w[t + d];                                             \
+        V a = LOAD(V, xp);                                                                        \
+        _Pragma("GCC unroll 8") for (int v = 0; v < FLAT_VECTORS - 1; v++) {                      \
+            const V b = LOAD(V, xp + (v + 1) * W);                                                \
+            _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++)                               \
+                acc[v] = acc[v] + __builtin_shuffle(a, b, IOTA + (K - 1 - d)) * wk[d];            \
+            acc[v] = acc[v] + a * wk[K - 1];                                                      \
+            a = b;                                                                                \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++) acc[FLAT_VECTORS - 1] =           \
+            acc[FLAT_VECTORS - 1] + LOAD(V, xt + (FLAT_VECTORS - 1) * W - d) * wk[d];             \
+        acc[FLAT_VECTORS - 1] = acc[FLAT_VECTORS - 1] + a * wk[K - 1];                            \
+    } while (0)
+
+/* whether the count places of the line from the place c (flat_coords) all lie in one gap:
+ * the index of an axis d >= 1 past L[d], and the places to that gap's end at least count */
+static int flat_in_gap(const ptrdiff_t *c, ptrdiff_t count, int nd, const ptrdiff_t *P,
+                       const ptrdiff_t *L) {
+    ptrdiff_t inner = 0, size = 1; /* the place within axis d's index; places per index */
+    for (int d = nd - 1; d >= 1; d--) {
+        if (c[d] >= L[d] && (P[d] - c[d]) * size - inner >= count) return 1;
+        inner += c[d] * size;
+        size *= P[d];
+    }
+    return 0;
+}
+
+/* IOTA: the lanes' indices 0, 1, ..., W - 1 (integers of T's size); RUNS: the longest run of
+ * taps summed by shifts (FLAT_RUN, at most 8 and W; 1: every tap loaded, where the shuffles
+ * cost more than the loads they save: floats at 32 and 16 bytes, BENCHMARKS.md) */
+#define DEFINE_FLAT(NAME, T, V, ATTR, IOTA, RUNS)                                                 \
     ATTR static void NAME(T *restrict out, const T *restrict x, const ptrdiff_t *restrict off,  \
                           const T *restrict w, ptrdiff_t nt, ptrdiff_t m0, ptrdiff_t m1,        \
                           int nd, const ptrdiff_t *grid) {                                      \
@@ -2347,12 +2390,28 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
                 m = m1 - BLOCK; /* back: the place found again */                                 \
                 if (grid != NULL) flat_coords(c, m, nd, grid);                                    \
             }                                                                                     \
+            if (grid != NULL && flat_in_gap(c, BLOCK, nd, grid, grid + nd)) { /* no sum kept */  \
+                if (m + BLOCK >= m1) break;                                                       \
+                flat_coords(c, m + BLOCK, nd, grid);                                              \
+                continue;                                                                         \
+            }                                                                                     \
             V acc[FLAT_VECTORS];                                                                  \
             for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = (V){0};                               \
-            for (ptrdiff_t t = 0; t < nt; t++) {                                                  \
+            for (ptrdiff_t t = 0; t < nt;) {                                                      \
                 const T *xt = x + off[t] + m;                                                     \
-                const T wt = w[t];                                                                \
-                for (int v = 0; v < FLAT_VECTORS; v++) acc[v] = acc[v] + LOAD(V, xt + v * W) * wt; \
+                int k = 1; /* the run of taps from t */                                           \
+                while (k < RUNS && t + k < nt && off[t + k] == off[t] - k) k++;                   \
+                switch (k) {                                                                      \
+                case 1: FLAT_RUN(1, T, V, IOTA); break;                                           \
+                case 2: FLAT_RUN(2, T, V, IOTA); break;                                           \
+                case 3: FLAT_RUN(3, T, V, IOTA); break;                                           \
+                case 4: FLAT_RUN(4, T, V, IOTA); break;                                           \
+                case 5: FLAT_RUN(5, T, V, IOTA); break;                                           \
+                case 6: FLAT_RUN(6, T, V, IOTA); break;                                           \
+                case 7: FLAT_RUN(7, T, V, IOTA); break;                                           \
+                default: FLAT_RUN(8, T, V, IOTA); break;                                          \
+                }                                                                                 \
+                t += k;                                                                           \
             }                                                                                     \
             if (grid == NULL) {                                                                   \
                 for (int v = 0; v < FLAT_VECTORS; v++) STORE(out + m + v * W, acc[v]);            \
@@ -2364,27 +2423,39 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             if (m + BLOCK >= m1) break;                                                           \
         }                                                                                         \
     }
+typedef long long flat_m8 __attribute__((vector_size(64)));
+typedef int flat_m16 __attribute__((vector_size(64)));
+typedef long long flat_m4 __attribute__((vector_size(32)));
+typedef int flat_m8f __attribute__((vector_size(32)));
+typedef long long flat_m2 __attribute__((vector_size(16)));
+typedef int flat_m4f __attribute__((vector_size(16)));
+#define IOTA8 ((flat_m8){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA16 ((flat_m16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+#define IOTA4 ((flat_m4){0, 1, 2, 3})
+#define IOTA8F ((flat_m8f){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA2 ((flat_m2){0, 1})
+#define IOTA4F ((flat_m4f){0, 1, 2, 3})
 #if HAVE_MASKED
-DEFINE_FLAT(flat_f64_64, double, vec_f64, AVX512)
-DEFINE_FLAT(flat_f32_64, float, vec_f32, AVX512)
-DEFINE_FLAT(flat_f64_32, double, vec32_f64, AVX2)
-DEFINE_FLAT(flat_f32_32, float, vec32_f32, AVX2)
-DEFINE_FLAT(flat_f64_16, double, vec16_f64, )
-DEFINE_FLAT(flat_f32_16, float, vec16_f32, )
+DEFINE_FLAT(flat_f64_64, double, vec_f64, AVX512, IOTA8, 8)
+DEFINE_FLAT(flat_f32_64, float, vec_f32, AVX512, IOTA16, 8)
+DEFINE_FLAT(flat_f64_32, double, vec32_f64, AVX2, IOTA4, 4)
+DEFINE_FLAT(flat_f32_32, float, vec32_f32, AVX2, IOTA8F, 1)
+DEFINE_FLAT(flat_f64_16, double, vec16_f64, , IOTA2, 2)
+DEFINE_FLAT(flat_f32_16, float, vec16_f32, , IOTA4F, 1)
 #define FLAT(T, ...)                                                                              \
     (simd_width() == 64   ? flat_##T##_64(__VA_ARGS__)                                           \
      : simd_width() == 32 ? flat_##T##_32(__VA_ARGS__)                                           \
                           : flat_##T##_16(__VA_ARGS__))
 #else
 #if defined(__AVX512F__)
-DEFINE_FLAT(flat_f64, double, vec_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec_f64, CLONES, IOTA8, 8)
+DEFINE_FLAT(flat_f32, float, vec_f32, CLONES, IOTA16, 8)
 #elif defined(__AVX__)
-DEFINE_FLAT(flat_f64, double, vec32_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec32_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec32_f64, CLONES, IOTA4, 4)
+DEFINE_FLAT(flat_f32, float, vec32_f32, CLONES, IOTA8F, 1)
 #else
-DEFINE_FLAT(flat_f64, double, vec16_f64, CLONES)
-DEFINE_FLAT(flat_f32, float, vec16_f32, CLONES)
+DEFINE_FLAT(flat_f64, double, vec16_f64, CLONES, IOTA2, 2)
+DEFINE_FLAT(flat_f32, float, vec16_f32, CLONES, IOTA4F, 1)
 #endif
 #define FLAT(T, ...) flat_##T(__VA_ARGS__)
 #endif
@@ -2475,6 +2546,105 @@ static PyObject *py_flat(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return release3(&bo, &bx, &bf, result);
 }
 
+/* ---- flat_fill: the flat loop's zero-gapped copy (method_direct._flat_nd) -------------------
+ * Axis d >= 1 of x (C order, shape P) holds big's indices lo[d] .. lo[d] + ln[d] at 0 .. ln[d],
+ * then zeros to P[d]; each row written once, its data then its zeros (no pass of zeros over
+ * the whole copy first), big read through its strides (any layout). */
+static void fill_axis(char *restrict dst, const char *restrict src, int d, int nd,
+                      const ptrdiff_t *P, const ptrdiff_t *ln, const Py_ssize_t *sstr,
+                      const ptrdiff_t *xstr, size_t item) {
+    if (d == nd - 2) { /* the rows: each its data, then its zeros */
+        const ptrdiff_t n = ln[d + 1], rows = ln[d];
+        const Py_ssize_t step = sstr[d + 1];
+        const size_t zeros = (size_t)(P[d + 1] - n) * item;
+        for (ptrdiff_t j = 0; j < rows; j++) {
+            char *to = dst + j * xstr[d];
+            const char *from = src + j * sstr[d];
+            if (step == (Py_ssize_t)item)
+                memcpy(to, from, (size_t)n * item);
+            else if (item == 8)
+                for (ptrdiff_t i = 0; i < n; i++) memcpy(to + i * 8, from + i * step, 8);
+            else
+                for (ptrdiff_t i = 0; i < n; i++) memcpy(to + i * 4, from + i * step, 4);
+            memset(to + n * item, 0, zeros);
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < ln[d]; j++)
+            fill_axis(dst + j * xstr[d], src + j * sstr[d], d + 1, nd, P, ln, sstr, xstr, item);
+    }
+    memset(dst + ln[d] * xstr[d], 0, (size_t)((P[d] - ln[d]) * xstr[d]));
+}
+
+static PyObject *py_flat_fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "flat_fill takes 7 arguments");
+        return NULL;
+    }
+    ptrdiff_t ints[3];
+    for (int k = 0; k < 3; k++) {
+        ints[k] = PyNumber_AsSsize_t(args[4 + k], PyExc_OverflowError);
+        if (ints[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    const ptrdiff_t first = ints[0], s0 = ints[1], s1 = ints[2];
+    Py_buffer bx, bb, bl, bn;
+    if (PyObject_GetBuffer(args[0], &bx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &bb, PyBUF_RECORDS_RO) < 0) {
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &bl, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&bx);
+        PyBuffer_Release(&bb);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[3], &bn, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        release3(&bx, &bb, &bl, NULL);
+        return NULL;
+    }
+    PyObject *result = Py_None;
+    const int nd = bx.ndim;
+    const char kind = kind_of(&bx);
+    if (kind == 0 || kind_of(&bb) != kind || bb.ndim != nd || nd < 3 || nd > FLAT_MAXD ||
+        !is_int64(&bl) || !is_int64(&bn) || bl.len / 8 != nd || bn.len / 8 != nd) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flat_fill: x and big of one class (float64 or float32) and of 3 to 64 "
+                        "dimensions, lo and ln int64 (one per dimension)");
+        result = NULL;
+    } else {
+        const ptrdiff_t *lo = bl.buf, *ln = bn.buf;
+        ptrdiff_t P[FLAT_MAXD], xstr[FLAT_MAXD];
+        const size_t item = (size_t)bx.itemsize;
+        int ok = 0 <= first && 0 <= s0 && s0 <= s1 && s1 <= bx.shape[0];
+        for (int d = nd - 1; d >= 0; d--) {
+            P[d] = bx.shape[d];
+            xstr[d] = d == nd - 1 ? (ptrdiff_t)item : xstr[d + 1] * P[d + 1];
+            ok &= 0 <= lo[d] && 0 <= ln[d] && ln[d] <= bb.shape[d] && lo[d] <= bb.shape[d] - ln[d];
+            ok &= d == 0 ? ok && first <= P[0] - ln[0] : ln[d] <= P[d];
+        }
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "flat_fill: a read or write outside the arrays");
+            result = NULL;
+        } else {
+            const char *base = bb.buf;
+            for (int d = 0; d < nd; d++) base += lo[d] * bb.strides[d];
+            Py_BEGIN_ALLOW_THREADS
+            for (ptrdiff_t i = s0; i < s1; i++) {
+                char *dst = (char *)bx.buf + i * xstr[0];
+                if (i >= first && i < first + ln[0])
+                    fill_axis(dst, base + (i - first) * bb.strides[0], 1, nd, P, ln, bb.strides,
+                              xstr, item);
+                else
+                    memset(dst, 0, (size_t)xstr[0]);
+            }
+            Py_END_ALLOW_THREADS
+        }
+    }
+    PyBuffer_Release(&bn);
+    return release3(&bx, &bb, &bl, result);
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -2518,6 +2688,10 @@ static PyMethodDef methods[] = {
      "weights[1] + ... for m in m0..m1, the taps in the order given (each product rounded, "
      "then added). grid (int64 P and L): m is a place of an array of shape P, out the part of "
      "it of shape L; sums at places outside L are dropped."},
+    {"flat_fill", (PyCFunction)(void (*)(void))py_flat_fill, METH_FASTCALL,
+     "flat_fill(x, big, lo, ln, first, s0, s1): slabs s0..s1 (along axis 0) of x (C order) set "
+     "to the flat loop's zero-gapped copy of big: x[first + i, j1, ...] = big[lo[0] + i, lo[1] + "
+     "j1, ...] for i < ln[0] and each j[d] < ln[d], zeros elsewhere."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

@@ -47,6 +47,9 @@ C_NONSEP2: Callable[..., bool] | None = getattr(_direct_c, "nonsep2", None) if _
 # The defining sum over a flattened, zero-gapped operand (method_direct's 4 or more dimensions),
 # or None (as C_SEP2): flat(out, x, offsets, weights, m0, m1) (see its docstring).
 C_FLAT: Callable[..., None] | None = getattr(_direct_c, "flat", None) if _C_ON else None
+# The flat loop's zero-gapped copy, or None (as C_SEP2): flat_fill(x, big, lo, ln, first, s0, s1)
+# (see its docstring).
+C_FLAT_FILL: Callable[..., None] | None = getattr(_direct_c, "flat_fill", None) if _C_ON else None
 # The conversion of the fused loops' sums to the image's class, or None (as C_SEP2):
 # store(out, y, kind, reference=False) (for tests: reference is the scalar loop it replaced).
 C_STORE: Callable[..., None] | None = getattr(_direct_c, "store", None) if _C_ON else None

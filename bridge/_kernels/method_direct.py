@@ -397,9 +397,16 @@ def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
         return np.zeros(tuple(L), dtype)
     ln = [hi[d] - lo[d] for d in range(nd)]
     st = [math.prod(P[d + 1 :]) for d in range(nd)]
-    x = np.zeros(P, dtype)
-    place = (slice(1 + c[0], 1 + c[0] + ln[0]), *(slice(0, ln[d]) for d in range(1, nd)))
-    x[place] = big[tuple(slice(lo[d], hi[d]) for d in range(nd))]
+    fill = loops.C_FLAT_FILL
+    if fill is not None and big.dtype == dtype and big.strides[-1] == dtype.itemsize:
+        # each row written once, data then zeros (numpy's zeros then copy: two passes, and
+        # its copy's per-row overhead on short rows); rows read in place
+        x = np.empty(P, dtype)
+        fill(x, big, np.array(lo, np.int64), np.array(ln, np.int64), 1 + c[0], 0, P[0])
+    else:
+        x = np.zeros(P, dtype)
+        place = (slice(1 + c[0], 1 + c[0] + ln[0]), *(slice(0, ln[d]) for d in range(1, nd)))
+        x[place] = big[tuple(slice(lo[d], hi[d]) for d in range(nd))]
     # each tap's offset, in the kernel's row-major order
     j = np.indices(q).reshape(nd, -1)
     off = (q[0] - j[0]) * st[0]
