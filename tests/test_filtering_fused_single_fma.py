@@ -1,23 +1,23 @@
-"""Single images through fused multiply-adds (``sep2_f64`` and ``bridge_nonsep2`` with ``fma`` in
-bridge/_kernels/_direct_c.c) give the bits of the double loops they replace.
+"""Single images through fused multiply-adds (``bridge_nonsep2`` with ``fma`` in
+bridge/_kernels/_direct_c.c) give the bits of the double loop they replace.
 
 A single image is filtered in double and rounded to single at the store. With fused
 multiply-adds the sums S' differ from the double loop's S by at most an a-priori bound B; an
-output is stored from S' only where S' - B and S' + B round to the same single, the rest are
-recomputed as the double loop sums them. Each ``sep2``/``nonsep2`` call that imfilter or
-imgaussfilt makes on a single image is run three ways and compared byte for byte: the double
-loop alone (mode 0), the default (mode 1: the fused multiply-adds where the kernel is large enough,
-with a fallback to the double loop where too many outputs are recomputed) and the fused
-multiply-adds alone at any kernel size with every undecided output recomputed (mode 3), at each
-vector width the processor runs (the 16-byte build keeps the double loop: mode 3 is not taken
-there). The default's result is also compared with the old path (the fused loop off).
+output is stored from S' only where S' - B and S' + B round to the same single bits, the rest
+are recomputed as the double loop sums them. Each ``nonsep2`` call that imfilter makes on a
+single image is run three ways and compared byte for byte: the double loop alone (mode 0), the
+default (mode 1: the fused multiply-adds for kernels of 30 taps or more, with a fallback to the
+double loop where too many outputs are recomputed) and the fused multiply-adds alone at any
+kernel size with every undecided output recomputed (mode 3), at each vector width the processor
+runs (the 16-byte build keeps the double loop: mode 3 is not taken there). The default's result
+is also compared with the old path (the fused loops off).
 
 The images are built so that the sums land on or next to the midpoints between singles, where
 a fused sum and the double loop's round apart: integers times a power of two (normal singles,
 subnormal ones, near the largest single) filtered by taps k / 2^m, some moved by one ulp so
 that the products are inexact. Also random values across magnitudes, zeros, constants (a
 zero-sum kernel's sums then straddle 0: -0 and +0 must come out as the double loop's), NaN and
-Inf (the loops hand those back), RGB planes, C and Fortran order, every boundary.
+Inf (the loop hands those back), RGB planes, C and Fortran order, every boundary.
 """
 
 from __future__ import annotations
@@ -32,10 +32,7 @@ from bridge._kernels import loops
 from tests.filtering_strategies import BOUNDARIES, same_bits
 from tests.test_filtering_fused_widths import WIDTHS
 
-pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
-
-# where the rows r0..r1 of a call are among the arguments after ``out``
-_ROWS = {"C_SEP2": (8, 9), "C_NONSEP2": (11, 12)}
+pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
 
 
 def _fma_widths() -> list[int]:
@@ -44,31 +41,26 @@ def _fma_widths() -> list[int]:
 
 def _three_ways(fn, monkeypatch, width: int | None = None):
     """(fn()'s result with the fused loops, with them off, calls where mode 3 was taken, calls
-    on finite images): every sep2/nonsep2 call also run in modes 0 and 3, rows compared."""
+    on finite images): every nonsep2 call also run in modes 0 and 3, rows compared."""
     taken, calls = [], []
+    real = loops.C_NONSEP2
 
-    def wrap(name):
-        real = getattr(loops, name)
-        i0, i1 = _ROWS[name]
-
-        def checked(out, *rest):
-            r0, r1 = rest[i0], rest[i1]
-            double = np.empty_like(out)
-            flag0 = real(double, *rest, 0)
-            flag = real(out, *rest)  # mode 1, the default
-            assert flag == flag0
-            if flag:  # NaN or Inf: the caller discards the rows and takes the old path
-                assert real(np.empty_like(out), *rest, 3)
-                return flag
-            calls.append(1)
-            same_bits(out[r0:r1], double[r0:r1])
-            alone = np.empty_like(out)
-            if not real(alone, *rest, 3):
-                taken.append(1)
-                same_bits(alone[r0:r1], double[r0:r1])
+    def checked(out, *rest):
+        r0, r1 = rest[11], rest[12]
+        double = np.empty_like(out)
+        flag0 = real(double, *rest, 0)
+        flag = real(out, *rest)  # mode 1, the default
+        assert flag == flag0
+        if flag:  # NaN or Inf: the caller discards the rows and takes the old path
+            assert real(np.empty_like(out), *rest, 3)
             return flag
-
-        return checked
+        calls.append(1)
+        same_bits(out[r0:r1], double[r0:r1])
+        alone = np.empty_like(out)
+        if not real(alone, *rest, 3):
+            taken.append(1)
+            same_bits(alone[r0:r1], double[r0:r1])
+        return flag
 
     d = loops._direct_c
     old_width = d.simd_width()
@@ -76,10 +68,8 @@ def _three_ways(fn, monkeypatch, width: int | None = None):
         if width is not None:
             d.simd_width(width)
         with monkeypatch.context() as m:
-            m.setattr(loops, "C_SEP2", wrap("C_SEP2"))
-            m.setattr(loops, "C_NONSEP2", wrap("C_NONSEP2"))
+            m.setattr(loops, "C_NONSEP2", checked)
             fused = fn()
-            m.setattr(filtering, "FUSED_SEPARABLE", False)
             m.setattr(filtering, "FUSED_NONSEPARABLE", False)
             old = fn()
     finally:
@@ -110,29 +100,22 @@ def _single_image(rng, shape, style: str, scale: int) -> np.ndarray:
     return np.full(shape, rng.choice([0.0, 1.0, -3.5, 2.0**scale]), np.float32)
 
 
-def _nudge(rng, t: np.ndarray, keep=None) -> np.ndarray:
-    """Some taps (not the one at ``keep``) moved by one ulp: the products become inexact, the
-    sums land next to the midpoints the exact taps hit."""
+def _nudge(rng, t: np.ndarray) -> np.ndarray:
+    """Some taps moved by one ulp: the products become inexact, the sums land next to the
+    midpoints the exact taps hit."""
     t = t.copy()
     pick = rng.random(t.shape) < 0.5
-    if keep is not None:
-        pick[keep] = False
     t[pick] = np.nextafter(t[pick], rng.choice([-np.inf, np.inf], t.shape)[pick])
     return t
 
 
-def _taps(rng, kind: str, shape, m: int, peak: bool = False) -> np.ndarray:
-    """Taps of a kind; ``peak``: the largest 1 exactly (a separable kernel's factors, which
-    _rank_one divides by its largest tap, stay as they are)."""
+def _taps(rng, kind: str, shape, m: int) -> np.ndarray:
     if kind in ("dyadic", "nudged"):
         k = rng.integers(1, 2**m, shape).astype(float)
         t = k / k.sum() if k.size > 1 else k / 2**m
         t = np.round(t * 2.0**m) / 2.0**m  # k / 2^m, summing to about 1
         t[t == 0] = 2.0**-m
-        at = np.unravel_index(int(np.argmax(t)), t.shape)
-        if peak:
-            t[at] = 1.0
-        return _nudge(rng, t, at if peak else None) if kind == "nudged" else t
+        return _nudge(rng, t) if kind == "nudged" else t
     if kind == "average":
         return np.full(shape, 1.0 / np.prod(shape))
     if kind == "zero-sum":  # sums near 0 on flat regions: the fallback's case
@@ -150,17 +133,6 @@ def _taps(rng, kind: str, shape, m: int, peak: bool = False) -> np.ndarray:
     return rng.standard_normal(shape) * rng.choice([1.0, 1e-30, 1e30])
 
 
-def _kernel(rng, kind: str, separable: bool, q0: int, q1: int, m: int) -> np.ndarray:
-    if separable:
-        # largest taps 1: _rank_one's factors are then the taps themselves
-        u = _taps(rng, kind, (q0,), m // 2, peak=True)
-        v = _taps(rng, kind, (q1,), m - m // 2, peak=True)
-        if kind not in ("dyadic", "nudged"):
-            u, v = u / np.abs(u).max(), v / np.abs(v).max()
-        return np.outer(u, v)
-    return _taps(rng, kind, (q0, q1), m)
-
-
 KINDS = ("dyadic", "nudged", "average", "zero-sum", "gaussian", "random")
 STYLES = ("midpoint", "random", "tiny", "huge", "sparse", "constant")
 
@@ -173,17 +145,17 @@ STYLES = ("midpoint", "random", "tiny", "huge", "sparse", "constant")
     scale=st.sampled_from((0, -20, -140, -145, 20, 100, 117)),
     kind=st.sampled_from(KINDS),
     m=st.integers(8, 24),
-    separable=st.booleans(),
     boundary=st.sampled_from(BOUNDARIES),
     shape=st.sampled_from(("same", "full")),
+    corr=st.sampled_from(("corr", "conv")),
     sizes=st.tuples(st.integers(1, 40), st.integers(1, 300), st.integers(1, 9), st.integers(1, 9)),
     layout=st.sampled_from(("C", "F", "planes")),
     nonfinite=st.sampled_from((None, None, None, np.nan, np.inf, -np.inf)),
     width=st.sampled_from(WIDTHS),
 )
 def test_fused_multiply_adds_have_the_bits_of_the_double_loop(
-    monkeypatch, seed, style, scale, kind, m, separable, boundary, shape, sizes, layout,
-    nonfinite, width,
+    monkeypatch, seed, style, scale, kind, m, boundary, shape, corr, sizes, layout, nonfinite,
+    width,
 ):  # fmt: skip
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
@@ -192,43 +164,34 @@ def test_fused_multiply_adds_have_the_bits_of_the_double_loop(
         A.reshape(-1)[rng.integers(0, A.size)] = nonfinite
     if layout == "F":
         A = np.asfortranarray(A)
-    h = _kernel(rng, kind, separable, q0, q1, m)
+    h = _taps(rng, kind, (q0, q1), m)
     fused, old, taken, calls = _three_ways(
-        lambda: filtering.imfilter(A, h, boundary, shape, separable=separable, method="direct"),
+        lambda: filtering.imfilter(A, h, boundary, shape, corr, separable=False, method="direct"),
         monkeypatch,
         width,
     )
     same_bits(fused, old)
     if width < 32:
         assert not taken  # the 16-byte build keeps the double loop
-    elif loops._direct_c.simd_width() >= 32:
+    else:
         assert taken == calls
-
-
-def _midpoint_case(rng, separable: bool, scale: int, q: int = 5, m: int = 16):
-    A = _single_image(rng, (64, 300), "midpoint", scale)
-    return A, _kernel(rng, "nudged", separable, q, q, m)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
 @pytest.mark.parametrize("width", _fma_widths())
-@pytest.mark.parametrize("separable", [False, True])
 @pytest.mark.parametrize("scale", [0, -30, -140, -145, 100, 117])
-def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, separable, scale):
+def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, scale):
     # Integers times 2^scale filtered by taps k / 2^m moved by an ulp: the exact sums sit on the
     # midpoints between singles (normal, subnormal, near the largest), the double loop's and
     # the fused ones a few ulps of double off them, often on opposite sides. Each is decided
-    # or recomputed: the bits of the double loop, in the forced mode and the default.
-    rng = np.random.default_rng(abs(scale) + 7 * separable)
-    cases = (
-        ((5, 13), (5, 14), (3, 14), (3, 15), (9, 11), (9, 12))
-        if separable
-        else ((5, 16), (3, 12), (9, 20))
-    )
-    for q, m in cases:
-        A, h = _midpoint_case(rng, separable, scale, q, m)
+    # or recomputed: the bits of the double loop, in the forced mode and the default (7x7:
+    # taken by default).
+    rng = np.random.default_rng(abs(scale))
+    for q, m in ((5, 16), (3, 12), (7, 18), (9, 20)):
+        A = _single_image(rng, (64, 300), "midpoint", scale)
+        h = _taps(rng, "nudged", (q, q), m)
         fused, old, taken, calls = _three_ways(
-            lambda A=A, h=h: filtering.imfilter(A, h, "symmetric", separable=separable),
+            lambda A=A, h=h: filtering.imfilter(A, h, "symmetric", separable=False),
             monkeypatch,
             width,
         )
@@ -248,20 +211,18 @@ def test_overflow_to_inf_at_the_largest_singles_midpoint(monkeypatch, width):
     for q in (3, 6):
         for extra in (0.0, 2.0**-25, 2.0**-24, 3 * 2.0**-26):
             h = _nudge(rng, np.full((q, q), (1.0 + extra) / q**2))
-            for sep in (False, True):
-                fused, old, taken, calls = _three_ways(
-                    lambda h=h, sep=sep: filtering.imfilter(A, h, "replicate", separable=sep),
-                    monkeypatch,
-                    width,
-                )
-                assert calls and taken == calls
-                same_bits(fused, old)
+            fused, old, taken, calls = _three_ways(
+                lambda h=h: filtering.imfilter(A, h, "replicate", separable=False),
+                monkeypatch,
+                width,
+            )
+            assert calls and taken == calls
+            same_bits(fused, old)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
 @pytest.mark.parametrize("width", _fma_widths())
-@pytest.mark.parametrize("separable", [False, True])
-def test_signs_of_sums_rounding_to_zero(monkeypatch, width, separable):
+def test_signs_of_sums_rounding_to_zero(monkeypatch, width):
     # Subnormal singles under zero-sum kernels: sums below half the smallest subnormal round to
     # -0 or +0 by their sign, which the fused sum and the double loop's may not share although
     # both round to zero (the decision compares bits, not values).
@@ -269,12 +230,9 @@ def test_signs_of_sums_rounding_to_zero(monkeypatch, width, separable):
     for scale in (-140, -145, -149):
         A = _single_image(rng, (40, 238), "midpoint", scale)
         for q in (3, 5):
-            if separable:
-                h = np.outer(_taps(rng, "zero-sum", (q,), 0), _taps(rng, "random", (q,), 0))
-            else:
-                h = _taps(rng, "zero-sum", (q, 1 + q // 2), 0)
+            h = _taps(rng, "zero-sum", (q, 1 + q // 2), 0)
             fused, old, taken, calls = _three_ways(
-                lambda A=A, h=h: filtering.imfilter(A, h, 0, separable=separable),
+                lambda A=A, h=h: filtering.imfilter(A, h, 0, separable=False),
                 monkeypatch,
                 width,
             )
@@ -291,35 +249,29 @@ def test_flat_regions_under_a_zero_sum_kernel(monkeypatch, width, planes):
     rng = np.random.default_rng(5)
     A = np.full((300, 400, *planes), np.float32(0.1), np.float32)
     A[100:150, 50:90] = np.float32(3.3)
-    for sep in (False, True):
-        if sep:
-            k = np.outer(_taps(rng, "zero-sum", (9,), 0), _taps(rng, "gaussian", (9,), 0))
-        else:
-            k = _taps(rng, "zero-sum", (9, 9), 0)
+    for q in (7, 9):
+        h = _taps(rng, "zero-sum", (q, q), 0)
         fused, old, _, calls = _three_ways(
-            lambda k=k, sep=sep: filtering.imfilter(A, k, "replicate", separable=sep),
-            monkeypatch,
-            width,
+            lambda h=h: filtering.imfilter(A, h, "replicate"), monkeypatch, width
         )
         assert calls
         same_bits(fused, old)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_imgaussfilt_and_large_kernels_in_threads(monkeypatch, width):
-    # imgaussfilt's separable Gaussians (sigma 2: 9 taps, the path's default use) and direct
-    # 9x9 and 15x15 kernels on images large enough for the kernels' threads, RGB too.
+def test_large_kernels_in_threads(monkeypatch, width):
+    # 7x7, 9x9 and 15x15 kernels (taken by default) on images large enough for the kernels'
+    # threads, in C and Fortran order, RGB too.
     rng = np.random.default_rng(8)
     A = _single_image(rng, (400, 500), "random", 0)
     C = _single_image(rng, (150, 170, 3), "midpoint", -10)
+    h7 = filtering.fspecial("gaussian", 7, 1.0) + rng.random((7, 7)) * 1e-3  # not rank one
     h9, h15 = rng.random((9, 9)), rng.random((15, 15)) - 0.5
     for img in (A, C, np.asfortranarray(A)):
-        for fn in (
-            lambda img=img: filtering.imgaussfilt(img, 2),
-            lambda img=img: filtering.imfilter(img, h9, "symmetric"),
-            lambda img=img: filtering.imfilter(img, h15, 0),
-        ):
-            fused, old, taken, calls = _three_ways(fn, monkeypatch, width)
+        for h, pad in ((h7, "replicate"), (h9, "symmetric"), (h15, 0)):
+            fused, old, taken, calls = _three_ways(
+                lambda img=img, h=h, pad=pad: filtering.imfilter(img, h, pad), monkeypatch, width
+            )
             assert calls > (1 if img.ndim == 2 else 0)
             assert taken == (calls if width >= 32 else 0)
             same_bits(fused, old)
@@ -328,5 +280,8 @@ def test_imgaussfilt_and_large_kernels_in_threads(monkeypatch, width):
 def test_modes_out_of_range_are_refused():
     A = np.zeros((4, 4), np.float32)
     idx = np.arange(4, dtype=np.int64)
+    w = np.ones(1)
     with pytest.raises(ValueError):
-        loops.C_SEP2(A.copy(), A, 1, idx, idx, 0, np.ones(1), np.ones(1), 0.0, 0, 4, 4)
+        loops.C_NONSEP2(A.copy(), A, 1, idx, idx, 0, idx[:1], idx[:1], w, 1, 1, 0.0, 0, 4, 4)
+    with pytest.raises(ValueError):
+        loops.C_SEP2(A.copy(), A, 1, idx, idx, 0, w, w, 0.0, 0, 4, 3)  # sep2: no mode 3

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 /* Outputs are summed in registers, VECTORS vectors of outputs at a time, over every tap of
  * the kernel in order: the same products added in the same order as the numpy path's passes
@@ -1519,7 +1518,6 @@ static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_
         TAPS(K_I8, signed char)
         TAPS(K_U16, unsigned short)
         TAPS(K_I16, short)
-        TAPS(K_F32, float) /* the single images of sep2_f64's fused multiply-adds */
 #undef TAPS
     }
     double y = 0;
@@ -1635,198 +1633,12 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     return status;
 }
 
-/* ---- single images through fused multiply-adds ------------------------------------------------
- * A single image is filtered in double and each output rounded to single at the store
- * (MATLAB's rule): the double loops' sum S, then (float)S. Summed with fused multiply-adds (one
- * rounding per tap instead of two; only at the 64- and 32-byte widths, on processors with FMA),
- * the same taps in the same order give S' with |S' - S| <= B, B an a-priori bound per output row
- * from the largest |value| M of the padded rows it reads and the taps (single_bound). Rounding
- * to single is monotone, so where (float)(S' - B) and (float)(S' + B) (each difference rounded
- * to a double: to the nearest, so at or beyond the last double within B of S' - no double
- * between S' - B and S' + B escapes) have the same bits, every double within B of S', S among
- * them, rounds to those bits, and they are stored. That covers the midpoints between singles
- * at every scale (the spacing halving below a power of two, the subnormals' fixed spacing, the
- * overflow to Inf at the midpoint beyond the largest single) and the sign of a zero (-0 and +0
- * differ in bits: a sum straddling 0 is recomputed). The others are recomputed as the double
- * loop sums them (exact_one, exact_direct_one) and stored. The bits are the double loop's for
- * every input; where too many outputs are recomputed (a zero-sum kernel on a flat region: sums
- * near 0, where B is wide against the spacing of singles) the strip is redone by the double
- * loop, and so is the rest of the call, so the time stays bounded. */
-
-/* the kernels that pay: (BENCHMARKS.md) taps of a separable kernel q0 + q1, of a direct one nt */
-#define FMA_SEP_TAPS 8
-#define FMA_DIRECT_TAPS 10
-#if HAVE_MASKED
-#define FMA_WIDTHS(DEFINE)                                                                        \
-    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
-    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, __attribute__((target("avx2,fma"))))
-#define FMA_CALL(NAME, ...)                                                                       \
-    (simd_width() == 64 ? NAME##_64(__VA_ARGS__) : NAME##_32(__VA_ARGS__))
-#else /* never called (single_fma is 0): the one build's, for the calls to compile */
-#define FMA_WIDTHS(DEFINE) SIMD_WIDTHS(DEFINE)
-#define FMA_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
-#endif
-
-/* Whether the fused multiply-adds run here (mode as sep2's, 3: forced; taps the kernel's
- * count, S the product of the passes' absolute tap sums): 2 forced, 1 with the fallback, 0 the
- * double loop. Not at 16 bytes, nor where the sums could overflow double (the bound assumes
- * they do not). */
-static int single_fma(int mode, ptrdiff_t taps, ptrdiff_t min_taps, double S) {
-    if (mode != 1 && mode != 3) return 0;
-    int ok = S < 0x1p800;
-#if HAVE_MASKED
-    __builtin_cpu_init();
-    ok = ok && simd_width() >= 32 && __builtin_cpu_supports("fma");
-#else
-    ok = 0;
-#endif
-    if (!ok) return 0;
-    return mode == 3 ? 2 : taps >= min_taps;
-}
-
-static double abs_sum(const double *f, ptrdiff_t q) {
-    double s = 0;
-    for (ptrdiff_t j = 0; j < q; j++) s += f[j] < 0 ? -f[j] : f[j];
-    return s;
-}
-
-/* B with |S' - S| <= B for the outputs of a row pass of q1 taps (absolute sum S1) followed by
- * a column pass of q0 (S0), |values| <= M; q0 = 0: the row pass alone (the direct loop's nt
- * taps). With d = 2^-53, gamma_n = n d / (1 - n d), t* the exact row sums:
- *   row pass, each way: |t - t*| <= gamma_q1 M S1, so |t - t'| <= 2 gamma_q1 M S1 and |t|, |t'|
- *     <= M S1 (1 + gamma_q1) = T (with or without fusing, n products summed from 0 are n
- *     roundings at most);
- *   column pass, each way: gamma_q0 T S0 from its own sums, plus the rows' difference through
- *     the taps: 2 gamma_q0 T S0 + 2 gamma_q1 M S1 S0 = M K;
- *   results below double's normal range: at most 2^-1075 absolute per product, q1 a row carried
- *     by S0 and q0 more, each way, twice over: Eu (none where M = 0: every product is then 0);
- *   B = (M K + Eu) (1 + 2^-20), the factor covering the rounding of this computation (K's own
- *     and the rest). single_bound sets K and Eu once a call; bound_of gives B for M. */
-typedef struct {
-    double K, Eu;
-} bound_t;
-
-static bound_t single_bound(double S1, ptrdiff_t q1, double S0, ptrdiff_t q0) {
-    const double d = 0x1p-53;
-    const double T = S1 * (1 + gamma_n(q1, d));
-    bound_t b;
-    b.K = (2 * gamma_n(q0, d) * T * S0 + 2 * gamma_n(q1, d) * S1 * S0) * (1 + 0x1p-20);
-    b.Eu = ((double)q1 * S0 + (double)q0 + 1) * 0x1p-1072;
-    return b;
-}
-
-/* B for the largest |value| among the n of ring_max (the rows' abs_max). */
-static inline double bound_of(bound_t b, const double *ring_max, ptrdiff_t n) {
-    double M = 0;
-    for (ptrdiff_t i = 0; i < n; i++) M = ring_max[i] > M ? ring_max[i] : M;
-    return M == 0 ? 0 : (M * b.K + b.Eu) * (1 + 0x1p-20);
-}
-
-/* The sums with fused multiply-adds: out[c] = 0 + LINE(0)[c] * f[0] + ... for c < n, as
- * PASS_SUM, FMA_NV vectors a block (a fused multiply-add waits for the one before in its lane:
- * twice the double loop's sums in flight keep both units busy). */
-#define FMA_NV 8
-#define FMA_BLOCK(VT, NV, out, LINE)                                                               \
-    for (; c + (NV) * W <= n; c += (NV) * W) {                                                     \
-        VT acc[NV];                                                                                \
-        for (int v = 0; v < (NV); v++) acc[v] = (VT){0};                                           \
-        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
-            const double *x = LINE(j) + c;                                                         \
-            const double w = f[j];                                                                 \
-            for (int v = 0; v < (NV); v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;             \
-        }                                                                                          \
-        for (int v = 0; v < (NV); v++) STORE(out + c + v * W, acc[v]);                             \
-    }
-#define FMA_SUM(VT, out, LINE)                                                                     \
-    enum { W = sizeof(VT) / sizeof(double) };                                                      \
-    ptrdiff_t c = 0;                                                                               \
-    FMA_BLOCK(VT, FMA_NV, out, LINE)                                                               \
-    FMA_BLOCK(VT, FMA_NV / 2, out, LINE)                                                           \
-    FMA_BLOCK(VT, 1, out, LINE)                                                                    \
-    for (; c < n; c++) {                                                                           \
-        double a = 0;                                                                              \
-        for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
-        out[c] = a;                                                                                \
-    }
-#define TAP_LINE(j) (at[j])
-#define DEFINE_FMA_PASSES(SUF, VD, VFL, VI, ATTR)                                                  \
-CONTRACT ATTR static void row_pass_fma##SUF(double *restrict t, const double *restrict p,          \
-                                            const double *restrict f, ptrdiff_t q, ptrdiff_t n) {  \
-    FMA_SUM(VD, t, ROW_LINE)                                                                       \
-}                                                                                                  \
-CONTRACT ATTR static void column_pass_fma##SUF(double *restrict y, const double *const *rows,      \
-                                               const double *restrict f, ptrdiff_t q,              \
-                                               ptrdiff_t n) {                                      \
-    FMA_SUM(VD, y, COLUMN_LINE)                                                                    \
-}                                                                                                  \
-CONTRACT ATTR static void tap_sum_fma##SUF(double *restrict y, const double *const *at,            \
-                                           const double *restrict f, ptrdiff_t q, ptrdiff_t n) {   \
-    FMA_SUM(VD, y, TAP_LINE)                                                                       \
-}                                                                                                  \
-/* the largest |x[i]|, i < n (NaN: one; the loops discard the rows then), by the bits: those of  \
-   doubles without their signs are in the order of the magnitudes, and an integer maximum is a  \
-   vector loop */                                                                                 \
-ATTR static double abs_max##SUF(const double *restrict x, ptrdiff_t n) {                           \
-    unsigned long long m = 0;                                                                      \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                            \
-        unsigned long long b;                                                                      \
-        memcpy(&b, x + i, sizeof b);                                                               \
-        b &= 0x7fffffffffffffffull;                                                                \
-        m = b > m ? b : m;                                                                         \
-    }                                                                                              \
-    double a;                                                                                      \
-    memcpy(&a, &m, sizeof a);                                                                      \
-    return a;                                                                                      \
-}                                                                                                  \
-/* The n sums S' (y) stored to d as singles where S' - B and S' + B round alike (see above);    \
- * the indices of the others go to miss. Returns how many. */                                    \
-ATTR static ptrdiff_t store_single##SUF(float *restrict d, const double *restrict y, ptrdiff_t n, \
-                                        double B, int *restrict miss) {                           \
-    enum { W = sizeof(VD) / sizeof(double) };                                                      \
-    typedef float VS __attribute__((vector_size(sizeof(VD) / 2)));                                 \
-    typedef int VB __attribute__((vector_size(sizeof(VD) / 2)));                                   \
-    VB differ = {0};                                                                               \
-    ptrdiff_t i = 0;                                                                               \
-    for (; i + W <= n; i += W) {                                                                   \
-        const VD v = LOAD(VD, y + i);                                                              \
-        const VS a = __builtin_convertvector(v - B, VS), b = __builtin_convertvector(v + B, VS);  \
-        STORE(d + i, a);                                                                           \
-        differ |= (VB)a ^ (VB)b;                                                                   \
-    }                                                                                              \
-    int any = 0;                                                                                   \
-    for (int v = 0; v < W; v++) any |= differ[v];                                                  \
-    for (; i < n; i++) {                                                                           \
-        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
-        d[i] = a;                                                                                  \
-        any |= memcmp(&a, &b, sizeof a) != 0;                                                      \
-    }                                                                                              \
-    ptrdiff_t nm = 0;                                                                              \
-    for (i = 0; any && i < n; i++) { /* rare: found again one by one */                            \
-        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
-        if (memcmp(&a, &b, sizeof a) != 0) miss[nm++] = (int)i;                                    \
-    }                                                                                              \
-    return nm;                                                                                     \
-}
-FMA_WIDTHS(DEFINE_FMA_PASSES)
-#define row_pass_fma(...) FMA_CALL(row_pass_fma, __VA_ARGS__)
-#define column_pass_fma(...) FMA_CALL(column_pass_fma, __VA_ARGS__)
-#define tap_sum_fma(...) FMA_CALL(tap_sum_fma, __VA_ARGS__)
-#define abs_max(...) FMA_CALL(abs_max, __VA_ARGS__)
-#define store_single(...) FMA_CALL(store_single, __VA_ARGS__)
-
-/* recomputations allowed before a strip is redone by the double loop, in products: a start,
- * then FMA_BUDGET per output (a recomputed product costs about 30 times a vector one) */
-#define FMA_START 16384.0
-#define FMA_BUDGET 0.25
-
 /* The double loop: output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in
- * the image, -1 no memory. fma (single images: single_fma's answer): the sums with fused
- * multiply-adds, each output decided or recomputed (see above); 1: a strip that recomputes too
- * many is redone by the double loop, as is the rest of the call. */
+ * the image, -1 no memory. */
 static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
-                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int fma) {
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
     /* Strips of SW output columns, the rings of a strip (q0 rows per plane) in a core's L1
        cache: the column pass reads each ring row q0 times. Planes (np_ > 1) are interleaved
        in the image and the output (MATLAB's RGB as a C-ordered array): each is filtered on its
@@ -1836,30 +1648,20 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
-    double *ring = malloc(sizeof(double) *
-                          (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW + np_ * q0 + q0));
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
     const double **rows = malloc(sizeof(double *) * (size_t)q0);
-    /* fma: the misses (and their flags), the largest |value| of each ring row, exact_one's room */
-    int *miss = fma ? malloc(sizeof(int) * (size_t)(np_ * SW)) : NULL;
-    const char **tat = fma ? malloc(sizeof(char *) * (size_t)q0) : NULL;
-    if (ring == NULL || rows == NULL || (fma && (miss == NULL || tat == NULL))) {
+    if (ring == NULL || rows == NULL) {
         free(ring);
         free(rows);
-        free(miss);
-        free(tat);
         return -1;
     }
     double *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
-    double *ring_max = yi + np_ * SW, *tsum = ring_max + np_ * q0;
-    const bound_t bound = single_bound(abs_sum(f1, q1), q1, abs_sum(f0, q0), q0);
-    double cost = 0, budget = FMA_START;
     int status = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         /* padded columns c0..c0 + pw; those of the image itself: lo..hi (prow's indices) */
         ptrdiff_t lo, hi;
         strip_span(mid, n1, c0, pw, &lo, &hi);
-    strip:
         for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
             const long long src = rowidx[p];
             if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo)
@@ -1870,12 +1672,7 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                 if (load_strip(prow, image, kind, src, k, n1, np_, isz, c0, lo, hi, mid, pw,
                                colidx, fill))
                     status = 1;
-                if (fma) {
-                    ring_max[k * q0 + p % q0] = abs_max(prow, pw);
-                    row_pass_fma(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
-                } else {
-                    row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
-                }
+                row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
             }
             if (p < r0 + q0 - 1) continue;
             /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
@@ -1890,70 +1687,38 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                 }
                 if (np_ == 1 && kind == K_F64)
                     column_pass((double *)o, rows, f0, q0, w);
-                else if (fma)
-                    column_pass_fma(y + k * SW, rows, f0, q0, w);
                 else
                     column_pass(y + k * SW, rows, f0, q0, w);
             }
-            const double *yo = y;
-            if (np_ > 1) {
+            if (np_ == 1) {
+                if (kind != K_F64) store_row(o, y, kind, w);
+            } else {
                 for (ptrdiff_t c = 0; c < w; c++)
                     for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
-                yo = yi;
-            }
-            if (!fma) {
-                if (kind != K_F64 || np_ > 1) store_row(o, yo, kind, w * np_);
-                continue;
-            }
-            if (status) continue; /* NaN or Inf: the caller discards the rows */
-            /* B of the q0 rows in the ring (all of them) */
-            const ptrdiff_t nm = store_single((float *)o, yo, w * np_,
-                                              bound_of(bound, ring_max, np_ * q0), miss);
-            for (ptrdiff_t m = 0; m < nm; m++) {
-                const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
-                ((float *)o)[miss[m]] = (float)exact_one(image, kind, n1, np_, rowidx, colidx, f1,
-                                                         q1, f0, q0, fill, r, c0 + c, k, tsum,
-                                                         tat);
-            }
-            cost += (double)nm * (double)(q0 * q1);
-            budget += FMA_BUDGET * (double)(w * np_);
-            if (cost > budget && fma == 1) {
-                fma = 0; /* this strip again and the rest by the double loop */
-                goto strip;
+                store_row(o, yi, kind, w * np_);
             }
         }
     }
-    if (getenv("DBG")) fprintf(stderr, "cost %g budget %g fma %d\n", cost, budget, fma);
     free(ring);
     free(rows);
-    free(miss);
-    free(tat);
     return status;
 }
 
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
- * memory, 2 (modes 2 and 3 only) not computed. mode 0: the double loop; 1: sep2_f32 where it is
- * taken (single images: the fused multiply-adds), else the double loop; 2: sep2_f32 only, every
- * output near a half-integer computed exactly however many (tests); 3: single images' fused
- * multiply-adds only, at any kernel size, every undecided output recomputed (tests). */
+ * memory, 2 (mode 2 only) not computed. mode 0: the double loop; 1: sep2_f32 where it is taken,
+ * else the double loop; 2: sep2_f32 only, every output near a half-integer computed exactly
+ * however many (tests). */
 static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
                        ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int mode) {
-    const int fma = kind == K_F32 ? single_fma(mode, q0 + q1, FMA_SEP_TAPS,
-                                               abs_sum(f1, q1) * abs_sum(f0, q0))
-                                  : 0;
-    if (mode == 3 && !fma) return 2;
-    if (mode == 3 || fma)
-        return sep2_f64(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0, q0, fill,
-                        r0, r1, fma);
     if (mode != 0) {
         const int s = sep2_f32(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0,
                                q0, fill, r0, r1, mode == 2);
         if (s != 2 || mode == 2) return s;
     }
     return sep2_f64(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0, q0, fill, r0,
-                    r1, 0);
+                    r1);
 }
 
 static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1970,7 +1735,7 @@ static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     ptrdiff_t r0 = PyNumber_AsSsize_t(args[9], PyExc_OverflowError);
     ptrdiff_t r1 = PyNumber_AsSsize_t(args[10], PyExc_OverflowError);
     if (PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 3) {
+    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 2) {
         PyErr_SetString(PyExc_ValueError, "sep2: unknown kind or mode");
         return NULL;
     }
@@ -2073,6 +1838,172 @@ PRE ATTR static void NAME(T *restrict y, const T *const *at, const T *restrict t
 SIMD_WIDTHS(DEFINE_TAP_SUM)
 #define tap_sum(...) SIMD_CALL(tap_sum, __VA_ARGS__)
 
+/* ---- single images through fused multiply-adds ------------------------------------------------
+ * A single image is filtered in double and each output rounded to single at the store
+ * (MATLAB's rule): bridge_nonsep2's sum S, then (float)S. Summed with fused multiply-adds (one
+ * rounding per tap instead of two; only at the 64- and 32-byte widths, on processors with FMA,
+ * for kernels of FMA_DIRECT_TAPS taps or more), the same taps in the same order give S' with
+ * |S' - S| <= B, B an a-priori bound per output row from the largest |value| M of the padded
+ * rows it reads and the taps (single_bound). Rounding
+ * to single is monotone, so where (float)(S' - B) and (float)(S' + B) (each difference rounded
+ * to a double: to the nearest, so at or beyond the last double within B of S' - no double
+ * between S' - B and S' + B escapes) have the same bits, every double within B of S', S among
+ * them, rounds to those bits, and they are stored. That covers the midpoints between singles
+ * at every scale (the spacing halving below a power of two, the subnormals' fixed spacing, the
+ * overflow to Inf at the midpoint beyond the largest single) and the sign of a zero (-0 and +0
+ * differ in bits: a sum straddling 0 is recomputed). The others are recomputed as the double
+ * loop sums them (exact_direct_one) and stored. The bits are the double loop's for
+ * every input; where too many outputs are recomputed (a zero-sum kernel on a flat region: sums
+ * near 0, where B is wide against the spacing of singles) the strip is redone by the double
+ * loop, and so is the rest of the call, so the time stays bounded. */
+
+/* The kernels that pay (BENCHMARKS.md): of at least this many taps. Not sep2's passes: their
+ * sums gained less than the bound's check and the largest values cost. */
+#define FMA_DIRECT_TAPS 30
+#if HAVE_MASKED
+#define FMA_WIDTHS(DEFINE)                                                                        \
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, __attribute__((target("avx2,fma"))))
+#define FMA_CALL(NAME, ...)                                                                       \
+    (simd_width() == 64 ? NAME##_64(__VA_ARGS__) : NAME##_32(__VA_ARGS__))
+#else /* never called (single_fma is 0): the one build's, for the calls to compile */
+#define FMA_WIDTHS(DEFINE) SIMD_WIDTHS(DEFINE)
+#define FMA_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
+#endif
+
+/* Whether the fused multiply-adds run here (mode as nonsep2's, 3: forced; taps the kernel's
+ * count, S their absolute sum): 2 forced, 1 with the fallback, 0 the double loop. Not at 16
+ * bytes, nor where the sums could overflow double (the bound assumes they do not). */
+static int single_fma(int mode, ptrdiff_t taps, ptrdiff_t min_taps, double S) {
+    if (mode != 1 && mode != 3) return 0;
+    int ok = S < 0x1p800;
+#if HAVE_MASKED
+    __builtin_cpu_init();
+    ok = ok && simd_width() >= 32 && __builtin_cpu_supports("fma");
+#else
+    ok = 0;
+#endif
+    if (!ok) return 0;
+    return mode == 3 ? 2 : taps >= min_taps;
+}
+
+static double abs_sum(const double *f, ptrdiff_t q) {
+    double s = 0;
+    for (ptrdiff_t j = 0; j < q; j++) s += f[j] < 0 ? -f[j] : f[j];
+    return s;
+}
+
+/* B with |S' - S| <= B for the sums of nt taps of absolute sum S, |values| <= M: with
+ * d = 2^-53 and gamma_n = n d / (1 - n d), each way |sum - exact| <= gamma_nt M S (nt products
+ * summed from 0 are nt roundings at most, fused or not), so |S' - S| <= 2 gamma_nt M S = M K;
+ * results below double's normal range add at most 2^-1075 per product each way: Eu, counted
+ * four times over (none where M = 0: every product is then 0). B = (M K + Eu) (1 + 2^-20), the
+ * factor covering the rounding of this computation (K's own and the rest). single_bound sets
+ * K and Eu once a call, bound_of gives B for M. */
+typedef struct {
+    double K, Eu;
+} bound_t;
+
+static bound_t single_bound(double S, ptrdiff_t nt) {
+    bound_t b;
+    b.K = 2 * gamma_n(nt, 0x1p-53) * S * (1 + 0x1p-20);
+    b.Eu = (double)nt * 0x1p-1072;
+    return b;
+}
+
+/* B for the largest |value| among the n of ring_max (the rows' abs_max). */
+static inline double bound_of(bound_t b, const double *ring_max, ptrdiff_t n) {
+    double M = 0;
+    for (ptrdiff_t i = 0; i < n; i++) M = ring_max[i] > M ? ring_max[i] : M;
+    return M == 0 ? 0 : (M * b.K + b.Eu) * (1 + 0x1p-20);
+}
+
+/* The sums with fused multiply-adds: out[c] = 0 + LINE(0)[c] * f[0] + ... for c < n, as
+ * tap_sum, FMA_NV vectors a block (a fused multiply-add waits for the one before in its lane:
+ * twice the double loop's sums in flight keep both units busy). */
+#define FMA_NV 8
+#define FMA_BLOCK(VT, NV, out, LINE)                                                               \
+    for (; c + (NV) * W <= n; c += (NV) * W) {                                                     \
+        VT acc[NV];                                                                                \
+        for (int v = 0; v < (NV); v++) acc[v] = (VT){0};                                           \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = LINE(j) + c;                                                         \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < (NV); v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;             \
+        }                                                                                          \
+        for (int v = 0; v < (NV); v++) STORE(out + c + v * W, acc[v]);                             \
+    }
+#define FMA_SUM(VT, out, LINE)                                                                     \
+    enum { W = sizeof(VT) / sizeof(double) };                                                      \
+    ptrdiff_t c = 0;                                                                               \
+    FMA_BLOCK(VT, FMA_NV, out, LINE)                                                               \
+    FMA_BLOCK(VT, FMA_NV / 2, out, LINE)                                                           \
+    FMA_BLOCK(VT, 1, out, LINE)                                                                    \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
+        out[c] = a;                                                                                \
+    }
+#define TAP_LINE(j) (at[j])
+#define DEFINE_FMA_PASSES(SUF, VD, VFL, VI, ATTR)                                                  \
+CONTRACT ATTR static void tap_sum_fma##SUF(double *restrict y, const double *const *at,            \
+                                           const double *restrict f, ptrdiff_t q, ptrdiff_t n) {   \
+    FMA_SUM(VD, y, TAP_LINE)                                                                       \
+}                                                                                                  \
+/* the largest |x[i]|, i < n (NaN: one; the loops discard the rows then), by the bits: those of  \
+   doubles without their signs are in the order of the magnitudes, and an integer maximum is a  \
+   vector loop */                                                                                 \
+ATTR static double abs_max##SUF(const double *restrict x, ptrdiff_t n) {                           \
+    unsigned long long m = 0;                                                                      \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                            \
+        unsigned long long b;                                                                      \
+        memcpy(&b, x + i, sizeof b);                                                               \
+        b &= 0x7fffffffffffffffull;                                                                \
+        m = b > m ? b : m;                                                                         \
+    }                                                                                              \
+    double a;                                                                                      \
+    memcpy(&a, &m, sizeof a);                                                                      \
+    return a;                                                                                      \
+}                                                                                                  \
+/* The n sums S' (y) stored to d as singles where S' - B and S' + B round alike (see above);    \
+ * the indices of the others go to miss. Returns how many. */                                    \
+ATTR static ptrdiff_t store_single##SUF(float *restrict d, const double *restrict y, ptrdiff_t n, \
+                                        double B, int *restrict miss) {                           \
+    enum { W = sizeof(VD) / sizeof(double) };                                                      \
+    typedef float VS __attribute__((vector_size(sizeof(VD) / 2)));                                 \
+    typedef int VB __attribute__((vector_size(sizeof(VD) / 2)));                                   \
+    VB differ = {0};                                                                               \
+    ptrdiff_t i = 0;                                                                               \
+    for (; i + W <= n; i += W) {                                                                   \
+        const VD v = LOAD(VD, y + i);                                                              \
+        const VS a = __builtin_convertvector(v - B, VS), b = __builtin_convertvector(v + B, VS);  \
+        STORE(d + i, a);                                                                           \
+        differ |= (VB)a ^ (VB)b;                                                                   \
+    }                                                                                              \
+    int any = 0;                                                                                   \
+    for (int v = 0; v < W; v++) any |= differ[v];                                                  \
+    for (; i < n; i++) {                                                                           \
+        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
+        d[i] = a;                                                                                  \
+        any |= memcmp(&a, &b, sizeof a) != 0;                                                      \
+    }                                                                                              \
+    ptrdiff_t nm = 0;                                                                              \
+    for (i = 0; any && i < n; i++) { /* rare: found again one by one */                            \
+        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
+        if (memcmp(&a, &b, sizeof a) != 0) miss[nm++] = (int)i;                                    \
+    }                                                                                              \
+    return nm;                                                                                     \
+}
+FMA_WIDTHS(DEFINE_FMA_PASSES)
+#define tap_sum_fma(...) FMA_CALL(tap_sum_fma, __VA_ARGS__)
+#define abs_max(...) FMA_CALL(abs_max, __VA_ARGS__)
+#define store_single(...) FMA_CALL(store_single, __VA_ARGS__)
+
+/* recomputations allowed before a strip is redone by the double loop, in products: a start,
+ * then FMA_BUDGET per output (a recomputed product costs about 30 times a vector one) */
+#define FMA_START 16384.0
+#define FMA_BUDGET 0.25
+
 /* The steps of two output rows at once (see above): the positions row r's taps read, (ta, tb),
  * and row r + 1's, (ta + 1, tb), merged in an order of positions (by rows, or by columns) in
  * which the taps are listed, so that each row keeps its taps' order. Returns their number, or 0
@@ -2153,7 +2084,7 @@ PRE ATTR static void NAME(double *restrict y0, double *restrict y1, const double
 #define DEFINE_PAIR_SUM(SUF, VD, VFL, VI, ATTR) PAIR_SUM(, ATTR, pair_sum##SUF, VD)
 SIMD_WIDTHS(DEFINE_PAIR_SUM)
 #define pair_sum(...) SIMD_CALL(pair_sum, __VA_ARGS__)
-/* pair_sum with fused multiply-adds, for single images (see sep2_f64): its VECTORS vectors of
+/* pair_sum with fused multiply-adds, for single images (see above): its VECTORS vectors of
  * two rows are as many sums in flight as tap_sum_fma's FMA_NV */
 #define DEFINE_PAIR_SUM_FMA(SUF, VD, VFL, VI, ATTR) PAIR_SUM(CONTRACT, ATTR, pair_sum_fma##SUF, VD)
 FMA_WIDTHS(DEFINE_PAIR_SUM_FMA)
@@ -2165,8 +2096,9 @@ static double exact_direct_one(const void *image, int kind, ptrdiff_t n1, ptrdif
                                ptrdiff_t nt, double fill, ptrdiff_t r, ptrdiff_t c, ptrdiff_t k);
 
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
- * memory. fma as sep2_f64's (single images: fused multiply-adds, the outputs decided or
- * recomputed by exact_direct_one; 1: a strip recomputing too many redone by this loop). */
+ * memory. fma (single images: single_fma's answer): the sums with fused multiply-adds, each
+ * output decided or recomputed by exact_direct_one (see above); 1: a strip that recomputes too
+ * many is redone by the double loop, as is the rest of the call. */
 static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                           ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                           ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
@@ -2194,7 +2126,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     double *sw = ring + np_ * R * PW + 3 * np_ * SW;
     /* fma: the largest |value| of each ring row, and of those an output row reads */
     double *ring_max = sw + 4 * nt, *row_max = ring_max + np_ * R;
-    const bound_t bound = single_bound(abs_sum(tw, nt), nt, 1.0, 0);
+    const bound_t bound = single_bound(abs_sum(tw, nt), nt);
     double cost = 0, budget = FMA_START;
     long long *skind = steps + 6 * nt;
     const ptrdiff_t ns = pair_steps(ta, tb, tw, nt, q0, q1, steps, sw);
