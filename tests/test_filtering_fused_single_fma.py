@@ -6,11 +6,11 @@ multiply-adds the sums S' differ from the double loop's S by at most an a-priori
 output is stored from S' only where S' - B and S' + B round to the same single bits, the rest
 are recomputed as the double loop sums them. Each ``nonsep2`` call that imfilter makes on a
 single image is run three ways and compared byte for byte: the double loop alone (mode 0), the
-default (mode 1: the fused multiply-adds for kernels of 30 taps or more, with a fallback to the
-double loop where too many outputs are recomputed) and the fused multiply-adds alone at any
-kernel size with every undecided output recomputed (mode 3), at each vector width the processor
-runs (the 16-byte build keeps the double loop: mode 3 is not taken there). The default's result
-is also compared with the old path (the fused loops off).
+default (mode 1: the fused multiply-adds for kernels of 25 taps or more, 64 at the 32-byte
+width, with a fallback to the double loop where too many outputs are recomputed) and the fused
+multiply-adds alone at any kernel size with every undecided output recomputed (mode 3), at each
+vector width the processor runs (the 16-byte build keeps the double loop: mode 3 is not taken
+there). The default's result is also compared with the old path (the fused loops off).
 
 The images are built so that the sums land on or next to the midpoints between singles, where
 a fused sum and the double loop's round apart: integers times a power of two (normal singles,
@@ -125,6 +125,11 @@ def _taps(rng, kind: str, shape, m: int) -> np.ndarray:
             t.reshape(-1)[0] = 1.0
             t.reshape(-1)[-1] -= 1.0 if t.size > 1 else 0.0
         return t / 7
+    if kind == "sparse":  # zero taps, which nonsep2 leaves out (four rows' steps: weight 0)
+        t = rng.standard_normal(shape)
+        t[rng.random(shape) < 0.4] = 0.0
+        t.reshape(-1)[-1] = 0.5
+        return t
     if kind == "gaussian":
         x = np.arange(shape[0]) - (shape[0] - 1) / 2
         g = np.exp(-(x**2) / (2 * rng.uniform(0.5, 3.0) ** 2))
@@ -133,7 +138,7 @@ def _taps(rng, kind: str, shape, m: int) -> np.ndarray:
     return rng.standard_normal(shape) * rng.choice([1.0, 1e-30, 1e30])
 
 
-KINDS = ("dyadic", "nudged", "average", "zero-sum", "gaussian", "random")
+KINDS = ("dyadic", "nudged", "average", "zero-sum", "sparse", "gaussian", "random")
 STYLES = ("midpoint", "random", "tiny", "huge", "sparse", "constant")
 
 
@@ -181,13 +186,14 @@ def test_fused_multiply_adds_have_the_bits_of_the_double_loop(
 @pytest.mark.parametrize("width", _fma_widths())
 @pytest.mark.parametrize("scale", [0, -30, -140, -145, 100, 117])
 def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, scale):
-    # Integers times 2^scale filtered by taps k / 2^m moved by an ulp: the exact sums sit on the
-    # midpoints between singles (normal, subnormal, near the largest), the double loop's and
-    # the fused ones a few ulps of double off them, often on opposite sides. Each is decided
-    # or recomputed: the bits of the double loop, in the forced mode and the default (7x7:
-    # taken by default).
+    # Integers times 2^scale filtered by taps k / 2^m (m >= 15 for sums of about 2^9 as these:
+    # steps of 2^-m no coarser than half the spacing of singles there) moved by an ulp: the
+    # exact sums sit on the midpoints between singles (normal, subnormal, near the largest),
+    # the double loop's and the fused ones a few ulps of double off them, often on opposite
+    # sides. Each is decided or recomputed: the bits of the double loop, in the forced mode and
+    # the default (5x5 and up: taken by default at 64 bytes).
     rng = np.random.default_rng(abs(scale))
-    for q, m in ((5, 16), (3, 12), (7, 18), (9, 20)):
+    for q, m in ((5, 16), (3, 15), (7, 17), (9, 18)):
         A = _single_image(rng, (64, 300), "midpoint", scale)
         h = _taps(rng, "nudged", (q, q), m)
         fused, old, taken, calls = _three_ways(
@@ -197,6 +203,28 @@ def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, scale):
         )
         assert calls and taken == calls
         same_bits(fused, old)
+
+
+@pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
+@pytest.mark.parametrize("width", _fma_widths())
+def test_bands_of_zeros_and_of_midpoint_sums(monkeypatch, width):
+    # Bands of zero rows between bands of midpoint-style rows, the edges at every row modulo 4:
+    # four output rows summed at once read q0 + 3 padded rows, the last of which may hold the
+    # only nonzero values; the bound must count them (of the first q0 rows alone it is 0).
+    rng = np.random.default_rng(4)
+    for edge in range(4):
+        A = _single_image(rng, (48, 200), "midpoint", 0)
+        A[: 13 + edge] = 0
+        A[30 + edge : 36 + edge] = 0
+        for q, m in ((3, 15), (3, 16), (5, 16), (5, 17)):
+            h = _taps(rng, "nudged", (q, q), m)
+            fused, old, taken, calls = _three_ways(
+                lambda A=A, h=h: filtering.imfilter(A, h, 0, separable=False),
+                monkeypatch,
+                width,
+            )
+            assert calls and taken == calls
+            same_bits(fused, old)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")

@@ -1857,9 +1857,10 @@ SIMD_WIDTHS(DEFINE_TAP_SUM)
  * near 0, where B is wide against the spacing of singles) the strip is redone by the double
  * loop, and so is the rest of the call, so the time stays bounded. */
 
-/* The kernels that pay (BENCHMARKS.md): of at least this many taps. Not sep2's passes: their
- * sums gained less than the bound's check and the largest values cost. */
-#define FMA_DIRECT_TAPS 30
+/* The kernels that pay (BENCHMARKS.md): of at least this many taps, at 64 and 32 bytes. Not
+ * sep2's passes: their sums gained less than the bound's check and the largest values cost. */
+#define FMA_DIRECT_TAPS 25
+#define FMA_DIRECT_TAPS_32 64
 #if HAVE_MASKED
 #define FMA_WIDTHS(DEFINE)                                                                        \
     DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
@@ -1874,7 +1875,7 @@ SIMD_WIDTHS(DEFINE_TAP_SUM)
 /* Whether the fused multiply-adds run here (mode as nonsep2's, 3: forced; taps the kernel's
  * count, S their absolute sum): 2 forced, 1 with the fallback, 0 the double loop. Not at 16
  * bytes, nor where the sums could overflow double (the bound assumes they do not). */
-static int single_fma(int mode, ptrdiff_t taps, ptrdiff_t min_taps, double S) {
+static int single_fma(int mode, ptrdiff_t taps, double S) {
     if (mode != 1 && mode != 3) return 0;
     int ok = S < 0x1p800;
 #if HAVE_MASKED
@@ -1884,7 +1885,7 @@ static int single_fma(int mode, ptrdiff_t taps, ptrdiff_t min_taps, double S) {
     ok = 0;
 #endif
     if (!ok) return 0;
-    return mode == 3 ? 2 : taps >= min_taps;
+    return mode == 3 ? 2 : taps >= (simd_width() == 64 ? FMA_DIRECT_TAPS : FMA_DIRECT_TAPS_32);
 }
 
 static double abs_sum(const double *f, ptrdiff_t q) {
@@ -2090,6 +2091,79 @@ SIMD_WIDTHS(DEFINE_PAIR_SUM)
 FMA_WIDTHS(DEFINE_PAIR_SUM_FMA)
 #define pair_sum_fma(...) FMA_CALL(pair_sum_fma, __VA_ARGS__)
 
+/* Four output rows at once with fused multiply-adds (single images): step s loads the padded
+ * values at at[s] once and adds their products with qw[4s + i] to row i's sums (y + i stride),
+ * a weight 0 where row i has no tap there. The steps are every position the four rows' taps
+ * read; a product with 0 adds an exact zero, and the order of the terms does not matter to the
+ * bound (see above), so the sums are within B of the double loop's. Each load serves four
+ * fused multiply-adds, twice pair_sum's: the double loop is bound by its loads, these by the
+ * multiply-adds. */
+#define QUAD_BLOCK(VD, NV)                                                                         \
+    for (; c + (NV) * W <= n; c += (NV) * W) {                                                     \
+        VD a0[NV], a1[NV], a2[NV], a3[NV];                                                         \
+        for (int v = 0; v < (NV); v++) a0[v] = a1[v] = a2[v] = a3[v] = (VD){0};                    \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            const double *x = at[s] + c, *wq = qw + 4 * s;                                         \
+            const double w0 = wq[0], w1 = wq[1], w2 = wq[2], w3 = wq[3];                           \
+            for (int v = 0; v < (NV); v++) {                                                       \
+                const VD xv = LOAD(VD, x + v * W);                                                 \
+                a0[v] = a0[v] + xv * w0;                                                           \
+                a1[v] = a1[v] + xv * w1;                                                           \
+                a2[v] = a2[v] + xv * w2;                                                           \
+                a3[v] = a3[v] + xv * w3;                                                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < (NV); v++) {                                                           \
+            STORE(y + c + v * W, a0[v]);                                                           \
+            STORE(y + stride + c + v * W, a1[v]);                                                  \
+            STORE(y + 2 * stride + c + v * W, a2[v]);                                              \
+            STORE(y + 3 * stride + c + v * W, a3[v]);                                              \
+        }                                                                                          \
+    }
+#define DEFINE_QUAD_SUM_FMA(SUF, VD, VFL, VI, ATTR)                                                \
+CONTRACT ATTR static void quad_sum_fma##SUF(double *restrict y, ptrdiff_t stride,                  \
+                                            const double *const *at, const double *restrict qw,    \
+                                            ptrdiff_t ns, ptrdiff_t n) {                           \
+    enum { W = sizeof(VD) / sizeof(double) };                                                      \
+    ptrdiff_t c = 0;                                                                               \
+    QUAD_BLOCK(VD, W == 8 ? 3 : 2) /* 32 registers of AVX-512 hold 12 sums, 16 of AVX2 8 */ \
+    QUAD_BLOCK(VD, 1)                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a[4] = {0, 0, 0, 0};                                                                \
+        for (ptrdiff_t s = 0; s < ns; s++)                                                         \
+            for (int i = 0; i < 4; i++) a[i] = a[i] + at[s][c] * qw[4 * s + i];                   \
+        for (int i = 0; i < 4; i++) y[i * stride + c] = a[i];                                      \
+    }                                                                                              \
+}
+FMA_WIDTHS(DEFINE_QUAD_SUM_FMA)
+#define quad_sum_fma(...) FMA_CALL(quad_sum_fma, __VA_ARGS__)
+
+/* quad_sum_fma's steps of the taps (ta, tb, tw): positions (row, column) into qstep, the four
+ * rows' weights into qw; returns their number (0: a position listed twice, not taken). */
+static ptrdiff_t quad_steps(const long long *ta, const long long *tb, const double *tw,
+                            ptrdiff_t nt, ptrdiff_t q0, ptrdiff_t q1, long long *qstep,
+                            double *qw, double *grid) {
+    for (ptrdiff_t i = 0; i < q0 * q1; i++) grid[i] = 0;
+    for (ptrdiff_t t = 0; t < nt; t++) {
+        if (grid[ta[t] * q1 + tb[t]] != 0) return 0;
+        grid[ta[t] * q1 + tb[t]] = tw[t];
+    }
+    ptrdiff_t n = 0;
+    for (ptrdiff_t a = 0; a < q0 + 3; a++)
+        for (ptrdiff_t b = 0; b < q1; b++) {
+            int any = 0;
+            for (ptrdiff_t i = 0; i < 4; i++) {
+                const double v = a - i >= 0 && a - i < q0 ? grid[(a - i) * q1 + b] : 0.0;
+                qw[4 * n + i] = v;
+                any |= v != 0;
+            }
+            if (!any) continue;
+            qstep[2 * n] = a, qstep[2 * n + 1] = b;
+            n++;
+        }
+    return n;
+}
+
 static double exact_direct_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
                                const long long *rowidx, const long long *colidx,
                                const long long *ta, const long long *tb, const double *tw,
@@ -2106,15 +2180,16 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                           ptrdiff_t r0, ptrdiff_t r1, int fma) {
     /* no prefetch_strip of the rows ahead (as sep2 has): here it only cost (BENCHMARKS.md) */
     enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
-    const ptrdiff_t R = q0 + 1; /* rows in the ring */
+    const ptrdiff_t R = q0 + (fma ? 3 : 1); /* rows in the ring: for four output rows, two */
     const ptrdiff_t SW =
         strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
-    double *ring =
-        malloc(sizeof(double) * (size_t)(np_ * R * PW + 3 * np_ * SW + 4 * nt + 2 * np_ * R));
-    const double **at = malloc(sizeof(double *) * (size_t)(3 * nt + R));
-    long long *steps = malloc(sizeof(long long) * (size_t)(8 * nt + 1));
+    const ptrdiff_t NQ = fma ? (q0 + 3) * q1 : 0; /* quad_steps' room */
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * R * PW + 5 * np_ * SW + 4 * nt +
+                                                    2 * np_ * R + 5 * NQ));
+    const double **at = malloc(sizeof(double *) * (size_t)(3 * nt + R + NQ));
+    long long *steps = malloc(sizeof(long long) * (size_t)(8 * nt + 1 + 2 * NQ));
     int *miss = fma ? malloc(sizeof(int) * (size_t)(np_ * SW)) : NULL;
     if (ring == NULL || at == NULL || steps == NULL || (fma && miss == NULL)) {
         free(ring);
@@ -2123,7 +2198,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
         free(miss);
         return -1;
     }
-    double *sw = ring + np_ * R * PW + 3 * np_ * SW;
+    double *sw = ring + np_ * R * PW + 5 * np_ * SW;
     /* fma: the largest |value| of each ring row, and of those an output row reads */
     double *ring_max = sw + 4 * nt, *row_max = ring_max + np_ * R;
     const bound_t bound = single_bound(abs_sum(tw, nt), nt);
@@ -2132,8 +2207,14 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     const ptrdiff_t ns = pair_steps(ta, tb, tw, nt, q0, q1, steps, sw);
     for (ptrdiff_t s = 0; s < ns; s++) skind[s] = steps[3 * s + 2];
     const double **at2 = at + nt, **rows = at2 + 2 * nt; /* rows: the padded rows from r on */
-    /* the sums of rows r and r + 1 (planes apart), then both interleaved */
-    double *y = ring + np_ * R * PW, *yi = y + 2 * np_ * SW;
+    /* fma: four rows at once, by quad_sum_fma's nq steps */
+    const double **at4 = rows + R;
+    double *qw = row_max + np_ * R;
+    long long *qstep = steps + 8 * nt + 1;
+    const ptrdiff_t nq =
+        fma ? quad_steps(ta, tb, tw, nt, q0, q1, qstep, qw, qw + 4 * NQ) : 0;
+    /* the sums of rows r .. r + 3 (planes apart), then one row's interleaved */
+    double *y = ring + np_ * R * PW, *yi = y + 4 * np_ * SW;
     int status = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
@@ -2143,8 +2224,10 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
     strip:;
         ptrdiff_t next_p = r0; /* the next padded row to load */
         for (ptrdiff_t r = r0; r < r1 && status == 0;) {
-            const int pair = ns > 0 && r + 1 < r1;
-            for (; next_p < r + q0 + pair; next_p++) {
+            const int quad = fma && nq > 0 && r + 3 < r1;
+            const int pair = !quad && ns > 0 && r + 1 < r1;
+            const int g = quad ? 4 : 1 + pair; /* output rows this step */
+            for (; next_p < r + q0 + g - 1; next_p++) {
                 const ptrdiff_t p = next_p;
                 const long long src = rowidx[p];
                 for (ptrdiff_t k = 0; k < np_; k++) {
@@ -2161,13 +2244,17 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
             char *o1 = o + (size_t)L1 * (size_t)np_ * isz;
             const int direct_out = np_ == 1 && kind == K_F64;
             for (ptrdiff_t k = 0; k < np_; k++) {
-                for (ptrdiff_t a = 0; a < q0 + pair; a++) {
+                for (ptrdiff_t a = 0; a < q0 + g - 1; a++) {
                     rows[a] = ring + (k * R + (r + a) % R) * PW;
                     if (fma) row_max[k * R + a] = ring_max[k * R + (r + a) % R];
                 }
                 double *y0 = direct_out ? (double *)o : y + k * SW;
                 double *y1 = direct_out ? (double *)o1 : y + (np_ + k) * SW;
-                if (pair) {
+                if (quad) {
+                    for (ptrdiff_t s = 0; s < nq; s++)
+                        at4[s] = rows[qstep[2 * s]] + qstep[2 * s + 1];
+                    quad_sum_fma(y0, np_ * SW, at4, qw, nq, w);
+                } else if (pair) {
                     for (ptrdiff_t s = 0; s < ns; s++)
                         at2[s] = rows[steps[3 * s]] + steps[3 * s + 1];
                     if (fma)
@@ -2183,12 +2270,12 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                 }
             }
             if (fma && !status) {
-                if (!pair) /* the slot of a row not read */
-                    for (ptrdiff_t k = 0; k < np_; k++) row_max[k * R + q0] = 0;
+                for (ptrdiff_t k = 0; k < np_; k++) /* the slots of rows not read */
+                    for (ptrdiff_t a = q0 + g - 1; a < R; a++) row_max[k * R + a] = 0;
                 const double B = bound_of(bound, row_max, np_ * R);
                 ptrdiff_t nm = 0;
-                for (int half = 0; half <= pair; half++) {
-                    char *dst = half ? o1 : o;
+                for (int half = 0; half < g; half++) {
+                    char *dst = o + (size_t)half * (size_t)L1 * (size_t)np_ * isz;
                     const double *yr = y + half * np_ * SW;
                     if (np_ > 1) {
                         for (ptrdiff_t c = 0; c < w; c++)
@@ -2205,7 +2292,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                     nm += m1;
                 }
                 cost += (double)nm * (double)nt;
-                budget += FMA_BUDGET * (double)((1 + pair) * w * np_);
+                budget += FMA_BUDGET * (double)(g * w * np_);
                 if (cost > budget && fma == 1) {
                     fma = 0; /* this strip again and the rest by the double loop */
                     goto strip;
@@ -2222,7 +2309,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                     store_row(dst, yi, kind, w * np_);
                 }
             }
-            r += 1 + pair;
+            r += g;
         }
     }
     free(ring);
@@ -2432,9 +2519,7 @@ static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t na
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
             /* single images: fused multiply-adds where they pay (mode 3: forced) */
-            const int fma = kind == K_F32 ? single_fma((int)mode, nt, FMA_DIRECT_TAPS,
-                                                       abs_sum(bw->buf, nt))
-                                          : 0;
+            const int fma = kind == K_F32 ? single_fma((int)mode, nt, abs_sum(bw->buf, nt)) : 0;
             status = mode == 0 || mode == 3 || fma
                          ? 2
                          : nonsep2_f32(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
