@@ -6,7 +6,7 @@ multiply-adds the sums S' differ from the double loop's S by at most an a-priori
 output is stored from S' only where S' - B and S' + B round to the same single bits, the rest
 are recomputed as the double loop sums them. Each ``nonsep2`` call that imfilter makes on a
 single image is run three ways and compared byte for byte: the double loop alone (mode 0), the
-default (mode 1: the fused multiply-adds for kernels of 25 taps or more, 64 at the 32-byte
+default (mode 1: the fused multiply-adds for kernels of 36 taps or more, 64 at the 32-byte
 width, with a fallback to the double loop where too many outputs are recomputed) and the fused
 multiply-adds alone at any kernel size with every undecided output recomputed (mode 3), at each
 vector width the processor runs (the 16-byte build keeps the double loop: mode 3 is not taken
@@ -191,7 +191,7 @@ def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, scale):
     # exact sums sit on the midpoints between singles (normal, subnormal, near the largest),
     # the double loop's and the fused ones a few ulps of double off them, often on opposite
     # sides. Each is decided or recomputed: the bits of the double loop, in the forced mode and
-    # the default (5x5 and up: taken by default at 64 bytes).
+    # the default (6x6 and up: taken by default at 64 bytes).
     rng = np.random.default_rng(abs(scale))
     for q, m in ((5, 16), (3, 15), (7, 17), (9, 18)):
         A = _single_image(rng, (64, 300), "midpoint", scale)

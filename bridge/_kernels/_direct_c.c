@@ -1859,7 +1859,7 @@ SIMD_WIDTHS(DEFINE_TAP_SUM)
 
 /* The kernels that pay (BENCHMARKS.md): of at least this many taps, at 64 and 32 bytes. Not
  * sep2's passes: their sums gained less than the bound's check and the largest values cost. */
-#define FMA_DIRECT_TAPS 25
+#define FMA_DIRECT_TAPS 36
 #define FMA_DIRECT_TAPS_32 64
 #if HAVE_MASKED
 #define FMA_WIDTHS(DEFINE)                                                                        \
