@@ -2273,7 +2273,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                 for (ptrdiff_t k = 0; k < np_; k++) /* the slots of rows not read */
                     for (ptrdiff_t a = q0 + g - 1; a < R; a++) row_max[k * R + a] = 0;
                 const double B = bound_of(bound, row_max, np_ * R);
-                ptrdiff_t nm = 0;
+                budget += FMA_BUDGET * (double)(g * w * np_);
                 for (int half = 0; half < g; half++) {
                     char *dst = o + (size_t)half * (size_t)L1 * (size_t)np_ * isz;
                     const double *yr = y + half * np_ * SW;
@@ -2283,19 +2283,17 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                         yr = yi;
                     }
                     const ptrdiff_t m1 = store_single((float *)dst, yr, w * np_, B, miss);
+                    cost += (double)m1 * (double)nt;
+                    if (cost > budget && fma == 1) {
+                        fma = 0; /* this strip again and the rest by the double loop */
+                        goto strip;
+                    }
                     for (ptrdiff_t m = 0; m < m1; m++) {
                         const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
                         ((float *)dst)[miss[m]] =
                             (float)exact_direct_one(image, kind, n1, np_, rowidx, colidx, ta, tb,
                                                     tw, nt, fill, r + half, c0 + c, k);
                     }
-                    nm += m1;
-                }
-                cost += (double)nm * (double)nt;
-                budget += FMA_BUDGET * (double)(g * w * np_);
-                if (cost > budget && fma == 1) {
-                    fma = 0; /* this strip again and the rest by the double loop */
-                    goto strip;
                 }
             }
             for (int half = 0; half <= pair && !direct_out && !fma; half++) {
