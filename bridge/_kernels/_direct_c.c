@@ -2824,7 +2824,9 @@ static PyMethodDef methods[] = {
      "alone) set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the "
      "padded image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) "
      "where the image holds NaN or Inf. mode as sep2's: 0 the double loop, 1 the float32 sum "
-     "with its guard where taken, 2 (tests) that path only, True where it is not taken."},
+     "with its guard where taken (single images: fused multiply-adds with theirs, kernels of "
+     "36 taps or more), 2 (tests) the float32 path only, 3 (tests) the fused multiply-adds "
+     "only, any kernel; True where the path is not taken."},
     {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
      "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
      "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
