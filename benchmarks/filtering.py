@@ -402,15 +402,18 @@ def bench_volumes(args) -> None:
 
 
 def double_loop(on: bool) -> None:
-    """The fused loop summing integer images in double only (sep2's mode 0, as before its
-    float32 path), or as it chooses (the default): the same bits, for comparison."""
+    """The fused loops summing in double only (sep2's and nonsep2's mode 0, as before their
+    float32 paths and single images' fused multiply-adds), or as they choose (the default): the
+    same bits, for comparison."""
     if not hasattr(loops, "_sep2_default"):
         loops._sep2_default = loops.C_SEP2  # type: ignore[attr-defined]
-    real = loops._sep2_default  # type: ignore[attr-defined]
-    if on and real is not None:
-        loops.C_SEP2 = lambda *a: real(*a, 0)
-    else:
-        loops.C_SEP2 = real
+        loops._nonsep2_default = loops.C_NONSEP2  # type: ignore[attr-defined]
+    for name, real in (
+        ("C_SEP2", loops._sep2_default),  # type: ignore[attr-defined]
+        ("C_NONSEP2", loops._nonsep2_default),  # type: ignore[attr-defined]
+    ):
+        forced = (lambda *a, real=real: real(*a, 0)) if on and real is not None else real
+        setattr(loops, name, forced)
 
 
 def bench_alternate(args) -> None:
@@ -570,8 +573,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--double-loop",
         action="store_true",
-        help="bridge's fused loop summing integer images in double only, as before its float32 "
-        "path (sep2's mode 0): the same bits, for comparison",
+        help="bridge's fused loops summing in double only, as before their float32 paths and "
+        "single images' fused multiply-adds (sep2's and nonsep2's mode 0): the same bits, for "
+        "comparison",
     )
     p.add_argument(
         "--alternate",
@@ -593,7 +597,7 @@ def main(argv=None) -> int:
     print(
         f"cores: {os.cpu_count()}, numpy {np.__version__}, "
         f"fused separable loop: {not args.two_pass}, fused direct loop: {fused_direct}, "
-        f"integer classes in double only: {args.double_loop}, "
+        f"fused loops in double only: {args.double_loop}, "
         f"bridge from {Path(filtering.__file__).parents[1]}"
     )
     if args.alternate:

@@ -1838,6 +1838,173 @@ PRE ATTR static void NAME(T *restrict y, const T *const *at, const T *restrict t
 SIMD_WIDTHS(DEFINE_TAP_SUM)
 #define tap_sum(...) SIMD_CALL(tap_sum, __VA_ARGS__)
 
+/* ---- single images through fused multiply-adds ------------------------------------------------
+ * A single image is filtered in double and each output rounded to single at the store
+ * (MATLAB's rule): bridge_nonsep2's sum S, then (float)S. Summed with fused multiply-adds (one
+ * rounding per tap instead of two; only at the 64- and 32-byte widths, on processors with FMA,
+ * for kernels of FMA_DIRECT_TAPS taps or more), the same taps in the same order give S' with
+ * |S' - S| <= B, B an a-priori bound per output row from the largest |value| M of the padded
+ * rows it reads and the taps (single_bound). Rounding
+ * to single is monotone, so where (float)(S' - B) and (float)(S' + B) (each difference rounded
+ * to a double: to the nearest, so at or beyond the last double within B of S' - no double
+ * between S' - B and S' + B escapes) have the same bits, every double within B of S', S among
+ * them, rounds to those bits, and they are stored. That covers the midpoints between singles
+ * at every scale (the spacing halving below a power of two, the subnormals' fixed spacing, the
+ * overflow to Inf at the midpoint beyond the largest single) and the sign of a zero (-0 and +0
+ * differ in bits: a sum straddling 0 is recomputed). The others are recomputed as the double
+ * loop sums them (exact_direct_one) and stored. The bits are the double loop's for
+ * every input; where too many outputs are recomputed (a zero-sum kernel on a flat region: sums
+ * near 0, where B is wide against the spacing of singles) the strip is redone by the double
+ * loop, and so is the rest of the call, so the time stays bounded. */
+
+/* The kernels that pay (BENCHMARKS.md): of at least this many taps, at 64 and 32 bytes. Not
+ * sep2's passes: their sums gained less than the bound's check and the largest values cost. */
+#define FMA_DIRECT_TAPS 36
+#define FMA_DIRECT_TAPS_32 64
+#if HAVE_MASKED
+#define FMA_WIDTHS(DEFINE)                                                                        \
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, __attribute__((target("avx2,fma"))))
+#define FMA_CALL(NAME, ...)                                                                       \
+    (simd_width() == 64 ? NAME##_64(__VA_ARGS__) : NAME##_32(__VA_ARGS__))
+#else /* never called (single_fma is 0): the one build's, for the calls to compile */
+#define FMA_WIDTHS(DEFINE) SIMD_WIDTHS(DEFINE)
+#define FMA_CALL(NAME, ...) NAME##_1(__VA_ARGS__)
+#endif
+
+/* Whether the fused multiply-adds run here (mode as nonsep2's, 3: forced; taps the kernel's
+ * count, S their absolute sum): 2 forced, 1 with the fallback, 0 the double loop. Not at 16
+ * bytes, nor where the sums could overflow double (the bound assumes they do not). */
+static int single_fma(int mode, ptrdiff_t taps, double S) {
+    if (mode != 1 && mode != 3) return 0;
+    int ok = S < 0x1p800;
+#if HAVE_MASKED
+    __builtin_cpu_init();
+    ok = ok && simd_width() >= 32 && __builtin_cpu_supports("fma");
+#else
+    ok = 0;
+#endif
+    if (!ok) return 0;
+    return mode == 3 ? 2 : taps >= (simd_width() == 64 ? FMA_DIRECT_TAPS : FMA_DIRECT_TAPS_32);
+}
+
+static double abs_sum(const double *f, ptrdiff_t q) {
+    double s = 0;
+    for (ptrdiff_t j = 0; j < q; j++) s += f[j] < 0 ? -f[j] : f[j];
+    return s;
+}
+
+/* B with |S' - S| <= B for the sums of nt taps of absolute sum S, |values| <= M: with
+ * d = 2^-53 and gamma_n = n d / (1 - n d), each way |sum - exact| <= gamma_nt M S (nt products
+ * summed from 0 are nt roundings at most, fused or not), so |S' - S| <= 2 gamma_nt M S = M K;
+ * results below double's normal range add at most 2^-1075 per product each way: Eu, counted
+ * four times over (none where M = 0: every product is then 0). B = (M K + Eu) (1 + 2^-20), the
+ * factor covering the rounding of this computation (K's own and the rest). single_bound sets
+ * K and Eu once a call, bound_of gives B for M. */
+typedef struct {
+    double K, Eu;
+} bound_t;
+
+static bound_t single_bound(double S, ptrdiff_t nt) {
+    bound_t b;
+    b.K = 2 * gamma_n(nt, 0x1p-53) * S * (1 + 0x1p-20);
+    b.Eu = (double)nt * 0x1p-1072;
+    return b;
+}
+
+/* B for the largest |value| among the n of ring_max (the rows' abs_max). */
+static inline double bound_of(bound_t b, const double *ring_max, ptrdiff_t n) {
+    double M = 0;
+    for (ptrdiff_t i = 0; i < n; i++) M = ring_max[i] > M ? ring_max[i] : M;
+    return M == 0 ? 0 : (M * b.K + b.Eu) * (1 + 0x1p-20);
+}
+
+/* The sums with fused multiply-adds: out[c] = 0 + LINE(0)[c] * f[0] + ... for c < n, as
+ * tap_sum, FMA_NV vectors a block (a fused multiply-add waits for the one before in its lane:
+ * twice the double loop's sums in flight keep both units busy). */
+#define FMA_NV 8
+#define FMA_BLOCK(VT, NV, out, LINE)                                                               \
+    for (; c + (NV) * W <= n; c += (NV) * W) {                                                     \
+        VT acc[NV];                                                                                \
+        for (int v = 0; v < (NV); v++) acc[v] = (VT){0};                                           \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const double *x = LINE(j) + c;                                                         \
+            const double w = f[j];                                                                 \
+            for (int v = 0; v < (NV); v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;             \
+        }                                                                                          \
+        for (int v = 0; v < (NV); v++) STORE(out + c + v * W, acc[v]);                             \
+    }
+#define FMA_SUM(VT, out, LINE)                                                                     \
+    enum { W = sizeof(VT) / sizeof(double) };                                                      \
+    ptrdiff_t c = 0;                                                                               \
+    FMA_BLOCK(VT, FMA_NV, out, LINE)                                                               \
+    FMA_BLOCK(VT, FMA_NV / 2, out, LINE)                                                           \
+    FMA_BLOCK(VT, 1, out, LINE)                                                                    \
+    for (; c < n; c++) {                                                                           \
+        double a = 0;                                                                              \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
+        out[c] = a;                                                                                \
+    }
+#define TAP_LINE(j) (at[j])
+#define DEFINE_FMA_PASSES(SUF, VD, VFL, VI, ATTR)                                                  \
+CONTRACT ATTR static void tap_sum_fma##SUF(double *restrict y, const double *const *at,            \
+                                           const double *restrict f, ptrdiff_t q, ptrdiff_t n) {   \
+    FMA_SUM(VD, y, TAP_LINE)                                                                       \
+}                                                                                                  \
+/* the largest |x[i]|, i < n (NaN: one; the loops discard the rows then), by the bits: those of  \
+   doubles without their signs are in the order of the magnitudes, and an integer maximum is a  \
+   vector loop */                                                                                 \
+ATTR static double abs_max##SUF(const double *restrict x, ptrdiff_t n) {                           \
+    unsigned long long m = 0;                                                                      \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                            \
+        unsigned long long b;                                                                      \
+        memcpy(&b, x + i, sizeof b);                                                               \
+        b &= 0x7fffffffffffffffull;                                                                \
+        m = b > m ? b : m;                                                                         \
+    }                                                                                              \
+    double a;                                                                                      \
+    memcpy(&a, &m, sizeof a);                                                                      \
+    return a;                                                                                      \
+}                                                                                                  \
+/* The n sums S' (y) stored to d as singles where S' - B and S' + B round alike (see above);    \
+ * the indices of the others go to miss. Returns how many. */                                    \
+ATTR static ptrdiff_t store_single##SUF(float *restrict d, const double *restrict y, ptrdiff_t n, \
+                                        double B, int *restrict miss) {                           \
+    enum { W = sizeof(VD) / sizeof(double) };                                                      \
+    typedef float VS __attribute__((vector_size(sizeof(VD) / 2)));                                 \
+    typedef int VB __attribute__((vector_size(sizeof(VD) / 2)));                                   \
+    VB differ = {0};                                                                               \
+    ptrdiff_t i = 0;                                                                               \
+    for (; i + W <= n; i += W) {                                                                   \
+        const VD v = LOAD(VD, y + i);                                                              \
+        const VS a = __builtin_convertvector(v - B, VS), b = __builtin_convertvector(v + B, VS);  \
+        STORE(d + i, a);                                                                           \
+        differ |= (VB)a ^ (VB)b;                                                                   \
+    }                                                                                              \
+    int any = 0;                                                                                   \
+    for (int v = 0; v < W; v++) any |= differ[v];                                                  \
+    for (; i < n; i++) {                                                                           \
+        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
+        d[i] = a;                                                                                  \
+        any |= memcmp(&a, &b, sizeof a) != 0;                                                      \
+    }                                                                                              \
+    ptrdiff_t nm = 0;                                                                              \
+    for (i = 0; any && i < n; i++) { /* rare: found again one by one */                            \
+        const float a = (float)(y[i] - B), b = (float)(y[i] + B);                                  \
+        if (memcmp(&a, &b, sizeof a) != 0) miss[nm++] = (int)i;                                    \
+    }                                                                                              \
+    return nm;                                                                                     \
+}
+FMA_WIDTHS(DEFINE_FMA_PASSES)
+#define tap_sum_fma(...) FMA_CALL(tap_sum_fma, __VA_ARGS__)
+#define abs_max(...) FMA_CALL(abs_max, __VA_ARGS__)
+#define store_single(...) FMA_CALL(store_single, __VA_ARGS__)
+
+/* recomputations allowed before a strip is redone by the double loop, in products: a start,
+ * then FMA_BUDGET per output (a recomputed product costs about 30 times a vector one) */
+#define FMA_START 16384.0
+#define FMA_BUDGET 0.25
+
 /* The steps of two output rows at once (see above): the positions row r's taps read, (ta, tb),
  * and row r + 1's, (ta + 1, tb), merged in an order of positions (by rows, or by columns) in
  * which the taps are listed, so that each row keeps its taps' order. Returns their number, or 0
@@ -1873,8 +2040,8 @@ static ptrdiff_t pair_steps(const long long *ta, const long long *tb, const doub
 }
 
 /* y0[c], y1[c]: the two rows' sums of the steps (see above) for c < n. */
-#define DEFINE_PAIR_SUM(SUF, VD, VFL, VI, ATTR)                                                    \
-ATTR static void pair_sum##SUF(double *restrict y0, double *restrict y1, const double *const *at,  \
+#define PAIR_SUM(PRE, ATTR, NAME, VD)                                                              \
+PRE ATTR static void NAME(double *restrict y0, double *restrict y1, const double *const *at,       \
                             const double *restrict sw, const long long *skind, ptrdiff_t ns,       \
                             ptrdiff_t n) {                                                         \
     enum { W = sizeof(VD) / sizeof(double), BLOCK = VECTORS * W };                                 \
@@ -1915,56 +2082,161 @@ ATTR static void pair_sum##SUF(double *restrict y0, double *restrict y1, const d
         y1[c] = b;                                                                                 \
     }                                                                                              \
 }
+#define DEFINE_PAIR_SUM(SUF, VD, VFL, VI, ATTR) PAIR_SUM(, ATTR, pair_sum##SUF, VD)
 SIMD_WIDTHS(DEFINE_PAIR_SUM)
 #define pair_sum(...) SIMD_CALL(pair_sum, __VA_ARGS__)
+/* pair_sum with fused multiply-adds, for single images (see above): its VECTORS vectors of
+ * two rows are as many sums in flight as tap_sum_fma's FMA_NV */
+#define DEFINE_PAIR_SUM_FMA(SUF, VD, VFL, VI, ATTR) PAIR_SUM(CONTRACT, ATTR, pair_sum_fma##SUF, VD)
+FMA_WIDTHS(DEFINE_PAIR_SUM_FMA)
+#define pair_sum_fma(...) FMA_CALL(pair_sum_fma, __VA_ARGS__)
+
+/* Four output rows at once with fused multiply-adds (single images): step s loads the padded
+ * values at at[s] once and adds their products with qw[4s + i] to row i's sums (y + i stride),
+ * a weight 0 where row i has no tap there. The steps are every position the four rows' taps
+ * read; a product with 0 adds an exact zero, and the order of the terms does not matter to the
+ * bound (see above), so the sums are within B of the double loop's. Each load serves four
+ * fused multiply-adds, twice pair_sum's: the double loop is bound by its loads, these by the
+ * multiply-adds. */
+#define QUAD_BLOCK(VD, NV)                                                                         \
+    for (; c + (NV) * W <= n; c += (NV) * W) {                                                     \
+        VD a0[NV], a1[NV], a2[NV], a3[NV];                                                         \
+        for (int v = 0; v < (NV); v++) a0[v] = a1[v] = a2[v] = a3[v] = (VD){0};                    \
+        for (ptrdiff_t s = 0; s < ns; s++) {                                                       \
+            const double *x = at[s] + c, *wq = qw + 4 * s;                                         \
+            const double w0 = wq[0], w1 = wq[1], w2 = wq[2], w3 = wq[3];                           \
+            for (int v = 0; v < (NV); v++) {                                                       \
+                const VD xv = LOAD(VD, x + v * W);                                                 \
+                a0[v] = a0[v] + xv * w0;                                                           \
+                a1[v] = a1[v] + xv * w1;                                                           \
+                a2[v] = a2[v] + xv * w2;                                                           \
+                a3[v] = a3[v] + xv * w3;                                                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < (NV); v++) {                                                           \
+            STORE(y + c + v * W, a0[v]);                                                           \
+            STORE(y + stride + c + v * W, a1[v]);                                                  \
+            STORE(y + 2 * stride + c + v * W, a2[v]);                                              \
+            STORE(y + 3 * stride + c + v * W, a3[v]);                                              \
+        }                                                                                          \
+    }
+#define DEFINE_QUAD_SUM_FMA(SUF, VD, VFL, VI, ATTR)                                                \
+CONTRACT ATTR static void quad_sum_fma##SUF(double *restrict y, ptrdiff_t stride,                  \
+                                            const double *const *at, const double *restrict qw,    \
+                                            ptrdiff_t ns, ptrdiff_t n) {                           \
+    enum { W = sizeof(VD) / sizeof(double) };                                                      \
+    ptrdiff_t c = 0;                                                                               \
+    QUAD_BLOCK(VD, W == 8 ? 3 : 2) /* 32 registers of AVX-512 hold 12 sums, 16 of AVX2 8 */ \
+    QUAD_BLOCK(VD, 1)                                                                              \
+    for (; c < n; c++) {                                                                           \
+        double a[4] = {0, 0, 0, 0};                                                                \
+        for (ptrdiff_t s = 0; s < ns; s++)                                                         \
+            for (int i = 0; i < 4; i++) a[i] = a[i] + at[s][c] * qw[4 * s + i];                   \
+        for (int i = 0; i < 4; i++) y[i * stride + c] = a[i];                                      \
+    }                                                                                              \
+}
+FMA_WIDTHS(DEFINE_QUAD_SUM_FMA)
+#define quad_sum_fma(...) FMA_CALL(quad_sum_fma, __VA_ARGS__)
+
+/* quad_sum_fma's steps of the taps (ta, tb, tw): positions (row, column) into qstep, the four
+ * rows' weights into qw; returns their number (0: a position listed twice, not taken). */
+static ptrdiff_t quad_steps(const long long *ta, const long long *tb, const double *tw,
+                            ptrdiff_t nt, ptrdiff_t q0, ptrdiff_t q1, long long *qstep,
+                            double *qw, double *grid) {
+    for (ptrdiff_t i = 0; i < q0 * q1; i++) grid[i] = 0;
+    for (ptrdiff_t t = 0; t < nt; t++) {
+        if (grid[ta[t] * q1 + tb[t]] != 0) return 0;
+        grid[ta[t] * q1 + tb[t]] = tw[t];
+    }
+    ptrdiff_t n = 0;
+    for (ptrdiff_t a = 0; a < q0 + 3; a++)
+        for (ptrdiff_t b = 0; b < q1; b++) {
+            int any = 0;
+            for (ptrdiff_t i = 0; i < 4; i++) {
+                const double v = a - i >= 0 && a - i < q0 ? grid[(a - i) * q1 + b] : 0.0;
+                qw[4 * n + i] = v;
+                any |= v != 0;
+            }
+            if (!any) continue;
+            qstep[2 * n] = a, qstep[2 * n + 1] = b;
+            n++;
+        }
+    return n;
+}
+
+static double exact_direct_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
+                               const long long *rowidx, const long long *colidx,
+                               const long long *ta, const long long *tb, const double *tw,
+                               ptrdiff_t nt, double fill, ptrdiff_t r, ptrdiff_t c, ptrdiff_t k);
 
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
- * memory. */
+ * memory. fma (single images: single_fma's answer): the sums with fused multiply-adds, each
+ * output decided or recomputed by exact_direct_one (see above); 1: a strip that recomputes too
+ * many is redone by the double loop, as is the rest of the call. */
 static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                           ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                           ptrdiff_t mid, ptrdiff_t q0, ptrdiff_t q1, const long long *ta,
                           const long long *tb, const double *tw, ptrdiff_t nt, double fill,
-                          ptrdiff_t r0, ptrdiff_t r1) {
+                          ptrdiff_t r0, ptrdiff_t r1, int fma) {
     /* no prefetch_strip of the rows ahead (as sep2 has): here it only cost (BENCHMARKS.md) */
     enum { RING_BYTES = 40 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)) };
-    const ptrdiff_t R = q0 + 1; /* rows in the ring */
+    const ptrdiff_t R = q0 + (fma ? 3 : 1); /* rows in the ring: for four output rows, two */
     const ptrdiff_t SW =
         strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (R * np_) - (q1 - 1), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
-    double *ring = malloc(sizeof(double) * (size_t)(np_ * R * PW + 3 * np_ * SW + 4 * nt));
-    const double **at = malloc(sizeof(double *) * (size_t)(3 * nt + R));
-    long long *steps = malloc(sizeof(long long) * (size_t)(8 * nt + 1));
-    if (ring == NULL || at == NULL || steps == NULL) {
+    const ptrdiff_t NQ = fma ? (q0 + 3) * q1 : 0; /* quad_steps' room */
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * R * PW + 5 * np_ * SW + 4 * nt +
+                                                    2 * np_ * R + 5 * NQ));
+    const double **at = malloc(sizeof(double *) * (size_t)(3 * nt + R + NQ));
+    long long *steps = malloc(sizeof(long long) * (size_t)(8 * nt + 1 + 2 * NQ));
+    int *miss = fma ? malloc(sizeof(int) * (size_t)(np_ * SW)) : NULL;
+    if (ring == NULL || at == NULL || steps == NULL || (fma && miss == NULL)) {
         free(ring);
         free(at);
         free(steps);
+        free(miss);
         return -1;
     }
-    double *sw = ring + np_ * R * PW + 3 * np_ * SW;
+    double *sw = ring + np_ * R * PW + 5 * np_ * SW;
+    /* fma: the largest |value| of each ring row, and of those an output row reads */
+    double *ring_max = sw + 4 * nt, *row_max = ring_max + np_ * R;
+    const bound_t bound = single_bound(abs_sum(tw, nt), nt);
+    double cost = 0, budget = FMA_START;
     long long *skind = steps + 6 * nt;
     const ptrdiff_t ns = pair_steps(ta, tb, tw, nt, q0, q1, steps, sw);
     for (ptrdiff_t s = 0; s < ns; s++) skind[s] = steps[3 * s + 2];
     const double **at2 = at + nt, **rows = at2 + 2 * nt; /* rows: the padded rows from r on */
-    /* the sums of rows r and r + 1 (planes apart), then both interleaved */
-    double *y = ring + np_ * R * PW, *yi = y + 2 * np_ * SW;
+    /* fma: four rows at once, by quad_sum_fma's nq steps */
+    const double **at4 = rows + R;
+    double *qw = row_max + np_ * R;
+    long long *qstep = steps + 8 * nt + 1;
+    const ptrdiff_t nq =
+        fma ? quad_steps(ta, tb, tw, nt, q0, q1, qstep, qw, qw + 4 * NQ) : 0;
+    /* the sums of rows r .. r + 3 (planes apart), then one row's interleaved */
+    double *y = ring + np_ * R * PW, *yi = y + 4 * np_ * SW;
     int status = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         /* padded columns c0..c0 + pw; those of the image itself: lo..hi (a ring row's indices) */
         ptrdiff_t lo, hi;
         strip_span(mid, n1, c0, pw, &lo, &hi);
+    strip:;
         ptrdiff_t next_p = r0; /* the next padded row to load */
         for (ptrdiff_t r = r0; r < r1 && status == 0;) {
-            const int pair = ns > 0 && r + 1 < r1;
-            for (; next_p < r + q0 + pair; next_p++) {
+            const int quad = fma && nq > 0 && r + 3 < r1;
+            const int pair = !quad && ns > 0 && r + 1 < r1;
+            const int g = quad ? 4 : 1 + pair; /* output rows this step */
+            for (; next_p < r + q0 + g - 1; next_p++) {
                 const ptrdiff_t p = next_p;
                 const long long src = rowidx[p];
                 for (ptrdiff_t k = 0; k < np_; k++) {
                     /* padded row p's columns of the strip in plane k, to its place in the ring */
-                    if (load_strip(ring + (k * R + p % R) * PW, image, kind, src, k, n1, np_, isz,
-                                   c0, lo, hi, mid, pw, colidx, fill))
+                    double *ring_row = ring + (k * R + p % R) * PW;
+                    if (load_strip(ring_row, image, kind, src, k, n1, np_, isz, c0, lo, hi, mid,
+                                   pw, colidx, fill))
                         status = 1;
+                    if (fma) ring_max[k * R + p % R] = abs_max(ring_row, pw);
                 }
             }
             /* output rows r (and r + 1) read padded rows r .. r + q0 - 1 (+ 1) */
@@ -1972,20 +2244,59 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
             char *o1 = o + (size_t)L1 * (size_t)np_ * isz;
             const int direct_out = np_ == 1 && kind == K_F64;
             for (ptrdiff_t k = 0; k < np_; k++) {
-                for (ptrdiff_t a = 0; a < q0 + pair; a++)
+                for (ptrdiff_t a = 0; a < q0 + g - 1; a++) {
                     rows[a] = ring + (k * R + (r + a) % R) * PW;
+                    if (fma) row_max[k * R + a] = ring_max[k * R + (r + a) % R];
+                }
                 double *y0 = direct_out ? (double *)o : y + k * SW;
                 double *y1 = direct_out ? (double *)o1 : y + (np_ + k) * SW;
-                if (pair) {
+                if (quad) {
+                    for (ptrdiff_t s = 0; s < nq; s++)
+                        at4[s] = rows[qstep[2 * s]] + qstep[2 * s + 1];
+                    quad_sum_fma(y0, np_ * SW, at4, qw, nq, w);
+                } else if (pair) {
                     for (ptrdiff_t s = 0; s < ns; s++)
                         at2[s] = rows[steps[3 * s]] + steps[3 * s + 1];
-                    pair_sum(y0, y1, at2, sw, skind, ns, w);
+                    if (fma)
+                        pair_sum_fma(y0, y1, at2, sw, skind, ns, w);
+                    else
+                        pair_sum(y0, y1, at2, sw, skind, ns, w);
                 } else {
                     for (ptrdiff_t t = 0; t < nt; t++) at[t] = rows[ta[t]] + tb[t];
-                    tap_sum(y0, at, tw, nt, w);
+                    if (fma)
+                        tap_sum_fma(y0, at, tw, nt, w);
+                    else
+                        tap_sum(y0, at, tw, nt, w);
                 }
             }
-            for (int half = 0; half <= pair && !direct_out; half++) {
+            if (fma && !status) {
+                for (ptrdiff_t k = 0; k < np_; k++) /* the slots of rows not read */
+                    for (ptrdiff_t a = q0 + g - 1; a < R; a++) row_max[k * R + a] = 0;
+                const double B = bound_of(bound, row_max, np_ * R);
+                budget += FMA_BUDGET * (double)(g * w * np_);
+                for (int half = 0; half < g; half++) {
+                    char *dst = o + (size_t)half * (size_t)L1 * (size_t)np_ * isz;
+                    const double *yr = y + half * np_ * SW;
+                    if (np_ > 1) {
+                        for (ptrdiff_t c = 0; c < w; c++)
+                            for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = yr[k * SW + c];
+                        yr = yi;
+                    }
+                    const ptrdiff_t m1 = store_single((float *)dst, yr, w * np_, B, miss);
+                    cost += (double)m1 * (double)nt;
+                    if (cost > budget && fma == 1) {
+                        fma = 0; /* this strip again and the rest by the double loop */
+                        goto strip;
+                    }
+                    for (ptrdiff_t m = 0; m < m1; m++) {
+                        const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
+                        ((float *)dst)[miss[m]] =
+                            (float)exact_direct_one(image, kind, n1, np_, rowidx, colidx, ta, tb,
+                                                    tw, nt, fill, r + half, c0 + c, k);
+                    }
+                }
+            }
+            for (int half = 0; half <= pair && !direct_out && !fma; half++) {
                 char *dst = half ? o1 : o;
                 const double *yr = y + half * np_ * SW;
                 if (np_ == 1) {
@@ -1996,12 +2307,13 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
                     store_row(dst, yi, kind, w * np_);
                 }
             }
-            r += 1 + pair;
+            r += g;
         }
     }
     free(ring);
     free(at);
     free(steps);
+    free(miss);
     return status;
 }
 
@@ -2141,8 +2453,10 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
 static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     /* nonsep2(out, image, kind, rowidx, colidx, mid, ta, tb, tw, q0, q1, fill, r0, r1,
-     * mode=1): mode as sep2's (0 the double loop; 1 nonsep2_f32 where it is taken, else the
-     * double loop; 2 nonsep2_f32 only, however many outputs it recomputes: tests) */
+     * mode=1): mode as sep2's (0 the double loop; 1 nonsep2_f32 where it is taken, single
+     * images' fused multiply-adds where they pay, else the double loop; 2 nonsep2_f32 only,
+     * however many outputs it recomputes: tests; 3 the fused multiply-adds only, any kernel,
+     * however many outputs they recompute: tests) */
     if (nargs != 14 && nargs != 15) {
         PyErr_SetString(PyExc_TypeError, "nonsep2 takes 14 or 15 arguments");
         return NULL;
@@ -2156,7 +2470,7 @@ static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t na
     ptrdiff_t r0 = PyNumber_AsSsize_t(args[12], PyExc_OverflowError);
     ptrdiff_t r1 = PyNumber_AsSsize_t(args[13], PyExc_OverflowError);
     if (PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 2) {
+    if (kind < 0 || kind > K_BOOL || mode < 0 || mode > 3) {
         PyErr_SetString(PyExc_ValueError, "nonsep2: unknown kind or mode");
         return NULL;
     }
@@ -2202,13 +2516,15 @@ static PyObject *py_nonsep2(PyObject *self, PyObject *const *args, Py_ssize_t na
         int status = 0;
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
-            status = mode == 0 ? 2
-                               : nonsep2_f32(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci,
-                                             mid, q0, q1, ta, tb, bw->buf, nt, fill, r0, r1,
-                                             mode == 2);
-            if (status == 2 && mode != 2)
+            /* single images: fused multiply-adds where they pay (mode 3: forced) */
+            const int fma = kind == K_F32 ? single_fma((int)mode, nt, abs_sum(bw->buf, nt)) : 0;
+            status = mode == 0 || mode == 3 || fma
+                         ? 2
+                         : nonsep2_f32(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
+                                       q0, q1, ta, tb, bw->buf, nt, fill, r0, r1, mode == 2);
+            if (status == 2 && mode != 2 && (mode != 3 || fma))
                 status = bridge_nonsep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
-                                        q0, q1, ta, tb, bw->buf, nt, fill, r0, r1);
+                                        q0, q1, ta, tb, bw->buf, nt, fill, r0, r1, fma);
             Py_END_ALLOW_THREADS
         }
         result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
@@ -2678,7 +2994,9 @@ static PyMethodDef methods[] = {
      "alone) set to 0 + P[r + ta[t], c + tb[t]] * tw[t] summed over the taps t in order, P the "
      "padded image (as sep2 reads it), converted as MATLAB converts; True (nothing to trust) "
      "where the image holds NaN or Inf. mode as sep2's: 0 the double loop, 1 the float32 sum "
-     "with its guard where taken, 2 (tests) that path only, True where it is not taken."},
+     "with its guard where taken (single images: fused multiply-adds with theirs, kernels of "
+     "36 taps or more), 2 (tests) the float32 path only, 3 (tests) the fused multiply-adds "
+     "only, any kernel; True where the path is not taken."},
     {"store", (PyCFunction)(void (*)(void))py_store, METH_FASTCALL,
      "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
      "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
