@@ -5,6 +5,7 @@ and layout, and give the same finite part, positions and max |x|."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,3 +61,29 @@ def test_a_single_nan_or_infinity_is_found_anywhere():
                 np.testing.assert_array_equal(bad, [divmod(k, 64)])
                 assert fx.reshape(-1)[k] == 0 and fx is not x
                 assert nonfinite.max_abs(x, {}) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dims=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    special=st.lists(st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0]), max_size=3),
+    layout=st.sampled_from(["C", "F", "strided"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_threaded_min_and_max_are_the_serial_ones(dims, dtype, special, layout, seed):
+    """Above THREADED_EXTREMES the min and max come from shares on the kernels' threads: the
+    same values as one pass (a NaN or an infinity anywhere found), in every layout."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(dims) * 100).astype(dtype)
+    for v in special:
+        x.reshape(-1)[rng.integers(x.size)] = v
+    x = {"F": np.asfortranarray(x), "strided": x[..., ::2]}.get(layout, x)
+    with np.errstate(invalid="ignore"):
+        want = (float(x.min()), float(x.max())) if x.size else None
+    if want is None:
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(nonfinite, "THREADED_EXTREMES", 1)
+        got = nonfinite._extremes(x)
+    np.testing.assert_array_equal(got, want)
