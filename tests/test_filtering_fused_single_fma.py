@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, same_bits
+from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
@@ -67,14 +67,20 @@ def _three_ways(fn, monkeypatch, width: int | None = None):
     try:
         if width is not None:
             d.simd_width(width)
-        with monkeypatch.context() as m:
-            m.setattr(loops, "C_NONSEP2", checked)
-            fused = fn()
-            m.setattr(filtering, "FUSED_NONSEPARABLE", False)
-            old = fn()
+        fused, old = fused_and_old(
+            fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", lambda _: checked
+        )
     finally:
         d.simd_width(old_width)
     return fused, old, len(taken), len(calls)
+
+
+def _forced_everywhere(fn, monkeypatch, width: int) -> None:
+    """fn() with the fused loops is fn() without them, bit for bit, and every nonsep2 call on
+    a finite image was summed by the forced fused path (mode 3) with the double loop's bits."""
+    fused, old, taken, calls = _three_ways(fn, monkeypatch, width)
+    assert calls and taken == calls
+    same_bits(fused, old)
 
 
 def _single_image(rng, shape, style: str, scale: int) -> np.ndarray:
@@ -196,13 +202,11 @@ def test_sums_next_to_the_midpoints_between_singles(monkeypatch, width, scale):
     for q, m in ((5, 16), (3, 15), (7, 17), (9, 18)):
         A = _single_image(rng, (64, 300), "midpoint", scale)
         h = _taps(rng, "nudged", (q, q), m)
-        fused, old, taken, calls = _three_ways(
+        _forced_everywhere(
             lambda A=A, h=h: filtering.imfilter(A, h, "symmetric", separable=False),
             monkeypatch,
             width,
         )
-        assert calls and taken == calls
-        same_bits(fused, old)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
@@ -218,13 +222,11 @@ def test_bands_of_zeros_and_of_midpoint_sums(monkeypatch, width):
         A[30 + edge : 36 + edge] = 0
         for q, m in ((3, 15), (3, 16), (5, 16), (5, 17)):
             h = _taps(rng, "nudged", (q, q), m)
-            fused, old, taken, calls = _three_ways(
+            _forced_everywhere(
                 lambda A=A, h=h: filtering.imfilter(A, h, 0, separable=False),
                 monkeypatch,
                 width,
             )
-            assert calls and taken == calls
-            same_bits(fused, old)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
@@ -239,13 +241,11 @@ def test_overflow_to_inf_at_the_largest_singles_midpoint(monkeypatch, width):
     for q in (3, 6):
         for extra in (0.0, 2.0**-25, 2.0**-24, 3 * 2.0**-26):
             h = _nudge(rng, np.full((q, q), (1.0 + extra) / q**2))
-            fused, old, taken, calls = _three_ways(
+            _forced_everywhere(
                 lambda h=h: filtering.imfilter(A, h, "replicate", separable=False),
                 monkeypatch,
                 width,
             )
-            assert calls and taken == calls
-            same_bits(fused, old)
 
 
 @pytest.mark.skipif(not _fma_widths(), reason="no fused multiply-adds on this processor")
@@ -259,13 +259,11 @@ def test_signs_of_sums_rounding_to_zero(monkeypatch, width):
         A = _single_image(rng, (40, 238), "midpoint", scale)
         for q in (3, 5):
             h = _taps(rng, "zero-sum", (q, 1 + q // 2), 0)
-            fused, old, taken, calls = _three_ways(
+            _forced_everywhere(
                 lambda A=A, h=h: filtering.imfilter(A, h, 0, separable=False),
                 monkeypatch,
                 width,
             )
-            assert calls and taken == calls
-            same_bits(fused, old)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
