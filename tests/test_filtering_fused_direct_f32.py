@@ -83,10 +83,12 @@ def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
         return h
     if kind == "gaussian":
         return filtering.fspecial("gaussian", [q0, q1], float(rng.uniform(0.3, 2.0)))
+    if kind == "saturating":  # large taps of both signs: most outputs beyond the class's ends
+        return rng.standard_normal((q0, q1)) * rng.choice([1.0, 4.0, 16.0])
     return rng.random((q0, q1)) * rng.choice([1.0, 0.1, 3.0])
 
 
-KINDS = ("average", "halves", "quarters", "negative", "sparse", "gaussian", "random")
+KINDS = ("average", "halves", "quarters", "negative", "sparse", "gaussian", "random", "saturating")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -281,4 +283,26 @@ def test_sums_whose_small_taps_float32_drops(monkeypatch, cls, value, H, q, sign
                 width,
             )
             assert taken == calls == 1
+            same_bits(fused, old)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("q", [(5, 5), (9, 9), (4, 11)])
+@pytest.mark.parametrize("cls", CLASSES)
+def test_kernels_whose_outputs_mostly_saturate(monkeypatch, cls, q, width):
+    # Standard normal taps (absolute sums of 20 to 65): most outputs saturate, and
+    # store_guarded clamps before it looks for a half-integer (a saturated output is decided
+    # whatever the bound); the float32 path taken for the 5x5 kernel on uint8, the wider
+    # bounds left to the double loop. The classes' ends, values in between, small values.
+    rng = np.random.default_rng(q[0] * 100 + q[1])
+    h = rng.standard_normal(q)
+    for style in ("mixed", "ends", "small"):
+        A = _image(rng, cls, (50, 260), style)
+        for pad in ("replicate", 0):
+            fused, old, taken, calls = _three_ways(
+                lambda A=A, pad=pad: filtering.imfilter(A, h, pad), monkeypatch, width
+            )
+            assert calls == 1
+            if cls == "uint8" and q == (5, 5):
+                assert taken, "the float32 path should have computed this case"
             same_bits(fused, old)

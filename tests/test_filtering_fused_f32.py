@@ -67,6 +67,8 @@ def _taps(rng, kind: str, q: int) -> np.ndarray:
     if kind == "negative":  # a derivative-like filter: negative taps, sum 0
         t = rng.integers(-3, 4, q).astype(float)
         return t / max(1.0, np.abs(t).sum())
+    if kind == "saturating":  # large taps of both signs: most outputs beyond the class's ends
+        return rng.standard_normal(q) * rng.choice([2.0, 8.0])
     return rng.standard_normal(q)
 
 
@@ -138,7 +140,7 @@ def _lost_sums(value: int, w: float, t: float, n: int) -> tuple[float, float]:
     return float(yf), y
 
 
-TAPS = ("average", "halves", "quarters", "binomial", "gaussian", "negative", "random")
+TAPS = ("average", "halves", "quarters", "binomial", "gaussian", "negative", "random", "saturating")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,

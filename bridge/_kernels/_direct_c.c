@@ -1464,12 +1464,14 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
     }                                                                                              \
     /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds    \
        to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from      \
-       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */               \
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers); beyond the       \
+       ends every number within G < 0.5 saturates alike, so an x outside lo..hi is not near, as   \
+       in decide1 (which clamps x first) */                                                        \
     const float magic = 0x1.8p23f;                                                                 \
     const VFL r = (x + magic) - magic;                                                             \
     const VFL d = (VFL)((VI)(x - r) & absmask);                                                    \
-    *near = 0.5f - d <= G;                                                                         \
     const VFL vlo = (VFL){0} + lo, vhi = (VFL){0} + hi;                                            \
+    *near = (0.5f - d <= G) & (x >= vlo) & (x <= vhi);                                             \
     VI m = r < vlo; /* -1 where true */                                                            \
     VFL c = (VFL)(((VI)r & ~m) | ((VI)vlo & m));                                                   \
     m = c > vhi;                                                                                   \
