@@ -1444,7 +1444,6 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
             VI a, differ;                                                                          \
             decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                      \
             STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                            \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
             anyv |= differ;                                                                        \
         }                                                                                          \
         break;                                                                                     \
@@ -1495,10 +1494,16 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
         GUARDED_CASE(SUF, VI, K_I16, short, -32768.0f, 32767.0f)                                   \
     }                                                                                              \
     /* the lanes that differ, found only where one does (a test per vector is a chain of           \
-       shuffles the loop waits for) */                                                             \
+       shuffles the loop waits for), by deciding the vectors again: most rows have none, and a    \
+       store of each vector's flags cost more than this second pass where one has */               \
     int any = 0;                                                                                   \
     for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
     if (any) {                                                                                     \
+        for (ptrdiff_t j = 0; j < i; j += W) {                                                     \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + j, G, kind, lo, hi);                                   \
+            STORE(flag + j, __builtin_convertvector(differ, vec_u8));                              \
+        }                                                                                          \
         ptrdiff_t j = 0;                                                                           \
         for (; j + 8 <= i; j += 8) {                                                               \
             unsigned long long word;                                                               \
