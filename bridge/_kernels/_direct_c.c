@@ -1321,10 +1321,11 @@ static double gamma_n(ptrdiff_t n, double u) { return (double)n * u / (1.0 - (do
  * d_k .. d_n, n - k + 2 factors (1 + t), |t| <= u, and term 1 only n (d_1 = 0 where step 1 is
  * not fused, 0 + a being exact; e_1 = 0 where it is): at most n, whatever mix of steps is
  * fused, so |s_n - sum p| <= gamma_n sum |p| holds for both passes as for unfused ones
- * (Higham, Accuracy and Stability, lemma 3.1): E1 and Ef above do not change. The column pass's inputs are the row pass's float32 outputs tf, however
- * they were summed, and the taps' rounding to float32 (u |f|) is before any product. Below the
- * normal range a fused step's result is rounded once (at most 2^-150 absolute) where an unfused
- * step has two (the product's and the sum's, both counted in Eu): Eu covers either. */
+ * (Higham, Accuracy and Stability, lemma 3.1): E1 and Ef above do not change. The column
+ * pass's inputs are the row pass's float32 outputs tf, however they were summed, and the taps'
+ * rounding to float32 (u |f|) is before any product. Below the normal range a fused step's
+ * result is rounded once (at most 2^-150 absolute) where an unfused step has two (the
+ * product's and the sum's, both counted in Eu): Eu covers either. */
 static float sep2_f32_bound(double M, double S1, ptrdiff_t q1, double S0, ptrdiff_t q0) {
     const double u = 0x1p-24, d = 0x1p-53;
     const double E1 = M * S1 * (u + gamma_n(q1, u) * (1 + u));
@@ -1463,8 +1464,8 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
     }                                                                                              \
     /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds    \
        to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from      \
-       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers); beyond the       \
-       ends every number within G < 0.5 saturates alike, so an x outside lo..hi is not near, as   \
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers); beyond the      \
+       ends every number within G < 0.5 saturates alike, so an x outside lo..hi is not near, as    \
        in decide1 (which clamps x first) */                                                        \
     const float magic = 0x1.8p23f;                                                                 \
     const VFL r = (x + magic) - magic;                                                             \
