@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bridge import filtering
 from bridge._kernels import loops
 from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
-from tests.test_filtering_fused_f32 import CLASSES, _image
+from tests.test_filtering_fused_f32 import CLASSES, _image, _lost_sums, _lost_taps
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
@@ -83,10 +83,12 @@ def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
         return h
     if kind == "gaussian":
         return filtering.fspecial("gaussian", [q0, q1], float(rng.uniform(0.3, 2.0)))
+    if kind == "saturating":  # large taps of both signs: most outputs beyond the class's ends
+        return rng.standard_normal((q0, q1)) * rng.choice([1.0, 4.0, 16.0])
     return rng.random((q0, q1)) * rng.choice([1.0, 0.1, 3.0])
 
 
-KINDS = ("average", "halves", "quarters", "negative", "sparse", "gaussian", "random")
+KINDS = ("average", "halves", "quarters", "negative", "sparse", "gaussian", "random", "saturating")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -243,3 +245,64 @@ def test_images_wider_than_a_strip(monkeypatch, shape, q, width):
                 )
                 assert taken == calls >= 1  # several: the transposed image's rows in threads
                 same_bits(fused, old)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.8, 1.5])
+@pytest.mark.parametrize(
+    ("cls", "value", "H", "q", "sign"),
+    [
+        ("uint8", 255, 128.5, (3, 3), 1),
+        ("uint8", 255, 128.5, (7, 7), 1),
+        ("uint8", 255, 128.5, (31, 2), 1),
+        ("int8", 127, 64.5, (5, 5), -1),
+        ("int8", -127, 64.5, (4, 6), 1),
+        ("bool", 1, 0.5, (5, 5), 1),
+        ("uint16", 65535, 32768.5, (2, 2), 1),
+        ("int16", 32767, 16384.5, (3, 3), -1),
+    ],
+)
+def test_sums_whose_small_taps_float32_drops(monkeypatch, cls, value, H, q, sign, phi, width):
+    # 0 + v w + v t + ... over the q0 q1 taps, for an image of the one value v, in the
+    # arrangement float32 loses most on (tests/test_filtering_fused_f32.py's _lost_taps): float32's
+    # sum on a half-integer (phi 0), short of it by up to 0.6 of the bound with the double sum
+    # across it (phi 0.5, 0.8), or both short (1.5); negative taps or values: the sums negated.
+    n = q[0] * q[1]
+    w, t = _lost_taps(value, n, phi, H)
+    yf, y = _lost_sums(abs(value), w, t, n)
+    if 0 < phi < 1 and n >= 17:
+        assert yf < H < y, "the construction should put the two sums across H"
+    h = np.full(q, sign * t)
+    h[-1, -1] = sign * w  # correlation: the last tap is summed first
+    A = np.full((30, 300), value, np.dtype(cls))
+    for img in (A, np.asfortranarray(A)):
+        for pad in ("replicate", 0):
+            fused, old, taken, calls = _three_ways(
+                lambda img=img, pad=pad: filtering.imfilter(img, h, pad, separable=False),
+                monkeypatch,
+                width,
+            )
+            assert taken == calls == 1
+            same_bits(fused, old)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("q", [(5, 5), (9, 9), (4, 11)])
+@pytest.mark.parametrize("cls", CLASSES)
+def test_kernels_whose_outputs_mostly_saturate(monkeypatch, cls, q, width):
+    # Standard normal taps (absolute sums of 20 to 65): most outputs saturate, and
+    # store_guarded clamps before it looks for a half-integer (a saturated output is decided
+    # whatever the bound); the float32 path taken for the 5x5 kernel on uint8, the wider
+    # bounds left to the double loop. The classes' ends, values in between, small values.
+    rng = np.random.default_rng(q[0] * 100 + q[1])
+    h = rng.standard_normal(q)
+    for style in ("mixed", "ends", "small"):
+        A = _image(rng, cls, (50, 260), style)
+        for pad in ("replicate", 0):
+            fused, old, taken, calls = _three_ways(
+                lambda A=A, pad=pad: filtering.imfilter(A, h, pad), monkeypatch, width
+            )
+            assert calls == 1
+            if cls == "uint8" and q == (5, 5):
+                assert taken, "the float32 path should have computed this case"
+            same_bits(fused, old)

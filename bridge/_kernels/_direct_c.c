@@ -1240,6 +1240,35 @@ SIMD_WIDTHS(DEFINE_COLUMN_PASS)
 #define CONTRACT
 #endif
 
+/* The float32 sums' builds (row_pass_f32, column_pass_f32, tap_sum_f32), one per width as
+ * SIMD_WIDTHS's, the 32-byte one for AVX2 with FMA: target("avx2") alone has no fused
+ * multiply-add, so that build rounded each product, then added (two vector operations a tap
+ * where AVX-512's build does one). FMA is its own feature bit, so that build runs only where
+ * the processor has it; elsewhere the 16-byte build does (the same bits: whether a step is
+ * fused or not, the output's decision is the double loop's, sep2_f32_bound). */
+#if HAVE_MASKED
+#define AVX2FMA __attribute__((target("avx2,fma")))
+#define F32_WIDTHS(DEFINE)                                                                        \
+    DEFINE(_64, vec_f64, vec_f32, vec_i32x16, AVX512)                                             \
+    DEFINE(_32, vec32_f64, vec32_f32, vec32_i32, AVX2FMA)                                         \
+    DEFINE(_16, vec16_f64, vec16_f32, vec16_i32, )
+static int fma_32 = -1; /* -1: not read yet */
+static int has_fma_32(void) {
+    if (fma_32 < 0) {
+        __builtin_cpu_init();
+        fma_32 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return fma_32;
+}
+#define F32_CALL(NAME, ...)                                                                       \
+    (simd_width() == 64                  ? NAME##_64(__VA_ARGS__)                                \
+     : simd_width() == 32 && has_fma_32() ? NAME##_32(__VA_ARGS__)                                \
+                                          : NAME##_16(__VA_ARGS__))
+#else
+#define F32_WIDTHS(DEFINE) SIMD_WIDTHS(DEFINE)
+#define F32_CALL(NAME, ...) SIMD_CALL(NAME, __VA_ARGS__)
+#endif
+
 /* M, the largest |value| of the classes whose values float32 holds exactly; 0 for the others. */
 static double f32_class_max(int kind) {
     switch (kind) {
@@ -1284,7 +1313,19 @@ static double gamma_n(ptrdiff_t n, double u) { return (double)n * u / (1.0 - (do
  *   the double loop: |y - y*| <= M S1 S0 (gamma'_q0 (1 + gamma'_q1) + gamma'_q1) = Ed (d);
  *   results below float32's normal range: at most 2^-150 absolute per operation, 2 q1 of them
  *     carried by S0 and 2 q0 more, twice over for safety: Eu;
- *   B = (Ef + Ed + Eu) (1 + 2^-20), the factor covering the rounding of this computation. */
+ *   B = (Ef + Ed + Eu) (1 + 2^-20), the factor covering the rounding of this computation.
+ * Fused multiply-adds (the float32 passes may contract a product and its sum, at any width and
+ * step, as the compiler chooses): a step of a pass is s_k = (s_(k-1) + p_k (1 + e_k)) (1 + d_k),
+ * |e_k|, |d_k| <= u, p_k = x_k g_k the exact product of two float32s; a fused step is the same
+ * with e_k = 0 (one rounding, of the exact s_(k-1) + p_k). Term k thus carries e_k and
+ * d_k .. d_n, n - k + 2 factors (1 + t), |t| <= u, and term 1 only n (d_1 = 0 where step 1 is
+ * not fused, 0 + a being exact; e_1 = 0 where it is): at most n, whatever mix of steps is
+ * fused, so |s_n - sum p| <= gamma_n sum |p| holds for both passes as for unfused ones
+ * (Higham, Accuracy and Stability, lemma 3.1): E1 and Ef above do not change. The column
+ * pass's inputs are the row pass's float32 outputs tf, however they were summed, and the taps'
+ * rounding to float32 (u |f|) is before any product. Below the normal range a fused step's
+ * result is rounded once (at most 2^-150 absolute) where an unfused step has two (the
+ * product's and the sum's, both counted in Eu): Eu covers either. */
 static float sep2_f32_bound(double M, double S1, ptrdiff_t q1, double S0, ptrdiff_t q0) {
     const double u = 0x1p-24, d = 0x1p-53;
     const double E1 = M * S1 * (u + gamma_n(q1, u) * (1 + u));
@@ -1353,15 +1394,16 @@ static inline void put_recomputed(char *o, int kind, ptrdiff_t i, double v, doub
 }
 
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * f[0] + ... for c < n. Products and sums may
- * be fused multiply-adds here (one rounding where there were two: the bound still holds). VF
- * vectors at a time: twice the double loop's, for the same bytes in flight. */
+ * be fused multiply-adds here (one rounding where there were two: the bound still holds, see
+ * sep2_f32_bound; one vector operation a tap where the build has FMA, F32_WIDTHS). VF vectors
+ * at a time: twice the double loop's, for the same bytes in flight. */
 #define DEFINE_ROW_PASS_F32(SUF, VD, VFL, VI, ATTR)                                                \
 CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
                                             const float *restrict f, ptrdiff_t q, ptrdiff_t n) {   \
     PASS_SUM(float, VFL, VF, t, ROW_LINE)                                                          \
 }
-SIMD_WIDTHS(DEFINE_ROW_PASS_F32)
-#define row_pass_f32(...) SIMD_CALL(row_pass_f32, __VA_ARGS__)
+F32_WIDTHS(DEFINE_ROW_PASS_F32)
+#define row_pass_f32(...) F32_CALL(row_pass_f32, __VA_ARGS__)
 
 /* column_pass in float32: y[c] = 0 + rows[0][c] * f[0] + ... for c < n (fused multiply-adds
  * allowed, as in row_pass_f32). */
@@ -1371,8 +1413,8 @@ CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *c
                                                ptrdiff_t n) {                                      \
     PASS_SUM(float, VFL, VF, y, COLUMN_LINE)                                                       \
 }
-SIMD_WIDTHS(DEFINE_COLUMN_PASS_F32)
-#define column_pass_f32(...) SIMD_CALL(column_pass_f32, __VA_ARGS__)
+F32_WIDTHS(DEFINE_COLUMN_PASS_F32)
+#define column_pass_f32(...) F32_CALL(column_pass_f32, __VA_ARGS__)
 
 /* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
  * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
@@ -1403,7 +1445,6 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
             VI a, differ;                                                                          \
             decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                      \
             STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                            \
-            STORE(flag + i, __builtin_convertvector(differ, vec_u8));                              \
             anyv |= differ;                                                                        \
         }                                                                                          \
         break;                                                                                     \
@@ -1423,12 +1464,14 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
     }                                                                                              \
     /* r: x rounded to the nearest integer, ties to even (adding and removing 1.5 * 2^23 rounds    \
        to an integer exactly where |x| < 2^22), d = x - r exactly, |d| <= 0.5; half away from      \
-       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers) */               \
+       zero differs only at a tie, where |d| = 0.5: near. Then clamped (integers); beyond the      \
+       ends every number within G < 0.5 saturates alike, so an x outside lo..hi is not near, as    \
+       in decide1 (which clamps x first) */                                                        \
     const float magic = 0x1.8p23f;                                                                 \
     const VFL r = (x + magic) - magic;                                                             \
     const VFL d = (VFL)((VI)(x - r) & absmask);                                                    \
-    *near = 0.5f - d <= G;                                                                         \
     const VFL vlo = (VFL){0} + lo, vhi = (VFL){0} + hi;                                            \
+    *near = (0.5f - d <= G) & (x >= vlo) & (x <= vhi);                                             \
     VI m = r < vlo; /* -1 where true */                                                            \
     VFL c = (VFL)(((VI)r & ~m) | ((VI)vlo & m));                                                   \
     m = c > vhi;                                                                                   \
@@ -1452,10 +1495,16 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
         GUARDED_CASE(SUF, VI, K_I16, short, -32768.0f, 32767.0f)                                   \
     }                                                                                              \
     /* the lanes that differ, found only where one does (a test per vector is a chain of           \
-       shuffles the loop waits for) */                                                             \
+       shuffles the loop waits for), by deciding the vectors again: most rows have none, and a    \
+       store of each vector's flags cost more than this second pass where one has */               \
     int any = 0;                                                                                   \
     for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
     if (any) {                                                                                     \
+        for (ptrdiff_t j = 0; j < i; j += W) {                                                     \
+            VI a, differ;                                                                          \
+            decide16##SUF(&a, &differ, yf + j, G, kind, lo, hi);                                   \
+            STORE(flag + j, __builtin_convertvector(differ, vec_u8));                              \
+        }                                                                                          \
         ptrdiff_t j = 0;                                                                           \
         for (; j + 8 <= i; j += 8) {                                                               \
             unsigned long long word;                                                               \
@@ -2331,8 +2380,8 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
  * allowed, as in row_pass_f32). */
 #define DEFINE_TAP_SUM_F32(SUF, VD, VFL, VI, ATTR)                                                 \
     TAP_SUM(CONTRACT, ATTR, tap_sum_f32##SUF, float, VFL, VF)
-SIMD_WIDTHS(DEFINE_TAP_SUM_F32)
-#define tap_sum_f32(...) SIMD_CALL(tap_sum_f32, __VA_ARGS__)
+F32_WIDTHS(DEFINE_TAP_SUM_F32)
+#define tap_sum_f32(...) F32_CALL(tap_sum_f32, __VA_ARGS__)
 
 /* y of output (r, c) in plane k as the double loop (tap_sum, pair_sum) computes it: 0 + the
  * padded value at (r + ta[t], c + tb[t]) times tw[t], t = 0, 1, ... in order. */
