@@ -336,3 +336,44 @@ def fused_old_and_ran(fn, monkeypatch, loop: str, switch: str):
 
     fused, old = fused_and_old(fn, monkeypatch, loop, switch, counting)
     return fused, old, bool(calls)
+
+
+def loop_modes(fn, monkeypatch, loop: str, switch: str, row: int, forced: int, width=None):
+    """(fn() with the fused loop ``loops.<loop>`` on (``filtering.<switch>``), fn() with it off,
+    the loop's calls the forced mode ``forced`` summed itself, its calls on finite images, those
+    on images with NaN or Inf): every call also run by the double loop (mode 0) and in mode
+    ``forced``, its rows (arguments ``row`` and ``row + 1`` after the output) compared byte for
+    byte; a call on an image with NaN or Inf must say so in every mode (the caller then discards
+    the rows and takes the old path). At the vector width ``width`` (None: as it is)."""
+    from bridge._kernels import loops
+
+    real = getattr(loops, loop)
+    taken, calls, flagged = [], [], []
+
+    def checked(out, *rest):
+        r0, r1 = rest[row], rest[row + 1]
+        double = np.empty_like(out)
+        flag0 = real(double, *rest, 0)
+        flag = real(out, *rest)  # mode 1, the default
+        assert flag == flag0
+        if flag:
+            assert real(np.empty_like(out), *rest, forced)
+            flagged.append(1)
+            return flag
+        calls.append(1)
+        same_bits(out[r0:r1], double[r0:r1])
+        alone = np.empty_like(out)
+        if not real(alone, *rest, forced):
+            taken.append(1)
+            same_bits(alone[r0:r1], double[r0:r1])
+        return flag
+
+    d = loops._direct_c
+    old_width = d.simd_width()
+    try:
+        if width is not None:
+            d.simd_width(width)
+        fused, old = fused_and_old(fn, monkeypatch, loop, switch, lambda _: checked)
+    finally:
+        d.simd_width(old_width)
+    return fused, old, len(taken), len(calls), len(flagged)

@@ -24,46 +24,20 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
-from tests.test_filtering_fused_f32 import CLASSES, _image, _lost_sums, _lost_taps
+from tests.filtering_strategies import BOUNDARIES, loop_modes, same_bits
+from tests.test_filtering_fused_f32 import CLASSES, integer_image, lost_sums, lost_taps
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
 
 
 def _three_ways(fn, monkeypatch, width: int | None = None):
-    """(the call's result, the old path's result, nonsep2 calls where the float32 path was
-    taken, nonsep2 calls): each nonsep2 call also run in modes 0 and 2, its rows compared byte
-    for byte; at the vector width ``width`` (None: as it is)."""
-    real = loops.C_NONSEP2
-    taken, calls = [], []
-
-    def checked(out, *rest):
-        calls.append(1)
-        r0, r1 = rest[11], rest[12]
-        flag = real(out, *rest)  # mode 1, the default
-        double = np.empty_like(out)
-        assert real(double, *rest, 0) == flag
-        if flag:  # NaN or Inf in the image: the caller discards the rows and takes the old path
-            return flag
-        same_bits(out[r0:r1], double[r0:r1])
-        alone = np.empty_like(out)
-        if not real(alone, *rest, 2):
-            taken.append(1)
-            same_bits(alone[r0:r1], double[r0:r1])
-        return flag
-
-    d = loops._direct_c
-    old_width = d.simd_width()
-    try:
-        if width is not None:
-            d.simd_width(width)
-        fused, old = fused_and_old(
-            fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", lambda _: checked
-        )
-    finally:
-        d.simd_width(old_width)
-    return fused, old, len(taken), len(calls)
+    """filtering_strategies.loop_modes of nonsep2 with mode 2, the float32 path; every call
+    counted."""
+    fused, old, taken, calls, flagged = loop_modes(
+        fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", 11, 2, width
+    )
+    return fused, old, taken, calls + flagged
 
 
 def _kernel(rng, kind: str, q0: int, q1: int) -> np.ndarray:
@@ -110,7 +84,7 @@ def test_float32_path_has_the_bits_of_the_double_loop(
 ):
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = _image(rng, cls, (n0, n1, 3) if layout == "planes" else (n0, n1), style)
+    A = integer_image(rng, cls, (n0, n1, 3) if layout == "planes" else (n0, n1), style)
     if layout == "F":
         A = np.asfortranarray(A)
     h = _kernel(rng, kind, q0, q1)
@@ -129,7 +103,7 @@ def test_near_ties_decided_by_the_double_loops_rounding(monkeypatch, cls, q, wid
     # Averages of small integers: sums k + 1/2 exactly or nearly, which the double loop's taps
     # (1/(q0 q1) rounded) and order put a little above or below; float32 cannot tell which.
     rng = np.random.default_rng(q[0] * 10 + q[1])
-    A = _image(rng, cls, (60, 300), "small")
+    A = integer_image(rng, cls, (60, 300), "small")
     h = np.full(q, 1.0 / (q[0] * q[1]))
     fused, old, taken, calls = _three_ways(
         lambda: filtering.imfilter(A, h, "symmetric", separable=False), monkeypatch, width
@@ -144,8 +118,8 @@ def test_imgaussfilts_default_and_the_benchmarks_kernels(monkeypatch, width):
     # on uint8 images, every boundary, C and Fortran order and RGB: the float32 path is taken
     # but for the 9x9 kernel (taps summing to about 40: the bound is too wide).
     rng = np.random.default_rng(21)
-    A = _image(rng, "uint8", (97, 203), "mixed")
-    for img in (A, np.asfortranarray(A), _image(rng, "uint8", (40, 70, 3), "mixed")):
+    A = integer_image(rng, "uint8", (97, 203), "mixed")
+    for img in (A, np.asfortranarray(A), integer_image(rng, "uint8", (40, 70, 3), "mixed")):
         for pad in ("replicate", "symmetric", "circular", 0, 7):
             fused, old, taken, calls = _three_ways(
                 lambda img=img, pad=pad: filtering.imgaussfilt(img, 0.5, "Padding", pad),
@@ -171,9 +145,12 @@ def test_large_images_in_threads(monkeypatch):
     rng = np.random.default_rng(11)
     h3 = rng.random((3, 3))
     cases = [
-        (_image(rng, "uint8", (700, 650), "mixed"), lambda A: filtering.imfilter(A, h3)),
-        (_image(rng, "uint8", (300, 350, 3), "mixed"), lambda A: filtering.imgaussfilt(A)),
-        (_image(rng, "int8", (600, 600), "small"), lambda A: filtering.imfilter(A, h3, "circular")),
+        (integer_image(rng, "uint8", (700, 650), "mixed"), lambda A: filtering.imfilter(A, h3)),
+        (integer_image(rng, "uint8", (300, 350, 3), "mixed"), lambda A: filtering.imgaussfilt(A)),
+        (
+            integer_image(rng, "int8", (600, 600), "small"),
+            lambda A: filtering.imfilter(A, h3, "circular"),
+        ),
         (  # every output a tie: too many for the default mode
             np.tile(np.arange(700) % 2, (1000, 1)).astype(np.uint8),
             lambda A: filtering.imfilter(A, np.full((2, 2), 0.25), separable=False),
@@ -193,12 +170,12 @@ def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
     f = rng.standard_normal((80, 90))
     f[3, 4], f[50, 7] = np.nan, -np.inf
     for A, h, pad in (
-        (_image(rng, "uint16", (80, 90), "mixed"), rng.random((9, 9)) * 40, "replicate"),
-        (_image(rng, "int32", (80, 90), "mixed"), rng.random((3, 3)), "replicate"),
+        (integer_image(rng, "uint16", (80, 90), "mixed"), rng.random((9, 9)) * 40, "replicate"),
+        (integer_image(rng, "int32", (80, 90), "mixed"), rng.random((3, 3)), "replicate"),
         (rng.standard_normal((80, 90)), rng.random((3, 3)), "replicate"),
         (rng.standard_normal((80, 90)).astype(np.float32), rng.random((3, 3)), 0),
         (f, rng.random((3, 3)), "symmetric"),
-        (_image(rng, "uint16", (80, 90), "mixed"), rng.random((3, 3)), 2.0**24 + 1),
+        (integer_image(rng, "uint16", (80, 90), "mixed"), rng.random((3, 3)), 2.0**24 + 1),
     ):
         fused, old, taken, calls = _three_ways(
             lambda A=A, h=h, pad=pad: filtering.imfilter(A, h, pad), monkeypatch
@@ -216,7 +193,7 @@ def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
     # nonzero tap leaves the call to the double loop, as does a kernel whose outputs are too
     # large for the bound to decide them.
     rng = np.random.default_rng(3)
-    A = _image(rng, "uint8", (50, 300), "mixed")
+    A = integer_image(rng, "uint8", (50, 300), "mixed")
     h = np.array([[tap, 1.0, tap], [1.0, tap, 0.5], [tap, 0.0, tap]]) * scale
     fused, old, got, calls = _three_ways(lambda: filtering.imfilter(A, h, "replicate"), monkeypatch)
     assert calls and bool(got) == taken
@@ -232,7 +209,7 @@ def test_images_wider_than_a_strip(monkeypatch, shape, q, width):
     # The float32 loop works in strips of at most 1920 columns (its ring 24 KiB): images of
     # several strips, the last one partial, each boundary, in C and Fortran order.
     rng = np.random.default_rng(sum(shape) + q[0])
-    A = _image(rng, "uint8", shape, "mixed")
+    A = integer_image(rng, "uint8", shape, "mixed")
     h = rng.random(q) / q[0]  # taps summing to about q1 / 2: a bound the float32 path takes
     images = (A, np.asfortranarray(A)) if A.ndim == 2 else (A,)
     for img in images:
@@ -264,12 +241,12 @@ def test_images_wider_than_a_strip(monkeypatch, shape, q, width):
 )
 def test_sums_whose_small_taps_float32_drops(monkeypatch, cls, value, H, q, sign, phi, width):
     # 0 + v w + v t + ... over the q0 q1 taps, for an image of the one value v, in the
-    # arrangement float32 loses most on (tests/test_filtering_fused_f32.py's _lost_taps): float32's
+    # arrangement float32 loses most on (tests/test_filtering_fused_f32.py's lost_taps): float32's
     # sum on a half-integer (phi 0), short of it by up to 0.6 of the bound with the double sum
     # across it (phi 0.5, 0.8), or both short (1.5); negative taps or values: the sums negated.
     n = q[0] * q[1]
-    w, t = _lost_taps(value, n, phi, H)
-    yf, y = _lost_sums(abs(value), w, t, n)
+    w, t = lost_taps(value, n, phi, H)
+    yf, y = lost_sums(abs(value), w, t, n)
     if 0 < phi < 1 and n >= 17:
         assert yf < H < y, "the construction should put the two sums across H"
     h = np.full(q, sign * t)
@@ -297,7 +274,7 @@ def test_kernels_whose_outputs_mostly_saturate(monkeypatch, cls, q, width):
     rng = np.random.default_rng(q[0] * 100 + q[1])
     h = rng.standard_normal(q)
     for style in ("mixed", "ends", "small"):
-        A = _image(rng, cls, (50, 260), style)
+        A = integer_image(rng, cls, (50, 260), style)
         for pad in ("replicate", 0):
             fused, old, taken, calls = _three_ways(
                 lambda A=A, pad=pad: filtering.imfilter(A, h, pad), monkeypatch, width

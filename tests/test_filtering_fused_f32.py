@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
+from tests.filtering_strategies import BOUNDARIES, loop_modes, same_bits
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is
 CLASSES = ("uint8", "int8", "uint16", "int16", "bool")
 
 
-def _image(rng, cls: str, shape, style: str) -> np.ndarray:
+def integer_image(rng, cls: str, shape, style: str) -> np.ndarray:
     dtype = np.dtype(cls)
     if dtype.kind == "b":
         return rng.random(shape) < (0.5 if style != "constant" else 2.0)
@@ -80,34 +80,13 @@ def _three_ways(fn, monkeypatch, width: int | None = None):
     """(imfilter's result, the two-pass result, sep2 calls where the float32 path was taken,
     sep2 calls): each sep2 call also run in modes 0 and 2, their rows compared byte for byte; at
     the vector width ``width`` (None: as it is)."""
-    real = loops.C_SEP2
-    taken, calls = [], []
-
-    def checked(out, *rest):
-        calls.append(1)
-        r0, r1 = rest[8], rest[9]
-        flag = real(out, *rest)  # mode 1, the default
-        double = np.empty_like(out)
-        assert real(double, *rest, 0) == flag
-        same_bits(out[r0:r1], double[r0:r1])
-        alone = np.empty_like(out)
-        if not real(alone, *rest, 2):
-            taken.append(1)
-            same_bits(alone[r0:r1], double[r0:r1])
-        return flag
-
-    d = loops._direct_c
-    old_width = d.simd_width()
-    try:
-        if width is not None:
-            d.simd_width(width)
-        fused, old = fused_and_old(fn, monkeypatch, "C_SEP2", "FUSED_SEPARABLE", lambda _: checked)
-    finally:
-        d.simd_width(old_width)
-    return fused, old, len(taken), len(calls)
+    fused, old, taken, calls, flagged = loop_modes(
+        fn, monkeypatch, "C_SEP2", "FUSED_SEPARABLE", 8, 2, width
+    )
+    return fused, old, taken, calls + flagged
 
 
-def _lost_taps(value: int, n: int, phi: float, H: float) -> tuple[float, float]:
+def lost_taps(value: int, n: int, phi: float, H: float) -> tuple[float, float]:
     """(w, t): taps exact in float32 for a sum ``0 + value * w + value * t + ...`` (n - 1 t's,
     in that order) that float32 gets as wrong as it can near the half-integer H (0.5 for
     logical), H - 1/2 (logical: H / 2) a power of two. value * w lies just above that power of
@@ -129,8 +108,8 @@ def _lost_taps(value: int, n: int, phi: float, H: float) -> tuple[float, float]:
     return float(w), t
 
 
-def _lost_sums(value: int, w: float, t: float, n: int) -> tuple[float, float]:
-    """(float32 sum, double sum) of _lost_taps's terms in their order, the float32 one with
+def lost_sums(value: int, w: float, t: float, n: int) -> tuple[float, float]:
+    """(float32 sum, double sum) of lost_taps's terms in their order, the float32 one with
     fused steps (each exact step rounded once; here the steps without fusing round alike)."""
     yf, y = np.float32(0), 0.0
     for k in range(n):
@@ -167,7 +146,7 @@ def test_float32_path_has_the_bits_of_the_double_loop(
 ):
     rng = np.random.default_rng(seed)
     n0, n1, q0, q1 = sizes
-    A = _image(rng, cls, (n0, n1, *planes), style)
+    A = integer_image(rng, cls, (n0, n1, *planes), style)
     h = _kernel(rng, *kinds, q0, q1)
     fused, old, taken, calls = _three_ways(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=True, method="direct"),
@@ -192,7 +171,7 @@ def test_near_ties_decided_by_the_double_loops_rounding(monkeypatch, cls, q):
     # Averages of small integers: sums k + 1/2 exactly, which the double loop's taps (1/q
     # rounded) and order put a little above or below; float32 cannot tell which.
     rng = np.random.default_rng(q)
-    A = _image(rng, cls, (60, 300), "small")
+    A = integer_image(rng, cls, (60, 300), "small")
     h = np.full((q, q), 1.0 / (q * q))
     fused, old, taken, _ = _three_ways(
         lambda: filtering.imfilter(A, h, "symmetric", separable=True), monkeypatch
@@ -207,7 +186,7 @@ def test_sixteen_bit_and_small_classes_on_the_float32_path(monkeypatch, cls):
     # so its stores, saturation and exact recomputations are exercised too; int8 and logical
     # alike. The classes' ends: sums that reach them.
     rng = np.random.default_rng(8)
-    A = _image(rng, cls, (40, 333, 3), "ends")
+    A = integer_image(rng, cls, (40, 333, 3), "ends")
     fused, old, taken, calls = _three_ways(
         lambda: filtering.imfilter(A, np.full((2, 2), 0.25), "circular", separable=True),
         monkeypatch,
@@ -221,9 +200,12 @@ def test_large_images_in_threads(monkeypatch):
     # default mode redoes the call in double (mode 2 still computes every undecided output).
     rng = np.random.default_rng(11)
     cases = [
-        (_image(rng, "uint8", (700, 650), "mixed"), lambda A: filtering.imgaussfilt(A, 2.0)),
-        (_image(rng, "uint8", (300, 350, 3), "mixed"), lambda A: filtering.imgaussfilt(A, 1.3)),
-        (_image(rng, "int8", (600, 600), "small"), lambda A: filtering.imgaussfilt(A, 5.0)),
+        (integer_image(rng, "uint8", (700, 650), "mixed"), lambda A: filtering.imgaussfilt(A, 2.0)),
+        (
+            integer_image(rng, "uint8", (300, 350, 3), "mixed"),
+            lambda A: filtering.imgaussfilt(A, 1.3),
+        ),
+        (integer_image(rng, "int8", (600, 600), "small"), lambda A: filtering.imgaussfilt(A, 5.0)),
         (  # every output a tie: too many for the default mode
             np.tile(np.arange(640) % 2, (700, 1)).astype(np.uint8),
             lambda A: filtering.imfilter(A, np.full((2, 2), 0.25), separable=True),
@@ -240,8 +222,8 @@ def test_wide_bounds_and_other_classes_use_the_double_loop(monkeypatch):
     # int32: values float32 does not hold; double: not an integer class.
     rng = np.random.default_rng(5)
     for A, sigma in (
-        (_image(rng, "uint16", (80, 90), "mixed"), 5.0),
-        (_image(rng, "int32", (80, 90), "mixed"), 1.0),
+        (integer_image(rng, "uint16", (80, 90), "mixed"), 5.0),
+        (integer_image(rng, "int32", (80, 90), "mixed"), 1.0),
         (rng.standard_normal((80, 90)), 1.0),
     ):
         fused, old, taken, calls = _three_ways(lambda A=A, s=sigma: filtering.imgaussfilt(A, s),
@@ -259,7 +241,7 @@ def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
     # smaller nonzero tap leaves the call to the double loop, as does a kernel whose outputs
     # are too large for the bound to decide them.
     rng = np.random.default_rng(3)
-    A = _image(rng, "uint8", (50, 300), "mixed")
+    A = integer_image(rng, "uint8", (50, 300), "mixed")
     v = np.array([tap, 1.0, tap])
     h = np.outer(v, v) * scale
     fused, old, got, calls = _three_ways(
@@ -283,11 +265,11 @@ def test_taps_at_the_edges_of_float32s_range(monkeypatch, tap, scale, taken):
 )
 def test_sums_whose_small_taps_float32_drops(monkeypatch, cls, value, H, sign, phi, q0, width):
     # The column pass 0 + 2v w + 2v t + ... (the row pass [1, 1] exact: 2v for an image of the
-    # one value v) in the arrangement float32 loses most on (_lost_taps): float32's sum on a
+    # one value v) in the arrangement float32 loses most on (lost_taps): float32's sum on a
     # half-integer (phi 0), short of it by up to 0.6 of the bound with the double sum across
     # it (phi 0.5, 0.8), or both short (1.5). Negative taps: the same sums negated.
-    w, t = _lost_taps(2 * value, q0, phi, H)
-    yf, y = _lost_sums(2 * value, w, t, q0)
+    w, t = lost_taps(2 * value, q0, phi, H)
+    yf, y = lost_sums(2 * value, w, t, q0)
     if 0 < phi < 1 and q0 >= 17:  # (w rounded down may take up to 2^-25 v of the margin)
         assert yf < H < y, "the construction should put the two sums across H"
     A = np.full((30, 300), value, np.dtype(cls))

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_and_old, same_bits
+from tests.filtering_strategies import BOUNDARIES, loop_modes, same_bits
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
@@ -40,39 +40,9 @@ def _fma_widths() -> list[int]:
 
 
 def _three_ways(fn, monkeypatch, width: int | None = None):
-    """(fn()'s result with the fused loops, with them off, calls where mode 3 was taken, calls
-    on finite images): every nonsep2 call also run in modes 0 and 3, rows compared."""
-    taken, calls = [], []
-    real = loops.C_NONSEP2
-
-    def checked(out, *rest):
-        r0, r1 = rest[11], rest[12]
-        double = np.empty_like(out)
-        flag0 = real(double, *rest, 0)
-        flag = real(out, *rest)  # mode 1, the default
-        assert flag == flag0
-        if flag:  # NaN or Inf: the caller discards the rows and takes the old path
-            assert real(np.empty_like(out), *rest, 3)
-            return flag
-        calls.append(1)
-        same_bits(out[r0:r1], double[r0:r1])
-        alone = np.empty_like(out)
-        if not real(alone, *rest, 3):
-            taken.append(1)
-            same_bits(alone[r0:r1], double[r0:r1])
-        return flag
-
-    d = loops._direct_c
-    old_width = d.simd_width()
-    try:
-        if width is not None:
-            d.simd_width(width)
-        fused, old = fused_and_old(
-            fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", lambda _: checked
-        )
-    finally:
-        d.simd_width(old_width)
-    return fused, old, len(taken), len(calls)
+    """filtering_strategies.loop_modes of nonsep2 with mode 3, the forced fused path; the calls
+    on finite images counted."""
+    return loop_modes(fn, monkeypatch, "C_NONSEP2", "FUSED_NONSEPARABLE", 11, 3, width)[:4]
 
 
 def _forced_everywhere(fn, monkeypatch, width: int) -> None:
