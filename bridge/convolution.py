@@ -206,7 +206,7 @@ _LEAN_METHODS = frozenset(("auto", "direct"))
 
 
 def _lean_vectors(u, v, shape: str, method: str) -> np.ndarray | None:
-    """conv of two small double (or two single) vectors: conv2(u(:), v(:), shape) by
+    """conv of two small double (or two single) vectors: conv2(u(:).', v(:).', shape) by
     :func:`_lean`, oriented as conv.m does; the general path's array, bit for bit. None: not
     such a call (a matrix, an empty or a large vector, another class), left to the general
     path and its checks."""
@@ -216,10 +216,12 @@ def _lean_vectors(u, v, shape: str, method: str) -> np.ndarray | None:
     V = v.reshape(1, -1) if v.ndim == 1 else v
     if U.ndim != 2 or V.ndim != 2 or 1 not in U.shape or 1 not in V.shape:
         return None
-    col = _lean(U.reshape(-1, 1), V.reshape(-1, 1), shape, method)
-    if col is None:
+    # As rows: the same taps in the same order as conv2(u(:), v(:)), one line for the loop
+    # (columns would be a line per element).
+    row = _lean(U.reshape(1, -1), V.reshape(1, -1), shape, method)
+    if row is None:
         return None
-    return col.reshape(1, -1) if conv_orientation_is_row(shape, U, V) else col
+    return row if conv_orientation_is_row(shape, U, V) else row.reshape(-1, 1)
 
 
 def convn(
