@@ -1,10 +1,10 @@
 """What every method shares: per-call facts about the operands, NaN/Inf and overflow.
 
-The lowest layer of the kernels (numpy and the kernels' threads). The fast methods run on the finite parts
-(:func:`finite_part`) and :mod:`~bridge._kernels.patching` recomputes the outputs around
-NaN/Inf. Where products could overflow (``max|a| * max|b| * taps`` near the top of the class's
-range) the grouped and FFT methods would not reproduce the literal sum's Inf/NaN, so they fall
-back to ``direct`` (:func:`may_overflow`).
+The lowest layer of the kernels (numpy and the kernels' threads). The fast methods run on the
+finite parts (:func:`finite_part`) and :mod:`~bridge._kernels.patching` recomputes the outputs
+around NaN/Inf. Where products could overflow (``max|a| * max|b| * taps`` near the top of the
+class's range) the grouped and FFT methods would not reproduce the literal sum's Inf/NaN, so
+they fall back to ``direct`` (:func:`may_overflow`).
 """
 
 from __future__ import annotations
