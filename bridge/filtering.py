@@ -1100,6 +1100,26 @@ def _fused_direct(
     return out if A.ndim == 3 else out.reshape(L0, L1)
 
 
+def _fused(
+    A: np.ndarray,
+    h: np.ndarray,
+    boundary: Boundary,
+    shape: Shape,
+    conv: bool,
+    method: str,
+    separable: bool | None,
+    implicit_zeros: bool,
+) -> np.ndarray | None:
+    """The first of the compiled paths that takes this call (:func:`_fused_separable`,
+    :func:`_fused_volume`, :func:`_fused_direct`, :func:`_volume_in_class`, in that order),
+    in A's class; None where none does: the caller computes the usual way."""
+    for path in (_fused_separable, _fused_volume, _fused_direct, _volume_in_class):
+        out = path(A, h, boundary, shape, conv, method, separable, implicit_zeros)
+        if out is not None:
+            return out
+    return None
+
+
 def _direct_taps(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """nonsep2's taps of the 2-D kernel w (as applied, already rotated for a correlation): the
     nonzero taps in the direct loop's order (index order), as offsets from the last row and
@@ -1499,21 +1519,7 @@ def imfilter(
         and _fill(boundary, A.dtype) == 0
         and bool(np.all(np.isfinite(h)))
     )
-    fused = _fused_separable(
-        A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
-    )
-    if fused is None:
-        fused = _fused_volume(
-            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
-        )
-    if fused is None:
-        fused = _fused_direct(
-            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
-        )
-    if fused is None:
-        fused = _volume_in_class(
-            A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros
-        )
+    fused = _fused(A.reshape(a_dims), h, boundary, shape, conv, method, separable, implicit_zeros)
     if fused is not None:
         return fused.reshape(matlab_dims(final))
     if implicit_zeros:
@@ -1955,21 +1961,10 @@ def _gauss(A, fn, ndim, sigma, name_value, kwargs, method, separable) -> np.ndar
     call, A = _gauss_call(fn, A, sigma, name_value, None, kwargs)
     if A.size == 0:
         return A.copy()
-    fused = _fused_separable(
+    # e.g. the default sigma 0.5 (3x3, one direct pass) goes by _fused_direct
+    fused = _fused(
         A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
     )
-    if fused is None:
-        fused = _fused_volume(
-            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
-        )
-    if fused is None:  # e.g. the default sigma 0.5: 3x3, one direct pass
-        fused = _fused_direct(
-            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
-        )
-    if fused is None:
-        fused = _volume_in_class(
-            A.reshape(call.a_dims), call.h, call.boundary, "same", True, method, separable, False
-        )
     if fused is not None:
         return fused.reshape(A.shape)
     P = padded(A, call.h.shape, call.boundary, "same")
