@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bridge._kernels import loops, method_direct, method_fft, method_gemm
-from bridge._kernels.method_fft import exact_bound_holds, is_integer_valued
+from bridge._kernels.method_fft import both_integer_valued, exact_bound_holds
 from bridge._kernels.nonfinite import finite_part
 
 # Cost model (seconds), measured on the benchmark machine with benchmarks/calibrate.py
@@ -184,7 +184,7 @@ def choose_method(a: np.ndarray, b: np.ndarray, lengths: Sequence[int], memo=Non
         return best
     fa, _ = finite_part(a, memo)
     fb, _ = finite_part(b, memo)
-    if is_integer_valued(fa, memo) and is_integer_valued(fb, memo):
+    if both_integer_valued(fa, fb, memo):
         if exact_bound_holds(fa, fb):
             return "fft-float"  # rounds to the exact integers
         # Integer data beyond the exact bound: FFT would round them wrongly.

@@ -111,6 +111,13 @@ def is_integer_valued(x: np.ndarray) -> bool:
     return bool(np.array_equal(x, np.rint(x)))
 
 
+def both_integer_valued(a: np.ndarray, b: np.ndarray, memo: dict | None = None) -> bool:
+    """:func:`is_integer_valued` of both, the smaller first: a kernel of non-integer taps settles
+    it without a pass over an integer-valued image."""
+    small, big = (a, b) if a.size <= b.size else (b, a)
+    return is_integer_valued(small, memo) and is_integer_valued(big, memo)
+
+
 def exact_bound_holds(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether the exact bound holds for integer-valued finite ``a`` and ``b``: an FFT of them,
     rounded, is the exact sum (:func:`fft_is_exact` checks the data too)."""
@@ -158,9 +165,7 @@ def fft_patched(
     """
     fa, bad_a = finite_part(a, memo)
     fb, bad_b = finite_part(b, memo)
-    exact = (
-        is_integer_valued(fa, memo) and is_integer_valued(fb, memo) and exact_bound_holds(fa, fb)
-    )
+    exact = both_integer_valued(fa, fb, memo) and exact_bound_holds(fa, fb)
     out = _fft_window(fa, fb, starts, lengths, dtype, exact)
     if len(bad_a) or len(bad_b):  # the defining sum around them wants rows
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
