@@ -333,6 +333,13 @@ def _cast_owned(x: np.ndarray, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x  # a double (or complex double) result is already in its class: no copy
+    kind = _SEP2_KINDS.get(dtype)
+    if kind and loops.C_STORE is not None and x.dtype == np.float64 and x.flags.c_contiguous:
+        # cast_to_class's values for every double (tests/test_filtering_fused_store.py), in one
+        # compiled pass instead of numpy's six over the whole array
+        res = np.empty(x.shape, dtype)
+        loops.C_STORE(res.reshape(-1), x.reshape(-1), kind)
+        return res
     if x.dtype == np.float64 and x.flags.writeable and dtype.kind in "iub":
         return _to_real_class(x, dtype, scratch=True)
     return cast_to_class(x, dtype)
@@ -931,12 +938,7 @@ def _fused_volume(
         L0 * L1 * L2 * (q0 + 1),
     ):
         return None  # an overflow to Inf on the way: the usual path, which keeps it
-    store = loops.C_STORE
-    if A.dtype == np.float64 or store is None:
-        return _cast_owned(out, A.dtype).reshape(L0, L1, L2)
-    res = np.empty((L0, L1, L2), A.dtype)
-    store(res.reshape(-1), out.reshape(-1), _SEP2_KINDS[A.dtype])  # as sep2 stores its sums
-    return res
+    return _cast_owned(out, A.dtype).reshape(L0, L1, L2)  # as sep2 stores its sums
 
 
 def _volume_in_class(
@@ -955,12 +957,10 @@ def _volume_in_class(
     same bits), and the conversion to A's class by the fused loops' store (what
     :func:`cast_to_class` gives for every double, in one vectorized pass). None where that does
     not apply (double or complex data, a non-finite or complex fill, no C store)."""
-    store = loops.C_STORE
-    kind = _SEP2_KINDS.get(A.dtype)
     if (
-        store is None
+        loops.C_STORE is None
         or not FUSED_VOLUME
-        or kind is None
+        or A.dtype not in _SEP2_KINDS
         or A.dtype == np.float64
         or A.ndim != 3
         or h.ndim != 3
@@ -975,10 +975,7 @@ def _volume_in_class(
             return None
         P = _padded_double(A, h.shape, boundary, shape, fill)
         out = _correlate(P, h, conv, method, separable)
-    out = np.ascontiguousarray(out, dtype=np.float64)
-    res = np.empty(out.shape, A.dtype)
-    store(res.reshape(-1), out.reshape(-1), kind)
-    return res
+    return _cast_owned(np.ascontiguousarray(out, dtype=np.float64), A.dtype)
 
 
 def _padded_double(A: np.ndarray, h_shape, boundary: Boundary, shape: Shape, fill: float):
