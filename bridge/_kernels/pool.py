@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections import deque
 
 from bridge._signals import ASYNC_SIGNALS
 
@@ -59,6 +60,46 @@ def in_threads(run, blocks) -> None:
     finally:
         for f in futures:
             f.result()
+
+
+def from_both_ends(run_one, blocks) -> None:
+    """Run ``run_one(block)`` on every block of ``blocks``: the calling thread takes them from
+    the front, the pool's threads from the back, each the next one once it has finished one.
+
+    For loops over adjacent rows: each thread's blocks stay mostly adjacent (the rows one reads
+    ahead are its own next ones), and a thread the machine delays takes fewer blocks instead of
+    leaving its fixed share to be waited for. A pool thread that has not started by the time
+    the caller has run out of blocks is cancelled, not waited for.
+    """
+    if THREADS == 1 or len(blocks) < 2:
+        for block in blocks:
+            run_one(block)
+        return
+    queue = deque(blocks)
+
+    def back() -> None:
+        while queue:
+            try:
+                block = queue.pop()
+            except IndexError:  # the other end took the last one
+                return
+            run_one(block)
+
+    futures = [_pool().submit(back) for _ in range(min(THREADS, len(blocks)) - 1)]
+    try:
+        while queue:
+            try:
+                block = queue.popleft()
+            except IndexError:
+                break
+            run_one(block)
+    except BaseException:
+        queue.clear()  # the error is the answer: the other threads stop after their block
+        raise
+    finally:
+        for f in futures:
+            if not f.cancel():
+                f.result()
 
 
 class single_threaded_blas:
