@@ -14,8 +14,8 @@ and ``'valid'`` are bit-identical slices of ``'full'``.
   volume, each call adding to the sums of the calls before), else numba's (optional:
   ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
   numpy path as loading numba costs (so a cold tiny job never imports it);
-- :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
-  small calls (``bridge.convolution``);
+- :func:`sum_2d`: two matrices by the compiled loop, for the lean path of conv, conv2 and convn
+  (``bridge.convolution``): in the calling thread, or on the kernels' threads as above;
 - otherwise numpy: per block of output (in cache) and tap, one multiply and one add on slices.
 
 Zero taps are skipped where the larger operand is finite (they add exact zeros); where it holds

@@ -2,7 +2,9 @@
 
 The pool is created on first use and lives as long as the process (a warm ``bridge serve``
 reuses it for every job). Work is cut into shares: the calling thread runs the first, the pool
-the others, so nested or concurrent callers never wait on a full pool with nothing running.
+the others, so nested or concurrent callers never wait on a full pool with nothing running
+(:func:`in_threads`); or, for loops over adjacent rows, blocks the calling thread takes from the
+front and the pool from the back (:func:`from_both_ends`).
 """
 
 from __future__ import annotations
