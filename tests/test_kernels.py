@@ -1391,3 +1391,23 @@ def test_from_both_ends_runs_every_block_once_the_caller_from_the_front(n, waits
     if n:
         with pytest.raises(ZeroDivisionError):
             pool.from_both_ends(fail, list(range(n)))
+
+
+def test_from_both_ends_keeps_nothing_of_the_call_alive():
+    """Once pool.from_both_ends returns, nothing of its call is referenced any more (a pool
+    task cancelled before it started waits in the pool's queue): the next call's output can
+    reuse the memory of this one's."""
+    import weakref
+
+    from bridge._kernels import pool
+
+    class Output:
+        pass
+
+    def call(n):
+        out = Output()
+        pool.from_both_ends(lambda block: out, list(range(n)))
+        return weakref.ref(out)
+
+    alive = [call(n) for n in (2, 3, 8, 16) for _ in range(25)]
+    assert not any(ref() is not None for ref in alive)

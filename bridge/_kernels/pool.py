@@ -78,6 +78,10 @@ def from_both_ends(run_one, blocks) -> None:
             run_one(block)
         return
     queue = deque(blocks)
+    # Emptied on return: a cancelled task waits in the pool's queue until a thread takes it,
+    # and must not keep run_one's arrays alive that long (the next call's output could not
+    # reuse their memory, and would fault its pages in anew).
+    task = [run_one]
 
     def back() -> None:
         while queue:
@@ -85,7 +89,7 @@ def from_both_ends(run_one, blocks) -> None:
                 block = queue.pop()
             except IndexError:  # the other end took the last one
                 return
-            run_one(block)
+            task[0](block)
 
     futures = [_pool().submit(back) for _ in range(min(THREADS, len(blocks)) - 1)]
     try:
@@ -102,6 +106,7 @@ def from_both_ends(run_one, blocks) -> None:
         for f in futures:
             if not f.cancel():
                 f.result()
+        task.clear()
 
 
 class single_threaded_blas:
