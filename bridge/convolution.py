@@ -209,10 +209,10 @@ _LEAN_METHODS = frozenset(("auto", "direct"))
 
 
 def _lean_vectors(u, v, shape: str, method: str) -> np.ndarray | None:
-    """conv of two small double (or two single) vectors: conv2(u(:).', v(:).', shape) by
+    """conv of two double (or two single) vectors: conv2(u(:).', v(:).', shape) by
     :func:`_lean`, oriented as conv.m does; the general path's array, bit for bit. None: not
-    such a call (a matrix, an empty or a large vector, another class), left to the general
-    path and its checks."""
+    such a call (a matrix, an empty vector, another class, one :func:`_lean` leaves), left to
+    the general path and its checks."""
     if type(u) is not np.ndarray or type(v) is not np.ndarray:
         return None
     U = u.reshape(1, -1) if u.ndim == 1 else u  # a 1-D array is a row, as as_matlab has it

@@ -1411,3 +1411,48 @@ def test_from_both_ends_keeps_nothing_of_the_call_alive():
 
     alive = [call(n) for n in (2, 3, 8, 16) for _ in range(25)]
     assert not any(ref() is not None for ref in alive)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.integers(1, 3000),
+    m=st.integers(1, 9),
+    u_as=st.sampled_from(["row", "column", "1-D"]),
+    v_as=st.sampled_from(["row", "column", "1-D"]),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    cls=st.sampled_from([np.float64, np.float32]),
+    bad=st.booleans(),
+    share=st.integers(1, 500),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv_of_vectors_on_the_kernels_threads_gives_one_calls_bits(
+    n, m, u_as, v_as, shape, cls, bad, share, seed
+):
+    """conv of two vectors by the lean path in blocks of columns on the kernels' threads: the
+    bits and orientation of the one call in this thread and of the general path, NaN/Inf
+    included."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+
+    def vector(k, kind):
+        x = rng.standard_normal(k).astype(cls)
+        if bad:
+            x[rng.integers(k)] = rng.choice([np.nan, np.inf, -np.inf])
+        return {"row": x.reshape(1, -1), "column": np.asfortranarray(x.reshape(-1, 1))}.get(kind, x)
+
+    u, v = vector(n, u_as), vector(m, v_as)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 1 << 60)
+        before = bridge.conv(u, v, shape, method="direct")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+        mp.setattr(method_direct, "NUMBA_SHARE", share)
+        got = bridge.conv(u, v, shape, method="direct")
+        taken = convolution._lean_vectors(u, v, shape, "direct") is not None
+        mp.setattr(convolution, "_lean_vectors", lambda *args: None)
+        general = bridge.conv(u, v, shape, method="direct")
+    assert taken == (general.size > 0)
+    for x in (got, general):
+        assert x.dtype == before.dtype and x.shape == before.shape
+        assert x.tobytes() == before.tobytes()
