@@ -163,9 +163,10 @@ _F32 = np.dtype(np.float32)
 
 
 def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
-    """Two small double (or two single) matrices: the general path's answer (the same compiled
-    loop, the same bits) without its checks, size rules and method choice, which cost more than
-    such a sum. None: not such a call, or no compiled loop."""
+    """Two double (or two single) matrices summed directly: the general path's answer (the same
+    compiled loop, the same bits) without its checks, size rules and method choice, which cost
+    more than a small sum and, on the kernels' threads, about a tenth of a 1024^2 * 3x3 one
+    (BENCHMARKS.md). None: not such a call, or no compiled loop."""
     if (
         type(A) is not np.ndarray
         or type(B) is not np.ndarray
@@ -178,17 +179,20 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
         return None
     (a0, a1), (b0, b1) = A.shape, B.shape
     # 'auto' sums directly when the *full* result is small (kernels.choice.direct_is_certain),
-    # so every shape of these operands takes the direct sum, here as there; up to the size the
-    # direct sum runs in one thread (where the general path skips zero taps of finite data,
-    # which gives the same bits).
+    # so every shape of these operands takes the direct sum, here as there. Beyond the size the
+    # direct sum runs in one thread, only kernels without zero taps: the general path would
+    # skip those where the data are finite (the same bits, less work, after a look at the data).
     work = (a0 + b0 - 1) * (a1 + b1 - 1) * min(a0 * a1, b0 * b1)
-    if work == 0 or method_direct.threaded_work(work, A.dtype):
+    if work == 0:
         return None
     if (
         work > method_direct.SMALL_WORK
         and method != "direct"
         and not kernels.choice.direct_is_certain(A.shape, B.shape, (a0 + b0 - 1, a1 + b1 - 1))
     ):
+        return None
+    big, small = (A, B) if a0 * a1 >= b0 * b1 else (B, A)
+    if method_direct.threaded_work(work, A.dtype) and not small.all():
         return None
     if shape == "full":  # semantics.window, inline
         s0, n0, s1, n1 = 0, a0 + b0 - 1, 0, a1 + b1 - 1
@@ -198,7 +202,6 @@ def _lean(A, B, shape: str, method: str) -> np.ndarray | None:
         s0, n0, s1, n1 = b0 - 1, a0 - b0 + 1, b1 - 1, a1 - b1 + 1
     if n0 <= 0 or n1 <= 0:
         return None
-    big, small = (A, B) if a0 * a1 >= b0 * b1 else (B, A)
     return method_direct.sum_2d(big, small, (s0, s1), (n0, n1))
 
 
@@ -206,10 +209,10 @@ _LEAN_METHODS = frozenset(("auto", "direct"))
 
 
 def _lean_vectors(u, v, shape: str, method: str) -> np.ndarray | None:
-    """conv of two small double (or two single) vectors: conv2(u(:).', v(:).', shape) by
+    """conv of two double (or two single) vectors: conv2(u(:).', v(:).', shape) by
     :func:`_lean`, oriented as conv.m does; the general path's array, bit for bit. None: not
-    such a call (a matrix, an empty or a large vector, another class), left to the general
-    path and its checks."""
+    such a call (a matrix, an empty vector, another class, one :func:`_lean` leaves), left to
+    the general path and its checks."""
     if type(u) is not np.ndarray or type(v) is not np.ndarray:
         return None
     U = u.reshape(1, -1) if u.ndim == 1 else u  # a 1-D array is a row, as as_matlab has it

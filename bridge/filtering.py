@@ -713,24 +713,26 @@ _SEP2_THREADED_WORK = 1 << 21
 # Output rows per share of the fused loop at least (each share recomputes the row pass of the
 # q0 - 1 padded rows it shares with the one before).
 _SEP2_SHARE_ROWS = 64
+# Blocks of rows per thread: a thread delayed by the machine leaves about one to wait for.
+_SEP2_SHARES_PER_THREAD = 4
 # False: the separable path always as the two passes of _filter_real (tests compare the two).
 FUSED_SEPARABLE = True
 
 
 def _in_row_shares(loop, rows: int, work: int) -> bool:
     """A fused loop's ``loop(r0, r1)`` over output rows 0..rows: in the calling thread below
-    _SEP2_THREADED_WORK multiply-adds, else in shares of at least _SEP2_SHARE_ROWS rows on the
-    kernels' threads. Whether any share found NaN or Inf in the image (its answer)."""
+    _SEP2_THREADED_WORK multiply-adds, else in blocks of adjacent rows (at least
+    _SEP2_SHARE_ROWS, _SEP2_SHARES_PER_THREAD per thread) the kernels' threads take from both
+    ends (pool.from_both_ends). Whether any block found NaN or Inf in the image (its answer)."""
     if work < _SEP2_THREADED_WORK:
         return bool(loop(0, rows))
     flags: list[bool] = []
 
-    def run(share) -> None:
-        for r0, r1 in share:
-            flags.append(loop(r0, r1))
+    def run(block) -> None:
+        flags.append(loop(*block))
 
-    per = max(_SEP2_SHARE_ROWS, -(-rows // (4 * pool.THREADS)))
-    pool.in_threads(run, [(r, min(r + per, rows)) for r in range(0, rows, per)])
+    per = max(_SEP2_SHARE_ROWS, -(-rows // (_SEP2_SHARES_PER_THREAD * pool.THREADS)))
+    pool.from_both_ends(run, [(r, min(r + per, rows)) for r in range(0, rows, per)])
     return any(flags)
 
 

@@ -1270,18 +1270,20 @@ def test_auto_takes_the_cheapest_method_of_the_cost_model(dims, cplx):
     bad=st.booleans(),
     layout=st.sampled_from(["C", "F", "mixed"]),
     cls=st.sampled_from([np.float64, np.float32]),
+    zero=st.booleans(),
 )
 def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
-    a, b, shape, method, seed, bad, layout, cls
+    a, b, shape, method, seed, bad, layout, cls, zero
 ):
     """Beyond the smallest calls, the lean path takes what 'auto' is certain to sum directly
-    (in one thread, zero taps not skipped): the general path's bits, NaN/Inf and zero taps
-    included, in every memory layout."""
+    (zero taps not skipped; on the kernels' threads only kernels without zero taps): the
+    general path's bits, NaN/Inf and zero taps included, in every memory layout."""
     from bridge import convolution
 
     rng = np.random.default_rng(seed)
     A, B = rng.standard_normal(a).astype(cls), rng.standard_normal(b).astype(cls)
-    B.flat[rng.integers(B.size)] = 0.0
+    if zero:
+        B.flat[rng.integers(B.size)] = 0.0
     if bad:
         A.flat[rng.integers(A.size)] = rng.choice([np.nan, np.inf, -np.inf])
     if layout != "C":
@@ -1291,7 +1293,7 @@ def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
     work = math.prod(full) * B.size
     lean = convolution._lean(A, B, shape, method)
     certain = method == "direct" or kernels.choice.direct_is_certain(A.shape, B.shape, full)
-    expect_lean = not method_direct.threaded_work(work, A.dtype) and certain
+    expect_lean = certain and not (zero and method_direct.threaded_work(work, A.dtype))
     if shape == "valid" and (a[0] < b[0] or a[1] < b[1]):
         expect_lean = False
     assert (lean is not None) == expect_lean
@@ -1302,3 +1304,155 @@ def test_the_lean_path_of_medium_calls_gives_the_general_paths_bits(
         assert lean.dtype == general.dtype and lean.shape == general.shape
         np.testing.assert_array_equal(lean, general)
         np.testing.assert_array_equal(bridge.conv2(A, B, shape, method=method), general)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    a=st.tuples(st.integers(1, 70), st.integers(1, 70)),
+    b=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    method=st.sampled_from(["auto", "direct"]),
+    layout=st.sampled_from(["C", "F", "mixed"]),
+    cls=st.sampled_from([np.float64, np.float32]),
+    bad=st.sampled_from([None, "big", "small"]),
+    zero=st.booleans(),
+    swap=st.booleans(),
+    share=st.integers(1, 200),
+    per_thread=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_lean_path_on_the_kernels_threads_gives_one_calls_bits(
+    a, b, shape, method, layout, cls, bad, zero, swap, share, per_thread, seed
+):
+    """conv2 of two matrices in blocks of lines taken from both ends by the kernels' threads
+    (every call threaded here, blocks of a few outputs): byte for byte the one call of the loop
+    in the calling thread (the path before) and the general path, NaN/Inf in either operand,
+    every layout, both classes, the smaller operand first or second, row and column vectors
+    (blocks of columns); kernels with zero taps go to the general path (it skips them)."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a).astype(cls), rng.standard_normal(b).astype(cls)
+    if zero:
+        B.flat[rng.integers(B.size)] = 0.0
+    if bad is not None:
+        X = A if bad == "big" else B
+        X.flat[rng.integers(X.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    if layout != "C":
+        A = np.asfortranarray(A)
+        B = np.asfortranarray(B) if layout == "F" else B
+    if swap:
+        A, B = B, A
+    with pytest.MonkeyPatch.context() as mp:  # the path before: one call, this thread
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 1 << 60)
+        before = convolution._lean(A, B, shape, method)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+        mp.setattr(method_direct, "NUMBA_SHARE", share)
+        mp.setattr(method_direct, "SHARES_PER_THREAD", per_thread)
+        lean = convolution._lean(A, B, shape, method)
+        got = bridge.conv2(A, B, shape, method=method)
+        mp.setattr(convolution, "_lean", lambda *args: None)
+        general = bridge.conv2(A, B, shape, method=method)
+    small = B if A.size >= B.size else A
+    assert (lean is None) == (before is None or not small.all())
+    for x in (got,) if lean is None else (lean, got):
+        assert x.dtype == general.dtype and x.shape == general.shape
+        assert x.tobytes() == general.tobytes()
+    if lean is not None:  # (a layout of its own for mixed layouts: the general path's)
+        assert lean.shape == before.shape and lean.tobytes() == before.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 40), waits=st.lists(st.sampled_from([0, 0, 1e-5, 1e-4]), min_size=1))
+def test_from_both_ends_runs_every_block_once_the_caller_from_the_front(n, waits):
+    """pool.from_both_ends: each block run exactly once, whatever the threads' timing; the
+    calling thread's blocks are the first ones, in order; an error reaches the caller."""
+    import threading
+    import time
+
+    from bridge._kernels import pool
+
+    runs: list = []
+
+    def run_one(block):
+        time.sleep(waits[block % len(waits)])
+        runs.append((threading.get_ident(), block))
+
+    pool.from_both_ends(run_one, list(range(n)))
+    assert sorted(b for _, b in runs) == list(range(n))
+    mine = [b for t, b in runs if t == threading.get_ident()]
+    assert mine == list(range(len(mine)))
+
+    def fail(block):
+        if block == n // 2:
+            raise ZeroDivisionError(block)
+
+    if n:
+        with pytest.raises(ZeroDivisionError):
+            pool.from_both_ends(fail, list(range(n)))
+
+
+def test_from_both_ends_keeps_nothing_of_the_call_alive():
+    """Once pool.from_both_ends returns, nothing of its call is referenced any more (a pool
+    task cancelled before it started waits in the pool's queue): the next call's output can
+    reuse the memory of this one's."""
+    import weakref
+
+    from bridge._kernels import pool
+
+    class Output:
+        pass
+
+    def call(n):
+        out = Output()
+        pool.from_both_ends(lambda block: out, list(range(n)))
+        return weakref.ref(out)
+
+    alive = [call(n) for n in (2, 3, 8, 16) for _ in range(25)]
+    assert not any(ref() is not None for ref in alive)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.integers(1, 3000),
+    m=st.integers(1, 9),
+    u_as=st.sampled_from(["row", "column", "1-D"]),
+    v_as=st.sampled_from(["row", "column", "1-D"]),
+    shape=st.sampled_from(["full", "same", "valid"]),
+    cls=st.sampled_from([np.float64, np.float32]),
+    bad=st.booleans(),
+    share=st.integers(1, 500),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv_of_vectors_on_the_kernels_threads_gives_one_calls_bits(
+    n, m, u_as, v_as, shape, cls, bad, share, seed
+):
+    """conv of two vectors by the lean path in blocks of columns on the kernels' threads: the
+    bits and orientation of the one call in this thread and of the general path, NaN/Inf
+    included."""
+    from bridge import convolution
+
+    rng = np.random.default_rng(seed)
+
+    def vector(k, kind):
+        x = rng.standard_normal(k).astype(cls)
+        if bad:
+            x[rng.integers(k)] = rng.choice([np.nan, np.inf, -np.inf])
+        return {"row": x.reshape(1, -1), "column": np.asfortranarray(x.reshape(-1, 1))}.get(kind, x)
+
+    u, v = vector(n, u_as), vector(m, v_as)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 1 << 60)
+        before = bridge.conv(u, v, shape, method="direct")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+        mp.setattr(method_direct, "NUMBA_SHARE", share)
+        got = bridge.conv(u, v, shape, method="direct")
+        taken = convolution._lean_vectors(u, v, shape, "direct") is not None
+        mp.setattr(convolution, "_lean_vectors", lambda *args: None)
+        general = bridge.conv(u, v, shape, method="direct")
+    assert taken == (general.size > 0)
+    for x in (got, general):
+        assert x.dtype == before.dtype and x.shape == before.shape
+        assert x.tobytes() == before.tobytes()

@@ -14,8 +14,8 @@ and ``'valid'`` are bit-identical slices of ``'full'``.
   volume, each call adding to the sums of the calls before), else numba's (optional:
   ``pip install bridge[fast]``; up to 3 dimensions) once the process has spent as long in the
   numpy path as loading numba costs (so a cold tiny job never imports it);
-- :func:`sum_2d`: two matrices by the compiled loop in the calling thread, for the lean path of
-  small calls (``bridge.convolution``);
+- :func:`sum_2d`: two matrices by the compiled loop, for the lean path of conv, conv2 and convn
+  (``bridge.convolution``): in the calling thread, or on the kernels' threads as above;
 - otherwise numpy: per block of output (in cache) and tap, one multiply and one add on slices.
 
 Zero taps are skipped where the larger operand is finite (they add exact zeros); where it holds
@@ -47,6 +47,9 @@ BLOCK = 1 << 15
 # machine); singles, summed twice as many at a time, count half (threaded_work).
 NUMBA_SHARE = 1 << 15
 NUMBA_THREADED_WORK = 1 << 21
+# Blocks per thread of the threaded compiled loop (2-D and 3-D): a thread delayed by the machine
+# leaves at most about one block to wait for (BENCHMARKS.md).
+SHARES_PER_THREAD = 8
 # 4 or more dimensions: output lines shorter than this (bytes) take the flat loop, longer ones
 # the volume-by-volume loop, whose paired lines share their loads (BENCHMARKS.md).
 FLAT_LINE_BYTES = 1024
@@ -247,15 +250,17 @@ def numba_kernel(work: int, dtype: np.dtype):
 
 def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: Sequence[int]):
     """The window ``starts``/``lengths`` of the defining sum of two matrices of one class
-    (float64 or float32, the result's), by the compiled loop in the calling thread, or None
-    where this process has no compiled loop for it (then :func:`direct` or
-    :func:`bridge._kernels.convolve` gives the same bits).
+    (float64 or float32, the result's), by the compiled loop, or None where this process has
+    no compiled loop for it (then :func:`direct` or :func:`bridge._kernels.convolve` gives the
+    same bits).
 
-    The lean path of small calls (``bridge.convolution``): no checks beyond the loop's own, no
-    threads, no zero taps skipped. ``big`` has at least as many elements as ``small``; both in
-    C or both in Fortran order are read in place (a Fortran-ordered result for Fortran-ordered
-    operands, read as their transposes with the taps in the row-major order), anything else
-    is copied to C order first. The same bits as :func:`direct` in every case.
+    The lean path of conv, conv2 and convn on two matrices (``bridge.convolution``): no checks
+    beyond the loop's own, no zero taps skipped. In the calling thread up to the work
+    :func:`threaded_work` leaves there (``big`` has at least as many elements as ``small``; both
+    in C or both in Fortran order are read in place, a Fortran-ordered result for
+    Fortran-ordered operands, read as their transposes with the taps in the row-major order;
+    anything else is copied to C order first); beyond it, the kernels' threads as
+    :func:`direct` runs them. The same bits as :func:`direct` in every case.
     """
     (s0, s1), (n0, n1) = starts, lengths
     loop = _NUMBA[0] if _NUMBA else loops.C_DIRECT3
@@ -263,6 +268,8 @@ def sum_2d(big: np.ndarray, small: np.ndarray, starts: Sequence[int], lengths: S
         loop = compiled_loop(n0 * n1 * small.size, big.dtype)
     if loop is None:
         return None
+    if threaded_work(n0 * n1 * small.size, big.dtype):
+        return _compiled(loop, big, small, starts, lengths, big.dtype, False)
     c_loop = loops.C_DIRECT3
     if c_loop is not None and loop is c_loop:  # 2-D arrays read as 1 x n0 x n1
         fb, fs = big.flags, small.flags
@@ -309,22 +316,20 @@ def _compiled(kernel, big, small, starts, lengths, dtype, skip_zero) -> np.ndarr
     if not threaded_work(out.size * small.size, dtype):  # small: one call, this thread
         kernel(o3, x3, w3, s[0], s[1], s[2], 0, lines, 0, L2, *flags)
         return out.T if reverse else out
-    if lines == 1:  # a vector: shares of the columns
-        step = max(NUMBA_SHARE, -(-L2 // (4 * pool.THREADS)))
+    # Adjacent blocks of lines (columns of a vector), taken from both ends (pool.from_both_ends):
+    # enough that the threads end together, each of at least NUMBA_SHARE outputs.
+    want = SHARES_PER_THREAD * pool.THREADS
+    if lines == 1:  # a vector: blocks of the columns
+        step = max(NUMBA_SHARE, -(-L2 // want))
         shares = [(0, 1, c, min(c + step, L2)) for c in range(0, L2, step)]
     else:
-        per = max(1, NUMBA_SHARE // L2)
-        per = min(per, max(1, -(-lines // (4 * pool.THREADS))))
+        per = max(-(-NUMBA_SHARE // L2), -(-lines // want))
         shares = [(m, min(m + per, lines), 0, L2) for m in range(0, lines, per)]
 
-    def run(part):
-        for l0, l1, c0, c1 in part:
-            kernel(o3, x3, w3, s[0], s[1], s[2], l0, l1, c0, c1, *flags)
+    def run(share):
+        kernel(o3, x3, w3, s[0], s[1], s[2], *share, *flags)
 
-    if len(shares) == 1:
-        run(shares)
-    else:
-        pool.in_threads(run, shares)
+    pool.from_both_ends(run, shares)
     return out.T if reverse else out
 
 

@@ -2,7 +2,9 @@
 
 The pool is created on first use and lives as long as the process (a warm ``bridge serve``
 reuses it for every job). Work is cut into shares: the calling thread runs the first, the pool
-the others, so nested or concurrent callers never wait on a full pool with nothing running.
+the others, so nested or concurrent callers never wait on a full pool with nothing running
+(:func:`in_threads`); or, for loops over adjacent rows, blocks the calling thread takes from the
+front and the pool from the back (:func:`from_both_ends`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections import deque
 
 from bridge._signals import ASYNC_SIGNALS
 
@@ -59,6 +62,51 @@ def in_threads(run, blocks) -> None:
     finally:
         for f in futures:
             f.result()
+
+
+def from_both_ends(run_one, blocks) -> None:
+    """Run ``run_one(block)`` on every block of ``blocks``: the calling thread takes them from
+    the front, the pool's threads from the back, each the next one once it has finished one.
+
+    For loops over adjacent rows: each thread's blocks stay mostly adjacent (the rows one reads
+    ahead are its own next ones), and a thread the machine delays takes fewer blocks instead of
+    leaving its fixed share to be waited for. A pool thread that has not started by the time
+    the caller has run out of blocks is cancelled, not waited for.
+    """
+    if THREADS == 1 or len(blocks) < 2:
+        for block in blocks:
+            run_one(block)
+        return
+    queue = deque(blocks)
+    # Emptied on return: a cancelled task waits in the pool's queue until a thread takes it,
+    # and must not keep run_one's arrays alive that long (the next call's output could not
+    # reuse their memory, and would fault its pages in anew).
+    task = [run_one]
+
+    def back() -> None:
+        while queue:
+            try:
+                block = queue.pop()
+            except IndexError:  # the other end took the last one
+                return
+            task[0](block)
+
+    futures = [_pool().submit(back) for _ in range(min(THREADS, len(blocks)) - 1)]
+    try:
+        while queue:
+            try:
+                block = queue.popleft()
+            except IndexError:
+                break
+            run_one(block)
+    except BaseException:
+        queue.clear()  # the error is the answer: the other threads stop after their block
+        raise
+    finally:
+        for f in futures:
+            if not f.cancel():
+                f.result()
+        task.clear()
 
 
 class single_threaded_blas:
