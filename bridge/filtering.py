@@ -1068,9 +1068,11 @@ def _fused_direct(
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
-    if method == "auto" and not _picks_direct(
+    # where 'auto' would take an FFT: the guarded FFT for the integer classes, else the usual way
+    guarded = method == "auto" and not _picks_direct(
         A.shape if implicit_zeros else tuple(padded_shape), w.shape
-    ):
+    )
+    if guarded and not _guard_applies(A, h, kind, fill):
         return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
     w2 = w.reshape(q0, q1)
@@ -1089,6 +1091,11 @@ def _fused_direct(
         out = np.empty((L0, L1, planes), A.dtype)
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
+    if guarded:
+        image = image.reshape(image.shape[:2])
+        kernel = w2.T if transposed else w2
+        _guarded_fft(out.reshape(L0, L1), image, kind, rows, cols, mid, (ta, tb, tw), kernel, fill)
+        return out.reshape(L0, L1).T if transposed else out.reshape(L0, L1)
     if _in_row_shares(
         lambda r0, r1: nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1),
         L0,
@@ -1098,6 +1105,123 @@ def _fused_direct(
     if transposed:
         return out.reshape(L0, L1).T
     return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
+# The guarded FFT (issue 18): integer and logical images (the classes nonsep2 sums in float32)
+# under a kernel that 'auto' would sum by an FFT. False: never (tests compare the two).
+GUARDED_FFT = True
+_GUARD_KINDS = tuple(
+    _SEP2_KINDS[np.dtype(t)] for t in (np.uint8, np.int8, np.uint16, np.int16, bool)
+)
+# Outputs per axis of each FFT of the guarded path: its bound grows with the part of the image
+# each reads (BENCHMARKS.md, "Issue 18").
+GUARD_CHUNK = 1024
+# Recomputed products the guarded path allows per output of a band of chunks (plus a start),
+# past which the band and the rest go by nonsep2: a recomputed product costs about a hundred
+# times one of nonsep2's vector loop.
+GUARD_BUDGET = 4
+GUARD_START = 1 << 14
+# The bound's share of a unit taken for the guard to be tried at all.
+GUARD_MAX_BOUND = 1.0 / 64
+
+
+def _guard_bound(chunk_shape, kernel: np.ndarray, nt: int, M: float) -> float:
+    """A bound of |y_fft - y_dir| for an FFT (fft-float) of a part of the padded image of shape
+    ``chunk_shape`` whose values are at most M in magnitude: the FFT's contract
+    (:func:`bridge._kernels.fft_error_bound_of_norms`, with ``||P||_1 <= n M`` and ``||P||_2 <=
+    sqrt(n) M`` for its n values) plus the direct loop's: a sum of nt products from +0 differs
+    from the exact sum by at most ``gamma_nt * sum|w||P| <= gamma_nt * M * ||w||_1`` (Higham,
+    Accuracy and Stability, 3.1; gamma_n = n u / (1 - n u), u = 2^-53), and by 2^-1074 a product
+    more where products fall below double's normal range. The factor 1 + 2^-20 covers the
+    rounding of this computation."""
+    n = float(math.prod(chunk_shape))
+    w1 = float(np.sum(np.abs(kernel)))
+    w2 = float(np.sqrt(np.sum(kernel * kernel)))
+    b_fft = kernels.fft_error_bound_of_norms(chunk_shape, kernel.shape, n * M, math.sqrt(n) * M,
+                                             w1, w2)  # fmt: skip
+    u = 2.0**-53
+    b_dir = nt * u / (1 - nt * u) * M * w1 + nt * 2.0**-1074
+    return (b_fft + b_dir) * (1 + 2.0**-20)
+
+
+def _class_extreme(x: np.ndarray, fill: float) -> float:
+    """The largest magnitude among x's values (an integer class) and fill."""
+    return float(max(abs(int(x.max())), abs(int(x.min())), abs(fill)))
+
+
+def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool:
+    """Whether the guarded FFT takes a real 2-D image A (integer or logical, kind its nonsep2
+    code) under h: on, built, and a bound that leaves few outputs to recompute. Decided from A's
+    largest magnitude and the fixed chunk shape, so that 'same' and 'full' decide alike."""
+    if not GUARDED_FFT or loops.C_GUARD2 is None or kind not in _GUARD_KINDS or A.ndim != 2:
+        return False
+    q0, q1 = h.shape[:2]
+    chunk = (GUARD_CHUNK + q0 - 1, GUARD_CHUNK + q1 - 1)
+    M = _class_extreme(A, fill)
+    nt = int(np.count_nonzero(h))
+    return nt > 0 and _guard_bound(chunk, h.reshape(q0, q1), nt, M) < GUARD_MAX_BOUND
+
+
+def _guarded_fft(out, image, kind, rows, cols, mid, taps, kernel, fill) -> None:
+    """out (L0 x L1, an integer or logical class) set to nonsep2's result, the sums by FFTs.
+
+    The outputs go in chunks of GUARD_CHUNK x GUARD_CHUNK: each chunk's valid convolution of its
+    part of the padded image P with ``kernel`` (fft-float: within its contract's bound of the
+    exact sum S), and ``guard2`` stores each output whose FFT value y has no half-integer within
+    B (:func:`_guard_bound`, from the part's largest magnitude) of it: nonsep2's sum y_dir is
+    within B of y too (|y - S| and |y_dir - S| are each within their share of B), so it rounds
+    and saturates to the same integer. The others are recomputed as nonsep2 sums them. A band of
+    chunks that recomputes more than GUARD_BUDGET products an output goes, with the rest, by
+    nonsep2 itself. So the result is nonsep2's, bit for bit, whatever the data."""
+    ta, tb, tw = taps
+    L0, L1 = out.shape
+    q0, q1 = kernel.shape
+    nt = len(tw)
+    # P in double, read from the image by the padding plan (the fill where it reads -1)
+    P = image.take(np.maximum(rows, 0), axis=0).take(np.maximum(cols, 0), axis=1)
+    P64 = P.astype(np.float64)
+    if fill != 0 or rows.min() < 0 or cols.min() < 0:
+        P64[rows < 0, :] = fill
+        P64[:, cols < 0] = fill
+    guard = loops.C_GUARD2
+    assert guard is not None
+    for r0 in range(0, L0, GUARD_CHUNK):
+        h = min(GUARD_CHUNK, L0 - r0)
+        limit = (GUARD_START + GUARD_BUDGET * h * L1) // nt
+        for c0 in range(0, L1, GUARD_CHUNK):
+            w = min(GUARD_CHUNK, L1 - c0)
+            box = (slice(r0, r0 + h + q0 - 1), slice(c0, c0 + w + q1 - 1))
+            B = _guard_bound(P64[box].shape, kernel, nt, _class_extreme(P[box], fill))
+            done = -1
+            if B < 0.25:
+                # the kernel first: fft-float's test for integer data stops at its first taps,
+                # and never reads the image's (integers whose exact rounding nothing here needs)
+                y = kernels.convolve(
+                    kernel, P64[box], (q0 - 1, q1 - 1), (h, w), np.dtype(np.float64), "fft-float"
+                )
+                y = np.ascontiguousarray(y)
+                done = guard(out, image, kind, rows, cols, ta, tb, tw, fill, y, B, r0, c0, limit)
+            if done < 0:
+                # too many to recompute: this band and the rest by nonsep2
+                _nonsep2_rows(out, image, kind, rows, cols, mid, taps, (q0, q1), fill, r0, L0)
+                return
+            limit -= done
+
+
+def _nonsep2_rows(out, image, kind, rows, cols, mid, taps, q, fill, r0, r1) -> None:
+    """Rows r0..r1 of out by nonsep2 (on the kernels' threads, as _fused_direct runs it)."""
+    ta, tb, tw = taps
+    nonsep2 = loops.C_NONSEP2
+    assert nonsep2 is not None
+    image3 = image.reshape(*image.shape, 1)
+    out3 = out.reshape(*out.shape, 1)
+    _in_row_shares(
+        lambda s0, s1: nonsep2(
+            out3, image3, kind, rows, cols, mid, ta, tb, tw, q[0], q[1], fill, r0 + s0, r0 + s1
+        ),
+        r1 - r0,
+        (r1 - r0) * out.shape[1] * len(tw),
+    )
 
 
 def _fused(
