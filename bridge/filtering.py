@@ -76,6 +76,7 @@ NaN/Inf MathWorks documents it as undefined).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -1094,7 +1095,9 @@ def _fused_direct(
     if guarded:
         image = image.reshape(image.shape[:2])
         kernel = w2.T if transposed else w2
-        _guarded_fft(out.reshape(L0, L1), image, kind, rows, cols, mid, (ta, tb, tw), kernel, fill)
+        top = widths[1][0] if transposed else widths[0][0]
+        P = (rows, cols, top, mid)
+        _guarded_fft(out.reshape(L0, L1), image, kind, *P, (ta, tb, tw), kernel, fill)
         return out.reshape(L0, L1).T if transposed else out.reshape(L0, L1)
     if _in_row_shares(
         lambda r0, r1: nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1),
@@ -1162,13 +1165,13 @@ def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool
     return nt > 0 and _guard_bound(chunk, h.reshape(q0, q1), nt, M) < GUARD_MAX_BOUND
 
 
-def _guarded_fft(out, image, kind, rows, cols, mid, taps, kernel, fill) -> None:
+def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> None:
     """out (L0 x L1, an integer or logical class) set to nonsep2's result, the sums by FFTs.
 
     The outputs go in chunks of GUARD_CHUNK x GUARD_CHUNK: each chunk's valid convolution of its
     part of the padded image P with ``kernel`` (fft-float: within its contract's bound of the
     exact sum S), and ``guard2`` stores each output whose FFT value y has no half-integer within
-    B (:func:`_guard_bound`, from the part's largest magnitude) of it: nonsep2's sum y_dir is
+    B (:func:`_guard_bound`, from the image's largest magnitude) of it: nonsep2's sum y_dir is
     within B of y too (|y - S| and |y_dir - S| are each within their share of B), so it rounds
     and saturates to the same integer. The others are recomputed as nonsep2 sums them. A band of
     chunks that recomputes more than GUARD_BUDGET products an output goes, with the rest, by
@@ -1177,12 +1180,8 @@ def _guarded_fft(out, image, kind, rows, cols, mid, taps, kernel, fill) -> None:
     L0, L1 = out.shape
     q0, q1 = kernel.shape
     nt = len(tw)
-    # P in double, read from the image by the padding plan (the fill where it reads -1)
-    P = image.take(np.maximum(rows, 0), axis=0).take(np.maximum(cols, 0), axis=1)
-    P64 = P.astype(np.float64)
-    if fill != 0 or rows.min() < 0 or cols.min() < 0:
-        P64[rows < 0, :] = fill
-        P64[:, cols < 0] = fill
+    P64 = _padded_by_plan(image, rows, cols, top, mid, fill)
+    M = _class_extreme(image, fill)  # the largest magnitude P holds
     guard = loops.C_GUARD2
     assert guard is not None
     for r0 in range(0, L0, GUARD_CHUNK):
@@ -1191,7 +1190,7 @@ def _guarded_fft(out, image, kind, rows, cols, mid, taps, kernel, fill) -> None:
         for c0 in range(0, L1, GUARD_CHUNK):
             w = min(GUARD_CHUNK, L1 - c0)
             box = (slice(r0, r0 + h + q0 - 1), slice(c0, c0 + w + q1 - 1))
-            B = _guard_bound(P64[box].shape, kernel, nt, _class_extreme(P[box], fill))
+            B = _guard_bound(P64[box].shape, kernel, nt, M)
             done = -1
             if B < 0.25:
                 # the kernel first: fft-float's test for integer data stops at its first taps,
@@ -1206,6 +1205,22 @@ def _guarded_fft(out, image, kind, rows, cols, mid, taps, kernel, fill) -> None:
                 _nonsep2_rows(out, image, kind, rows, cols, mid, taps, (q0, q1), fill, r0, L0)
                 return
             limit -= done
+
+
+def _padded_by_plan(image, rows, cols, top: int, mid: int, fill: float) -> np.ndarray:
+    """The padded image in double, as nonsep2 reads it: padded row p, column c is the image's
+    ``(rows[p], cols[c])``, the fill where either is -1; the image itself at ``(top, mid)``.
+    The image converted in one copy, the borders copied from it."""
+    n0, n1 = image.shape
+    P = np.empty((len(rows), len(cols)))
+    P[top : top + n0, mid : mid + n1] = image
+    for p in itertools.chain(range(top), range(top + n0, len(rows))):
+        P[p, mid : mid + n1] = image[rows[p]] if rows[p] >= 0 else fill
+    edge = np.r_[0:mid, mid + n1 : len(cols)]
+    if len(edge):
+        src = cols[edge]
+        P[:, edge] = np.where(src >= 0, P[:, mid + np.maximum(src, 0)], fill)
+    return P
 
 
 def _nonsep2_rows(out, image, kind, rows, cols, mid, taps, q, fill, r0, r1) -> None:
