@@ -1124,8 +1124,10 @@ GUARD_CHUNK = 1024
 # times one of nonsep2's vector loop.
 GUARD_BUDGET = 4
 GUARD_START = 1 << 14
-# The bound's share of a unit taken for the guard to be tried at all.
-GUARD_MAX_BOUND = 1.0 / 64
+# Recomputed products per output expected at most for the guarded path to be taken: 2 B nt, the
+# share of outputs within B of a half-integer (fractions spread evenly) times the taps each
+# recomputes; above, the usual path (a fall back to nonsep2 would cost more than the FFT).
+GUARD_EXPECTED = 1.0
 
 
 def _guard_bound(chunk_shape, kernel: np.ndarray, nt: int, M: float) -> float:
@@ -1154,15 +1156,16 @@ def _class_extreme(x: np.ndarray, fill: float) -> float:
 
 def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool:
     """Whether the guarded FFT takes a real 2-D image A (integer or logical, kind its nonsep2
-    code) under h: on, built, and a bound that leaves few outputs to recompute. Decided from A's
-    largest magnitude and the fixed chunk shape, so that 'same' and 'full' decide alike."""
+    code) under h: on, built, and a bound that leaves few outputs to recompute (GUARD_EXPECTED).
+    Decided from A's largest magnitude and the fixed chunk shape, so that 'same' and 'full'
+    decide alike."""
     if not GUARDED_FFT or loops.C_GUARD2 is None or kind not in _GUARD_KINDS or A.ndim != 2:
         return False
     q0, q1 = h.shape[:2]
     chunk = (GUARD_CHUNK + q0 - 1, GUARD_CHUNK + q1 - 1)
     M = _class_extreme(A, fill)
     nt = int(np.count_nonzero(h))
-    return nt > 0 and _guard_bound(chunk, h.reshape(q0, q1), nt, M) < GUARD_MAX_BOUND
+    return nt > 0 and 2 * _guard_bound(chunk, h.reshape(q0, q1), nt, M) * nt <= GUARD_EXPECTED
 
 
 def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> None:
