@@ -61,7 +61,7 @@ def main() -> None:
         for q in args.kernels:
             h = rng.random((q, q))
             for cls in args.classes:
-                dt = np.dtype(cls)
+                dt = np.dtype(bool if cls == "logical" else cls)
                 if dt.kind == "b":
                     A = rng.random((n, n)) < 0.5
                 else:
@@ -72,8 +72,9 @@ def main() -> None:
                     flipped = np.ascontiguousarray(h)
                     anchor = ((q + 1) // 2 - 1, (q + 1) // 2 - 1)
                     cv = best(
-                        lambda: cv2.filter2D(A, -1, flipped, anchor=anchor,
-                                             borderType=cv2.BORDER_CONSTANT),  # fmt: skip
+                        lambda A=A, f=flipped, a=anchor: cv2.filter2D(
+                            A, -1, f, anchor=a, borderType=cv2.BORDER_CONSTANT
+                        ),
                         args.repeat,
                     )
                 for chunk in args.chunks:
@@ -81,10 +82,10 @@ def main() -> None:
                     old = new = (1e9, 0.0)
                     for _ in range(2):  # old and new in turn, twice
                         filtering.GUARDED_FFT = False
-                        o = best(lambda: filtering.imfilter(A, h), args.repeat)
+                        o = best(lambda A=A, h=h: filtering.imfilter(A, h), args.repeat)
                         filtering.GUARDED_FFT = True
                         stats.update(recomputed=0, calls=0)
-                        nw = best(lambda: filtering.imfilter(A, h), args.repeat)
+                        nw = best(lambda A=A, h=h: filtering.imfilter(A, h), args.repeat)
                         old, new = min(old, o), min(new, nw)
                     rec = stats["recomputed"] // max(1, args.repeat) if stats["calls"] else -1
                     cvs = f"{cv[0] * 1e3:7.1f}" if cv else "      -"

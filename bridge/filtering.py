@@ -59,6 +59,15 @@ direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``
 non-finite values are added separately there). A 2-D column-major image is read in place as
 its transpose, and its result is column-major.
 
+Where ``method='auto'`` would sum such a kernel by an FFT instead (a large kernel), a 2-D image
+of the classes nonsep2 sums in float32 (8- and 16-bit integers, logical) goes by the guarded FFT
+(:func:`_guarded_fft`): fft-float over chunks of the padded image, each output stored from the
+FFT's sum only where no half-integer lies within the FFT's bound plus the direct sum's of it
+(so the direct sum rounds and saturates to the same integer), the others recomputed as nonsep2
+sums them. The result is ``method='direct'``'s, bit for bit
+(``tests/test_filtering_guarded_fft.py``); taken where the bound leaves few outputs to
+recompute, else the usual (rounded FFT) path.
+
 A volume (a real 3-D image) with a rank-one kernel of three non-singleton axes, whose three
 passes are the direct sum, takes the same loop twice (:func:`_fused_volume`): on each slab
 ``A[i]`` for the pages' and the rows' passes, then along the slabs; a volume of another class
