@@ -1188,10 +1188,9 @@ def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> 
     and saturates to the same integer. The others are recomputed as nonsep2 sums them. A band of
     chunks that recomputes more than GUARD_BUDGET products an output goes, with the rest, by
     nonsep2 itself. So the result is nonsep2's, bit for bit, whatever the data."""
-    ta, tb, tw = taps
     L0, L1 = out.shape
     q0, q1 = kernel.shape
-    nt = len(tw)
+    nt = len(taps[2])
     P64 = _padded_by_plan(image, rows, cols, top, mid, fill)
     M = _class_extreme(image, fill)  # the largest magnitude P holds
     guard = loops.C_GUARD2
@@ -1210,13 +1209,34 @@ def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> 
                 y = kernels.convolve(
                     kernel, P64[box], (q0 - 1, q1 - 1), (h, w), np.dtype(np.float64), "fft-float"
                 )
-                y = np.ascontiguousarray(y)
-                done = guard(out, image, kind, rows, cols, ta, tb, tw, fill, y, B, r0, c0, limit)
+                done = _guard_rows(guard, out, image, kind, (rows, cols), taps, fill,
+                                   np.ascontiguousarray(y), B, r0, c0, limit)  # fmt: skip
             if done < 0:
                 # too many to recompute: this band and the rest by nonsep2
                 _nonsep2_rows(out, image, kind, rows, cols, mid, taps, (q0, q1), fill, r0, L0)
                 return
             limit -= done
+
+
+def _guard_rows(guard, out, image, kind, plan, taps, fill, y, B, r0, c0, limit) -> int:
+    """guard2 over the rows of y, in shares on the kernels' threads (each output is stored or
+    recomputed on its own: the same bits however shared), each share allowed its part of
+    ``limit``; the number recomputed, or -1 where a share went past its part."""
+    h = y.shape[0]
+    threads = min(pool.THREADS, max(1, h // 64))
+    cuts = np.linspace(0, h, threads + 1).astype(int)
+    found: list[int] = []
+
+    def run(share) -> None:
+        for i0, i1 in share:
+            found.append(
+                guard(
+                    out, image, kind, *plan, *taps, fill, y[i0:i1], B, r0 + i0, c0, limit // threads
+                )
+            )
+
+    pool.in_threads(run, [(int(a), int(b)) for a, b in itertools.pairwise(cuts)])
+    return -1 if min(found) < 0 else sum(found)
 
 
 def _padded_by_plan(image, rows, cols, top: int, mid: int, fill: float) -> np.ndarray:
