@@ -1102,12 +1102,21 @@ def _fused_direct(
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
     if guarded:
-        image = image.reshape(image.shape[:2])
         kernel = w2.T if transposed else w2
         top = widths[1][0] if transposed else widths[0][0]
         P = (rows, cols, top, mid)
-        _guarded_fft(out.reshape(L0, L1), image, kind, *P, (ta, tb, tw), kernel, fill)
-        return out.reshape(L0, L1).T if transposed else out.reshape(L0, L1)
+        if planes == 1:
+            _guarded_fft(out.reshape(L0, L1), image.reshape(image.shape[:2]), kind, *P,
+                         (ta, tb, tw), kernel, fill)  # fmt: skip
+        else:  # each plane on its own (RGB), as nonsep2 filters them
+            plane = np.empty((L0, L1), A.dtype)
+            for k in range(planes):
+                _guarded_fft(plane, np.ascontiguousarray(image[:, :, k]), kind, *P, (ta, tb, tw),
+                             kernel, fill)  # fmt: skip
+                out[:, :, k] = plane
+        if transposed:
+            return out.reshape(L0, L1).T
+        return out if A.ndim == 3 else out.reshape(L0, L1)
     if _in_row_shares(
         lambda r0, r1: nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1),
         L0,
@@ -1164,11 +1173,11 @@ def _class_extreme(x: np.ndarray, fill: float) -> float:
 
 
 def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool:
-    """Whether the guarded FFT takes a real 2-D image A (integer or logical, kind its nonsep2
-    code) under h: on, built, and a bound that leaves few outputs to recompute (GUARD_EXPECTED).
-    Decided from A's largest magnitude and the fixed chunk shape, so that 'same' and 'full'
-    decide alike."""
-    if not GUARDED_FFT or loops.C_GUARD2 is None or kind not in _GUARD_KINDS or A.ndim != 2:
+    """Whether the guarded FFT takes a real 2-D image A, or its planes (integer or logical, kind
+    its nonsep2 code) under h: on, built, and a bound that leaves few outputs to recompute
+    (GUARD_EXPECTED). Decided from A's largest magnitude and the fixed chunk shape, so that
+    'same' and 'full' decide alike."""
+    if not GUARDED_FFT or loops.C_GUARD2 is None or kind not in _GUARD_KINDS:
         return False
     q0, q1 = h.shape[:2]
     chunk = (GUARD_CHUNK + q0 - 1, GUARD_CHUNK + q1 - 1)

@@ -147,8 +147,24 @@ def test_the_path_is_taken_without_forcing():
     assert calls
 
 
+@pytest.mark.parametrize("cls", CLASSES)
+def test_planes(forced, monkeypatch, cls):
+    """RGB images (3-D, a 2-D kernel): each plane by the guarded path, the direct loop's bits,
+    with recomputations (dyadic taps) and with the fall back to nonsep2."""
+    rng = np.random.default_rng(3)
+    A = _image(rng, cls, (17, 22, 3))
+    for budget in (10**6, 0):
+        monkeypatch.setattr(filtering, "GUARD_BUDGET", budget)
+        monkeypatch.setattr(filtering, "GUARD_START", 0 if budget == 0 else 1 << 14)
+        for taps in ("eighths", "normal"):
+            h = _kernel(rng, (5, 4), taps)
+            for options in ((), ("full", "conv"), ("symmetric",), (9, "full")):
+                _same_as_direct(A, h, *options)
+    assert forced["guard2"] > 0 and forced["recomputed"] > 0 and forced["fallback"] > 0
+
+
 def test_off_switch_and_classes_left_alone(forced):
-    """GUARDED_FFT False, single and double images, 3-D images: no guard2."""
+    """GUARDED_FFT False, single and double images: no guard2."""
     rng = np.random.default_rng(2)
     h = _kernel(rng, (5, 5), "normal")
     A = _image(rng, np.uint8, (20, 20))
@@ -159,7 +175,7 @@ def test_off_switch_and_classes_left_alone(forced):
         filtering.GUARDED_FFT = True
     filtering.imfilter(A.astype(np.float32), h)
     filtering.imfilter(A.astype(np.float64), h)
-    filtering.imfilter(np.stack([A, A], axis=2), h)
+    filtering.imfilter(np.stack([A, A], axis=2).astype(np.float32), h)
     assert forced["guard2"] == 0
 
 
