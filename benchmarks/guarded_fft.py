@@ -38,6 +38,7 @@ def main() -> None:
     p.add_argument("--classes", nargs="+", default=["uint8", "int16"])
     p.add_argument("--chunks", type=int, nargs="+", default=[filtering.GUARD_CHUNK])
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--planes", type=int, default=1, help="3: RGB images (n x n x 3)")
     args = p.parse_args()
     try:
         import cv2
@@ -62,11 +63,12 @@ def main() -> None:
             h = rng.random((q, q))
             for cls in args.classes:
                 dt = np.dtype(bool if cls == "logical" else cls)
+                shape = (n, n) if args.planes == 1 else (n, n, args.planes)
                 if dt.kind == "b":
-                    A = rng.random((n, n)) < 0.5
+                    A = rng.random(shape) < 0.5
                 else:
                     info = np.iinfo(dt)
-                    A = rng.integers(max(info.min, -255), min(info.max, 255) + 1, (n, n)).astype(dt)
+                    A = rng.integers(max(info.min, -255), min(info.max, 255) + 1, shape).astype(dt)
                 cv = None
                 if cv2 is not None and dt in (np.uint8, np.int16, np.uint16):
                     flipped = np.ascontiguousarray(h)

@@ -60,11 +60,11 @@ non-finite values are added separately there). A 2-D column-major image is read 
 its transpose, and its result is column-major.
 
 Where ``method='auto'`` would sum such a kernel by an FFT instead (a large kernel), a 2-D image
-of the classes nonsep2 sums in float32 (8- and 16-bit integers, logical) goes by the guarded FFT
-(:func:`_guarded_fft`): fft-float over chunks of the padded image, each output stored from the
-FFT's sum only where no half-integer lies within the FFT's bound plus the direct sum's of it
-(so the direct sum rounds and saturates to the same integer), the others recomputed as nonsep2
-sums them. The result is ``method='direct'``'s, bit for bit
+(or each plane of an RGB one) of the classes nonsep2 sums in float32 (8- and 16-bit integers,
+logical) goes by the guarded FFT (:func:`_guarded_fft`): fft-float over chunks of the padded
+image, each output stored from the FFT's sum only where no half-integer lies within the FFT's
+bound plus the direct sum's of it (so the direct sum rounds and saturates to the same integer),
+the others recomputed as nonsep2 sums them. The result is ``method='direct'``'s, bit for bit
 (``tests/test_filtering_guarded_fft.py``); taken where the bound leaves few outputs to
 recompute, else the usual (rounded FFT) path.
 
