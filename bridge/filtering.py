@@ -59,6 +59,15 @@ direct loop's order from +0 and converts to A's class (:func:`_fused_direct`, ``
 non-finite values are added separately there). A 2-D column-major image is read in place as
 its transpose, and its result is column-major.
 
+Where ``method='auto'`` would sum such a kernel by an FFT instead (a large kernel), a 2-D image
+(or each plane of an RGB one) of the classes nonsep2 sums in float32 (8- and 16-bit integers,
+logical) goes by the guarded FFT (:func:`_guarded_fft`): fft-float over chunks of the padded
+image, each output stored from the FFT's sum only where no half-integer lies within the FFT's
+bound plus the direct sum's of it (so the direct sum rounds and saturates to the same integer),
+the others recomputed as nonsep2 sums them. The result is ``method='direct'``'s, bit for bit
+(``tests/test_filtering_guarded_fft.py``); taken where the bound leaves few outputs to
+recompute, else the usual (rounded FFT) path.
+
 A volume (a real 3-D image) with a rank-one kernel of three non-singleton axes, whose three
 passes are the direct sum, takes the same loop twice (:func:`_fused_volume`): on each slab
 ``A[i]`` for the pages' and the rows' passes, then along the slabs; a volume of another class
@@ -76,6 +85,7 @@ NaN/Inf MathWorks documents it as undefined).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -1067,9 +1077,11 @@ def _fused_direct(
     widths = pad_width(A.shape[:2], h.shape[:2], shape)
     padded_shape = [n + b + a for n, (b, a) in zip(A.shape, widths)] + list(A.shape[2:])
     L0, L1 = padded_shape[0] - q0 + 1, padded_shape[1] - q1 + 1
-    if method == "auto" and not _picks_direct(
+    # where 'auto' would take an FFT: the guarded FFT for the integer classes, else the usual way
+    guarded = method == "auto" and not _picks_direct(
         A.shape if implicit_zeros else tuple(padded_shape), w.shape
-    ):
+    )
+    if guarded and not _guard_applies(A, h, kind, fill):
         return None
     rows, cols = padding_plan(A.shape[:2], h.shape[:2], shape, boundary)
     w2 = w.reshape(q0, q1)
@@ -1088,6 +1100,22 @@ def _fused_direct(
         out = np.empty((L0, L1, planes), A.dtype)
         transposed = False
     image = image.reshape(*image.shape[:2], planes)
+    if guarded:
+        kernel = w2.T if transposed else w2
+        top = widths[1][0] if transposed else widths[0][0]
+        P = (rows, cols, top, mid)
+        if planes == 1:
+            _guarded_fft(out.reshape(L0, L1), image.reshape(image.shape[:2]), kind, *P,
+                         (ta, tb, tw), kernel, fill)  # fmt: skip
+        else:  # each plane on its own (RGB), as nonsep2 filters them
+            plane = np.empty((L0, L1), A.dtype)
+            for k in range(planes):
+                _guarded_fft(plane, np.ascontiguousarray(image[:, :, k]), kind, *P, (ta, tb, tw),
+                             kernel, fill)  # fmt: skip
+                out[:, :, k] = plane
+        if transposed:
+            return out.reshape(L0, L1).T
+        return out if A.ndim == 3 else out.reshape(L0, L1)
     if _in_row_shares(
         lambda r0, r1: nonsep2(out, image, kind, rows, cols, mid, ta, tb, tw, q0, q1, fill, r0, r1),
         L0,
@@ -1097,6 +1125,158 @@ def _fused_direct(
     if transposed:
         return out.reshape(L0, L1).T
     return out if A.ndim == 3 else out.reshape(L0, L1)
+
+
+# The guarded FFT (issue 18): integer and logical images (the classes nonsep2 sums in float32)
+# under a kernel that 'auto' would sum by an FFT. False: never (tests compare the two).
+GUARDED_FFT = True
+_GUARD_KINDS = tuple(
+    _SEP2_KINDS[np.dtype(t)] for t in (np.uint8, np.int8, np.uint16, np.int16, bool)
+)
+# Outputs per axis of each FFT of the guarded path: its bound grows with the part of the image
+# each reads (BENCHMARKS.md, "Issue 18").
+GUARD_CHUNK = 1024
+# Recomputed products the guarded path allows per output of a band of chunks (plus a start),
+# past which the band and the rest go by nonsep2: a recomputed product costs about a hundred
+# times one of nonsep2's vector loop.
+GUARD_BUDGET = 4
+GUARD_START = 1 << 14
+# Recomputed products per output expected at most for the guarded path to be taken: 2 B nt, the
+# share of outputs within B of a half-integer (fractions spread evenly) times the taps each
+# recomputes; above, the usual path (a fall back to nonsep2 would cost more than the FFT).
+GUARD_EXPECTED = 1.0
+
+
+def _guard_bound(chunk_shape, kernel: np.ndarray, nt: int, M: float) -> float:
+    """A bound of |y_fft - y_dir| for an FFT (fft-float) of a part of the padded image of shape
+    ``chunk_shape`` whose values are at most M in magnitude: the FFT's contract
+    (:func:`bridge._kernels.fft_error_bound_of_norms`, with ``||P||_1 <= n M`` and ``||P||_2 <=
+    sqrt(n) M`` for its n values) plus the direct loop's: a sum of nt products from +0 differs
+    from the exact sum by at most ``gamma_nt * sum|w||P| <= gamma_nt * M * ||w||_1`` (Higham,
+    Accuracy and Stability, 3.1; gamma_n = n u / (1 - n u), u = 2^-53), and by 2^-1074 a product
+    more where products fall below double's normal range. The factor 1 + 2^-20 covers the
+    rounding of this computation."""
+    n = float(math.prod(chunk_shape))
+    w1 = float(np.sum(np.abs(kernel)))
+    w2 = float(np.sqrt(np.sum(kernel * kernel)))
+    b_fft = kernels.fft_error_bound_of_norms(chunk_shape, kernel.shape, n * M, math.sqrt(n) * M,
+                                             w1, w2)  # fmt: skip
+    u = 2.0**-53
+    b_dir = nt * u / (1 - nt * u) * M * w1 + nt * 2.0**-1074
+    return (b_fft + b_dir) * (1 + 2.0**-20)
+
+
+def _class_extreme(x: np.ndarray, fill: float) -> float:
+    """The largest magnitude among x's values (an integer class) and fill."""
+    return float(max(abs(int(x.max())), abs(int(x.min())), abs(fill)))
+
+
+def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool:
+    """Whether the guarded FFT takes a real 2-D image A, or its planes (integer or logical, kind
+    its nonsep2 code) under h: on, built, and a bound that leaves few outputs to recompute
+    (GUARD_EXPECTED). Decided from A's largest magnitude and the fixed chunk shape, so that
+    'same' and 'full' decide alike."""
+    if not GUARDED_FFT or loops.C_GUARD2 is None or kind not in _GUARD_KINDS:
+        return False
+    q0, q1 = h.shape[:2]
+    chunk = (GUARD_CHUNK + q0 - 1, GUARD_CHUNK + q1 - 1)
+    M = _class_extreme(A, fill)
+    nt = int(np.count_nonzero(h))
+    return nt > 0 and 2 * _guard_bound(chunk, h.reshape(q0, q1), nt, M) * nt <= GUARD_EXPECTED
+
+
+def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> None:
+    """out (L0 x L1, an integer or logical class) set to nonsep2's result, the sums by FFTs.
+
+    The outputs go in chunks of GUARD_CHUNK x GUARD_CHUNK: each chunk's valid convolution of its
+    part of the padded image P with ``kernel`` (fft-float: within its contract's bound of the
+    exact sum S), and ``guard2`` stores each output whose FFT value y has no half-integer within
+    B (:func:`_guard_bound`, from the image's largest magnitude) of it: nonsep2's sum y_dir is
+    within B of y too (|y - S| and |y_dir - S| are each within their share of B), so it rounds
+    and saturates to the same integer. The others are recomputed as nonsep2 sums them. A band of
+    chunks that recomputes more than GUARD_BUDGET products an output goes, with the rest, by
+    nonsep2 itself. So the result is nonsep2's, bit for bit, whatever the data."""
+    L0, L1 = out.shape
+    q0, q1 = kernel.shape
+    nt = len(taps[2])
+    P64 = _padded_by_plan(image, rows, cols, top, mid, fill)
+    M = _class_extreme(image, fill)  # the largest magnitude P holds
+    guard = loops.C_GUARD2
+    assert guard is not None
+    for r0 in range(0, L0, GUARD_CHUNK):
+        h = min(GUARD_CHUNK, L0 - r0)
+        limit = (GUARD_START + GUARD_BUDGET * h * L1) // nt
+        for c0 in range(0, L1, GUARD_CHUNK):
+            w = min(GUARD_CHUNK, L1 - c0)
+            box = (slice(r0, r0 + h + q0 - 1), slice(c0, c0 + w + q1 - 1))
+            B = _guard_bound(P64[box].shape, kernel, nt, M)
+            done = -1
+            if B < 0.25:
+                # the kernel first: fft-float's test for integer data stops at its first taps,
+                # and never reads the image's (integers whose exact rounding nothing here needs)
+                y = kernels.convolve(
+                    kernel, P64[box], (q0 - 1, q1 - 1), (h, w), np.dtype(np.float64), "fft-float"
+                )
+                done = _guard_rows(guard, out, image, kind, (rows, cols), taps, fill,
+                                   np.ascontiguousarray(y), B, r0, c0, limit)  # fmt: skip
+            if done < 0:
+                # too many to recompute: this band and the rest by nonsep2
+                _nonsep2_rows(out, image, kind, rows, cols, mid, taps, (q0, q1), fill, r0, L0)
+                return
+            limit -= done
+
+
+def _guard_rows(guard, out, image, kind, plan, taps, fill, y, B, r0, c0, limit) -> int:
+    """guard2 over the rows of y, in shares on the kernels' threads (each output is stored or
+    recomputed on its own: the same bits however shared), each share allowed its part of
+    ``limit``; the number recomputed, or -1 where a share went past its part."""
+    h = y.shape[0]
+    threads = min(pool.THREADS, max(1, h // 64))
+    cuts = np.linspace(0, h, threads + 1).astype(int)
+    found: list[int] = []
+
+    def run(share) -> None:
+        for i0, i1 in share:
+            found.append(
+                guard(
+                    out, image, kind, *plan, *taps, fill, y[i0:i1], B, r0 + i0, c0, limit // threads
+                )
+            )
+
+    pool.in_threads(run, [(int(a), int(b)) for a, b in itertools.pairwise(cuts)])
+    return -1 if min(found) < 0 else sum(found)
+
+
+def _padded_by_plan(image, rows, cols, top: int, mid: int, fill: float) -> np.ndarray:
+    """The padded image in double, as nonsep2 reads it: padded row p, column c is the image's
+    ``(rows[p], cols[c])``, the fill where either is -1; the image itself at ``(top, mid)``.
+    The image converted in one copy, the borders copied from it."""
+    n0, n1 = image.shape
+    P = np.empty((len(rows), len(cols)))
+    P[top : top + n0, mid : mid + n1] = image
+    for p in itertools.chain(range(top), range(top + n0, len(rows))):
+        P[p, mid : mid + n1] = image[rows[p]] if rows[p] >= 0 else fill
+    edge = np.r_[0:mid, mid + n1 : len(cols)]
+    if len(edge):
+        src = cols[edge]
+        P[:, edge] = np.where(src >= 0, P[:, mid + np.maximum(src, 0)], fill)
+    return P
+
+
+def _nonsep2_rows(out, image, kind, rows, cols, mid, taps, q, fill, r0, r1) -> None:
+    """Rows r0..r1 of out by nonsep2 (on the kernels' threads, as _fused_direct runs it)."""
+    ta, tb, tw = taps
+    nonsep2 = loops.C_NONSEP2
+    assert nonsep2 is not None
+    image3 = image.reshape(*image.shape, 1)
+    out3 = out.reshape(*out.shape, 1)
+    _in_row_shares(
+        lambda s0, s1: nonsep2(
+            out3, image3, kind, rows, cols, mid, ta, tb, tw, q[0], q[1], fill, r0 + s0, r0 + s1
+        ),
+        r1 - r0,
+        (r1 - r0) * out.shape[1] * len(tw),
+    )
 
 
 def _fused(

@@ -38,7 +38,12 @@ import numpy as np
 
 from bridge._kernels.choice import carried_dims, choose_method, estimate_costs
 from bridge._kernels.method_direct import direct
-from bridge._kernels.method_fft import fft_error_bound, fft_is_exact, fft_patched
+from bridge._kernels.method_fft import (
+    fft_error_bound,
+    fft_error_bound_of_norms,
+    fft_is_exact,
+    fft_patched,
+)
 from bridge._kernels.method_gemm import gemm
 from bridge._kernels.nonfinite import may_overflow
 
@@ -52,6 +57,7 @@ __all__ = [
     "direct",
     "estimate_costs",
     "fft_error_bound",
+    "fft_error_bound_of_norms",
     "fft_is_exact",
     "fft_patched",
     "gemm",

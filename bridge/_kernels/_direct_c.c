@@ -3010,6 +3010,142 @@ static PyObject *py_flat_fill(PyObject *self, PyObject *const *args, Py_ssize_t 
     return release3(&bx, &bb, &bl, result);
 }
 
+/* ---- guard2: an FFT's sums rounded to an integer class where a bound decides them ------------
+ * For imfilter's guarded FFT path (bridge.filtering._guarded_fft): y holds sums computed by an
+ * FFT for outputs r0.., c0.. of out, each within B of the sum S the double loop (nonsep2 mode 0,
+ * exact_direct_one) gives. Where no half-integer lies within B of y (B < 0.25: the nearest one,
+ * floor(y) + 0.5, is farther than B; the others are 0.5 or more away), every number within B of
+ * y, S among them, rounds half away from zero to the same integer, and saturates alike: y is
+ * stored by round_clamp (logical: y >= 0.5, whose one boundary 0.5 is a half-integer). The
+ * others are recomputed by exact_direct_one and stored as the double loop stores them. All
+ * exact: y - floor(y) for |y| < 2^52 (beyond, it is 0: 0.5 from a half-integer, and the clamp
+ * decides), its difference with 0.5 where it is 0.25 or more (Sterbenz), and below 0.25 the
+ * rounded difference is above 0.25 > B. */
+/* Whether one of the n doubles at y lies within B of a half-integer (as guard2 tests it; a
+ * loop without branches, vectorized by each clone). */
+NO_TRAPS CLONES static int near_half(const double *restrict y, ptrdiff_t n, double B) {
+    int any = 0;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const double d = y[j] - __builtin_floor(y[j]) - 0.5;
+        any |= __builtin_fabs(d) <= B;
+    }
+    return any;
+}
+
+/* The places j < n where near_half's test holds, to idx; returns how many. */
+NO_TRAPS CLONES static ptrdiff_t near_half_list(const double *restrict y, ptrdiff_t n, double B,
+                                                ptrdiff_t *restrict idx) {
+    ptrdiff_t m = 0;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const double d = y[j] - __builtin_floor(y[j]) - 0.5;
+        idx[m] = j;
+        m += __builtin_fabs(d) <= B;
+    }
+    return m;
+}
+
+static PyObject *py_guard2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    /* guard2(out, image, kind, rowidx, colidx, ta, tb, tw, fill, y, B, r0, c0, limit) */
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "guard2 takes 14 arguments");
+        return NULL;
+    }
+    const ptrdiff_t kind = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    const double fill = PyFloat_AsDouble(args[8]);
+    const double B = PyFloat_AsDouble(args[10]);
+    const ptrdiff_t r0 = PyNumber_AsSsize_t(args[11], PyExc_OverflowError);
+    const ptrdiff_t c0 = PyNumber_AsSsize_t(args[12], PyExc_OverflowError);
+    const ptrdiff_t limit = PyNumber_AsSsize_t(args[13], PyExc_OverflowError);
+    if (PyErr_Occurred()) return NULL;
+    if ((kind != K_U8 && kind != K_I8 && kind != K_U16 && kind != K_I16 && kind != K_BOOL) ||
+        !(B >= 0 && B < 0.25)) {
+        PyErr_SetString(PyExc_ValueError, "guard2: an integer kind of nonsep2_f32, 0 <= B < 0.25");
+        return NULL;
+    }
+    enum { NB = 7 };
+    Py_buffer b[NB];
+    PyObject *const objs[NB] = {args[0], args[1], args[3], args[4], args[5], args[6], args[9]};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < NB; got++)
+        if (PyObject_GetBuffer(objs[got], &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                   (got == 0 ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    {
+        const Py_buffer *bo = &b[0], *bi = &b[1], *br = &b[2], *bc = &b[3], *ba = &b[4],
+                        *bb = &b[5], *bw = &b[6];
+        const size_t isz = KIND_SIZE[kind];
+        if (bo->ndim != 2 || bi->ndim != 2 || bw->ndim != 2 || bo->itemsize != (Py_ssize_t)isz ||
+            bi->itemsize != (Py_ssize_t)isz || br->itemsize != 8 || bc->itemsize != 8 ||
+            ba->itemsize != 8 || bb->itemsize != 8 || kind_of(bw) != 'd') {
+            PyErr_SetString(PyExc_ValueError, "guard2: arrays of the wrong kind");
+            goto done;
+        }
+        Py_buffer tw_view;
+        if (PyObject_GetBuffer(args[7], &tw_view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
+        const ptrdiff_t L0 = bo->shape[0], L1 = bo->shape[1], n0 = bi->shape[0],
+                        n1 = bi->shape[1], h = bw->shape[0], w = bw->shape[1];
+        const ptrdiff_t nt = tw_view.len / 8, nr = br->len / 8, nc = bc->len / 8;
+        const long long *ri = br->buf, *ci = bc->buf, *ta = ba->buf, *tb = bb->buf;
+        const double *tw = tw_view.buf, *y = bw->buf;
+        int ok = kind_of(&tw_view) == 'd' && ba->len / 8 == nt && bb->len / 8 == nt && r0 >= 0 &&
+                 c0 >= 0 && r0 + h <= L0 && c0 + w <= L1 && n0 >= 1 && n1 >= 1;
+        ptrdiff_t ma = 0, mb = 0;
+        for (ptrdiff_t t = 0; ok && t < nt; t++) {
+            ok = ta[t] >= 0 && tb[t] >= 0;
+            ma = ta[t] > ma ? ta[t] : ma;
+            mb = tb[t] > mb ? tb[t] : mb;
+        }
+        ok = ok && nr >= L0 + ma && nc >= L1 + mb;
+        for (ptrdiff_t i = 0; ok && i < nr; i++) ok = ri[i] >= -1 && ri[i] < n0;
+        for (ptrdiff_t i = 0; ok && i < nc; i++) ok = ci[i] >= -1 && ci[i] < n1;
+        if (!ok) {
+            PyBuffer_Release(&tw_view);
+            PyErr_SetString(PyExc_ValueError, "guard2: shapes or indices do not match");
+            goto done;
+        }
+        const double lo = kind == K_I8 ? -128.0 : kind == K_I16 ? -32768.0 : 0.0;
+        const double hi = kind == K_U8 ? 255.0 : kind == K_I8 ? 127.0 : kind == K_U16 ? 65535.0
+                          : kind == K_I16 ? 32767.0 : 1.0;
+        ptrdiff_t count = 0;
+        ptrdiff_t *miss = malloc(sizeof(ptrdiff_t) * (size_t)(w + 1));
+        if (miss == NULL) {
+            PyBuffer_Release(&tw_view);
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (ptrdiff_t i = 0; i < h && count >= 0; i++) {
+            char *o = (char *)bo->buf + ((size_t)(r0 + i) * (size_t)L1 + (size_t)c0) * isz;
+            const double *yr = y + i * w;
+            /* the row stored as nonsep2 stores its sums, then the few near a half-integer
+               found again and recomputed */
+            store_row(o, yr, (int)kind, w);
+            if (!near_half(yr, w, B)) continue;
+            const ptrdiff_t m = near_half_list(yr, w, B, miss);
+            for (ptrdiff_t k = 0; k < m; k++) {
+                const ptrdiff_t j = miss[k];
+                if (++count > limit) {
+                    count = -1;
+                    break;
+                }
+                const double v = exact_direct_one(bi->buf, (int)kind, n1, 1, ri, ci, ta, tb, tw,
+                                                  nt, fill, r0 + i, c0 + j, 0);
+                put_recomputed(o, (int)kind, j, v, lo, hi);
+            }
+        }
+        Py_END_ALLOW_THREADS
+        free(miss);
+        PyBuffer_Release(&tw_view);
+        result = PyLong_FromSsize_t(count);
+    }
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -3059,6 +3195,12 @@ static PyMethodDef methods[] = {
      "flat_fill(x, big, lo, ln, first, s0, s1): slabs s0..s1 (along axis 0) of x (C order) set "
      "to the flat loop's zero-gapped copy of big: x[first + i, j1, ...] = big[lo[0] + i, lo[1] + "
      "j1, ...] for i < ln[0] and each j[d] < ln[d], zeros elsewhere."},
+    {"guard2", (PyCFunction)(void (*)(void))py_guard2, METH_FASTCALL,
+     "guard2(out, image, kind, rowidx, colidx, ta, tb, tw, fill, y, B, r0, c0, limit): outputs "
+     "r0.., c0.. of out (2-D, an integer class of nonsep2's float32 path) set from y (float64, "
+     "2-D: sums within B < 0.25 of nonsep2's) rounded and saturated where no half-integer lies "
+     "within B of y, else to nonsep2's own sum of that output; the number recomputed, or -1 "
+     "once more than limit would be (the rest of y then unstored)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",

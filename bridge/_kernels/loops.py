@@ -53,6 +53,11 @@ C_FLAT_FILL: Callable[..., None] | None = getattr(_direct_c, "flat_fill", None) 
 # The conversion of the fused loops' sums to the image's class, or None (as C_SEP2):
 # store(out, y, kind, reference=False) (for tests: reference is the scalar loop it replaced).
 C_STORE: Callable[..., None] | None = getattr(_direct_c, "store", None) if _C_ON else None
+# imfilter's guarded FFT (bridge.filtering): an FFT's sums stored in an integer class where a
+# bound decides the rounding, the rest recomputed as nonsep2 sums them, or None (as C_SEP2):
+# guard2(out, image, kind, rowidx, colidx, ta, tb, tw, fill, y, B, r0, c0, limit) -> the number
+# recomputed, -1 past limit (see its docstring).
+C_GUARD2: Callable[..., int] | None = getattr(_direct_c, "guard2", None) if _C_ON else None
 
 _NUMBA: list = []  # [numba's loop or None], once looked for
 _LOCK = threading.Lock()

@@ -146,9 +146,9 @@ def fft_error_bound(a: np.ndarray, b: np.ndarray) -> float:
     rounding to the result class), for the finite parts of ``a`` and ``b``."""
     fa, _ = finite_part(np.asarray(a))
     fb, _ = finite_part(np.asarray(b))
-    eps = np.finfo(np.float64).eps
-    scale = _abs_sum(fa) * _norm2(fb) + _norm2(fa) * _abs_sum(fb)
-    return FFT_BOUND_FACTOR * eps * _log2_points(fa.shape, fb.shape) * scale
+    return fft_error_bound_of_norms(
+        fa.shape, fb.shape, _abs_sum(fa), _norm2(fa), _abs_sum(fb), _norm2(fb)
+    )
 
 
 def fft_patched(
@@ -725,3 +725,15 @@ def _overlap_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[: nseg * step] = y[:, :step].reshape(-1)
     out[step:].reshape(nseg, step)[:, : q - 1] += y[:, step:]
     return out[: n + q - 1]
+
+
+def fft_error_bound_of_norms(
+    a_shape, b_shape, a_abs_sum: float, a_norm2: float, b_abs_sum: float, b_norm2: float
+) -> float:
+    """:func:`fft_error_bound` from the operands' shapes and norms (``||.||_1``, ``||.||_2`` of
+    their finite parts), or from upper bounds of the norms (the bound only grows with them): for
+    a caller that knows cheaper bounds than a pass over the data (bridge.filtering's guarded
+    FFT: an image's largest value times its elements)."""
+    eps = np.finfo(np.float64).eps
+    scale = a_abs_sum * b_norm2 + a_norm2 * b_abs_sum
+    return FFT_BOUND_FACTOR * eps * _log2_points(a_shape, b_shape) * scale
