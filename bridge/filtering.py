@@ -1067,9 +1067,7 @@ def _fused_direct(
     planes = A.shape[2] if A.ndim == 3 else 1
     q0, q1 = h.shape[:2]
     w = h if conv else h[::-1, ::-1, ...]
-    # _filter_real's test for 1-D passes: a rank-one kernel, unless forced off or too small
-    passes = separable is not False and (separable is not None or not _one_pass_cheaper((q0, q1)))
-    if passes and _rank_one(w) is not None:
+    if _in_passes(w, separable):
         return None
     fill = _fused_fill(boundary, A.dtype)
     if fill is None:
@@ -1103,16 +1101,7 @@ def _fused_direct(
     if guarded:
         kernel = w2.T if transposed else w2
         top = widths[1][0] if transposed else widths[0][0]
-        P = (rows, cols, top, mid)
-        if planes == 1:
-            _guarded_fft(out.reshape(L0, L1), image.reshape(image.shape[:2]), kind, *P,
-                         (ta, tb, tw), kernel, fill)  # fmt: skip
-        else:  # each plane on its own (RGB), as nonsep2 filters them
-            plane = np.empty((L0, L1), A.dtype)
-            for k in range(planes):
-                _guarded_fft(plane, np.ascontiguousarray(image[:, :, k]), kind, *P, (ta, tb, tw),
-                             kernel, fill)  # fmt: skip
-                out[:, :, k] = plane
+        _guarded_planes(out, image, kind, (rows, cols, top, mid), (ta, tb, tw), kernel, fill)
         if transposed:
             return out.reshape(L0, L1).T
         return out if A.ndim == 3 else out.reshape(L0, L1)
@@ -1183,6 +1172,59 @@ def _guard_applies(A: np.ndarray, h: np.ndarray, kind: int, fill: float) -> bool
     M = _class_extreme(A, fill)
     nt = int(np.count_nonzero(h))
     return nt > 0 and 2 * _guard_bound(chunk, h.reshape(q0, q1), nt, M) * nt <= GUARD_EXPECTED
+
+
+def _in_passes(w: np.ndarray, separable: bool | None) -> bool:
+    """:func:`_filter_real`'s test for 1-D passes of the (applied) kernel w: rank one, unless
+    forced off or too small to gain."""
+    q0, q1 = w.shape[:2]
+    passes = separable is not False and (separable is not None or not _one_pass_cheaper((q0, q1)))
+    return passes and _rank_one(w) is not None
+
+
+def _guarded_planes(out, image, kind, plan, taps, kernel, fill) -> None:
+    """:func:`_guarded_fft` of each plane of ``image`` (n0 x n1 x planes) into ``out`` (L0 x L1
+    x planes): each plane on its own (RGB), as nonsep2 filters them."""
+    L0, L1, planes = out.shape
+    rows, cols, top, mid = plan
+    if planes == 1:
+        _guarded_fft(out.reshape(L0, L1), image.reshape(image.shape[:2]), kind, rows, cols, top,
+                     mid, taps, kernel, fill)  # fmt: skip
+        return
+    plane = np.empty((L0, L1), out.dtype)
+    for k in range(planes):
+        _guarded_fft(plane, np.ascontiguousarray(image[:, :, k]), kind, rows, cols, top, mid,
+                     taps, kernel, fill)  # fmt: skip
+        out[:, :, k] = plane
+
+
+def _guarded_box(
+    P: np.ndarray, h: np.ndarray, conv: bool, method: str, separable
+) -> np.ndarray | None:
+    """:meth:`FilterPlan.box` by the guarded FFT where it applies as in the whole call: a part
+    P of the padded array (an integer or logical class; 2-D, or planes under a 2-D kernel), its
+    valid correlation with h in P's class, the direct loop's integers, so a streamed job gives
+    the in-memory job's answer. None elsewhere (the box computes the usual way)."""
+    kind = _fused_kind(P, h, method)
+    if method != "auto" or kind is None or loops.C_NONSEP2 is None or not np.all(np.isfinite(h)):
+        return None
+    w = h if conv else h[::-1, ::-1, ...]
+    if (
+        _in_passes(w, separable)
+        or _picks_direct(P.shape, w.shape)
+        or not _guard_applies(P, h, kind, 0.0)
+    ):
+        return None
+    q0, q1 = h.shape[:2]
+    L0, L1 = P.shape[0] - q0 + 1, P.shape[1] - q1 + 1
+    w2 = w.reshape(q0, q1)
+    taps = _per_kernel(_direct_taps, _direct_taps_cached, w2)
+    planes = P.shape[2] if P.ndim == 3 else 1
+    out = np.empty((L0, L1, planes), P.dtype)
+    image = np.ascontiguousarray(P.reshape(*P.shape[:2], planes))
+    plan = (np.arange(P.shape[0]), np.arange(P.shape[1]), 0, 0)
+    _guarded_planes(out, image, kind, plan, taps, w2, 0.0)
+    return out.reshape(L0, L1, *P.shape[2:])
 
 
 def _guarded_fft(out, image, kind, rows, cols, top, mid, taps, kernel, fill) -> None:
@@ -1588,6 +1630,9 @@ class FilterPlan:
     def box(self, P, *, method: str = "auto", separable: bool | None = None) -> np.ndarray:
         """The result's part computed from a part ``P`` of the padded array: its valid
         correlation with h, in A's class."""
+        guarded = _guarded_box(P, self.h, self.conv, method, separable)
+        if guarded is not None:
+            return guarded
         out = valid_correlation(P, self.h, conv=self.conv, method=method, separable=separable)
         return cast_to_class(out, self.a_dtype)
 

@@ -589,3 +589,17 @@ def test_octave_loads_the_streamed_output_and_agrees(octave, capsys, tmp_path, n
         ["C", "ok"],
     )
     assert got["ok"].item() == 1 and got["C"].shape == A.shape
+
+
+@pytest.mark.parametrize("size", [(640, 520), (400, 330, 3)])
+def test_imfilter_streams_the_guarded_fft_bits(capsys, tmp_path, size):
+    """A uint8 image (or RGB) under a large kernel whose sums land on half-integers (taps in
+    eighths): in memory the guarded FFT gives the direct loop's integers; the boxes give the
+    same ones (rounding each box's FFT instead would differ where a sum sits on a half-integer)."""
+    A = RNG.integers(0, 256, size).astype(np.uint8)
+    h = RNG.integers(-9, 10, (31, 29)) / 8.0
+    infile = write_h5(tmp_path / "in.h5", {"A": A, "h": h}, chunks=(64, 64, 3)[: len(size)])
+    with h5py.File(infile, "a") as f:
+        f.attrs["op"] = "imfilter"
+    got = compare(capsys, tmp_path, infile, "3M", "--padding=replicate")
+    assert np.array_equal(got, bridge.imfilter(A, h, "replicate", method="direct"))
