@@ -298,6 +298,14 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
 # BENCHMARKS.md, "Issue 20 goal 2".
 TILE_MIN = 256
 TILE_TAPS_FACTOR = 4
+# Tiles twice as long along each axis where that cuts the transforms' work (points * log2)
+# to at most TILE_LONGER_GAIN of the shortest tiles' and leaves at least TILE_LONGER_COUNT
+# tiles (both threads kept busy to the end), up to TILE_LONGER_MAX points along an axis: a
+# 512^2 tile's spectrum no longer fits in one core's cache, which only fewer points make up for
+# (BENCHMARKS.md, "Issue 20 goal 2, fourth pass").
+TILE_LONGER_GAIN = 0.86
+TILE_LONGER_COUNT = 25
+TILE_LONGER_MAX = 512
 # Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
 TILE_GROUP_POINTS = 1 << 17
 
@@ -322,15 +330,39 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     )
     if any(q > p for p, q in zip(big, small)):
         return None
-    full = fft_size(a_shape, b_shape)
-    lengths = []
-    for n, q in zip(full, small):
-        t = max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
-        # untiled: one tile keeping all n outputs (reading q - 1 zeros before the image)
-        lengths.append(t if n > 2 * t else next_fast_len(n + q - 1))
+    lengths = _tile_lengths(big, small, 1)
     if all(c == 1 for c in tile_counts(big, small, lengths)):
         return None  # one tile: the whole transform
+    longer = _tile_lengths(big, small, 2)
+    if (
+        max(longer) <= TILE_LONGER_MAX
+        and math.prod(tile_counts(big, small, longer)) >= TILE_LONGER_COUNT
+        and _tile_points_log2(big, small, longer)
+        <= TILE_LONGER_GAIN * _tile_points_log2(big, small, lengths)
+    ):
+        lengths = longer
     return lengths, list(small)
+
+
+def _tile_lengths(big, small, scale: int) -> list[int]:
+    """The tile length along each axis: ``scale`` times the shortest (at least :data:`TILE_MIN`
+    and :data:`TILE_TAPS_FACTOR` times the taps, a power of 2) where the full result is more
+    than twice that long, else one tile as long as the full result and the taps need."""
+    lengths = []
+    for n, q in zip(fft_size(big, small), small):
+        t = scale * max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
+        # untiled: one tile keeping all n outputs (reading q - 1 zeros before the image)
+        lengths.append(t if n > 2 * t else next_fast_len(n + q - 1))
+    return lengths
+
+
+def _tile_points_log2(big, small, fshape) -> float:
+    """The tiles' points times log2 of each tile's points: their transforms' work (the model
+    ``choice`` prices them by)."""
+    return sum(
+        tiles * math.prod(shape) * math.log2(math.prod(shape))
+        for shape, tiles in tile_shapes(big, small, fshape)
+    )
 
 
 def tile_counts(big, small, fshape) -> list[int]:
