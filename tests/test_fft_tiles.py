@@ -24,7 +24,11 @@ from tests.reference import defining_sum
 SETTINGS = settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 
@@ -187,14 +191,17 @@ def textbook_tiles(A, B, integer: bool) -> np.ndarray:
     integer=st.booleans(),
     single=st.booleans(),
     fortran=st.booleans(),
+    padded=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_tiles_give_the_bits_of_the_textbook_tiles(
-    small_tiles, a_dims, b_dims, integer, single, fortran, seed
+    small_tiles, monkeypatch, a_dims, b_dims, integer, single, fortran, padded, seed
 ):
-    """The loop's buffers, groups, threads and straight reads change no bit of a tile's."""
-    if method_fft.tile_plan(a_dims, b_dims) is None:
-        return
+    """The loop's buffers, groups, threads, straight reads and padded column-major buffers
+    (``padded``: every column-major image copied into them, double too) change no bit of a
+    tile's."""
+    assume(method_fft.tile_plan(a_dims, b_dims) is not None)  # most drawn shapes are not tiled
+    monkeypatch.setattr(method_fft, "TILE_COLUMN_ROWS", 1 if padded else 10**9)
     small_tiles.clear()
     rng = np.random.default_rng(seed)
     A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
@@ -299,6 +306,13 @@ def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
     got = bridge.conv2(AF, B, "same", method="fft-float")
     assert got.flags.f_contiguous
     np.testing.assert_array_equal(got, bridge.conv2(A, B, "same", method="fft-float"))
+    # 512 rows (columns a multiple of 2 KB): the padded column-major tile buffers, double and
+    # single; the bits of the row-major image's
+    for A2 in (A[:512], A[:512].astype(np.float32)):
+        B2 = B.astype(A2.dtype)
+        got = bridge.conv2(np.asfortranarray(A2), B2, "full", method="fft-float")
+        assert got.flags.f_contiguous
+        assert_same_bits(got, bridge.conv2(A2, B2, "full", method="fft-float"))
     # auto picks the FFT here and gives the same bits
     np.testing.assert_array_equal(
         bridge.conv2(A, B, "same"), bridge.conv2(A, B, "same", method="fft-float")

@@ -306,6 +306,11 @@ TILE_TAPS_FACTOR = 4
 TILE_LONGER_GAIN = 0.86
 TILE_LONGER_COUNT = 25
 TILE_LONGER_MAX = 512
+# Column-major images (MATLAB's) whose columns are a multiple of TILE_COLUMN_ROWS doubles (2 KB)
+# are copied into column-major tile buffers with columns TILE_COLUMN_PAD doubles longer than the
+# tile's (BENCHMARKS.md, "Issue 20 goal 2, fourth pass").
+TILE_COLUMN_ROWS = 256
+TILE_COLUMN_PAD = 8
 # Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
 TILE_GROUP_POINTS = 1 << 17
 
@@ -431,8 +436,14 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     )
     # Double images go straight from their rows into the first transform where a tile starts
     # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
-    # are copied into the buffer first, converted to double.
-    straight = a.dtype == np.float64
+    # are copied into the buffer first, converted to double. A column-major image's part is
+    # copied column by column into a column-major buffer whose columns are TILE_COLUMN_PAD
+    # longer than the tile's, so that the row transform's reads of a tile row are not a multiple
+    # of 4 KB apart (they would share a few cache sets and evict each other): single images
+    # always, double ones where the image's columns are a multiple of 2 KB long (1024, 2048,
+    # 4096 rows; others read straight as fast). The same lines, so the same bits.
+    padded = column_major and (a.dtype != np.float64 or M % TILE_COLUMN_ROWS == 0)
+    straight = a.dtype == np.float64 and not padded
     # Tile rows (index, length) and runs of tile columns of one length that reach the window
     rows = [(i, L0 if i == n0 - 1 else T0) for i in range(n0)]
     rows = [(i, t) for i, t in rows if i * S0 < w0 + l0 and i * S0 + t - p + 1 > w0]
@@ -458,7 +469,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
         # would leave less of the first in cache (each line is copied out and back by
         # numpy.fft: the same bits).
         bufs = (
-            np.empty(group * T0 * T1, np.float64),
+            np.empty(group * (T0 + TILE_COLUMN_PAD) * T1, np.float64),
             np.empty(group * T0 * (T1 // 2 + 1), np.complex128),
             np.empty(group * S0 * T1, np.float64),
         )
@@ -468,7 +479,11 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
 
     def tile_group(i, t0, js, t1, bufs):
         m, h = len(js), t1 // 2 + 1
-        batch = bufs[0][: m * t0 * t1].reshape(m, t0, t1)
+        if padded:  # each tile column-major, its columns t0 + TILE_COLUMN_PAD apart
+            ld = t0 + TILE_COLUMN_PAD
+            batch = bufs[0][: m * t1 * ld].reshape(m, t1, ld)[:, :, :t0].transpose(0, 2, 1)
+        else:
+            batch = bufs[0][: m * t0 * t1].reshape(m, t0, t1)
         f1 = bufs[1][: m * t0 * h].reshape(m, t0, h)
         r0 = i * S0 - (p - 1)  # the image's row at the tile's first
         lo, hi = max(r0, 0), min(r0 + t0, M)
