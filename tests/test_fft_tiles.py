@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import bridge
@@ -24,7 +24,11 @@ from tests.reference import defining_sum
 SETTINGS = settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 
@@ -92,8 +96,8 @@ dims = st.tuples(st.integers(1, 50), st.integers(1, 50))
 def test_tiles_keep_the_fft_contract_and_windows_are_slices_of_full(
     small_tiles, a_dims, b_dims, integer, nonfinite, zeros, seed
 ):
-    if method_fft.tile_plan(a_dims, b_dims) is None:
-        return  # not tiled: the other paths' tests
+    # not tiled: the other paths' tests (most drawn shapes: drawn again)
+    assume(method_fft.tile_plan(a_dims, b_dims) is not None)
     small_tiles.clear()
     rng = np.random.default_rng(seed)
     A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
@@ -187,14 +191,17 @@ def textbook_tiles(A, B, integer: bool) -> np.ndarray:
     integer=st.booleans(),
     single=st.booleans(),
     fortran=st.booleans(),
+    padded=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_tiles_give_the_bits_of_the_textbook_tiles(
-    small_tiles, a_dims, b_dims, integer, single, fortran, seed
+    small_tiles, monkeypatch, a_dims, b_dims, integer, single, fortran, padded, seed
 ):
-    """The loop's buffers, groups, threads and straight reads change no bit of a tile's."""
-    if method_fft.tile_plan(a_dims, b_dims) is None:
-        return
+    """The loop's buffers, groups, threads, straight reads and padded column-major buffers
+    (``padded``: every column-major image copied into them, double too) change no bit of a
+    tile's."""
+    assume(method_fft.tile_plan(a_dims, b_dims) is not None)  # most drawn shapes are not tiled
+    monkeypatch.setattr(method_fft, "TILE_COLUMN_ROWS", 1 if padded else 10**9)
     small_tiles.clear()
     rng = np.random.default_rng(seed)
     A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
@@ -208,6 +215,65 @@ def test_tiles_give_the_bits_of_the_textbook_tiles(
     assert small_tiles, "the tiled path was not taken"
     want = textbook_tiles(A.astype(np.float64), B.astype(np.float64), integer)
     assert_same_bits(got, want.astype(got.dtype))  # single: rounded once from the double tiles
+
+
+@pytest.fixture
+def longer_tiles(small_tiles, monkeypatch):
+    """Small tiles, and the longer ones (twice as long) taken wherever they still make 2 tiles."""
+    monkeypatch.setattr(method_fft, "TILE_LONGER_COUNT", 2)
+    monkeypatch.setattr(method_fft, "TILE_LONGER_GAIN", 10.0)
+    return small_tiles
+
+
+@SETTINGS
+@given(
+    a_dims=st.tuples(st.integers(20, 60), st.integers(20, 60)),
+    b_dims=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    integer=st.booleans(),
+    single=st.booleans(),
+    fortran=st.booleans(),
+    nonfinite=st.sampled_from([None, None, None, np.nan, np.inf]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_longer_tiles_keep_the_contract_and_the_textbook_bits(
+    longer_tiles, a_dims, b_dims, integer, single, fortran, nonfinite, seed
+):
+    """Tiles twice as long (TILE_LONGER_*): the contract, windows slices of 'full', the bits of
+    the textbook tiles of that length."""
+    plan = method_fft.tile_plan(a_dims, b_dims)
+    assume(plan is not None and plan[0] != method_fft._tile_lengths(a_dims, b_dims, 1))
+    assert plan[0] == method_fft._tile_lengths(a_dims, b_dims, 2)
+    longer_tiles.clear()
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal(a_dims), rng.standard_normal(b_dims)
+    if integer:
+        A, B = np.rint(A * 50), np.rint(B * 50)
+    if nonfinite is not None:
+        A[rng.integers(A.shape[0]), rng.integers(A.shape[1])] = nonfinite
+    if not single and not fortran:
+        check_tiled(A, B, integer, longer_tiles)
+        if nonfinite is not None:
+            return
+    if single:
+        A, B = A.astype(np.float32), B.astype(np.float32)
+    if fortran:
+        A, B = np.asfortranarray(A), np.asfortranarray(B)
+    if nonfinite is not None:
+        return  # patched: check_tiled's part
+    got = bridge.conv2(A, B, "full", method="fft-float")
+    want = textbook_tiles(A.astype(np.float64), B.astype(np.float64), integer)
+    assert_same_bits(got, want.astype(got.dtype))
+
+
+def test_longer_tiles_where_they_cut_the_work():
+    """The constants as shipped: 63^2 kernels on 2048^2 images go by 512^2 tiles (the work cut
+    to 0.84 of the 256^2 tiles', 25 tiles); on 1024^2 images 256^2 (9 tiles of 512^2 would leave
+    a thread idle); 31^2 kernels keep 256^2 (the work 0.98 of theirs: not worth the cache)."""
+    assert method_fft.tile_plan((2048, 2048), (63, 63)) == ([512, 512], [63, 63])
+    assert method_fft.tile_plan((63, 63), (2048, 2048)) == ([512, 512], [63, 63])
+    assert method_fft.tile_plan((1024, 1024), (63, 63)) == ([256, 256], [63, 63])
+    assert method_fft.tile_plan((2048, 2048), (31, 31)) == ([256, 256], [31, 31])
+    assert method_fft.tile_plan((4096, 4096), (95, 95)) == ([512, 512], [95, 95])  # at most 512
 
 
 def test_tiles_give_the_same_bits_on_one_thread(small_tiles, monkeypatch):
@@ -240,6 +306,13 @@ def test_the_real_tiling_of_an_image_with_a_31x31_kernel():
     got = bridge.conv2(AF, B, "same", method="fft-float")
     assert got.flags.f_contiguous
     np.testing.assert_array_equal(got, bridge.conv2(A, B, "same", method="fft-float"))
+    # 512 rows (columns a multiple of 2 KB): the padded column-major tile buffers, double and
+    # single; the bits of the row-major image's
+    for A2 in (A[:512], A[:512].astype(np.float32)):
+        B2 = B.astype(A2.dtype)
+        got = bridge.conv2(np.asfortranarray(A2), B2, "full", method="fft-float")
+        assert got.flags.f_contiguous
+        assert_same_bits(got, bridge.conv2(A2, B2, "full", method="fft-float"))
     # auto picks the FFT here and gives the same bits
     np.testing.assert_array_equal(
         bridge.conv2(A, B, "same"), bridge.conv2(A, B, "same", method="fft-float")

@@ -303,6 +303,19 @@ def _inverse(x, axes, fshape, starts, lengths, real: bool, scratch: _Scratch, sl
 # BENCHMARKS.md, "Issue 20 goal 2".
 TILE_MIN = 256
 TILE_TAPS_FACTOR = 4
+# Tiles twice as long along each axis where that cuts the transforms' work (points * log2)
+# to at most TILE_LONGER_GAIN of the shortest tiles' and leaves at least TILE_LONGER_COUNT
+# tiles (both threads kept busy to the end), up to TILE_LONGER_MAX points along an axis: a
+# 512^2 tile's spectrum no longer fits in one core's cache, which only fewer points make up for
+# (BENCHMARKS.md, "Issue 20 goal 2, fourth pass").
+TILE_LONGER_GAIN = 0.86
+TILE_LONGER_COUNT = 25
+TILE_LONGER_MAX = 512
+# Column-major images (MATLAB's) whose columns are a multiple of TILE_COLUMN_ROWS doubles (2 KB)
+# are copied into column-major tile buffers with columns TILE_COLUMN_PAD doubles longer than the
+# tile's (BENCHMARKS.md, "Issue 20 goal 2, fourth pass").
+TILE_COLUMN_ROWS = 256
+TILE_COLUMN_PAD = 8
 # Tiles transformed by one call: about this many points (two 256x256 tiles), in cache.
 TILE_GROUP_POINTS = 1 << 17
 
@@ -327,15 +340,39 @@ def tile_plan(a_shape, b_shape) -> tuple[list[int], list[int]] | None:
     )
     if any(q > p for p, q in zip(big, small)):
         return None
-    full = fft_size(a_shape, b_shape)
-    lengths = []
-    for n, q in zip(full, small):
-        t = max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
-        # untiled: one tile keeping all n outputs (reading q - 1 zeros before the image)
-        lengths.append(t if n > 2 * t else next_fast_len(n + q - 1))
+    lengths = _tile_lengths(big, small, 1)
     if all(c == 1 for c in tile_counts(big, small, lengths)):
         return None  # one tile: the whole transform
+    longer = _tile_lengths(big, small, 2)
+    if (
+        max(longer) <= TILE_LONGER_MAX
+        and math.prod(tile_counts(big, small, longer)) >= TILE_LONGER_COUNT
+        and _tile_points_log2(big, small, longer)
+        <= TILE_LONGER_GAIN * _tile_points_log2(big, small, lengths)
+    ):
+        lengths = longer
     return lengths, list(small)
+
+
+def _tile_lengths(big, small, scale: int) -> list[int]:
+    """The tile length along each axis: ``scale`` times the shortest (at least :data:`TILE_MIN`
+    and :data:`TILE_TAPS_FACTOR` times the taps, a power of 2) where the full result is more
+    than twice that long, else one tile as long as the full result and the taps need."""
+    lengths = []
+    for n, q in zip(fft_size(big, small), small):
+        t = scale * max(TILE_MIN, 1 << (TILE_TAPS_FACTOR * (q - 1) - 1).bit_length())
+        # untiled: one tile keeping all n outputs (reading q - 1 zeros before the image)
+        lengths.append(t if n > 2 * t else next_fast_len(n + q - 1))
+    return lengths
+
+
+def _tile_points_log2(big, small, fshape) -> float:
+    """The tiles' points times log2 of each tile's points: their transforms' work (the model
+    ``choice`` prices them by)."""
+    return sum(
+        tiles * math.prod(shape) * math.log2(math.prod(shape))
+        for shape, tiles in tile_shapes(big, small, fshape)
+    )
 
 
 def tile_counts(big, small, fshape) -> list[int]:
@@ -404,8 +441,14 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
     )
     # Double images go straight from their rows into the first transform where a tile starts
     # inside them (each line zero-padded by rfft as it would be in the tile's buffer); others
-    # are copied into the buffer first, converted to double.
-    straight = a.dtype == np.float64
+    # are copied into the buffer first, converted to double. A column-major image's part is
+    # copied column by column into a column-major buffer whose columns are TILE_COLUMN_PAD
+    # longer than the tile's, so that the row transform's reads of a tile row are not a multiple
+    # of 4 KB apart (they would share a few cache sets and evict each other): single images
+    # always, double ones where the image's columns are a multiple of 2 KB long (1024, 2048,
+    # 4096 rows; others read straight as fast). The same lines, so the same bits.
+    padded = column_major and (a.dtype != np.float64 or M % TILE_COLUMN_ROWS == 0)
+    straight = a.dtype == np.float64 and not padded
     # Tile rows (index, length) and runs of tile columns of one length that reach the window
     rows = [(i, L0 if i == n0 - 1 else T0) for i in range(n0)]
     rows = [(i, t) for i, t in rows if i * S0 < w0 + l0 and i * S0 + t - p + 1 > w0]
@@ -431,7 +474,7 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
         # would leave less of the first in cache (each line is copied out and back by
         # numpy.fft: the same bits).
         bufs = (
-            np.empty(group * T0 * T1, np.float64),
+            np.empty(group * (T0 + TILE_COLUMN_PAD) * T1, np.float64),
             np.empty(group * T0 * (T1 // 2 + 1), np.complex128),
             np.empty(group * S0 * T1, np.float64),
         )
@@ -441,7 +484,11 @@ def _tiled(a, b, starts, lengths, fshape, exact: bool, dtype) -> np.ndarray:
 
     def tile_group(i, t0, js, t1, bufs):
         m, h = len(js), t1 // 2 + 1
-        batch = bufs[0][: m * t0 * t1].reshape(m, t0, t1)
+        if padded:  # each tile column-major, its columns t0 + TILE_COLUMN_PAD apart
+            ld = t0 + TILE_COLUMN_PAD
+            batch = bufs[0][: m * t1 * ld].reshape(m, t1, ld)[:, :, :t0].transpose(0, 2, 1)
+        else:
+            batch = bufs[0][: m * t0 * t1].reshape(m, t0, t1)
         f1 = bufs[1][: m * t0 * h].reshape(m, t0, h)
         r0 = i * S0 - (p - 1)  # the image's row at the tile's first
         lo, hi = max(r0, 0), min(r0 + t0, M)
