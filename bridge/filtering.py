@@ -1331,10 +1331,10 @@ def _fused(
     separable: bool | None,
     implicit_zeros: bool,
 ) -> np.ndarray | None:
-    """The first of the faster paths that takes this call (:func:`_fused_separable`,
-    :func:`_fused_volume`, :func:`_fused_direct`, :func:`_by_planes`, :func:`_volume_in_class`,
-    in that order), in A's class; None where none does: the caller computes the usual way."""
-    for path in (_fused_separable, _fused_volume, _fused_direct, _by_planes, _volume_in_class):
+    """The first of the compiled paths that takes this call (:func:`_fused_separable`,
+    :func:`_fused_volume`, :func:`_fused_direct`, :func:`_volume_in_class`, in that order),
+    in A's class; None where none does: the caller computes the usual way."""
+    for path in (_fused_separable, _fused_volume, _fused_direct, _volume_in_class):
         out = path(A, h, boundary, shape, conv, method, separable, implicit_zeros)
         if out is not None:
             return out
@@ -1761,35 +1761,6 @@ def _usual(A, h, boundary, shape, conv, method, separable, implicit_zeros) -> np
         return _correlate(A, h, conv, method, separable, zeros)
     P = padded(A, h.shape, boundary, shape)
     return valid_correlation(P, h, conv=conv, method=method, separable=separable)
-
-
-def _by_planes(A, h, boundary, shape, conv, method, separable, implicit_zeros):
-    """imfilter of a real 3-D image under a 2-D kernel (an RGB image) whose sums ``'auto'``
-    takes by an FFT: each plane by :func:`_usual` as a 2-D image, so by the FFT's overlap-save
-    tiles (a transform of the whole 3-D array is not tiled: 2-3 times the CPU), in A's class.
-    Within ``fft-float``'s bound as before (a plane's bound is below the whole's). None
-    elsewhere."""
-    if (
-        method != "auto"
-        or A.ndim != 3
-        or A.shape[2] < 2
-        or h.shape[2] != 1
-        or A.dtype.kind not in "fiub"
-        or h.dtype.kind != "f"
-    ):
-        return None
-    h2 = h[:, :, 0]
-    if _in_passes(h2 if conv else h2[::-1, ::-1], separable):
-        return None
-    widths = pad_width(A.shape[:2], h2.shape, shape)
-    plane = (
-        A.shape[:2] if implicit_zeros else tuple(n + b + a for n, (b, a) in zip(A.shape, widths))
-    )
-    if _picks_direct(plane, h2.shape):
-        return None
-    args = (boundary, shape, conv, method, separable, implicit_zeros)
-    out = [_usual(np.ascontiguousarray(A[:, :, k]), h2, *args) for k in range(A.shape[2])]
-    return _cast_owned(np.stack(out, axis=2), A.dtype)
 
 
 # ---------------------------------------------------------------------------------------------

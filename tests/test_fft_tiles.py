@@ -331,3 +331,47 @@ def test_a_tiled_job_does_not_import_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@SETTINGS
+@given(
+    size=st.tuples(st.integers(4, 40), st.integers(4, 40), st.integers(2, 4)),
+    taps=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    swap=st.booleans(),
+    single=st.booleans(),
+    layout=st.sampled_from("CF"),
+    nan=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_planes_under_a_2d_kernel_are_tiled_plane_by_plane(
+    small_tiles, size, taps, swap, single, layout, nan, seed
+):
+    """A real 3-D operand and a single plane (an RGB image and a 2-D kernel, either order):
+    each plane of the result is the 2-D convolution of its plane, by the same tiles, bit for
+    bit (method_fft._tiled_planes); 'same' and 'valid' are slices of 'full'."""
+    assume(method_fft.tile_plan(size[:2], taps) is not None)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal(size)
+    B = rng.standard_normal((*taps, 1))
+    if nan:
+        A.flat[rng.integers(A.size)] = np.nan
+    if single:
+        A, B = A.astype(np.float32), B.astype(np.float32)
+    if layout == "F":
+        A = np.asfortranarray(A)
+    x, y = (B, A) if swap else (A, B)
+    small_tiles.clear()
+    full = bridge.convn(x, y, "full", method="fft-float")
+    assert len(small_tiles) >= size[2]  # every plane by the tiles
+
+    def plane(z, k):
+        return np.ascontiguousarray(z[:, :, min(k, z.shape[2] - 1)])
+
+    planes = [
+        bridge.conv2(plane(x, k), plane(y, k), "full", method="fft-float") for k in range(size[2])
+    ]
+    assert full.dtype == planes[0].dtype
+    assert_same_bits(full, np.stack(planes, axis=2))
+    for shape, window in windows(x, y):
+        got = bridge.convn(x, y, shape, method="fft-float")  # MATLAB's size: no trailing 1
+        assert_same_bits(got, full[window].reshape(got.shape))

@@ -676,56 +676,10 @@ def test_docstring_examples():
     assert result.attempted > 0 and result.failed == 0
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    cls=st.sampled_from([np.float64, np.float32, np.uint8, np.uint16, np.int16]),
-    size=st.tuples(st.integers(1, 14), st.integers(1, 14), st.integers(2, 4)),
-    k=st.tuples(st.integers(1, 6), st.integers(2, 6)),
-    boundary=st.sampled_from([0, 2.5, "replicate", "symmetric", "circular"]),
-    shape=st.sampled_from(["same", "full"]),
-    mode=st.sampled_from(["corr", "conv"]),
-    nan=st.booleans(),
-    guard=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_an_rgb_image_under_a_kernel_summed_by_fft_goes_plane_by_plane(
-    monkeypatch, cls, size, k, boundary, shape, mode, nan, guard, seed
-):
-    """A real 3-D image under a 2-D kernel that 'auto' sums by an FFT: each plane as the 2-D
-    image it is (filtering._by_planes), byte for byte; ``_picks_direct`` says "an FFT" here, so
-    that small images take the path (and its use is counted)."""
-    rng = np.random.default_rng(seed)
-    A = rng.standard_normal(size) * 300
-    if nan and A.size > 1:
-        A.flat[rng.integers(A.size)] = np.nan
-    A = A.astype(cls) if np.dtype(cls).kind == "f" else filtering.cast_to_class(A, cls)
-    h = rng.standard_normal(k)  # random: not rank one, so not the 1-D passes
-    monkeypatch.setattr(filtering, "_picks_direct", lambda a, b: False)
-    monkeypatch.setattr(filtering, "GUARDED_FFT", guard)  # off: integer images by planes too
-    taken = []
-    real = filtering._by_planes
-
-    def spy(*args):
-        out = real(*args)
-        taken.append(out is not None)
-        return out
-
-    monkeypatch.setattr(filtering, "_by_planes", spy)
-    got = filtering.imfilter(A, h, boundary, shape, mode)
-    planes = [filtering.imfilter(np.ascontiguousarray(A[:, :, j]), h, boundary, shape, mode)
-              for j in range(A.shape[2])]  # fmt: skip
-    want = np.stack(planes, axis=2)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    assert got.tobytes() == want.tobytes()
-    # the 3-D call first; the guarded FFT takes the integer images it applies to before it
-    assert (taken and taken[0]) or (guard and np.dtype(cls).kind in "iu")
-
-
 def test_an_rgb_image_by_planes_keeps_the_fft_bound():
-    """The natural case (no patching): a 3-channel image under a 31x31 kernel; each plane's
-    result within fft-float's bound of the direct sum, as the whole's was."""
+    """A 3-channel image under a 31x31 kernel, which 'auto' sums by the FFT's tiles plane by
+    plane (method_fft._tiled_planes; tests/test_fft_tiles.py has the bits): each plane's result
+    within fft-float's bound of the direct sum, as the whole's was."""
     rng = np.random.default_rng(7)
     A = rng.standard_normal((700, 650, 3))
     h = rng.standard_normal((31, 31))
