@@ -1623,41 +1623,53 @@ SIMD_WIDTHS(DEFINE_STORE_GUARDED)
 #define store_guarded(...) SIMD_CALL(store_guarded, __VA_ARGS__)
 
 /* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
- * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
- * sums (t, room for q0 doubles; at, for q0 pointers) advance together, tap by tap: each is the
- * same chain of operations, and the chains overlap instead of waiting on each other. */
-static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
-                        const long long *rowidx, const long long *colidx, const double *f1,
-                        ptrdiff_t q1, const double *f0, ptrdiff_t q0, double fill, ptrdiff_t r,
-                        ptrdiff_t c, ptrdiff_t k, double *restrict t, const char **at) {
+ * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The window's
+ * values go first, converted, to v (tap i's values of the q0 rows contiguous, EXACT_ROWS(q0)
+ * apart: room for q1 of them), then the q0 row sums (t, room for EXACT_ROWS(q0) doubles)
+ * advance together, tap by tap, as vectors: each is the same chain of operations in the same
+ * order, and the chains overlap instead of waiting on each other (a product took a conversion,
+ * a test and a load of its own before). ci: room for q1 column offsets. */
+#define EXACT_ROWS(q0) (((q0) + 7) / 8 * 8)
+CLONES static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
+                               const long long *rowidx, const long long *colidx,
+                               const double *f1, ptrdiff_t q1, const double *f0, ptrdiff_t q0,
+                               double fill, ptrdiff_t r, ptrdiff_t c, ptrdiff_t k,
+                               double *restrict t, double *restrict v, ptrdiff_t *restrict ci) {
     const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t Q = EXACT_ROWS(q0);
+    for (ptrdiff_t i = 0; i < q1; i++) {
+        const long long col = colidx[c + q1 - 1 - i];
+        ci[i] = col < 0 ? -1 : (ptrdiff_t)col * np_;
+    }
     for (ptrdiff_t j = 0; j < q0; j++) {
         const long long src = rowidx[r + q0 - 1 - j];
-        at[j] = src < 0 ? NULL
-                        : (const char *)image +
-                              ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-        t[j] = 0;
-    }
-    switch (kind) { /* a loop per class: no switch per value */
+        if (src < 0) {
+            for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = fill;
+            continue;
+        }
+        const char *a =
+            (const char *)image + ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+        switch (kind) { /* a loop per class: no switch per value */
 #define TAPS(K, T)                                                                                \
     case K:                                                                                       \
-        for (ptrdiff_t i = 0; i < q1; i++) {                                                      \
-            const long long col = colidx[c + q1 - 1 - i];                                         \
-            const double w = f1[i];                                                               \
-            for (ptrdiff_t j = 0; j < q0; j++) {                                                  \
-                const double v = at[j] == NULL || col < 0                                         \
-                                     ? fill                                                       \
-                                     : (double)((const T *)at[j])[(ptrdiff_t)col * np_];          \
-                t[j] = t[j] + v * w;                                                              \
-            }                                                                                     \
-        }                                                                                         \
+        for (ptrdiff_t i = 0; i < q1; i++)                                                        \
+            v[i * Q + j] = ci[i] < 0 ? fill : (double)((const T *)a)[ci[i]];                      \
         break;
-        TAPS(K_U8, unsigned char)
-        TAPS(K_BOOL, unsigned char)
-        TAPS(K_I8, signed char)
-        TAPS(K_U16, unsigned short)
-        TAPS(K_I16, short)
+            TAPS(K_U8, unsigned char)
+            TAPS(K_BOOL, unsigned char)
+            TAPS(K_I8, signed char)
+            TAPS(K_U16, unsigned short)
+            TAPS(K_I16, short)
 #undef TAPS
+        }
+    }
+    for (ptrdiff_t j = q0; j < Q; j++) /* the last vector's unused lanes: any finite value */
+        for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = 0;
+    for (ptrdiff_t j = 0; j < Q; j++) t[j] = 0;
+    for (ptrdiff_t i = 0; i < q1; i++) {
+        const double w = f1[i];
+        const double *vi = v + i * Q;
+        for (ptrdiff_t j = 0; j < Q; j++) t[j] = t[j] + vi[j] * w;
     }
     double y = 0;
     for (ptrdiff_t j = 0; j < q0; j++) y = y + t[j] * f0[j];
@@ -1705,8 +1717,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     float *ring = malloc(sizeof(float) * (size_t)(np_ * R * SW + PW + 4 * np_ * SW + np_ * SW));
     const float **rows = malloc(sizeof(float *) * (size_t)R);
     int *miss = malloc((sizeof(int) + 1) * (size_t)(np_ * SW));
-    double *tsum = malloc(sizeof(double) * (size_t)q0);
-    const char **tat = malloc(sizeof(char *) * (size_t)q0);
+    double *tsum = malloc(sizeof(double) * (size_t)(EXACT_ROWS(q0) * (q1 + 1)));
+    ptrdiff_t *tat = malloc(sizeof(ptrdiff_t) * (size_t)q1);
     if (ring == NULL || rows == NULL || miss == NULL || tsum == NULL || tat == NULL) {
         free(g);
         free(ring);
@@ -1774,7 +1786,8 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                 for (ptrdiff_t m = 0; m < nm; m++) {
                     const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
                     const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0,
-                                               q0, fill, r + i, c0 + c, k, tsum, tat);
+                                               q0, fill, r + i, c0 + c, k, tsum,
+                                               tsum + EXACT_ROWS(q0), tat);
                     put_recomputed(o, kind, miss[m], v, lo, hi);
                 }
                 cost += (double)nm * (double)(q0 * q1);
