@@ -870,9 +870,10 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
  *
  * y goes to out (the image's class) as MATLAB converts: doubles as they are, singles rounded
  * to single, integers rounded half away from zero and saturated (NaN to 0), logical y >= 0.5.
- * The rows of t live in a ring of q0 rows per call and strip of columns (a band of outputs
+ * The rows of t live in a ring of q0 + 3 rows per call and strip of columns (a band of outputs
  * recomputes the q0 - 1 rows it shares with the band before, a strip the q1 - 1 columns), in
- * L1 cache while they are read. */
+ * cache while they are read; output rows are summed four at a time (column_quad), each ring
+ * row loaded once for the four. */
 enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
@@ -1291,10 +1292,13 @@ ATTR static void column_quad##SUF(double *const *y, const double *const *rows,  
 SIMD_WIDTHS(DEFINE_COLUMN_QUAD)
 #define column_quad(...) SIMD_CALL(column_quad, __VA_ARGS__)
 
-/* The separable loops' ring (q0 + 3 rows of a strip, per plane) in a core's L2 cache: read once
- * per four output rows (column_quad), it need not fit L1, and wider strips cost less than
- * narrow ones (BENCHMARKS.md, issue 18's separable throughput). */
-#define SEP2_RING_BYTES (192 << 10)
+/* The separable loops' ring (q0 + 3 rows of a strip, per plane), in bytes: read once per four
+ * output rows (column_quad), it need not fit L1, and for kernels taller than 9 taps strips of
+ * an L1 ring are so narrow that they cost more than L2's reads (BENCHMARKS.md, issue 18's
+ * separable throughput; the float32 loop's widest, its strips being in blocks of 128). */
+static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, int f32) {
+    return q0 <= 9 ? 24 << 10 : f32 ? 96 << 10 : 48 << 10;
+}
 
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
  * The output of an integer or logical image is an integer: the double y above matters only
@@ -1710,7 +1714,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     }
     const ptrdiff_t R = q0 + 3; /* ring rows per plane, as sep2_f64's */
     const ptrdiff_t SW =
-        strip_width((ptrdiff_t)(SEP2_RING_BYTES / sizeof(float)) / (R * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, 1) / (ptrdiff_t)sizeof(float) / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     /* the ring, prow, four output rows per plane (y), one interleaved (yi) */
@@ -1812,16 +1816,16 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
                        ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
     /* Strips of SW output columns, the rings of a strip (R = q0 + 3 rows per plane: the padded
-       rows four output rows read) in a core's L2 cache: output rows are summed four at a time
-       (column_quad), each ring row loaded once per four rows, so the strips can be wider than
-       an L1 ring allows (narrow strips cost more than the passes' sums: BENCHMARKS.md). Planes
+       rows four output rows read) in cache (sep2_ring_bytes): output rows are summed four at a
+       time (column_quad), each ring row loaded once per four rows, so the strips can be wider
+       than an L1 ring allows (narrow strips cost more than the passes' sums). Planes
        (np_ > 1) are interleaved in the image and the output (MATLAB's RGB as a C-ordered
        array): each is filtered on its own, its ring apart, and the outputs interleaved again
        before the conversion. */
     enum { BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
     const ptrdiff_t R = q0 + 3;
     const ptrdiff_t SW =
-        strip_width((ptrdiff_t)(SEP2_RING_BYTES / sizeof(double)) / (R * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, 0) / (ptrdiff_t)sizeof(double) / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     /* the ring, prow, then four output rows per plane (y) and four interleaved (yi) */
