@@ -1643,9 +1643,11 @@ CLONES static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdif
                                double *restrict t, double *restrict v, ptrdiff_t *restrict ci) {
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t Q = EXACT_ROWS(q0);
+    int run = 1; /* the window's columns one run of the image's: no tests in the copy */
     for (ptrdiff_t i = 0; i < q1; i++) {
         const long long col = colidx[c + q1 - 1 - i];
         ci[i] = col < 0 ? -1 : (ptrdiff_t)col * np_;
+        run = run && ci[i] >= 0 && ci[i] == ci[0] - i * np_;
     }
     for (ptrdiff_t j = 0; j < q0; j++) {
         const long long src = rowidx[r + q0 - 1 - j];
@@ -1658,8 +1660,13 @@ CLONES static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdif
         switch (kind) { /* a loop per class: no switch per value */
 #define TAPS(K, T)                                                                                \
     case K:                                                                                       \
-        for (ptrdiff_t i = 0; i < q1; i++)                                                        \
-            v[i * Q + j] = ci[i] < 0 ? fill : (double)((const T *)a)[ci[i]];                      \
+        if (run) {                                                                                \
+            const T *x = (const T *)a + ci[0];                                                    \
+            for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = (double)x[-i * np_];                \
+        } else {                                                                                  \
+            for (ptrdiff_t i = 0; i < q1; i++)                                                    \
+                v[i * Q + j] = ci[i] < 0 ? fill : (double)((const T *)a)[ci[i]];                  \
+        }                                                                                         \
         break;
             TAPS(K_U8, unsigned char)
             TAPS(K_BOOL, unsigned char)
