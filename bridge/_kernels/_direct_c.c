@@ -1292,14 +1292,16 @@ ATTR static void column_quad##SUF(double *const *y, const double *const *rows,  
 SIMD_WIDTHS(DEFINE_COLUMN_QUAD)
 #define column_quad(...) SIMD_CALL(column_quad, __VA_ARGS__)
 
-/* The separable loops' ring of rows (rows of a strip in all, of isz-byte items), in bytes: an
- * L1 ring (24 KiB) where its strips are at least 256 doubles or 384 floats wide, else a larger
- * one in L2 (48 KiB, float32: 96 KiB): read once per four output rows (column_quad), it need
- * not fit L1, and narrower strips cost more than L2's reads (BENCHMARKS.md, issue 18's
- * separable throughput). */
-static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t rows, ptrdiff_t isz) {
+/* The separable loops' ring (q0 + 3 rows of a strip per plane, np_ planes, isz-byte items), in
+ * bytes: room for the strips of the former L1 ring of q0 rows (24 KiB) where those are at least
+ * 256 doubles or 384 floats wide (the three more rows must not narrow the strips: a 4096-wide
+ * double image lost 8-29% where they did), else a ring in L2 (48 KiB, float32: 96 KiB): read
+ * once per four output rows (column_quad), it need not fit L1, and narrower strips cost more
+ * than L2's reads (BENCHMARKS.md, issue 18's separable throughput). */
+static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t isz) {
     const ptrdiff_t l1 = 24 << 10, wide = isz == 4 ? 384 : 256;
-    return l1 / isz / rows >= wide ? l1 : isz == 4 ? 96 << 10 : 48 << 10;
+    if (l1 / isz / (q0 * np_) >= wide) return l1 * (q0 + 3) / q0;
+    return isz == 4 ? 96 << 10 : 48 << 10;
 }
 
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
@@ -1723,7 +1725,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     }
     const ptrdiff_t R = q0 + 3; /* ring rows per plane, as sep2_f64's */
     const ptrdiff_t SW =
-        strip_width(sep2_ring_bytes(R * np_, 4) / 4 / (R * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, np_, 4) / 4 / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     /* the ring, prow, four output rows per plane (y), one interleaved (yi) */
@@ -1834,7 +1836,7 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
     enum { BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
     const ptrdiff_t R = q0 + 3;
     const ptrdiff_t SW =
-        strip_width(sep2_ring_bytes(R * np_, 8) / 8 / (R * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, np_, 8) / 8 / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
     /* the ring, prow, then four output rows per plane (y) and four interleaved (yi) */
