@@ -878,7 +878,8 @@ enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
 
-/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum) and
+/* The fused loops' sums (row_pass, column_pass, column_quad, their float32 forms, tap_sum,
+ * pair_sum) and
  * vector loops (all_finite, store_guarded), like
  * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
  * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
@@ -1328,7 +1329,8 @@ static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t i
 #define CONTRACT
 #endif
 
-/* The float32 sums' builds (row_pass_f32, column_pass_f32, tap_sum_f32), one per width as
+/* The float32 sums' builds (row_pass_f32, column_pass_f32, column_quad_f32, tap_sum_f32), one
+ * per width as
  * SIMD_WIDTHS's, the 32-byte one for AVX2 with FMA: target("avx2") alone has no fused
  * multiply-add, so that build rounded each product, then added (two vector operations a tap
  * where AVX-512's build does one). FMA is its own feature bit, so that build runs only where
