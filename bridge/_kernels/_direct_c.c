@@ -870,14 +870,16 @@ static PyObject *py_zdirect(PyObject *self, PyObject *const *args, Py_ssize_t na
  *
  * y goes to out (the image's class) as MATLAB converts: doubles as they are, singles rounded
  * to single, integers rounded half away from zero and saturated (NaN to 0), logical y >= 0.5.
- * The rows of t live in a ring of q0 rows per call and strip of columns (a band of outputs
+ * The rows of t live in a ring of q0 + 3 rows per call and strip of columns (a band of outputs
  * recomputes the q0 - 1 rows it shares with the band before, a strip the q1 - 1 columns), in
- * L1 cache while they are read. */
+ * cache while they are read; output rows are summed four at a time (column_quad), each ring
+ * row loaded once for the four. */
 enum { K_F64, K_F32, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_BOOL };
 
 static const size_t KIND_SIZE[] = {8, 4, 1, 1, 2, 2, 4, 4, 1};
 
-/* The fused loops' sums (row_pass, column_pass, their float32 forms, tap_sum, pair_sum) and
+/* The fused loops' sums (row_pass, column_pass, column_quad, their float32 forms, tap_sum,
+ * pair_sum) and
  * vector loops (all_finite, store_guarded), like
  * direct3, built once per vector width and called at simd_width()'s: 64-byte vectors split by
  * the compiler for AVX2 go through the stack, 5-12x slower (BENCHMARKS.md). The width changes
@@ -1195,6 +1197,31 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
         for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
         out[c] = a;                                                                                \
     }
+/* PASS_SUM's blocks of NV vectors from c on, as far as whole blocks go (c and W in scope). */
+#define PASS_BLOCKS(T, VT, NV, out, LINE)                                                          \
+    for (; c + NV * W <= n; c += NV * W) {                                                         \
+        VT acc[NV];                                                                                \
+        for (int v = 0; v < NV; v++) acc[v] = (VT){0};                                             \
+        for (ptrdiff_t j = 0; j < q; j++) {                                                        \
+            const T *x = LINE(j) + c;                                                              \
+            const T w = f[j];                                                                      \
+            for (int v = 0; v < NV; v++) acc[v] = acc[v] + LOAD(VT, x + v * W) * w;                \
+        }                                                                                          \
+        for (int v = 0; v < NV; v++) STORE(out + c + v * W, acc[v]);                               \
+    }
+/* PASS_SUM with 8 vectors a block (8 chains of additions in flight: 4 wait on the addition's
+ * latency), then blocks of 4 and 1 for the rest: the same sums, each output's alone. */
+#define PASS_SUM_WIDE(T, VT, out, LINE)                                                            \
+    enum { W = sizeof(VT) / sizeof(T) };                                                           \
+    ptrdiff_t c = 0;                                                                               \
+    PASS_BLOCKS(T, VT, 8, out, LINE)                                                               \
+    PASS_BLOCKS(T, VT, 4, out, LINE)                                                               \
+    PASS_BLOCKS(T, VT, 1, out, LINE)                                                               \
+    for (; c < n; c++) {                                                                           \
+        T a = 0;                                                                                   \
+        for (ptrdiff_t j = 0; j < q; j++) a = a + LINE(j)[c] * f[j];                               \
+        out[c] = a;                                                                                \
+    }
 #define ROW_LINE(j) (p + q - 1 - (j))
 #define COLUMN_LINE(j) (rows[j])
 
@@ -1202,7 +1229,7 @@ static void store_row_ref(void *restrict dst, const double *restrict y, int kind
 #define DEFINE_ROW_PASS(SUF, VD, VFL, VI, ATTR)                                                    \
 ATTR static void row_pass##SUF(double *restrict t, const double *restrict p,                       \
                                const double *restrict f, ptrdiff_t q, ptrdiff_t n) {               \
-    PASS_SUM(double, VD, VECTORS, t, ROW_LINE)                                                     \
+    PASS_SUM_WIDE(double, VD, t, ROW_LINE)                                                         \
 }
 SIMD_WIDTHS(DEFINE_ROW_PASS)
 #define row_pass(...) SIMD_CALL(row_pass, __VA_ARGS__)
@@ -1211,10 +1238,72 @@ SIMD_WIDTHS(DEFINE_ROW_PASS)
 #define DEFINE_COLUMN_PASS(SUF, VD, VFL, VI, ATTR)                                                 \
 ATTR static void column_pass##SUF(double *restrict y, const double *const *rows,                   \
                                   const double *restrict f, ptrdiff_t q, ptrdiff_t n) {            \
-    PASS_SUM(double, VD, VECTORS, y, COLUMN_LINE)                                                  \
+    PASS_SUM_WIDE(double, VD, y, COLUMN_LINE)                                                      \
 }
 SIMD_WIDTHS(DEFINE_COLUMN_PASS)
 #define column_pass(...) SIMD_CALL(column_pass, __VA_ARGS__)
+
+/* The column pass of four output rows at once: y[i][c] = 0 + rows[3 - i][c] * f[0] +
+ * rows[4 - i][c] * f[1] + ... (q taps, i = 0..3), rows[k] the q + 3 lines the four rows read
+ * between them. Each line is loaded once for the (up to) four rows that read it, where one row
+ * at a time loads it once per row; each output's products are added in the same order from
+ * the same +0 as column_pass's (line k is output i's tap k - 3 + i, k rising). QNV vectors of
+ * each row a block (4 x QNV chains of additions in flight); QUAD_STEP's tap tests are only at
+ * the first and last three lines, where some rows have no tap. */
+#define QUAD_STEP(T, VT, NV, ALL)                                                                  \
+    do {                                                                                           \
+        VT xv[NV];                                                                                 \
+        for (int v = 0; v < NV; v++) xv[v] = LOAD(VT, rows[k] + c + v * W);                         \
+        for (int i = 0; i < 4; i++) {                                                              \
+            const ptrdiff_t j = k - 3 + i;                                                         \
+            if (ALL || (j >= 0 && j < q)) {                                                        \
+                const T w = f[j];                                                                  \
+                for (int v = 0; v < NV; v++) acc[i][v] = acc[i][v] + xv[v] * w;                    \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+#define QUAD_BLOCKS(T, VT, NV)                                                                     \
+    for (; c + NV * W <= n; c += NV * W) {                                                         \
+        VT acc[4][NV];                                                                             \
+        for (int i = 0; i < 4; i++)                                                                \
+            for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};                                      \
+        ptrdiff_t k = 0;                                                                           \
+        for (; k < 3; k++) QUAD_STEP(T, VT, NV, 0);                                                \
+        for (; k < q; k++) QUAD_STEP(T, VT, NV, 1);                                                \
+        for (; k < q + 3; k++) QUAD_STEP(T, VT, NV, 0);                                            \
+        for (int i = 0; i < 4; i++)                                                                \
+            for (int v = 0; v < NV; v++) STORE(y[i] + c + v * W, acc[i][v]);                      \
+    }
+#define QUAD_SUM(T, VT)                                                                            \
+    enum { W = sizeof(VT) / sizeof(T), QNV = sizeof(VT) == 64 ? 4 : 2 };                           \
+    ptrdiff_t c = 0;                                                                               \
+    QUAD_BLOCKS(T, VT, QNV)                                                                        \
+    QUAD_BLOCKS(T, VT, 1)                                                                          \
+    for (; c < n; c++)                                                                             \
+        for (int i = 0; i < 4; i++) {                                                              \
+            T a = 0;                                                                               \
+            for (ptrdiff_t j = 0; j < q; j++) a = a + rows[3 - i + j][c] * f[j];                   \
+            y[i][c] = a;                                                                           \
+        }
+#define DEFINE_COLUMN_QUAD(SUF, VD, VFL, VI, ATTR)                                                 \
+ATTR static void column_quad##SUF(double *const *y, const double *const *rows,                     \
+                                  const double *restrict f, ptrdiff_t q, ptrdiff_t n) {            \
+    QUAD_SUM(double, VD)                                                                           \
+}
+SIMD_WIDTHS(DEFINE_COLUMN_QUAD)
+#define column_quad(...) SIMD_CALL(column_quad, __VA_ARGS__)
+
+/* The separable loops' ring (q0 + 3 rows of a strip per plane, np_ planes, isz-byte items), in
+ * bytes: room for the strips of the former L1 ring of q0 rows (24 KiB) where those are at least
+ * 256 doubles or 384 floats wide (the three more rows must not narrow the strips: a 4096-wide
+ * double image lost 8-29% where they did), else a ring in L2 (48 KiB, float32: 96 KiB): read
+ * once per four output rows (column_quad), it need not fit L1, and narrower strips cost more
+ * than L2's reads (BENCHMARKS.md, issue 18's separable throughput). */
+static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t isz) {
+    const ptrdiff_t l1 = 24 << 10, wide = isz == 4 ? 384 : 256;
+    if (l1 / isz / (q0 * np_) >= wide) return l1 * (q0 + 3) / q0;
+    return isz == 4 ? 96 << 10 : 48 << 10;
+}
 
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
  * The output of an integer or logical image is an integer: the double y above matters only
@@ -1240,7 +1329,8 @@ SIMD_WIDTHS(DEFINE_COLUMN_PASS)
 #define CONTRACT
 #endif
 
-/* The float32 sums' builds (row_pass_f32, column_pass_f32, tap_sum_f32), one per width as
+/* The float32 sums' builds (row_pass_f32, column_pass_f32, column_quad_f32, tap_sum_f32), one
+ * per width as
  * SIMD_WIDTHS's, the 32-byte one for AVX2 with FMA: target("avx2") alone has no fused
  * multiply-add, so that build rounded each product, then added (two vector operations a tap
  * where AVX-512's build does one). FMA is its own feature bit, so that build runs only where
@@ -1416,6 +1506,16 @@ CONTRACT ATTR static void column_pass_f32##SUF(float *restrict y, const float *c
 F32_WIDTHS(DEFINE_COLUMN_PASS_F32)
 #define column_pass_f32(...) F32_CALL(column_pass_f32, __VA_ARGS__)
 
+/* column_quad in float32 (fused multiply-adds allowed, as in row_pass_f32). */
+#define DEFINE_COLUMN_QUAD_F32(SUF, VD, VFL, VI, ATTR)                                             \
+CONTRACT ATTR static void column_quad_f32##SUF(float *const *y, const float *const *rows,          \
+                                               const float *restrict f, ptrdiff_t q,               \
+                                               ptrdiff_t n) {                                      \
+    QUAD_SUM(float, VFL)                                                                           \
+}
+F32_WIDTHS(DEFINE_COLUMN_QUAD_F32)
+#define column_quad_f32(...) F32_CALL(column_quad_f32, __VA_ARGS__)
+
 /* round_clamp of 16 float32s (logical: x >= 0.5), and where that may differ from the value
  * of a number within G of x: the distance to the nearest half-integer (logical: to 0.5) at most
  * G. All exact: |x| < 2^18 where the bound is accepted, 0.5 - |x - r| is where |x - r| >= 0.25
@@ -1533,41 +1633,60 @@ SIMD_WIDTHS(DEFINE_STORE_GUARDED)
 #define store_guarded(...) SIMD_CALL(store_guarded, __VA_ARGS__)
 
 /* y of output (r, c) in plane k, as the double loop computes it: padded row p's row pass
- * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The q0 row
- * sums (t, room for q0 doubles; at, for q0 pointers) advance together, tap by tap: each is the
- * same chain of operations, and the chains overlap instead of waiting on each other. */
-static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
-                        const long long *rowidx, const long long *colidx, const double *f1,
-                        ptrdiff_t q1, const double *f0, ptrdiff_t q0, double fill, ptrdiff_t r,
-                        ptrdiff_t c, ptrdiff_t k, double *restrict t, const char **at) {
+ * t = 0 + P[p, c + q1 - 1] * f1[0] + ..., then y = 0 + t(r + q0 - 1) * f0[0] + .... The window's
+ * values go first, converted, to v (tap i's values of the q0 rows contiguous, EXACT_ROWS(q0)
+ * apart: room for q1 of them), then the q0 row sums (t, room for EXACT_ROWS(q0) doubles)
+ * advance together, tap by tap, as vectors: each is the same chain of operations in the same
+ * order, and the chains overlap instead of waiting on each other (a product took a conversion,
+ * a test and a load of its own before). ci: room for q1 column offsets. */
+#define EXACT_ROWS(q0) (((q0) + 7) / 8 * 8)
+CLONES static double exact_one(const void *image, int kind, ptrdiff_t n1, ptrdiff_t np_,
+                               const long long *rowidx, const long long *colidx,
+                               const double *f1, ptrdiff_t q1, const double *f0, ptrdiff_t q0,
+                               double fill, ptrdiff_t r, ptrdiff_t c, ptrdiff_t k,
+                               double *restrict t, double *restrict v, ptrdiff_t *restrict ci) {
     const size_t isz = KIND_SIZE[kind];
+    const ptrdiff_t Q = EXACT_ROWS(q0);
+    int run = 1; /* the window's columns one run of the image's: no tests in the copy */
+    for (ptrdiff_t i = 0; i < q1; i++) {
+        const long long col = colidx[c + q1 - 1 - i];
+        ci[i] = col < 0 ? -1 : (ptrdiff_t)col * np_;
+        run = run && ci[i] >= 0 && ci[i] == ci[0] - i * np_;
+    }
     for (ptrdiff_t j = 0; j < q0; j++) {
         const long long src = rowidx[r + q0 - 1 - j];
-        at[j] = src < 0 ? NULL
-                        : (const char *)image +
-                              ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
-        t[j] = 0;
-    }
-    switch (kind) { /* a loop per class: no switch per value */
+        if (src < 0) {
+            for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = fill;
+            continue;
+        }
+        const char *a =
+            (const char *)image + ((size_t)src * (size_t)n1 * (size_t)np_ + (size_t)k) * isz;
+        switch (kind) { /* a loop per class: no switch per value */
 #define TAPS(K, T)                                                                                \
     case K:                                                                                       \
-        for (ptrdiff_t i = 0; i < q1; i++) {                                                      \
-            const long long col = colidx[c + q1 - 1 - i];                                         \
-            const double w = f1[i];                                                               \
-            for (ptrdiff_t j = 0; j < q0; j++) {                                                  \
-                const double v = at[j] == NULL || col < 0                                         \
-                                     ? fill                                                       \
-                                     : (double)((const T *)at[j])[(ptrdiff_t)col * np_];          \
-                t[j] = t[j] + v * w;                                                              \
-            }                                                                                     \
+        if (run) {                                                                                \
+            const T *x = (const T *)a + ci[0];                                                    \
+            for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = (double)x[-i * np_];                \
+        } else {                                                                                  \
+            for (ptrdiff_t i = 0; i < q1; i++)                                                    \
+                v[i * Q + j] = ci[i] < 0 ? fill : (double)((const T *)a)[ci[i]];                  \
         }                                                                                         \
         break;
-        TAPS(K_U8, unsigned char)
-        TAPS(K_BOOL, unsigned char)
-        TAPS(K_I8, signed char)
-        TAPS(K_U16, unsigned short)
-        TAPS(K_I16, short)
+            TAPS(K_U8, unsigned char)
+            TAPS(K_BOOL, unsigned char)
+            TAPS(K_I8, signed char)
+            TAPS(K_U16, unsigned short)
+            TAPS(K_I16, short)
 #undef TAPS
+        }
+    }
+    for (ptrdiff_t j = q0; j < Q; j++) /* the last vector's unused lanes: any finite value */
+        for (ptrdiff_t i = 0; i < q1; i++) v[i * Q + j] = 0;
+    for (ptrdiff_t j = 0; j < Q; j++) t[j] = 0;
+    for (ptrdiff_t i = 0; i < q1; i++) {
+        const double w = f1[i];
+        const double *vi = v + i * Q;
+        for (ptrdiff_t j = 0; j < Q; j++) t[j] = t[j] + vi[j] * w;
     }
     double y = 0;
     for (ptrdiff_t j = 0; j < q0; j++) y = y + t[j] * f0[j];
@@ -1582,7 +1701,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                     ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                     ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
                     ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int unlimited) {
-    enum { RING_BYTES = 24 << 10, BLOCK = VF * (sizeof(vec_f32) / sizeof(float)), AHEAD = 4 };
+    enum { BLOCK = VF * (sizeof(vec_f32) / sizeof(float)), AHEAD = 4 };
     double M = f32_class_max(kind);
     const double afill = fill < 0 ? -fill : fill;
     if (M == 0 || !((double)(float)fill == fill) || afill > 0x1p24) return 2;
@@ -1606,15 +1725,17 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         free(g);
         return 2;
     }
+    const ptrdiff_t R = q0 + 3; /* ring rows per plane, as sep2_f64's */
     const ptrdiff_t SW =
-        strip_width((ptrdiff_t)(RING_BYTES / sizeof(float)) / (q0 * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, np_, 4) / 4 / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
-    float *ring = malloc(sizeof(float) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
-    const float **rows = malloc(sizeof(float *) * (size_t)q0);
+    /* the ring, prow, four output rows per plane (y), one interleaved (yi) */
+    float *ring = malloc(sizeof(float) * (size_t)(np_ * R * SW + PW + 4 * np_ * SW + np_ * SW));
+    const float **rows = malloc(sizeof(float *) * (size_t)R);
     int *miss = malloc((sizeof(int) + 1) * (size_t)(np_ * SW));
-    double *tsum = malloc(sizeof(double) * (size_t)q0);
-    const char **tat = malloc(sizeof(char *) * (size_t)q0);
+    double *tsum = malloc(sizeof(double) * (size_t)(EXACT_ROWS(q0) * (q1 + 1)));
+    ptrdiff_t *tat = malloc(sizeof(ptrdiff_t) * (size_t)q1);
     if (ring == NULL || rows == NULL || miss == NULL || tsum == NULL || tat == NULL) {
         free(g);
         free(ring);
@@ -1624,7 +1745,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         free(tat);
         return -1;
     }
-    float *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
+    float *prow = ring + np_ * R * SW, *y = prow + PW, *yi = y + 4 * np_ * SW;
     int status = 0;
     /* misses allowed: about 2 scalar products per output on average, after a start */
     double budget = 65536, cost = 0;
@@ -1632,44 +1753,63 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         ptrdiff_t lo_c, hi_c;
         strip_span(mid, n1, c0, pw, &lo_c, &hi_c);
-        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
-            const long long src = rowidx[p];
-            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
-                prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo_c, hi_c, mid);
-            for (ptrdiff_t k = 0; k < np_; k++) {
-                load_strip_f32(prow, image, kind, src, k, n1, np_, isz, c0, lo_c, hi_c, mid, pw,
-                               colidx, ffill);
-                row_pass_f32(ring + (k * q0 + p % q0) * SW, prow, g1, q1, w);
-            }
-            if (p < r0 + q0 - 1) continue;
-            const ptrdiff_t r = p - (q0 - 1);
-            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
-            for (ptrdiff_t k = 0; k < np_; k++) {
-                /* ring slots (r + q0 - 1 - j) % q0, stepped down (a division per tap costs
-                   as much as the taps of a narrow strip) */
-                ptrdiff_t slot = (r + q0 - 1) % q0;
-                for (ptrdiff_t j = 0; j < q0; j++) {
-                    rows[j] = ring + (k * q0 + slot) * SW;
-                    slot = slot == 0 ? q0 - 1 : slot - 1;
+        ptrdiff_t p = r0; /* the next padded row to pass along its row */
+        for (ptrdiff_t r = r0; r < r1 && status == 0; r += 4) {
+            const ptrdiff_t gr = r1 - r < 4 ? r1 - r : 4; /* output rows r..r + gr */
+            for (; p < r + gr + q0 - 1; p++) {
+                const long long src = rowidx[p];
+                if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi_c > lo_c)
+                    prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo_c, hi_c, mid);
+                for (ptrdiff_t k = 0; k < np_; k++) {
+                    load_strip_f32(prow, image, kind, src, k, n1, np_, isz, c0, lo_c, hi_c, mid,
+                                   pw, colidx, ffill);
+                    row_pass_f32(ring + (k * R + p % R) * SW, prow, g1, q1, w);
                 }
-                column_pass_f32(y + k * SW, rows, g0, q0, w);
             }
-            const float *yo = y;
-            if (np_ > 1) {
-                for (ptrdiff_t c = 0; c < w; c++)
-                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
-                yo = yi;
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                float *yk[4];
+                for (ptrdiff_t i = 0; i < 4; i++) yk[i] = y + (i * np_ + k) * SW;
+                if (gr == 4) {
+                    /* rows[m]: padded row r + q0 + 2 - m, slots stepped down (a division per
+                       tap costs as much as the taps of a narrow strip) */
+                    ptrdiff_t slot = (r + q0 + 2) % R;
+                    for (ptrdiff_t m = 0; m < R; m++) {
+                        rows[m] = ring + (k * R + slot) * SW;
+                        slot = slot == 0 ? R - 1 : slot - 1;
+                    }
+                    column_quad_f32(yk, rows, g0, q0, w);
+                } else {
+                    for (ptrdiff_t i = 0; i < gr; i++) {
+                        ptrdiff_t slot = (r + i + q0 - 1) % R;
+                        for (ptrdiff_t j = 0; j < q0; j++) {
+                            rows[j] = ring + (k * R + slot) * SW;
+                            slot = slot == 0 ? R - 1 : slot - 1;
+                        }
+                        column_pass_f32(yk[i], rows, g0, q0, w);
+                    }
+                }
             }
-            const ptrdiff_t nm = store_guarded(o, yo, kind, w * np_, G, lo, hi,
-                                               (unsigned char *)(miss + np_ * SW), miss);
-            for (ptrdiff_t m = 0; m < nm; m++) {
-                const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
-                const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0, q0,
-                                           fill, r, c0 + c, k, tsum, tat);
-                put_recomputed(o, kind, miss[m], v, lo, hi);
+            for (ptrdiff_t i = 0; i < gr; i++) {
+                char *o = (char *)out +
+                          ((size_t)(r + i) * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+                const float *yo = y + i * np_ * SW;
+                if (np_ > 1) {
+                    for (ptrdiff_t c = 0; c < w; c++)
+                        for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = yo[k * SW + c];
+                    yo = yi;
+                }
+                const ptrdiff_t nm = store_guarded(o, yo, kind, w * np_, G, lo, hi,
+                                                   (unsigned char *)(miss + np_ * SW), miss);
+                for (ptrdiff_t m = 0; m < nm; m++) {
+                    const ptrdiff_t c = miss[m] / np_, k = miss[m] % np_;
+                    const double v = exact_one(image, kind, n1, np_, rowidx, colidx, f1, q1, f0,
+                                               q0, fill, r + i, c0 + c, k, tsum,
+                                               tsum + EXACT_ROWS(q0), tat);
+                    put_recomputed(o, kind, miss[m], v, lo, hi);
+                }
+                cost += (double)nm * (double)(q0 * q1);
+                budget += 2.0 * (double)(w * np_);
             }
-            cost += (double)nm * (double)(q0 * q1);
-            budget += 2.0 * (double)(w * np_);
             if (cost > budget && !unlimited) status = 2;
         }
     }
@@ -1688,63 +1828,89 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
                        ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
-    /* Strips of SW output columns, the rings of a strip (q0 rows per plane) in a core's L1
-       cache: the column pass reads each ring row q0 times. Planes (np_ > 1) are interleaved
-       in the image and the output (MATLAB's RGB as a C-ordered array): each is filtered on its
-       own, its ring apart, and the outputs interleaved again before the conversion. */
-    enum { RING_BYTES = 24 << 10, BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    /* Strips of SW output columns, the rings of a strip (R = q0 + 3 rows per plane: the padded
+       rows four output rows read) in cache (sep2_ring_bytes): output rows are summed four at a
+       time (column_quad), each ring row loaded once per four rows, so the strips can be wider
+       than an L1 ring allows (narrow strips cost more than the passes' sums). Planes
+       (np_ > 1) are interleaved in the image and the output (MATLAB's RGB as a C-ordered
+       array): each is filtered on its own, its ring apart, and the outputs interleaved again
+       before the conversion. */
+    enum { BLOCK = VECTORS * (sizeof(vec_f64) / sizeof(double)), AHEAD = 4 };
+    const ptrdiff_t R = q0 + 3;
     const ptrdiff_t SW =
-        strip_width((ptrdiff_t)(RING_BYTES / sizeof(double)) / (q0 * np_), BLOCK, L1);
+        strip_width(sep2_ring_bytes(q0, np_, 8) / 8 / (R * np_), BLOCK, L1);
     const size_t isz = KIND_SIZE[kind];
     const ptrdiff_t PW = SW + q1 - 1;
-    double *ring = malloc(sizeof(double) * (size_t)(np_ * q0 * SW + PW + np_ * SW + np_ * SW));
-    const double **rows = malloc(sizeof(double *) * (size_t)q0);
+    /* the ring, prow, then four output rows per plane (y) and four interleaved (yi) */
+    double *ring = malloc(sizeof(double) * (size_t)(np_ * R * SW + PW + 8 * np_ * SW));
+    const double **rows = malloc(sizeof(double *) * (size_t)R);
     if (ring == NULL || rows == NULL) {
         free(ring);
         free(rows);
         return -1;
     }
-    double *prow = ring + np_ * q0 * SW, *y = prow + PW, *yi = y + np_ * SW;
+    double *prow = ring + np_ * R * SW, *y = prow + PW, *yi = y + 4 * np_ * SW;
     int status = 0;
     for (ptrdiff_t c0 = 0; c0 < L1 && status == 0; c0 += SW) {
         const ptrdiff_t w = L1 - c0 < SW ? L1 - c0 : SW, pw = w + q1 - 1;
         /* padded columns c0..c0 + pw; those of the image itself: lo..hi (prow's indices) */
         ptrdiff_t lo, hi;
         strip_span(mid, n1, c0, pw, &lo, &hi);
-        for (ptrdiff_t p = r0; p < r1 + q0 - 1 && status == 0; p++) {
-            const long long src = rowidx[p];
-            if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo)
-                prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
-            for (ptrdiff_t k = 0; k < np_; k++) {
-                /* padded row p's columns of the strip in plane k: to prow, then the row pass
-                   to the plane's ring */
-                if (load_strip(prow, image, kind, src, k, n1, np_, isz, c0, lo, hi, mid, pw,
-                               colidx, fill))
-                    status = 1;
-                row_pass(ring + (k * q0 + p % q0) * SW, prow, f1, q1, w);
-            }
-            if (p < r0 + q0 - 1) continue;
-            /* output row r = p - (q0 - 1) reads padded rows r + q0 - 1 - j for taps j */
-            const ptrdiff_t r = p - (q0 - 1);
-            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
-            for (ptrdiff_t k = 0; k < np_; k++) {
-                /* ring slots (r + q0 - 1 - j) % q0, stepped down as in sep2_f32 */
-                ptrdiff_t slot = (r + q0 - 1) % q0;
-                for (ptrdiff_t j = 0; j < q0; j++) {
-                    rows[j] = ring + (k * q0 + slot) * SW;
-                    slot = slot == 0 ? q0 - 1 : slot - 1;
+        ptrdiff_t p = r0; /* the next padded row to pass along its row */
+        for (ptrdiff_t r = r0; r < r1 && status == 0; r += 4) {
+            const ptrdiff_t g = r1 - r < 4 ? r1 - r : 4; /* output rows r..r + g */
+            /* output row r + i reads padded rows r + i + q0 - 1 - j for taps j */
+            for (; p < r + g + q0 - 1; p++) {
+                const long long src = rowidx[p];
+                if (p + AHEAD < r1 + q0 - 1 && rowidx[p + AHEAD] >= 0 && hi > lo)
+                    prefetch_strip(image, rowidx[p + AHEAD], n1, np_, isz, c0, lo, hi, mid);
+                for (ptrdiff_t k = 0; k < np_; k++) {
+                    /* padded row p's columns of the strip in plane k: to prow, then the row
+                       pass to the plane's ring */
+                    if (load_strip(prow, image, kind, src, k, n1, np_, isz, c0, lo, hi, mid, pw,
+                                   colidx, fill))
+                        status = 1;
+                    row_pass(ring + (k * R + p % R) * SW, prow, f1, q1, w);
                 }
-                if (np_ == 1 && kind == K_F64)
-                    column_pass((double *)o, rows, f0, q0, w);
-                else
-                    column_pass(y + k * SW, rows, f0, q0, w);
             }
-            if (np_ == 1) {
-                if (kind != K_F64) store_row(o, y, kind, w);
-            } else {
-                for (ptrdiff_t c = 0; c < w; c++)
-                    for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = y[k * SW + c];
-                store_row(o, yi, kind, w * np_);
+            const size_t orow = (size_t)L1 * (size_t)np_ * isz;
+            char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
+            const int direct = np_ == 1 && kind == K_F64; /* sums straight to out */
+            for (ptrdiff_t k = 0; k < np_; k++) {
+                double *yk[4];
+                for (ptrdiff_t i = 0; i < 4; i++)
+                    yk[i] = !direct ? y + (i * np_ + k) * SW
+                            : i < g ? (double *)(o + (size_t)i * orow)
+                                    : NULL;
+                if (g == 4) {
+                    /* rows[m]: padded row r + q0 + 2 - m, slots stepped down (a division per
+                       tap costs as much as the taps of a narrow strip) */
+                    ptrdiff_t slot = (r + q0 + 2) % R;
+                    for (ptrdiff_t m = 0; m < R; m++) {
+                        rows[m] = ring + (k * R + slot) * SW;
+                        slot = slot == 0 ? R - 1 : slot - 1;
+                    }
+                    column_quad(yk, rows, f0, q0, w);
+                } else {
+                    for (ptrdiff_t i = 0; i < g; i++) {
+                        ptrdiff_t slot = (r + i + q0 - 1) % R;
+                        for (ptrdiff_t j = 0; j < q0; j++) {
+                            rows[j] = ring + (k * R + slot) * SW;
+                            slot = slot == 0 ? R - 1 : slot - 1;
+                        }
+                        column_pass(yk[i], rows, f0, q0, w);
+                    }
+                }
+            }
+            if (direct) continue;
+            for (ptrdiff_t i = 0; i < g; i++) {
+                const double *yr = y + i * np_ * SW;
+                if (np_ > 1) {
+                    for (ptrdiff_t c = 0; c < w; c++)
+                        for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = yr[k * SW + c];
+                    yr = yi;
+                }
+                store_row(o + (size_t)i * orow, yr, kind, w * np_);
             }
         }
     }
