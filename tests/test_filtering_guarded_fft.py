@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
+from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_GUARD2 is None, reason="the C extension is not built")
 
@@ -179,21 +180,7 @@ def test_off_switch_and_classes_left_alone(forced):
     assert forced["guard2"] == 0
 
 
-def _widths() -> list[int]:
-    d = loops._direct_c
-    old = d.simd_width()
-    ok = []
-    for w in (64, 32, 16):
-        try:
-            d.simd_width(w)
-        except ValueError:
-            continue
-        ok.append(w)
-    d.simd_width(old)
-    return ok
-
-
-@pytest.mark.parametrize("width", _widths())
+@pytest.mark.parametrize("width", WIDTHS)
 def test_every_vector_width(forced, monkeypatch, width):
     """guard2 with nonsep2's fallback at each vector width: the direct loop's bits."""
     d = loops._direct_c

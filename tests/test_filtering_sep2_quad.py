@@ -21,29 +21,13 @@ from hypothesis import strategies as st
 from bridge import filtering
 from bridge._kernels import loops
 from tests.filtering_strategies import fused_image, same_bits
+from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
 CLASSES = (
     "float64", "float32", "uint8", "int8", "uint16", "int16", "uint32", "int32", "bool",
 )  # fmt: skip
-
-
-def _widths() -> list[int]:
-    d = loops._direct_c
-    old = d.simd_width()
-    ok = []
-    for w in (64, 32, 16):
-        try:
-            d.simd_width(w)
-        except ValueError:
-            continue
-        ok.append(w)
-    d.simd_width(old)
-    return ok
-
-
-WIDTHS = _widths()
 
 
 def _fused_at_widths_and_old(fn, monkeypatch, share_rows: int | None = None):
