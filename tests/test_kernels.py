@@ -585,6 +585,59 @@ def test_the_flat_loop_puts_every_place_inside_its_grid_at_every_width(L, data, 
         _direct_c.simd_width(old)
 
 
+@pytest.mark.parametrize("cls", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize(
+    "n, q, window",
+    [
+        ((5, 7, 9, 60), (3, 3, 3, 3), "same"),
+        ((4, 6, 11, 50), (2, 3, 2, 4), "full"),
+        ((3, 5, 8, 12, 40), (2, 2, 3, 3, 3), "same"),
+        ((6, 9, 12, 70), (3, 2, 4, 1), "valid"),
+    ],
+)
+def test_the_flat_loop_pairs_blocks_and_keeps_the_volume_loops_bits(
+    monkeypatch, cls, layout, n, q, window
+):
+    """``_flat_nd`` where it pairs blocks a slab of axis nd - 3 apart (flat's D, seen passed)
+    against the volume-by-volume loop, each build (64, 32 and 16 bytes), byte for byte: odd and
+    even kernels, NaN/Inf data, a zero tap, C and Fortran layouts, the threads' shares."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(len(n) * 100 + q[-1])
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    x.reshape(-1)[rng.integers(x.size, size=3)] = [np.nan, np.inf, -np.inf]
+    w.reshape(-1)[1] = 0.0
+    if layout == "F":
+        x, w = np.asfortranarray(x), np.asfortranarray(w)
+    if window == "same":
+        starts, lengths = [k // 2 for k in q], list(n)
+    elif window == "full":
+        starts, lengths = [0] * len(n), [a + b - 1 for a, b in zip(n, q)]
+    else:
+        starts, lengths = [b - 1 for b in q], [a - b + 1 for a, b in zip(n, q)]
+    monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+    seen = []
+    real = loops.C_FLAT
+
+    def spy(*args):
+        seen.append(args[7])
+        real(*args)
+
+    dt = np.dtype(cls)
+    old = _direct_c.simd_width()
+    try:
+        for width, _ in _c_variants():
+            _direct_c.simd_width(width)
+            got = method_direct._flat_nd(spy, x, w, starts, lengths, dt, False)
+            want = method_direct._compiled_nd(c_loop(), x, w, starts, lengths, dt, False)
+            assert _bits(got) == _bits(want), width
+    finally:
+        _direct_c.simd_width(old)
+    assert min(seen) > 0
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9)),
