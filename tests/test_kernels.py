@@ -585,6 +585,126 @@ def test_the_flat_loop_puts_every_place_inside_its_grid_at_every_width(L, data, 
         _direct_c.simd_width(old)
 
 
+@pytest.mark.parametrize("cls", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize(
+    "n, q, window",
+    [
+        ((5, 7, 9, 60), (3, 3, 3, 3), "same"),
+        ((4, 6, 11, 50), (2, 3, 2, 4), "full"),
+        ((3, 5, 8, 12, 40), (2, 2, 3, 3, 3), "same"),
+        ((6, 9, 12, 70), (3, 2, 4, 1), "valid"),
+    ],
+)
+def test_the_flat_loop_pairs_blocks_and_keeps_the_volume_loops_bits(
+    monkeypatch, cls, layout, n, q, window
+):
+    """``_flat_nd`` where it pairs blocks a slab of axis nd - 3 apart (flat's D, seen passed)
+    against the volume-by-volume loop, each build (64, 32 and 16 bytes), byte for byte: odd and
+    even kernels, NaN/Inf data, a zero tap, C and Fortran layouts, the threads' shares."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(len(n) * 100 + q[-1])
+    x = rng.standard_normal(n).astype(cls)
+    w = rng.standard_normal(q).astype(cls)
+    x.reshape(-1)[rng.integers(x.size, size=3)] = [np.nan, np.inf, -np.inf]
+    w.reshape(-1)[1] = 0.0
+    if layout == "F":
+        x, w = np.asfortranarray(x), np.asfortranarray(w)
+    if window == "same":
+        starts, lengths = [k // 2 for k in q], list(n)
+    elif window == "full":
+        starts, lengths = [0] * len(n), [a + b - 1 for a, b in zip(n, q)]
+    else:
+        starts, lengths = [b - 1 for b in q], [a - b + 1 for a, b in zip(n, q)]
+    monkeypatch.setattr(method_direct, "NUMBA_THREADED_WORK", 0)
+    seen = []
+    real = loops.C_FLAT
+
+    def spy(*args):
+        seen.append(args[7])
+        real(*args)
+
+    dt = np.dtype(cls)
+    old = _direct_c.simd_width()
+    try:
+        for width, _ in _c_variants():
+            _direct_c.simd_width(width)
+            got = method_direct._flat_nd(spy, x, w, starts, lengths, dt, False)
+            want = method_direct._compiled_nd(c_loop(), x, w, starts, lengths, dt, False)
+            assert _bits(got) == _bits(want), width
+    finally:
+        _direct_c.simd_width(old)
+    assert min(seen) > 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9)),
+    D=st.sampled_from([1, 63, 64, 65, 97, 160, 257]),
+    R=st.integers(5, 40),
+    gaps=st.booleans(),
+    data=st.data(),
+    cls=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_flat_loops_pairs_sum_as_the_literal_sum_at_every_width(
+    shape, D, R, gaps, data, cls, seed
+):
+    """``flat`` with a pair distance D (blocks D places apart summed together, one vector
+    serving both blocks' taps where their offsets are D apart; each build: 64, 32 and 16 bytes)
+    against the literal sum in the taps' order and against ``flat`` without pairs, byte for
+    byte: a kernel of planes D apart, rows R apart and runs of 1 to 9 (cut at 4 in pairs, 8
+    alone), some taps dropped (as zero taps skipped: partners lost), zero taps, NaN/Inf data;
+    lines shorter and longer than a stripe of 2D, cut into shares at any places, with and
+    without a grid whose gaps put one block of a pair, both or none in a gap."""
+    from bridge._kernels import _direct_c
+
+    rng = np.random.default_rng(seed)
+    planes, rows, run = shape
+    off = np.array(
+        [
+            (planes - 1 - i) * D + (rows - 1 - r) * R + run - 1 - c
+            for i in range(planes)
+            for r in range(rows)
+            for c in range(run)
+        ],
+        np.int64,
+    )
+    if rng.random() < 0.3 and off.size > 1:  # taps dropped
+        off = off[rng.random(off.size) < 0.7] if off.size > 2 else off[:1]
+        off = off if off.size else np.zeros(1, np.int64)
+    w = rng.standard_normal(off.size).astype(cls)
+    w[rng.random(off.size) < 0.1] = 0.0
+    if gaps:
+        L = data.draw(st.lists(st.integers(1, 9), min_size=3, max_size=4))
+        P = [L[0]] + [k + data.draw(st.sampled_from([0, 1, 3, 40])) for k in L[1:]]
+    else:
+        L = P = [int(rng.integers(1, 8 * D + 300))]
+    M = math.prod(P)
+    x = rng.standard_normal(M + int(off.max()) + 1).astype(cls)
+    if rng.random() < 0.3:
+        x[rng.integers(x.size, size=2)] = [np.nan, np.inf][rng.integers(2)]
+    line = np.zeros(M, cls)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(off.size):  # each product rounded, then added, tap after tap
+            line = line + x[off[t] : off[t] + M] * w[t]
+    want = line.reshape(P)[tuple(slice(0, k) for k in L)]
+    grid = np.array([*P, *L], np.int64) if gaps else None
+    cuts = sorted({0, M, *(int(c) for c in rng.integers(0, M + 1, size=2))})
+    old = _direct_c.simd_width()
+    try:
+        for width in sorted({width for width, _ in _c_variants()}):
+            _direct_c.simd_width(width)
+            for pair in (D, 0):
+                out = np.full(L, 7.0, cls)
+                for m0, m1 in itertools.pairwise(cuts):
+                    loops.C_FLAT(out, x, off, w, m0, m1, grid, pair)
+                assert _bits(out) == _bits(want), (width, pair)
+    finally:
+        _direct_c.simd_width(old)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     n=st.lists(st.integers(1, 6), min_size=3, max_size=5),

@@ -2794,7 +2794,12 @@ static PyObject *py_store(PyObject *self, PyObject *const *args, Py_ssize_t narg
  * m1 and overlaps the one before (outputs summed twice, alike); a range shorter than a block,
  * one output at a time. With a grid, the line's places are those of an array of shape P
  * (grid[0..nd]) and out is the part of it of shape L (grid[nd..2nd], C order): each block's
- * sums go to the places inside L, the others (the gaps between the rows) are dropped. */
+ * sums go to the places inside L, the others (the gaps between the rows) are dropped. With a
+ * distance D (64-byte vectors; D at least a block), the line goes in stripes of 2D places, each
+ * block of a stripe's first D summed together with the block D places on (a step of the pairs'
+ * program, flat_pairs): where the two blocks' next runs read the same places (the kernel's
+ * taps a slab of an axis apart, D its stride), each vector loaded or shifted serves both; each
+ * sum still takes every tap in the order given. The rest of the line, block by block. */
 #define FLAT_VECTORS 8
 #define FLAT_MAXD 64
 
@@ -2861,7 +2866,8 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
  * all but one in W span two cache lines (such loads cost the loop more than the shuffles).
  * The last vector loads its taps, as the pair would read past the run's reach. The same values
  * in the same lanes, multiplied and added in the same order: the same bits. */
-#define FLAT_RUN(K, T, V, IOTA)                                                                   \
+#define FLAT_RUN(K, T, V, IOTA) FLAT_RUN_TO(K, T, V, IOTA, acc, t)
+#define FLAT_RUN_TO(K, T, V, IOTA, acc, t)                                                        \
     do {                                                                                          \
         const T *xp = xt - (K - 1);                                                               \
         T wk[K];                                                                                  \
@@ -2878,6 +2884,99 @@ static void put_runs(char *restrict out, const char *restrict sums, size_t item,
             acc[FLAT_VECTORS - 1] + LOAD(V, xt + (FLAT_VECTORS - 1) * W - d) * wk[d];             \
         acc[FLAT_VECTORS - 1] = acc[FLAT_VECTORS - 1] + a * wk[K - 1];                            \
     } while (0)
+
+/* The same run summed into two blocks' sums at once: accA with the taps from ta, accB with
+ * those from tb, both reading the places from xt (the block at m with taps ta.., the block at
+ * m + D with taps tb.. whose offsets are D less): each vector loaded or shifted once serves
+ * both, each sum taking its taps in the order FLAT_RUN gives them. */
+#define FLAT_RUN2(K, T, V, IOTA)                                                                  \
+    do {                                                                                          \
+        const T *xp = xt - (K - 1);                                                               \
+        T wa[K], wb[K];                                                                           \
+        for (int d = 0; d < K; d++) wa[d] = w[ta + d], wb[d] = w[tb + d];                         \
+        V a = LOAD(V, xp);                                                                        \
+        _Pragma("GCC unroll 8") for (int v = 0; v < FLAT_VECTORS - 1; v++) {                      \
+            const V b = LOAD(V, xp + (v + 1) * W);                                                \
+            _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++) {                             \
+                const V sh = __builtin_shuffle(a, b, IOTA + (K - 1 - d));                         \
+                accA[v] = accA[v] + sh * wa[d];                                                   \
+                accB[v] = accB[v] + sh * wb[d];                                                   \
+            }                                                                                     \
+            accA[v] = accA[v] + a * wa[K - 1];                                                    \
+            accB[v] = accB[v] + a * wb[K - 1];                                                    \
+            a = b;                                                                                \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int d = 0; d < K - 1; d++) {                                 \
+            const V ld = LOAD(V, xt + (FLAT_VECTORS - 1) * W - d);                                \
+            accA[FLAT_VECTORS - 1] = accA[FLAT_VECTORS - 1] + ld * wa[d];                         \
+            accB[FLAT_VECTORS - 1] = accB[FLAT_VECTORS - 1] + ld * wb[d];                         \
+        }                                                                                         \
+        accA[FLAT_VECTORS - 1] = accA[FLAT_VECTORS - 1] + a * wa[K - 1];                          \
+        accB[FLAT_VECTORS - 1] = accB[FLAT_VECTORS - 1] + a * wb[K - 1];                          \
+    } while (0)
+
+/* runs 1..8 of FLAT_RUN_TO / FLAT_RUN2 by the run's length k */
+#define FLAT_SWITCH(RUN, ...)                                                                     \
+    switch (k) {                                                                                  \
+    case 1: RUN(1, __VA_ARGS__); break;                                                           \
+    case 2: RUN(2, __VA_ARGS__); break;                                                           \
+    case 3: RUN(3, __VA_ARGS__); break;                                                           \
+    case 4: RUN(4, __VA_ARGS__); break;                                                           \
+    case 5: RUN(5, __VA_ARGS__); break;                                                           \
+    case 6: RUN(6, __VA_ARGS__); break;                                                           \
+    case 7: RUN(7, __VA_ARGS__); break;                                                           \
+    default: RUN(8, __VA_ARGS__); break;                                                          \
+    }
+
+/* runs 1..4 (the pairs': 16 sums, their weights and the vectors shifted in registers) */
+#define FLAT_SWITCH4(RUN, ...)                                                                    \
+    switch (k) {                                                                                  \
+    case 1: RUN(1, __VA_ARGS__); break;                                                           \
+    case 2: RUN(2, __VA_ARGS__); break;                                                           \
+    case 3: RUN(3, __VA_ARGS__); break;                                                           \
+    default: RUN(4, __VA_ARGS__); break;                                                          \
+    }
+
+/* The pairs' program (flat with a distance D): the runs of taps (as flat finds them) of the
+ * block at m (A) and of the block at m + D (B) merged into one sequence of steps, A's runs in
+ * their order and B's in theirs; a step of both where B's next run reads the places of A's
+ * next (offsets D apart, the same length), else the one whose next run has no partner to wait
+ * for. step[3s..3s+2]: A's first tap or -1, B's or -1, the run's length. Returns the steps. */
+static ptrdiff_t flat_pairs(ptrdiff_t *step, const ptrdiff_t *off, ptrdiff_t nt, int runs,
+                            ptrdiff_t D) {
+    ptrdiff_t *first = step + 3 * 2 * nt, *len = first + nt; /* the runs */
+    ptrdiff_t G = 0;
+    for (ptrdiff_t t = 0; t < nt; G++) {
+        ptrdiff_t k = 1;
+        while (k < runs && t + k < nt && off[t + k] == off[t] - k) k++;
+        first[G] = t, len[G] = k;
+        t += k;
+    }
+    ptrdiff_t n = 0, ia = 0, ib = 0;
+    while (ia < G || ib < G) {
+        int a = 0, b = 0;
+        if (ib < G) {
+            /* A's run that B's next reads the places of (offsets fall from run to run) */
+            const ptrdiff_t want = off[first[ib]] + D;
+            ptrdiff_t j = ia;
+            while (j < G && off[first[j]] > want) j++;
+            const int partner = j < G && off[first[j]] == want && len[j] == len[ib];
+            if (partner && j == ia)
+                a = b = 1;
+            else if (partner)
+                a = 1;
+            else
+                b = 1;
+        } else {
+            a = 1;
+        }
+        step[3 * n] = a ? first[ia] : -1;
+        step[3 * n + 1] = b ? first[ib] : -1;
+        step[3 * n + 2] = a ? len[ia] : len[ib];
+        ia += a, ib += b, n++;
+    }
+    return n;
+}
 
 /* whether the count places of the line from the place c (flat_coords) all lie in one gap:
  * the index of an axis d >= 1 past L[d], and the places to that gap's end at least count */
@@ -2898,7 +2997,8 @@ static int flat_in_gap(const ptrdiff_t *c, ptrdiff_t count, int nd, const ptrdif
 #define DEFINE_FLAT(NAME, T, V, ATTR, IOTA, RUNS)                                                 \
     ATTR static void NAME(T *restrict out, const T *restrict x, const ptrdiff_t *restrict off,  \
                           const T *restrict w, ptrdiff_t nt, ptrdiff_t m0, ptrdiff_t m1,        \
-                          int nd, const ptrdiff_t *grid) {                                      \
+                          int nd, const ptrdiff_t *grid, ptrdiff_t D,                           \
+                          const ptrdiff_t *restrict step, ptrdiff_t nsteps) {                   \
         enum { W = sizeof(V) / sizeof(T), BLOCK = FLAT_VECTORS * W };                             \
         T sums[BLOCK];                                                                            \
         ptrdiff_t c[FLAT_MAXD]; /* with a grid: the block's place as an index of P */             \
@@ -2916,7 +3016,66 @@ static int flat_in_gap(const ptrdiff_t *c, ptrdiff_t count, int nd, const ptrdif
                          grid + nd);                                                              \
             return;                                                                               \
         }                                                                                         \
-        for (ptrdiff_t m = m0;; m += BLOCK) {                                                     \
+        ptrdiff_t start = m0; /* the first place not summed by pairs */                         \
+        if (sizeof(V) == 64 && step != NULL && D >= BLOCK && m1 - m0 >= 2 * D) {                   \
+            /* stripes of 2D places: the blocks of the first D paired with those D on */          \
+            ptrdiff_t cA[FLAT_MAXD], cB[FLAT_MAXD];                                               \
+            for (; start + 2 * D <= m1; start += 2 * D) {                                         \
+                for (ptrdiff_t m = start;; m += BLOCK) {                                          \
+                    const int back = m + BLOCK > start + D;                                       \
+                    if (back) m = start + D - BLOCK; /* the stripe's last: overlaps */            \
+                    if (grid != NULL && (m == start || back)) {                                   \
+                        flat_coords(cA, m, nd, grid);                                             \
+                        flat_coords(cB, m + D, nd, grid);                                         \
+                    }                                                                             \
+                    const int doA = grid == NULL || !flat_in_gap(cA, BLOCK, nd, grid, grid + nd); \
+                    const int doB = grid == NULL || !flat_in_gap(cB, BLOCK, nd, grid, grid + nd); \
+                    V accA[FLAT_VECTORS], accB[FLAT_VECTORS];                                     \
+                    for (int v = 0; v < FLAT_VECTORS; v++) accA[v] = accB[v] = (V){0};           \
+                    for (ptrdiff_t s = 0; s < nsteps && (doA || doB); s++) {                      \
+                        const ptrdiff_t ta = step[3 * s], tb = step[3 * s + 1];                   \
+                        const int k = (int)step[3 * s + 2];                                       \
+                        if (ta >= 0 && tb >= 0 && doA && doB) {                                   \
+                            const T *xt = x + off[ta] + m;                                        \
+                            FLAT_SWITCH4(FLAT_RUN2, T, V, IOTA)                                    \
+                        } else {                                                                  \
+                            if (ta >= 0 && doA) {                                                 \
+                                const T *xt = x + off[ta] + m;                                    \
+                                FLAT_SWITCH4(FLAT_RUN_TO, T, V, IOTA, accA, ta)                    \
+                            }                                                                     \
+                            if (tb >= 0 && doB) {                                                 \
+                                const T *xt = x + off[tb] + m + D;                                \
+                                FLAT_SWITCH4(FLAT_RUN_TO, T, V, IOTA, accB, tb)                    \
+                            }                                                                     \
+                        }                                                                         \
+                    }                                                                             \
+                    if (grid == NULL) {                                                           \
+                        for (int v = 0; v < FLAT_VECTORS; v++) STORE(out + m + v * W, accA[v]);   \
+                        for (int v = 0; v < FLAT_VECTORS; v++)                                    \
+                            STORE(out + m + D + v * W, accB[v]);                                  \
+                    } else {                                                                      \
+                        if (doA) {                                                                \
+                            for (int v = 0; v < FLAT_VECTORS; v++) STORE(sums + v * W, accA[v]);  \
+                            put_runs((char *)out, (const char *)sums, sizeof(T), cA, BLOCK, nd,  \
+                                     grid, grid + nd);                                            \
+                        } else {                                                                  \
+                            flat_coords(cA, m + BLOCK, nd, grid);                                 \
+                        }                                                                         \
+                        if (doB) {                                                                \
+                            for (int v = 0; v < FLAT_VECTORS; v++) STORE(sums + v * W, accB[v]);  \
+                            put_runs((char *)out, (const char *)sums, sizeof(T), cB, BLOCK, nd,  \
+                                     grid, grid + nd);                                            \
+                        } else {                                                                  \
+                            flat_coords(cB, m + D + BLOCK, nd, grid);                             \
+                        }                                                                         \
+                    }                                                                             \
+                    if (m + BLOCK >= start + D) break;                                            \
+                }                                                                                 \
+            }                                                                                     \
+            if (start >= m1) return;                                                              \
+            if (grid != NULL) flat_coords(c, start, nd, grid);                                    \
+        }                                                                                         \
+        for (ptrdiff_t m = start;; m += BLOCK) {                                                  \
             if (m + BLOCK > m1) {                                                                 \
                 m = m1 - BLOCK; /* back: the place found again */                                 \
                 if (grid != NULL) flat_coords(c, m, nd, grid);                                    \
@@ -3000,15 +3159,20 @@ static int is_int64(const Py_buffer *view) {
 
 static PyObject *py_flat(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs < 6 || nargs > 7) {
-        PyErr_SetString(PyExc_TypeError, "flat takes 6 or 7 arguments");
+    if (nargs < 6 || nargs > 8) {
+        PyErr_SetString(PyExc_TypeError, "flat takes 6 to 8 arguments");
         return NULL;
     }
     ptrdiff_t m0 = PyNumber_AsSsize_t(args[4], PyExc_OverflowError);
     if (m0 == -1 && PyErr_Occurred()) return NULL;
     ptrdiff_t m1 = PyNumber_AsSsize_t(args[5], PyExc_OverflowError);
     if (m1 == -1 && PyErr_Occurred()) return NULL;
-    const int has_grid = nargs == 7 && args[6] != Py_None;
+    const int has_grid = nargs >= 7 && args[6] != Py_None;
+    ptrdiff_t D = 0;
+    if (nargs == 8) {
+        D = PyNumber_AsSsize_t(args[7], PyExc_OverflowError);
+        if (D == -1 && PyErr_Occurred()) return NULL;
+    }
     Py_buffer bo, bx, bf, bw, bg;
     const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
     if (PyObject_GetBuffer(args[0], &bo, flags | PyBUF_WRITABLE) < 0) return NULL;
@@ -3064,12 +3228,26 @@ static PyObject *py_flat(PyObject *self, PyObject *const *args, Py_ssize_t nargs
             PyErr_SetString(PyExc_ValueError, "flat: a read or write outside the arrays");
             result = NULL;
         } else {
+            /* the pairs' program; reads stay inside x as each pair's places lie in m0..m1 */
+            ptrdiff_t *step = NULL, nsteps = 0;
+            if (D > 0 && nt > 0) {
+                step = PyMem_RawMalloc(sizeof(ptrdiff_t) * 8 * (size_t)nt);
+                if (step == NULL) {
+                    PyBuffer_Release(&bw);
+                    if (has_grid) PyBuffer_Release(&bg);
+                    release3(&bo, &bx, &bf, NULL);
+                    return PyErr_NoMemory();
+                }
+            }
             Py_BEGIN_ALLOW_THREADS
+            if (step != NULL)
+                nsteps = flat_pairs(step, off, nt, 4, D); /* runs up to 4 (FLAT_SWITCH4) */
             if (kind == 'd')
-                FLAT(f64, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid);
+                FLAT(f64, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid, D, step, nsteps);
             else
-                FLAT(f32, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid);
+                FLAT(f32, bo.buf, bx.buf, off, bw.buf, nt, m0, m1, nd, grid, D, step, nsteps);
             Py_END_ALLOW_THREADS
+            PyMem_RawFree(step);
         }
     }
     PyBuffer_Release(&bw);
@@ -3352,11 +3530,13 @@ static PyMethodDef methods[] = {
      "store(out, y, kind, reference=False): y (float64) converted to out in kind's class as "
      "sep2 and nonsep2 store their sums; reference: by the scalar loop the tests compare with."},
     {"flat", (PyCFunction)(void (*)(void))py_flat, METH_FASTCALL,
-     "flat(out, x, offsets, weights, m0, m1, grid=None): out[m] (out and x read flat, "
+     "flat(out, x, offsets, weights, m0, m1, grid=None, D=0): out[m] (out and x read flat, "
      "C-contiguous) set to 0 + x[m + offsets[0]] * weights[0] + x[m + offsets[1]] * "
      "weights[1] + ... for m in m0..m1, the taps in the order given (each product rounded, "
      "then added). grid (int64 P and L): m is a place of an array of shape P, out the part of "
-     "it of shape L; sums at places outside L are dropped."},
+     "it of shape L; sums at places outside L are dropped. D: blocks D places apart summed "
+     "together (64-byte vectors), a vector serving the taps of both whose offsets are D apart "
+     "(the same bits)."},
     {"flat_fill", (PyCFunction)(void (*)(void))py_flat_fill, METH_FASTCALL,
      "flat_fill(x, big, lo, ln, first, s0, s1): slabs s0..s1 (along axis 0) of x (C order) set "
      "to the flat loop's zero-gapped copy of big: x[first + i, j1, ...] = big[lo[0] + i, lo[1] + "

@@ -434,9 +434,16 @@ def _flat_nd(flat, big, small, starts, lengths, dtype, skip_zero) -> np.ndarray:
     step = -(-step // 64) * 64
     shares = [(m, min(m + step, M)) for m in range(0, M, step)]
 
+    # Blocks paired a slab of axis nd - 3 apart, where the kernel spans that axis: a vector
+    # loaded or shifted for one block's tap serves the other's tap a slab on (flat's D). Not
+    # where the kernel's rows are longer than the pairs' runs (4: the rest summed apart) or a
+    # slab is under 2 KB (a stripe's blocks overlap): no gain measured there (BENCHMARKS.md).
+    pairs = q[nd - 3] > 1 and q[nd - 1] <= 4 and st[nd - 3] * dtype.itemsize >= 2048
+    D = st[nd - 3] if pairs else 0
+
     def run(part):
         for m0, m1 in part:
-            flat(out, x, off, w, m0, m1, grid)
+            flat(out, x, off, w, m0, m1, grid, D)
 
     if len(shares) == 1:
         run(shares)
