@@ -1541,17 +1541,27 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
 #define GUARDED_CASE(SUF, VI, K, T, LO, HI)                                                        \
     case K: {                                                                                      \
         typedef T vec_t_##K __attribute__((vector_size(W * sizeof(T))));                           \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                      \
-            STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                            \
-            anyv |= differ;                                                                        \
+        while (i + W <= n) {                                                                       \
+            VI acc = {0};                                                                          \
+            for (int v = 0; v < GUARD_BLOCK && i + W <= n; v++, i += W) {                         \
+                VI a, differ;                                                                      \
+                decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                  \
+                STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                        \
+                acc |= differ;                                                                     \
+            }                                                                                      \
+            STORE(bany + nb * W, acc);                                                             \
+            nb++;                                                                                  \
+            anyv |= acc;                                                                           \
         }                                                                                          \
         break;                                                                                     \
     }
 
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
- * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
+ * gives the same value; the indices of the others go to miss, in increasing order (flag: n
+ * bytes of room, 4-byte aligned). Returns how many. */
+/* vectors a block: store_guarded keeps whether any lane of a block is near (one vector store a
+   block, in flag's room), and looks again only at those blocks */
+#define GUARD_BLOCK 8
 #define DEFINE_STORE_GUARDED(SUF, VD, VFL, VI, ATTR)                                               \
 ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G, int kind,        \
                             float lo, float hi) {                                                  \
@@ -1583,8 +1593,12 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
                                       ptrdiff_t n, float G, float lo, float hi,                    \
                                       unsigned char *restrict flag, int *restrict miss) {          \
     enum { W = sizeof(VFL) / sizeof(float) };                                                      \
-    ptrdiff_t nm = 0, i = 0;                                                                       \
+    ptrdiff_t nm = 0, i = 0, nb = 0;                                                               \
     VI anyv = {0};                                                                                 \
+    /* a vector per block: at most n / 2 + 3.5 W ints' bytes, in flag's room where n >= 8 W     \
+       (below, one block: one_) */                                                                 \
+    VI one_;                                                                                       \
+    int *const bany = n >= GUARD_BLOCK * W ? (int *)(void *)flag : (int *)(void *)&one_;          \
     typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
     /* a loop per class: its kind and bounds constants in the loop */                              \
     switch (kind) {                                                                                \
@@ -1595,26 +1609,26 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
         GUARDED_CASE(SUF, VI, K_I16, short, -32768.0f, 32767.0f)                                   \
     }                                                                                              \
     /* the lanes that differ, found only where one does (a test per vector is a chain of           \
-       shuffles the loop waits for), by deciding the vectors again: most rows have none, and a    \
-       store of each vector's flags cost more than this second pass where one has */               \
+       shuffles the loop waits for), by deciding again the vectors of the blocks that have one:   \
+       most rows have none, a store of each vector's flags cost more than this second pass, and   \
+       a second pass over the whole row where one output is near cost a quarter of this store      \
+       for 3x3 kernels (BENCHMARKS.md) */                                                          \
     int any = 0;                                                                                   \
     for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
-    if (any) {                                                                                     \
-        for (ptrdiff_t j = 0; j < i; j += W) {                                                     \
+    for (ptrdiff_t b = 0; any && b < nb; b++) {                                                    \
+        const VI acc = LOAD(VI, bany + b * W);                                                     \
+        int hit = 0;                                                                               \
+        for (int v = 0; v < W; v++) hit |= acc[v];                                                 \
+        if (!hit) continue;                                                                        \
+        unsigned char fl[GUARD_BLOCK * W];                                                         \
+        const ptrdiff_t j0 = b * GUARD_BLOCK * W, j1 = j0 + GUARD_BLOCK * W < i ? j0 + GUARD_BLOCK * W : i; \
+        for (ptrdiff_t j = j0; j < j1; j += W) {                                                   \
             VI a, differ;                                                                          \
             decide16##SUF(&a, &differ, yf + j, G, kind, lo, hi);                                   \
-            STORE(flag + j, __builtin_convertvector(differ, vec_u8));                              \
+            STORE(fl + (j - j0), __builtin_convertvector(differ, vec_u8));                         \
         }                                                                                          \
-        ptrdiff_t j = 0;                                                                           \
-        for (; j + 8 <= i; j += 8) {                                                               \
-            unsigned long long word;                                                               \
-            memcpy(&word, flag + j, 8);                                                            \
-            if (word)                                                                              \
-                for (ptrdiff_t v = j; v < j + 8; v++)                                              \
-                    if (flag[v]) miss[nm++] = (int)v;                                              \
-        }                                                                                          \
-        for (; j < i; j++) /* the 16-byte build's vectors of 4 */                                  \
-            if (flag[j]) miss[nm++] = (int)j;                                                      \
+        for (ptrdiff_t j = j0; j < j1; j++)                                                        \
+            if (fl[j - j0]) miss[nm++] = (int)j;                                                   \
     }                                                                                              \
     for (; i < n; i++) {                                                                           \
         int near;                                                                                  \
