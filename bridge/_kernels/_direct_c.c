@@ -1561,13 +1561,12 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
  * constants in the loop, which the compiler folds into it. */
 #define GUARDED_CASE(SUF, VI, K, T, LO, HI)                                                        \
     case K: {                                                                                      \
-        typedef T vec_t_##K __attribute__((vector_size(W * sizeof(T))));                           \
         while (i + W <= n) {                                                                       \
             VI acc = {0};                                                                          \
             for (int v = 0; v < GUARD_BLOCK && i + W <= n; v++, i += W) {                         \
                 VI a, differ;                                                                      \
                 decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                  \
-                STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                        \
+                put##SUF((T *)dst + i, a, sizeof(T));                                              \
                 acc |= differ;                                                                     \
             }                                                                                      \
             STORE(bany + nb * W, acc);                                                             \
@@ -1610,6 +1609,33 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
     *out = __builtin_convertvector(c, VI);                                                         \
 }                                                                                                  \
                                                                                                    \
+/* the low size bytes (1 or 2) of each lane of a to p: a conversion, but at 32 bytes (AVX2,       \
+   which has no narrowing conversion) a byte shuffle, where the conversion was a lane at a time     \
+   (extract, shift, or: nearly half of a uint8 3x3 call's time there; BENCHMARKS.md) */            \
+ATTR static inline void put##SUF(void *p, VI a, int size) {                                        \
+    if (sizeof(VI) != 32) {                                                                        \
+        typedef unsigned char n1 __attribute__((vector_size(sizeof(VI) / 4)));                     \
+        typedef unsigned short n2 __attribute__((vector_size(sizeof(VI) / 2)));                    \
+        if (size == 1)                                                                             \
+            STORE((unsigned char *)p, __builtin_convertvector(a, n1));                             \
+        else                                                                                       \
+            STORE((unsigned short *)p, __builtin_convertvector(a, n2));                            \
+        return;                                                                                    \
+    }                                                                                              \
+    typedef unsigned char b32 __attribute__((vector_size(32)));                                    \
+    b32 b;                                                                                         \
+    memcpy(&b, &a, sizeof(VI) < 32 ? sizeof(VI) : 32);                                             \
+    if (size == 1) {                                                                               \
+        b = __builtin_shuffle(b, (b32){0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28,   \
+                                       0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28});  \
+        memcpy(p, &b, 8);                                                                          \
+    } else {                                                                                       \
+        b = __builtin_shuffle(b, (b32){0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29,   \
+                                       0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29});  \
+        memcpy(p, &b, 16);                                                                         \
+    }                                                                                              \
+}                                                                                                  \
+                                                                                                   \
 ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restrict yf, int kind,   \
                                       ptrdiff_t n, float G, float lo, float hi,                    \
                                       unsigned char *restrict flag, int *restrict miss) {          \
@@ -1620,7 +1646,6 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
        (below, one block: one_) */                                                                 \
     VI one_;                                                                                       \
     int *const bany = n >= GUARD_BLOCK * W ? (int *)(void *)flag : (int *)(void *)&one_;          \
-    typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
     /* a loop per class: its kind and bounds constants in the loop */                              \
     switch (kind) {                                                                                \
         GUARDED_CASE(SUF, VI, K_U8, unsigned char, 0.0f, 255.0f)                                   \
@@ -1642,11 +1667,12 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
         for (int v = 0; v < W; v++) hit |= acc[v];                                                 \
         if (!hit) continue;                                                                        \
         unsigned char fl[GUARD_BLOCK * W];                                                         \
-        const ptrdiff_t j0 = b * GUARD_BLOCK * W, j1 = j0 + GUARD_BLOCK * W < i ? j0 + GUARD_BLOCK * W : i; \
+        const ptrdiff_t j0 = b * GUARD_BLOCK * W;                                                  \
+        const ptrdiff_t j1 = j0 + GUARD_BLOCK * W < i ? j0 + GUARD_BLOCK * W : i;                  \
         for (ptrdiff_t j = j0; j < j1; j += W) {                                                   \
             VI a, differ;                                                                          \
             decide16##SUF(&a, &differ, yf + j, G, kind, lo, hi);                                   \
-            STORE(fl + (j - j0), __builtin_convertvector(differ, vec_u8));                         \
+            put##SUF(fl + (j - j0), differ, 1);                                                    \
         }                                                                                          \
         for (ptrdiff_t j = j0; j < j1; j++)                                                        \
             if (fl[j - j0]) miss[nm++] = (int)j;                                                   \
