@@ -1576,6 +1576,27 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
         break;                                                                                     \
     }
 
+/* store_guarded's stores at 16 bytes (put##SUF): SSE2's packs, x86-64 only */
+typedef int v4si_ __attribute__((vector_size(16)));
+#if HAVE_MASKED
+static inline void put_packed16(void *p, v4si_ x, int size) {
+    typedef short v8hi_ __attribute__((vector_size(16)));
+    typedef char v16qi_ __attribute__((vector_size(16)));
+    if (size == 1) {
+        x &= 0xff;
+        const v8hi_ w = __builtin_ia32_packssdw128(x, x);
+        const v16qi_ b = __builtin_ia32_packuswb128(w, w);
+        memcpy(p, &b, 4);
+    } else {
+        x = (x << 16) >> 16;
+        const v8hi_ w = __builtin_ia32_packssdw128(x, x);
+        memcpy(p, &w, 8);
+    }
+}
+#else
+static inline void put_packed16(void *p, v4si_ x, int size) { (void)p, (void)x, (void)size; }
+#endif
+
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
  * gives the same value; the indices of the others go to miss, in increasing order (flag: n
  * bytes of room, 4-byte aligned). Returns how many. */
@@ -1610,9 +1631,18 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
 }                                                                                                  \
                                                                                                    \
 /* the low size bytes (1 or 2) of each lane of a to p: a conversion, but at 32 bytes (AVX2,       \
-   which has no narrowing conversion) a byte shuffle, where the conversion was a lane at a time     \
-   (extract, shift, or: nearly half of a uint8 3x3 call's time there; BENCHMARKS.md) */            \
+   which has no narrowing conversion) a byte shuffle and at 16 (SSE2) two packs, where the         \
+   conversion was a lane at a time (extract, shift, or: nearly half of a uint8 3x3 call's time     \
+   there; BENCHMARKS.md) */                                                                        \
 ATTR static inline void put##SUF(void *p, VI a, int size) {                                        \
+    if (sizeof(VI) == 16 && HAVE_MASKED) {                                                         \
+        /* the low byte (word) of each lane, as a value the packs' saturation keeps: 0..255       \
+           masked, or the low word sign-extended */                                                \
+        v4si_ x;                                                                                   \
+        memcpy(&x, &a, sizeof(VI) < 16 ? sizeof(VI) : 16);                                         \
+        put_packed16(p, x, size);                                                                  \
+        return;                                                                                    \
+    }                                                                                              \
     if (sizeof(VI) != 32) {                                                                        \
         typedef unsigned char n1 __attribute__((vector_size(sizeof(VI) / 4)));                     \
         typedef unsigned short n2 __attribute__((vector_size(sizeof(VI) / 2)));                    \
