@@ -145,3 +145,64 @@ def test_a_nonfinite_value_anywhere_in_a_row_hands_the_case_back(monkeypatch, wi
             assert fused.tobytes() == plain.tobytes()
     finally:
         d.simd_width(old)
+
+
+def _loop_args(A: np.ndarray, q: tuple[int, int]):
+    rows, cols = filtering.padding_plan(A.shape, q, "same", "replicate")
+    mid = filtering.pad_width(A.shape, q, "same")[1][0]
+    return A.reshape(*A.shape, 1), rows, cols, mid
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("cls", ["uint8", "int8", "int16", "uint16", "bool"])
+def test_float32_stores_of_each_class_at_each_width(cls, width):
+    # store_guarded's stores (the lanes' low bytes: a conversion, at 32 bytes a byte shuffle) and
+    # its flags, every class the float32 loops take, at each width: the loops forced to float32
+    # (mode 2) against the double loop (mode 0), byte for byte. Images of the class's ends and
+    # random values (saturating and not), rows of 1 to 70 and 301 outputs (every tail of a
+    # block of vectors), kernels of halves and quarters (sums on half-integers: recomputed).
+    # uint16's bound is too wide for these loops (65535 M): never taken, the output untouched.
+    d = loops._direct_c
+    old = d.simd_width()
+    dt = np.dtype(cls)
+    kind = filtering._SEP2_KINDS[dt]
+    lo, hi = (0, 1) if cls == "bool" else (np.iinfo(dt).min, np.iinfo(dt).max)
+    rng = np.random.default_rng(len(cls) * 1000 + width)
+    kernels = (np.array([[0.5, 0.5]]), np.full((2, 2), 0.25), np.array([[0.25, 0.5, 0.25]]))
+    try:
+        d.simd_width(width)
+        for n1 in [*range(1, 71), 301]:
+            A = rng.integers(lo, hi + 1, (6, n1)).astype(dt)
+            A[0, ::3] = lo
+            A[1, ::2] = hi
+            for w2 in kernels:
+                q0, q1 = w2.shape
+                img, rows, cols, mid = _loop_args(A, (q0, q1))
+                ta, tb, tw = filtering._direct_taps(w2)
+                outs = []
+                for mode in (0, 2):
+                    out = np.zeros_like(img)
+                    skipped = d.nonsep2(out, img, kind, rows, cols, mid, ta, tb, tw, q0, q1,
+                                        0.0, 0, A.shape[0], mode)  # fmt: skip
+                    outs.append((skipped, out))
+                (s0, y0), (s2, y2) = outs
+                assert not s0
+                assert s2 == (cls == "uint16")
+                if not s2:
+                    assert y2.tobytes() == y0.tobytes(), (cls, n1, w2.shape)
+            # the separable loop: rows [0.25, 0.5, 0.25], columns [0.5, 0.5]
+            img, rows, cols, mid = _loop_args(A, (2, 3))
+            f1, f0 = np.array([0.25, 0.5, 0.25]), np.array([0.5, 0.5])
+            outs = []
+            for mode in (0, 2):
+                out = np.zeros_like(img)
+                skipped = d.sep2(out, img, kind, rows, cols, mid, f1, f0, 0.0, 0, A.shape[0], mode)
+                outs.append((skipped, out))
+            (s0, y0), (s2, y2) = outs
+            assert not s0
+            if not s2:
+                assert y2.tobytes() == y0.tobytes(), (cls, n1, "sep2")
+            else:
+                assert cls == "uint16"
+    finally:
+        d.simd_width(old)

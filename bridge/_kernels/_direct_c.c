@@ -1310,7 +1310,7 @@ static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t i
  * through round_clamp(y) (logical: y >= 0.5). For images whose values are exact in float32
  * (uint8, int8, logical, uint16, int16), the same two passes are summed in float32 (twice the
  * lanes per vector) with the taps rounded to float32, giving yf with |yf - y| <= B, B an a-priori
- * bound from the taps and the largest |value| M (sep2_f32_bound). Where no half-integer (for
+ * bound from the taps and the largest |value| M (f32_bound). Where no half-integer (for
  * logical, 0.5) lies within B of yf, every number within B of yf, y among them, rounds and
  * saturates to the same integer, and that integer is stored; elsewhere (near a half-integer) y
  * itself is computed as the double passes do it (the same products added in the same order:
@@ -1335,7 +1335,7 @@ static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t i
  * multiply-add, so that build rounded each product, then added (two vector operations a tap
  * where AVX-512's build does one). FMA is its own feature bit, so that build runs only where
  * the processor has it; elsewhere the 16-byte build does (the same bits: whether a step is
- * fused or not, the output's decision is the double loop's, sep2_f32_bound). */
+ * fused or not, the output's decision is the double loop's, f32_bound). */
 #if HAVE_MASKED
 #define AVX2FMA __attribute__((target("avx2,fma")))
 #define F32_WIDTHS(DEFINE)                                                                        \
@@ -1391,36 +1391,57 @@ static int taps_f32(float *g, const double *f, ptrdiff_t q, double *abs_sum) {
 
 static double gamma_n(ptrdiff_t n, double u) { return (double)n * u / (1.0 - (double)n * u); }
 
+/* The rounding error of a float32 chain s = 0 + x_0 g_0 + ... + x_(q-1) g_(q-1), each term
+ * added in turn in this order (g = f rounded to float32, x exact float32s, |x| <= M), against
+ * the exact sum x_0 f_0 + ...: with u = 2^-24 and gamma_q = q u / (1 - q u), at most
+ *   u M S + u (1 + u) M S + u (1 + u) (1 + gamma_q) M (C_2 + ... + C_q),
+ * S = |f_0| + ... and C_k = |f_0| + ... + |f_(k-1)| (the first k taps' absolute sum): the taps'
+ * rounding (|g - f| <= u |f|); each product's (an unfused step: |p_k e_k| <= u |x_k g_k|, |g| <=
+ * (1 + u) |f|); each sum's, step k's at most u |s^_k|, s^_k = s_(k-1) + (rounded or exact)
+ * product, the exact sum this step rounds (step 1's, 0 + a float32, is exact), |s^_k| <=
+ * (1 + gamma_k) (the first k products' absolute sum) <= (1 + gamma_q) (1 + u) M C_k (Higham,
+ * Accuracy and Stability, lemma 3.1's argument on the partial sums). A fused step (the product
+ * and the sum rounded once) has only the sum's rounding: the bound holds whatever mix of steps
+ * is fused. Where the large taps come last (a Gaussian's middle), the C_k are small and the bound
+ * about half the lemma's gamma_q M S; at worst (the large taps first) it is that. The bound
+ * depends on the order: the float32 sums must add each output's terms in the order of f (as
+ * row_pass_f32, column_pass_f32, column_quad_f32 and tap_sum_f32 do: the double loops' order,
+ * tap 0 first, from +0). Results below the normal range are counted apart (Eu). */
+static double chain_f32_error(double M, const double *f, ptrdiff_t q) {
+    const double u = 0x1p-24;
+    double S = 0, C = 0;
+    for (ptrdiff_t k = 0; k < q; k++) {
+        S += f[k] < 0 ? -f[k] : f[k];
+        if (k > 0) C += S;
+    }
+    return M * (u * S + u * (1 + u) * S + u * (1 + u) * (1 + gamma_n(q, u)) * C);
+}
+
 /* B, rounded up to a float32: |yf - y| <= B for the float32 output yf and the double loop's y,
- * for q1 taps of absolute sum S1 along
- * the rows, q0 of sum S0 along the columns, |values| <= M. With u = 2^-24, d = 2^-53 and
- * gamma_n = n u / (1 - n u) (recursive summation of n products: |error| <= gamma_n sum |terms|),
- * t the exact row pass with the double taps f, y* = sum t f0 exactly:
- *   row pass in float32: |tf - t| <= M S1 (u + gamma_q1 (1 + u)) = E1 (taps rounded to float32:
- *     u |f| each; the sum: gamma_q1 of sum |P g| <= M S1 (1 + u)), |tf| <= M S1 + E1 = T;
- *   column pass: |yf - y*| <= S0 (T (gamma_q0 (1 + u) + u) + E1) = Ef (tf exact inputs: gamma of
- *     sum |tf g0|, g0 rounded, plus E1 carried by the taps f0);
+ * for the q1 taps f1 (absolute sum S1) along the rows, the q0 taps f0 (S0) along the columns,
+ * |values| <= M. With d = 2^-53, t the exact row pass with the double taps, y* = sum t f0
+ * exactly:
+ *   row pass in float32: |tf - t| <= chain_f32_error(M, f1) = E1, |tf| <= M S1 + E1 = T;
+ *   column pass: |yf - y*| <= S0 E1 + chain_f32_error(T, f0) = Ef (tf exact float32 inputs of
+ *     at most T, against sum tf f0; then |sum (tf - t) f0| <= S0 E1);
  *   the double loop: |y - y*| <= M S1 S0 (gamma'_q0 (1 + gamma'_q1) + gamma'_q1) = Ed (d);
  *   results below float32's normal range: at most 2^-150 absolute per operation, 2 q1 of them
  *     carried by S0 and 2 q0 more, twice over for safety: Eu;
  *   B = (Ef + Ed + Eu) (1 + 2^-20), the factor covering the rounding of this computation.
- * Fused multiply-adds (the float32 passes may contract a product and its sum, at any width and
- * step, as the compiler chooses): a step of a pass is s_k = (s_(k-1) + p_k (1 + e_k)) (1 + d_k),
- * |e_k|, |d_k| <= u, p_k = x_k g_k the exact product of two float32s; a fused step is the same
- * with e_k = 0 (one rounding, of the exact s_(k-1) + p_k). Term k thus carries e_k and
- * d_k .. d_n, n - k + 2 factors (1 + t), |t| <= u, and term 1 only n (d_1 = 0 where step 1 is
- * not fused, 0 + a being exact; e_1 = 0 where it is): at most n, whatever mix of steps is
- * fused, so |s_n - sum p| <= gamma_n sum |p| holds for both passes as for unfused ones
- * (Higham, Accuracy and Stability, lemma 3.1): E1 and Ef above do not change. The column
- * pass's inputs are the row pass's float32 outputs tf, however they were summed, and the taps'
- * rounding to float32 (u |f|) is before any product. Below the normal range a fused step's
- * result is rounded once (at most 2^-150 absolute) where an unfused step has two (the
- * product's and the sum's, both counted in Eu): Eu covers either. */
-static float sep2_f32_bound(double M, double S1, ptrdiff_t q1, double S0, ptrdiff_t q0) {
-    const double u = 0x1p-24, d = 0x1p-53;
-    const double E1 = M * S1 * (u + gamma_n(q1, u) * (1 + u));
+ * The column pass's inputs are the row pass's float32 outputs tf, however they were summed.
+ * Below the normal range a fused step's result is rounded once (at most 2^-150 absolute) where
+ * an unfused step has two (the product's and the sum's, both counted in Eu): Eu covers either.
+ * (Before, E1 and Ef were the lemma's gamma_q1 M S1 and gamma_q0 T S0, whatever the order:
+ * about twice as many outputs near a half-integer for a Gaussian; BENCHMARKS.md.) */
+static float f32_bound(double M, const double *f1, ptrdiff_t q1, const double *f0,
+                       ptrdiff_t q0) {
+    const double d = 0x1p-53;
+    double S1 = 0, S0 = 0;
+    for (ptrdiff_t j = 0; j < q1; j++) S1 += f1[j] < 0 ? -f1[j] : f1[j];
+    for (ptrdiff_t j = 0; j < q0; j++) S0 += f0[j] < 0 ? -f0[j] : f0[j];
+    const double E1 = chain_f32_error(M, f1, q1);
     const double T = M * S1 + E1;
-    const double Ef = S0 * (T * (gamma_n(q0, u) * (1 + u) + u) + E1);
+    const double Ef = S0 * E1 + chain_f32_error(T, f0, q0);
     const double Ed = M * S1 * S0 * (gamma_n(q0, d) * (1 + gamma_n(q1, d)) + gamma_n(q1, d));
     const double Eu = 2 * (2 * (double)q1 * S0 + 2 * (double)q0) * 0x1p-150;
     const double B = (Ef + Ed + Eu) * (1 + 0x1p-20);
@@ -1485,7 +1506,7 @@ static inline void put_recomputed(char *o, int kind, ptrdiff_t i, double v, doub
 
 /* row_pass in float32: t[c] = 0 + p[c + q - 1] * f[0] + ... for c < n. Products and sums may
  * be fused multiply-adds here (one rounding where there were two: the bound still holds, see
- * sep2_f32_bound; one vector operation a tap where the build has FMA, F32_WIDTHS). VF vectors
+ * f32_bound; one vector operation a tap where the build has FMA, F32_WIDTHS). VF vectors
  * at a time: twice the double loop's, for the same bytes in flight. */
 #define DEFINE_ROW_PASS_F32(SUF, VD, VFL, VI, ATTR)                                                \
 CONTRACT ATTR static void row_pass_f32##SUF(float *restrict t, const float *restrict p,            \
@@ -1540,18 +1561,48 @@ static inline int decide1(float x, int kind, float lo, float hi, float G, int *n
  * constants in the loop, which the compiler folds into it. */
 #define GUARDED_CASE(SUF, VI, K, T, LO, HI)                                                        \
     case K: {                                                                                      \
-        typedef T vec_t_##K __attribute__((vector_size(W * sizeof(T))));                           \
-        for (; i + W <= n; i += W) {                                                               \
-            VI a, differ;                                                                          \
-            decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                      \
-            STORE((T *)dst + i, __builtin_convertvector(a, vec_t_##K));                            \
-            anyv |= differ;                                                                        \
+        while (i + W <= n) {                                                                       \
+            VI acc = {0};                                                                          \
+            for (int v = 0; v < GUARD_BLOCK && i + W <= n; v++, i += W) {                         \
+                VI a, differ;                                                                      \
+                decide16##SUF(&a, &differ, yf + i, G, K, LO, HI);                                  \
+                put##SUF((T *)dst + i, a, sizeof(T));                                              \
+                acc |= differ;                                                                     \
+            }                                                                                      \
+            STORE(bany + nb * W, acc);                                                             \
+            nb++;                                                                                  \
+            anyv |= acc;                                                                           \
         }                                                                                          \
         break;                                                                                     \
     }
 
+/* store_guarded's stores at 16 bytes (put##SUF): SSE2's packs, x86-64 only */
+typedef int v4si_ __attribute__((vector_size(16)));
+#if HAVE_MASKED
+static inline void put_packed16(void *p, v4si_ x, int size) {
+    typedef short v8hi_ __attribute__((vector_size(16)));
+    typedef char v16qi_ __attribute__((vector_size(16)));
+    if (size == 1) {
+        x &= 0xff;
+        const v8hi_ w = __builtin_ia32_packssdw128(x, x);
+        const v16qi_ b = __builtin_ia32_packuswb128(w, w);
+        memcpy(p, &b, 4);
+    } else {
+        x = (x << 16) >> 16;
+        const v8hi_ w = __builtin_ia32_packssdw128(x, x);
+        memcpy(p, &w, 8);
+    }
+}
+#else
+static inline void put_packed16(void *p, v4si_ x, int size) { (void)p, (void)x, (void)size; }
+#endif
+
 /* The n float32 outputs yf stored in the class (kind) where every number within G of them
- * gives the same value; the indices of the others go to miss (flag: n bytes of room). Returns how many. */
+ * gives the same value; the indices of the others go to miss, in increasing order (flag: n
+ * bytes of room, 4-byte aligned). Returns how many. */
+/* vectors a block: store_guarded keeps whether any lane of a block is near (one vector store a
+   block, in flag's room), and looks again only at those blocks */
+#define GUARD_BLOCK 8
 #define DEFINE_STORE_GUARDED(SUF, VD, VFL, VI, ATTR)                                               \
 ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G, int kind,        \
                             float lo, float hi) {                                                  \
@@ -1579,13 +1630,52 @@ ATTR static inline void decide16##SUF(VI *out, VI *near, const float *y, float G
     *out = __builtin_convertvector(c, VI);                                                         \
 }                                                                                                  \
                                                                                                    \
+/* the low size bytes (1 or 2) of each lane of a to p: a conversion, but at 32 bytes (AVX2,       \
+   which has no narrowing conversion) a byte shuffle and at 16 (SSE2) two packs, where the         \
+   conversion was a lane at a time (extract, shift, or: nearly half of a uint8 3x3 call's time     \
+   there; BENCHMARKS.md) */                                                                        \
+ATTR static inline void put##SUF(void *p, VI a, int size) {                                        \
+    if (sizeof(VI) == 16 && HAVE_MASKED) {                                                         \
+        /* the low byte (word) of each lane, as a value the packs' saturation keeps: 0..255       \
+           masked, or the low word sign-extended */                                                \
+        v4si_ x;                                                                                   \
+        memcpy(&x, &a, sizeof(VI) < 16 ? sizeof(VI) : 16);                                         \
+        put_packed16(p, x, size);                                                                  \
+        return;                                                                                    \
+    }                                                                                              \
+    if (sizeof(VI) != 32) {                                                                        \
+        typedef unsigned char n1 __attribute__((vector_size(sizeof(VI) / 4)));                     \
+        typedef unsigned short n2 __attribute__((vector_size(sizeof(VI) / 2)));                    \
+        if (size == 1)                                                                             \
+            STORE((unsigned char *)p, __builtin_convertvector(a, n1));                             \
+        else                                                                                       \
+            STORE((unsigned short *)p, __builtin_convertvector(a, n2));                            \
+        return;                                                                                    \
+    }                                                                                              \
+    typedef unsigned char b32 __attribute__((vector_size(32)));                                    \
+    b32 b;                                                                                         \
+    memcpy(&b, &a, sizeof(VI) < 32 ? sizeof(VI) : 32);                                             \
+    if (size == 1) {                                                                               \
+        b = __builtin_shuffle(b, (b32){0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28,   \
+                                       0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28});  \
+        memcpy(p, &b, 8);                                                                          \
+    } else {                                                                                       \
+        b = __builtin_shuffle(b, (b32){0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29,   \
+                                       0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29});  \
+        memcpy(p, &b, 16);                                                                         \
+    }                                                                                              \
+}                                                                                                  \
+                                                                                                   \
 ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restrict yf, int kind,   \
                                       ptrdiff_t n, float G, float lo, float hi,                    \
                                       unsigned char *restrict flag, int *restrict miss) {          \
     enum { W = sizeof(VFL) / sizeof(float) };                                                      \
-    ptrdiff_t nm = 0, i = 0;                                                                       \
+    ptrdiff_t nm = 0, i = 0, nb = 0;                                                               \
     VI anyv = {0};                                                                                 \
-    typedef unsigned char vec_u8 __attribute__((vector_size(W)));                                  \
+    /* a vector per block: at most n / 2 + 3.5 W ints' bytes, in flag's room where n >= 8 W     \
+       (below, one block: one_) */                                                                 \
+    VI one_;                                                                                       \
+    int *const bany = n >= GUARD_BLOCK * W ? (int *)(void *)flag : (int *)(void *)&one_;          \
     /* a loop per class: its kind and bounds constants in the loop */                              \
     switch (kind) {                                                                                \
         GUARDED_CASE(SUF, VI, K_U8, unsigned char, 0.0f, 255.0f)                                   \
@@ -1595,26 +1685,27 @@ ATTR static ptrdiff_t store_guarded##SUF(void *restrict dst, const float *restri
         GUARDED_CASE(SUF, VI, K_I16, short, -32768.0f, 32767.0f)                                   \
     }                                                                                              \
     /* the lanes that differ, found only where one does (a test per vector is a chain of           \
-       shuffles the loop waits for), by deciding the vectors again: most rows have none, and a    \
-       store of each vector's flags cost more than this second pass where one has */               \
+       shuffles the loop waits for), by deciding again the vectors of the blocks that have one:   \
+       most rows have none, a store of each vector's flags cost more than this second pass, and   \
+       a second pass over the whole row where one output is near cost a quarter of this store      \
+       for 3x3 kernels (BENCHMARKS.md) */                                                          \
     int any = 0;                                                                                   \
     for (int v = 0; v < W; v++) any |= anyv[v];                                                    \
-    if (any) {                                                                                     \
-        for (ptrdiff_t j = 0; j < i; j += W) {                                                     \
+    for (ptrdiff_t b = 0; any && b < nb; b++) {                                                    \
+        const VI acc = LOAD(VI, bany + b * W);                                                     \
+        int hit = 0;                                                                               \
+        for (int v = 0; v < W; v++) hit |= acc[v];                                                 \
+        if (!hit) continue;                                                                        \
+        unsigned char fl[GUARD_BLOCK * W];                                                         \
+        const ptrdiff_t j0 = b * GUARD_BLOCK * W;                                                  \
+        const ptrdiff_t j1 = j0 + GUARD_BLOCK * W < i ? j0 + GUARD_BLOCK * W : i;                  \
+        for (ptrdiff_t j = j0; j < j1; j += W) {                                                   \
             VI a, differ;                                                                          \
             decide16##SUF(&a, &differ, yf + j, G, kind, lo, hi);                                   \
-            STORE(flag + j, __builtin_convertvector(differ, vec_u8));                              \
+            put##SUF(fl + (j - j0), differ, 1);                                                    \
         }                                                                                          \
-        ptrdiff_t j = 0;                                                                           \
-        for (; j + 8 <= i; j += 8) {                                                               \
-            unsigned long long word;                                                               \
-            memcpy(&word, flag + j, 8);                                                            \
-            if (word)                                                                              \
-                for (ptrdiff_t v = j; v < j + 8; v++)                                              \
-                    if (flag[v]) miss[nm++] = (int)v;                                              \
-        }                                                                                          \
-        for (; j < i; j++) /* the 16-byte build's vectors of 4 */                                  \
-            if (flag[j]) miss[nm++] = (int)j;                                                      \
+        for (ptrdiff_t j = j0; j < j1; j++)                                                        \
+            if (fl[j - j0]) miss[nm++] = (int)j;                                                   \
     }                                                                                              \
     for (; i < n; i++) {                                                                           \
         int near;                                                                                  \
@@ -1714,7 +1805,7 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
         return 2;
     }
     const float *g1 = g, *g0 = g + q1;
-    const float G = sep2_f32_bound(M, S1, q1, S0, q0);
+    const float G = f32_bound(M, f1, q1, f0, q0);
     const float ffill = (float)fill;
     /* the class's range (logical: unused, its outputs are y >= 0.5) */
     const float lo = kind == K_I8 ? -128.0f : kind == K_I16 ? -32768.0f : 0.0f;
@@ -2537,7 +2628,7 @@ static int bridge_nonsep2(void *out, const void *image, int kind, ptrdiff_t n1, 
  * int8, logical, uint16, int16), the nt nonzero taps are summed in float32 (twice the lanes,
  * fused multiply-adds allowed) with the taps rounded to float32, giving yf with |yf - y| <= B
  * for the double loop's y. The sum is one pass of nt products, as sep2's row pass is: its
- * bound is sep2_f32_bound's with a column pass of the one tap 1 (which only adds to it), and
+ * bound is f32_bound's with a column pass of the one tap 1 (which only adds to it), and
  * its conditions those of sep2_f32 (taps_f32, a fill exact in float32, B <= 2^-6 and 2 B nt
  * <= 4). store_guarded stores the outputs every number within B of which rounds and saturates
  * alike; the others are recomputed as the double loop sums them (exact_direct_one). */
@@ -2588,7 +2679,8 @@ static int nonsep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptr
         free(g);
         return 2;
     }
-    const float G = sep2_f32_bound(M, S, nt, 1.0, 1);
+    const double one = 1.0;
+    const float G = f32_bound(M, tw, nt, &one, 1);
     const float ffill = (float)fill;
     const float lo = kind == K_I8 ? -128.0f : kind == K_I16 ? -32768.0f : 0.0f;
     const float hi = kind == K_U8 ? 255.0f : kind == K_I8 ? 127.0f : kind == K_U16 ? 65535.0f
