@@ -60,6 +60,7 @@ def _streamed_and_plain(fn, monkeypatch, share_rows: int | None = None):
             if share_rows is not None:
                 m.setattr(filtering, "_SEP2_THREADED_WORK", 0)
                 m.setattr(filtering, "_SEP2_SHARE_ROWS", share_rows)
+                m.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
             D.sep2_stream(True)
             for w in WIDTHS:
                 D.simd_width(w)
