@@ -7,7 +7,7 @@ The cases reach what the streamed store adds: rows of every length and start (a 
 elements before its 16-byte boundary, the last ones after the last whole pair or quad),
 interleaved planes, shares of rows in the kernels' threads, doubles halfway between two
 singles (the conversion's ties), singles' subnormals and overflow to infinity, and the size
-rule itself on an output of 16 MiB.
+rule itself on an output of 64 MiB.
 """
 
 from __future__ import annotations
@@ -133,9 +133,9 @@ def test_streamed_conversion_ties_subnormals_and_overflow(monkeypatch, n1):
 
 
 def test_the_size_rule_streams_a_large_output(monkeypatch):
-    # 16 MiB of single output: streamed by the size rule; the same bits as the cached stores
+    # 64 MiB of single output: streamed by the size rule; the same bits as the cached stores
     rng = np.random.default_rng(3)
-    A = rng.standard_normal((2048, 2048)).astype(np.float32)
+    A = rng.standard_normal((4096, 4096)).astype(np.float32)
     old = D.sep2_stream(None)
     try:
         auto = filtering.imgaussfilt(A, 1.0, "Padding", "replicate")

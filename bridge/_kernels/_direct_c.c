@@ -1308,10 +1308,12 @@ static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t i
 /* sep2_f64's outputs of a large call (double and single images) are written by streaming
  * stores, which do not read each line into the cache before writing it: an output larger than
  * the caches is otherwise read once for nothing (RFO), the time that made the four-row column
- * pass lose at 5x5 on 4096-wide images (BENCHMARKS.md, issue 18's sep2 after h-gs). Small
- * outputs stay cached for their reader. SEP2_STREAM_BYTES: the whole output's size from which
- * they stream; sep2_stream (-1: by that size, 0: never, 1: always) forces it for the tests. */
-#define SEP2_STREAM_BYTES ((ptrdiff_t)16 << 20)
+ * pass lose at 5x5 on 4096-wide images (BENCHMARKS.md, issue 18's sep2 after h-gs). Smaller
+ * outputs are cached stores: through the API a 2048² double output (32 MiB, fresh pages each
+ * call, which the kernel has just zeroed through the cache) was 1.3x slower streamed, while
+ * 4096² double and single gained. SEP2_STREAM_BYTES: the whole output's size from which they
+ * stream; sep2_stream (-1: by that size, 0: never, 1: always) forces it for the tests. */
+#define SEP2_STREAM_BYTES ((ptrdiff_t)64 << 20)
 static int sep2_stream = -1;
 
 /* store_row for double (K_F64) and single (K_F32) outputs by streaming stores: the same
@@ -3438,7 +3440,7 @@ static PyMethodDef methods[] = {
      "once more than limit would be (the rest of y then unstored)."},
     {"sep2_stream", (PyCFunction)(void (*)(void))py_sep2_stream, METH_FASTCALL,
      "sep2_stream(on=None): whether sep2 writes double and single outputs by streaming stores "
-     "(None: from 16 MiB of output; True/False: always/never), returning the old setting; on: "
+     "(None: from 64 MiB of output; True/False: always/never), returning the old setting; on: "
      "set it (the same bits either way)."},
     {NULL, NULL, 0, NULL}};
 
