@@ -79,6 +79,7 @@ def test_fused_imfilter_has_the_bits_of_the_direct_sum(
     if threads:  # many shares of rows, in the kernels' threads
         monkeypatch.setattr(filtering, "_SEP2_THREADED_WORK", 0)
         monkeypatch.setattr(filtering, "_SEP2_SHARE_ROWS", 3)
+        monkeypatch.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
     fused, old, ran = _both(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
         monkeypatch,

@@ -13,6 +13,8 @@ a sum (which must stay +0).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,6 +51,7 @@ def _fused_at_widths_and_old(fn, monkeypatch, share_rows: int | None = None):
             if share_rows is not None:
                 m.setattr(filtering, "_SEP2_THREADED_WORK", 0)
                 m.setattr(filtering, "_SEP2_SHARE_ROWS", share_rows)
+                m.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
             ran = True
             for w in WIDTHS:
                 d.simd_width(w)
@@ -151,3 +154,32 @@ def test_nonfinite_in_a_quad_s_rows_hands_the_case_back(monkeypatch, bad):
     )
     for f in fused:
         same_bits(f, plain)
+
+
+@pytest.mark.parametrize("q0", [3, 15, 31])
+def test_shares_are_long_enough_for_their_restarted_rings(monkeypatch, q0):
+    # each share recomputes q0 - 1 row passes before its first output: shares are at least
+    # _SEP2_SHARE_OVERLAPS times that long (the last excepted), cover every row once, and give
+    # the bits of the two passes
+    rng = np.random.default_rng(q0)
+    A = fused_image(rng, "float64", (1024, 300))
+    h = np.outer(rng.uniform(0.5, 2.0, q0), rng.uniform(0.5, 2.0, 5))
+    real = loops.C_SEP2
+    blocks: list[tuple[int, int]] = []
+
+    def recorded(*args):
+        blocks.append((args[9], args[10]))
+        return real(*args)
+
+    monkeypatch.setattr(filtering, "_SEP2_THREADED_WORK", 0)
+    with monkeypatch.context() as m:
+        m.setattr(loops, "C_SEP2", recorded)
+        fused = filtering.imfilter(A, h, "replicate", separable=True, method="direct")
+    blocks.sort()
+    assert blocks[0][0] == 0 and blocks[-1][1] == 1024
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(blocks))
+    least = max(filtering._SEP2_SHARE_ROWS, filtering._SEP2_SHARE_OVERLAPS * (q0 - 1))
+    assert all(r1 - r0 >= least for r0, r1 in blocks[:-1])
+    assert len(blocks) > 1
+    monkeypatch.setattr(filtering, "FUSED_SEPARABLE", False)
+    same_bits(fused, filtering.imfilter(A, h, "replicate", separable=True, method="direct"))

@@ -1305,6 +1305,42 @@ static inline ptrdiff_t sep2_ring_bytes(ptrdiff_t q0, ptrdiff_t np_, ptrdiff_t i
     return isz == 4 ? 96 << 10 : 48 << 10;
 }
 
+/* sep2_f64's outputs of a large call (double and single images) are written by streaming
+ * stores, which do not read each line into the cache before writing it: an output larger than
+ * the caches is otherwise read once for nothing (RFO), the time that made the four-row column
+ * pass lose at 5x5 on 4096-wide images (BENCHMARKS.md, issue 18's sep2 after h-gs). Smaller
+ * outputs are cached stores: through the API a 2048² double output (32 MiB, fresh pages each
+ * call, which the kernel has just zeroed through the cache) was 1.3x slower streamed, while
+ * 4096² double and single gained. SEP2_STREAM_BYTES: the whole output's size from which they
+ * stream; sep2_stream (-1: by that size, 0: never, 1: always) forces it for the tests. */
+#define SEP2_STREAM_BYTES ((ptrdiff_t)64 << 20)
+static int sep2_stream = -1;
+
+/* store_row for double (K_F64) and single (K_F32) outputs by streaming stores: the same
+ * values ((float)y as store_row converts: round to nearest), the aligned part by 16 bytes.
+ * The caller fences (_mm_sfence) before the outputs are read by another thread. */
+static void store_row_stream(void *restrict dst, const double *restrict y, int kind,
+                             ptrdiff_t n) {
+#if HAVE_MASKED
+    ptrdiff_t i = 0;
+    if (kind == K_F64) {
+        double *d = dst;
+        for (; i < n && ((size_t)(d + i) & 15); i++) d[i] = y[i];
+        for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(y + i));
+        for (; i < n; i++) d[i] = y[i];
+        return;
+    }
+    float *d = dst;
+    for (; i < n && ((size_t)(d + i) & 15); i++) d[i] = (float)y[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(d + i, _mm_movelh_ps(_mm_cvtpd_ps(_mm_loadu_pd(y + i)),
+                                           _mm_cvtpd_ps(_mm_loadu_pd(y + i + 2))));
+    for (; i < n; i++) d[i] = (float)y[i];
+#else
+    store_row(dst, y, kind, n);
+#endif
+}
+
 /* ---- sep2 in float32 for the small integer classes --------------------------------------------
  * The output of an integer or logical image is an integer: the double y above matters only
  * through round_clamp(y) (logical: y >= 0.5). For images whose values are exact in float32
@@ -1914,11 +1950,12 @@ static int sep2_f32(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
 }
 
 /* The double loop: output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in
- * the image, -1 no memory. */
+ * the image, -1 no memory. stream: the outputs by streaming stores (double and single images;
+ * SEP2_STREAM_BYTES). */
 static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
-                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1) {
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int stream) {
     /* Strips of SW output columns, the rings of a strip (R = q0 + 3 rows per plane: the padded
        rows four output rows read) in cache (sep2_ring_bytes): output rows are summed four at a
        time (column_quad), each ring row loaded once per four rows, so the strips can be wider
@@ -1966,7 +2003,8 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
             }
             const size_t orow = (size_t)L1 * (size_t)np_ * isz;
             char *o = (char *)out + ((size_t)r * (size_t)L1 + (size_t)c0) * (size_t)np_ * isz;
-            const int direct = np_ == 1 && kind == K_F64; /* sums straight to out */
+            /* sums straight to out, unless streamed */
+            const int direct = np_ == 1 && kind == K_F64 && !stream;
             for (ptrdiff_t k = 0; k < np_; k++) {
                 double *yk[4];
                 for (ptrdiff_t i = 0; i < 4; i++)
@@ -2001,10 +2039,16 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
                         for (ptrdiff_t k = 0; k < np_; k++) yi[c * np_ + k] = yr[k * SW + c];
                     yr = yi;
                 }
-                store_row(o + (size_t)i * orow, yr, kind, w * np_);
+                if (stream)
+                    store_row_stream(o + (size_t)i * orow, yr, kind, w * np_);
+                else
+                    store_row(o + (size_t)i * orow, yr, kind, w * np_);
             }
         }
     }
+#if HAVE_MASKED
+    if (stream) _mm_sfence(); /* the streamed stores seen before the caller's next ones */
+#endif
     free(ring);
     free(rows);
     return status;
@@ -2013,18 +2057,21 @@ static int sep2_f64(void *out, const void *image, int kind, ptrdiff_t n1, ptrdif
 /* Output rows r0..r1 (of L0 x L1; the image n0 x n1): 0 done, 1 a NaN/Inf in the image, -1 no
  * memory, 2 (mode 2 only) not computed. mode 0: the double loop; 1: sep2_f32 where it is taken,
  * else the double loop; 2: sep2_f32 only, every output near a half-integer computed exactly
- * however many (tests). */
+ * however many (tests). out_bytes: the whole output's size (sep2_stream). */
 static int bridge_sep2(void *out, const void *image, int kind, ptrdiff_t n1, ptrdiff_t L1,
                        ptrdiff_t np_, const long long *rowidx, const long long *colidx,
                        ptrdiff_t mid, const double *f1, ptrdiff_t q1, const double *f0,
-                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int mode) {
+                       ptrdiff_t q0, double fill, ptrdiff_t r0, ptrdiff_t r1, int mode,
+                       ptrdiff_t out_bytes) {
     if (mode != 0) {
         const int s = sep2_f32(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0,
                                q0, fill, r0, r1, mode == 2);
         if (s != 2 || mode == 2) return s;
     }
+    const int stream = (kind == K_F64 || kind == K_F32) &&
+                       (sep2_stream < 0 ? out_bytes >= SEP2_STREAM_BYTES : sep2_stream);
     return sep2_f64(out, image, kind, n1, L1, np_, rowidx, colidx, mid, f1, q1, f0, q0, fill, r0,
-                    r1);
+                    r1, stream);
 }
 
 static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -2086,7 +2133,8 @@ static PyObject *py_sep2(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         if (r0 < r1) {
             Py_BEGIN_ALLOW_THREADS
             status = bridge_sep2(bo->buf, bi->buf, (int)kind, n1, L1, planes, ri, ci, mid,
-                                 b1->buf, q1, b0->buf, q0, fill, r0, r1, (int)mode);
+                                 b1->buf, q1, b0->buf, q0, fill, r0, r1, (int)mode,
+                                 (ptrdiff_t)bo->len);
             Py_END_ALLOW_THREADS
         }
         result = status < 0 ? PyErr_NoMemory() : PyBool_FromLong(status);
@@ -3582,6 +3630,29 @@ done:
     return result;
 }
 
+/* sep2_stream(on=None): whether sep2 writes double and single outputs by streaming stores
+ * (None: by the output's size, SEP2_STREAM_BYTES; True/False: always/never); with on, set it
+ * and return the old setting. For tests and benchmarks: the same bits either way. */
+static PyObject *py_sep2_stream(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    const int old = sep2_stream;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "sep2_stream takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1) {
+        if (args[0] == Py_None) {
+            sep2_stream = -1;
+        } else {
+            const int on = PyObject_IsTrue(args[0]);
+            if (on < 0) return NULL;
+            sep2_stream = on;
+        }
+    }
+    if (old < 0) Py_RETURN_NONE;
+    return PyBool_FromLong(old);
+}
+
 static PyMethodDef methods[] = {
     {"direct3", (PyCFunction)(void (*)(void))py_direct3, METH_FASTCALL,
      "direct3(out, x, w, s0, s1, s2, l0, l1, c0, c1, skip_zero, reverse=0, accumulate=False): "
@@ -3639,6 +3710,10 @@ static PyMethodDef methods[] = {
      "2-D: sums within B < 0.25 of nonsep2's) rounded and saturated where no half-integer lies "
      "within B of y, else to nonsep2's own sum of that output; the number recomputed, or -1 "
      "once more than limit would be (the rest of y then unstored)."},
+    {"sep2_stream", (PyCFunction)(void (*)(void))py_sep2_stream, METH_FASTCALL,
+     "sep2_stream(on=None): whether sep2 writes double and single outputs by streaming stores "
+     "(None: from 64 MiB of output; True/False: always/never), returning the old setting; on: "
+     "set it (the same bits either way)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_direct_c",
