@@ -25,6 +25,10 @@ from tests.octave import OctaveSession, octave_cli, octave_required
 # A handler in this process is reset to the default in its children.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+# The same for SIGHUP under nohup (seen: the SIGHUP tests of a CI run started with nohup waited
+# 30 s for jobs that rightly kept ignoring it). The default is kept as the default in children.
+if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 # Audit events of a new process (subprocess, multiprocessing's fork, os.system and the like).
 PROCESS_EVENTS = frozenset(
