@@ -377,3 +377,14 @@ def loop_modes(fn, monkeypatch, loop: str, switch: str, row: int, forced: int, w
     finally:
         d.simd_width(old_width)
     return fused, old, len(taken), len(calls), len(flagged)
+
+
+def short_shares(patch, rows: int) -> None:
+    """The fused loops in shares of ``rows`` output rows on the kernels' threads, however small
+    the work (``patch``: a monkeypatch or its context), no share lengthened for the separable
+    loop's overlap: many shares, and every cut between them, on small images."""
+    from bridge import filtering
+
+    patch.setattr(filtering, "_SEP2_THREADED_WORK", 0)
+    patch.setattr(filtering, "_SEP2_SHARE_ROWS", rows)
+    patch.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import BOUNDARIES, fused_image, fused_old_and_ran, same_bits
+from tests.filtering_strategies import (
+    BOUNDARIES,
+    fused_image,
+    fused_old_and_ran,
+    same_bits,
+    short_shares,
+)
 from tests.test_filtering_fused import CLASSES
 
 pytestmark = pytest.mark.skipif(loops.C_NONSEP2 is None, reason="the C extension is not built")
@@ -77,9 +83,7 @@ def test_fused_imfilter_has_the_bits_of_the_direct_sum(
             A[tuple(rng.integers(0, d) for d in A.shape)] = v
     h = _kernel(rng, kind, q0, q1)
     if threads:  # many shares of rows, in the kernels' threads
-        monkeypatch.setattr(filtering, "_SEP2_THREADED_WORK", 0)
-        monkeypatch.setattr(filtering, "_SEP2_SHARE_ROWS", 3)
-        monkeypatch.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
+        short_shares(monkeypatch, 3)
     fused, old, ran = _both(
         lambda: filtering.imfilter(A, h, boundary, shape, mode, separable=separable, method=method),
         monkeypatch,

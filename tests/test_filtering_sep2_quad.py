@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import fused_image, same_bits
+from tests.filtering_strategies import fused_image, same_bits, short_shares
 from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
@@ -49,9 +49,7 @@ def _fused_at_widths_and_old(fn, monkeypatch, share_rows: int | None = None):
         with monkeypatch.context() as m:
             m.setattr(loops, "C_SEP2", counted)
             if share_rows is not None:
-                m.setattr(filtering, "_SEP2_THREADED_WORK", 0)
-                m.setattr(filtering, "_SEP2_SHARE_ROWS", share_rows)
-                m.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
+                short_shares(m, share_rows)
             ran = True
             for w in WIDTHS:
                 d.simd_width(w)

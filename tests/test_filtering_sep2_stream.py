@@ -19,27 +19,12 @@ from hypothesis import strategies as st
 
 from bridge import filtering
 from bridge._kernels import loops
-from tests.filtering_strategies import fused_image, same_bits
+from tests.filtering_strategies import fused_image, same_bits, short_shares
+from tests.test_filtering_fused_widths import WIDTHS
 
 pytestmark = pytest.mark.skipif(loops.C_SEP2 is None, reason="the C extension is not built")
 
 D = loops._direct_c if loops.C_SEP2 is not None else None
-
-
-def _widths() -> list[int]:
-    old = D.simd_width()
-    ok = []
-    for w in (64, 32, 16):
-        try:
-            D.simd_width(w)
-        except ValueError:
-            continue
-        ok.append(w)
-    D.simd_width(old)
-    return ok
-
-
-WIDTHS = _widths() if D is not None else []
 
 
 def _streamed_and_plain(fn, monkeypatch, share_rows: int | None = None):
@@ -58,9 +43,7 @@ def _streamed_and_plain(fn, monkeypatch, share_rows: int | None = None):
         with monkeypatch.context() as m:
             m.setattr(loops, "C_SEP2", counted)
             if share_rows is not None:
-                m.setattr(filtering, "_SEP2_THREADED_WORK", 0)
-                m.setattr(filtering, "_SEP2_SHARE_ROWS", share_rows)
-                m.setattr(filtering, "_SEP2_SHARE_OVERLAPS", 0)
+                short_shares(m, share_rows)
             D.sep2_stream(True)
             for w in WIDTHS:
                 D.simd_width(w)
